@@ -1,0 +1,14 @@
+"""``Catalog``: one object over the catalog's tables, a mixin per area."""
+
+from __future__ import annotations
+
+from catalog.audit import AuditMixin
+from catalog.known import KnownSetsMixin
+from catalog.ledger import LedgerMixin
+from catalog.media import MediaMixin
+from catalog.reports import ReportsMixin
+from catalog.review import ReviewMixin
+
+
+class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, AuditMixin):
+    """The catalog at a SQLAlchemy URL. Each method is one transaction."""

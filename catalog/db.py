@@ -1,0 +1,104 @@
+"""Connecting to the catalog, migrating it, and running transactions.
+
+SQLite is opened in WAL mode with a long busy timeout, and every write transaction starts
+with ``BEGIN IMMEDIATE``: a writer takes the write lock up front instead of upgrading a read
+lock later, which is what makes concurrent writing processes wait their turn instead of
+failing with "database is locked". Read transactions (``read()``) start deferred and never
+block writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+_READ_ONLY = "hotline_read_only"
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, without tzinfo (how the catalog stores times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def create_catalog_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "catalog:migrations")
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+class Database:
+    """An engine plus the two kinds of transaction the catalog uses."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_catalog_engine(url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> str:
+        """Bring the schema to the newest revision; safe to run from several processes."""
+        cfg = _alembic_config()
+        with self.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        return head_revision()
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction, committed on success and rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only snapshot that does not block writers."""
+        with self.engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,74 @@
+"""The registry of known-hash sets. The hashes themselves live in Parquet files (see
+``hashing.known``); the catalog records each set's name, verdict, file and state."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from catalog.audit import audit
+from catalog.db import Database, utcnow
+from catalog.errors import NotFound
+from catalog.records import KnownSetEntry, Verdict
+from catalog.schema import known_sets
+
+
+def _entry(row: sa.Row) -> KnownSetEntry:
+    m = row._mapping
+    return KnownSetEntry(
+        name=m["name"],
+        verdict=Verdict(m["verdict"]),
+        path=m["path"],
+        rows=m["rows"],
+        content_sha256=m["content_sha256"],
+        pdq_threshold=m["pdq_threshold"],
+        enabled=bool(m["enabled"]),
+        source=m["source"],
+        imported_at=m["imported_at"],
+    )
+
+
+class KnownSetsMixin(Database):
+    def register_known_set(
+        self,
+        *,
+        name: str,
+        verdict: Verdict,
+        path: str,
+        rows: int,
+        content_sha256: str,
+        actor: str,
+        source: str | None = None,
+        pdq_threshold: int = 31,
+    ) -> bool:
+        """Register or update a set; returns False when the same content was already there."""
+        values = dict(
+            verdict=str(verdict), path=path, rows=rows, content_sha256=content_sha256,
+            source=source, pdq_threshold=pdq_threshold, enabled=True,
+        )
+        with self.write() as conn:
+            old = conn.execute(sa.select(known_sets).where(known_sets.c.name == name)).first()
+            if old is not None and all(old._mapping[k] == v for k, v in values.items()):
+                return False
+            if old is None:
+                conn.execute(known_sets.insert().values(name=name, imported_at=utcnow(), **values))
+            else:
+                conn.execute(
+                    known_sets.update().where(known_sets.c.name == name).values(imported_at=utcnow(), **values)
+                )
+            audit(conn, actor, "known_set.import", name, rows=rows, verdict=str(verdict),
+                  content_sha256=content_sha256)
+        return True
+
+    def known_sets(self, *, enabled_only: bool = False) -> list[KnownSetEntry]:
+        query = sa.select(known_sets).order_by(known_sets.c.name)
+        if enabled_only:
+            query = query.where(known_sets.c.enabled == sa.true())
+        with self.read() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def get_known_set(self, name: str) -> KnownSetEntry:
+        with self.read() as conn:
+            row = conn.execute(sa.select(known_sets).where(known_sets.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no known set {name!r}")
+        return _entry(row)

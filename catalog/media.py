@@ -1,0 +1,155 @@
+"""Media, where they were seen, and their hashes.
+
+Media rows are keyed by SHA-256, and sightings are unique per (media, report, URL), so a
+crawl recorded twice (a re-run after a crash) adds nothing the first one did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from catalog.db import Database, utcnow
+from catalog.records import CrawlResult, HashRecord
+from catalog.schema import crawls, hashes, media, pages, report_errors, sightings
+
+
+def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows, skipping any that collide with a primary key or unique constraint."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+class MediaMixin(Database):
+    def record_crawl(self, report_id: int, result: CrawlResult, started_at: Any = None) -> int:
+        """Record one crawl of a report: its pages, media, sightings and errors, atomically."""
+        now = utcnow()
+        with self.write() as conn:
+            crawl_id = conn.execute(
+                crawls.insert().values(
+                    report_id=report_id,
+                    started_at=started_at or now,
+                    finished_at=now,
+                    status="failed" if result.errors and not result.media else "ok",
+                    pages=len(result.pages),
+                    media=len(result.media),
+                    errors=len(result.errors),
+                    stats=dict(result.stats),
+                )
+            ).inserted_primary_key[0]
+            if result.pages:
+                conn.execute(
+                    pages.insert(),
+                    [
+                        dict(
+                            crawl_id=crawl_id,
+                            report_id=report_id,
+                            url=p.url,
+                            final_url=p.final_url,
+                            status=p.status,
+                            ip=p.ip,
+                            country=p.country,
+                            content_type=p.content_type,
+                            size=p.size,
+                            fetched_at=_naive(p.fetched_at),
+                            redirects=list(p.redirects),
+                        )
+                        for p in result.pages
+                    ],
+                )
+            insert_ignoring_duplicates(
+                conn,
+                media,
+                [
+                    dict(sha256=m.sha256, kind=m.kind, mime=m.mime, size=m.size, status="new", first_seen_at=now)
+                    for m in result.media
+                ],
+            )
+            insert_ignoring_duplicates(
+                conn,
+                sightings,
+                [
+                    dict(
+                        sha256=s.sha256,
+                        report_id=report_id,
+                        crawl_id=crawl_id,
+                        media_url=s.media_url,
+                        page_url=s.page_url,
+                        ip=s.ip,
+                        country=s.country,
+                        seen_at=_naive(s.seen_at) or now,
+                    )
+                    for s in result.sightings
+                ],
+            )
+            if result.errors:
+                conn.execute(
+                    report_errors.insert(),
+                    [
+                        dict(report_id=report_id, stage=e.stage, url=e.url, reason=e.reason, at=now)
+                        for e in result.errors
+                    ],
+                )
+        return int(crawl_id)
+
+    def media_of_reports(self, report_ids: Sequence[int], status: str | None = None) -> list[str]:
+        """SHA-256 of the media seen in these reports, optionally only those in ``status``."""
+        query = (
+            sa.select(media.c.sha256)
+            .distinct()
+            .join(sightings, sightings.c.sha256 == media.c.sha256)
+            .where(sightings.c.report_id.in_(list(report_ids)))
+            .order_by(media.c.sha256)
+        )
+        if status:
+            query = query.where(media.c.status == status)
+        with self.read() as conn:
+            return list(conn.scalars(query))
+
+    def record_hashes(self, records: Iterable[HashRecord]) -> None:
+        """Store hashes and mark their media ``hashed`` (media already further along stay)."""
+        rows = [
+            dict(sha256=r.sha256, algorithm=r.algorithm, value=r.value, quality=r.quality) for r in records
+        ]
+        if not rows:
+            return
+        with self.write() as conn:
+            insert_ignoring_duplicates(conn, hashes, rows)
+            conn.execute(
+                media.update()
+                .where(media.c.sha256.in_({r["sha256"] for r in rows}), media.c.status == "new")
+                .values(status="hashed", hashed_at=utcnow())
+            )
+
+    def mark_media_error(self, sha256: str, reason: str, report_ids: Sequence[int]) -> None:
+        """Record that a media item cannot be processed, on the item and on its reports."""
+        now = utcnow()
+        with self.write() as conn:
+            conn.execute(media.update().where(media.c.sha256 == sha256).values(status="error", error=reason))
+            conn.execute(
+                report_errors.insert(),
+                [dict(report_id=r, stage="hash", sha256=sha256, reason=reason, at=now) for r in report_ids],
+            )
+
+    def hashes_of(self, sha256s: Sequence[str]) -> dict[str, dict[str, HashRecord]]:
+        """Hashes per media item: ``{sha256: {algorithm: HashRecord}}``."""
+        out: dict[str, dict[str, HashRecord]] = {}
+        with self.read() as conn:
+            for row in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_(list(sha256s)))):
+                out.setdefault(row.sha256, {})[row.algorithm] = HashRecord(
+                    row.sha256, row.algorithm, row.value, row.quality
+                )
+        return out
+
+
+def _naive(value: Any) -> Any:
+    """Datetimes are stored as naive UTC."""
+    if value is not None and getattr(value, "tzinfo", None) is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value

@@ -1,0 +1,116 @@
+"""Reports: the URLs the public (or a partner) reported, and the reasons recorded on them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from catalog.audit import audit
+from catalog.db import Database, utcnow
+from catalog.errors import NotFound
+from catalog.records import Report, ReportError
+from catalog.schema import report_errors, reports
+
+
+def _report(row: sa.Row) -> Report:
+    m = row._mapping
+    return Report(
+        id=m["id"],
+        url=m["url"],
+        source=m["source"],
+        status=m["status"],
+        received_at=m["received_at"],
+        processed_at=m["processed_at"],
+        error=m["error"],
+        referer=m["referer"],
+    )
+
+
+class ReportsMixin(Database):
+    def add_report(
+        self, url: str, *, actor: str, source: str = "public", referer: str | None = None
+    ) -> int:
+        """File a report; it waits as ``pending`` until a run processes it."""
+        with self.write() as conn:
+            report_id = conn.execute(
+                reports.insert().values(
+                    url=url, source=source, referer=referer, status="pending", received_at=utcnow()
+                )
+            ).inserted_primary_key[0]
+            audit(conn, actor, "report.add", str(report_id), url=url, source=source)
+        return int(report_id)
+
+    def get_report(self, report_id: int) -> Report:
+        with self.read() as conn:
+            row = conn.execute(sa.select(reports).where(reports.c.id == report_id)).first()
+        if row is None:
+            raise NotFound(f"no report {report_id!r}")
+        return _report(row)
+
+    def list_reports(self, status: str | None = None, limit: int = 1000) -> list[Report]:
+        query = sa.select(reports).order_by(reports.c.id).limit(limit)
+        if status:
+            query = query.where(reports.c.status == status)
+        with self.read() as conn:
+            return [_report(row) for row in conn.execute(query)]
+
+    def claim_pending_reports(self, limit: int = 100) -> list[Report]:
+        """Mark up to ``limit`` pending reports as ``processing`` and return them.
+
+        Reports left ``processing`` by a run that died are claimed again, so a killed run
+        can simply be started again."""
+        with self.write() as conn:
+            rows = conn.execute(
+                sa.select(reports)
+                .where(reports.c.status.in_(("pending", "processing")))
+                .order_by(reports.c.id)
+                .limit(limit)
+            ).all()
+            ids = [row.id for row in rows]
+            if ids:
+                conn.execute(
+                    reports.update().where(reports.c.id.in_(ids)).values(status="processing")
+                )
+        return [_report(row) for row in rows]
+
+    def finish_report(self, report_id: int, *, failed: bool = False, error: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                reports.update()
+                .where(reports.c.id == report_id)
+                .values(status="failed" if failed else "done", processed_at=utcnow(), error=error)
+            )
+
+    def record_report_error(
+        self,
+        report_id: int,
+        stage: str,
+        reason: str,
+        *,
+        url: str | None = None,
+        sha256: str | None = None,
+        conn: sa.Connection | None = None,
+    ) -> None:
+        values = dict(report_id=report_id, stage=stage, reason=reason, url=url, sha256=sha256, at=utcnow())
+        if conn is not None:
+            conn.execute(report_errors.insert().values(**values))
+            return
+        with self.write() as own:
+            own.execute(report_errors.insert().values(**values))
+
+    def report_errors(self, report_id: int) -> list[ReportError]:
+        query = (
+            sa.select(report_errors)
+            .where(report_errors.c.report_id == report_id)
+            .order_by(report_errors.c.id)
+        )
+        with self.read() as conn:
+            return [
+                ReportError(
+                    report_id=row.report_id,
+                    stage=row.stage,
+                    reason=row.reason,
+                    url=row.url,
+                    sha256=row.sha256,
+                )
+                for row in conn.execute(query)
+            ]

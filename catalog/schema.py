@@ -1,0 +1,189 @@
+"""The catalog's tables (SQLAlchemy Core). Documented in docs/catalog.md.
+
+All times are UTC. Media are keyed by the SHA-256 of their bytes, so recording the same
+media twice is harmless. ``audit_log`` is append-only: the database refuses UPDATE and
+DELETE on it (triggers created by the migration).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+SHA256 = sa.String(64)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False, server_default="public"),
+    sa.Column("referer", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("processed_at", sa.DateTime),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_reports_status", "status"),
+)
+
+crawls = sa.Table(
+    "crawls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("media", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("stats", sa.JSON),
+)
+
+pages = sa.Table(
+    "pages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("crawl_id", sa.Integer, sa.ForeignKey("crawls.id"), nullable=False, index=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("final_url", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("ip", sa.String(45)),
+    sa.Column("country", sa.String(2)),
+    sa.Column("content_type", sa.String(255)),
+    sa.Column("size", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fetched_at", sa.DateTime),
+    sa.Column("redirects", sa.JSON),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("sha256", SHA256, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("mime", sa.String(64)),
+    sa.Column("size", sa.Integer, nullable=False),
+    # new -> hashed -> known | queued -> classified; error when it cannot be hashed
+    sa.Column("status", sa.String(16), nullable=False, server_default="new"),
+    sa.Column("error", sa.Text),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("hashed_at", sa.DateTime),
+    sa.Index("ix_media_status", "status"),
+)
+
+sightings = sa.Table(
+    "sightings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False, index=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("crawl_id", sa.Integer, sa.ForeignKey("crawls.id"), nullable=False),
+    sa.Column("media_url", sa.Text, nullable=False),
+    sa.Column("page_url", sa.Text, nullable=False),
+    sa.Column("ip", sa.String(45)),
+    sa.Column("country", sa.String(2)),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("sha256", "report_id", "media_url", name="uq_sightings"),
+)
+
+hashes = sa.Table(
+    "hashes",
+    metadata,
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), primary_key=True),
+    sa.Column("algorithm", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+    sa.Column("quality", sa.Integer),
+    sa.Index("ix_hashes_value", "algorithm", "value"),
+)
+
+known_sets = sa.Table(
+    "known_sets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("source", sa.Text),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("content_sha256", SHA256, nullable=False),
+    sa.Column("pdq_threshold", sa.Integer, nullable=False, server_default="31"),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("imported_at", sa.DateTime, nullable=False),
+)
+
+matches = sa.Table(
+    "matches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False, index=True),
+    sa.Column("set_name", sa.String(64), nullable=False),
+    sa.Column("match_type", sa.String(16), nullable=False),
+    sa.Column("distance", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("known_id", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("matched_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("sha256", "set_name", "match_type", name="uq_matches"),
+)
+
+verdicts = sa.Table(
+    "verdicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False, index=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # analyst | known-set
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("set_name", sa.String(64)),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+report_errors = sa.Table(
+    "report_errors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("sha256", SHA256),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+exports = sa.Table(
+    "exports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bundle_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("sha256", SHA256, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+export_items = sa.Table(
+    "export_items",
+    metadata,
+    sa.Column("export_id", sa.Integer, sa.ForeignKey("exports.id"), nullable=False, index=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("verdict_id", sa.Integer, sa.ForeignKey("verdicts.id"), nullable=False),
+    sa.UniqueConstraint("destination", "sha256", name="uq_export_items"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.Text),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_audit_action", "action"),
+)

@@ -1,0 +1,152 @@
+"""Content-addressed, encrypted media storage.
+
+On-disk format of one object (``<root>/<aa>/<bb>/<sha256>``)::
+
+    b"HLE1" | nonce (12 bytes) | AES-256-GCM(ciphertext || tag)
+
+with associated data ``b"hotline-evidence:" + sha256_hex``. Writes go to a temporary
+file of ciphertext in the same folder and are renamed into place, so a crash leaves
+either the whole object or none of it, and a second write of the same bytes is a no-op.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from evidence.errors import EvidenceNotFound, EvidenceTampered
+
+MAGIC = b"HLE1"
+NONCE_SIZE = 12
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class EvidenceStore(Protocol):
+    """What every evidence backend offers."""
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` and return its SHA-256 hex; storing the same bytes again is a no-op."""
+
+    def get(self, sha256: str) -> bytes:
+        """Return the plaintext stored under ``sha256`` (raises EvidenceNotFound/EvidenceTampered)."""
+
+    def exists(self, sha256: str) -> bool:
+        """Whether an object is stored under ``sha256``."""
+
+    def delete(self, sha256: str) -> bool:
+        """Remove the object; returns whether it existed."""
+
+
+def new_data_key() -> bytes:
+    """A fresh 256-bit data key."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def load_data_key(path: Path) -> bytes:
+    """Read a data key file written by ``write_data_key`` (base64 of 32 bytes)."""
+    raw = base64.b64decode(Path(path).read_text().strip())
+    if len(raw) != 32:
+        raise ValueError(f"data key {str(path)!r} must hold 32 bytes, holds {len(raw)}")
+    return raw
+
+
+def write_data_key(path: Path, key: bytes) -> None:
+    """Write ``key`` to ``path`` readable by the owner only."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.b64encode(key).decode() + "\n")
+
+
+def _check_id(sha256: str) -> str:
+    if not _SHA256_RE.match(sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return sha256
+
+
+def _aad(sha256: str) -> bytes:
+    return b"hotline-evidence:" + sha256.encode()
+
+
+def seal(key: bytes, sha256: str, data: bytes) -> bytes:
+    """Encrypt ``data`` for storage under ``sha256``."""
+    nonce = os.urandom(NONCE_SIZE)
+    return MAGIC + nonce + AESGCM(key).encrypt(nonce, data, _aad(sha256))
+
+
+def unseal(key: bytes, sha256: str, blob: bytes) -> bytes:
+    """Decrypt and verify an object sealed by :func:`seal`."""
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_SIZE + 16:
+        raise EvidenceTampered(f"evidence object {sha256!r} is not in the HLE1 format")
+    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_SIZE]
+    try:
+        data = AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_SIZE :], _aad(sha256))
+    except InvalidTag:
+        raise EvidenceTampered(f"evidence object {sha256!r} failed authentication") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise EvidenceTampered(f"evidence object {sha256!r} does not hash to its name")
+    return data
+
+
+class LocalEvidenceStore:
+    """Encrypted objects in a local directory."""
+
+    def __init__(self, root: Path, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the evidence data key must be 32 bytes")
+        self.root = Path(root)
+        self._key = key
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LocalEvidenceStore({str(self.root)!r})"
+
+    def path_for(self, sha256: str) -> Path:
+        _check_id(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        sha256 = hashlib.sha256(data).hexdigest()
+        path = self.path_for(sha256)
+        if path.exists():
+            return sha256
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = seal(self._key, sha256, data)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return sha256
+
+    def get(self, sha256: str) -> bytes:
+        path = self.path_for(sha256)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise EvidenceNotFound(sha256) from None
+        return unseal(self._key, sha256, blob)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def delete(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -1,0 +1,106 @@
+"""The one settings object.
+
+Values come, highest first, from keyword arguments, ``HOTLINE_*`` environment variables,
+the TOML file named by ``HOTLINE_CONFIG`` (or ``<data_dir>/hotline.toml`` when it exists),
+and the defaults below. Paths inside the data directory are derived, not configured.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("HOTLINE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    data_dir = Path(os.environ.get("HOTLINE_DATA_DIR", "hotline-data"))
+    candidate = data_dir / "hotline.toml"
+    return candidate if candidate.exists() else None
+
+
+class Settings(BaseSettings):
+    """Everything an installation can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("hotline-data"), description="Where the catalog, evidence and keys live.")
+    catalog_url: str | None = Field(
+        None, description="SQLAlchemy URL of the catalog; default: SQLite in the data directory."
+    )
+    country: str = Field("XX", description="ISO 3166 code of this hotline's own country.")
+    analyst: str = Field(default_factory=lambda: os.environ.get("USER") or "analyst")
+
+    crawl_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="host:port pairs the crawler may visit although they are local (tests, demo)."
+    )
+    crawl_max_pages: int = 20
+    crawl_max_media_bytes: int = 50 * 1024 * 1024
+    crawl_request_timeout_s: float = 20.0
+    crawl_timeout_s: float = 300.0
+    crawl_user_agent: str = "hotline/0.1 (+https://github.com/hotline)"
+
+    pdq_threshold: int = Field(31, ge=0, le=256)
+    export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")
+
+    @field_validator("crawl_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # Derived paths -----------------------------------------------------------------
+    @property
+    def catalog(self) -> str:
+        return self.catalog_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def known_dir(self) -> Path:
+        return self.data_dir / "known"
+
+    @property
+    def drop_dir(self) -> Path:
+        return self.data_dir / "drop"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def data_key_file(self) -> Path:
+        return self.keys_dir / "data.key"
