@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from catalog.audit import audit
@@ -53,18 +55,19 @@ class ReportsMixin(Database):
         with self.read() as conn:
             return [_report(row) for row in conn.execute(query)]
 
-    def claim_pending_reports(self, limit: int = 100) -> list[Report]:
-        """Mark up to ``limit`` pending reports as ``processing`` and return them.
+    def claim_pending_reports(self, limit: int = 100, ids: Sequence[int] | None = None) -> list[Report]:
+        """Mark up to ``limit`` pending reports (or the reports ``ids``, whatever their state)
+        as ``processing`` and return them.
 
         Reports left ``processing`` by a run that died are claimed again, so a killed run
         can simply be started again."""
+        query = sa.select(reports).order_by(reports.c.id).limit(limit)
+        if ids is None:
+            query = query.where(reports.c.status.in_(("pending", "processing")))
+        else:
+            query = query.where(reports.c.id.in_(list(ids)))
         with self.write() as conn:
-            rows = conn.execute(
-                sa.select(reports)
-                .where(reports.c.status.in_(("pending", "processing")))
-                .order_by(reports.c.id)
-                .limit(limit)
-            ).all()
+            rows = conn.execute(query).all()
             ids = [row.id for row in rows]
             if ids:
                 conn.execute(

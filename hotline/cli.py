@@ -1,0 +1,351 @@
+"""The ``hotline`` command line. Thin: it parses arguments, calls the library, and turns
+library errors into a message on stderr and a non-zero exit status."""
+
+from __future__ import annotations
+
+import os
+
+# Prefect must not phone home; set before anything imports it.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+import functools  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any, TypeVar  # noqa: E402
+
+import typer  # noqa: E402
+
+from hotline.output import emit_json, fail, table  # noqa: E402
+
+app = typer.Typer(help="hotline: crawl reported URLs, hash, match, review and export.", no_args_is_help=True)
+report_app = typer.Typer(help="File and inspect reports.", no_args_is_help=True)
+known_app = typer.Typer(help="Known-hash sets.", no_args_is_help=True)
+queue_app = typer.Typer(help="The review queue.", no_args_is_help=True)
+bundle_app = typer.Typer(help="Open and verify bundles.", no_args_is_help=True)
+export_app = typer.Typer(help="Export bundles, and the export ledger.")
+app.add_typer(report_app, name="report")
+app.add_typer(known_app, name="known")
+app.add_typer(queue_app, name="queue")
+app.add_typer(bundle_app, name="bundle")
+app.add_typer(export_app, name="export")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(func: F) -> F:
+    """Library errors become a clean message on stderr and exit status 1."""
+    from catalog import CatalogError
+    from evidence import EvidenceError
+    from exports.errors import BundleError, KeyFileError
+    from hashing.errors import HashingError
+    from hotline.installation import NotInitialised
+
+    expected = (CatalogError, EvidenceError, BundleError, KeyFileError, HashingError, NotInitialised,
+                ValueError, FileNotFoundError, PermissionError)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except expected as exc:
+            fail(str(exc) or type(exc).__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings():  # noqa: ANN202 - imported lazily to keep `--help` fast
+    from hotline.settings import Settings
+
+    return Settings()
+
+
+def _open():  # noqa: ANN202
+    from hotline.installation import Installation
+
+    return Installation.open(_settings())
+
+
+@app.callback()
+def main_options(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", envvar="HOTLINE_DATA_DIR", help="Data directory.")
+    ] = None,
+) -> None:
+    if data_dir is not None:
+        os.environ["HOTLINE_DATA_DIR"] = str(data_dir)
+
+
+@app.command()
+@handles_errors
+def init(as_json: JsonOpt = False) -> None:
+    """Create the data directory: catalog, evidence store and this installation's keys."""
+    from hotline.installation import Installation
+
+    inst = Installation.init(_settings())
+    info = {
+        "data_dir": str(inst.settings.data_dir.resolve()),
+        "catalog": inst.settings.catalog,
+        "schema_revision": inst.catalog.schema_revision(),
+        "keys": inst.keys.describe(),
+    }
+    if as_json:
+        emit_json(info)
+    else:
+        table("hotline installation", ["what", "value"],
+              [(k, v) for k, v in info.items() if k != "keys"] + [(f"key {k}", v) for k, v in info["keys"].items()])
+
+
+@report_app.command("add")
+@handles_errors
+def report_add(
+    url: str,
+    referer: Annotated[str | None, typer.Option(help="Where the reporter found the URL.")] = None,
+    source: Annotated[str, typer.Option(help="Who reported it: public or a partner's name.")] = "public",
+    as_json: JsonOpt = False,
+) -> None:
+    """File a report of URL; `hotline run` processes it."""
+    from spiders import validate_url
+
+    url = validate_url(url)
+    inst = _open()
+    report_id = inst.catalog.add_report(url, actor=inst.settings.analyst, source=source, referer=referer)
+    if as_json:
+        emit_json({"id": report_id, "url": url, "status": "pending"})
+    else:
+        typer.echo(f"report {report_id} filed: {url}")
+
+
+@report_app.command("list")
+@handles_errors
+def report_list(
+    status: Annotated[str | None, typer.Option(help="pending, processing, done or failed.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List reports."""
+    reports = _open().catalog.list_reports(status=status)
+    if as_json:
+        emit_json(reports)
+    else:
+        table("reports", ["id", "status", "received", "url", "error"],
+              [(r.id, r.status, r.received_at, r.url, r.error) for r in reports])
+
+
+@report_app.command("show")
+@handles_errors
+def report_show(report_id: int, as_json: JsonOpt = False) -> None:
+    """One report: its items and what became of them, and the errors recorded on it."""
+    catalog = _open().catalog
+    report = catalog.get_report(report_id)
+    outcomes = catalog.outcomes([report_id])
+    errs = catalog.report_errors(report_id)
+    if as_json:
+        emit_json({"report": report, "items": outcomes, "errors": errs})
+        return
+    table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "url"],
+          [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, o.urls[0] if o.urls else "")
+           for o in outcomes])
+    if errs:
+        table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
+
+
+@app.command()
+@handles_errors
+def run(
+    limit: Annotated[int, typer.Option(help="Process at most this many pending reports.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Process pending reports through the process-report flow (crawl, hash, match, queue)."""
+    from flows.process_report import process_report
+
+    _open()  # fail early, before Prefect starts, if there is no installation
+    summary = process_report(limit=limit)
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_run_summary(summary)
+
+
+def _print_run_summary(summary: dict[str, Any]) -> None:
+    typer.echo(
+        f"{len(summary['reports'])} report(s): {summary['media']} item(s), "
+        f"{summary['auto_classified']} auto-classified from known sets, {summary['queued']} queued, "
+        f"{summary['errors']} error(s)"
+    )
+
+
+@known_app.command("import")
+@handles_errors
+def known_import(
+    file: Path,
+    set_name: Annotated[str, typer.Option("--set", help="Name of the known set.")],
+    verdict: Annotated[str, typer.Option(help="baseline, national or not-illegal.")],
+    source: Annotated[str | None, typer.Option(help="Where the set comes from.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a known-hash set from Parquet (columns md5, sha1, sha256, pdq; optional id, category)."""
+    from classification import parse_verdict
+
+    parsed = parse_verdict(verdict)
+    imported, changed = _open().import_known_set(file, set_name, parsed, source=source)
+    result = {"set": imported.name, "rows": imported.rows, "verdict": parsed.value, "changed": changed}
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(f"known set {imported.name!r}: {imported.rows} hashes, verdict {parsed.value}"
+                   + ("" if changed else " (unchanged: same content already imported)"))
+
+
+@known_app.command("list")
+@handles_errors
+def known_list(as_json: JsonOpt = False) -> None:
+    """List known-hash sets."""
+    sets = _open().catalog.known_sets()
+    if as_json:
+        emit_json(sets)
+    else:
+        table("known sets", ["name", "verdict", "rows", "enabled", "imported"],
+              [(s.name, s.verdict, s.rows, s.enabled, s.imported_at) for s in sets])
+
+
+@queue_app.command("list")
+@handles_errors
+def queue_list(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt = False) -> None:
+    """Items waiting for an analyst, oldest first."""
+    items = _open().catalog.queue(limit=limit)
+    if as_json:
+        emit_json(items)
+    else:
+        table("review queue", ["item", "kind", "size", "first seen", "reports", "url"],
+              [(i.sha256[:16], i.kind, i.size, i.first_seen_at, ",".join(map(str, i.report_ids)),
+                i.urls[0] if i.urls else "") for i in items])
+
+
+@app.command()
+@handles_errors
+def classify(
+    media_id: str,
+    verdict: Annotated[str, typer.Option(help="baseline, national or not-illegal.")],
+    analyst: Annotated[str | None, typer.Option(help="Who decides (default: HOTLINE_ANALYST or $USER).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit log.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a verdict on a media item (full SHA-256 or at least its first 8 digits)."""
+    from classification import classify as record, parse_verdict
+
+    parsed = parse_verdict(verdict)
+    inst = _open()
+    who = analyst or inst.settings.analyst
+    sha256 = record(inst.catalog, media_id, parsed, analyst=who, reason=reason)
+    if as_json:
+        emit_json({"sha256": sha256, "verdict": parsed.value, "analyst": who})
+    else:
+        typer.echo(f"{sha256[:16]}: {parsed.value} (by {who})")
+
+
+@export_app.callback(invoke_without_command=True)
+@handles_errors
+def export(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Export baseline and nationally illegal items not yet exported, as a bundle to the drop."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flows.export_bundles import export_bundles
+
+    _open()
+    summary = export_bundles()
+    if as_json:
+        emit_json(summary)
+    elif summary["bundle_id"] is None:
+        typer.echo("nothing to export")
+    else:
+        typer.echo(f"bundle {summary['bundle_id']}: {summary['items']} item(s) -> {summary['location']}")
+
+
+@export_app.command("status")
+@handles_errors
+def export_status(as_json: JsonOpt = False) -> None:
+    """The export ledger: which bundle went where, when, with how many items."""
+    entries = _open().catalog.exports()
+    if as_json:
+        emit_json(entries)
+    else:
+        table("exports", ["bundle", "destination", "items", "created", "location"],
+              [(e.bundle_id, e.destination, e.items, e.created_at, e.location) for e in entries])
+
+
+@bundle_app.command("open")
+@handles_errors
+def bundle_open(
+    file: Path,
+    key: Annotated[Path | None, typer.Option(help="Recipient's X25519 private key (PEM); default: the local drop's.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a bundle's signature, decrypt it and list what it holds."""
+    from exports import open_bundle_file
+
+    inst = _open()
+    opened = open_bundle_file(file, key or inst.keys.drop_private_path, trusted=[inst.keys.signing_public()])
+    inst.catalog.audit(inst.settings.analyst, "bundle.open", opened.bundle_id, file=str(file))
+    manifest = opened.manifest
+    if as_json:
+        emit_json({"bundle_id": opened.bundle_id, "sender": opened.sender_fingerprint, "verified": True,
+                   "manifest": manifest})
+        return
+    typer.echo(f"bundle {opened.bundle_id}: signature verified (sender {opened.sender_fingerprint})")
+    table("items", ["sha256", "verdict", "md5", "pdq", "urls"],
+          [(i["sha256"][:16], i["verdict"], i["hashes"].get("md5"), (i["hashes"].get("pdq") or "")[:16],
+            len(i["sightings"])) for i in manifest.get("items", [])])
+
+
+@app.command()
+@handles_errors
+def stats(as_json: JsonOpt = False) -> None:
+    """Counts of reports, items, known vs new items and verdicts (computed with DuckDB)."""
+    from stats import compute_figures
+
+    figures = compute_figures(_open().catalog)
+    if as_json:
+        emit_json(figures)
+        return
+    rows: list[tuple[str, Any]] = [("reports", figures.reports)]
+    rows += [(f"  {k}", v) for k, v in figures.reports_by_status.items()]
+    rows += [("items", figures.items), ("  known (auto-classified)", figures.known_items),
+             ("  new", figures.new_items)]
+    rows += [(f"  known in set {k}", v) for k, v in figures.known_by_set.items()]
+    rows += [(f"verdict {k}", v) for k, v in figures.verdicts.items()]
+    table("hotline statistics", ["figure", "count"], rows)
+
+
+@app.command()
+@handles_errors
+def audit(limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
+    """The newest entries of the audit log."""
+    entries = _open().catalog.audit_entries(limit=limit)
+    if as_json:
+        emit_json(entries)
+    else:
+        table("audit log", ["at", "actor", "action", "subject"],
+              [(e.at, e.actor, e.action, e.subject) for e in entries])
+
+
+@app.command()
+@handles_errors
+def demo(
+    images: Annotated[int, typer.Option(help="How many synthetic images the demo site shows.")] = 8,
+    as_json: JsonOpt = False,
+) -> None:
+    """Serve a generated benign site on 127.0.0.1, report it, process it and show the outcome."""
+    from hotline.demo import run_demo
+
+    result = run_demo(_settings(), images=images)
+    if as_json:
+        emit_json(result)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""An installation: the data directory, opened. ``init`` creates it, ``open`` uses it.
+
+Everything a flow or a command needs (the catalog, the evidence store, the keys, the
+known-set folder) is reached through one ``Installation``, built from the one ``Settings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from catalog import Catalog, Verdict
+from catalog.records import Report
+from evidence import LocalEvidenceStore, load_data_key
+from hashing import KnownSetFile, import_known_set
+from hotline.keys import InstallationKeys
+from hotline.settings import Settings
+from spiders import CrawlRequest
+
+
+class NotInitialised(RuntimeError):
+    """The data directory has not been set up with ``hotline init``."""
+
+
+@dataclass
+class Installation:
+    settings: Settings
+
+    @classmethod
+    def init(cls, settings: Settings) -> Installation:
+        """Create the data directory, its keys and the catalog; safe to run again."""
+        for folder in (settings.data_dir, settings.evidence_dir, settings.known_dir, settings.drop_dir,
+                       settings.outbox_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        InstallationKeys.create(settings.keys_dir)
+        inst = cls(settings)
+        inst.catalog.migrate()
+        return inst
+
+    @classmethod
+    def open(cls, settings: Settings) -> Installation:
+        """Open an initialised data directory (raises NotInitialised with the fix)."""
+        if not settings.data_key_file.exists():
+            raise NotInitialised(
+                f"no hotline installation at {str(settings.data_dir)!r}; run `hotline init` first"
+            )
+        return cls(settings)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.settings.catalog)
+
+    @cached_property
+    def evidence(self) -> LocalEvidenceStore:
+        return LocalEvidenceStore(self.settings.evidence_dir, load_data_key(self.settings.data_key_file))
+
+    @cached_property
+    def keys(self) -> InstallationKeys:
+        return InstallationKeys(self.settings.keys_dir)
+
+    def close(self) -> None:
+        if "catalog" in self.__dict__:
+            self.catalog.dispose()
+
+    def import_known_set(
+        self, file: Path, name: str, verdict: Verdict, *, source: str | None = None
+    ) -> tuple[KnownSetFile, bool]:
+        """Import a Parquet known-hash set into the known folder and register it.
+
+        Returns the imported file and whether anything changed (re-importing the same
+        content changes nothing)."""
+        imported = import_known_set(file, self.settings.known_dir, name)
+        changed = self.catalog.register_known_set(
+            name=imported.name, verdict=verdict, path=str(imported.path), rows=imported.rows,
+            content_sha256=imported.content_sha256, actor=self.settings.analyst, source=source,
+            pdq_threshold=self.settings.pdq_threshold,
+        )
+        return imported, changed
+
+    def crawl_request(self, report: Report) -> CrawlRequest:
+        """The crawl of ``report`` under this installation's crawl settings."""
+        s = self.settings
+        return CrawlRequest(
+            url=report.url,
+            allow=tuple(s.crawl_allow),
+            max_pages=s.crawl_max_pages,
+            max_media_bytes=s.crawl_max_media_bytes,
+            request_timeout_s=s.crawl_request_timeout_s,
+            crawl_timeout_s=s.crawl_timeout_s,
+            user_agent=s.crawl_user_agent,
+            referer=report.referer,
+        )
