@@ -68,11 +68,14 @@ class LedgerMixin(Database):
         recipients: Sequence[str],
         sha256: str,
         size: int,
-        items: Sequence[ExportCandidate],
+        items: Sequence[tuple[str, int]],
         actor: str,
-    ) -> None:
-        """Record a delivered bundle and the items it carried (audited)."""
+    ) -> bool:
+        """Record a delivered bundle and the items it carried, as (SHA-256, verdict ID)
+        pairs (audited). Returns False if this bundle was recorded already."""
         with self.write() as conn:
+            if conn.scalar(sa.select(exports.c.id).where(exports.c.bundle_id == bundle_id)) is not None:
+                return False
             export_id = conn.execute(
                 exports.insert().values(
                     bundle_id=bundle_id, destination=destination, location=location,
@@ -83,11 +86,12 @@ class LedgerMixin(Database):
             if items:
                 conn.execute(
                     export_items.insert(),
-                    [dict(export_id=export_id, destination=destination, sha256=i.sha256, verdict_id=i.verdict_id)
-                     for i in items],
+                    [dict(export_id=export_id, destination=destination, sha256=sha256, verdict_id=verdict_id)
+                     for sha256, verdict_id in items],
                 )
             audit(conn, actor, "export.deliver", bundle_id, destination=destination, location=location,
                   items=len(items), sha256=sha256)
+        return True
 
     def exports(self, limit: int = 100) -> list[ExportEntry]:
         with self.read() as conn:

@@ -157,6 +157,7 @@ class ItemOutcome:
     actor: str | None
     urls: tuple[str, ...]
     error: str | None = None
+    reason: str | None = None  # the verdict's reason, e.g. "pdq match, distance 8"
 
 
 @dataclass(frozen=True)

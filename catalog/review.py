@@ -153,7 +153,7 @@ class ReviewMixin(Database):
         """What became of every item seen in these reports."""
         cv = current_verdicts()
         query = (
-            sa.select(media, cv.c.verdict, cv.c.source, cv.c.set_name, cv.c.actor)
+            sa.select(media, cv.c.verdict, cv.c.source, cv.c.set_name, cv.c.actor, cv.c.reason)
             .outerjoin(cv, cv.c.sha256 == media.c.sha256)
             .where(
                 media.c.sha256.in_(
@@ -175,6 +175,7 @@ class ReviewMixin(Database):
                 actor=r.actor,
                 urls=tuple(url for _, url in seen.get(r.sha256, [])),
                 error=r.error,
+                reason=r.reason,
             )
             for r in rows
         ]

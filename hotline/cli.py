@@ -106,9 +106,9 @@ def report_add(
     as_json: JsonOpt = False,
 ) -> None:
     """File a report of URL; `hotline run` processes it."""
-    from spiders import validate_url
+    from spiders import CrawlRequest
 
-    url = validate_url(url)
+    CrawlRequest(url=url)  # refuses what the crawler would refuse, before it is filed
     inst = _open()
     report_id = inst.catalog.add_report(url, actor=inst.settings.analyst, source=source, referer=referer)
     if as_json:
@@ -293,7 +293,7 @@ def bundle_open(
                    "manifest": manifest})
         return
     typer.echo(f"bundle {opened.bundle_id}: signature verified (sender {opened.sender_fingerprint})")
-    table("items", ["sha256", "verdict", "md5", "pdq", "urls"],
+    table("items", ["sha256", "verdict", "md5", "pdq", "sightings"],
           [(i["sha256"][:16], i["verdict"], i["hashes"].get("md5"), (i["hashes"].get("pdq") or "")[:16],
             len(i["sightings"])) for i in manifest.get("items", [])])
 
@@ -336,6 +336,7 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Serve a generated benign site on 127.0.0.1, report it, process it and show the outcome."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
     from hotline.demo import run_demo
 
     result = run_demo(_settings(), images=images)

@@ -86,7 +86,7 @@ def run_demo(settings: Settings, images: int = 8) -> dict[str, Any]:
     rows = []
     for o in outcomes:
         if o.verdict_source == "known-set":
-            what = f"auto-classified {o.verdict} from set {o.set_name!r}"
+            what = f"auto-classified {o.verdict} from set {o.set_name!r} ({o.reason})"
         elif o.status == "queued":
             what = "queued for review"
         elif o.status == "error":
@@ -97,7 +97,8 @@ def run_demo(settings: Settings, images: int = 8) -> dict[str, Any]:
     table(f"report {report_id}: what became of each item", ["item", "url", "outcome"], rows)
     errors = inst.catalog.report_errors(report_id)
     if errors:
-        table("recorded on the report", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errors])
+        table("recorded on the report", ["stage", "where", "reason"],
+              [(e.stage, e.url or (e.sha256 or "")[:16], e.reason) for e in errors])
     console.print(
         f"{summary['auto_classified']} item(s) auto-classified from known sets (analyst views spared), "
         f"{summary['queued']} queued for review. Next: `hotline queue list`, "

@@ -1,0 +1,377 @@
+"""Write and open bundles: a signed, encrypted tar of ``manifest.json`` and ``media/<sha256>``.
+
+``write_bundle`` streams: the tar is written into an encrypting writer that emits chunk
+records straight to ``out``, so neither plaintext nor the whole bundle is ever held on
+disk or in memory. ``open_bundle`` (manifest only) and ``iter_bundle_media`` (one item at a
+time) need a seekable source: they check the whole file's signature first and decrypt in a
+second pass; nothing decrypted is released before the signature, the sender and the
+recipient entry have been checked. Plaintext is only ever returned in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from exports import chunks
+from exports import format as fmt
+from exports.errors import (
+    BundleMalformed,
+    BundleNotForUs,
+    BundleTampered,
+    UnknownSender,
+)
+from exports.keys import fingerprint, raw_public_bytes
+
+MANIFEST_NAME = "manifest.json"
+MEDIA_DIR = "media/"
+MAX_MANIFEST_SIZE = 16 << 20
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What was written."""
+
+    bundle_id: str
+    sha256: str  # of the whole bundle file
+    size: int
+    item_count: int
+    sender_fingerprint: str
+    recipient_fingerprints: tuple[str, ...]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class OpenedBundle:
+    """A verified bundle's header facts and manifest (media via :func:`iter_bundle_media`)."""
+
+    bundle_id: str
+    created_at: str
+    sender_fingerprint: str
+    recipient_fingerprints: tuple[str, ...]
+    manifest: dict[str, Any]
+    sha256: str
+    size: int
+
+
+def write_bundle(
+    out: BinaryIO,
+    manifest: Mapping[str, Any],
+    media: Iterable[tuple[str, bytes]],
+    *,
+    sender: Ed25519PrivateKey,
+    recipients: Sequence[X25519PublicKey],
+    chunk_size: int = fmt.DEFAULT_CHUNK_SIZE,
+) -> BundleInfo:
+    """Stream a bundle of ``manifest`` and ``(sha256, bytes)`` media items into ``out``.
+
+    ``manifest`` must be JSON-serialisable and must not hold ``bundle_id`` or ``format``
+    (they are added). Each item's digest is checked before it is written. If this raises
+    part-way, ``out`` holds an unsigned, unfinished bundle that every reader refuses.
+    """
+    if not recipients:
+        raise ValueError("a bundle needs at least one recipient")
+    fps = [fingerprint(r) for r in recipients]
+    if len(set(fps)) != len(fps):
+        raise ValueError(f"duplicate recipients: {fps!r}")
+    if not fmt.MIN_CHUNK_SIZE <= chunk_size <= fmt.MAX_CHUNK_SIZE:
+        raise ValueError(
+            f"chunk_size {chunk_size!r} is outside [{fmt.MIN_CHUNK_SIZE}, {fmt.MAX_CHUNK_SIZE}]"
+        )
+    reserved = sorted({"bundle_id", "format"} & manifest.keys())
+    if reserved:
+        raise ValueError(f"manifest keys {reserved!r} are set by write_bundle")
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    bundle_id = uuid.uuid4().hex
+    manifest_bytes = json.dumps(
+        {
+            **manifest,
+            "bundle_id": bundle_id,
+            "format": f"{fmt.FORMAT_NAME}/{fmt.FORMAT_VERSION}",
+        },
+        sort_keys=True,
+        indent=2,
+    ).encode("utf-8")
+    content_key = AESGCM.generate_key(bit_length=256)
+    header = fmt.Header(
+        bundle_id=bundle_id,
+        created_at=now.isoformat().replace("+00:00", "Z"),
+        sender_public_key=raw_public_bytes(sender.public_key()),
+        chunk_size=chunk_size,
+        nonce_prefix=os.urandom(fmt.NONCE_PREFIX_SIZE),
+        recipients=tuple(
+            fmt.wrap_content_key(content_key, r, bundle_id) for r in recipients
+        ),
+    )
+    header_bytes = fmt.encode_header(header)
+
+    sink = _HashingWriter(out)
+    sink.write(header_bytes)
+    writer = chunks.ChunkWriter(
+        sink,
+        key=content_key,
+        nonce_prefix=header.nonce_prefix,
+        hdr_hash=fmt.header_hash(header_bytes),
+        chunk_size=chunk_size,
+    )
+    count = 0
+    seen: set[str] = set()
+    mtime = int(now.timestamp())
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        _add_member(tar, MANIFEST_NAME, manifest_bytes, mtime)
+        for sha256, data in media:
+            _check_item(sha256, data, seen)
+            _add_member(tar, MEDIA_DIR + sha256, data, mtime)
+            count += 1
+    writer.finish()
+    signature = sender.sign(fmt.signature_message(sink.digest()))
+    sink.write(signature)
+    return BundleInfo(
+        bundle_id=bundle_id,
+        sha256=sink.digest().hex(),
+        size=sink.size,
+        item_count=count,
+        sender_fingerprint=header.sender_fingerprint,
+        recipient_fingerprints=tuple(fps),
+        created_at=header.created_at,
+    )
+
+
+def open_bundle(
+    src: BinaryIO,
+    *,
+    recipient: X25519PrivateKey,
+    trusted_senders: Sequence[Ed25519PublicKey] | None = None,
+) -> OpenedBundle:
+    """Verify the bundle in ``src`` (seekable) and return its header facts and manifest.
+
+    Checks, in order: format, completeness, signature (over the whole file), sender trust,
+    recipient entry; then decrypts only as far as the manifest.
+    """
+    verified = _verify(src, recipient, trusted_senders)
+    tar, _ = _open_tar(src, verified)
+    with tar:
+        manifest = _read_manifest(tar, verified.header.bundle_id)
+    return verified.opened(manifest)
+
+
+def iter_bundle_media(
+    src: BinaryIO,
+    *,
+    recipient: X25519PrivateKey,
+    trusted_senders: Sequence[Ed25519PublicKey] | None = None,
+) -> Iterator[tuple[str, bytes]]:
+    """Verify the bundle in ``src`` now, then yield its ``(sha256, bytes)`` media items lazily.
+
+    All checks of :func:`open_bundle` run before this returns; each item's digest is
+    checked before it is yielded. Memory holds one item at a time.
+    """
+    verified = _verify(src, recipient, trusted_senders)
+    return _iter_media(src, verified)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    scan: chunks.Scan
+    header: fmt.Header
+    content_key: bytes
+
+    def opened(self, manifest: dict[str, Any]) -> OpenedBundle:
+        return OpenedBundle(
+            bundle_id=self.header.bundle_id,
+            created_at=self.header.created_at,
+            sender_fingerprint=self.header.sender_fingerprint,
+            recipient_fingerprints=tuple(r.fingerprint for r in self.header.recipients),
+            manifest=manifest,
+            sha256=self.scan.sha256,
+            size=self.scan.size,
+        )
+
+
+def _verify(
+    src: BinaryIO,
+    recipient: X25519PrivateKey,
+    trusted: Sequence[Ed25519PublicKey] | None,
+) -> _Verified:
+    scanned = chunks.scan(src)
+    try:
+        scanned.sender.verify(
+            scanned.signature, fmt.signature_message(scanned.signed_digest)
+        )
+    except InvalidSignature:
+        raise BundleTampered(
+            f"bundle signature does not verify under its sender key {fingerprint(scanned.sender)!r}"
+        ) from None
+    header = fmt.parse_header(scanned.header_obj)
+    if trusted is not None:
+        trusted_raw = {raw_public_bytes(k) for k in trusted}
+        if header.sender_public_key not in trusted_raw:
+            raise UnknownSender(
+                f"bundle {header.bundle_id!r} is signed by {header.sender_fingerprint!r}, "
+                f"which is not among the trusted senders {sorted(fingerprint(k) for k in trusted)!r}"
+            )
+    ours = fingerprint(recipient.public_key())
+    entries = [e for e in header.recipients if e.fingerprint == ours]
+    if not entries:
+        raise BundleNotForUs(
+            f"bundle {header.bundle_id!r} is addressed to {[e.fingerprint for e in header.recipients]!r}, "
+            f"not to our key {ours!r}"
+        )
+    key = fmt.unwrap_content_key(entries[0], recipient, header.bundle_id)
+    return _Verified(scan=scanned, header=header, content_key=key)
+
+
+def _open_tar(
+    src: BinaryIO, verified: _Verified
+) -> tuple[tarfile.TarFile, chunks.PlaintextReader]:
+    plain = chunks.decrypted_chunks(
+        src,
+        verified.scan,
+        key=verified.content_key,
+        nonce_prefix=verified.header.nonce_prefix,
+    )
+    reader = chunks.PlaintextReader(plain)
+    try:
+        return tarfile.open(fileobj=reader, mode="r|"), reader  # type: ignore[call-overload]
+    except tarfile.TarError as exc:
+        raise BundleMalformed(
+            f"bundle {verified.header.bundle_id!r} payload is not a tar stream: {exc}"
+        ) from None
+
+
+def _read_manifest(tar: tarfile.TarFile, bundle_id: str) -> dict[str, Any]:
+    member = _next_member(tar, bundle_id)
+    if member is None or member.name != MANIFEST_NAME or not member.isreg():
+        found = None if member is None else member.name
+        raise BundleMalformed(
+            f"bundle {bundle_id!r} payload starts with {found!r}, not {MANIFEST_NAME!r}"
+        )
+    if member.size > MAX_MANIFEST_SIZE:
+        raise BundleMalformed(
+            f"bundle {bundle_id!r} manifest is {member.size!r} bytes, over {MAX_MANIFEST_SIZE}"
+        )
+    try:
+        manifest = json.loads(_member_bytes(tar, member, bundle_id).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleMalformed(
+            f"bundle {bundle_id!r} manifest is not UTF-8 JSON: {exc}"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("bundle_id") != bundle_id:
+        got = manifest.get("bundle_id") if isinstance(manifest, dict) else manifest
+        raise BundleMalformed(f"bundle {bundle_id!r} manifest names bundle {got!r}")
+    return manifest
+
+
+def _iter_media(src: BinaryIO, verified: _Verified) -> Iterator[tuple[str, bytes]]:
+    bundle_id = verified.header.bundle_id
+    seen: set[str] = set()
+    tar, reader = _open_tar(src, verified)
+    with tar:
+        _read_manifest(tar, bundle_id)
+        while (member := _next_member(tar, bundle_id)) is not None:
+            sha256 = member.name.removeprefix(MEDIA_DIR)
+            if (
+                not member.name.startswith(MEDIA_DIR)
+                or not _SHA256_RE.match(sha256)
+                or not member.isreg()
+            ):
+                raise BundleMalformed(
+                    f"bundle {bundle_id!r} holds unexpected member {member.name!r}"
+                )
+            if sha256 in seen:
+                raise BundleMalformed(
+                    f"bundle {bundle_id!r} holds media {sha256!r} twice"
+                )
+            seen.add(sha256)
+            data = _member_bytes(tar, member, bundle_id)
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise BundleMalformed(
+                    f"bundle {bundle_id!r} media {sha256!r} does not hash to its name"
+                )
+            yield sha256, data
+    # The tar's end-of-archive mark may come before the last chunks (padding): decrypt
+    # them anyway, so a stream whose final chunk is missing or forged is still refused.
+    reader.drain()
+
+
+def _next_member(tar: tarfile.TarFile, bundle_id: str) -> tarfile.TarInfo | None:
+    try:
+        return tar.next()
+    except tarfile.TarError as exc:
+        raise BundleMalformed(
+            f"bundle {bundle_id!r} payload is not a valid tar stream: {exc}"
+        ) from None
+
+
+def _member_bytes(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, bundle_id: str
+) -> bytes:
+    try:
+        fh = tar.extractfile(member)
+        assert fh is not None  # regular files always have data
+        return fh.read()
+    except tarfile.TarError as exc:
+        raise BundleMalformed(
+            f"bundle {bundle_id!r} member {member.name!r} is unreadable: {exc}"
+        ) from None
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = mtime
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _check_item(sha256: str, data: bytes, seen: set[str]) -> None:
+    if not isinstance(sha256, str) or not _SHA256_RE.match(sha256):
+        raise ValueError(
+            f"media key must be a lowercase SHA-256 hex digest, got {sha256!r}"
+        )
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ValueError(f"media item {sha256!r} hashes to {actual!r}")
+    if sha256 in seen:
+        raise ValueError(f"media item {sha256!r} is given twice")
+    seen.add(sha256)
+
+
+class _HashingWriter:
+    """Pass-through to ``out`` that counts and hashes what is written."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()

@@ -1,0 +1,59 @@
+"""Export errors.
+
+ExportError
+ ├── KeyFileError          a key file is missing, unreadable, of the wrong type, or already exists
+ ├── BundleError           a bundle was refused; nothing decrypted from it was released
+ │    ├── UnsupportedBundle    not a hotline bundle (bad magic) or a format version we do not know
+ │    ├── BundleTruncated      the file ends early: missing bytes, final chunk or signature
+ │    ├── BundleTampered       a cryptographic check failed: signature, GCM tag, key unwrap,
+ │    │                        bad chunk framing, or the file changed between verify and decrypt
+ │    ├── BundleMalformed      the header, or the authenticated payload, breaks the format
+ │    ├── BundleNotForUs       no recipient entry matches our key's fingerprint
+ │    └── UnknownSender        the signer is not among the trusted senders
+ └── DeliveryError         a destination could not take a bundle
+      └── DeliveryConflict     a different file already sits under that name
+"""
+
+
+class ExportError(Exception):
+    """Base of every exports error."""
+
+
+class KeyFileError(ExportError):
+    """A key file is missing, unreadable, holds the wrong kind of key, or would be overwritten."""
+
+
+class BundleError(ExportError):
+    """A bundle was refused."""
+
+
+class UnsupportedBundle(BundleError):
+    """Not a hotline bundle, or a format version or algorithm this reader does not know."""
+
+
+class BundleTruncated(BundleError):
+    """The bundle ends before its final chunk and signature."""
+
+
+class BundleTampered(BundleError):
+    """The bundle failed a cryptographic check: its bytes are not the ones the sender signed."""
+
+
+class BundleMalformed(BundleError):
+    """The header, or the payload after authentication, does not follow the bundle format."""
+
+
+class BundleNotForUs(BundleError):
+    """The bundle holds no wrapped key for our encryption key."""
+
+
+class UnknownSender(BundleError):
+    """The bundle is signed by a key that is not among the trusted senders."""
+
+
+class DeliveryError(ExportError):
+    """A destination could not take a bundle."""
+
+
+class DeliveryConflict(DeliveryError):
+    """A different file already exists under the bundle's name at the destination."""

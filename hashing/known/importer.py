@@ -1,0 +1,217 @@
+"""Import a known-hash list into the normalised Parquet format.
+
+Validation is all-or-nothing: the first bad value stops the import before anything is
+written, and the error names its 1-based row, its column and the value. The output is
+sorted and deduplicated, so the same input always gives the same bytes and the same
+``content_sha256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hashing.errors import KnownSetError
+from hashing.known.schema import (
+    COLUMNS,
+    HASH_COLUMNS,
+    HEX_LENGTHS,
+    META_COLUMNS,
+    METADATA_KEY,
+    SCHEMA,
+    validate_set_name,
+)
+
+_FORMAT = "hotline-known-set/1"
+
+
+@dataclass(frozen=True)
+class KnownSetFile:
+    """A normalised known-hash set on disk. ``content_sha256`` digests the rows, not
+    the Parquet bytes, so it identifies the content across Parquet writer versions."""
+
+    name: str
+    path: Path
+    rows: int
+    content_sha256: str
+
+
+def import_known_set(source: Path, dest_dir: Path, name: str) -> KnownSetFile:
+    """Validate ``source`` and write it normalised to ``dest_dir/<name>.parquet``.
+
+    ``source`` is a Parquet file with any non-empty subset of the columns md5, sha1,
+    sha256 and pdq (hex, any case, surrounding whitespace ignored, empty means null)
+    plus optional ``id`` and ``category``. Raises ``KnownSetError``.
+    """
+    name = validate_set_name(name)
+    table = normalise(_read(Path(source)), str(source))
+    digest = content_sha256(table)
+    metadata = {
+        "format": _FORMAT,
+        "name": name,
+        "rows": table.num_rows,
+        "content_sha256": digest,
+    }
+    table = table.replace_schema_metadata(
+        {METADATA_KEY: json.dumps(metadata, sort_keys=True)}
+    )
+    path = Path(dest_dir) / f"{name}.parquet"
+    _write_atomically(table, path)
+    return KnownSetFile(
+        name=name, path=path, rows=table.num_rows, content_sha256=digest
+    )
+
+
+def normalise(table: pa.Table, source: str = "known set") -> pa.Table:
+    """Validate ``table`` and return it in ``SCHEMA``, deduplicated and sorted."""
+    unknown = [c for c in table.column_names if c not in COLUMNS]
+    if unknown:
+        raise KnownSetError(
+            f"{source}: unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(COLUMNS)}"
+        )
+    if len(set(table.column_names)) != len(table.column_names):
+        raise KnownSetError(f"{source}: duplicate column names {table.column_names!r}")
+    present = [c for c in HASH_COLUMNS if c in table.column_names]
+    if not present:
+        raise KnownSetError(
+            f"{source}: no hash column; need at least one of {', '.join(HASH_COLUMNS)}"
+        )
+    columns = {c: _hex_column(table, c, source) for c in present}
+    problems = [_first_bad_hex(table, c, columns[c], source) for c in present]
+    problems.append(_first_row_without_hash(columns, source))
+    found = [p for p in problems if p is not None]
+    if found:
+        raise KnownSetError(min(found, key=lambda p: p[0])[1])
+    for column in META_COLUMNS:
+        if column in table.column_names:
+            columns[column] = _text_column(table, column, source)
+    out = pa.table(
+        {c: columns.get(c, pa.nulls(table.num_rows, pa.string())) for c in COLUMNS},
+        schema=SCHEMA,
+    )
+    out = (
+        out.group_by(list(COLUMNS), use_threads=False)
+        .aggregate([])
+        .select(list(COLUMNS))
+    )
+    return out.sort_by([(c, "ascending") for c in COLUMNS]).combine_chunks()
+
+
+def content_sha256(table: pa.Table) -> str:
+    """SHA-256 of a normalised table: one JSON array per row, in table order."""
+    digest = hashlib.sha256(f"{_FORMAT}\n{json.dumps(list(COLUMNS))}\n".encode())
+    for batch in table.select(list(COLUMNS)).to_batches(max_chunksize=65536):
+        for row in zip(*(batch.column(c).to_pylist() for c in COLUMNS), strict=True):
+            digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _read(source: Path) -> pa.Table:
+    try:
+        return pq.read_table(source)
+    except (OSError, pa.ArrowException) as exc:
+        raise KnownSetError(f"cannot read {str(source)!r} as Parquet: {exc}") from exc
+
+
+def _hex_column(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
+    """The column stripped and lowercased, with empty strings as nulls."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(_as_string(table, column, source)))
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _first_bad_hex(
+    table: pa.Table, column: str, text: pa.ChunkedArray, source: str
+) -> tuple[int, str] | None:
+    pattern = f"^[0-9a-f]{{{HEX_LENGTHS[column]}}}$"
+    bad = pc.and_kleene(
+        pc.is_valid(text), pc.invert(pc.match_substring_regex(text, pattern))
+    )
+    first = pc.index(pc.fill_null(bad, False), True).as_py()
+    if first == -1:
+        return None
+    value = table.column(column)[first].as_py()
+    return first, (
+        f"{source}: row {first + 1}: column {column!r}: {value!r} is not a {column} "
+        f"hash ({HEX_LENGTHS[column]} hex digits)"
+    )
+
+
+def _first_row_without_hash(
+    columns: dict[str, pa.ChunkedArray], source: str
+) -> tuple[int, str] | None:
+    has_hash: pa.ChunkedArray | None = None
+    for values in columns.values():
+        valid = pc.is_valid(values)
+        has_hash = valid if has_hash is None else pc.or_(has_hash, valid)
+    first = (
+        -1
+        if has_hash is None or len(has_hash) == 0
+        else pc.index(has_hash, False).as_py()
+    )
+    if first == -1:
+        return None
+    return first, (
+        f"{source}: row {first + 1}: no hash; every row needs one of "
+        f"{', '.join(columns)}"
+    )
+
+
+def _text_column(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
+    values = table.column(column)
+    if pa.types.is_integer(values.type):
+        return pc.cast(values, pa.string())
+    return _as_string(table, column, source)
+
+
+def _as_string(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
+    values = table.column(column)
+    kind = values.type
+    if pa.types.is_null(kind):
+        return pa.chunked_array([pa.nulls(len(values), pa.string())])
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or _is_string_view(kind)
+    ):
+        return pc.cast(values, pa.string())
+    raise KnownSetError(
+        f"{source}: column {column!r} has type {kind}, expected strings"
+    )
+
+
+def _is_string_view(kind: pa.DataType) -> bool:
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check and check(kind))
+
+
+def _write_atomically(table: pa.Table, path: Path) -> None:
+    """Temp file in the same folder, fsync, ``os.replace``. The file keeps
+    ``mkstemp``'s owner-only permissions: hash lists are usually licensed data."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise KnownSetError(f"cannot write to {str(path.parent)!r}: {exc}") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError | pa.ArrowException):
+            raise KnownSetError(f"cannot write {str(path)!r}: {exc}") from exc
+        raise

@@ -1,0 +1,404 @@
+"""Known-hash sets: import validation and normalisation, and batch matching.
+
+Only benign, synthesised images (Pillow shapes over gradients) are used.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image, ImageDraw
+
+import hashing.known.pdq_index as pdq_index_module
+from catalog.records import Verdict
+from hashing import (
+    ImageHashes,
+    KnownSet,
+    KnownSetError,
+    Matcher,
+    PdqIndex,
+    hash_image,
+    import_known_set,
+    pdq_distance,
+)
+from hashing.known import COLUMNS
+
+
+def synthetic_image(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A benign picture with real structure: a gradient under random shapes."""
+    rng = random.Random(seed)
+    width, height = size
+    ramp = np.linspace(0, 255, width, dtype=np.float64)
+    base = np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1)
+    base[..., rng.randrange(3)] = 255 - base[..., 0]
+    image = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x0, y0 = rng.randrange(width), rng.randrange(height)
+        box = (
+            x0,
+            y0,
+            x0 + rng.randrange(20, width // 2),
+            y0 + rng.randrange(20, height // 2),
+        )
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        shape = rng.choice((draw.ellipse, draw.rectangle))
+        shape(box, fill=colour)
+    return image
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def write_source(path: Path, columns: Mapping[str, Sequence[object]]) -> Path:
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+MD5_A, MD5_B = "a" * 32, "0123456789abcdef" * 2
+PDQ_A = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22"
+
+
+# --- import --------------------------------------------------------------------------
+
+
+def test_import_normalises_and_deduplicates(tmp_path: Path) -> None:
+    source = write_source(
+        tmp_path / "in.parquet",
+        {
+            "md5": [f" {MD5_A.upper()} ", MD5_B, MD5_B, None],
+            "pdq": [None, PDQ_A.upper(), PDQ_A, PDQ_A],
+            "id": ["k1", "k2", "k2", "k3"],
+        },
+    )
+    known = import_known_set(source, tmp_path / "sets", "Test-Set_1")
+    assert known.name == "test-set_1"
+    assert known.path == tmp_path / "sets" / "test-set_1.parquet"
+    assert known.rows == 3
+    assert len(known.content_sha256) == 64
+    table = pq.read_table(known.path)
+    assert table.column_names == list(COLUMNS)
+    assert all(table.schema.field(c).type == pa.string() for c in COLUMNS)
+    assert sorted(table.to_pylist(), key=lambda r: r["id"]) == [
+        {
+            "md5": MD5_A,
+            "sha1": None,
+            "sha256": None,
+            "pdq": None,
+            "id": "k1",
+            "category": None,
+        },
+        {
+            "md5": MD5_B,
+            "sha1": None,
+            "sha256": None,
+            "pdq": PDQ_A,
+            "id": "k2",
+            "category": None,
+        },
+        {
+            "md5": None,
+            "sha1": None,
+            "sha256": None,
+            "pdq": PDQ_A,
+            "id": "k3",
+            "category": None,
+        },
+    ]
+    assert sorted(p.name for p in (tmp_path / "sets").iterdir()) == [
+        "test-set_1.parquet"
+    ]
+
+
+def test_reimport_is_idempotent_and_order_independent(tmp_path: Path) -> None:
+    rows: dict[str, list[str | None]] = {
+        "sha256": ["1" * 64, "2" * 64, "3" * 64],
+        "category": ["x", None, "y"],
+    }
+    first = import_known_set(
+        write_source(tmp_path / "a.parquet", rows), tmp_path / "out", "s"
+    )
+    first_bytes = first.path.read_bytes()
+    again = import_known_set(tmp_path / "a.parquet", tmp_path / "out", "s")
+    assert again == first
+    assert again.path.read_bytes() == first_bytes
+    shuffled = {k: v[::-1] for k, v in rows.items()}
+    other = import_known_set(
+        write_source(tmp_path / "b.parquet", shuffled), tmp_path / "o2", "s"
+    )
+    assert other.content_sha256 == first.content_sha256
+    changed = import_known_set(
+        write_source(tmp_path / "c.parquet", {**rows, "category": ["x", None, "z"]}),
+        tmp_path / "o3",
+        "s",
+    )
+    assert changed.content_sha256 != first.content_sha256
+
+
+def test_bad_hex_names_row_column_and_value_and_writes_nothing(tmp_path: Path) -> None:
+    source = write_source(
+        tmp_path / "in.parquet",
+        {
+            "md5": [MD5_A, MD5_B, "not-a-md5-hash", MD5_A],
+            "sha1": ["b" * 40, None, None, "zz"],
+        },
+    )
+    dest = tmp_path / "sets"
+    with pytest.raises(
+        KnownSetError, match=r"row 3: column 'md5': 'not-a-md5-hash' is not a md5"
+    ):
+        import_known_set(source, dest, "s")
+    assert not dest.exists() or not any(dest.iterdir())
+
+
+def test_first_bad_row_wins_across_columns(tmp_path: Path) -> None:
+    source = write_source(
+        tmp_path / "in.parquet",
+        {
+            "md5": [MD5_A, MD5_A, "short"],
+            "pdq": [PDQ_A, PDQ_A[:-1] + "g", PDQ_A],
+        },
+    )
+    with pytest.raises(KnownSetError, match=r"row 2: column 'pdq': '.*g'"):
+        import_known_set(source, tmp_path, "s")
+
+
+def test_row_without_any_hash_is_refused(tmp_path: Path) -> None:
+    source = write_source(
+        tmp_path / "in.parquet", {"md5": [MD5_A, "  ", None], "id": ["1", "2", "3"]}
+    )
+    with pytest.raises(KnownSetError, match="row 2: no hash"):
+        import_known_set(source, tmp_path / "out", "s")
+    assert not (tmp_path / "out").exists()
+
+
+def test_file_without_hash_columns_is_refused(tmp_path: Path) -> None:
+    source = write_source(tmp_path / "in.parquet", {"id": ["1"], "category": ["c"]})
+    with pytest.raises(KnownSetError, match="no hash column"):
+        import_known_set(source, tmp_path, "s")
+
+
+def test_unknown_columns_are_refused(tmp_path: Path) -> None:
+    source = write_source(
+        tmp_path / "in.parquet", {"md5": [MD5_A], "url": ["http://example.org"]}
+    )
+    with pytest.raises(KnownSetError, match=r"unknown column.*'url'"):
+        import_known_set(source, tmp_path, "s")
+
+
+def test_non_string_hash_column_is_refused(tmp_path: Path) -> None:
+    source = write_source(tmp_path / "in.parquet", {"md5": [1, 2]})
+    with pytest.raises(KnownSetError, match="column 'md5' has type int64"):
+        import_known_set(source, tmp_path, "s")
+
+
+def test_unreadable_source_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    source.write_bytes(b"md5\n" + MD5_A.encode())
+    with pytest.raises(KnownSetError, match="cannot read"):
+        import_known_set(source, tmp_path / "out", "s")
+
+
+@pytest.mark.parametrize(
+    "name", ["", "-lead", ".hidden", "a/b", "../up", "x" * 65, "sp ace", "nl\n", "é"]
+)
+def test_bad_set_names_are_refused(tmp_path: Path, name: str) -> None:
+    source = write_source(tmp_path / "in.parquet", {"md5": [MD5_A]})
+    with pytest.raises(KnownSetError, match="invalid known-set name"):
+        import_known_set(source, tmp_path / "out", name)
+    assert not (tmp_path / "out").exists()
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, bytes]:
+    original = synthetic_image(100)
+    edited = original.resize((288, 216), Image.Resampling.BILINEAR)
+    return {
+        "a": encode(original),
+        "a_edit": encode(edited, "JPEG", quality=70),
+        "b": encode(synthetic_image(101)),
+        "c": encode(synthetic_image(102)),
+    }
+
+
+@pytest.fixture(scope="module")
+def hashed(images: dict[str, bytes]) -> dict[str, ImageHashes]:
+    return {key: hash_image(data) for key, data in images.items()}
+
+
+@pytest.fixture
+def known_set(tmp_path: Path, hashed: dict[str, ImageHashes]) -> KnownSet:
+    a, b = hashed["a"], hashed["b"]
+    source = write_source(
+        tmp_path / "in.parquet",
+        {
+            "sha256": [a.sha256, None, None],
+            "md5": [None, b.md5, None],
+            "pdq": [None, None, a.pdq],
+            "id": ["known-a", "known-b", "known-a-pdq"],
+            "category": ["A1", "B1", "A1"],
+        },
+    )
+    imported = import_known_set(source, tmp_path / "sets", "baseline-list")
+    return KnownSet(imported.name, imported.path, Verdict.BASELINE)
+
+
+def test_exact_and_pdq_matches(
+    known_set: KnownSet, hashed: dict[str, ImageHashes]
+) -> None:
+    a, b = hashed["a"], hashed["b"]
+    matches = Matcher([known_set]).match([a, b])
+    assert [(m.sha256, m.match_type, m.distance, m.known_id) for m in matches] == [
+        (a.sha256, "sha256", 0, "known-a"),
+        (a.sha256, "pdq", 0, "known-a-pdq"),
+        (b.sha256, "md5", 0, "known-b"),
+    ]
+    assert {m.set_name for m in matches} == {"baseline-list"}
+    assert {m.verdict for m in matches} == {Verdict.BASELINE}
+    assert [m.category for m in matches] == ["A1", "A1", "B1"]
+
+
+def test_reencoded_resized_copy_matches_by_pdq(
+    known_set: KnownSet, hashed: dict[str, ImageHashes]
+) -> None:
+    edit = hashed["a_edit"]
+    distance = pdq_distance(edit.pdq, hashed["a"].pdq)
+    assert 0 < distance <= 31
+    matches = Matcher([known_set]).match([edit])
+    assert [(m.match_type, m.distance, m.known_id) for m in matches] == [
+        ("pdq", distance, "known-a-pdq")
+    ]
+    strict = KnownSet(
+        known_set.name, known_set.path, known_set.verdict, pdq_threshold=distance - 1
+    )
+    assert Matcher([strict]).match([edit]) == []
+
+
+def test_unrelated_image_does_not_match(
+    known_set: KnownSet, hashed: dict[str, ImageHashes]
+) -> None:
+    assert pdq_distance(hashed["c"].pdq, hashed["a"].pdq) > 31
+    assert Matcher([known_set]).match([hashed["c"]]) == []
+
+
+def test_min_quality_filters_only_pdq(
+    known_set: KnownSet, hashed: dict[str, ImageHashes]
+) -> None:
+    matches = Matcher([known_set], min_quality=101).match(
+        [hashed["a"], hashed["a_edit"]]
+    )
+    assert [m.match_type for m in matches] == ["sha256"]
+
+
+def test_best_match_per_item_set_and_type(
+    tmp_path: Path, hashed: dict[str, ImageHashes]
+) -> None:
+    a, edit = hashed["a"], hashed["a_edit"]
+    source = write_source(
+        tmp_path / "in.parquet",
+        {
+            "pdq": [edit.pdq, a.pdq, "0" * 64],
+            "md5": [a.md5, a.md5, None],
+            "id": ["far", "near", "zero"],
+        },
+    )
+    imported = import_known_set(source, tmp_path / "sets", "national")
+    second = import_known_set(source, tmp_path / "sets", "second")
+    matcher = Matcher(
+        [
+            KnownSet("national", imported.path, Verdict.NATIONAL),
+            KnownSet("second", second.path, Verdict.NOT_ILLEGAL),
+        ]
+    )
+    matches = matcher.match([a])
+    assert [(m.set_name, m.match_type, m.distance, m.known_id) for m in matches] == [
+        ("national", "md5", 0, "far"),
+        ("national", "pdq", 0, "near"),
+        ("second", "md5", 0, "far"),
+        ("second", "pdq", 0, "near"),
+    ]
+    assert [m.verdict for m in matches] == [Verdict.NATIONAL] * 2 + [
+        Verdict.NOT_ILLEGAL
+    ] * 2
+
+
+def test_matcher_refuses_bad_sets(tmp_path: Path, known_set: KnownSet) -> None:
+    with pytest.raises(KnownSetError, match="unique"):
+        Matcher([known_set, known_set])
+    with pytest.raises(KnownSetError, match="cannot read"):
+        Matcher([KnownSet("gone", tmp_path / "missing.parquet", Verdict.BASELINE)])
+    raw = write_source(tmp_path / "raw.parquet", {"md5": [MD5_A]})
+    with pytest.raises(KnownSetError, match="not a normalised set"):
+        Matcher([KnownSet("raw", raw, Verdict.BASELINE)])
+    with pytest.raises(KnownSetError, match="pdq_threshold"):
+        KnownSet("x", raw, Verdict.BASELINE, pdq_threshold=257)
+
+
+def test_empty_inputs(known_set: KnownSet) -> None:
+    assert Matcher([known_set]).match([]) == []
+    assert Matcher([]).match([]) == []
+
+
+# --- PdqIndex ------------------------------------------------------------------------
+
+
+def _random_hashes(rng: np.random.Generator, count: int) -> list[str]:
+    return [
+        bytes(row).hex() for row in rng.integers(0, 256, (count, 32), dtype=np.uint8)
+    ]
+
+
+def _near(rng: np.random.Generator, value: str, bits: int) -> str:
+    flipped = int(value, 16)
+    for bit in rng.choice(256, bits, replace=False):
+        flipped ^= 1 << int(bit)
+    return f"{flipped:064x}"
+
+
+@pytest.mark.parametrize("block_words", [pdq_index_module._BLOCK_WORDS, 12])
+def test_pdq_index_equals_naive_brute_force(
+    monkeypatch: pytest.MonkeyPatch, block_words: int
+) -> None:
+    monkeypatch.setattr(pdq_index_module, "_BLOCK_WORDS", block_words)
+    rng = np.random.default_rng(7)
+    entries = _random_hashes(rng, 200)
+    queries = [
+        _near(rng, entries[n], bits)
+        for n, bits in zip(range(0, 200, 10), range(0, 40, 2), strict=True)
+    ]
+    queries += _random_hashes(rng, 5)
+    index = PdqIndex.build(entries)
+    assert len(index) == 200
+    results = index.query(queries, threshold=31)
+    for query, hits in zip(queries, results, strict=True):
+        expected = sorted(
+            (pdq_distance(query, entry), n)
+            for n, entry in enumerate(entries)
+            if pdq_distance(query, entry) <= 31
+        )
+        assert [(h.distance, h.index) for h in hits] == expected
+    assert sum(map(len, results)) == 16  # near copies up to 30 bits; random ones never
+
+
+def test_pdq_index_empty() -> None:
+    assert PdqIndex.build([]).query(["0" * 64]) == [[]]
+    assert PdqIndex.build(["0" * 64]).query([]) == []
+
+
+def test_popcount_fallback_for_numpy_1() -> None:
+    words = np.random.default_rng(3).integers(0, 2**63, (50, 4), dtype=np.uint64)
+    expected = [[bin(int(w)).count("1") for w in row] for row in words]
+    assert pdq_index_module._popcount_by_table(words).tolist() == expected
