@@ -1,0 +1,20 @@
+"""The spiders: fetch reported pages and collect their media into the evidence store, safely.
+
+One job: given a reported URL (``CrawlRequest``), fetch it and the media it is or links
+to, put every media file straight into the encrypted evidence store, and describe what
+was found (``catalog.records.CrawlResult``): pages, media by SHA-256, sightings, and a
+readable reason for everything that failed. Each crawl runs in its own process
+(``python -m spiders.worker``) because Scrapy's reactor cannot restart in one process.
+
+Safety: requests go only to public addresses (``spiders.addresses``, enforced on every
+request and redirect by ``AddressGuardMiddleware``) unless an exact ``host:port`` is
+allow-listed; media bytes are never written in plaintext nor logged.
+
+May import: the standard library, Scrapy/Twisted, ``catalog`` and ``evidence``.
+"""
+
+from spiders.errors import InvalidCrawlRequest, SpidersError
+from spiders.request import CrawlRequest
+from spiders.runner import crawl
+
+__all__ = ["CrawlRequest", "InvalidCrawlRequest", "SpidersError", "crawl"]

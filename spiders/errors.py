@@ -1,0 +1,42 @@
+"""Errors of the spiders package.
+
+SpidersError
+ ├── InvalidCrawlRequest (ValueError)   a CrawlRequest field is malformed
+ ├── InvalidCrawlResult (ValueError)    a worker's output is not a CrawlResult document
+ └── RequestRefused (scrapy IgnoreRequest)   the address guard stopped a request
+      ├── AddressRefused                    scheme not http(s), or the host is not public
+      └── HostUnresolvable                  the host name does not resolve
+
+``RequestRefused`` subclasses Scrapy's ``IgnoreRequest`` so that Scrapy drops the
+request and hands the failure to the request's errback, which records it as a
+``CrawlError``. A bad *site* never raises out of ``crawl()``; only a bad *request*
+(``InvalidCrawlRequest``) or a broken installation does.
+"""
+
+from __future__ import annotations
+
+from scrapy.exceptions import IgnoreRequest
+
+
+class SpidersError(Exception):
+    """Base of every error raised by the spiders package."""
+
+
+class InvalidCrawlRequest(SpidersError, ValueError):
+    """A CrawlRequest was built from a malformed value (shown with ``!r``)."""
+
+
+class InvalidCrawlResult(SpidersError, ValueError):
+    """A worker printed something that does not decode to a CrawlResult."""
+
+
+class RequestRefused(SpidersError, IgnoreRequest):
+    """The address guard refused to send a request; the message is the reason."""
+
+
+class AddressRefused(RequestRefused):
+    """The URL's scheme is not http(s), or its host is (or resolves to) a non-public address."""
+
+
+class HostUnresolvable(RequestRefused):
+    """The URL's host name could not be resolved."""

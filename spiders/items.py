@@ -1,0 +1,42 @@
+"""Items the spider yields besides the catalog records (PageRecord, CrawlError).
+
+Media bytes travel only inside ``FetchedMedia``, whose ``body`` is left out of its repr so
+that Scrapy's item logging (scraped, dropped, item errors) can never print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from catalog.records import MediaRecord
+
+
+@dataclass(frozen=True)
+class MediaLink:
+    """A page referenced a media URL (for a URL that is itself media, both are that URL)."""
+
+    media_url: str
+    page_url: str
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    """Downloaded bytes on their way to the evidence store; not yet known to be media."""
+
+    media_url: str  # as referenced by the page (before redirects)
+    final_url: str
+    ip: str | None
+    content_type: str | None
+    fetched_at: datetime
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """Media now in the evidence store (what ``FetchedMedia`` becomes in the pipeline)."""
+
+    media: MediaRecord
+    media_url: str
+    ip: str | None
+    fetched_at: datetime

@@ -1,0 +1,1 @@
+"""Scrapy item pipelines of the hotline crawler, one per module."""

@@ -1,0 +1,143 @@
+"""CrawlRequest: what to crawl and within which limits, validated when built."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from spiders.errors import InvalidCrawlRequest
+
+MB = 1024 * 1024
+MAX_URL_LENGTH = 8192
+_SCHEMES = ("http", "https")
+
+
+def _check_http_url(field: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidCrawlRequest(f"{field} must be a string, got {value!r}")
+    if len(value) > MAX_URL_LENGTH:
+        raise InvalidCrawlRequest(
+            f"{field} is longer than {MAX_URL_LENGTH} characters: {value[:80]!r}..."
+        )
+    if value != value.strip() or any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        raise InvalidCrawlRequest(
+            f"{field} has whitespace or control characters: {value!r}"
+        )
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise InvalidCrawlRequest(
+            f"{field} is not a valid URL ({exc}): {value!r}"
+        ) from None
+    if parts.scheme.lower() not in _SCHEMES:
+        raise InvalidCrawlRequest(f"{field} must be an http or https URL: {value!r}")
+    if not parts.hostname:
+        raise InvalidCrawlRequest(f"{field} has no host: {value!r}")
+    if " " in parts.netloc:
+        raise InvalidCrawlRequest(f"{field} has a space in its host: {value!r}")
+
+
+def _check_allow_entry(entry: object) -> None:
+    if not isinstance(entry, str):
+        raise InvalidCrawlRequest(
+            f"allow entries must be 'host:port' strings, got {entry!r}"
+        )
+    host, sep, port = entry.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidCrawlRequest(
+            f"allow entry must be 'host:port' (IPv6 as '[::1]:8080'): {entry!r}"
+        )
+    if host != host.lower() or any(c.isspace() for c in entry):
+        raise InvalidCrawlRequest(
+            f"allow entry must be lower-case without spaces: {entry!r}"
+        )
+
+
+def _check_positive(name: str, value: object, kind: type) -> None:
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float) if kind is float else int
+    ):
+        raise InvalidCrawlRequest(f"{name} must be a {kind.__name__}, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidCrawlRequest(f"{name} must be positive, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CrawlRequest:
+    """One reported URL to crawl, with the crawl's limits.
+
+    ``allow`` lists exact ``host:port`` pairs that may be reached even though they are
+    not public addresses (tests use it for their 127.0.0.1 servers); nothing else on
+    those hosts is allowed. ``max_depth`` 0 fetches the reported URL only; 1 also the
+    pages it links to on the same ``host:port``.
+    """
+
+    url: str
+    allow: tuple[str, ...] = ()
+    max_pages: int = 20
+    max_depth: int = 1
+    max_media_bytes: int = 50 * MB
+    max_page_bytes: int = 10 * MB
+    request_timeout_s: float = 20.0
+    crawl_timeout_s: float = 120.0
+    user_agent: str = "hotline/0.1 (+https://github.com/hotline)"
+    referer: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_http_url("url", self.url)
+        if isinstance(self.allow, str) or not isinstance(self.allow, (tuple, list)):
+            raise InvalidCrawlRequest(
+                f"allow must be a tuple of 'host:port' strings, got {self.allow!r}"
+            )
+        object.__setattr__(self, "allow", tuple(self.allow))
+        for entry in self.allow:
+            _check_allow_entry(entry)
+        for name in ("max_pages", "max_media_bytes", "max_page_bytes"):
+            _check_positive(name, getattr(self, name), int)
+        if (
+            isinstance(self.max_depth, bool)
+            or not isinstance(self.max_depth, int)
+            or self.max_depth < 0
+        ):
+            raise InvalidCrawlRequest(
+                f"max_depth must be an int >= 0, got {self.max_depth!r}"
+            )
+        for name in ("request_timeout_s", "crawl_timeout_s"):
+            _check_positive(name, getattr(self, name), float)
+        if (
+            not isinstance(self.user_agent, str)
+            or not self.user_agent.strip()
+            or any(ord(c) < 0x20 or c == "\x7f" for c in self.user_agent)
+        ):
+            raise InvalidCrawlRequest(
+                f"user_agent must be one non-empty line: {self.user_agent!r}"
+            )
+        if self.referer is not None:
+            _check_http_url("referer", self.referer)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (``allow`` as a list)."""
+        data = asdict(self)
+        data["allow"] = list(self.allow)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CrawlRequest:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        if not isinstance(data, dict):
+            raise InvalidCrawlRequest(
+                f"a crawl request must be a JSON object, got {data!r}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidCrawlRequest(f"unknown crawl request fields: {unknown!r}")
+        if "url" not in data:
+            raise InvalidCrawlRequest("a crawl request needs a 'url'")
+        values = dict(data)
+        if isinstance(values.get("allow"), list):
+            values["allow"] = tuple(values["allow"])
+        return cls(**values)

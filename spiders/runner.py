@@ -1,0 +1,99 @@
+"""crawl(): run one crawl in a worker process and parse its result.
+
+Never raises for a bad site: a worker that crashes, times out or prints garbage becomes
+a CrawlResult with a CrawlError (stage "worker") carrying the tail of its stderr, which
+holds logs only, never media. Media stored before a crash stay in the evidence store.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from catalog.records import CrawlError, CrawlResult
+from evidence.store import load_data_key
+from spiders.codec import result_from_json
+from spiders.request import CrawlRequest
+
+WORKER = (sys.executable, "-m", "spiders.worker")
+WORKER_MARGIN_S = 30.0  # on top of crawl_timeout_s: start-up and a graceful close
+STDERR_TAIL = 2000
+
+
+def _tail(stderr: str | bytes | None) -> str:
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    tail = (stderr or "").strip()[-STDERR_TAIL:]
+    return tail or "(nothing on stderr)"
+
+
+def _failed(url: str, what: str, stderr: str | bytes | None) -> CrawlResult:
+    reason = f"{what}; stderr tail:\n{_tail(stderr)}"
+    return CrawlResult(
+        url=url, errors=(CrawlError(url, reason, stage="worker"),), stats={"errors": 1}
+    )
+
+
+def run_worker(
+    argv: Sequence[str], payload: str, url: str, timeout_s: float
+) -> CrawlResult:
+    """Run ``argv`` with ``payload`` on stdin and parse a CrawlResult from its stdout."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            input=payload,
+            capture_output=True,
+            check=False,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        return _failed(
+            url,
+            f"crawl worker timed out after {timeout_s:g} s and was killed",
+            exc.stderr,
+        )
+    if proc.returncode < 0:
+        return _failed(
+            url, f"crawl worker killed by signal {-proc.returncode}", proc.stderr
+        )
+    if proc.returncode != 0:
+        return _failed(
+            url, f"crawl worker exited with status {proc.returncode}", proc.stderr
+        )
+    try:
+        result = result_from_json(proc.stdout)
+    except (ValueError, TypeError) as exc:
+        return _failed(
+            url, f"crawl worker printed no valid result ({str(exc)[:200]})", proc.stderr
+        )
+    if result.url != url:
+        return _failed(
+            url, f"crawl worker answered for another URL ({result.url!r})", proc.stderr
+        )
+    return result
+
+
+def crawl(
+    request: CrawlRequest, evidence_root: Path, data_key_file: Path
+) -> CrawlResult:
+    """Crawl ``request.url`` in its own process, storing media under ``evidence_root``.
+
+    Raises only for a broken installation (e.g. an unreadable data key file), checked
+    before the worker starts; whatever the site does ends up in ``CrawlResult.errors``.
+    """
+    load_data_key(Path(data_key_file))  # fail fast, here, on a missing or bad key file
+    payload = json.dumps(
+        {
+            "request": request.to_dict(),
+            "evidence_root": str(Path(evidence_root).resolve()),
+            "data_key_file": str(Path(data_key_file).resolve()),
+        }
+    )
+    return run_worker(
+        WORKER, payload, request.url, request.crawl_timeout_s + WORKER_MARGIN_S
+    )

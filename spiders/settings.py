@@ -1,0 +1,66 @@
+"""Scrapy settings for one crawl, built in code from the CrawlRequest.
+
+Safety first: no remote control or telnet servers (Scrapy 2.19's remote control runs
+posted code), no HTTP cache, no file/image pipelines, no feeds, no cookies, no proxy
+from the environment, only the http(s) download handlers; every request passes the
+address guard; media go to the encrypted evidence store only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spiders.request import CrawlRequest
+
+ADDRESS_GUARD = "spiders.middlewares.address_guard.AddressGuardMiddleware"
+EVIDENCE_PIPELINE = "spiders.pipelines.evidence.EvidencePipeline"
+
+
+def crawl_settings(
+    request: CrawlRequest,
+    evidence_root: Path,
+    data_key_file: Path,
+    log_level: str = "WARNING",
+) -> dict[str, Any]:
+    """The settings dict for ``CrawlerProcess`` crawling ``request``."""
+    return {
+        "BOT_NAME": "hotline",
+        "USER_AGENT": request.user_agent,
+        # servers and side doors: off
+        "REMOTE_CONTROL_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "EXTENSIONS": {
+            "scrapy.extensions.telnet.TelnetConsole": None,
+            "scrapy.extensions.remote_control.RemoteControl": None,
+        },
+        "HTTPCACHE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "HTTPPROXY_ENABLED": False,  # egress through a proxy is a deliberate, later choice
+        "FEEDS": {},
+        "JOBDIR": None,
+        "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
+        # politeness and limits
+        "ROBOTSTXT_OBEY": False,
+        "RETRY_TIMES": 1,
+        "REDIRECT_MAX_TIMES": 5,
+        "DOWNLOAD_TIMEOUT": request.request_timeout_s,
+        "DNS_TIMEOUT": request.request_timeout_s,
+        "DOWNLOAD_MAXSIZE": max(request.max_media_bytes, request.max_page_bytes),
+        "DOWNLOAD_WARNSIZE": 0,
+        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+        "CLOSESPIDER_TIMEOUT": request.crawl_timeout_s,
+        # components
+        "DOWNLOADER_MIDDLEWARES": {
+            ADDRESS_GUARD: 990,
+            "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+        },
+        "ITEM_PIPELINES": {EVIDENCE_PIPELINE: 100},
+        "ADDRESSGUARD_ALLOW": list(request.allow),
+        "EVIDENCE_STORE_ROOT": str(evidence_root),
+        "EVIDENCE_STORE_KEY_FILE": str(data_key_file),
+        # logs go to stderr; they never contain media (FetchedMedia hides its bytes)
+        "LOG_LEVEL": log_level,
+        "LOG_VERSIONS": [],
+    }

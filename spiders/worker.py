@@ -1,0 +1,63 @@
+"""``python -m spiders.worker``: one crawl in this process, for ``spiders.crawl``.
+
+Reads ``{"request": CrawlRequest fields, "evidence_root": path, "data_key_file": path}``
+(and optionally ``"log_level"``, default WARNING) as JSON on stdin, crawls, and writes
+the CrawlResult as one JSON document on stdout.
+Logs go to stderr. Exits 0 whatever the site did; non-zero means a bug or bad input.
+Scrapy's reactor cannot be restarted inside a process, hence one process per crawl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+
+from catalog.records import CrawlResult
+from spiders.codec import result_to_json
+from spiders.media_spider import MediaSpider
+from spiders.request import CrawlRequest
+from spiders.results import ResultBuilder
+from spiders.settings import crawl_settings
+
+
+def run_crawl(
+    request: CrawlRequest,
+    evidence_root: Path,
+    data_key_file: Path,
+    log_level: str = "WARNING",
+) -> CrawlResult:
+    """Run the crawl in this process (once per process) and return its result."""
+    settings = crawl_settings(request, evidence_root, data_key_file, log_level)
+    process = CrawlerProcess(settings=settings)
+    crawler = process.create_crawler(MediaSpider)
+    builder = ResultBuilder(request.url)
+    crawler.signals.connect(builder.add, signal=signals.item_scraped)
+    process.crawl(crawler, crawl_request=request)
+    process.start()
+    assert crawler.stats is not None
+    return builder.build(crawler.stats.get_stats())
+
+
+def main() -> int:
+    payload = json.loads(sys.stdin.read())
+    request = CrawlRequest.from_dict(payload["request"])
+    evidence_root = Path(payload["evidence_root"])
+    data_key_file = Path(payload["data_key_file"])
+    log_level = str(payload.get("log_level", "WARNING"))
+    # Keep fd 1 for the result alone: anything else that prints goes to stderr.
+    result_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    result = run_crawl(request, evidence_root, data_key_file, log_level)
+    result_out.write(result_to_json(result) + "\n")
+    result_out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
