@@ -59,9 +59,8 @@ def _alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest schema revision(s), comma-separated when branches are open."""
+    return ",".join(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
 
 
 class Database:
@@ -79,13 +78,15 @@ class Database:
         cfg = _alembic_config()
         with self.engine.connect() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
             conn.commit()
         return head_revision()
 
     def schema_revision(self) -> str | None:
+        """The revision(s) the database is at, comma-separated; None before ``migrate``."""
         with self.engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return ",".join(sorted(heads)) or None
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:

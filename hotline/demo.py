@@ -27,17 +27,17 @@ from hotline.settings import Settings
 DEMO_SET = "demo-known"
 
 
-def _gallery(images: int) -> tuple[dict[str, bytes], list[bytes]]:
+def _gallery(images: int) -> tuple[dict[str, site.Route], list[bytes]]:
     """The site's files, and the pictures whose hashes go into the known set."""
     pictures = [site.synthetic_image(seed) for seed in range(images)]
-    files = {f"/img/{i}.jpg": data for i, data in enumerate(pictures)}
+    files: dict[str, site.Route] = {f"/img/{i}.jpg": (data, "image/jpeg") for i, data in enumerate(pictures)}
     # A near-duplicate: the known set holds picture 2's original, the site a smaller re-encode.
     from PIL import Image
 
     small = io.BytesIO()
     Image.open(io.BytesIO(pictures[2])).resize((480, 360)).save(small, "JPEG", quality=70)
-    files["/img/2.jpg"] = small.getvalue()
-    files["/img/broken.jpg"] = pictures[0][:200]  # a truncated JPEG
+    files["/img/2.jpg"] = (small.getvalue(), "image/jpeg")
+    files["/img/broken.jpg"] = (pictures[0][:200], "image/jpeg")  # a truncated JPEG
     links = "".join(f'<a href="/img/{i}.jpg">photo {i}</a>' for i in range(images - 1, images))
     imgs = "".join(f'<img src="/img/{i}.jpg" alt="photo {i}">' for i in range(images - 1))
     files["/"] = (
@@ -74,11 +74,10 @@ def run_demo(settings: Settings, images: int = 8) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         inst.import_known_set(_known_set_file(known, Path(tmp)), DEMO_SET, Verdict.NOT_ILLEGAL,
                               source="hotline demo (synthetic pictures)")
-    with site.serve(files) as base_url:
-        host_port = base_url.removeprefix("http://")
+    with site.serve_site(files) as gallery:
         allow = [a for a in os.environ.get("HOTLINE_CRAWL_ALLOW", "").split(",") if a]
-        os.environ["HOTLINE_CRAWL_ALLOW"] = ",".join([*allow, host_port])
-        url = base_url + "/"
+        os.environ["HOTLINE_CRAWL_ALLOW"] = ",".join([*allow, gallery.host_port])
+        url = gallery.url("/")
         report_id = inst.catalog.add_report(url, actor="demo", source="demo")
         console.print(f"serving a benign gallery at {url}; filed report {report_id}; running the flow ...")
         summary = process_report(report_ids=[report_id])

@@ -1,19 +1,202 @@
-"""A small local web site for the demo and the benchmarks: benign synthetic images on
-127.0.0.1, served by a threaded server with a deep listen backlog (the stock
-``http.server`` backlog of 5 stalls a concurrent crawl for minutes)."""
+"""Local web sites on 127.0.0.1 for the demo, the tests and the benchmarks (no internet),
+and the benign synthetic pictures they serve.
+
+    with serve_site({
+        "/": b"<img src='/a.png'>",                      # bytes: text/html, 200
+        "/a.png": (image_bytes("PNG"), "image/png"),     # (body, content type)
+        "/old": Reply.redirect("/"),                     # 302 with Location
+        "/gone": Reply(b"gone", status=410),             # any status
+        "/slow": lambda req: (time.sleep(2), b"late")[1],  # callable(SiteRequest) -> route
+    }) as site:
+        site.base_url        # "http://127.0.0.1:PORT"
+        site.url("/a.png")   # absolute URL
+        site.host_port       # "127.0.0.1:PORT", for a crawl's allow-list
+        site.requests        # paths received, in order (thread-safe snapshot)
+
+Unknown paths answer 404. Routes match the full path with its query first, then the
+path alone. The server is a ThreadingHTTPServer with a deep accept queue, so a crawler's
+burst of concurrent connections does not stall.
+"""
 
 from __future__ import annotations
 
 import io
 import random
+import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
 
-_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".html": "text/html; charset=utf-8"}
+HTML = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class SiteRequest:
+    """What a route callable is given."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A full response: body, status, content type and extra headers."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str = HTML
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Reply:
+        return cls(b"", status=status, headers=(("Location", location),))
+
+
+Route = (
+    bytes
+    | tuple[bytes, str]
+    | Reply
+    | Callable[[SiteRequest], "bytes | tuple[bytes, str] | Reply"]
+)
+
+
+def _as_reply(value: bytes | tuple[bytes, str] | Reply) -> Reply:
+    if isinstance(value, Reply):
+        return value
+    if isinstance(value, bytes):
+        return Reply(value)
+    body, content_type = value
+    return Reply(body, content_type=content_type)
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@dataclass
+class Site:
+    """A running test site; see the module docstring."""
+
+    host: str
+    port: int
+    _log: list[str] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def host_port(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    @property
+    def requests(self) -> list[str]:
+        with self._lock:
+            return list(self._log)
+
+    def _record(self, path: str) -> None:
+        with self._lock:
+            self._log.append(path)
+
+    def __str__(self) -> str:
+        return self.base_url
+
+
+def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self, send_body: bool) -> None:
+            site._record(self.path)
+            route = routes.get(self.path)
+            if route is None:
+                route = routes.get(urlsplit(self.path).path)
+            if route is None:
+                reply = Reply(b"not found", status=404, content_type="text/plain")
+            elif callable(route):
+                reply = _as_reply(
+                    route(SiteRequest(self.command, self.path, dict(self.headers)))
+                )
+            else:
+                reply = _as_reply(route)
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            if send_body:
+                try:
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (e.g. a size limit); fine
+
+        def do_GET(self) -> None:
+            self._reply(send_body=True)
+
+        def do_HEAD(self) -> None:
+            self._reply(send_body=False)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep test output quiet
+
+    return Handler
+
+
+@contextmanager
+def serve_site(routes: Mapping[str, Route]) -> Iterator[Site]:
+    """Serve ``routes`` on 127.0.0.1 (ephemeral port) for the duration of the block."""
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    site = Site("127.0.0.1", server.server_address[1])
+    server.RequestHandlerClass = _handler(site, dict(routes))
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def unused_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def image_bytes(
+    fmt: str = "PNG",
+    color: tuple[int, int, int] = (200, 40, 40),
+    size: tuple[int, int] = (64, 48),
+    shape: str = "ellipse",
+) -> bytes:
+    """A small benign synthetic image (a coloured shape on a gradient) in ``fmt``
+    (any format Pillow writes: PNG, JPEG, GIF, WEBP, BMP, TIFF ...)."""
+    width, height = size
+    image = Image.new("RGB", size)
+    draw = ImageDraw.Draw(image)
+    for x in range(width):
+        shade = int(255 * x / max(1, width - 1))
+        draw.line([(x, 0), (x, height)], fill=(shade, shade, 255 - shade))
+    box = (width // 6, height // 6, width * 5 // 6, height * 5 // 6)
+    getattr(draw, shape)(box, fill=color)
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
 
 
 def synthetic_image(seed: int, size: tuple[int, int] = (640, 480), fmt: str = "JPEG", quality: int = 90) -> bytes:
@@ -30,38 +213,3 @@ def synthetic_image(seed: int, size: tuple[int, int] = (640, 480), fmt: str = "J
     out = io.BytesIO()
     img.save(out, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
     return out.getvalue()
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024
-    daemon_threads = True
-
-
-@contextmanager
-def serve(files: Mapping[str, bytes]) -> Iterator[str]:
-    """Serve ``files`` (path -> bytes) on 127.0.0.1; yields the base URL, ``http://127.0.0.1:PORT``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            body = files.get(self.path.split("?", 1)[0])
-            if body is None:
-                self.send_error(404)
-                return
-            suffix = self.path[self.path.rfind(".") :] if "." in self.path else ".html"
-            self.send_response(200)
-            self.send_header("Content-Type", _TYPES.get(suffix, "application/octet-stream"))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:  # quiet
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()

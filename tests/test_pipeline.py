@@ -21,7 +21,7 @@ from hashing import hash_image
 from hotline.installation import Installation
 from hotline.site import synthetic_image
 from stats import compute_figures
-from sites import Reply, serve_site, unused_port
+from hotline.site import Reply, serve_site, unused_port
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.test import get_crawler
-from sites import Reply, Route, SiteRequest, image_bytes, serve_site, unused_port
+from hotline.site import Reply, Route, SiteRequest, image_bytes, serve_site, unused_port
 
 from catalog.records import (
     CrawlError,
