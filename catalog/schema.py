@@ -187,3 +187,19 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON),
     sa.Index("ix_audit_action", "action"),
 )
+
+# Takedown tracking (issues 4 and 7): each re-check of a URL where confirmed material was seen.
+rechecks = sa.Table(
+    "rechecks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), index=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("checked_at", sa.DateTime, nullable=False),
+    # still-up (same SHA-256) | changed (other content) | removed (404/410, DNS failure, refused)
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_rechecks_url_checked", "url", "checked_at"),
+)
