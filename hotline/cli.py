@@ -339,7 +339,7 @@ def demo(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
     from hotline.demo import run_demo
 
-    result = run_demo(_settings(), images=images)
+    result = run_demo(_settings(), images=images, quiet=as_json)
     if as_json:
         emit_json(result)
 

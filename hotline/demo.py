@@ -21,7 +21,7 @@ from catalog import Verdict
 from hashing import hash_image
 from hotline import site
 from hotline.installation import Installation
-from hotline.output import console, table
+from hotline.output import console, table as print_table
 from hotline.settings import Settings
 
 DEMO_SET = "demo-known"
@@ -63,13 +63,15 @@ def _known_set_file(pictures: list[bytes], folder: Path) -> Path:
     return path
 
 
-def run_demo(settings: Settings, images: int = 8) -> dict[str, Any]:
-    """Run the whole demo; returns what it printed, as data."""
+def run_demo(settings: Settings, images: int = 8, *, quiet: bool = False) -> dict[str, Any]:
+    """Run the whole demo; returns what it printed, as data (``quiet``: print nothing)."""
     from flows.process_report import process_report
 
     images = max(images, 4)
     inst = Installation.init(settings)
-    console.print(f"[bold]hotline demo[/] - data directory {settings.data_dir.resolve()}")
+    say = (lambda *a, **k: None) if quiet else console.print  # noqa: E731
+    table = (lambda *a, **k: None) if quiet else print_table  # noqa: E731
+    say(f"[bold]hotline demo[/] - data directory {settings.data_dir.resolve()}")
     files, known = _gallery(images)
     with tempfile.TemporaryDirectory() as tmp:
         inst.import_known_set(_known_set_file(known, Path(tmp)), DEMO_SET, Verdict.NOT_ILLEGAL,
@@ -79,7 +81,7 @@ def run_demo(settings: Settings, images: int = 8) -> dict[str, Any]:
         os.environ["HOTLINE_CRAWL_ALLOW"] = ",".join([*allow, gallery.host_port])
         url = gallery.url("/")
         report_id = inst.catalog.add_report(url, actor="demo", source="demo")
-        console.print(f"serving a benign gallery at {url}; filed report {report_id}; running the flow ...")
+        say(f"serving a benign gallery at {url}; filed report {report_id}; running the flow ...")
         summary = process_report(report_ids=[report_id])
     outcomes = inst.catalog.outcomes([report_id])
     rows = []
@@ -98,7 +100,7 @@ def run_demo(settings: Settings, images: int = 8) -> dict[str, Any]:
     if errors:
         table("recorded on the report", ["stage", "where", "reason"],
               [(e.stage, e.url or (e.sha256 or "")[:16], e.reason) for e in errors])
-    console.print(
+    say(
         f"{summary['auto_classified']} item(s) auto-classified from known sets (analyst views spared), "
         f"{summary['queued']} queued for review. Next: `hotline queue list`, "
         "`hotline classify ID --verdict ...`, `hotline export`, `hotline stats`."
