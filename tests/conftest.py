@@ -26,6 +26,32 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+POSTGRES_SERVER = os.environ.get("HOTLINE_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty catalog database: a SQLite file, and a new database on the machine's
+    PostgreSQL server (the cluster profile's catalog), dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Installation]:
     """A fresh installation; HOTLINE_DATA_DIR points at it so flows open the same one."""

@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('content_sha256', sa.String(length=64), nullable=False),
     sa.Column('pdq_threshold', sa.Integer(), server_default='31', nullable=False),
-    sa.Column('enabled', sa.Boolean(), server_default=sa.text('1'), nullable=False),
+    sa.Column('enabled', sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column('imported_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
