@@ -5,10 +5,11 @@ AES-256-GCM under this installation's data key, its SHA-256 bound in as associat
 so a file swapped for another or altered on disk is refused on read. Stores sit behind
 the small ``EvidenceStore`` interface so a bucket can replace the directory.
 
-May import: the standard library and ``cryptography``. Imports no other hotline package.
+May import: the standard library, ``cryptography`` and ``boto3``. Imports no other hotline package.
 """
 
 from evidence.errors import EvidenceError, EvidenceNotFound, EvidenceTampered
+from evidence.s3 import S3EvidenceStore
 from evidence.store import (
     EvidenceStore,
     LocalEvidenceStore,
@@ -23,6 +24,7 @@ __all__ = [
     "EvidenceStore",
     "EvidenceTampered",
     "LocalEvidenceStore",
+    "S3EvidenceStore",
     "load_data_key",
     "new_data_key",
     "write_data_key",

@@ -1,0 +1,81 @@
+"""Evidence in an S3 bucket (the cluster profile): the same sealed objects as on disk.
+
+Objects are ``<prefix><aa>/<bb>/<sha256>`` in the HLE1 format of ``evidence.store``; the
+bucket only ever holds ciphertext. boto3 retries throttling and 5xx answers with backoff
+(standard retry mode); credentials come from the usual AWS configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from evidence.errors import EvidenceError, EvidenceNotFound
+from evidence.store import _check_id, seal, unseal
+
+_RETRIES = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix/")``."""
+    if not url.startswith("s3://") or not url[5:].split("/", 1)[0]:
+        raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
+    bucket, _, prefix = url[5:].partition("/")
+    prefix = prefix.strip("/")
+    return bucket, (prefix + "/" if prefix else "")
+
+
+class S3EvidenceStore:
+    """Sealed evidence objects in ``bucket`` under ``prefix``."""
+
+    def __init__(
+        self, url: str, key: bytes, *, endpoint_url: str | None = None, client: Any | None = None
+    ) -> None:
+        if len(key) != 32:
+            raise ValueError("the evidence data key must be 32 bytes")
+        self.bucket, self.prefix = parse_s3_url(url)
+        self._key = key
+        self._s3 = client or boto3.client("s3", endpoint_url=endpoint_url, config=_RETRIES)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"S3EvidenceStore('s3://{self.bucket}/{self.prefix}')"
+
+    def object_key(self, sha256: str) -> str:
+        _check_id(sha256)
+        return f"{self.prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def put(self, data: bytes) -> str:
+        sha256 = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha256):
+            self._s3.put_object(
+                Bucket=self.bucket, Key=self.object_key(sha256), Body=seal(self._key, sha256, data)
+            )
+        return sha256
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            answer = self._s3.get_object(Bucket=self.bucket, Key=self.object_key(sha256))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise EvidenceNotFound(sha256) from None
+            raise EvidenceError(f"S3 refused to read evidence {sha256!r}: {exc}") from None
+        return unseal(self._key, sha256, answer["Body"].read())
+
+    def exists(self, sha256: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=self.object_key(sha256))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise EvidenceError(f"S3 refused to look up evidence {sha256!r}: {exc}") from None
+        return True
+
+    def delete(self, sha256: str) -> bool:
+        existed = self.exists(sha256)
+        if existed:
+            self._s3.delete_object(Bucket=self.bucket, Key=self.object_key(sha256))
+        return existed
