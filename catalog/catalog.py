@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from catalog.audit import AuditMixin
+from catalog.exchange import ExchangeMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
 from catalog.media import MediaMixin
 from catalog.reports import ReportsMixin
+from catalog.retention import RetentionMixin
 from catalog.review import ReviewMixin
 
 
-class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, AuditMixin):
+class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
+              RetentionMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

@@ -203,3 +203,66 @@ rechecks = sa.Table(
     sa.Column("detail", sa.Text),
     sa.Index("ix_rechecks_url_checked", "url", "checked_at"),
 )
+
+# Crawl evidence (issue 4; migration 0004): how a report is replayed, how each page was seen,
+# and each media URL's own fetch (final URL, redirects, status, claimed type, headers).
+reports.append_column(sa.Column("pathway", sa.JSON))  # URLs the reporter went through, in order
+reports.append_column(sa.Column("user_agent", sa.Text))  # the reporter's browser
+pages.append_column(sa.Column("view", sa.String(16)))  # direct | pathway | step
+pages.append_column(sa.Column("referer", sa.Text))  # the Referer header sent
+pages.append_column(sa.Column("headers", sa.JSON))  # response headers that matter
+sightings.append_column(sa.Column("final_url", sa.Text))
+sightings.append_column(sa.Column("redirects", sa.JSON))
+sightings.append_column(sa.Column("http_status", sa.Integer))
+sightings.append_column(sa.Column("content_type", sa.String(255)))
+sightings.append_column(sa.Column("headers", sa.JSON))
+
+# Secure exchange (issue 6): partner hotlines, bundles received from them (replay protection),
+# and explicit re-send requests on the export ledger.
+partners = sa.Table(
+    "partners",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("countries", sa.JSON, nullable=False),  # ISO 3166 codes the partner handles
+    sa.Column("encryption_key", sa.String(44), nullable=False),  # base64 raw X25519 public key
+    sa.Column("signing_keys", sa.JSON, nullable=False),  # base64 raw Ed25519 public keys, oldest first
+    sa.Column("destination", sa.Text, nullable=False),  # directory path or s3://bucket/prefix
+    sa.Column("endpoint_url", sa.Text),  # S3 endpoint (None: the AWS default)
+    sa.Column("media", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("hash_sets", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+inbound_bundles = sa.Table(
+    "inbound_bundles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bundle_id", sa.String(32), index=True),  # None when refused before it could be read
+    sa.Column("partner", sa.String(64)),
+    sa.Column("location", sa.Text, nullable=False),  # where it was picked up
+    sa.Column("sha256", SHA256, nullable=False),  # of the bundle file
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # imported | refused
+    sa.Column("reason", sa.Text),
+    sa.Column("summary", sa.JSON),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index("ix_inbound_location", "location", "sha256"),
+)
+
+export_resends = sa.Table(
+    "export_resends",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("requested_at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("bundle_id", sa.String(32)),  # the bundle that re-sent it; None while pending
+    sa.Column("sent_at", sa.DateTime),
+    sa.Index("ix_export_resends_open", "destination", "bundle_id"),
+)
+
+# Retention (issue 8; migration 0008): when an item's evidence was purged (hashes and verdicts stay).
+media.append_column(sa.Column("purged_at", sa.DateTime))

@@ -344,6 +344,43 @@ def demo(
         emit_json(result)
 
 
+@app.command()
+@handles_errors
+def doctor(as_json: JsonOpt = False) -> None:
+    """Check keys, catalog schema, evidence, quarantined items and Prefect; exit 1 if any fails."""
+    from hotline.maintenance import doctor as run_checks
+
+    checks = run_checks(_open())
+    if as_json:
+        emit_json(checks)
+    else:
+        table("hotline doctor", ["check", "ok", "detail"], [(c.name, "yes" if c.ok else "NO", c.detail) for c in checks])
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def purge(
+    older_than_days: Annotated[int, typer.Option(min=1, help="Purge evidence decided this many days ago or more.")],
+    dry_run: Annotated[bool, typer.Option(help="Only count what would be purged.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete the evidence of items decided (and exported, if exportable) long ago; hashes and verdicts stay."""
+    from datetime import timedelta
+
+    from hotline.maintenance import purge_evidence
+
+    inst = _open()
+    result = purge_evidence(inst, older_than=timedelta(days=older_than_days), actor=inst.settings.analyst,
+                            dry_run=dry_run)
+    if as_json:
+        emit_json(result)
+    else:
+        verb = "would purge" if dry_run else "purged"
+        typer.echo(f"{verb} the evidence of {result.candidates if dry_run else result.purged} item(s)")
+
+
 def main() -> None:
     app()
 
