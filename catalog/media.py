@@ -59,6 +59,9 @@ class MediaMixin(Database):
                             size=p.size,
                             fetched_at=_naive(p.fetched_at),
                             redirects=list(p.redirects),
+                            view=p.view,
+                            referer=p.referer,
+                            headers=dict(p.headers) or None,
                         )
                         for p in result.pages
                     ],
@@ -84,6 +87,11 @@ class MediaMixin(Database):
                         ip=s.ip,
                         country=s.country,
                         seen_at=_naive(s.seen_at) or now,
+                        final_url=s.final_url,
+                        redirects=list(s.redirects) or None,
+                        http_status=s.http_status,
+                        content_type=s.content_type,
+                        headers=dict(s.headers) or None,
                     )
                     for s in result.sightings
                 ],

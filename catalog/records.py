@@ -37,6 +37,10 @@ class PageRecord:
     size: int = 0
     fetched_at: datetime | None = None
     redirects: tuple[str, ...] = ()
+    # issue 4: how the page was seen
+    view: str | None = None  # direct | pathway (reached through the report's pathway) | step
+    referer: str | None = None  # the Referer header sent
+    headers: dict[str, str] = field(default_factory=dict)  # response headers that matter
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,12 @@ class SightingRecord:
     ip: str | None = None
     country: str | None = None
     seen_at: datetime | None = None
+    # issue 4: the media URL's own fetch
+    final_url: str | None = None
+    redirects: tuple[str, ...] = ()
+    http_status: int | None = None
+    content_type: str | None = None  # as the server claimed; media.mime is from the bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,8 @@ class Report:
     processed_at: datetime | None = None
     error: str | None = None
     referer: str | None = None
+    pathway: tuple[str, ...] = ()  # issue 4: pages the reporter went through, in order
+    user_agent: str | None = None  # issue 4: the reporter's browser, replayed by the crawler
 
 
 @dataclass(frozen=True)

@@ -24,18 +24,30 @@ def _report(row: sa.Row) -> Report:
         processed_at=m["processed_at"],
         error=m["error"],
         referer=m["referer"],
+        pathway=tuple(m["pathway"] or ()),
+        user_agent=m["user_agent"],
     )
 
 
 class ReportsMixin(Database):
     def add_report(
-        self, url: str, *, actor: str, source: str = "public", referer: str | None = None
+        self,
+        url: str,
+        *,
+        actor: str,
+        source: str = "public",
+        referer: str | None = None,
+        pathway: Sequence[str] = (),
+        user_agent: str | None = None,
     ) -> int:
-        """File a report; it waits as ``pending`` until a run processes it."""
+        """File a report; it waits as ``pending`` until a run processes it. ``pathway``: the
+        pages the reporter went through to reach ``url``, in order; ``user_agent``: the
+        reporter's browser (the crawler replays both)."""
         with self.write() as conn:
             report_id = conn.execute(
                 reports.insert().values(
-                    url=url, source=source, referer=referer, status="pending", received_at=utcnow()
+                    url=url, source=source, referer=referer, status="pending", received_at=utcnow(),
+                    pathway=list(pathway) or None, user_agent=user_agent,
                 )
             ).inserted_primary_key[0]
             audit(conn, actor, "report.add", str(report_id), url=url, source=source)

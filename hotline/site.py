@@ -7,6 +7,8 @@ and the benign synthetic pictures they serve.
         "/old": Reply.redirect("/"),                     # 302 with Location
         "/gone": Reply(b"gone", status=410),             # any status
         "/slow": lambda req: (time.sleep(2), b"late")[1],  # callable(SiteRequest) -> route
+        "/drip": Stream.drip(seconds=5),                 # a body sent a few bytes at a time
+        "/bomb": gzip_bomb(50 * 1024 * 1024),            # small on the wire, huge unpacked
     }) as site:
         site.base_url        # "http://127.0.0.1:PORT"
         site.url("/a.png")   # absolute URL
@@ -15,16 +17,20 @@ and the benign synthetic pictures they serve.
 
 Unknown paths answer 404. Routes match the full path with its query first, then the
 path alone. The server is a ThreadingHTTPServer with a deep accept queue, so a crawler's
-burst of concurrent connections does not stall.
+burst of concurrent connections does not stall. ``serve_site(routes, host=..., port=...)``
+binds another loopback address or a chosen port (two sites on 127.0.0.1:P and
+127.0.0.2:P, for DNS-rebinding tests).
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import random
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,16 +64,53 @@ class Reply:
         return cls(b"", status=status, headers=(("Location", location),))
 
 
+@dataclass(frozen=True)
+class Stream:
+    """A response whose body is written chunk by chunk as ``chunks()`` yields them (no
+    Content-Length unless ``length`` is given; the connection closes at the end)."""
+
+    chunks: Callable[[], Iterable[bytes]]
+    status: int = 200
+    content_type: str = HTML
+    headers: tuple[tuple[str, str], ...] = ()
+    length: int | None = None
+
+    @classmethod
+    def drip(cls, seconds: float, interval: float = 0.1, chunk: bytes = b"<p>.</p>\n") -> Stream:
+        """A slow-drip server: ``chunk`` every ``interval`` seconds for ``seconds``."""
+
+        def chunks() -> Iterator[bytes]:
+            yield b"<!doctype html><html><body>"
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                time.sleep(interval)
+                yield chunk
+
+        return cls(chunks)
+
+
+def gzip_bomb(unpacked_bytes: int, content_type: str = HTML) -> Reply:
+    """A gzip ``Content-Encoding`` body of ``unpacked_bytes`` zeros (about 1000:1)."""
+    out = io.BytesIO()
+    block = bytes(1024 * 1024)
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as gz:
+        for _ in range(unpacked_bytes // len(block)):
+            gz.write(block)
+        gz.write(bytes(unpacked_bytes % len(block)))
+    return Reply(out.getvalue(), content_type=content_type, headers=(("Content-Encoding", "gzip"),))
+
+
 Route = (
     bytes
     | tuple[bytes, str]
     | Reply
-    | Callable[[SiteRequest], "bytes | tuple[bytes, str] | Reply"]
+    | Stream
+    | Callable[[SiteRequest], "bytes | tuple[bytes, str] | Reply | Stream"]
 )
 
 
-def _as_reply(value: bytes | tuple[bytes, str] | Reply) -> Reply:
-    if isinstance(value, Reply):
+def _as_reply(value: bytes | tuple[bytes, str] | Reply | Stream) -> Reply | Stream:
+    if isinstance(value, (Reply, Stream)):
         return value
     if isinstance(value, bytes):
         return Reply(value)
@@ -129,6 +172,9 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
                 )
             else:
                 reply = _as_reply(route)
+            if isinstance(reply, Stream):
+                self._stream(reply, send_body)
+                return
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
@@ -140,6 +186,25 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (e.g. a size limit); fine
+
+        def _stream(self, reply: Stream, send_body: bool) -> None:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            if reply.length is not None:
+                self.send_header("Content-Length", str(reply.length))
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if not send_body:
+                return
+            try:
+                for chunk in reply.chunks():
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a time or size limit); fine
 
         def do_GET(self) -> None:
             self._reply(send_body=True)
@@ -154,10 +219,13 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
 
 
 @contextmanager
-def serve_site(routes: Mapping[str, Route]) -> Iterator[Site]:
-    """Serve ``routes`` on 127.0.0.1 (ephemeral port) for the duration of the block."""
-    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    site = Site("127.0.0.1", server.server_address[1])
+def serve_site(
+    routes: Mapping[str, Route], *, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[Site]:
+    """Serve ``routes`` on ``host`` (a loopback address; port 0: ephemeral) for the
+    duration of the block."""
+    server = _Server((host, port), BaseHTTPRequestHandler)
+    site = Site(host, server.server_address[1])
     server.RequestHandlerClass = _handler(site, dict(routes))
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -122,15 +122,28 @@ def _literal_or_resolved(host: str, port: int, resolve: Resolver) -> list[str]:
 @dataclass(frozen=True)
 class Verdict:
     """The guard's decision on one URL: ``refused`` is None when the request may go out.
-    ``unresolvable`` tells a DNS failure from a refusal proper."""
+    ``unresolvable`` tells a DNS failure from a refusal proper; ``addresses`` are the ones
+    checked (and, through ``spiders.pinning``, the only ones connected to)."""
 
     refused: str | None = None
     unresolvable: bool = False
+    addresses: tuple[str, ...] = ()
+
+
+def _address_port(address: str, port: int) -> str:
+    ip = str(_parse_ip(address))
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 @dataclass(frozen=True)
 class AddressPolicy:
-    """The allow-list plus the rules above. ``allow`` holds exact ``host:port`` strings."""
+    """The allow-list plus the rules above. ``allow`` holds exact ``host:port`` strings.
+
+    An entry allows a URL whose ``host:port`` is exactly that entry, and, when the entry's
+    host is an IP address, a connection to exactly that address and port whatever name
+    led there (``http://test-name:8123/`` resolving to an allowed ``127.0.0.1:8123``).
+    The same address on another port, or another address, stays refused.
+    """
 
     allow: frozenset[str] = frozenset()
 
@@ -145,12 +158,19 @@ class AddressPolicy:
         except ValueError:
             return False
 
-    def check_url(self, url: str, resolve: Resolver = system_resolver) -> Verdict:
-        """Decide on ``url``; resolves its host with ``resolve`` unless it is allow-listed.
+    def address_allowed(self, address: str, port: int) -> bool:
+        """Whether a connection to ``address`` on ``port`` is allow-listed."""
+        try:
+            return _address_port(address, port) in self.allow
+        except ValueError:
+            return False
 
-        The addresses checked here are not the ones the download handler connects to: it
-        resolves again. Pinning the connection to the checked address (DNS rebinding) is
-        later work; until then ``check_peer`` re-checks the address actually connected to.
+    def check_url(self, url: str, resolve: Resolver = system_resolver) -> Verdict:
+        """Decide on ``url``, resolving its host with ``resolve`` (the crawl passes its
+        ``PinTable``, so the addresses checked here are the ones connected to).
+
+        Allow-listed URLs are resolved too (the connection needs the answer) but not
+        judged; every other address must be public or an allow-listed address:port.
         """
         try:
             parts = urlsplit(url)
@@ -163,11 +183,9 @@ class AddressPolicy:
             port = parts.port or DEFAULT_PORTS[scheme]
         except ValueError as exc:
             return Verdict(refused=f"refused: malformed URL ({exc})")
-        if key in self.allow:
-            return Verdict()
         host = parts.hostname or ""
         try:
-            addresses = _literal_or_resolved(host, port, resolve)
+            addresses = tuple(_literal_or_resolved(host, port, resolve))
         except (OSError, UnicodeError) as exc:
             return Verdict(
                 refused=f"DNS lookup failed for {host!r} ({exc})", unresolvable=True
@@ -177,21 +195,29 @@ class AddressPolicy:
                 refused=f"DNS lookup failed for {host!r} (no address)",
                 unresolvable=True,
             )
+        if key in self.allow:
+            return Verdict(addresses=addresses)
         for text in addresses:
+            if self.address_allowed(text, port):
+                continue
             reason = self.address_refusal_text(host, text)
             if reason is not None:
-                return Verdict(refused=reason)
-        return Verdict()
+                return Verdict(refused=reason, addresses=addresses)
+        return Verdict(addresses=addresses)
 
     def check_peer(self, url: str, peer: IPAddress | None) -> str | None:
-        """Re-check the address a response actually came from (catches DNS answers that
-        changed between the check and the connection). None when fine."""
+        """Re-check the address a response actually came from: a backstop behind the
+        pinning, which should make it never fire. None when fine."""
         if peer is None or self.is_allowed(url):
+            return None
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+        if self.address_allowed(str(peer), port):
             return None
         reason = address_refusal(peer)
         if reason is None:
             return None
-        host = urlsplit(url).hostname or ""
+        host = parts.hostname or ""
         return f"refused: {host!r} connected to {peer}; {reason} (DNS answer changed after the check?)"
 
     @staticmethod

@@ -13,6 +13,20 @@ from catalog.records import MediaRecord
 
 
 @dataclass(frozen=True)
+class Fetch:
+    """How one response arrived: where from, through which redirects, with what headers."""
+
+    final_url: str
+    status: int
+    ip: str | None
+    country: str | None
+    content_type: str | None  # as the server claimed it
+    fetched_at: datetime
+    redirects: tuple[str, ...] = ()  # URLs passed through before final_url
+    headers: dict[str, str] = field(default_factory=dict)  # spiders.hosting.RECORDED_HEADERS
+
+
+@dataclass(frozen=True)
 class MediaLink:
     """A page referenced a media URL (for a URL that is itself media, both are that URL)."""
 
@@ -25,10 +39,7 @@ class FetchedMedia:
     """Downloaded bytes on their way to the evidence store; not yet known to be media."""
 
     media_url: str  # as referenced by the page (before redirects)
-    final_url: str
-    ip: str | None
-    content_type: str | None
-    fetched_at: datetime
+    fetch: Fetch
     body: bytes = field(repr=False)
 
 
@@ -38,5 +49,4 @@ class StoredMedia:
 
     media: MediaRecord
     media_url: str
-    ip: str | None
-    fetched_at: datetime
+    fetch: Fetch

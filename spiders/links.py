@@ -1,14 +1,18 @@
-"""Links worth following on an HTML page: media candidates and same-site pages.
+"""What an HTML page (or a stylesheet) points at: media candidates and pages to visit.
 
-Choosing *which* URLs to fetch goes by tag and file extension; whether a download *is*
-media is decided later by its magic bytes (``spiders.magic``).
+Choosing *which* URLs to fetch goes by tag, attribute and file extension; whether a
+download *is* media is decided later by its magic bytes (``spiders.magic``). Every URL is
+made absolute (honouring ``<base href>``), stripped of its fragment, and kept only if it
+is http(s); each list keeps page order without duplicates.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
+from parsel import Selector
 from scrapy.http import TextResponse
 
 from spiders.addresses import host_port
@@ -21,48 +25,111 @@ MEDIA_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 
-# (CSS selector, attribute) pairs whose URLs are always media candidates.
+# url() targets in CSS that are never media: fonts and further stylesheets.
+_NOT_MEDIA_IN_CSS = frozenset({".woff", ".woff2", ".ttf", ".otf", ".eot", ".css"})
+
+# Attributes whose value is one URL (or a CSS url(...)) of a media candidate, on any
+# element: the usual lazy-loading attributes included.
+_URL_ATTRIBUTES = (
+    "data-src", "data-original", "data-lazy-src", "data-lazy", "data-url", "data-original-src",
+    "data-hi-res-src", "data-full-src", "data-fullsrc", "data-large-src", "data-zoom-image",
+    "data-image", "data-img", "data-echo", "data-flickity-lazyload", "lazy-src",
+    "data-bg", "data-background", "data-background-image", "background",
+)  # fmt: skip
+_SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset")
+
+# (CSS selector, kind) of media candidates; kind "srcset" holds several URLs.
 _MEDIA_SOURCES = (
-    ("img::attr(src)", None),
-    ("img::attr(data-src)", None),
+    ("img::attr(src)", "url"),
     ("img::attr(srcset)", "srcset"),
-    ("picture source::attr(srcset)", "srcset"),
-    ("video::attr(src)", None),
-    ("video::attr(poster)", None),
-    ("video source::attr(src)", None),
+    ("source::attr(src)", "url"),  # <video>, <picture> and <audio> sources
+    ("source::attr(srcset)", "srcset"),
+    ("video::attr(src)", "url"),
+    ("video::attr(poster)", "url"),
+    ("input[type=image]::attr(src)", "url"),
+    ("embed::attr(src)", "url"),
+    ("object::attr(data)", "url"),
+    ("image::attr(href)", "url"),  # SVG <image>
+    ("link[rel~=image_src]::attr(href)", "url"),
+    ("link[rel~=preload][as=image]::attr(href)", "url"),
+    ("link[rel~=preload][as=video]::attr(href)", "url"),
+    ("meta[itemprop=image]::attr(content)", "url"),
+    ("meta[itemprop=contentUrl]::attr(content)", "url"),
+    *((f"[{name}]::attr({name})", "url") for name in _URL_ATTRIBUTES),
+    *((f"[{name}]::attr({name})", "srcset") for name in _SRCSET_ATTRIBUTES),
+)
+
+# <meta property|name=...> whose content is media (Open Graph, Twitter cards).
+_META_MEDIA = frozenset(
+    {
+        "og:image", "og:image:url", "og:image:secure_url", "og:video", "og:video:url",
+        "og:video:secure_url", "twitter:image", "twitter:image:src", "twitter:player:stream",
+    }
+)  # fmt: skip
+
+# Link texts that mean "another page of this gallery or thread".
+_PAGINATION_TEXT = re.compile(
+    r"^(?:\d{1,5}|next|next page|older|newer|previous|prev|[>»›]{1,2}|[<«‹]{1,2}"
+    r"|next\s*[>»›]+|[<«‹]+\s*prev(?:ious)?)$",
+    re.IGNORECASE,
+)
+_PAGINATION_CONTAINERS = (
+    "//*[contains(@class,'pagination') or contains(@class,'pager') or contains(@class,'pages')"
+    " or contains(@class,'page-numbers') or contains(@id,'pagination') or contains(@id,'pager')]"
+    "//a/@href"
+)
+
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.IGNORECASE)
+_CSS_IMPORT = re.compile(
+    r"""@import\s+(?:url\(\s*)?(?:"([^"]*)"|'([^']*)'|([^)'"\s;]+))""", re.IGNORECASE
+)
+_CSS_IMAGE_SET_STRING = re.compile(
+    r"""image-set\(([^)]*)\)""", re.IGNORECASE
+)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+_REFRESH = re.compile(
+    r"""^\s*[\d.]*\s*(?:[;,]\s*(?:url\s*=\s*)?["']?\s*([^"'\s][^"']*?)\s*["']?\s*)?$""",
+    re.IGNORECASE,
 )
 
 
 @dataclass(frozen=True)
 class PageLinks:
-    """Absolute http(s) URLs found on one page, in page order, without duplicates."""
+    """Absolute http(s) URLs found on one page, by what to do with them."""
 
-    media: tuple[str, ...]
-    pages: tuple[str, ...]
+    media: tuple[str, ...] = ()  # media candidates
+    pages: tuple[str, ...] = ()  # other pages on the same host:port (one level deeper)
+    pagination: tuple[str, ...] = ()  # more pages of this gallery or thread (same level)
+    frames: tuple[str, ...] = ()  # <iframe>/<frame> documents, any site (part of this page)
+    viewers: tuple[str, ...] = ()  # thumbnail links to a page on another site (image hosts)
+    stylesheets: tuple[str, ...] = ()  # linked and @import-ed CSS, any site
+    refresh: str | None = None  # <meta http-equiv="refresh"> target
 
 
 def has_media_extension(url: str) -> bool:
+    return _extension(url) in MEDIA_EXTENSIONS
+
+
+def _extension(url: str) -> str:
     path = urlsplit(url).path.lower()
     dot = path.rfind(".")
-    return dot > path.rfind("/") and path[dot:] in MEDIA_EXTENSIONS
+    return path[dot:] if dot > path.rfind("/") else ""
 
 
 def _srcset_urls(value: str) -> list[str]:
     return [c.strip().split()[0] for c in value.split(",") if c.strip()]
 
 
-def _absolute(response: TextResponse, raw: str) -> str | None:
+def _absolute(base: str, raw: str) -> str | None:
     raw = raw.strip()
     if not raw:
         return None
     try:
-        url = urldefrag(response.urljoin(raw))[0]
+        url = urldefrag(urljoin(base, raw))[0]
         scheme = urlsplit(url).scheme.lower()
     except ValueError:
         return None
-    return (
-        url if scheme in ("http", "https") else None
-    )  # data:, javascript:, mailto: ...
+    return url if scheme in ("http", "https") else None  # data:, javascript:, mailto: ...
 
 
 def _same_site(url: str, here: str) -> bool:
@@ -72,23 +139,117 @@ def _same_site(url: str, here: str) -> bool:
         return False
 
 
-def extract_links(response: TextResponse) -> PageLinks:
-    """Media candidates (``<img>``, ``<video>``, ``<a href>`` to media files) and links to
-    other pages on the same ``host:port`` as ``response``."""
-    media: dict[str, None] = {}
-    pages: dict[str, None] = {}
+def _first(groups: tuple[str | None, ...]) -> str:
+    return next((g for g in groups if g), "")
+
+
+def css_urls(text: str, base: str) -> tuple[list[str], list[str]]:
+    """(media candidates, imported stylesheets) of CSS ``text`` whose URLs are relative
+    to ``base``: every ``url(...)`` and ``image-set("...")`` except fonts and CSS."""
+    imports = [u for m in _CSS_IMPORT.finditer(text) if (u := _absolute(base, _first(m.groups())))]
+    media = []
+    for m in _CSS_URL.finditer(text):
+        url = _absolute(base, _first(m.groups()))
+        if url and url not in imports and _extension(url) not in _NOT_MEDIA_IN_CSS:
+            media.append(url)
+    for m in _CSS_IMAGE_SET_STRING.finditer(text):
+        for raw in _QUOTED.findall(m.group(1)):
+            if url := _absolute(base, raw):
+                media.append(url)
+    return media, imports
+
+
+def refresh_target(content: str, base: str) -> str | None:
+    """The URL of a refresh instruction (``"0; url=/next"``), from a meta tag or header."""
+    m = _REFRESH.match(content or "")
+    return _absolute(base, m.group(1)) if m and m.group(1) else None
+
+
+def _ordered(urls: list[str], *exclude: dict[str, None]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for url in urls:
+        if not any(url in ex for ex in exclude):
+            seen.setdefault(url)
+    return tuple(seen)
+
+
+def _media_candidates(sel: Selector, base: str) -> list[str]:
+    found: list[str] = []
     for selector, kind in _MEDIA_SOURCES:
-        for value in response.css(selector).getall():
-            for raw in _srcset_urls(value) if kind == "srcset" else [value]:
-                if url := _absolute(response, raw):
-                    media.setdefault(url)
+        for value in sel.css(selector).getall():
+            if "url(" in value.lower():  # data-bg="url(/a.jpg)"
+                found.extend(css_urls(value, base)[0])
+                continue
+            raws = _srcset_urls(value) if kind == "srcset" else [value]
+            found.extend(url for raw in raws if (url := _absolute(base, raw)))
+    for meta in sel.css("meta"):
+        name = (meta.attrib.get("property") or meta.attrib.get("name") or "").strip().lower()
+        if name in _META_MEDIA and (url := _absolute(base, meta.attrib.get("content", ""))):
+            found.append(url)
+    for style in sel.css("[style]::attr(style)").getall():
+        found.extend(css_urls(style, base)[0])
+    for block in sel.css("style::text").getall():
+        found.extend(css_urls(block, base)[0])
+    return found
+
+
+def extract_links(response: TextResponse) -> PageLinks:
+    """Everything ``response`` (an HTML page) points at; see ``PageLinks``."""
+    base = response.urljoin("")  # honours <base href>
     here = host_port(response.url)
-    for value in response.css("a::attr(href)").getall():
-        url = _absolute(response, value)
-        if url is None:
+    this_page = urldefrag(response.url)[0]
+    sel = response.selector
+    media = _media_candidates(sel, base)
+    stylesheets: list[str] = []
+    for link in sel.css("link[href]"):
+        if "stylesheet" in link.attrib.get("rel", "").lower().split():
+            if url := _absolute(base, link.attrib["href"]):
+                stylesheets.append(url)
+    for block in sel.css("style::text").getall():
+        stylesheets.extend(css_urls(block, base)[1])
+    frames = [
+        url
+        for value in sel.css("iframe::attr(src), frame::attr(src), iframe::attr(data-src)").getall()
+        if (url := _absolute(base, value))
+    ]
+    in_pager = {u for v in sel.xpath(_PAGINATION_CONTAINERS).getall() if (u := _absolute(base, v))}
+    rel_next = [
+        u for v in sel.css("a[rel~=next]::attr(href), link[rel~=next]::attr(href), "
+                           "a[rel~=prev]::attr(href), link[rel~=prev]::attr(href)").getall()
+        if (u := _absolute(base, v))
+    ]
+    pages: list[str] = []
+    pagination: list[str] = [u for u in rel_next if _same_site(u, here)]
+    viewers: list[str] = []
+    for anchor in sel.css("a[href]"):
+        url = _absolute(base, anchor.attrib["href"])
+        if url is None or url == this_page:
             continue
         if has_media_extension(url):
-            media.setdefault(url)
-        elif _same_site(url, here) and url != urldefrag(response.url)[0]:
-            pages.setdefault(url)
-    return PageLinks(media=tuple(media), pages=tuple(pages))
+            media.append(url)
+            continue
+        same_site = _same_site(url, here)
+        text = " ".join(" ".join(anchor.css("::text").getall()).split())
+        if same_site and (url in in_pager or _PAGINATION_TEXT.match(text)):
+            pagination.append(url)
+        elif same_site:
+            pages.append(url)
+        elif anchor.css("img"):  # a thumbnail leading to an image host's viewer page
+            viewers.append(url)
+    refresh = None
+    for meta in sel.css("meta[http-equiv]"):
+        if meta.attrib["http-equiv"].strip().lower() == "refresh":
+            refresh = refresh_target(meta.attrib.get("content", ""), base)
+            if refresh:
+                break
+    media_set = dict.fromkeys(media)
+    pagination_t = _ordered(pagination, {this_page: None})
+    return PageLinks(
+        media=tuple(media_set),
+        pages=_ordered(pages, dict.fromkeys(pagination_t), media_set),
+        pagination=pagination_t,
+        frames=_ordered(frames, {this_page: None}),
+        viewers=_ordered(viewers, media_set),
+        stylesheets=_ordered(stylesheets),
+        refresh=refresh if refresh != this_page else None,
+    )

@@ -1,9 +1,17 @@
-"""MediaSpider: fetch the reported URL, collect the media it is or links to.
+"""MediaSpider: fetch the reported URL, collect every media item it is, shows or links to.
 
-A response whose first bytes are media is media. Otherwise an HTML page is parsed for
-media candidates (fetched, then judged by magic bytes in the evidence pipeline) and, up
-to ``max_depth``, for links to other pages on the same ``host:port``. Every request has
-an errback, so every failure becomes a ``CrawlError`` item instead of a log line.
+A response whose first bytes are media is media, whatever its name or Content-Type. An
+HTML page (again judged by its bytes when the header says otherwise) is parsed
+(``spiders.links``) for media candidates, stylesheets (whose ``url(...)`` are candidates
+too), frames, refresh targets, pagination, same-site links and image-host viewer pages;
+each is fetched within the request's limits, and every candidate is judged by its magic
+bytes in the evidence pipeline. Every request has an errback, so every failure becomes a
+``CrawlError`` item instead of a log line; a limit that fires is counted under
+``hotline/limit/<name>`` and becomes a ``limit`` reason (``spiders.results``).
+
+What each request is for travels in ``Request.meta`` (``ROLE``): ``page`` (follow links up
+to ``max_depth``), ``viewer`` and ``direct`` (collect media and frames only), ``step`` (a
+pathway page: visited, recorded, nothing collected), ``css`` and ``media``.
 """
 
 from __future__ import annotations
@@ -13,22 +21,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request, Spider
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from catalog.records import CrawlError, PageRecord
 from spiders.failures import describe_failure
-from spiders.items import FetchedMedia, MediaLink
-from spiders.links import extract_links
+from spiders.hosting import country_of, recorded_headers
+from spiders.items import Fetch, FetchedMedia, MediaLink
+from spiders.links import PageLinks, css_urls, extract_links, refresh_target
 from spiders.magic import sniff
 from spiders.request import CrawlRequest
 
 # Request.meta keys of this spider.
-ROLE = "hotline_role"  # "page" | "media"
+ROLE = "hotline_role"  # page | viewer | direct | step | css | media
 DEPTH = "hotline_depth"
 LIMIT = "hotline_limit"  # name of the size limit that download_maxsize enforces
-PARENT = "hotline_parent"  # the page that linked to this page, if any
+PARENT = "hotline_parent"  # the page that referenced this URL, if any
+VIEW = "hotline_view"  # direct | pathway | step
+NESTING = "hotline_nesting"  # frames (or @imports) between this and a top-level page
+CHAIN = "hotline_chain"  # pages passed through by refresh before this one
+STEP = "hotline_step"  # index of a pathway step
+
+MAX_NESTING = 3  # frames in frames, @import in @import
+MAX_STYLESHEETS = 50  # per crawl
+_COLLECTING = ("page", "viewer", "direct")
 
 
 def _now() -> datetime:
@@ -49,6 +66,34 @@ def _requested_url(request: Request) -> str:
     return str(request.meta.get("redirect_urls", [request.url])[0])
 
 
+def _as_html(response: Response) -> HtmlResponse | None:
+    """The response as HTML when it is HTML by header or by its first bytes."""
+    if isinstance(response, HtmlResponse):
+        return response
+    head = response.body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<img", b"<meta")):
+        return HtmlResponse(
+            response.url, status=response.status, headers=response.headers, body=response.body,
+            request=response.request, ip_address=response.ip_address,
+        )
+    return None
+
+
+def fetch_of(response: Response, chain: tuple[str, ...] = ()) -> Fetch:
+    """How ``response`` arrived (``chain``: pages passed through by refresh before it)."""
+    ip = _ip(response)
+    return Fetch(
+        final_url=response.url,
+        status=response.status,
+        ip=ip,
+        country=country_of(ip),
+        content_type=_header(response, "Content-Type"),
+        fetched_at=_now(),
+        redirects=(*chain, *response.meta.get("redirect_urls", ())),
+        headers=recorded_headers(response.headers.items()),
+    )
+
+
 class MediaSpider(Spider):
     """One crawl of one ``CrawlRequest``; yields PageRecord, MediaLink, FetchedMedia, CrawlError."""
 
@@ -57,129 +102,292 @@ class MediaSpider(Spider):
     def __init__(self, crawl_request: CrawlRequest, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.crawl_request = crawl_request
-        self._pages_requested: set[str] = set()
-        self._media_requested: set[str] = set()
+        self._pages: set[tuple[str, str]] = set()  # (url, view)
+        self._media: set[str] = set()
+        self._stylesheets: set[str] = set()
+
+    # --- requests ---------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
         r = self.crawl_request
-        yield self._page_request(r.url, depth=0, referer=r.referer)
+        if r.pathway:
+            yield self._step_request(0)
+        else:
+            for request in self._target_request():
+                yield request
+        if r.replayed:  # the other view: a visitor arriving with no history at all
+            for request in self._page_request(r.url, role="direct", view="direct", depth=0):
+                yield request
 
-    def _count(self, key: str) -> None:
+    def _target_request(self) -> list[Request]:
+        r = self.crawl_request
+        referer = r.pathway[-1] if r.pathway else r.referer
+        view = "pathway" if r.replayed else "direct"
+        return self._page_request(r.url, role="page", view=view, depth=0, referer=referer)
+
+    def _step_request(self, index: int) -> Request:
+        r = self.crawl_request
+        referer = r.pathway[index - 1] if index else r.referer
+        return Request(
+            r.pathway[index],
+            callback=self.parse_step,
+            errback=self.on_error,
+            headers={"Referer": referer} if referer else None,
+            dont_filter=True,
+            meta={ROLE: "step", VIEW: "step", STEP: index, LIMIT: "max_page_bytes",
+                  "download_maxsize": r.max_page_bytes, "referrer_policy": "unsafe-url"},
+        )
+
+    def _count(self, key: str, n: int = 1) -> None:
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"hotline/{key}")
+        self.crawler.stats.inc_value(f"hotline/{key}", n)
 
     def _page_request(
         self,
         url: str,
+        *,
+        role: str,
+        view: str,
         depth: int,
         referer: str | None = None,
         parent: str | None = None,
-    ) -> Request:
+        nesting: int = 0,
+        chain: tuple[str, ...] = (),
+    ) -> list[Request]:
+        """A request for a page; none when already requested or (counted) when the page
+        budget is spent."""
         r = self.crawl_request
-        self._pages_requested.add(url)
-        # any page may turn out to be media, so it may be as large as media
-        limit = (
-            "max_media_bytes"
-            if r.max_media_bytes >= r.max_page_bytes
-            else "max_page_bytes"
-        )
-        return Request(
+        if (url, view) in self._pages:
+            return []
+        if len(self._pages) >= r.max_pages:
+            self._count("limit/max_pages")
+            return []
+        self._pages.add((url, view))
+        meta: dict[str, Any] = {
+            ROLE: role, DEPTH: depth, PARENT: parent, VIEW: view, NESTING: nesting,
+            CHAIN: chain, "download_maxsize": max(r.max_media_bytes, r.max_page_bytes),
+            # any page may turn out to be media, so it may be as large as media
+            LIMIT: "max_media_bytes" if r.max_media_bytes >= r.max_page_bytes else "max_page_bytes",
+        }
+        if role == "direct":
+            meta.update(cookiejar="direct", referrer_policy="no-referrer")
+        return [Request(
             url,
             callback=self.parse_page,
             errback=self.on_error,
             headers={"Referer": referer} if referer else None,
-            meta={
-                ROLE: "page",
-                DEPTH: depth,
-                PARENT: parent,
-                LIMIT: limit,
-                "download_maxsize": max(r.max_media_bytes, r.max_page_bytes),
-            },
-        )
+            dont_filter=True,  # we deduplicate ourselves; redirect loops must hit max_redirects
+            priority=-depth,  # breadth first: the budget goes to the nearest pages
+            meta=meta,
+        )]
 
-    def _media_request(self, url: str) -> Request:
-        self._media_requested.add(url)
+    def _media_request(self, url: str, view: str) -> Request | None:
+        if url in self._media:
+            return None
+        if len(self._media) >= self.crawl_request.max_media:
+            self._count("limit/max_media")
+            return None
+        self._media.add(url)
         return Request(
             url,
             callback=self.parse_media,
             errback=self.on_error,
-            meta={
-                ROLE: "media",
-                LIMIT: "max_media_bytes",
-                "download_maxsize": self.crawl_request.max_media_bytes,
-            },
+            dont_filter=True,
+            priority=1,  # media of pages already seen before more pages
+            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes",
+                  "download_maxsize": self.crawl_request.max_media_bytes},
         )
 
-    def _page_record(self, response: Response, url: str) -> PageRecord:
+    def _css_request(self, url: str, view: str, nesting: int) -> Request | None:
+        if url in self._stylesheets:
+            return None
+        if len(self._stylesheets) >= MAX_STYLESHEETS:
+            self._count("limit/stylesheets")
+            return None
+        self._stylesheets.add(url)
+        return Request(
+            url,
+            callback=self.parse_css,
+            errback=self.on_error,
+            dont_filter=True,
+            meta={ROLE: "css", VIEW: view, NESTING: nesting, LIMIT: "max_page_bytes",
+                  "download_maxsize": self.crawl_request.max_page_bytes},
+        )
+
+    # --- records ----------------------------------------------------------------------
+
+    def _page_record(self, response: Response, url: str, fetch: Fetch) -> PageRecord:
+        request = response.request
+        referer = request.headers.get("Referer") if request is not None else None
         return PageRecord(
             url=url,
-            final_url=response.url,
-            status=response.status,
-            ip=_ip(response),
-            country=None,
-            content_type=_header(response, "Content-Type"),
+            final_url=fetch.final_url,
+            status=fetch.status,
+            ip=fetch.ip,
+            country=fetch.country,
+            content_type=fetch.content_type,
             size=len(response.body),
-            fetched_at=_now(),
-            redirects=tuple(response.meta.get("redirect_urls", ())),
+            fetched_at=fetch.fetched_at,
+            redirects=fetch.redirects,
+            view=response.meta.get(VIEW),
+            referer=referer.decode("latin-1") if referer else None,
+            headers=fetch.headers,
         )
 
-    def _fetched(self, response: Response, media_url: str) -> FetchedMedia:
-        return FetchedMedia(
-            media_url=media_url,
-            final_url=response.url,
-            ip=_ip(response),
-            content_type=_header(response, "Content-Type"),
-            fetched_at=_now(),
-            body=response.body,
-        )
+    # --- callbacks --------------------------------------------------------------------
+
+    def parse_step(self, response: Response) -> Iterator[Any]:
+        """A pathway page: recorded, then the next step (or the reported URL) follows."""
+        assert response.request is not None
+        url = _requested_url(response.request)
+        self._count("pathway/steps")
+        yield self._page_record(response, url, fetch_of(response))
+        yield from self._after_step(response.meta[STEP])
+
+    def _after_step(self, index: int) -> Iterator[Request]:
+        if index + 1 < len(self.crawl_request.pathway):
+            yield self._step_request(index + 1)
+        else:
+            yield from self._target_request()
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         r = self.crawl_request
-        url = _requested_url(response.request) if response.request else response.url
+        assert response.request is not None
+        url = _requested_url(response.request)
+        meta = response.meta
+        fetch = fetch_of(response, meta.get(CHAIN, ()))
         self._count("pages")
-        yield self._page_record(response, url)
+        yield self._page_record(response, url, fetch)
         if sniff(response.body) is not None:  # the URL is itself media
-            yield MediaLink(url, response.meta.get(PARENT) or url)
-            yield self._fetched(response, url)
+            yield MediaLink(url, meta.get(PARENT) or url)
+            yield FetchedMedia(url, fetch, response.body)
             return
-        if not isinstance(response, TextResponse):
+        page = _as_html(response)
+        if page is None:
             self._count("pages/not_html")
             return
         if len(response.body) > r.max_page_bytes:
-            yield CrawlError(
-                url, f"page larger than max_page_bytes ({r.max_page_bytes} bytes)"
-            )
+            self._count("limit/max_page_bytes")
+            yield CrawlError(url, f"page larger than max_page_bytes ({r.max_page_bytes} bytes)", stage="limit")
             return
-        links = extract_links(response)
+        try:
+            links = extract_links(page)
+        except Exception as exc:  # noqa: BLE001 - a hostile page must not end the crawl
+            yield CrawlError(url, f"could not parse the page: {type(exc).__name__}: {exc}"[:300])
+            return
+        yield from self._follow(page, links)
+
+    def _follow(self, page: HtmlResponse, links: PageLinks) -> Iterator[Any]:
+        r = self.crawl_request
+        meta = page.meta
+        role, depth, view, nesting = meta[ROLE], meta[DEPTH], meta[VIEW], meta.get(NESTING, 0)
         for media_url in links.media:
             self._count("links/media")
-            yield MediaLink(media_url, response.url)
-            if media_url not in self._media_requested:
-                yield self._media_request(media_url)
-        if response.meta[DEPTH] >= r.max_depth:
+            yield MediaLink(media_url, page.url)
+            if (request := self._media_request(media_url, view)) is not None:
+                yield request
+        for css in links.stylesheets:
+            if (request := self._css_request(css, view, 0)) is not None:
+                yield request
+        for frame in links.frames:
+            if nesting >= MAX_NESTING:
+                self._count("limit/nesting")
+                break
+            self._count("follow/frames")
+            yield from self._page_request(frame, role=role, view=view, depth=depth, parent=page.url,
+                                     nesting=nesting + 1, referer=page.url)
+        refresh = links.refresh or refresh_target(_header(page, "Refresh") or "", page.url)
+        if refresh:
+            yield from self._refresh(page, refresh)
+        if role != "page":
             return
-        for page_url in links.pages:
-            if page_url in self._pages_requested:
-                continue
-            if len(self._pages_requested) >= r.max_pages:
-                self._count("pages/over_max_pages")
-                continue
-            depth = response.meta[DEPTH] + 1
-            yield self._page_request(page_url, depth, parent=response.url)
+        for url in links.pagination:
+            self._count("follow/pagination")
+            yield from self._page_request(url, role="page", view=view, depth=depth, parent=page.url)
+        if depth >= r.max_depth:
+            self._count("skipped/max_depth", len(links.pages) + len(links.viewers))
+            return
+        for url in links.pages:
+            yield from self._page_request(url, role="page", view=view, depth=depth + 1, parent=page.url)
+        for url in links.viewers:
+            self._count("follow/viewers")
+            yield from self._page_request(url, role="viewer", view=view, depth=depth + 1,
+                                     parent=page.url, referer=page.url)
+
+    def _refresh(self, page: HtmlResponse, target: str) -> Iterator[Any]:
+        """Follow a refresh (meta tag or header) like a redirect, keeping the chain."""
+        meta = page.meta
+        chain = (*meta.get(CHAIN, ()), *meta.get("redirect_urls", ()), page.url)
+        if len(chain) > self.crawl_request.max_redirects:
+            self._count("limit/max_redirects")
+            yield CrawlError(
+                _requested_url(page.request) if page.request else page.url,
+                f"more than {self.crawl_request.max_redirects} redirects (max_redirects), "
+                f"counting refreshes",
+                stage="limit",
+            )
+            return
+        self._count("follow/refresh")
+        yield from self._page_request(target, role=meta[ROLE], view=meta[VIEW], depth=meta[DEPTH],
+                                 parent=meta.get(PARENT), chain=chain, referer=page.url)
+
+    def parse_css(self, response: Response) -> Iterator[Any]:
+        text = response.body.decode(
+            response.encoding if isinstance(response, TextResponse) else "utf-8", "replace"
+        )
+        media, imports = css_urls(text, response.url)
+        view, nesting = response.meta[VIEW], response.meta[NESTING]
+        for media_url in media:
+            self._count("links/media")
+            yield MediaLink(media_url, response.url)
+            if (request := self._media_request(media_url, view)) is not None:
+                yield request
+        for url in imports:
+            if nesting >= MAX_NESTING:
+                self._count("limit/nesting")
+                break
+            if (request := self._css_request(url, view, nesting + 1)) is not None:
+                yield request
 
     def parse_media(self, response: Response) -> Iterator[Any]:
         assert response.request is not None
-        yield self._fetched(response, _requested_url(response.request))
+        url = _requested_url(response.request)
+        fetch = fetch_of(response)
+        if sniff(response.body) is None and (page := _as_html(response)) is not None:
+            # an image host's page behind a media-looking link: its real file is inside
+            self._count("media/not_media")
+            self._count("follow/viewers")
+            yield self._page_record(response, url, fetch)
+            if len(response.body) <= self.crawl_request.max_page_bytes:
+                page.meta.update({ROLE: "media-viewer", DEPTH: 0, NESTING: MAX_NESTING})
+                links = extract_links(page)
+                for media_url in links.media:
+                    yield MediaLink(media_url, page.url)
+                    if (request := self._media_request(media_url, page.meta[VIEW])) is not None:
+                        yield request
+            return
+        yield FetchedMedia(url, fetch, response.body)
 
     def on_error(self, failure: Failure) -> Iterator[Any]:
+        r = self.crawl_request
         request: Request = failure.request  # type: ignore[attr-defined]
         url = _requested_url(request)
         limit = request.meta.get(LIMIT, "the size limit")
         maxsize = request.meta.get("download_maxsize")
-        reason = describe_failure(failure, size_limit=f"{limit} ({maxsize} bytes)")
+        reason = describe_failure(
+            failure, size_limit=f"{limit} ({maxsize} bytes)",
+            timeout_s=r.request_timeout_s, max_redirects=r.max_redirects,
+        )
+        text = reason.text
         if request.url != url:
-            reason = f"{reason} (redirected to {request.url})"
-        if isinstance(failure.value, HttpError) and request.meta.get(ROLE) == "page":
-            yield self._page_record(failure.value.response, url)
-        self._count(f"errors/{request.meta.get(ROLE, 'other')}")
-        yield CrawlError(url, reason)
+            text = f"{text} (redirected to {request.url})"
+        role = request.meta.get(ROLE, "other")
+        if isinstance(failure.value, HttpError) and role in (*_COLLECTING, "step"):
+            response = failure.value.response
+            yield self._page_record(response, url, fetch_of(response, request.meta.get(CHAIN, ())))
+        self._count(f"errors/{role}")
+        if reason.limit:
+            self._count("limit/fired")
+        yield CrawlError(url, text, stage="limit" if reason.limit else "crawl")
+        if role == "step":  # a dead pathway page does not stop the replay
+            yield from self._after_step(request.meta[STEP])

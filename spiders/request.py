@@ -11,6 +11,7 @@ from spiders.errors import InvalidCrawlRequest
 
 MB = 1024 * 1024
 MAX_URL_LENGTH = 8192
+MAX_PATHWAY = 10
 _SCHEMES = ("http", "https")
 
 
@@ -71,20 +72,36 @@ class CrawlRequest:
 
     ``allow`` lists exact ``host:port`` pairs that may be reached even though they are
     not public addresses (tests use it for their 127.0.0.1 servers); nothing else on
-    those hosts is allowed. ``max_depth`` 0 fetches the reported URL only; 1 also the
-    pages it links to on the same ``host:port``.
+    those hosts is allowed. ``max_depth`` 0 fetches the reported URL (and its frames)
+    only; 1 also the pages it links to on the same ``host:port`` and the viewer pages its
+    thumbnails lead to; pagination of a gallery or thread stays at its page's depth.
+
+    ``pathway`` is the chain of pages the reporter went through before the reported URL
+    ("disguised websites" show their content only to visitors arriving that way): the
+    crawl visits them in order, each with the previous one as Referer and cookies kept,
+    then the reported URL with the last one (or ``referer``) as Referer; when either is
+    given the reported URL is also fetched directly, so both views are recorded.
+
+    Limits: ``max_pages`` pages (reported URL, links, frames, viewers, refreshes),
+    ``max_media`` media URLs, ``max_page_bytes`` per HTML page, ``max_media_bytes`` per
+    response, ``max_pixels`` per image, ``max_redirects`` per request,
+    ``request_timeout_s`` per request and ``crawl_timeout_s`` for the whole crawl.
     """
 
     url: str
     allow: tuple[str, ...] = ()
     max_pages: int = 20
     max_depth: int = 1
+    max_media: int = 2000
     max_media_bytes: int = 50 * MB
     max_page_bytes: int = 10 * MB
+    max_pixels: int = 100_000_000
+    max_redirects: int = 5
     request_timeout_s: float = 20.0
     crawl_timeout_s: float = 120.0
     user_agent: str = "hotline/0.1 (+https://github.com/hotline)"
     referer: str | None = None
+    pathway: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_http_url("url", self.url)
@@ -95,16 +112,12 @@ class CrawlRequest:
         object.__setattr__(self, "allow", tuple(self.allow))
         for entry in self.allow:
             _check_allow_entry(entry)
-        for name in ("max_pages", "max_media_bytes", "max_page_bytes"):
+        for name in ("max_pages", "max_media", "max_media_bytes", "max_page_bytes", "max_pixels"):
             _check_positive(name, getattr(self, name), int)
-        if (
-            isinstance(self.max_depth, bool)
-            or not isinstance(self.max_depth, int)
-            or self.max_depth < 0
-        ):
-            raise InvalidCrawlRequest(
-                f"max_depth must be an int >= 0, got {self.max_depth!r}"
-            )
+        for name in ("max_depth", "max_redirects"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidCrawlRequest(f"{name} must be an int >= 0, got {value!r}")
         for name in ("request_timeout_s", "crawl_timeout_s"):
             _check_positive(name, getattr(self, name), float)
         if (
@@ -117,11 +130,28 @@ class CrawlRequest:
             )
         if self.referer is not None:
             _check_http_url("referer", self.referer)
+        if isinstance(self.pathway, str) or not isinstance(self.pathway, (tuple, list)):
+            raise InvalidCrawlRequest(
+                f"pathway must be a tuple of URLs, got {self.pathway!r}"
+            )
+        object.__setattr__(self, "pathway", tuple(self.pathway))
+        if len(self.pathway) > MAX_PATHWAY:
+            raise InvalidCrawlRequest(
+                f"pathway has {len(self.pathway)} steps; at most {MAX_PATHWAY} are replayed"
+            )
+        for step in self.pathway:
+            _check_http_url("pathway step", step)
+
+    @property
+    def replayed(self) -> bool:
+        """Whether the crawl arrives at the reported URL through a pathway or referer."""
+        return bool(self.pathway or self.referer)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (``allow`` as a list)."""
         data = asdict(self)
         data["allow"] = list(self.allow)
+        data["pathway"] = list(self.pathway)
         return data
 
     @classmethod
@@ -138,6 +168,7 @@ class CrawlRequest:
         if "url" not in data:
             raise InvalidCrawlRequest("a crawl request needs a 'url'")
         values = dict(data)
-        if isinstance(values.get("allow"), list):
-            values["allow"] = tuple(values["allow"])
+        for name in ("allow", "pathway"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         return cls(**values)

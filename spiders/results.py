@@ -1,7 +1,9 @@
 """ResultBuilder: gathers a crawl's items into one CrawlResult.
 
 Sightings are joined at the end: a page's ``MediaLink`` meets the ``StoredMedia`` fetched
-from that URL, whichever came first and however many pages referenced it.
+from that URL, whichever came first and however many pages referenced it. Crawl-wide
+limits that fired (counted by the spider under ``hotline/limit/...``) become one ``limit``
+reason each, on the reported URL.
 """
 
 from __future__ import annotations
@@ -17,8 +19,31 @@ from catalog.records import (
     SightingRecord,
 )
 from spiders.items import FetchedMedia, MediaLink, StoredMedia
+from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS
+from spiders.request import CrawlRequest
 
 NO_MEDIA = "no media found on the page"
+
+
+def limit_reasons(request: CrawlRequest, stats: Mapping[str, Any]) -> list[str]:
+    """A readable reason for each crawl-wide limit that fired."""
+    reasons = []
+    if n := stats.get("hotline/limit/max_pages"):
+        reasons.append(f"page budget spent: max_pages ({request.max_pages}); "
+                       f"{n} more page link(s) not followed")
+    if n := stats.get("hotline/limit/max_media"):
+        reasons.append(f"media budget spent: max_media ({request.max_media}); "
+                       f"{n} more media URL(s) not fetched")
+    if n := stats.get("hotline/limit/stylesheets"):
+        reasons.append(f"stylesheet budget spent ({MAX_STYLESHEETS} per crawl); "
+                       f"{n} more stylesheet(s) not fetched")
+    if n := stats.get("hotline/limit/nesting"):
+        reasons.append(f"frames or @imports nested more than {MAX_NESTING} deep; "
+                       f"{n} not followed")
+    if stats.get("finish_reason") == "closespider_timeout":
+        reasons.append(f"crawl stopped after crawl_timeout_s ({request.crawl_timeout_s:g} s); "
+                       "results are partial")
+    return reasons
 
 # Scrapy's own counters worth reporting, under shorter names.
 _SCRAPY_STATS = {
@@ -32,8 +57,9 @@ _SCRAPY_STATS = {
 class ResultBuilder:
     """Collects items (connect ``add`` to Scrapy's ``item_scraped`` signal), then ``build``."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, request: CrawlRequest) -> None:
+        self.request = request
+        self.url = request.url
         self.pages: list[PageRecord] = []
         self.errors: list[CrawlError] = []
         self.links: dict[tuple[str, str], None] = {}
@@ -60,13 +86,20 @@ class ResultBuilder:
         for media_url, page_url in self.links:
             stored = self.stored.get(media_url)
             if stored is not None:
+                fetch = stored.fetch
                 sightings.append(
                     SightingRecord(
                         sha256=stored.media.sha256,
                         media_url=media_url,
                         page_url=page_url,
-                        ip=stored.ip,
-                        seen_at=stored.fetched_at,
+                        ip=fetch.ip,
+                        country=fetch.country,
+                        seen_at=fetch.fetched_at,
+                        final_url=fetch.final_url,
+                        redirects=fetch.redirects,
+                        http_status=fetch.status,
+                        content_type=fetch.content_type,
+                        headers=fetch.headers,
                     )
                 )
         return sightings
@@ -79,12 +112,8 @@ class ResultBuilder:
             media.setdefault(stored.media.sha256, stored.media)
         sightings = self._sightings()
         errors = list(self.errors)
-        if scrapy_stats.get("finish_reason") == "closespider_timeout":
-            errors.append(
-                CrawlError(
-                    self.url, "crawl stopped at crawl_timeout_s; results are partial"
-                )
-            )
+        errors += [CrawlError(self.url, reason, stage="limit")
+                   for reason in limit_reasons(self.request, scrapy_stats)]
         if not media and not any(e.url == self.url for e in errors):
             errors.append(CrawlError(self.url, NO_MEDIA))
         if n := scrapy_stats.get("spider_exceptions/count"):

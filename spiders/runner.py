@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from catalog.records import CrawlError, CrawlResult
@@ -79,12 +79,18 @@ def run_worker(
 
 
 def crawl(
-    request: CrawlRequest, evidence_root: Path, data_key_file: Path
+    request: CrawlRequest,
+    evidence_root: Path,
+    data_key_file: Path,
+    *,
+    test_hosts: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> CrawlResult:
     """Crawl ``request.url`` in its own process, storing media under ``evidence_root``.
 
     Raises only for a broken installation (e.g. an unreadable data key file), checked
     before the worker starts; whatever the site does ends up in ``CrawlResult.errors``.
+    ``test_hosts`` replaces DNS with scripted answers (``spiders.pinning.scripted_resolver``),
+    for tests only.
     """
     load_data_key(Path(data_key_file))  # fail fast, here, on a missing or bad key file
     payload = json.dumps(
@@ -92,6 +98,7 @@ def crawl(
             "request": request.to_dict(),
             "evidence_root": str(Path(evidence_root).resolve()),
             "data_key_file": str(Path(data_key_file).resolve()),
+            "test_hosts": dict(test_hosts or {}),
         }
     )
     return run_worker(

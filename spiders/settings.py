@@ -1,9 +1,12 @@
 """Scrapy settings for one crawl, built in code from the CrawlRequest.
 
 Safety first: no remote control or telnet servers (Scrapy 2.19's remote control runs
-posted code), no HTTP cache, no file/image pipelines, no feeds, no cookies, no proxy
-from the environment, only the http(s) download handlers; every request passes the
-address guard; media go to the encrypted evidence store only.
+posted code), no HTTP cache, no file/image pipelines, no feeds, no proxy from the
+environment, only the http(s) download handlers (Twisted's, whose connections resolve
+through ``spiders.pinning.PinnedResolver``: only addresses the guard checked); every
+request passes the address guard; media go to the encrypted evidence store only.
+Cookies are kept in memory only when a pathway is replayed (disguised sites set them on
+the way in). Meta refresh is followed by the spider itself (it records the chain).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 from spiders.request import CrawlRequest
 
 ADDRESS_GUARD = "spiders.middlewares.address_guard.AddressGuardMiddleware"
+PINNED_RESOLVER = "spiders.pinning.PinnedResolver"
+HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
 EVIDENCE_PIPELINE = "spiders.pipelines.evidence.EvidencePipeline"
 
 
@@ -35,15 +40,20 @@ def crawl_settings(
             "scrapy.extensions.remote_control.RemoteControl": None,
         },
         "HTTPCACHE_ENABLED": False,
-        "COOKIES_ENABLED": False,
+        "COOKIES_ENABLED": bool(request.pathway),
         "HTTPPROXY_ENABLED": False,  # egress through a proxy is a deliberate, later choice
         "FEEDS": {},
         "JOBDIR": None,
-        "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
+        "DOWNLOAD_HANDLERS": {
+            "file": None, "data": None, "s3": None, "ftp": None,
+            "http": HTTP_HANDLER, "https": HTTP_HANDLER,
+        },
+        "TWISTED_DNS_RESOLVER": PINNED_RESOLVER,
         # politeness and limits
         "ROBOTSTXT_OBEY": False,
         "RETRY_TIMES": 1,
-        "REDIRECT_MAX_TIMES": 5,
+        "REDIRECT_MAX_TIMES": request.max_redirects,
+        "METAREFRESH_ENABLED": False,
         "DOWNLOAD_TIMEOUT": request.request_timeout_s,
         "DNS_TIMEOUT": request.request_timeout_s,
         "DOWNLOAD_MAXSIZE": max(request.max_media_bytes, request.max_page_bytes),
@@ -60,6 +70,7 @@ def crawl_settings(
         "ADDRESSGUARD_ALLOW": list(request.allow),
         "EVIDENCE_STORE_ROOT": str(evidence_root),
         "EVIDENCE_STORE_KEY_FILE": str(data_key_file),
+        "EVIDENCE_MAX_PIXELS": request.max_pixels,
         # logs go to stderr; they never contain media (FetchedMedia hides its bytes)
         "LOG_LEVEL": log_level,
         "LOG_VERSIONS": [],

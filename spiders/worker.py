@@ -1,8 +1,9 @@
 """``python -m spiders.worker``: one crawl in this process, for ``spiders.crawl``.
 
 Reads ``{"request": CrawlRequest fields, "evidence_root": path, "data_key_file": path}``
-(and optionally ``"log_level"``, default WARNING) as JSON on stdin, crawls, and writes
-the CrawlResult as one JSON document on stdout.
+(and optionally ``"log_level"``, default WARNING, and ``"test_hosts"``: scripted DNS answers
+``{host: [[addresses], ...]}`` for tests, which never touch real DNS) as JSON on stdin,
+crawls, and writes the CrawlResult as one JSON document on stdout.
 Logs go to stderr. Exits 0 whatever the site did; non-zero means a bug or bad input.
 Scrapy's reactor cannot be restarted inside a process, hence one process per crawl.
 """
@@ -20,6 +21,7 @@ from scrapy.crawler import CrawlerProcess
 from catalog.records import CrawlResult
 from spiders.codec import result_to_json
 from spiders.media_spider import MediaSpider
+from spiders.pinning import PROCESS_PINS, scripted_resolver
 from spiders.request import CrawlRequest
 from spiders.results import ResultBuilder
 from spiders.settings import crawl_settings
@@ -35,7 +37,7 @@ def run_crawl(
     settings = crawl_settings(request, evidence_root, data_key_file, log_level)
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(MediaSpider)
-    builder = ResultBuilder(request.url)
+    builder = ResultBuilder(request)
     crawler.signals.connect(builder.add, signal=signals.item_scraped)
     process.crawl(crawler, crawl_request=request)
     process.start()
@@ -49,6 +51,8 @@ def main() -> int:
     evidence_root = Path(payload["evidence_root"])
     data_key_file = Path(payload["data_key_file"])
     log_level = str(payload.get("log_level", "WARNING"))
+    if payload.get("test_hosts"):
+        PROCESS_PINS.resolve = scripted_resolver(payload["test_hosts"])
     # Keep fd 1 for the result alone: anything else that prints goes to stderr.
     result_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout.flush()

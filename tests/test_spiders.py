@@ -39,7 +39,7 @@ from spiders import CrawlRequest, InvalidCrawlRequest, crawl
 from spiders.addresses import AddressPolicy, address_refusal, host_port
 from spiders.codec import result_from_json, result_to_json
 from spiders.errors import AddressRefused
-from spiders.items import FetchedMedia
+from spiders.items import Fetch, FetchedMedia
 from spiders.links import extract_links
 from spiders.magic import sniff
 from spiders.middlewares.address_guard import AddressGuardMiddleware
@@ -196,9 +196,12 @@ def test_allow_list_is_exact_host_and_port() -> None:
     assert policy.check_url(
         "https://intranet.test/", no_dns
     ).refused  # port 443 is not 80
-    assert policy.check_url(
-        "http://localhost:8123/", no_dns
-    ).refused  # another host name
+    # a name is judged by the addresses it resolves to: an allowed address:port passes,
+    # the same address on another port does not
+    assert policy.check_url("http://localhost:8123/", no_dns).refused is None
+    assert policy.check_url("http://localhost:8124/", no_dns).refused == (
+        "refused: 'localhost' resolves to 127.0.0.1; 127.0.0.1 is a loopback address"
+    )
     assert host_port("https://Example.TEST/a") == "example.test:443"
     assert host_port("http://[2001:db8::1]:81/") == "[2001:db8::1]:81"
 
@@ -346,15 +349,16 @@ def test_extract_links_finds_media_candidates_and_same_site_pages() -> None:
     )
     response = HtmlResponse("http://site.test/dir/index.html", body=page)
     links = extract_links(response)
-    assert links.media == (
+    assert sorted(links.media) == sorted([
         "http://site.test/dir/a.png",
         "http://site.test/s1.webp",
         "http://site.test/s2.webp",
         "http://site.test/poster.jpg",
         "http://site.test/clip.mp4",
         "http://site.test/big.JPG?size=2",
-    )
-    assert links.pages == ("http://site.test/next.html",)
+    ])
+    assert links.pagination == ("http://site.test/next.html",)  # its text says "next"
+    assert links.pages == () and links.viewers == ()
 
 
 def test_crawl_result_round_trips_through_json() -> None:
@@ -394,9 +398,8 @@ def test_crawl_result_round_trips_through_json() -> None:
 
 
 def test_fetched_media_never_shows_its_bytes() -> None:
-    item = FetchedMedia(
-        "http://a.test/i.png", "http://a.test/i.png", None, None, datetime.now(UTC), RED
-    )
+    fetch = Fetch("http://a.test/i.png", 200, None, None, None, datetime.now(UTC))
+    item = FetchedMedia("http://a.test/i.png", fetch, RED)
     assert "body" not in repr(item) and repr(RED)[:20] not in repr(item)
 
 
@@ -543,10 +546,18 @@ def test_page_without_media_is_reported(vault: tuple[Path, Path]) -> None:
     assert [(e.url, e.reason) for e in result.errors] == [
         (site.url("/"), "no media found on the page")
     ]
-    assert len(result.pages) == 1
-    [request] = seen
-    assert request.headers["User-Agent"] == "hotline/0.1 (+https://github.com/hotline)"
-    assert request.headers["Referer"] == "https://reports.test/42"
+    # with a referer, the page is seen as the reporter saw it and as a direct visitor
+    views = {p.view: p for p in result.pages}
+    assert set(views) == {"pathway", "direct"}
+    assert views["pathway"].referer == "https://reports.test/42"
+    assert views["direct"].referer is None
+    assert len(seen) == 2
+    assert all(
+        r.headers["User-Agent"] == "hotline/0.1 (+https://github.com/hotline)" for r in seen
+    )
+    assert sorted(r.headers.get("Referer") or "-" for r in seen) == [
+        "-", "https://reports.test/42"
+    ]
 
 
 def test_http_404_is_an_error(vault: tuple[Path, Path]) -> None:
@@ -692,7 +703,7 @@ def test_worker_logs_never_contain_media_bytes(vault: tuple[Path, Path]) -> None
     routes: dict[str, Route] = {
         "/": html("<img src='/red.png'><a href='/fake.jpg'>x</a>"),
         "/red.png": (RED, "image/png"),
-        "/fake.jpg": html("decoy-text-in-a-fake-jpg"),
+        "/fake.jpg": (b"decoy-text-in-a-fake-jpg", "image/jpeg"),
     }
     root, key_file = vault
     with serve_site(routes) as site:

@@ -1,17 +1,16 @@
 """AddressGuardMiddleware: the crawler's SSRF guard.
 
 Every request that is about to be downloaded passes ``process_request`` here, including
-the new requests RedirectMiddleware and MetaRefreshMiddleware make from a redirect (they
-are scheduled again and go through the whole chain). The guard sits last before the
-download handler (priority 990) so it sees each request as it will be sent.
+the new requests RedirectMiddleware makes from a redirect (they are scheduled again and go
+through the whole chain). The guard sits last before the download handler (priority 990)
+so it sees each request as it will be sent.
+
+The host is resolved through the crawl's ``PinTable`` (``spiders.pinning``): the addresses
+checked here are pinned, and the reactor's resolver answers the connection with exactly
+those, so a DNS answer that changes after the check (DNS rebinding) is never used.
+``process_response`` re-checks the address the response came from, as a backstop.
 
 Settings: ``ADDRESSGUARD_ALLOW`` (list of exact ``host:port`` strings that may be local).
-
-Known gap: the download handler resolves the host again when it connects, so a DNS
-answer that changes between the check and the connection (DNS rebinding) is not
-prevented; ``process_response`` then refuses the response from a non-public peer, so its
-body never reaches the spider, but the request has been sent. Pinning the connection to
-the checked address is later work.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from typing import TYPE_CHECKING
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from spiders.addresses import AddressPolicy, Resolver, Verdict, system_resolver
+from spiders.addresses import AddressPolicy, Verdict
 from spiders.errors import AddressRefused, HostUnresolvable
+from spiders.pinning import PROCESS_PINS, PinTable
 
 if TYPE_CHECKING:
     from typing import Self
@@ -34,17 +34,14 @@ if TYPE_CHECKING:
 
 
 class AddressGuardMiddleware:
-    """Refuses requests to non-public addresses unless their ``host:port`` is allow-listed."""
+    """Refuses requests to non-public addresses unless allow-listed; pins what it checked."""
 
     def __init__(
-        self,
-        policy: AddressPolicy,
-        stats: StatsCollector,
-        resolve: Resolver = system_resolver,
+        self, policy: AddressPolicy, stats: StatsCollector, pins: PinTable
     ) -> None:
         self.policy = policy
         self.stats = stats
-        self.resolve = resolve
+        self.pins = pins
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -52,13 +49,14 @@ class AddressGuardMiddleware:
             crawler.settings.getlist("ADDRESSGUARD_ALLOW")
         )
         assert crawler.stats is not None
-        return cls(policy, crawler.stats)
+        return cls(policy, crawler.stats, PROCESS_PINS)
 
     async def process_request(self, request: Request) -> None:
         # getaddrinfo blocks, so it runs in the reactor's thread pool.
         verdict: Verdict = await maybe_deferred_to_future(
-            deferToThread(self.policy.check_url, request.url, self.resolve)
+            deferToThread(self.policy.check_url, request.url, self.pins.addresses)
         )
+        self.stats.set_value("hotline/guard/dns_lookups", self.pins.lookups)
         if verdict.refused is None:
             self.stats.inc_value("hotline/guard/passed")
             return

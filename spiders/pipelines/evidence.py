@@ -1,19 +1,27 @@
 """EvidencePipeline: media bytes go straight into the encrypted evidence store.
 
 It turns each ``FetchedMedia`` into a ``StoredMedia`` (no bytes) once its magic bytes say
-it is media, and drops the rest, counted. Bytes are never written anywhere else and
-never logged. Other items pass through untouched.
+it is media, and drops the rest, counted. An image whose header declares more pixels than
+``EVIDENCE_MAX_PIXELS`` (a decompression bomb, or far beyond anything a hasher should
+decode) is not stored: it becomes a ``limit`` CrawlError. An image too broken to read its
+size is stored all the same: hashing records why it cannot be hashed. Bytes are never
+written anywhere else and never logged. Other items pass through untouched.
 
-Settings: ``EVIDENCE_STORE_ROOT`` (directory), ``EVIDENCE_STORE_KEY_FILE`` (data key file).
+Settings: ``EVIDENCE_STORE_ROOT`` (directory), ``EVIDENCE_STORE_KEY_FILE`` (data key file),
+``EVIDENCE_MAX_PIXELS`` (default 100 million).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
@@ -29,13 +37,38 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# Pillow's DEBUG log describes a file's inner structure (chunk names, offsets): keep it out.
+logging.getLogger("PIL").setLevel(logging.INFO)
+
+
+def pixel_refusal(body: bytes, max_pixels: int) -> str | None:
+    """Why an image is refused for its pixel count (read from its header, never decoded);
+    None when within ``max_pixels`` or when its size cannot be read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DecompressionBombWarning: we decide ourselves
+        try:
+            with Image.open(io.BytesIO(body)) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            return f"image has more pixels than max_pixels ({max_pixels}); a decompression bomb?"
+        except Exception:  # noqa: BLE001 - a broken image is hashing's to report
+            return None
+    if width * height > max_pixels:
+        return f"image is {width}x{height} ({width * height} pixels), more than max_pixels ({max_pixels})"
+    return None
+
 
 class EvidencePipeline:
     """Stores media in an ``EvidenceStore``; counts ``hotline/media/*`` and ``hotline/evidence/*``."""
 
-    def __init__(self, store: EvidenceStore, stats: StatsCollector) -> None:
+    def __init__(
+        self, store: EvidenceStore, stats: StatsCollector, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> None:
         self.store = store
         self.stats = stats
+        self.max_pixels = max_pixels
         self._put_lock = threading.Lock()  # one put at a time, so "new" is counted once
 
     @classmethod
@@ -49,7 +82,8 @@ class EvidencePipeline:
             )
         assert crawler.stats is not None
         store = LocalEvidenceStore(Path(root), load_data_key(Path(key_file)))
-        return cls(store, crawler.stats)
+        max_pixels = crawler.settings.getint("EVIDENCE_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+        return cls(store, crawler.stats, max_pixels)
 
     def _put(self, body: bytes) -> tuple[str, bool]:
         sha256 = hashlib.sha256(body).hexdigest()
@@ -68,6 +102,11 @@ class EvidencePipeline:
             raise DropItem(
                 f"not media (by its magic bytes): {item.media_url!r}", log_level="INFO"
             )
+        if media_type.kind == "image":
+            refusal = pixel_refusal(item.body, self.max_pixels)
+            if refusal is not None:
+                self.stats.inc_value("hotline/limit/max_pixels")
+                return CrawlError(item.media_url, refusal, stage="limit")
         try:
             # encryption and fsync run off the reactor thread
             sha256, new = await maybe_deferred_to_future(
@@ -83,4 +122,4 @@ class EvidencePipeline:
             "hotline/evidence/new" if new else "hotline/evidence/existing"
         )
         record = MediaRecord(sha256, len(item.body), media_type.mime, media_type.kind)
-        return StoredMedia(record, item.media_url, item.ip, item.fetched_at)
+        return StoredMedia(record, item.media_url, item.fetch)
