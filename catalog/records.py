@@ -216,3 +216,50 @@ class ExportEntry:
     size: int
     created_at: datetime
     recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner hotline (issue 6): the countries it handles, its public keys (base64 of the
+    raw 32 bytes) and where its bundles go."""
+
+    name: str
+    countries: tuple[str, ...]
+    encryption_key: str  # X25519: we encrypt to it
+    signing_keys: tuple[str, ...]  # Ed25519: bundles it signs with any of these are its own
+    destination: str  # directory path or s3://bucket/prefix
+    endpoint_url: str | None = None
+    media: bool = False  # the agreement lets media go to it
+    hash_sets: bool = True  # it receives our confirmed hashes
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundEntry:
+    """A bundle that reached us: imported, or refused with the reason."""
+
+    id: int
+    bundle_id: str | None
+    partner: str | None
+    location: str
+    sha256: str
+    size: int
+    status: str  # imported | refused
+    reason: str | None
+    summary: dict[str, object] | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ResendRequest:
+    """An explicit request to send an item to a destination again."""
+
+    id: int
+    destination: str
+    sha256: str
+    requested_at: datetime
+    actor: str
+    reason: str | None
+    bundle_id: str | None  # the bundle that re-sent it, once sent
+    sent_at: datetime | None
