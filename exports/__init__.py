@@ -6,25 +6,31 @@ the INTERPOL drop and partner hotlines. The byte format is specified in
 
 Modules: ``keys`` (Ed25519/X25519 key files and fingerprints), ``format`` (the wire
 format's pure pieces), ``chunks`` (streaming chunk encryption and verification),
-``bundle`` (write and open), ``destinations`` (where finished bundles go), ``outbound`` (the outbox: build, deliver,
-record), ``opening`` (open a bundle file with key files).
+``bundle`` (write and open), ``destinations`` (directories, and the seam),
+``s3`` (S3 destinations and inbound prefixes), ``outbound`` (routes and the outbox: build,
+deliver, record), ``hashsets`` (Parquet and VICS JSON hash sets), ``inbound`` (import a
+partner's bundle), ``opening`` (open a bundle file with key files).
 
-May import: the standard library, ``cryptography`` and ``catalog``. Imported by
-``flows``; it imports no other hotline package.
+May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow`` and ``catalog``.
+Imported by ``hotline`` and ``flows``; it imports no other hotline package.
 """
 
 from exports.bundle import (
     BundleInfo,
+    Member,
     OpenedBundle,
+    iter_bundle_files,
     iter_bundle_media,
     open_bundle,
+    read_bundle,
     write_bundle,
 )
-from exports.destinations import Destination, LocalDirectoryDrop
+from exports.destinations import Destination, LocalDirectoryDrop, destination_for
 from exports.errors import (
     BundleError,
     BundleMalformed,
     BundleNotForUs,
+    BundleReplayed,
     BundleTampered,
     BundleTruncated,
     DeliveryConflict,
@@ -35,13 +41,21 @@ from exports.errors import (
     UnsupportedBundle,
 )
 from exports.keys import fingerprint
-from exports.outbound import Delivery, build_manifest, export_pending
+from exports.outbound import Delivery, Route, build_manifest, export_pending
 from exports.opening import open_bundle_file
+from exports.s3 import S3Destination
 
 __all__ = [
     "Delivery",
+    "Member",
+    "Route",
+    "S3Destination",
     "build_manifest",
+    "destination_for",
     "export_pending",
+    "iter_bundle_files",
+    "read_bundle",
+    "BundleReplayed",
     "open_bundle_file",
     "BundleError",
     "BundleInfo",

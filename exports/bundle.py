@@ -1,4 +1,5 @@
-"""Write and open bundles: a signed, encrypted tar of ``manifest.json`` and ``media/<sha256>``.
+"""Write and open bundles: a signed, encrypted tar of ``manifest.json``, ``media/<sha256>``
+and attached files ``files/<name>`` (hash sets).
 
 ``write_bundle`` streams: the tar is written into an encrypting writer that emits chunk
 records straight to ``out``, so neither plaintext nor the whole bundle is ever held on
@@ -45,8 +46,21 @@ from exports.keys import fingerprint, raw_public_bytes
 
 MANIFEST_NAME = "manifest.json"
 MEDIA_DIR = "media/"
+FILES_DIR = "files/"
 MAX_MANIFEST_SIZE = 16 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+Recipients = X25519PrivateKey | Sequence[X25519PrivateKey]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One payload member after the manifest: a media item or an attached file."""
+
+    kind: str  # media | file
+    name: str  # the item's SHA-256, or the file's name
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -83,8 +97,10 @@ def write_bundle(
     sender: Ed25519PrivateKey,
     recipients: Sequence[X25519PublicKey],
     chunk_size: int = fmt.DEFAULT_CHUNK_SIZE,
+    files: Iterable[tuple[str, bytes]] = (),
 ) -> BundleInfo:
-    """Stream a bundle of ``manifest`` and ``(sha256, bytes)`` media items into ``out``.
+    """Stream a bundle of ``manifest``, ``(sha256, bytes)`` media items and ``(name, bytes)``
+    attached files into ``out``.
 
     ``manifest`` must be JSON-serialisable and must not hold ``bundle_id`` or ``format``
     (they are added). Each item's digest is checked before it is written. If this raises
@@ -145,6 +161,10 @@ def write_bundle(
             _check_item(sha256, data, seen)
             _add_member(tar, MEDIA_DIR + sha256, data, mtime)
             count += 1
+        names: set[str] = set()
+        for name, data in files:
+            _check_file(name, names)
+            _add_member(tar, FILES_DIR + name, data, mtime)
     writer.finish()
     signature = sender.sign(fmt.signature_message(sink.digest()))
     sink.write(signature)
@@ -162,13 +182,14 @@ def write_bundle(
 def open_bundle(
     src: BinaryIO,
     *,
-    recipient: X25519PrivateKey,
+    recipient: Recipients,
     trusted_senders: Sequence[Ed25519PublicKey] | None = None,
 ) -> OpenedBundle:
     """Verify the bundle in ``src`` (seekable) and return its header facts and manifest.
 
     Checks, in order: format, completeness, signature (over the whole file), sender trust,
-    recipient entry; then decrypts only as far as the manifest.
+    recipient entry; then decrypts only as far as the manifest. ``recipient`` may be several
+    private keys (current and retired): the one the bundle is addressed to is used.
     """
     verified = _verify(src, recipient, trusted_senders)
     tar, _ = _open_tar(src, verified)
@@ -177,10 +198,31 @@ def open_bundle(
     return verified.opened(manifest)
 
 
+def read_bundle(
+    src: BinaryIO,
+    *,
+    recipient: Recipients,
+    trusted_senders: Sequence[Ed25519PublicKey] | None = None,
+) -> tuple[OpenedBundle, Iterator[Member]]:
+    """Verify once, then return the manifest and a lazy iterator over the other members.
+
+    Every check of :func:`open_bundle` runs before this returns; each media item's digest is
+    checked before it is yielded; memory holds one member at a time.
+    """
+    verified = _verify(src, recipient, trusted_senders)
+    tar, reader = _open_tar(src, verified)
+    try:
+        manifest = _read_manifest(tar, verified.header.bundle_id)
+    except BaseException:
+        tar.close()
+        raise
+    return verified.opened(manifest), _iter_members(tar, reader, verified.header.bundle_id)
+
+
 def iter_bundle_media(
     src: BinaryIO,
     *,
-    recipient: X25519PrivateKey,
+    recipient: Recipients,
     trusted_senders: Sequence[Ed25519PublicKey] | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """Verify the bundle in ``src`` now, then yield its ``(sha256, bytes)`` media items lazily.
@@ -188,8 +230,19 @@ def iter_bundle_media(
     All checks of :func:`open_bundle` run before this returns; each item's digest is
     checked before it is yielded. Memory holds one item at a time.
     """
-    verified = _verify(src, recipient, trusted_senders)
-    return _iter_media(src, verified)
+    _, members = read_bundle(src, recipient=recipient, trusted_senders=trusted_senders)
+    return ((m.name, m.data) for m in members if m.kind == "media")
+
+
+def iter_bundle_files(
+    src: BinaryIO,
+    *,
+    recipient: Recipients,
+    trusted_senders: Sequence[Ed25519PublicKey] | None = None,
+) -> Iterator[tuple[str, bytes]]:
+    """Like :func:`iter_bundle_media`, for the attached files: ``(name, bytes)``."""
+    _, members = read_bundle(src, recipient=recipient, trusted_senders=trusted_senders)
+    return ((m.name, m.data) for m in members if m.kind == "file")
 
 
 @dataclass(frozen=True)
@@ -212,7 +265,7 @@ class _Verified:
 
 def _verify(
     src: BinaryIO,
-    recipient: X25519PrivateKey,
+    recipient: Recipients,
     trusted: Sequence[Ed25519PublicKey] | None,
 ) -> _Verified:
     scanned = chunks.scan(src)
@@ -232,14 +285,16 @@ def _verify(
                 f"bundle {header.bundle_id!r} is signed by {header.sender_fingerprint!r}, "
                 f"which is not among the trusted senders {sorted(fingerprint(k) for k in trusted)!r}"
             )
-    ours = fingerprint(recipient.public_key())
-    entries = [e for e in header.recipients if e.fingerprint == ours]
+    keys = [recipient] if isinstance(recipient, X25519PrivateKey) else list(recipient)
+    ours = {fingerprint(k.public_key()): k for k in keys}
+    entries = [e for e in header.recipients if e.fingerprint in ours]
     if not entries:
+        mine = sorted(ours)
         raise BundleNotForUs(
             f"bundle {header.bundle_id!r} is addressed to {[e.fingerprint for e in header.recipients]!r}, "
-            f"not to our key {ours!r}"
+            f"not to our key{'s' if len(mine) > 1 else ''} {mine[0] if len(mine) == 1 else mine!r}"
         )
-    key = fmt.unwrap_content_key(entries[0], recipient, header.bundle_id)
+    key = fmt.unwrap_content_key(entries[0], ours[entries[0].fingerprint], header.bundle_id)
     return _Verified(scan=scanned, header=header, content_key=key)
 
 
@@ -284,36 +339,38 @@ def _read_manifest(tar: tarfile.TarFile, bundle_id: str) -> dict[str, Any]:
     return manifest
 
 
-def _iter_media(src: BinaryIO, verified: _Verified) -> Iterator[tuple[str, bytes]]:
-    bundle_id = verified.header.bundle_id
+def _iter_members(
+    tar: tarfile.TarFile, reader: chunks.PlaintextReader, bundle_id: str
+) -> Iterator[Member]:
     seen: set[str] = set()
-    tar, reader = _open_tar(src, verified)
     with tar:
-        _read_manifest(tar, bundle_id)
         while (member := _next_member(tar, bundle_id)) is not None:
-            sha256 = member.name.removeprefix(MEDIA_DIR)
-            if (
-                not member.name.startswith(MEDIA_DIR)
-                or not _SHA256_RE.match(sha256)
-                or not member.isreg()
-            ):
+            kind, name = _classify(member, bundle_id)
+            if member.name in seen:
                 raise BundleMalformed(
-                    f"bundle {bundle_id!r} holds unexpected member {member.name!r}"
+                    f"bundle {bundle_id!r} holds {member.name!r} twice"
                 )
-            if sha256 in seen:
-                raise BundleMalformed(
-                    f"bundle {bundle_id!r} holds media {sha256!r} twice"
-                )
-            seen.add(sha256)
+            seen.add(member.name)
             data = _member_bytes(tar, member, bundle_id)
-            if hashlib.sha256(data).hexdigest() != sha256:
+            if kind == "media" and hashlib.sha256(data).hexdigest() != name:
                 raise BundleMalformed(
-                    f"bundle {bundle_id!r} media {sha256!r} does not hash to its name"
+                    f"bundle {bundle_id!r} media {name!r} does not hash to its name"
                 )
-            yield sha256, data
+            yield Member(kind, name, data)
     # The tar's end-of-archive mark may come before the last chunks (padding): decrypt
     # them anyway, so a stream whose final chunk is missing or forged is still refused.
     reader.drain()
+
+
+def _classify(member: tarfile.TarInfo, bundle_id: str) -> tuple[str, str]:
+    if member.isreg():
+        sha256 = member.name.removeprefix(MEDIA_DIR)
+        if member.name.startswith(MEDIA_DIR) and _SHA256_RE.match(sha256):
+            return "media", sha256
+        name = member.name.removeprefix(FILES_DIR)
+        if member.name.startswith(FILES_DIR) and _FILE_NAME_RE.match(name):
+            return "file", name
+    raise BundleMalformed(f"bundle {bundle_id!r} holds unexpected member {member.name!r}")
 
 
 def _next_member(tar: tarfile.TarFile, bundle_id: str) -> tarfile.TarInfo | None:
@@ -357,6 +414,16 @@ def _check_item(sha256: str, data: bytes, seen: set[str]) -> None:
     if sha256 in seen:
         raise ValueError(f"media item {sha256!r} is given twice")
     seen.add(sha256)
+
+
+def _check_file(name: str, seen: set[str]) -> None:
+    if not isinstance(name, str) or not _FILE_NAME_RE.match(name):
+        raise ValueError(
+            f"attached file name must be 1-128 of A-Z a-z 0-9 . _ - (not starting with . _ -), got {name!r}"
+        )
+    if name in seen:
+        raise ValueError(f"attached file {name!r} is given twice")
+    seen.add(name)
 
 
 class _HashingWriter:

@@ -1,4 +1,5 @@
-"""Where finished bundles go: the Destination seam and a local (or mounted) drop directory.
+"""Where finished bundles go, and where partners' bundles arrive: the Destination seam, a
+local (or mounted) directory, and S3 (``exports.s3``), chosen by :func:`destination_for`.
 
 A destination only ever receives finished bundle files, which are already encrypted and
 signed; it refuses anything that does not start with the bundle magic, so a plaintext file
@@ -14,14 +15,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from exports.errors import DeliveryConflict, DeliveryError
 from exports.format import MAGIC
 
 
 class Destination(Protocol):
-    """A place bundles are delivered to (a drop directory now; S3 and SFTP later)."""
+    """A place bundles are delivered to and picked up from: a directory or S3."""
 
     def deliver(self, path: Path, name: str) -> str:
         """Put the bundle file at ``path`` there as ``name``; return where it now is."""
@@ -30,6 +31,26 @@ class Destination(Protocol):
     def exists(self, name: str) -> bool:
         """Whether a bundle called ``name`` is already there."""
         ...
+
+    def list_bundles(self) -> list[str]:
+        """Names of the bundle files (``*.hlb``) there, oldest first."""
+        ...
+
+    def fetch(self, name: str, into: Path) -> Path:
+        """Copy bundle ``name`` (encrypted as it is) to the local file ``into``."""
+        ...
+
+
+def destination_for(where: str, endpoint_url: str | None = None, **s3: Any) -> Destination:
+    """``s3://bucket/prefix`` -> :class:`~exports.s3.S3Destination` (``s3`` keyword arguments
+    go to it); anything else is a local directory path."""
+    if where.startswith("s3://"):
+        from exports.s3 import S3Destination
+
+        return S3Destination.from_url(where, endpoint_url, **s3)
+    if "://" in where:
+        raise ValueError(f"destination {where!r} is neither s3://bucket/prefix nor a directory path")
+    return LocalDirectoryDrop(Path(where))
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,7 @@ class LocalDirectoryDrop:
 
     def deliver(self, path: Path, name: str) -> str:
         path, target = Path(path), self._target(name)
-        _check_bundle_file(path)
+        check_bundle_file(path)
         if not self.root.is_dir():
             raise DeliveryError(f"drop directory {str(self.root)!r} does not exist")
         if target.exists():
@@ -71,6 +92,16 @@ class LocalDirectoryDrop:
     def exists(self, name: str) -> bool:
         return self._target(name).is_file()
 
+    def list_bundles(self) -> list[str]:
+        if not self.root.is_dir():
+            raise DeliveryError(f"directory {str(self.root)!r} does not exist")
+        found = [p for p in self.root.glob("*.hlb") if p.is_file() and not p.name.startswith(".")]
+        return [p.name for p in sorted(found, key=lambda p: (p.stat().st_mtime, p.name))]
+
+    def fetch(self, name: str, into: Path) -> Path:
+        shutil.copyfile(self._target(name), into)
+        return Path(into)
+
     def _target(self, name: str) -> Path:
         if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
             raise ValueError(
@@ -79,7 +110,8 @@ class LocalDirectoryDrop:
         return Path(self.root) / name
 
 
-def _check_bundle_file(path: Path) -> None:
+def check_bundle_file(path: Path) -> None:
+    """Refuse to deliver anything that does not start with the bundle magic."""
     try:
         with path.open("rb") as fh:
             head = fh.read(len(MAGIC))
@@ -96,15 +128,18 @@ def _check_bundle_file(path: Path) -> None:
 def _same_bytes(a: Path, b: Path) -> bool:
     if a.stat().st_size != b.stat().st_size:
         return False
-    return _sha256(a) == _sha256(b)
+    return sha256_of_file(a) == sha256_of_file(b)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of_file(path: Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size of the file at ``path``, read in 1 MiB blocks."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    size = 0
+    with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+            size += len(block)
+    return h.hexdigest(), size
 
 
 def _fsync_dir(path: Path) -> None:

@@ -9,7 +9,8 @@ ExportError
  │    │                        bad chunk framing, or the file changed between verify and decrypt
  │    ├── BundleMalformed      the header, or the authenticated payload, breaks the format
  │    ├── BundleNotForUs       no recipient entry matches our key's fingerprint
- │    └── UnknownSender        the signer is not among the trusted senders
+ │    ├── UnknownSender        the signer is not among the trusted senders
+ │    └── BundleReplayed       a bundle with this ID was imported already
  └── DeliveryError         a destination could not take a bundle
       └── DeliveryConflict     a different file already sits under that name
 """
@@ -49,6 +50,10 @@ class BundleNotForUs(BundleError):
 
 class UnknownSender(BundleError):
     """The bundle is signed by a key that is not among the trusted senders."""
+
+
+class BundleReplayed(BundleError):
+    """A bundle with this bundle ID was imported before; importing it again is refused."""
 
 
 class DeliveryError(ExportError):

@@ -1,14 +1,20 @@
-"""Outbound exports through an outbox, so that a run killed at any point neither loses
-nor duplicates a delivery.
+"""Outbound exports through an outbox, so that a run killed or failing at any point neither
+loses nor duplicates a delivery.
 
-1. The items a destination has not had are written, encrypted and signed, to
-   ``<outbox>/<destination>/<bundle_id>.hlb.part``, renamed to ``.hlb`` when complete, and
-   described by a sidecar ``<bundle_id>.json`` (bundle facts and the items it carries).
-2. A bundle with a sidecar is delivered (delivery is idempotent), recorded in the export
-   ledger (once), and only then removed from the outbox.
+A :class:`Route` is one stream of bundles: a ledger name (``interpol``, ``partner:<name>``,
+``hashset:<name>``), a destination, the recipients' keys, what goes in (items, or a hash
+set) and which items qualify (hosted in which countries, decided by whom).
 
-Every run first finishes what an earlier run left in the outbox, so a bundle that was
-delivered but not recorded is recorded, not rebuilt with the same items.
+1. The items a route has not had are written, encrypted and signed, to
+   ``<outbox>/<route>/building-<pid>.hlb.part``, renamed to ``<bundle_id>.hlb`` when complete,
+   and described by a sidecar ``<bundle_id>.json`` (bundle facts and the items it carries).
+2. A bundle with a sidecar is delivered (delivery is idempotent: the bundle's name holds its
+   ID), recorded in the export ledger (once), and only then removed from the outbox.
+
+Every run first finishes what an earlier run left in the outbox, so a bundle that failed to
+upload, or was delivered but not recorded, is delivered again under the same name and
+recorded, never rebuilt with the same items: a retried export cannot produce two bundles for
+the same items.
 """
 
 from __future__ import annotations
@@ -27,8 +33,30 @@ from catalog import Catalog
 from catalog.records import ExportCandidate
 from exports.bundle import write_bundle
 from exports.destinations import Destination
+from exports.hashsets import hash_set_files
 
 MANIFEST_KIND = "hotline.items/1"
+HASHSET_KIND = "hotline.hashset/1"
+KINDS = (MANIFEST_KIND, HASHSET_KIND)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one stream of bundles goes, to whom, and what it carries."""
+
+    name: str  # the ledger's destination name
+    destination: Destination
+    recipients: tuple[X25519PublicKey, ...]
+    kind: str = MANIFEST_KIND  # items with sightings, or a hash set (with Parquet and VICS files)
+    include_media: bool = False
+    countries: tuple[str, ...] | None = None  # only items seen hosted there; only those sightings
+    sources: tuple[str, ...] | None = None  # only verdicts from these sources (analyst, known-set)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"route kind must be one of {KINDS!r}, not {self.kind!r}")
+        if not self.recipients:
+            raise ValueError(f"route {self.name!r} has no recipient keys")
 
 
 @dataclass(frozen=True)
@@ -54,11 +82,19 @@ class _Pending:
 
 
 def build_manifest(
-    destination: str, items: Sequence[ExportCandidate], *, sender_country: str, media_included: bool
+    destination: str,
+    items: Sequence[ExportCandidate],
+    *,
+    sender_country: str,
+    media_included: bool,
+    kind: str = MANIFEST_KIND,
+    countries: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a bundle of ``items``: hashes, verdicts and sightings, no media."""
+    """The manifest of a bundle of ``items``: hashes, verdicts and (for item bundles) the
+    sightings, limited to ``countries`` when given; never media."""
+    wanted = None if countries is None else {c.upper() for c in countries}
     return {
-        "kind": MANIFEST_KIND,
+        "kind": kind,
         "destination": destination,
         "sender_country": sender_country,
         "media_included": media_included,
@@ -72,7 +108,8 @@ def build_manifest(
                 "verdict_source": i.verdict_source,
                 "decided_at": i.decided_at.isoformat() + "Z",
                 "hashes": dict(i.hashes),
-                "sightings": [dict(s) for s in i.sightings],
+                **({"sightings": [dict(s) for s in i.sightings if wanted is None or s.get("country") in wanted]}
+                   if kind == MANIFEST_KIND else {}),
             }
             for i in items
         ],
@@ -87,45 +124,59 @@ def export_pending(
     catalog: Catalog,
     load: Callable[[str], bytes],
     *,
-    destination_name: str,
-    destination: Destination,
+    route: Route,
     outbox: Path,
     sender: Ed25519PrivateKey,
-    recipients: Sequence[X25519PublicKey],
-    include_media: bool,
     sender_country: str,
     actor: str,
+    max_items: int = 10_000,
 ) -> list[Delivery]:
-    """Deliver every item ``destination_name`` has not had; returns the deliveries made,
-    including those an earlier, interrupted run had left in the outbox."""
-    box = outbox / destination_name
+    """Deliver every item ``route`` has not had, ``max_items`` a bundle; returns the
+    deliveries made, including those an earlier, interrupted run had left in the outbox."""
+    box = outbox / route.name.replace(":", "_")
     box.mkdir(parents=True, exist_ok=True)
-    deliveries = _flush(catalog, box, destination, actor)
-    items = catalog.export_candidates(destination_name)
-    if items:
-        manifest = build_manifest(destination_name, items, sender_country=sender_country,
-                                  media_included=include_media)
-        media: Iterator[tuple[str, bytes]] = (
-            ((i.sha256, load(i.sha256)) for i in items) if include_media else iter(())
-        )
-        part = box / f"building-{os.getpid()}.hlb.part"
-        with part.open("wb") as out:
-            info = write_bundle(out, manifest, media, sender=sender, recipients=recipients)
-            out.flush()
-            os.fsync(out.fileno())
-        part.replace(box / f"{info.bundle_id}.hlb")
-        pending = _Pending(
-            bundle_id=info.bundle_id, destination=destination_name, sha256=info.sha256, size=info.size,
-            recipients=list(info.recipient_fingerprints), items=[(i.sha256, i.verdict_id) for i in items],
-        )
-        _write_sidecar(box / f"{info.bundle_id}.json", pending)
-        deliveries += _flush(catalog, box, destination, actor)
+    deliveries = _flush(catalog, box, route.destination, actor)
+    while items := catalog.export_candidates(route.name, max_items, countries=route.countries,
+                                             sources=route.sources):
+        _build(box, route, items, load, sender=sender, sender_country=sender_country)
+        deliveries += _flush(catalog, box, route.destination, actor)
     return deliveries
+
+
+def _build(
+    box: Path,
+    route: Route,
+    items: Sequence[ExportCandidate],
+    load: Callable[[str], bytes],
+    *,
+    sender: Ed25519PrivateKey,
+    sender_country: str,
+) -> None:
+    manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
+                              kind=route.kind, countries=route.countries)
+    media: Iterator[tuple[str, bytes]] = (
+        ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
+    )
+    files = hash_set_files(items) if route.kind == HASHSET_KIND else []
+    part = box / f"building-{os.getpid()}.hlb.part"
+    with part.open("wb") as out:
+        info = write_bundle(out, manifest, media, sender=sender, recipients=route.recipients, files=files)
+        out.flush()
+        os.fsync(out.fileno())
+    part.replace(box / f"{info.bundle_id}.hlb")
+    pending = _Pending(
+        bundle_id=info.bundle_id, destination=route.name, sha256=info.sha256, size=info.size,
+        recipients=list(info.recipient_fingerprints), items=[(i.sha256, i.verdict_id) for i in items],
+    )
+    _write_sidecar(box / f"{info.bundle_id}.json", pending)
 
 
 def _write_sidecar(path: Path, pending: _Pending) -> None:
     tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(asdict(pending)))
+    with tmp.open("w") as out:
+        json.dump(asdict(pending), out)
+        out.flush()
+        os.fsync(out.fileno())
     tmp.replace(path)
 
 
@@ -149,4 +200,3 @@ def _flush(catalog: Catalog, box: Path, destination: Destination, actor: str) ->
         done.append(Delivery(pending.bundle_id, pending.destination, location, len(pending.items),
                              pending.sha256, pending.size))
     return done
-

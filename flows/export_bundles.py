@@ -1,9 +1,9 @@
 """export-bundles: deliver baseline and nationally illegal items not yet exported, as one
-encrypted, signed bundle, to the INTERPOL drop.
+encrypted, signed bundle, to the INTERPOL drop (a directory or S3; see ``hotline.exchange``).
 
-Until recipients are configured (a later issue), the drop is ``<data_dir>/drop`` and the
-bundle is encrypted to the installation's own drop key, so it can be opened with
-``hotline bundle open``.
+Until INTERPOL's keys are configured (``HOTLINE_INTERPOL_KEYS``), the drop is
+``<data_dir>/drop`` and the bundle is encrypted to the installation's own drop key, so it can
+be opened with ``hotline bundle open``.
 """
 
 from __future__ import annotations
@@ -13,32 +13,21 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
-from exports import LocalDirectoryDrop, export_pending
 from flows.common import installation
-
-DESTINATION = "interpol"
+from hotline.exchange import INTERPOL, export_route, interpol_route
 
 
 @task(retries=2, retry_delay_seconds=10)
 def deliver_pending(destination: str) -> list[dict[str, Any]]:
     inst = installation()
-    deliveries = export_pending(
-        inst.catalog,
-        inst.evidence.get,
-        destination_name=destination,
-        destination=LocalDirectoryDrop(inst.settings.drop_dir),
-        outbox=inst.settings.outbox_dir,
-        sender=inst.keys.signing_private(),
-        recipients=[inst.keys.drop_public()],
-        include_media=inst.settings.export_media,
-        sender_country=inst.settings.country,
-        actor="export-bundles",
-    )
-    return [vars(d) for d in deliveries]
+    route = interpol_route(inst)
+    if destination != route.name:
+        raise ValueError(f"export-bundles delivers to {route.name!r}; partners go through export-partners")
+    return [vars(d) for d in export_route(inst, route, actor="export-bundles")]
 
 
 @flow(name="export-bundles")
-def export_bundles(destination: str = DESTINATION) -> dict[str, Any]:
+def export_bundles(destination: str = INTERPOL) -> dict[str, Any]:
     deliveries = deliver_pending(destination)
     last = deliveries[-1] if deliveries else None
     create_markdown_artifact(

@@ -31,7 +31,7 @@ class Installation:
     def init(cls, settings: Settings) -> Installation:
         """Create the data directory, its keys and the catalog; safe to run again."""
         for folder in (settings.data_dir, settings.evidence_dir, settings.known_dir, settings.drop_dir,
-                       settings.outbox_dir):
+                       settings.outbox_dir, settings.inbox_dir):
             folder.mkdir(parents=True, exist_ok=True)
         InstallationKeys.create(settings.keys_dir)
         inst = cls(settings)

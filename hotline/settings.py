@@ -54,7 +54,26 @@ class Settings(BaseSettings):
     pdq_threshold: int = Field(31, ge=0, le=256)
     export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")
 
-    @field_validator("crawl_allow", mode="before")
+    # Secure exchange (issue 6)
+    interpol_destination: str | None = Field(
+        None, description="INTERPOL drop: a directory or s3://bucket/prefix; default <data_dir>/drop."
+    )
+    interpol_keys: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="INTERPOL's X25519 public keys (PEM files, comma-separated); default: our own drop key."
+    )
+    inbound: str | None = Field(
+        None, description="Where partners' bundles arrive: a directory or s3://bucket/prefix; default <data_dir>/inbox."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint URL for the s3:// locations in these settings (None: AWS)."
+    )
+    s3_part_size: int = Field(16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart upload part size.")
+    jurisdiction: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Country codes whose hosted URLs partners' bundles may report to us; default: country."
+    )
+    import_media: bool = Field(False, description="Keep media that partners' bundles carry (evidence store).")
+
+    @field_validator("crawl_allow", "interpol_keys", "jurisdiction", mode="before")
     @classmethod
     def _split_allow(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -100,6 +119,14 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def our_jurisdiction(self) -> tuple[str, ...]:
+        return tuple(c.upper() for c in (self.jurisdiction or (self.country,)))
 
     @property
     def data_key_file(self) -> Path:

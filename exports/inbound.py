@@ -1,0 +1,189 @@
+"""Importing partners' bundles: verify, decrypt, take in what concerns us, remember the bundle.
+
+A bundle is accepted only if it is signed by a registered partner's key, addressed to one of
+our receiving keys (current or retired, so bundles in flight during a key rotation still
+open), complete, untampered, and not imported before. Then:
+
+* every sighting hosted in our jurisdiction becomes a new report (``source`` = the partner),
+  unless some report already names that page, so a URL is never investigated twice;
+* the partner's baseline hashes join its known set (``partner-<name>``, verdict baseline),
+  deduplicated, so items it already assessed are classified on sight, not queued;
+  nationally illegal items are not applied: they are illegal under the partner's law, which
+  need not be ours (their URLs still become reports, for our analysts);
+* media, if the bundle carries them and we accept them, go into our evidence store.
+
+Whatever the outcome, the bundle is recorded (``inbound_bundles``, audited): imported with
+its counts, or refused with the reason, which is also raised as a ``BundleError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from catalog import Catalog
+from catalog.records import Partner
+from exports.bundle import read_bundle
+from exports.errors import BundleError, BundleMalformed, BundleReplayed
+from exports.keys import fingerprint
+from exports.outbound import KINDS
+from exports.destinations import sha256_of_file
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+_HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one imported bundle brought."""
+
+    bundle_id: str
+    partner: str
+    kind: str
+    items: int
+    reports_added: tuple[int, ...]
+    urls_already_reported: int
+    known_set: str | None
+    hashes_added: int
+    national_not_applied: int
+    media_stored: int
+
+
+def partner_keys(partner: Partner) -> list[Ed25519PublicKey]:
+    return [Ed25519PublicKey.from_public_bytes(base64.b64decode(k)) for k in partner.signing_keys]
+
+
+def known_set_name(partner: str) -> str:
+    return f"partner-{partner}"
+
+
+def import_bundle(
+    catalog: Catalog,
+    path: Path,
+    *,
+    location: str,
+    recipients: Sequence[X25519PrivateKey],
+    partners: Sequence[Partner],
+    jurisdiction: Collection[str],
+    add_known_hashes: Callable[[str, str, list[dict[str, str | None]]], int],
+    store_media: Callable[[bytes], str] | None,
+    actor: str,
+) -> ImportResult:
+    """Import the bundle file at ``path`` (picked up at ``location``).
+
+    ``add_known_hashes(set_name, partner, rows)`` merges rows (md5, sha1, sha256, pdq, id,
+    category) into a known set and returns how many were new; ``store_media`` puts accepted
+    media into the evidence store (None: media are not accepted). Raises ``BundleError``
+    after recording the refusal.
+    """
+    digest, size = sha256_of_file(path)
+    bundle_id: str | None = None
+    partner: Partner | None = None
+    try:
+        with Path(path).open("rb") as src:
+            opened, members = read_bundle(src, recipient=recipients,
+                                          trusted_senders=[k for p in partners for k in partner_keys(p)])
+            bundle_id = opened.bundle_id
+            partner = _partner_of(opened.sender_fingerprint, partners)
+            if catalog.bundle_imported(opened.bundle_id) is not None:
+                raise BundleReplayed(f"bundle {opened.bundle_id!r} from {partner.name!r} was imported already")
+            items = _items(opened.manifest, opened.bundle_id)
+            stored = 0
+            for member in members:  # also authenticates every remaining chunk
+                if member.kind == "media" and store_media is not None:
+                    store_media(member.data)
+                    stored += 1
+    except BundleError as exc:
+        catalog.record_inbound(location=location, sha256=digest, size=size, status="refused", actor=actor,
+                               bundle_id=bundle_id, partner=partner.name if partner else None,
+                               reason=f"{type(exc).__name__}: {exc}")
+        raise
+    result = _ingest(catalog, opened.manifest["kind"], items, opened.bundle_id, partner, jurisdiction,
+                     add_known_hashes, stored, actor)
+    catalog.record_inbound(location=location, sha256=digest, size=size, status="imported", actor=actor,
+                           bundle_id=opened.bundle_id, partner=partner.name, summary=_summary(result))
+    return result
+
+
+def _summary(result: ImportResult) -> dict[str, Any]:
+    return {"kind": result.kind, "items": result.items, "reports_added": len(result.reports_added),
+            "urls_already_reported": result.urls_already_reported, "hashes_added": result.hashes_added,
+            "national_not_applied": result.national_not_applied, "media_stored": result.media_stored}
+
+
+def _ingest(
+    catalog: Catalog,
+    kind: str,
+    items: list[dict[str, Any]],
+    bundle_id: str,
+    partner: Partner,
+    jurisdiction: Collection[str],
+    add_known_hashes: Callable[[str, str, list[dict[str, str | None]]], int],
+    stored: int,
+    actor: str,
+) -> ImportResult:
+    ours = {c.upper() for c in jurisdiction}
+    urls = list(dict.fromkeys(
+        s["page_url"] for i in items for s in i.get("sightings", []) if str(s.get("country") or "").upper() in ours
+    ))
+    known = catalog.reported_urls(urls)
+    added = tuple(catalog.add_report(u, actor=actor, source=partner.name) for u in urls if u not in known)
+    rows = [
+        {"md5": i["hashes"].get("md5"), "sha1": i["hashes"].get("sha1"), "sha256": i["sha256"],
+         "pdq": i["hashes"].get("pdq"), "id": f"{partner.name}:{i['sha256'][:16]}", "category": i["verdict"]}
+        for i in items if i["verdict"] == "baseline"
+    ]
+    set_name = known_set_name(partner.name) if rows else None
+    new_hashes = add_known_hashes(set_name, partner.name, rows) if set_name else 0
+    return ImportResult(
+        bundle_id=bundle_id, partner=partner.name, kind=kind, items=len(items), reports_added=added,
+        urls_already_reported=len(known), known_set=set_name, hashes_added=new_hashes,
+        national_not_applied=sum(1 for i in items if i["verdict"] == "national"), media_stored=stored,
+    )
+
+
+def _partner_of(fp: str, partners: Sequence[Partner]) -> Partner:
+    for p in partners:
+        if any(fingerprint(k) == fp for k in partner_keys(p)):
+            return p
+    raise AssertionError(f"verified sender {fp!r} is not a partner's key")  # read_bundle checked it
+
+
+def _items(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
+    """The manifest's items, checked: a partner's bundle is untrusted input even when signed."""
+    def bad(what: str) -> BundleMalformed:
+        return BundleMalformed(f"bundle {bundle_id!r} manifest: {what}")
+
+    if manifest.get("kind") not in KINDS:
+        raise bad(f"kind {manifest.get('kind')!r} is not one of {KINDS!r}")
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        raise bad(f"items must be a list, got {type(items).__name__}")
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(f"item {n} is not an object")
+        sha = item.get("sha256")
+        if not isinstance(sha, str) or len(sha) != 64 or not _HEX.match(sha):
+            raise bad(f"item {n} sha256 {sha!r} is not a SHA-256 hex digest")
+        if item.get("verdict") not in ("baseline", "national"):
+            raise bad(f"item {n} verdict {item.get('verdict')!r} is not baseline or national")
+        hashes = item.get("hashes")
+        if not isinstance(hashes, dict):
+            raise bad(f"item {n} hashes must be an object")
+        for algo, length in _HASH_LENGTHS.items():
+            value = hashes.get(algo)
+            if value is not None and (not isinstance(value, str) or len(value) != length or not _HEX.match(value)):
+                raise bad(f"item {n} {algo} {value!r} is not {length} lowercase hex digits")
+        for s in item.get("sightings", []):
+            if not isinstance(s, dict) or not isinstance(s.get("page_url"), str) or not s["page_url"].startswith(
+                ("http://", "https://")
+            ):
+                raise bad(f"item {n} has a sighting without an http(s) page_url: {s!r}")
+    return items

@@ -1,0 +1,221 @@
+"""S3 (or any S3-compatible store) as a destination for bundles and a source of inbound ones.
+
+Delivery is idempotent and verified. A bundle goes to ``<prefix><name>``; its name holds the
+bundle ID, so a retried delivery targets the same key. Before uploading, an object already
+there with the same size and ETag means the earlier attempt succeeded (no-op); one with other
+content is a :class:`DeliveryConflict`; incomplete multipart uploads left for that key by a
+failed attempt are aborted. Files above ``part_size`` go up as multipart uploads, several parts
+at a time, each part read into memory once (memory stays at about ``part_size`` times
+``concurrency``). After the upload the object's size and ETag (MD5, or for multipart the MD5
+of the parts' MD5s and the part count) must equal what was sent, or the object is removed and
+the delivery fails. Credentials come from the usual AWS configuration (environment, shared
+files, instance role); only the endpoint URL is ours to configure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from exports.errors import DeliveryConflict, DeliveryError
+
+DEFAULT_PART_SIZE = 16 << 20
+MIN_PART_SIZE = 5 << 20  # S3's smallest part (except the last)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix/``)."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
+    prefix = parts.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return parts.netloc, prefix
+
+
+@dataclass
+class S3Destination:
+    """Bundles in ``s3://bucket/prefix`` on the store at ``endpoint_url`` (None: AWS)."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+    part_size: int = DEFAULT_PART_SIZE
+    concurrency: int = 4
+    max_attempts: int = 3  # per request, botocore's own retries
+    _client: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_url(cls, url: str, endpoint_url: str | None = None, **kw: Any) -> S3Destination:
+        bucket, prefix = parse_s3_url(url)
+        return cls(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, **kw)
+
+    def __post_init__(self) -> None:
+        if self.part_size < MIN_PART_SIZE:
+            raise ValueError(f"part_size {self.part_size!r} is below S3's minimum of {MIN_PART_SIZE}")
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                self._client = boto3.client(
+                    "s3", endpoint_url=self.endpoint_url,
+                    config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                                  max_pool_connections=max(10, self.concurrency * 2)),
+                )
+            return self._client
+
+    def url(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.key(name)}"
+
+    def key(self, name: str) -> str:
+        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+            raise ValueError(f"bundle name {name!r} must be a plain file name not starting with '.'")
+        return self.prefix + name
+
+    # Destination -------------------------------------------------------------------------
+    def deliver(self, path: Path, name: str) -> str:
+        from exports.destinations import check_bundle_file
+
+        path, key = Path(path), self.key(name)
+        check_bundle_file(path)
+        size = path.stat().st_size
+        try:
+            there = self._head(key)
+            if there is not None:
+                if there[0] == size and there[1] == self._etag_of_file(path, size):
+                    return self.url(name)
+                raise DeliveryConflict(f"{self.url(name)!r} already exists with different content")
+            self._abort_incomplete(key)
+            etag = self._put_small(path, key) if size <= self.part_size else self._put_multipart(path, key, size)
+            self._verify(key, size, etag)
+        except DeliveryError:
+            raise
+        except Exception as exc:  # botocore's ClientError, connection and endpoint errors
+            raise DeliveryError(f"upload of {str(path)!r} to {self.url(name)!r} failed: {exc}") from exc
+        return self.url(name)
+
+    def exists(self, name: str) -> bool:
+        return self._head(self.key(name)) is not None
+
+    # Source (inbound) --------------------------------------------------------------------
+    def list_bundles(self) -> list[str]:
+        """Names of the ``.hlb`` files directly under the prefix, oldest first."""
+        found: list[tuple[Any, str]] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(self.prefix):]
+                if name.endswith(".hlb") and "/" not in name:
+                    found.append((obj["LastModified"], name))
+        return [name for _, name in sorted(found)]
+
+    def fetch(self, name: str, into: Path) -> Path:
+        """Download bundle ``name`` (already encrypted) to the file ``into``."""
+        self.client.download_file(self.bucket, self.key(name), str(into))
+        return Path(into)
+
+    # Internals ---------------------------------------------------------------------------
+    def _head(self, key: str) -> tuple[int, str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"]), head["ETag"].strip('"')
+
+    def _abort_incomplete(self, key: str) -> None:
+        listing = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        for upload in listing.get("Uploads", []):
+            if upload["Key"] == key:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+
+    def _put_small(self, path: Path, key: str) -> str:
+        data = path.read_bytes()
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def _put_multipart(self, path: Path, key: str, size: int) -> str:
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        try:
+            parts = self._upload_parts(path, key, upload_id)
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag, _ in parts]},
+            )
+        except BaseException:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except Exception:  # noqa: BLE001 - the store is failing; the next attempt aborts it
+                pass
+            raise
+        return _multipart_etag([md5 for _, _, md5 in parts])
+
+    def _upload_parts(self, path: Path, key: str, upload_id: str) -> list[tuple[int, str, bytes]]:
+        def send(number: int, data: bytes) -> tuple[int, str, bytes]:
+            md5 = hashlib.md5(data, usedforsecurity=False).digest()
+            reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                            PartNumber=number, Body=data)
+            return number, reply["ETag"], md5
+
+        done: list[tuple[int, str, bytes]] = []
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part") as pool:
+            running: set[Future[tuple[int, str, bytes]]] = set()
+            try:
+                for number, data in _read_parts(path, self.part_size):
+                    if len(running) >= self.concurrency:  # bound memory: wait for a free slot
+                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        done += [f.result() for f in finished]
+                    running.add(pool.submit(send, number, data))
+                done += [f.result() for f in running]
+            except BaseException:
+                for f in running:
+                    f.cancel()
+                raise
+        return sorted(done)
+
+    def _verify(self, key: str, size: int, etag: str) -> None:
+        there = self._head(key)
+        if there == (size, etag):
+            return
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        raise DeliveryError(
+            f"s3://{self.bucket}/{key} failed verification after upload: has (size, ETag) {there!r}, "
+            f"sent {(size, etag)!r}; removed it"
+        )
+
+    def _etag_of_file(self, path: Path, size: int) -> str:
+        if size <= self.part_size:
+            h = hashlib.md5(usedforsecurity=False)
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            return h.hexdigest()
+        return _multipart_etag([hashlib.md5(d, usedforsecurity=False).digest()
+                                for _, d in _read_parts(path, self.part_size)])
+
+
+def _read_parts(path: Path, part_size: int) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as fh:
+        number = 1
+        while data := fh.read(part_size):
+            yield number, data
+            number += 1
+
+
+def _multipart_etag(md5s: list[bytes]) -> str:
+    return f"{hashlib.md5(b''.join(md5s), usedforsecurity=False).hexdigest()}-{len(md5s)}"

@@ -1,0 +1,58 @@
+"""export-partners: send each partner hotline the confirmed items seen hosted in its
+countries (URLs, hosting details, hashes; media only where its agreement says so) for notice
+and takedown; with ``hash_sets=True``, our analysts' new confirmed hashes instead, as Parquet
+and Project VIC VICS JSON inside the bundle. One task per partner: a partner whose
+destination is down is retried, and does not hold up the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+
+from flows.common import installation
+from hotline.exchange import export_to_partner
+
+
+@task
+def partner_names(only: list[str] | None) -> list[str]:
+    names = [p.name for p in installation().catalog.partners()]
+    return [n for n in names if only is None or n in only]
+
+
+@task(retries=2, retry_delay_seconds=30)
+def deliver_to_partner(name: str, hash_sets: bool) -> list[dict[str, Any]]:
+    actor = "export-hashsets" if hash_sets else "export-partners"
+    return [vars(d) for d in export_to_partner(installation(), name, hash_set=hash_sets, actor=actor)]
+
+
+@flow(name="export-partners")
+def export_partners(partners: list[str] | None = None, hash_sets: bool = False) -> dict[str, Any]:
+    """Deliver to every registered partner (or the named ones)."""
+    names = partner_names(partners)
+    states = {n: deliver_to_partner.submit(n, hash_sets) for n in names}
+    delivered: dict[str, list[dict[str, Any]]] = {}
+    failed: dict[str, str] = {}
+    for name, future in states.items():
+        state = future.wait() or future.state
+        if state.is_completed():
+            delivered[name] = future.result()
+        else:
+            failed[name] = str(state.message or state.name)
+    create_table_artifact(
+        key="export-hashsets-summary" if hash_sets else "export-partners-summary",
+        table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
+               for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
+                                                 for n, why in failed.items()],
+        description="Hash sets sent to partners" if hash_sets else "Notice-and-takedown bundles sent to partners",
+    )
+    if failed:
+        raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")
+    return {"partners": names, "deliveries": delivered,
+            "items": sum(d["items"] for ds in delivered.values() for d in ds)}
+
+
+if __name__ == "__main__":
+    print(export_partners())

@@ -1,0 +1,40 @@
+"""import-bundles: poll our inbound directory or S3 prefix and import every partner bundle
+not seen before: verify, decrypt, file the reports for our jurisdiction (crawled by the next
+process-reports run), merge the partner's baseline hashes into its known set. A refused
+bundle is recorded with its reason; the poll goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+
+from flows.common import installation
+from hotline.exchange import poll_inbound
+
+
+@task(retries=2, retry_delay_seconds=30)
+def poll() -> dict[str, Any]:
+    result = poll_inbound(installation(), actor="import-bundles")
+    return {"imported": [asdict(r) for r in result.imported], "refused": result.refused, "skipped": result.skipped}
+
+
+@flow(name="import-bundles")
+def import_bundles() -> dict[str, Any]:
+    result = poll()
+    create_table_artifact(
+        key="import-bundles-summary",
+        table=[{"bundle": r["bundle_id"], "partner": r["partner"], "outcome": "imported",
+                "detail": f"{len(r['reports_added'])} report(s), {r['hashes_added']} new hash(es)"}
+               for r in result["imported"]]
+        + [{"bundle": loc, "partner": "", "outcome": "refused", "detail": why} for loc, why in result["refused"]],
+        description="Partner bundles handled by this poll",
+    )
+    return result
+
+
+if __name__ == "__main__":
+    print(import_bundles())

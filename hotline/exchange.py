@@ -1,0 +1,196 @@
+"""Secure exchange for one installation: which routes its bundles take, and how partners'
+bundles come in. The wiring between the settings, the partner registry, the keys, the
+evidence store and ``exports``; flows and commands call these functions.
+
+Routes (ledger names): ``interpol`` (every baseline or national item, to the INTERPOL drop),
+``partner:<name>`` (items seen hosted in the partner's countries, for notice and takedown;
+media only if its agreement says so) and ``hashset:<name>`` (our analysts' confirmed hashes,
+as Parquet and Project VIC VICS JSON, for partners that take hash sets).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from catalog import NotFound, Verdict
+from catalog.records import Partner
+from exports import BundleError, Delivery, destination_for, export_pending
+from exports.destinations import Destination, LocalDirectoryDrop
+from exports.inbound import ImportResult, import_bundle
+from exports.keys import (
+    load_ed25519_public_key,
+    load_x25519_public_key,
+    raw_public_bytes,
+)
+from exports.outbound import HASHSET_KIND, MANIFEST_KIND, Route
+from hotline.installation import Installation
+
+INTERPOL = "interpol"
+
+
+def partner_from_key_files(
+    name: str,
+    *,
+    countries: list[str],
+    encryption_key: Path,
+    signing_keys: list[Path],
+    destination: str,
+    endpoint_url: str | None = None,
+    media: bool = False,
+    hash_sets: bool = True,
+) -> Partner:
+    """A partner record from its public key files (PEM), checked: the destination must be a
+    directory path or an s3:// URL, the countries two-letter codes."""
+    bad = [c for c in countries if len(c) != 2 or not c.isalpha()]
+    if not countries or bad:
+        raise ValueError(f"countries must be two-letter ISO 3166 codes, got {countries!r}")
+    if not signing_keys:
+        raise ValueError("a partner needs at least one signing (Ed25519) public key")
+    destination_for(destination, endpoint_url)  # refuses what is neither
+
+    def b64(key: object) -> str:
+        return base64.b64encode(raw_public_bytes(key)).decode("ascii")  # type: ignore[arg-type]
+
+    return Partner(
+        name=name, countries=tuple(c.upper() for c in countries),
+        encryption_key=b64(load_x25519_public_key(encryption_key)),
+        signing_keys=tuple(b64(load_ed25519_public_key(p)) for p in signing_keys),
+        destination=destination, endpoint_url=endpoint_url, media=media, hash_sets=hash_sets,
+    )
+
+
+def _destination(inst: Installation, where: str, endpoint_url: str | None) -> Destination:
+    return destination_for(where, endpoint_url, part_size=inst.settings.s3_part_size)
+
+
+def interpol_route(inst: Installation) -> Route:
+    """Every baseline or national item not yet delivered, to the INTERPOL drop (media if
+    ``export_media``); until INTERPOL's keys are configured, encrypted to our own drop key."""
+    s = inst.settings
+    keys = tuple(load_x25519_public_key(p) for p in s.interpol_keys) or (inst.keys.drop_public(),)
+    where = s.interpol_destination or str(s.drop_dir)
+    return Route(name=INTERPOL, destination=_destination(inst, where, s.s3_endpoint_url), recipients=keys,
+                 include_media=s.export_media)
+
+
+def _partner_key(partner: Partner) -> tuple[X25519PublicKey, ...]:
+    return (X25519PublicKey.from_public_bytes(base64.b64decode(partner.encryption_key)),)
+
+
+def partner_route(inst: Installation, partner: Partner) -> Route:
+    """Items seen hosted in the partner's countries, with those sightings, for notice and takedown."""
+    return Route(name=f"partner:{partner.name}",
+                 destination=_destination(inst, partner.destination, partner.endpoint_url),
+                 recipients=_partner_key(partner), kind=MANIFEST_KIND, include_media=partner.media,
+                 countries=partner.countries)
+
+
+def hashset_route(inst: Installation, partner: Partner) -> Route:
+    """Our analysts' confirmed hashes (not hashes from others' known sets), as a hash set."""
+    return Route(name=f"hashset:{partner.name}",
+                 destination=_destination(inst, partner.destination, partner.endpoint_url),
+                 recipients=_partner_key(partner), kind=HASHSET_KIND, sources=("analyst",))
+
+
+def export_route(inst: Installation, route: Route, *, actor: str) -> list[Delivery]:
+    return export_pending(
+        inst.catalog, inst.evidence.get, route=route, outbox=inst.settings.outbox_dir,
+        sender=inst.keys.signing_private(), sender_country=inst.settings.country, actor=actor,
+    )
+
+
+def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, actor: str) -> list[Delivery]:
+    """Deliver what partner ``name`` has not had: its notice-and-takedown items, or (``hash_set``)
+    our new confirmed hashes if it takes hash sets."""
+    partner = inst.catalog.get_partner(name)
+    if hash_set:
+        return export_route(inst, hashset_route(inst, partner), actor=actor) if partner.hash_sets else []
+    return export_route(inst, partner_route(inst, partner), actor=actor)
+
+
+# Inbound ---------------------------------------------------------------------------------
+
+
+def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list[dict[str, str | None]]) -> int:
+    """Merge ``rows`` into the known set ``set_name`` (verdict baseline); returns how many
+    rows it gained. The set is rewritten whole: its old rows plus the new, deduplicated."""
+    columns = ("md5", "sha1", "sha256", "pdq", "id", "category")
+    new = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns})
+    try:
+        before = inst.catalog.get_known_set(set_name)
+        table = pa.concat_tables([pq.read_table(before.path).select(list(columns)), new])
+        old_rows = before.rows
+    except NotFound:
+        table, old_rows = new, 0
+    fd, tmp = tempfile.mkstemp(dir=inst.settings.known_dir, prefix=f".{set_name}.", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)  # hashes only, never media
+        imported, _ = inst.import_known_set(Path(tmp), set_name, Verdict.BASELINE, source=f"partner:{partner}")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return imported.rows - old_rows
+
+
+def import_bundle_file(inst: Installation, path: Path, *, location: str | None = None, actor: str) -> ImportResult:
+    """Verify and import one partner bundle file (see ``exports.inbound``)."""
+    s = inst.settings
+    return import_bundle(
+        inst.catalog, Path(path), location=location or str(Path(path).resolve()),
+        recipients=inst.keys.receiving_keys(), partners=inst.catalog.partners(),
+        jurisdiction=s.our_jurisdiction,
+        add_known_hashes=lambda name, partner, rows: add_known_hashes(inst, name, partner, rows),
+        store_media=inst.evidence.put if s.import_media else None, actor=actor,
+    )
+
+
+@dataclass(frozen=True)
+class PollResult:
+    imported: list[ImportResult] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+    skipped: int = 0  # handled by an earlier poll
+
+
+def inbound_source(inst: Installation) -> Destination:
+    s = inst.settings
+    return _destination(inst, s.inbound or str(s.inbox_dir), s.s3_endpoint_url)
+
+
+def poll_inbound(inst: Installation, *, actor: str) -> PollResult:
+    """Import every bundle in our inbound directory or S3 prefix not handled before. A refused
+    bundle is recorded with its reason and the poll goes on; it is not retried."""
+    source = inbound_source(inst)
+    result = PollResult()
+    for name in source.list_bundles():
+        location = _location(source, name)
+        if inst.catalog.inbound_seen(location):
+            result = PollResult(result.imported, result.refused, result.skipped + 1)
+            continue
+        try:
+            if isinstance(source, LocalDirectoryDrop):
+                result.imported.append(import_bundle_file(inst, source.root / name, location=location, actor=actor))
+                continue
+            fd, tmp = tempfile.mkstemp(dir=inst.settings.data_dir, prefix=".inbound-", suffix=".hlb")
+            os.close(fd)
+            try:  # the file is the bundle as sent: encrypted
+                source.fetch(name, Path(tmp))
+                result.imported.append(import_bundle_file(inst, Path(tmp), location=location, actor=actor))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except BundleError as exc:
+            result.refused.append((location, f"{type(exc).__name__}: {exc}"))
+    return result
+
+
+def _location(source: Destination, name: str) -> str:
+    if isinstance(source, LocalDirectoryDrop):
+        return str((source.root / name).resolve())
+    return source.url(name)  # type: ignore[attr-defined]
