@@ -87,6 +87,16 @@ _CSS_IMAGE_SET_STRING = re.compile(
     r"""image-set\(([^)]*)\)""", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
+# Media-looking URLs anywhere in the raw text: markup too broken to parse, inline scripts
+# that build a gallery, comments. Only URLs ending in a media extension are taken.
+_RAW_EXTENSIONS = "|".join(sorted(e[1:] for e in MEDIA_EXTENSIONS))
+_RAW_MEDIA_URL = re.compile(
+    r"""(?:=|["'(,\[])\s*["']?((?:https?:)?[\w./~%+@:-]*?[\w~%+@-]+\.(?:"""
+    + _RAW_EXTENSIONS
+    + r""")(?:\?[^"'()\s<>]*)?)(?=["')\s>,\]]|$)""",
+    re.IGNORECASE,
+)
+MAX_RAW_SWEEP = 2 * 1024 * 1024  # characters of a page the sweep reads
 _REFRESH = re.compile(
     r"""^\s*[\d.]*\s*(?:[;,]\s*(?:url\s*=\s*)?["']?\s*([^"'\s][^"']*?)\s*["']?\s*)?$""",
     re.IGNORECASE,
@@ -193,6 +203,12 @@ def _media_candidates(sel: Selector, base: str) -> list[str]:
     return found
 
 
+def raw_media_urls(text: str, base: str) -> list[str]:
+    """URLs with a media extension anywhere in ``text`` (attribute values, scripts, broken
+    tags), made absolute against ``base``."""
+    return [url for m in _RAW_MEDIA_URL.finditer(text[:MAX_RAW_SWEEP]) if (url := _absolute(base, m.group(1)))]
+
+
 def extract_links(response: TextResponse) -> PageLinks:
     """Everything ``response`` (an HTML page) points at; see ``PageLinks``."""
     base = response.urljoin("")  # honours <base href>
@@ -200,6 +216,7 @@ def extract_links(response: TextResponse) -> PageLinks:
     this_page = urldefrag(response.url)[0]
     sel = response.selector
     media = _media_candidates(sel, base)
+    media.extend(raw_media_urls(response.text, base))
     stylesheets: list[str] = []
     for link in sel.css("link[href]"):
         if "stylesheet" in link.attrib.get("rel", "").lower().split():

@@ -31,6 +31,7 @@ from spiders.hosting import country_of, recorded_headers
 from spiders.items import Fetch, FetchedMedia, MediaLink
 from spiders.links import PageLinks, css_urls, extract_links, refresh_target
 from spiders.magic import sniff
+from spiders.middlewares.deadline import DEADLINE_CUT
 from spiders.request import CrawlRequest
 
 # Request.meta keys of this spider.
@@ -379,6 +380,8 @@ class MediaSpider(Spider):
             timeout_s=r.request_timeout_s, max_redirects=r.max_redirects,
         )
         text = reason.text
+        if reason.limit and request.meta.get(DEADLINE_CUT) and "timed out" in text:
+            text = f"stopped by the crawl's time limit, crawl_timeout_s ({r.crawl_timeout_s:g} s)"
         if request.url != url:
             text = f"{text} (redirected to {request.url})"
         role = request.meta.get(ROLE, "other")

@@ -17,6 +17,7 @@ from typing import Any
 from spiders.request import CrawlRequest
 
 ADDRESS_GUARD = "spiders.middlewares.address_guard.AddressGuardMiddleware"
+DEADLINE = "spiders.middlewares.deadline.DeadlineMiddleware"
 PINNED_RESOLVER = "spiders.pinning.PinnedResolver"
 HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
 EVIDENCE_PIPELINE = "spiders.pipelines.evidence.EvidencePipeline"
@@ -61,8 +62,10 @@ def crawl_settings(
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
         "CLOSESPIDER_TIMEOUT": request.crawl_timeout_s,
+        "DEADLINE_SECONDS": request.crawl_timeout_s,
         # components
         "DOWNLOADER_MIDDLEWARES": {
+            DEADLINE: 980,
             ADDRESS_GUARD: 990,
             "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
         },

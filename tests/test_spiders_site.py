@@ -185,3 +185,181 @@ def test_fixture_site_every_pattern_is_found(vault: tuple[Path, Path], inside: S
         inside.url("/evil.css"), inside.url("/"), inside.url("/secret.png"), site.url("/to-inside")
     }
     assert all(e.stage == "crawl" for e in result.errors)
+
+
+# --- hostile content --------------------------------------------------------------------
+
+
+def pixel_bomb(side: int) -> bytes:
+    """A small PNG file that declares ``side`` x ``side`` pixels (a decompression bomb)."""
+    out = io.BytesIO()
+    Image.new("1", (side, side)).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_hostile_site_records_each_limit_and_keeps_what_it_collected(
+    vault: tuple[Path, Path], inside: Site
+) -> None:
+    broken = (
+        b"<html><body><img src='/ok-1.jpg'><div <<<< <img src='/ok-2.jpg'<p></b></i>"
+        b"<img src=\"/ok-3.jpg\" <!-- <script> \x00\xff\xfe <iframe src='/drip.html"
+    )
+    bomb_png = pixel_bomb(3000)
+    routes: dict[str, Route] = {
+        "/": page(
+            "<img src='/ok-0.jpg'><img src='/drip.jpg'><img src='/bomb.jpg'><img src='/huge.png'>"
+            "<img src='/pixels.png'><img src='/truncated.jpg'><a href='/loop-a'>loop</a>"
+            "<iframe src='/broken.html'></iframe><iframe src='/endless.html'></iframe>"
+            "<a href='/to-inside'>x</a><a href='/bigpage.html'>big</a>"
+            "<a href='/refresh-a.html'>r</a>"
+        ),
+        "/broken.html": broken,
+        "/endless.html": Reply(page("<p>framed</p>"), headers=(("Refresh", "0; url=/endless.html?again"),)),
+        "/endless.html?again": page("<iframe src='/endless.html?again2'></iframe>"),
+        **{f"/ok-{n}.jpg": (PICS[n], "image/jpeg") for n in range(4)},
+        "/drip.jpg": Stream.drip(seconds=8, chunk=b"\xff"),
+        "/bomb.jpg": gzip_bomb(64 * 1024 * 1024, content_type="image/jpeg"),
+        "/huge.png": (bytes(300_000), "image/png"),
+        "/pixels.png": (bomb_png, "image/png"),
+        "/truncated.jpg": (PICS[5][:400], "image/jpeg"),
+        "/loop-a": Reply.redirect("/loop-b"),
+        "/loop-b": Reply.redirect("/loop-a"),
+        "/to-inside": Reply.redirect(inside.url("/")),
+        "/bigpage.html": page("<img src='/never.jpg'>" + "<p>filler</p>" * 12_000),
+        "/refresh-a.html": page("", head="<meta http-equiv='refresh' content='0;url=/refresh-b.html'>"),
+        "/refresh-b.html": page("", head="<meta http-equiv='refresh' content='0;url=/refresh-c.html'>"),
+        "/refresh-c.html": page("", head="<meta http-equiv='refresh' content='0;url=/refresh-d.html'>"),
+        "/refresh-d.html": page("<img src='/never-2.jpg'>"),
+    }
+    started = time.monotonic()
+    with serve_site(routes) as site:
+        result = run(
+            site.url("/"), vault, site.host_port, request_timeout_s=1.5, max_media_bytes=200_000,
+            max_page_bytes=100_000, max_pixels=4_000_000, max_redirects=2,
+        )
+    assert time.monotonic() - started < 30
+
+    found = sighted(result)
+    assert {found.get(f"ok-{n}.jpg") for n in range(4)} == {sha(PICS[n]) for n in range(4)}
+    assert found["truncated.jpg"] == sha(PICS[5][:400])  # stored; hashing reports it
+    assert "never.jpg" not in site.requests and "/never-2.jpg" not in site.requests
+    limits = {e.url.split("/", 3)[3]: e.reason for e in result.errors if e.stage == "limit"}
+    assert limits == {
+        "drip.jpg": "timed out after 1.5 s (request_timeout_s)",
+        "bomb.jpg": "response larger than max_media_bytes (200000 bytes) once decompressed "
+                    "(a compression bomb?)",
+        "huge.png": "response larger than max_media_bytes (200000 bytes)",
+        "pixels.png": "image is 3000x3000 (9000000 pixels), more than max_pixels (4000000)",
+        "loop-a": "more than 2 redirects (max_redirects)",
+        "bigpage.html": "page larger than max_page_bytes (100000 bytes)",
+        "refresh-c.html": "more than 2 redirects (max_redirects), counting refreshes",
+    }
+    assert by_url(result, site.url("/to-inside")) == [
+        f"refused: 127.0.0.1 is a loopback address (redirected to {inside.url('/')})"
+    ]
+    assert result.stats["limit/fired"] >= 4
+    # what was collected is in the store, sealed
+    store = LocalEvidenceStore(vault[0], load_data_key(vault[1]))
+    assert store.get(sha(PICS[0])) == PICS[0]
+
+
+def test_page_and_media_budgets_and_crawl_time_are_reasons_on_the_report(
+    vault: tuple[Path, Path],
+) -> None:
+    routes: dict[str, Route] = {
+        "/": page("".join(f"<a href='/p{n}.html'>p</a>" for n in range(10))
+                  + "".join(f"<img src='/m{n}.jpg'>" for n in range(6))),
+        **{f"/p{n}.html": page("<p>a page</p>") for n in range(10)},
+        **{f"/m{n}.jpg": (PICS[n], "image/jpeg") for n in range(6)},
+    }
+    with serve_site(routes) as site:
+        result = run(site.url("/"), vault, site.host_port, max_pages=4, max_media=3)
+    assert len(result.pages) == 4 and len(result.media) == 3
+    assert [(e.url, e.reason, e.stage) for e in result.errors] == [
+        (site.url("/"), "page budget spent: max_pages (4); 7 more page link(s) not followed", "limit"),
+        (site.url("/"), "media budget spent: max_media (3); 3 more media URL(s) not fetched", "limit"),
+    ]
+
+    slow = {"/": page("<img src='/ok.jpg'><iframe src='/drip.html'></iframe>"),
+            "/ok.jpg": (PICS[7], "image/jpeg"), "/drip.html": Stream.drip(seconds=20)}
+    started = time.monotonic()
+    with serve_site(slow) as site:
+        result = run(site.url("/"), vault, site.host_port, crawl_timeout_s=2.0)
+    assert time.monotonic() - started < 12  # not the drip's 20 s, nor the request's 20 s
+    assert [m.sha256 for m in result.media] == [sha(PICS[7])]  # collected before the stop
+    assert (site.url("/"), "crawl stopped after crawl_timeout_s (2 s); results are partial",
+            "limit") in [(e.url, e.reason, e.stage) for e in result.errors]
+    assert (site.url("/drip.html"), "stopped by the crawl's time limit, crawl_timeout_s (2 s)",
+            "limit") in [(e.url, e.reason, e.stage) for e in result.errors]
+
+
+# --- DNS rebinding ----------------------------------------------------------------------
+
+
+def test_connections_go_to_the_address_that_was_checked(vault: tuple[Path, Path]) -> None:
+    """rebind.test answers 127.0.0.1 (allowed) to the first question and 127.0.0.2 (not
+    allowed) to every later one. Pinned, the crawl asks once and never reaches .2."""
+    seen: list[SiteRequest] = []
+
+    def front(request: SiteRequest) -> bytes:
+        seen.append(request)
+        return page("<img src='/a.jpg'><a href='/next.html'>next</a>")
+
+    with serve_site({"/": front, "/a.jpg": (PICS[1], "image/jpeg"),
+                     "/next.html": page("<img src='/b.jpg'>"), "/b.jpg": (PICS[2], "image/jpeg")}) as site:
+        with serve_site({"/": page("<img src='/a.jpg'>"), "/a.jpg": (PICS[39], "image/jpeg")},
+                        host="127.0.0.2", port=site.port) as rebound:
+            hosts = {"rebind.test": [["127.0.0.1"], ["127.0.0.2"]]}
+            result = run(f"http://rebind.test:{site.port}/", vault, site.host_port, test_hosts=hosts)
+            first_refused = run(f"http://rebind.test:{site.port}/", vault, site.host_port,
+                                test_hosts={"rebind.test": [["127.0.0.2"], ["127.0.0.1"]]})
+        assert rebound.requests == []
+    assert result.errors == ()
+    assert {s.sha256 for s in result.sightings} == {sha(PICS[1]), sha(PICS[2])}
+    assert result.stats["guard/dns_lookups"] == 1 and result.stats["guard/passed"] == 4
+    assert seen[0].headers["Host"] == f"rebind.test:{site.port}"
+    assert [e.reason for e in first_refused.errors] == [
+        "refused: 'rebind.test' resolves to 127.0.0.2; 127.0.0.2 is a loopback address"
+    ]
+    assert sorted(site.requests) == ["/", "/a.jpg", "/b.jpg", "/next.html"]
+
+
+# --- disguised websites: the referrer pathway -------------------------------------------
+
+
+def test_pathway_is_replayed_and_both_views_are_recorded(vault: tuple[Path, Path]) -> None:
+    """The target shows its gallery only to visitors coming from the forum post (Referer),
+    who passed the forum's front page (cookie), with a browser's user agent."""
+    browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    site_url: list[str] = []
+
+    def forum(_: SiteRequest) -> Reply:
+        return Reply(page("<a href='/post/7'>post</a>"), headers=(("Set-Cookie", "visited=1; Path=/"),))
+
+    def hidden(request: SiteRequest) -> bytes:
+        disguised = (
+            request.headers.get("Referer") == site_url[0] + "/post/7"
+            and "visited=1" in request.headers.get("Cookie", "")
+            and request.headers.get("User-Agent") == browser
+        )
+        return page("<img src='/hidden.jpg'>" if disguised else "<p>Cooking recipes</p><img src='/cake.jpg'>")
+
+    routes: dict[str, Route] = {
+        "/forum": forum, "/post/7": page("<a href='/target'>pics</a>"), "/target": hidden,
+        "/hidden.jpg": (PICS[11], "image/jpeg"), "/cake.jpg": (PICS[12], "image/jpeg"),
+    }
+    with serve_site(routes) as site:
+        site_url.append(site.base_url)
+        result = run(site.url("/target"), vault, site.host_port, user_agent=browser,
+                     pathway=(site.url("/forum"), site.url("/post/7")))
+    views = sorted((p.view, p.url.split("/", 3)[3], p.referer) for p in result.pages)
+    assert views == [
+        ("direct", "target", None),
+        ("pathway", "target", site.url("/post/7")),
+        ("step", "forum", None),
+        ("step", "post/7", site.url("/forum")),
+    ]
+    assert sighted(result) == {"hidden.jpg": sha(PICS[11]), "cake.jpg": sha(PICS[12])}
+    sizes = {p.view: p.size for p in result.pages if p.url.endswith("/target")}
+    assert sizes["direct"] != sizes["pathway"]  # the disguise shows in the two views
+    assert result.stats["pathway/steps"] == 2
