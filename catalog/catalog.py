@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog.audit import AuditMixin
+from catalog.clusters import ClustersMixin
 from catalog.exchange import ExchangeMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
@@ -10,8 +11,9 @@ from catalog.media import MediaMixin
 from catalog.reports import ReportsMixin
 from catalog.retention import RetentionMixin
 from catalog.review import ReviewMixin
+from catalog.users import UsersMixin
 
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, AuditMixin):
+              RetentionMixin, ClustersMixin, UsersMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

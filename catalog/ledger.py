@@ -18,7 +18,7 @@ from catalog.db import Database, utcnow
 from catalog.errors import NotFound
 from catalog.records import ExportCandidate, ExportEntry, ResendRequest, Verdict
 from catalog.review import current_verdicts
-from catalog.schema import export_items, export_resends, exports, hashes, media, sightings
+from catalog.schema import confirmations, export_items, export_resends, exports, hashes, media, sightings
 
 
 class LedgerMixin(Database):
@@ -42,7 +42,9 @@ class LedgerMixin(Database):
             sa.select(media, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.source, cv.c.actor, cv.c.created_at)
             .join(cv, cv.c.sha256 == media.c.sha256)
             .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]),
-                   sa.or_(media.c.sha256.not_in(sent), media.c.sha256.in_(resend)))
+                   sa.or_(media.c.sha256.not_in(sent), media.c.sha256.in_(resend)),
+                   # four-eyes (issue 5): a verdict recorded under the rule goes out once confirmed
+                   sa.or_(cv.c.confirm_required.is_not(True), cv.c.id.in_(sa.select(confirmations.c.verdict_id))))
             .order_by(cv.c.id)
             .limit(limit)
         )

@@ -263,3 +263,138 @@ class ResendRequest:
     reason: str | None
     bundle_id: str | None  # the bundle that re-sent it, once sent
     sent_at: datetime | None
+
+
+# issue 5: the review queue: users, clusters, gradings, derived verdicts, four-eyes
+@dataclass(frozen=True)
+class GradingRecord:
+    """An item graded once, by attributes (classification/attributes.py defines the values);
+    verdicts are derived from it. ``severity`` 0..3; ``self_generated`` None when unknown."""
+
+    age_group: str  # infant-toddler | prepubescent | pubescent | adult | unclear
+    genders: tuple[str, ...]  # female | male | other | unclear
+    depiction: str  # real | drawn | cgi | ai-generated | unclear
+    sexual_activity: bool
+    genital_focus: bool
+    severity: int
+    self_generated: bool | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JurisdictionVerdict:
+    """One jurisdiction's verdict on an item, derived from its grading by a law profile
+    (``source`` derived) or set by hand (``override``)."""
+
+    jurisdiction: str  # INTERPOL (the baseline) or an ISO 3166 code
+    illegal: bool
+    profile: str  # the profile's name
+    profile_sha256: str  # of the profile file the verdict was derived under
+    rule: str | None = None  # the rule that decided, None: the profile's default
+    source: str = "derived"  # derived | override
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an analyst decided for one item: the grading, the jurisdictions' verdicts, and
+    the main verdict (derived, or set by hand with a reason)."""
+
+    sha256: str
+    grading: GradingRecord
+    verdict: Verdict
+    jurisdictions: tuple[JurisdictionVerdict, ...]
+    overridden: bool = False  # the verdict was set by hand against the derived one
+    reason: str | None = None
+    confirm_required: bool = False  # four-eyes: exportable only once a second analyst confirms
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who logs in to the review app. The password hash never leaves the catalog."""
+
+    name: str
+    role: str  # analyst | senior | operator | statistician | admin
+    active: bool
+    blur: int | None  # thumbnail blur strength; None: the installation's default
+    reveal_budget: int | None  # reveals a day; None: the installation's default
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A logged-in session (the catalog keeps only the SHA-256 of its token)."""
+
+    user: User
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """A group of near-duplicate queued items decided together."""
+
+    id: int
+    kind: str
+    status: str  # open | decided
+    items: int  # open items in it
+    representative: str
+    novel: bool  # no near-duplicate among items already decided
+    similar_to: str | None  # the nearest decided item, when not novel
+    oldest_report_at: datetime | None
+    first_seen_at: datetime
+    holder: str | None = None  # who holds the lease, while it runs
+    lease_expires_at: datetime | None = None
+    members: tuple[str, ...] = ()  # the first few items (SHA-256), for thumbnails
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    """One item of a cluster, with what an analyst sees beside it."""
+
+    sha256: str
+    kind: str
+    mime: str | None
+    size: int
+    status: str
+    distance: int | None  # PDQ distance to the cluster's representative
+    sightings: tuple[dict[str, object], ...]  # media_url, page_url, country, report_id, seen_at
+    matches: tuple[dict[str, object], ...]  # set_name, match_type, distance, verdict
+
+
+@dataclass(frozen=True)
+class PendingConfirmation:
+    """An exportable analyst verdict waiting for a second analyst (four-eyes rule)."""
+
+    verdict_id: int
+    sha256: str
+    verdict: Verdict
+    actor: str
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClusterCandidate:
+    """A queued item not in any cluster yet, with what clustering needs to place it."""
+
+    sha256: str
+    kind: str
+    signature: str | None  # PDQ hex, None when it has none (or too low a quality to compare)
+    first_seen_at: datetime
+    oldest_report_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """Where clustering puts items: into an open cluster (``cluster_id``) or a new one."""
+
+    members: tuple[tuple[str, int | None], ...]  # (SHA-256, PDQ distance to the representative)
+    cluster_id: int | None = None
+    kind: str = "image"
+    representative: str | None = None  # new clusters only
+    signature: str | None = None
+    novel: bool = True
+    similar_to: str | None = None
+    split_from: int | None = None
+# (end of issue 5 records)

@@ -266,3 +266,116 @@ export_resends = sa.Table(
 
 # Retention (issue 8; migration 0008): when an item's evidence was purged (hashes and verdicts stay).
 media.append_column(sa.Column("purged_at", sa.DateTime))
+# Review queue (issue 5; migration 0005): people who log in and their sessions, clusters of
+# near-duplicate queued items with one lease each, gradings (attributes, append-only), the
+# verdicts derived per jurisdiction, and four-eyes confirmations.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # analyst | senior | operator | statistician | admin
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, with its parameters
+    sa.Column("blur", sa.Integer),  # thumbnail blur strength; None: the installation's default
+    sa.Column("reveal_budget", sa.Integer),  # reveals a day; None: the installation's default
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_sha256", SHA256, primary_key=True),  # the cookie's token is never stored
+    sa.Column("user_name", sa.String(128), sa.ForeignKey("users.name"), nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+clusters = sa.Table(
+    "clusters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # image | video
+    sa.Column("representative", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("signature", sa.String(128)),  # the representative's PDQ; None: nothing joins it
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),  # open | decided
+    sa.Column("waiting", sa.Integer, nullable=False, server_default="0"),  # items still queued in it
+    sa.Column("novel", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("similar_to", SHA256),  # nearest already-decided item, when not novel
+    sa.Column("oldest_report_at", sa.DateTime),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("split_from", sa.Integer),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Index("ix_clusters_status", "status", "novel", "oldest_report_at"),
+)
+
+cluster_members = sa.Table(
+    "cluster_members",
+    metadata,
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), primary_key=True),
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), nullable=False, index=True),
+    sa.Column("distance", sa.Integer),  # PDQ distance to the representative
+    sa.Column("joined_at", sa.DateTime, nullable=False),
+)
+
+cluster_leases = sa.Table(
+    "cluster_leases",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("claimed_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+gradings = sa.Table(
+    "gradings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False, index=True),
+    sa.Column("cluster_id", sa.Integer),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("age_group", sa.String(16), nullable=False),
+    sa.Column("genders", sa.JSON, nullable=False),
+    sa.Column("depiction", sa.String(16), nullable=False),
+    sa.Column("sexual_activity", sa.Boolean, nullable=False),
+    sa.Column("genital_focus", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("self_generated", sa.Boolean),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+jurisdiction_verdicts = sa.Table(
+    "jurisdiction_verdicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("jurisdiction", sa.String(16), nullable=False),  # INTERPOL | ISO 3166 code
+    sa.Column("illegal", sa.Boolean, nullable=False),
+    sa.Column("grading_id", sa.Integer, sa.ForeignKey("gradings.id")),
+    sa.Column("profile", sa.String(64), nullable=False),
+    sa.Column("profile_sha256", SHA256, nullable=False),
+    sa.Column("rule", sa.Text),
+    sa.Column("source", sa.String(16), nullable=False),  # derived | override
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_jurisdiction_verdicts_item", "sha256", "jurisdiction"),
+)
+
+verdicts.append_column(sa.Column("grading_id", sa.Integer))  # the grading it was derived from
+verdicts.append_column(sa.Column("confirm_required", sa.Boolean))  # four-eyes: exportable once confirmed
+verdicts.append_column(sa.Column("basis", sa.String(16)))  # grading (derived) | hand (set with a reason)
+
+confirmations = sa.Table(
+    "confirmations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("verdict_id", sa.Integer, sa.ForeignKey("verdicts.id"), nullable=False, unique=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False, index=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+# (end of issue 5 tables)

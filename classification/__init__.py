@@ -1,13 +1,46 @@
 """Classification: what an item is, and who decided it.
 
-One job: turn matches and analysts' decisions into verdicts. Items found in a known-hash
-set take that set's verdict and never reach an analyst; the rest wait in the review queue
-until an analyst records INTERPOL *baseline*, *nationally illegal* or *not illegal*.
+One job: turn matches and analysts' gradings into verdicts. Items found in a known-hash set
+take that set's verdict and never reach an analyst; the rest wait in the review queue,
+grouped into clusters of near-duplicates, until an analyst grades them once by attributes
+(``attributes``). Verdicts are derived from the grading (``derive``): INTERPOL's baseline and
+one per jurisdiction, by law profiles that are TOML data files (``profiles``). Leases,
+splits, the four-eyes rule and recomputation are in ``review``. Errors: ``errors``.
 
-May import: catalog. Imported by flows and the command line.
+May import: catalog, NumPy. Imported by flows, the review app and the command line.
 """
 
+from classification.attributes import AgeGroup, Depiction, Gender, grading, grading_from_form
+from classification.clusters import ClusteringConfig, cluster_queue
+from classification.derive import decide, main_verdict
+from classification.profiles import LawProfile, ProfileSet, available_profiles, load_profile, load_profile_set
 from classification.queue import TriageResult, triage
+from classification.review import ReviewConfig, claim_next, confirm, decide_cluster, decide_item, recompute
 from classification.verdicts import classify, parse_verdict
 
-__all__ = ["TriageResult", "classify", "parse_verdict", "triage"]
+__all__ = [
+    "AgeGroup",
+    "ClusteringConfig",
+    "Depiction",
+    "Gender",
+    "LawProfile",
+    "ProfileSet",
+    "ReviewConfig",
+    "TriageResult",
+    "available_profiles",
+    "claim_next",
+    "classify",
+    "cluster_queue",
+    "confirm",
+    "decide",
+    "decide_cluster",
+    "decide_item",
+    "grading",
+    "grading_from_form",
+    "load_profile",
+    "load_profile_set",
+    "main_verdict",
+    "parse_verdict",
+    "recompute",
+    "triage",
+]

@@ -36,4 +36,5 @@ def classify(
         raise ValueError("a verdict needs the analyst's name")
     sha256 = catalog.resolve_media_id(media_id)
     catalog.record_verdict(sha256, verdict, actor=analyst.strip(), reason=reason)
+    catalog.refresh_open_clusters()  # the item leaves its cluster in the review queue
     return sha256

@@ -1,0 +1,133 @@
+"""People who log in to the review app, and their sessions.
+
+The catalog stores a slow password hash (made by the caller; ``review.passwords`` uses
+argon2id) and, for sessions, only the SHA-256 of the token the browser holds. A session ends
+at ``expires_at`` or after ``idle`` without a request, whichever comes first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from catalog.audit import audit
+from catalog.db import Database, utcnow
+from catalog.errors import InvalidState, NotFound
+from catalog.records import User, WebSession
+from catalog.schema import users, web_sessions
+
+ROLES = ("analyst", "senior", "operator", "statistician", "admin")
+"""analyst grades; senior also confirms (four-eyes) and overrides; operator runs the
+pipeline; statistician sees figures only; admin manages users. Only analyst and senior see media."""
+MEDIA_ROLES = frozenset({"analyst", "senior"})
+
+
+def _user(row: Any) -> User:
+    return User(name=row.name, role=row.role, active=bool(row.active), blur=row.blur,
+                reveal_budget=row.reveal_budget, created_at=row.created_at)
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return role
+
+
+class UsersMixin(Database):
+    def add_user(self, name: str, role: str, password_hash: str, *, actor: str) -> User:
+        """Add a user (audited); refused when the name is taken."""
+        name = name.strip()
+        if not name or len(name) > 128 or any(c.isspace() for c in name):
+            raise ValueError(f"a user name is 1 to 128 characters without spaces, not {name!r}")
+        now = utcnow()
+        with self.write() as conn:
+            if conn.scalar(sa.select(users.c.name).where(users.c.name == name)) is not None:
+                raise InvalidState(f"user {name!r} exists already")
+            conn.execute(users.insert().values(name=name, role=_check_role(role), password_hash=password_hash,
+                                               active=True, created_at=now, updated_at=now))
+            audit(conn, actor, "user.add", name, role=role)
+            return _user(conn.execute(sa.select(users).where(users.c.name == name)).one())
+
+    def update_user(self, name: str, *, actor: str, role: str | None = None, active: bool | None = None,
+                    password_hash: str | None = None, blur: int | None = None,
+                    reveal_budget: int | None = None) -> User:
+        """Change a user's role, state, password, blur or reveal budget (audited; the
+        password change is recorded without the hash). Deactivating ends their sessions."""
+        values: dict[str, Any] = {}
+        if role is not None:
+            values["role"] = _check_role(role)
+        if active is not None:
+            values["active"] = active
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if blur is not None:
+            if not 0 <= blur <= 64:
+                raise ValueError(f"blur strength is 0..64, not {blur!r}")
+            values["blur"] = blur
+        if reveal_budget is not None:
+            if reveal_budget < 0:
+                raise ValueError(f"a reveal budget cannot be negative: {reveal_budget!r}")
+            values["reveal_budget"] = reveal_budget
+        with self.write() as conn:
+            if not conn.execute(users.update().where(users.c.name == name).values(updated_at=utcnow(), **values)).rowcount:
+                raise NotFound(f"no user {name!r}")
+            if active is False or password_hash is not None:
+                conn.execute(web_sessions.delete().where(web_sessions.c.user_name == name))
+            audit(conn, actor, "user.update", name, **{k: v for k, v in values.items() if k != "password_hash"},
+                  **({"password": "changed"} if password_hash is not None else {}))
+            return _user(conn.execute(sa.select(users).where(users.c.name == name)).one())
+
+    def users(self) -> list[User]:
+        with self.read() as conn:
+            return [_user(r) for r in conn.execute(sa.select(users).order_by(users.c.name))]
+
+    def user(self, name: str) -> User:
+        with self.read() as conn:
+            row = conn.execute(sa.select(users).where(users.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        return _user(row)
+
+    def password_hash(self, name: str) -> str | None:
+        """The stored hash of an active user, None for an unknown or inactive name."""
+        with self.read() as conn:
+            return conn.scalar(sa.select(users.c.password_hash).where(users.c.name == name, users.c.active.is_(True)))
+
+    def start_session(self, name: str, token_sha256: str, csrf: str, lifetime: timedelta) -> datetime:
+        """Open a session for ``name`` (audited as a login); returns when it expires."""
+        now = utcnow()
+        with self.write() as conn:
+            conn.execute(web_sessions.delete().where(web_sessions.c.expires_at <= now))
+            conn.execute(web_sessions.insert().values(token_sha256=token_sha256, user_name=name, csrf=csrf,
+                                                      created_at=now, last_seen_at=now, expires_at=now + lifetime))
+            audit(conn, name, "user.login", name)
+        return now + lifetime
+
+    def session(self, token_sha256: str, idle: timedelta) -> WebSession | None:
+        """The live session with that token, its last use moved to now; None when there is
+        none, it expired, it sat idle longer than ``idle``, or its user was deactivated."""
+        now = utcnow()
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(web_sessions, users.c.name, users.c.role, users.c.active, users.c.blur,
+                          users.c.reveal_budget, users.c.created_at.label("user_created_at"))
+                .join(users, users.c.name == web_sessions.c.user_name)
+                .where(web_sessions.c.token_sha256 == token_sha256)).first()
+        if row is None or row.expires_at <= now or row.last_seen_at + idle <= now or not row.active:
+            return None
+        if now - row.last_seen_at > timedelta(seconds=30):  # keep writes rare: touch at most twice a minute
+            with self.write() as conn:
+                conn.execute(web_sessions.update().where(web_sessions.c.token_sha256 == token_sha256)
+                             .values(last_seen_at=now))
+        user = User(name=row.name, role=row.role, active=True, blur=row.blur, reveal_budget=row.reveal_budget,
+                    created_at=row.user_created_at)
+        return WebSession(user=user, csrf=row.csrf, created_at=row.created_at, expires_at=row.expires_at)
+
+    def end_session(self, token_sha256: str) -> None:
+        with self.write() as conn:
+            name = conn.scalar(sa.select(web_sessions.c.user_name).where(web_sessions.c.token_sha256 == token_sha256))
+            conn.execute(web_sessions.delete().where(web_sessions.c.token_sha256 == token_sha256))
+            if name:
+                audit(conn, name, "user.logout", name)

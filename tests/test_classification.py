@@ -1,0 +1,350 @@
+"""The classification schema, law profiles and derived verdicts; clustering, leases,
+four-eyes and recomputation over a real catalog (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from catalog import Catalog, CrawlResult, HashRecord, MatchRecord, MediaRecord, SightingRecord, Verdict
+from catalog.errors import InvalidState
+from catalog.records import ClusterCandidate
+from classification import (
+    ClusteringConfig,
+    ReviewConfig,
+    claim_next,
+    classify,
+    confirm,
+    decide,
+    decide_cluster,
+    decide_item,
+    grading,
+    load_profile,
+    load_profile_set,
+    recompute,
+    triage,
+)
+from classification.clusters import pdq_distances, pdq_matrix, plan_clusters
+from classification.errors import InvalidGrading, LeaseLost, NotAllowed, ProfileError, UnknownJurisdiction
+from classification.profiles import SHIPPED, available_profiles
+from classification.review import set_by_hand, split_item
+
+PROFILES = load_profile_set("XX", ["DE", "GB", "NL", "US"])
+BASELINE = dict(age_group="prepubescent", depiction="real", sexual_activity=True)
+
+
+# -- schema ------------------------------------------------------------------------------
+def test_grading_normalises_words_and_implies_severity() -> None:
+    g = grading(age_group="Infant_Toddler", depiction="AI-Generated", genders="male, female", genital_focus="yes",
+                tags="Studio; series-7")
+    assert (g.age_group, g.depiction, g.genders) == ("infant-toddler", "ai-generated", ("female", "male"))
+    assert g.genital_focus and not g.sexual_activity and g.severity == 2 and g.self_generated is None
+    assert g.tags == ("series-7", "studio")
+    assert grading(age_group="adult", depiction="real").genders == ("unclear",)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(age_group="teen", depiction="real"),
+    dict(age_group="adult", depiction="photo"),
+    dict(age_group="adult", depiction="real", genders="robot"),
+    dict(age_group="adult", depiction="real", severity=7),
+    dict(age_group="adult", depiction="real", sexual_activity="maybe"),
+    dict(age_group="adult", depiction="real", sexual_activity=True, severity=1),
+])
+def test_grading_refuses_values_outside_the_schema(bad: dict[str, object]) -> None:
+    with pytest.raises(InvalidGrading):
+        grading(**bad)  # type: ignore[arg-type]
+
+
+# -- verdict mapping -----------------------------------------------------------------------
+@pytest.mark.parametrize("attrs, interpol, xx, de, gb, nl, us, main", [
+    (BASELINE, True, True, True, True, True, True, Verdict.BASELINE),
+    (dict(age_group="infant-toddler", depiction="real", genital_focus=True), True, True, True, True, True, True,
+     Verdict.BASELINE),
+    # pubescent: not baseline, illegal nationally
+    (dict(age_group="pubescent", depiction="real", sexual_activity=True), False, True, True, True, True, True,
+     Verdict.NATIONAL),
+    # not a real child: never baseline; realistic AI pictures illegal where the law says so
+    (dict(age_group="prepubescent", depiction="ai-generated", sexual_activity=True), False, True, True, True, True,
+     True, Verdict.NATIONAL),
+    # drawings: only GB's s62 profile catches them
+    (dict(age_group="prepubescent", depiction="drawn", sexual_activity=True), False, False, False, True, False, False,
+     Verdict.NOT_ILLEGAL),
+    # posing without activity or focus: GB's "indecent" (severity 1) only
+    (dict(age_group="pubescent", depiction="real", severity=1), False, False, False, True, False, False,
+     Verdict.NOT_ILLEGAL),
+    # unclear age is never baseline
+    (dict(age_group="unclear", depiction="real", sexual_activity=True), False, False, False, False, False, False,
+     Verdict.NOT_ILLEGAL),
+    (dict(age_group="adult", depiction="real", sexual_activity=True, severity=3), False, False, False, False, False,
+     False, Verdict.NOT_ILLEGAL),
+])
+def test_one_grading_gives_every_jurisdiction_its_verdict(
+    attrs: dict[str, object], interpol: bool, xx: bool, de: bool, gb: bool, nl: bool, us: bool, main: Verdict
+) -> None:
+    d = decide("a" * 64, grading(**attrs), PROFILES)  # type: ignore[arg-type]
+    got = {j.jurisdiction: j.illegal for j in d.jurisdictions}
+    assert got == {"INTERPOL": interpol, "XX": xx, "DE": de, "GB": gb, "NL": nl, "US": us}
+    assert d.verdict is main and not d.overridden and not d.confirm_required
+
+
+def test_home_country_decides_the_national_verdict() -> None:
+    drawn = grading(age_group="prepubescent", depiction="drawn", sexual_activity=True)
+    assert decide("a" * 64, drawn, load_profile_set("GB")).verdict is Verdict.NATIONAL
+    assert decide("a" * 64, drawn, load_profile_set("DE")).verdict is Verdict.NOT_ILLEGAL
+
+
+def test_verdict_by_hand_needs_a_reason_and_four_eyes_marks_exportable_ones() -> None:
+    g = grading(age_group="adult", depiction="real")
+    with pytest.raises(InvalidGrading, match="needs a reason"):
+        decide("a" * 64, g, PROFILES, verdict=Verdict.NATIONAL)
+    d = decide("a" * 64, g, PROFILES, verdict=Verdict.NATIONAL, reason="court ruling 12/2026", four_eyes=True)
+    assert d.overridden and d.reason == "court ruling 12/2026" and d.confirm_required
+    assert not decide("a" * 64, g, PROFILES, four_eyes=True).confirm_required  # not-illegal needs no second look
+    same = decide("a" * 64, grading(**BASELINE), PROFILES, verdict=Verdict.BASELINE)  # type: ignore[arg-type]
+    assert not same.overridden
+
+
+# -- profiles ------------------------------------------------------------------------------
+def test_shipped_profiles_load_and_name_their_rules() -> None:
+    found = available_profiles()
+    assert {"INTERPOL", "XX", "DE", "GB", "NL", "US"} <= set(found)
+    assert all(p.rules and len(p.sha256) == 64 for p in found.values())
+    assert PROFILES.baseline.evaluate(grading(**BASELINE)).rule.startswith("baseline")  # type: ignore[arg-type, union-attr]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('jurisdiction = "de"\n', "jurisdiction"),
+    ('jurisdiction = "ZZ"\ncolour = "red"\n', "unknown key"),
+    ('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "maybe"\n', "rule 1: verdict"),
+    ('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "illegal"\nage_group = ["teen"]\n', "unknown value"),
+    ('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "illegal"\nany = ["severity"]\n', "any must"),
+    ('jurisdiction = "ZZ"\n[[rules]]\nverdict = "illegal"\n', "needs a name"),
+    ('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "illegal"\nmin_severity = 9\n', "min_severity"),
+    ('jurisdiction = "ZZ"\n[[rules]\n', "cannot read"),
+])
+def test_bad_profiles_are_refused_with_the_place_at_fault(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "zz.toml"
+    path.write_text(body)
+    with pytest.raises(ProfileError, match=message):
+        load_profile(path)
+
+
+def test_installation_profiles_add_and_replace_shipped_ones(tmp_path: Path) -> None:
+    (tmp_path / "zz.toml").write_text(
+        'jurisdiction = "ZZ"\nname = "Zedland"\ndefault = "not-illegal"\n'
+        '[[rules]]\nname = "any depiction of a minor, sexual"\nverdict = "illegal"\n'
+        'age_group = ["infant-toddler", "prepubescent", "pubescent"]\nany = ["sexual_activity", "genital_focus"]\n')
+    profiles = load_profile_set("ZZ", folders=[tmp_path])
+    drawn = grading(age_group="pubescent", depiction="drawn", sexual_activity=True)
+    assert decide("a" * 64, drawn, profiles).verdict is Verdict.NATIONAL
+    (tmp_path / "de.toml").write_text((SHIPPED / "de.toml").read_text().replace('name = "Germany', 'name = "Local DE'))
+    assert load_profile_set("DE", folders=[tmp_path]).home.name.startswith("Local DE")
+    with pytest.raises(UnknownJurisdiction, match="docs/classification.md"):
+        load_profile_set("FR")
+
+
+# -- clustering (pure) ---------------------------------------------------------------------
+def _pdq(rng: random.Random) -> str:
+    return bytes(rng.randrange(256) for _ in range(32)).hex()
+
+
+def _flip(pdq: str, bits: int) -> str:
+    raw = bytearray.fromhex(pdq)
+    for i in range(bits):
+        raw[i // 8] ^= 1 << (i % 8)
+    return raw.hex()
+
+
+def test_pdq_distance_is_the_hamming_distance() -> None:
+    a = "f" * 64
+    assert list(pdq_distances(a, pdq_matrix([a, _flip(a, 5), "0" * 64]))) == [0, 5, 256]
+
+
+def test_plan_groups_near_duplicates_and_marks_content_seen_before() -> None:
+    from datetime import datetime
+
+    rng = random.Random(7)
+    a, b, decided = _pdq(rng), _pdq(rng), _pdq(rng)
+    now = datetime(2026, 1, 1)
+    items = [ClusterCandidate(f"{i:064x}", "image", sig, now, None) for i, sig in enumerate(
+        [a, _flip(a, 10), _flip(a, 30), b, _flip(decided, 4), None, _flip(a, 40)])]
+    plans = plan_clusters(items, [], [("d" * 64, decided)], ClusteringConfig(pdq_threshold=31))
+    groups = sorted(sorted(s for s, _ in p.members) for p in plans)
+    assert [len(g) for g in sorted(groups, key=len)] == [1, 1, 1, 1, 3]  # a + 2 near copies; 40 bits is too far
+    seen = next(p for p in plans if p.representative == items[4].sha256)
+    assert not seen.novel and seen.similar_to == "d" * 64
+    assert all(p.novel for p in plans if p is not seen)
+    joined = plan_clusters([ClusterCandidate("e" * 64, "image", _flip(b, 3), now, None)], [(42, "image", b)], [])
+    assert joined[0].cluster_id == 42 and joined[0].members == (("e" * 64, 3),)
+
+
+# -- the queue over a catalog ------------------------------------------------------------------
+@pytest.fixture
+def catalog(catalog_url: str) -> Catalog:
+    cat = Catalog(catalog_url)
+    cat.migrate()
+    yield cat
+    cat.dispose()
+
+
+def _queue(catalog: Catalog, groups: list[int], seed: int = 3) -> list[list[str]]:
+    """Queued items in near-duplicate groups of the given sizes (one report); returns the groups."""
+    rng = random.Random(seed)
+    out, media, seen, hashes = [], [], [], []
+    for g, size in enumerate(groups):
+        base = _pdq(rng)
+        members = [hashlib.sha256(f"{seed}-{g}-{i}".encode()).hexdigest() for i in range(size)]
+        out.append(members)
+        for i, sha in enumerate(members):
+            media.append(MediaRecord(sha, 100, "image/jpeg"))
+            seen.append(SightingRecord(sha, f"http://site.test/{sha[:8]}.jpg", "http://site.test/", country="NL"))
+            hashes.append(HashRecord(sha, "pdq", _flip(base, 2 * i), 90))
+    report = catalog.add_report("http://site.test/", actor="t")
+    catalog.record_crawl(report, CrawlResult(url="http://site.test/", media=tuple(media), sightings=tuple(seen)))
+    catalog.record_hashes(hashes)
+    triage(catalog, [m.sha256 for m in media], [])
+    return out
+
+
+def test_queue_clusters_leases_and_a_decision_for_the_whole_cluster(catalog: Catalog) -> None:
+    _queue(catalog, [3, 2, 1])
+    config = ReviewConfig(profiles=PROFILES, lease=timedelta(minutes=5))
+    shown = catalog.queue_clusters()
+    assert sorted(c.items for c in shown) == [1, 2, 3] and catalog.queue_counts()["clusters"] == 3
+    first = claim_next(catalog, config, "ann")
+    second = claim_next(catalog, config, "bob")
+    assert first and second and first != second  # never the same cluster twice
+    with pytest.raises(LeaseLost):
+        decide_cluster(catalog, config, first, "bob", grading(**BASELINE))  # type: ignore[arg-type]
+    members = [m.sha256 for m in catalog.cluster_members(first)]
+    ids = decide_cluster(catalog, config, first, "ann", grading(**BASELINE))  # type: ignore[arg-type]
+    assert len(ids) == len(members)
+    outcomes = {o.sha256: o for o in catalog.outcomes([1])}
+    assert {outcomes[s].verdict for s in members} == {Verdict.BASELINE}
+    assert catalog.cluster(first).status == "decided" and catalog.lease_holder(first) is None
+    assert first not in {c.id for c in catalog.queue_clusters()}
+    actions = [e.action for e in catalog.audit_entries(limit=500)]
+    assert actions.count("verdict.record") == len(members) and "cluster.claim" in actions
+    history = catalog.item_decisions(members[0])
+    assert {j["jurisdiction"] for j in history["jurisdictions"]} == {"INTERPOL", "XX", "DE", "GB", "NL", "US"}
+    assert history["gradings"][0]["age_group"] == "prepubescent"
+
+
+def test_an_expired_lease_frees_the_cluster(catalog: Catalog) -> None:
+    _queue(catalog, [2])
+    short = ReviewConfig(profiles=PROFILES, lease=timedelta(seconds=-1))  # expired as soon as taken
+    cluster_id = claim_next(catalog, short, "ann")
+    assert claim_next(catalog, ReviewConfig(profiles=PROFILES), "bob") == cluster_id
+    with pytest.raises(LeaseLost):
+        decide_cluster(catalog, short, cluster_id, "ann", grading(age_group="adult", depiction="real"))  # type: ignore[arg-type]
+
+
+def test_split_moves_an_item_into_its_own_cluster(catalog: Catalog) -> None:
+    _queue(catalog, [3])
+    config = ReviewConfig(profiles=PROFILES)
+    cluster_id = claim_next(catalog, config, "ann")
+    assert cluster_id is not None
+    odd = catalog.cluster_members(cluster_id)[-1].sha256
+    new_id = split_item(catalog, cluster_id, odd, "ann")
+    decide_cluster(catalog, config, cluster_id, "ann", grading(age_group="adult", depiction="real"))
+    assert [c.id for c in catalog.queue_clusters()] == [new_id]
+    assert catalog.cluster(new_id).members == (odd,)
+    assert "cluster.split" in [e.action for e in catalog.audit_entries()]
+
+
+def test_four_eyes_keeps_unconfirmed_verdicts_from_export(catalog: Catalog) -> None:
+    _queue(catalog, [2])
+    config = ReviewConfig(profiles=PROFILES, four_eyes=True)
+    cluster_id = claim_next(catalog, config, "ann")
+    ids = decide_cluster(catalog, config, cluster_id, "ann", grading(**BASELINE))  # type: ignore[arg-type]
+    assert catalog.export_candidates("interpol") == []
+    assert [p.verdict_id for p in catalog.pending_confirmations()] == ids
+    with pytest.raises(NotAllowed, match="your own"):
+        confirm(catalog, ids[0], "ann")
+    confirm(catalog, ids[0], "sam")
+    with pytest.raises(NotAllowed, match="already"):
+        confirm(catalog, ids[0], "sue")
+    assert [c.verdict_id for c in catalog.export_candidates("interpol")] == [ids[0]]
+    assert "verdict.confirm" in [e.action for e in catalog.audit_entries()]
+
+
+def test_set_by_hand_is_audited_and_counts_as_the_second_look(catalog: Catalog) -> None:
+    (items,) = _queue(catalog, [1])
+    config = ReviewConfig(profiles=PROFILES, four_eyes=True)
+    decide_item(catalog, config, items[0], "ann", grading(age_group="adult", depiction="real"))
+    set_by_hand(catalog, config, items[0], Verdict.NATIONAL, "sam", "the person is 16, per the case file")
+    assert [c.sha256 for c in catalog.export_candidates("interpol")] == items  # two people looked
+    entry = next(e for e in catalog.audit_entries() if e.action == "verdict.override")
+    assert entry.actor == "sam" and entry.detail["reason"] == "the person is 16, per the case file"
+
+
+def test_recompute_follows_a_changed_profile_but_exported_and_hand_set_verdicts_stay(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    a, b, c = _queue(catalog, [1, 1, 1])
+    drawn = grading(age_group="prepubescent", depiction="drawn", sexual_activity=True)
+    config = ReviewConfig(profiles=load_profile_set("XX", folders=[tmp_path]))
+    for item in (a, b, c):
+        decide_item(catalog, config, item[0], "ann", drawn)
+    set_by_hand(catalog, config, c[0], Verdict.NOT_ILLEGAL, "sam", "reviewed with counsel")
+    catalog.record_export(bundle_id="f" * 32, destination="interpol", location="drop", recipients=[], sha256="0" * 64,
+                          size=1, items=[(b[0], catalog.item_decisions(b[0])["verdicts"][-1]["id"])], actor="t")
+    assert recompute(catalog, config, "admin").verdict_changes == 0  # nothing changed: nothing recorded
+    # the law changes: XX now covers drawings too
+    (tmp_path / "xx.toml").write_text((SHIPPED / "xx.toml").read_text().replace(
+        'depiction = ["real", "cgi", "ai-generated"]', 'depiction = ["real", "cgi", "ai-generated", "drawn"]'))
+    changed = ReviewConfig(profiles=load_profile_set("XX", folders=[tmp_path]))
+    summary = recompute(catalog, changed, "admin")
+    assert (summary.verdict_changes, summary.kept_exported, summary.kept_by_hand) == (1, 1, 1)
+    current = {o.sha256: o.verdict for o in catalog.outcomes([1, 2, 3])}
+    assert current == {a[0]: Verdict.NATIONAL, b[0]: Verdict.NOT_ILLEGAL, c[0]: Verdict.NOT_ILLEGAL}
+    xx = [j for j in catalog.item_decisions(b[0])["jurisdictions"] if j["jurisdiction"] == "XX"]
+    assert [j["illegal"] for j in xx] == [False, True]  # the jurisdiction verdict follows the law
+    assert recompute(catalog, changed, "admin") == type(summary)(3, 0, 0, 1, 1)
+
+
+def test_cli_path_and_known_sets_keep_the_cluster_counts_right(catalog: Catalog) -> None:
+    (group,) = _queue(catalog, [2])
+    classify(catalog, group[0], Verdict.NOT_ILLEGAL, analyst="ann")
+    assert [c.items for c in catalog.queue_clusters()] == [1]
+    catalog.record_matches([MatchRecord(group[1], "set-a", "sha256", 0, Verdict.BASELINE)])
+    catalog.refresh_open_clusters()
+    assert catalog.queue_clusters() == [] and catalog.queue_counts()["spared"] == 1
+
+
+def test_decisions_refuse_items_outside_the_cluster(catalog: Catalog) -> None:
+    one, two = _queue(catalog, [1, 1])
+    config = ReviewConfig(profiles=PROFILES)
+    cluster_id = catalog.cluster_of(one[0])
+    claim_next(catalog, config, "ann", cluster_id)
+    with pytest.raises(InvalidState, match="not waiting"):
+        catalog.record_decisions(cluster_id, "ann", [decide(two[0], grading(**BASELINE), PROFILES)])  # type: ignore[arg-type]
+
+
+def test_migration_0005_adds_and_removes_its_tables(tmp_path: Path) -> None:
+    from alembic import command
+
+    from catalog.db import _alembic_config
+
+    cat = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    cat.migrate()
+    mine = {"users", "web_sessions", "clusters", "cluster_members", "cluster_leases", "gradings",
+            "jurisdiction_verdicts", "confirmations"}
+    assert mine <= set(sa.inspect(cat.engine).get_table_names())
+    cfg = _alembic_config()
+    with cat.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005@0001")
+        conn.commit()
+    inspector = sa.inspect(cat.engine)
+    assert not mine & set(inspector.get_table_names())
+    assert "confirm_required" not in {c["name"] for c in inspector.get_columns("verdicts")}
+    cat.migrate()
+    assert mine <= set(sa.inspect(cat.engine).get_table_names())
+    cat.dispose()
