@@ -8,6 +8,7 @@ from catalog.exchange import ExchangeMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
 from catalog.media import MediaMixin
+from catalog.rechecks import RechecksMixin
 from catalog.reports import ReportsMixin
 from catalog.retention import RetentionMixin
 from catalog.review import ReviewMixin
@@ -15,5 +16,5 @@ from catalog.users import UsersMixin
 
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, ClustersMixin, UsersMixin, AuditMixin):
+              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

@@ -133,6 +133,28 @@ class Report:
 
 
 @dataclass(frozen=True)
+class RecheckTarget:
+    """Issue 4: a URL where an item with a current baseline or national verdict was seen."""
+
+    report_id: int
+    sha256: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RecheckRecord:
+    """Issue 4: one re-check of a ``RecheckTarget`` (a row of ``rechecks``)."""
+
+    report_id: int | None
+    sha256: str | None
+    url: str
+    checked_at: datetime
+    outcome: str  # still-up | changed | removed
+    http_status: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
 class ReportError:
     """A reason recorded on a report: an unreachable URL, a corrupt image, an empty page."""
 

@@ -107,14 +107,22 @@ def report_add(
     url: str,
     referer: Annotated[str | None, typer.Option(help="Where the reporter found the URL.")] = None,
     source: Annotated[str, typer.Option(help="Who reported it: public or a partner's name.")] = "public",
+    pathway: Annotated[
+        list[str] | None,
+        typer.Option(help="A page the reporter went through before URL; repeat, in order (replayed)."),
+    ] = None,
+    user_agent: Annotated[str | None, typer.Option(help="The reporter's browser user agent (replayed).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """File a report of URL; `hotline run` processes it."""
     from spiders import CrawlRequest
 
-    CrawlRequest(url=url)  # refuses what the crawler would refuse, before it is filed
+    steps = tuple(pathway or ())
+    # refuses what the crawler would refuse, before it is filed
+    CrawlRequest(url=url, referer=referer, pathway=steps, **({"user_agent": user_agent} if user_agent else {}))
     inst = _open()
-    report_id = inst.catalog.add_report(url, actor=inst.settings.analyst, source=source, referer=referer)
+    report_id = inst.catalog.add_report(url, actor=inst.settings.analyst, source=source, referer=referer,
+                                        pathway=steps, user_agent=user_agent)
     if as_json:
         emit_json({"id": report_id, "url": url, "status": "pending"})
     else:
@@ -152,6 +160,25 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
            for o in outcomes])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
+
+
+@app.command()
+@handles_errors
+def recheck(
+    limit: Annotated[int | None, typer.Option(help="Re-check at most this many URLs (default: setting).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch again the URLs of confirmed items: still up, changed or removed (takedown tracking)."""
+    from flows.recheck import recheck_takedowns
+
+    _open()  # fail early, before Prefect starts, if there is no installation
+    summary = recheck_takedowns(limit=limit)
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(f"{summary['targets']} URL(s) re-checked: {summary['still_up']} still up, "
+                   f"{summary['changed']} changed, {summary['removed']} removed, "
+                   f"{summary['inconclusive']} inconclusive (reasons recorded on the reports)")
 
 
 @app.command()

@@ -88,6 +88,25 @@ class Installation:
             max_media_bytes=s.crawl_max_media_bytes,
             request_timeout_s=s.crawl_request_timeout_s,
             crawl_timeout_s=s.crawl_timeout_s,
-            user_agent=s.crawl_user_agent,
+            user_agent=report.user_agent or s.crawl_user_agent,
             referer=report.referer,
+            pathway=report.pathway,
+            max_depth=s.crawl_max_depth,
+            max_media=s.crawl_max_media,
+            max_page_bytes=s.crawl_max_page_bytes,
+            max_pixels=s.crawl_max_pixels,
+            max_redirects=s.crawl_max_redirects,
+        )
+
+    def recheck_request(self, url: str) -> CrawlRequest:
+        """The limits a re-check of ``url`` (takedown tracking) runs under."""
+        s = self.settings
+        return CrawlRequest(
+            url=url,
+            allow=tuple(s.crawl_allow),
+            max_media_bytes=s.crawl_max_media_bytes,
+            request_timeout_s=s.crawl_request_timeout_s,
+            crawl_timeout_s=s.crawl_timeout_s,
+            user_agent=s.crawl_user_agent,
+            max_redirects=s.crawl_max_redirects,
         )

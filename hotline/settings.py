@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     crawl_request_timeout_s: float = 20.0
     crawl_timeout_s: float = 300.0
     crawl_user_agent: str = "hotline/0.1 (+https://github.com/hotline)"
+    # Crawl limits (issue 4); each one that fires is recorded as a reason on the report.
+    crawl_max_depth: int = Field(1, ge=0, description="Link levels followed on the reported site.")
+    crawl_max_media: int = Field(2000, gt=0, description="Media URLs fetched per report.")
+    crawl_max_page_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest HTML page parsed.")
+    crawl_max_pixels: int = Field(100_000_000, gt=0, description="Largest image stored, in pixels.")
+    crawl_max_redirects: int = Field(5, ge=0, description="Redirects (and refreshes) per request.")
+    recheck_limit: int = Field(500, gt=0, description="URLs of confirmed items re-checked per run.")
 
     pdq_threshold: int = Field(31, ge=0, le=256)
     export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")

@@ -30,17 +30,20 @@ def _tail(stderr: str | bytes | None) -> str:
     return tail or "(nothing on stderr)"
 
 
-def _failed(url: str, what: str, stderr: str | bytes | None) -> CrawlResult:
-    reason = f"{what}; stderr tail:\n{_tail(stderr)}"
+def _failed(url: str, reason: str) -> CrawlResult:
     return CrawlResult(
         url=url, errors=(CrawlError(url, reason, stage="worker"),), stats={"errors": 1}
     )
 
 
-def run_worker(
-    argv: Sequence[str], payload: str, url: str, timeout_s: float
-) -> CrawlResult:
-    """Run ``argv`` with ``payload`` on stdin and parse a CrawlResult from its stdout."""
+class WorkerFailed(Exception):
+    """A worker crashed, timed out or was killed; the message says how, with its stderr tail."""
+
+
+def run_json_worker(
+    argv: Sequence[str], payload: str, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with ``payload`` on stdin; the finished process (raises WorkerFailed)."""
     try:
         proc = subprocess.run(
             list(argv),
@@ -52,29 +55,35 @@ def run_worker(
             timeout=timeout_s,
         )
     except subprocess.TimeoutExpired as exc:
-        return _failed(
-            url,
-            f"crawl worker timed out after {timeout_s:g} s and was killed",
-            exc.stderr,
-        )
+        raise WorkerFailed(
+            f"crawl worker timed out after {timeout_s:g} s and was killed; "
+            f"stderr tail:\n{_tail(exc.stderr)}"
+        ) from None
     if proc.returncode < 0:
-        return _failed(
-            url, f"crawl worker killed by signal {-proc.returncode}", proc.stderr
-        )
-    if proc.returncode != 0:
-        return _failed(
-            url, f"crawl worker exited with status {proc.returncode}", proc.stderr
-        )
+        how = f"killed by signal {-proc.returncode}"
+    elif proc.returncode != 0:
+        how = f"exited with status {proc.returncode}"
+    else:
+        return proc
+    raise WorkerFailed(f"crawl worker {how}; stderr tail:\n{_tail(proc.stderr)}")
+
+
+def run_worker(
+    argv: Sequence[str], payload: str, url: str, timeout_s: float
+) -> CrawlResult:
+    """Run ``argv`` with ``payload`` on stdin and parse a CrawlResult from its stdout."""
+    try:
+        proc = run_json_worker(argv, payload, timeout_s)
+    except WorkerFailed as exc:
+        return _failed(url, str(exc))
     try:
         result = result_from_json(proc.stdout)
     except (ValueError, TypeError) as exc:
-        return _failed(
-            url, f"crawl worker printed no valid result ({str(exc)[:200]})", proc.stderr
-        )
+        return _failed(url, f"crawl worker printed no valid result ({str(exc)[:200]}); "
+                       f"stderr tail:\n{_tail(proc.stderr)}")
     if result.url != url:
-        return _failed(
-            url, f"crawl worker answered for another URL ({result.url!r})", proc.stderr
-        )
+        return _failed(url, f"crawl worker answered for another URL ({result.url!r}); "
+                       f"stderr tail:\n{_tail(proc.stderr)}")
     return result
 
 

@@ -25,11 +25,13 @@ EVIDENCE_PIPELINE = "spiders.pipelines.evidence.EvidencePipeline"
 
 def crawl_settings(
     request: CrawlRequest,
-    evidence_root: Path,
-    data_key_file: Path,
+    evidence_root: Path | None,
+    data_key_file: Path | None,
     log_level: str = "WARNING",
 ) -> dict[str, Any]:
-    """The settings dict for ``CrawlerProcess`` crawling ``request``."""
+    """The settings dict for ``CrawlerProcess`` crawling ``request``; without an evidence
+    store (``None``, for re-checks) nothing is stored: there is no item pipeline."""
+    store = evidence_root is not None and data_key_file is not None
     return {
         "BOT_NAME": "hotline",
         "USER_AGENT": request.user_agent,
@@ -69,10 +71,10 @@ def crawl_settings(
             ADDRESS_GUARD: 990,
             "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
         },
-        "ITEM_PIPELINES": {EVIDENCE_PIPELINE: 100},
+        "ITEM_PIPELINES": {EVIDENCE_PIPELINE: 100} if store else {},
         "ADDRESSGUARD_ALLOW": list(request.allow),
-        "EVIDENCE_STORE_ROOT": str(evidence_root),
-        "EVIDENCE_STORE_KEY_FILE": str(data_key_file),
+        "EVIDENCE_STORE_ROOT": str(evidence_root) if store else None,
+        "EVIDENCE_STORE_KEY_FILE": str(data_key_file) if store else None,
         "EVIDENCE_MAX_PIXELS": request.max_pixels,
         # logs go to stderr; they never contain media (FetchedMedia hides its bytes)
         "LOG_LEVEL": log_level,

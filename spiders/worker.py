@@ -3,7 +3,10 @@
 Reads ``{"request": CrawlRequest fields, "evidence_root": path, "data_key_file": path}``
 (and optionally ``"log_level"``, default WARNING, and ``"test_hosts"``: scripted DNS answers
 ``{host: [[addresses], ...]}`` for tests, which never touch real DNS) as JSON on stdin,
-crawls, and writes the CrawlResult as one JSON document on stdout.
+crawls, and writes the CrawlResult as one JSON document on stdout. With ``"mode":
+"recheck"`` and ``"urls": [...]`` it fetches those URLs for takedown tracking instead
+(``spiders.recheck``; the request gives the limits) and writes a JSON list of
+observations; nothing is stored.
 Logs go to stderr. Exits 0 whatever the site did; non-zero means a bug or bad input.
 Scrapy's reactor cannot be restarted inside a process, hence one process per crawl.
 """
@@ -22,6 +25,7 @@ from catalog.records import CrawlResult
 from spiders.codec import result_to_json
 from spiders.media_spider import MediaSpider
 from spiders.pinning import PROCESS_PINS, scripted_resolver
+from spiders.recheck import Observation, RecheckSpider, observations_to_json
 from spiders.request import CrawlRequest
 from spiders.results import ResultBuilder
 from spiders.settings import crawl_settings
@@ -45,11 +49,29 @@ def run_crawl(
     return builder.build(crawler.stats.get_stats())
 
 
+def run_recheck(
+    limits: CrawlRequest, urls: list[str], log_level: str = "WARNING"
+) -> list[Observation]:
+    """Fetch ``urls`` in this process (once per process); what was seen at each."""
+    settings = crawl_settings(limits, None, None, log_level)  # no store: bodies are dropped
+    process = CrawlerProcess(settings=settings)
+    crawler = process.create_crawler(RecheckSpider)
+    seen: list[Observation] = []
+
+    def collect(item: Observation, **_: object) -> None:  # kept alive: signals hold weak refs
+        seen.append(item)
+
+    crawler.signals.connect(collect, signal=signals.item_scraped)
+    process.crawl(crawler, limits=limits, urls=urls)
+    process.start()
+    return seen
+
+
 def main() -> int:
     payload = json.loads(sys.stdin.read())
     request = CrawlRequest.from_dict(payload["request"])
-    evidence_root = Path(payload["evidence_root"])
-    data_key_file = Path(payload["data_key_file"])
+    evidence_root = Path(payload.get("evidence_root", ""))
+    data_key_file = Path(payload.get("data_key_file", ""))
     log_level = str(payload.get("log_level", "WARNING"))
     if payload.get("test_hosts"):
         PROCESS_PINS.resolve = scripted_resolver(payload["test_hosts"])
@@ -57,8 +79,12 @@ def main() -> int:
     result_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    result = run_crawl(request, evidence_root, data_key_file, log_level)
-    result_out.write(result_to_json(result) + "\n")
+    if payload.get("mode") == "recheck":
+        observations = run_recheck(request, [str(u) for u in payload["urls"]], log_level)
+        result_out.write(observations_to_json(observations) + "\n")
+    else:
+        result = run_crawl(request, evidence_root, data_key_file, log_level)
+        result_out.write(result_to_json(result) + "\n")
     result_out.close()
     return 0
 

@@ -1,0 +1,79 @@
+"""Takedown tracking (issue 4): which URLs to re-check, and what each re-check found.
+
+The targets are the sightings (``sightings.media_url``) of items whose current verdict is
+``baseline`` or ``national``, least recently checked first. Each re-check is one row of
+``rechecks``; the table is append-only by use (statistics count outcomes over time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from catalog.db import Database
+from catalog.records import RecheckRecord, RecheckTarget, Verdict
+from catalog.review import current_verdicts
+from catalog.schema import rechecks, sightings
+
+OUTCOMES = ("still-up", "changed", "removed")
+
+
+def _naive(value: datetime) -> datetime:
+    """Times are stored as naive UTC."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+class RechecksMixin(Database):
+    def recheck_targets(self, limit: int = 500) -> list[RecheckTarget]:
+        """Sightings of confirmed items (current verdict baseline or national), one per
+        (report, item, URL), those never or least recently re-checked first."""
+        cv = current_verdicts()
+        confirmed = [v.value for v in Verdict if v.exportable]
+        last = (
+            sa.select(rechecks.c.url, sa.func.max(rechecks.c.checked_at).label("last"))
+            .group_by(rechecks.c.url)
+            .subquery()
+        )
+        query = (
+            sa.select(sightings.c.report_id, sightings.c.sha256, sightings.c.media_url)
+            .join(cv, cv.c.sha256 == sightings.c.sha256)
+            .outerjoin(last, last.c.url == sightings.c.media_url)
+            .where(cv.c.verdict.in_(confirmed))
+            .order_by(last.c.last.is_not(None), last.c.last, sightings.c.id)
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return [RecheckTarget(r.report_id, r.sha256, r.media_url) for r in conn.execute(query)]
+
+    def record_rechecks(self, records: Sequence[RecheckRecord]) -> int:
+        """Store re-check results; returns how many rows were written."""
+        for r in records:
+            if r.outcome not in OUTCOMES:
+                raise ValueError(f"a re-check outcome is one of {OUTCOMES}, not {r.outcome!r}")
+        if not records:
+            return 0
+        with self.write() as conn:
+            conn.execute(
+                rechecks.insert(),
+                [
+                    dict(report_id=r.report_id, sha256=r.sha256, url=r.url, checked_at=_naive(r.checked_at),
+                         outcome=r.outcome, http_status=r.http_status, detail=r.detail)
+                    for r in records
+                ],
+            )
+        return len(records)
+
+    def rechecks_of(self, url: str | None = None, sha256: str | None = None) -> list[RecheckRecord]:
+        """Re-check history, oldest first, optionally of one URL or one item."""
+        query = sa.select(rechecks).order_by(rechecks.c.checked_at, rechecks.c.id)
+        if url is not None:
+            query = query.where(rechecks.c.url == url)
+        if sha256 is not None:
+            query = query.where(rechecks.c.sha256 == sha256)
+        with self.read() as conn:
+            return [
+                RecheckRecord(r.report_id, r.sha256, r.url, r.checked_at, r.outcome, r.http_status, r.detail)
+                for r in conn.execute(query)
+            ]

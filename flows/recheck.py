@@ -1,0 +1,39 @@
+"""recheck-takedowns: fetch again the URLs where confirmed material (current verdict
+baseline or national) was seen, and record whether it is still up, changed or removed.
+
+One task, one worker process for the whole batch: the logic is ``spiders.recheck``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+
+from flows.common import installation
+from spiders.recheck import recheck_confirmed
+
+
+@task(retries=1, retry_delay_seconds=30)
+def recheck_urls(limit: int | None) -> dict[str, int]:
+    inst = installation()
+    summary = recheck_confirmed(inst.catalog, inst.recheck_request, limit=limit or inst.settings.recheck_limit)
+    return asdict(summary)
+
+
+@flow(name="recheck-takedowns")
+def recheck_takedowns(limit: int | None = None) -> dict[str, Any]:
+    """Re-check up to ``limit`` URLs (default: the ``recheck_limit`` setting)."""
+    summary = recheck_urls(limit)
+    create_table_artifact(
+        key="recheck-takedowns-summary",
+        table=[{"outcome": k, "urls": str(v)} for k, v in summary.items()],
+        description="What this run of recheck-takedowns found",
+    )
+    return summary
+
+
+if __name__ == "__main__":
+    print(recheck_takedowns())

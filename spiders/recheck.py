@@ -1,0 +1,199 @@
+"""Re-check for takedown tracking: fetch the URLs of confirmed items again and say whether
+the same item is still up, the content changed, or it was removed.
+
+The fetch runs in a worker process like a crawl (``python -m spiders.worker`` with
+``"mode": "recheck"``), under the same address guard, DNS pinning and limits, but stores
+nothing: each body is hashed in memory and dropped. Outcomes (``judge``):
+
+- ``still-up``: the URL serves the same bytes (same SHA-256);
+- ``changed``: it serves something else (other media, or no media at all);
+- ``removed``: HTTP 404/410, the host no longer resolves, or the connection is refused;
+- anything else (a timeout, HTTP 5xx or 403, a refused redirect) proves nothing either way:
+  no row is written, and the reason is recorded on the report (stage ``recheck``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from catalog.records import RecheckRecord, RecheckTarget
+from spiders.errors import InvalidCrawlResult
+from spiders.failures import describe_failure
+from spiders.magic import sniff
+from spiders.request import CrawlRequest
+from spiders.runner import WORKER, WORKER_MARGIN_S, WorkerFailed, run_json_worker
+
+if TYPE_CHECKING:
+    from catalog import Catalog
+
+RECHECK_STAGE = "recheck"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one fetch of a URL saw; ``sha256`` of the body when one arrived (no bytes)."""
+
+    url: str
+    checked_at: datetime
+    http_status: int | None = None
+    final_url: str | None = None
+    sha256: str | None = None
+    mime: str | None = None  # by magic bytes; None: not media
+    error: str | None = None
+    gone: bool = False  # 404/410, DNS failure, connection refused
+
+
+@dataclass(frozen=True)
+class RecheckSummary:
+    """What a re-check run did."""
+
+    targets: int
+    still_up: int = 0
+    changed: int = 0
+    removed: int = 0
+    inconclusive: int = 0
+
+
+NOT_FETCHED = "not checked: the re-check run stopped at its time limit"
+
+
+def judge(
+    target: RecheckTarget, seen: Observation | None, unseen: str = NOT_FETCHED
+) -> tuple[RecheckRecord | None, str]:
+    """The re-check row for ``target`` given what was ``seen`` (None: not fetched, for the
+    reason ``unseen``), and a readable detail. No row when the observation proves nothing."""
+    if seen is None:
+        return None, unseen
+    row = lambda outcome, detail: RecheckRecord(  # noqa: E731
+        target.report_id, target.sha256, target.url, seen.checked_at, outcome, seen.http_status, detail
+    )
+    if seen.sha256 == target.sha256:
+        detail = "same item served" + (f" at {seen.final_url}" if seen.final_url != target.url else "")
+        return row("still-up", detail), detail
+    if seen.gone:
+        return row("removed", seen.error or "gone"), seen.error or "gone"
+    if seen.sha256 is not None:
+        what = f"other media ({seen.mime}, sha256 {seen.sha256[:16]})" if seen.mime else "no media any more"
+        detail = f"{what}; HTTP {seen.http_status}"
+        return row("changed", detail), detail
+    return None, f"inconclusive: {seen.error}"
+
+
+class RecheckSpider(Spider):
+    """Fetches each URL once; yields an ``Observation`` per URL, never the bytes."""
+
+    name = "hotline-recheck"
+
+    def __init__(self, limits: CrawlRequest, urls: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limits = limits
+        self.urls = list(dict.fromkeys(urls))
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.urls:
+            yield Request(url, callback=self.parse, errback=self.on_error, dont_filter=True,
+                          meta={"download_maxsize": self.limits.max_media_bytes, "first_url": url})
+
+    def parse(self, response: Response) -> Iterator[Observation]:
+        media = sniff(response.body)
+        yield Observation(
+            url=response.meta["first_url"],
+            checked_at=datetime.now(UTC),
+            http_status=response.status,
+            final_url=response.url,
+            sha256=hashlib.sha256(response.body).hexdigest(),
+            mime=media.mime if media else None,
+        )
+
+    def on_error(self, failure: Failure) -> Iterator[Observation]:
+        request: Request = failure.request  # type: ignore[attr-defined]
+        reason = describe_failure(
+            failure, size_limit=f"max_media_bytes ({self.limits.max_media_bytes} bytes)",
+            timeout_s=self.limits.request_timeout_s, max_redirects=self.limits.max_redirects,
+        )
+        response = getattr(failure.value, "response", None)
+        yield Observation(
+            url=request.meta["first_url"],
+            checked_at=datetime.now(UTC),
+            http_status=reason.status,
+            final_url=response.url if response is not None else None,
+            error=reason.text,
+            gone=reason.gone,
+        )
+
+
+def observations_to_json(observations: Sequence[Observation]) -> str:
+    return json.dumps([asdict(o) | {"checked_at": o.checked_at.isoformat()} for o in observations])
+
+
+def observations_from_json(text: str) -> list[Observation]:
+    data = json.loads(text)
+    if not isinstance(data, list):
+        raise InvalidCrawlResult("a re-check result must be a JSON list")
+    try:
+        return [Observation(**(d | {"checked_at": datetime.fromisoformat(d["checked_at"])})) for d in data]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise InvalidCrawlResult(f"malformed re-check observation: {exc}") from None
+
+
+def fetch_for_recheck(
+    urls: Sequence[str],
+    limits: CrawlRequest,
+    *,
+    test_hosts: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> dict[str, Observation]:
+    """Fetch ``urls`` in a worker process under ``limits`` (a CrawlRequest whose limits,
+    not its URL, apply); returns what was seen per URL. Raises WorkerFailed (also for a
+    worker that printed no valid result)."""
+    if not urls:
+        return {}
+    payload = json.dumps({"mode": "recheck", "request": limits.to_dict(), "urls": list(urls),
+                          "test_hosts": dict(test_hosts or {})})
+    proc = run_json_worker(WORKER, payload, limits.crawl_timeout_s + WORKER_MARGIN_S)
+    try:
+        return {o.url: o for o in observations_from_json(proc.stdout)}
+    except (ValueError, TypeError) as exc:
+        raise WorkerFailed(f"re-check worker printed no valid result ({str(exc)[:200]})") from None
+
+
+def recheck_confirmed(
+    catalog: Catalog,
+    limits: Callable[[str], CrawlRequest],
+    *,
+    limit: int = 500,
+    test_hosts: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> RecheckSummary:
+    """Re-check up to ``limit`` URLs of confirmed items and record the outcomes;
+    ``limits(url)`` gives the CrawlRequest (limits, allow-list) a fetch runs under."""
+    targets = catalog.recheck_targets(limit)
+    if not targets:
+        return RecheckSummary(targets=0)
+    urls = list(dict.fromkeys(t.url for t in targets))
+    unseen = NOT_FETCHED
+    try:
+        seen = fetch_for_recheck(urls, limits(urls[0]), test_hosts=test_hosts)
+    except WorkerFailed as exc:
+        seen, unseen = {}, f"not checked: {exc}"[:2000]
+    rows: list[RecheckRecord] = []
+    counts = {"still-up": 0, "changed": 0, "removed": 0}
+    inconclusive = 0
+    for target in targets:
+        row, detail = judge(target, seen.get(target.url), unseen)
+        if row is None:
+            inconclusive += 1
+            catalog.record_report_error(target.report_id, RECHECK_STAGE, detail, url=target.url,
+                                        sha256=target.sha256)
+        else:
+            rows.append(row)
+            counts[row.outcome] += 1
+    catalog.record_rechecks(rows)
+    return RecheckSummary(len(targets), counts["still-up"], counts["changed"], counts["removed"], inconclusive)
