@@ -8,9 +8,13 @@ readable reason for everything that failed. Each crawl runs in its own process
 
 Safety: requests go only to public addresses (``spiders.addresses``, enforced on every
 request and redirect by ``AddressGuardMiddleware``) unless an exact ``host:port`` is
-allow-listed; media bytes are never written in plaintext nor logged.
+allow-listed, and connections go only to the addresses checked (``spiders.pinning``);
+limits bound every request and the whole crawl; media bytes are never written in
+plaintext nor logged. ``spiders.recheck`` fetches confirmed items' URLs again for
+takedown tracking.
 
-May import: the standard library, Scrapy/Twisted, ``catalog`` and ``evidence``.
+May import: the standard library, Scrapy/Twisted, Pillow (image dimensions), iptocc (offline
+IP-to-country), ``catalog`` and ``evidence``.
 """
 
 from spiders.errors import InvalidCrawlRequest, SpidersError

@@ -3,6 +3,7 @@
 SpidersError
  ├── InvalidCrawlRequest (ValueError)   a CrawlRequest field is malformed
  ├── InvalidCrawlResult (ValueError)    a worker's output is not a CrawlResult document
+ ├── WorkerFailed                       a worker crashed, timed out or was killed
  └── RequestRefused (scrapy IgnoreRequest)   the address guard stopped a request
       ├── AddressRefused                    scheme not http(s), or the host is not public
       └── HostUnresolvable                  the host name does not resolve
@@ -28,6 +29,11 @@ class InvalidCrawlRequest(SpidersError, ValueError):
 
 class InvalidCrawlResult(SpidersError, ValueError):
     """A worker printed something that does not decode to a CrawlResult."""
+
+
+class WorkerFailed(SpidersError):
+    """A worker process crashed, timed out or was killed; the message says how, with the
+    tail of its stderr (logs only, never media)."""
 
 
 class RequestRefused(SpidersError, IgnoreRequest):

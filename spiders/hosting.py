@@ -57,4 +57,4 @@ def recorded_headers(pairs: Iterable[tuple[bytes | str, Iterable[bytes | str]]])
 
 def _text(value: bytes | str) -> str:
     text = value.decode("latin-1") if isinstance(value, bytes) else value
-    return "".join(c if c.isprintable() else "?" for c in text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)

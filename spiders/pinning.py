@@ -61,6 +61,11 @@ class PinTable:
                     self._pins[key] = pinned
             return pinned
 
+    def answers_now(self, host: str) -> bool:
+        """Whether ``addresses(host, ...)`` would answer without a lookup (pinned already,
+        or an IP literal), so a caller on the reactor thread may call it directly."""
+        return bool(_literal(host)) or bool(self.pinned(host))
+
     def pinned(self, host: str) -> tuple[str, ...]:
         """The pinned addresses of ``host``, or ``()``: never resolves."""
         with self._lock:

@@ -26,11 +26,11 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from catalog.records import RecheckRecord, RecheckTarget
-from spiders.errors import InvalidCrawlResult
+from spiders.errors import InvalidCrawlResult, WorkerFailed
 from spiders.failures import describe_failure
 from spiders.magic import sniff
 from spiders.request import CrawlRequest
-from spiders.runner import WORKER, WORKER_MARGIN_S, WorkerFailed, run_json_worker
+from spiders.runner import WORKER, WORKER_MARGIN_S, run_json_worker
 
 if TYPE_CHECKING:
     from catalog import Catalog

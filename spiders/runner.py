@@ -16,6 +16,7 @@ from pathlib import Path
 from catalog.records import CrawlError, CrawlResult
 from evidence.store import load_data_key
 from spiders.codec import result_from_json
+from spiders.errors import WorkerFailed
 from spiders.request import CrawlRequest
 
 WORKER = (sys.executable, "-m", "spiders.worker")
@@ -34,10 +35,6 @@ def _failed(url: str, reason: str) -> CrawlResult:
     return CrawlResult(
         url=url, errors=(CrawlError(url, reason, stage="worker"),), stats={"errors": 1}
     )
-
-
-class WorkerFailed(Exception):
-    """A worker crashed, timed out or was killed; the message says how, with its stderr tail."""
 
 
 def run_json_worker(

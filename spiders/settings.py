@@ -63,6 +63,10 @@ def crawl_settings(
         "DOWNLOAD_WARNSIZE": 0,
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+        "REACTOR_THREADPOOL_MAXSIZE": 20,  # first DNS lookups and evidence sealing
+        # items of one response processed at once: Scrapy starts this many tasks for every
+        # callback, and a page's items (links, one media body) need no more
+        "CONCURRENT_ITEMS": 8,
         "CLOSESPIDER_TIMEOUT": request.crawl_timeout_s,
         "DEADLINE_SECONDS": request.crawl_timeout_s,
         # components

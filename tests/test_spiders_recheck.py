@@ -242,3 +242,18 @@ def test_report_add_with_pathway_and_user_agent(installation: Installation) -> N
         ("https://s.test/1", "https://s.test/2"), "Firefox/128", "https://s.test/2")
     bad = runner.invoke(app, ["report", "add", "https://t.test/x", "--pathway", "file:///etc/passwd"])
     assert bad.exit_code != 0 and "pathway step must be an http or https URL" in bad.stderr
+
+
+def test_a_failed_worker_leaves_every_url_inconclusive(
+    installation: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import spiders.recheck
+
+    report_id = confirmed_sightings(installation.catalog, {"http://127.0.0.1:9/a.jpg": (PICS[0], Verdict.BASELINE)})
+    monkeypatch.setattr(spiders.recheck, "WORKER", (sys.executable, "-c", "import sys; sys.exit(3)"))
+    summary = recheck_confirmed(installation.catalog, installation.recheck_request)
+    assert (summary.targets, summary.inconclusive) == (1, 1) and installation.catalog.rechecks_of() == []
+    [error] = installation.catalog.report_errors(report_id)
+    assert error.stage == "recheck" and error.reason.startswith("not checked: crawl worker exited with status 3")

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
-from spiders.addresses import AddressPolicy, Verdict
+from spiders.addresses import AddressPolicy
 from spiders.errors import AddressRefused, HostUnresolvable
 from spiders.pinning import PROCESS_PINS, PinTable
 
@@ -52,10 +53,12 @@ class AddressGuardMiddleware:
         return cls(policy, crawler.stats, PROCESS_PINS)
 
     async def process_request(self, request: Request) -> None:
-        # getaddrinfo blocks, so it runs in the reactor's thread pool.
-        verdict: Verdict = await maybe_deferred_to_future(
-            deferToThread(self.policy.check_url, request.url, self.pins.addresses)
-        )
+        if self.pins.answers_now(urlparse_cached(request).hostname or ""):
+            verdict = self.policy.check_url(request.url, self.pins.addresses)
+        else:  # a first lookup: getaddrinfo blocks, so it runs in the reactor's thread pool
+            verdict = await maybe_deferred_to_future(
+                deferToThread(self.policy.check_url, request.url, self.pins.addresses)
+            )
         self.stats.set_value("hotline/guard/dns_lookups", self.pins.lookups)
         if verdict.refused is None:
             self.stats.inc_value("hotline/guard/passed")

@@ -69,7 +69,10 @@ class EvidencePipeline:
         self.store = store
         self.stats = stats
         self.max_pixels = max_pixels
-        self._put_lock = threading.Lock()  # one put at a time, so "new" is counted once
+        # puts of different items run in parallel (sealing and fsync dominate a crawl's
+        # cost); puts of the same item wait for each other, so "new" is counted once
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -87,7 +90,9 @@ class EvidencePipeline:
 
     def _put(self, body: bytes) -> tuple[str, bool]:
         sha256 = hashlib.sha256(body).hexdigest()
-        with self._put_lock:
+        with self._locks_lock:
+            lock = self._locks.setdefault(sha256, threading.Lock())
+        with lock:
             existed = self.store.exists(sha256)
             if not existed:
                 self.store.put(body)
