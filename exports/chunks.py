@@ -48,15 +48,25 @@ class ChunkWriter:
         self._index = 0
         self._finished = False
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         if self._finished:
             raise ValueError("write to a finished ChunkWriter")
-        self._buf += data
         # Keep at least one byte back so the final chunk is never empty and never needs
         # a look-ahead: a full chunk is sealed only once more data is known to follow.
-        while len(self._buf) > self._size:
-            self._emit(bytes(self._buf[: self._size]), final=False)
-            del self._buf[: self._size]
+        # Whole chunks of a large write are sealed straight from it, without copying.
+        view = memoryview(data).cast("B")
+        if self._buf:
+            take = min(self._size - len(self._buf), len(view))
+            self._buf += view[:take]
+            view = view[take:]
+            if not view:
+                return len(data)
+            self._emit(bytes(self._buf), final=False)
+            self._buf.clear()
+        while len(view) > self._size:
+            self._emit(view[: self._size], final=False)
+            view = view[self._size :]
+        self._buf += view
         return len(data)
 
     def finish(self) -> int:
@@ -67,12 +77,13 @@ class ChunkWriter:
             self._finished = True
         return self._index
 
-    def _emit(self, plaintext: bytes, *, final: bool) -> None:
+    def _emit(self, plaintext: bytes | memoryview, *, final: bool) -> None:
         sealed = fmt.seal_chunk(
             self._aead, self._prefix, self._hdr_hash, self._index, final, plaintext
         )
         flag = fmt.FLAG_FINAL if final else fmt.FLAG_MORE
-        self._sink.write(fmt.RECORD.pack(flag, len(sealed)) + sealed)
+        self._sink.write(fmt.RECORD.pack(flag, len(sealed)))
+        self._sink.write(sealed)
         self._index += 1
 
 

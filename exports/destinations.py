@@ -32,6 +32,10 @@ class Destination(Protocol):
         """Whether a bundle called ``name`` is already there."""
         ...
 
+    def locate(self, name: str) -> str:
+        """Where a bundle called ``name`` is (or would be) there."""
+        ...
+
     def list_bundles(self) -> list[str]:
         """Names of the bundle files (``*.hlb``) there, oldest first."""
         ...
@@ -91,6 +95,9 @@ class LocalDirectoryDrop:
 
     def exists(self, name: str) -> bool:
         return self._target(name).is_file()
+
+    def locate(self, name: str) -> str:
+        return str(self._target(name))
 
     def list_bundles(self) -> list[str]:
         if not self.root.is_dir():

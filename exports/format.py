@@ -298,7 +298,7 @@ def seal_chunk(
     hdr_hash: bytes,
     index: int,
     final: bool,
-    data: bytes,
+    data: bytes | memoryview,
 ) -> bytes:
     return aead.encrypt(
         chunk_nonce(nonce_prefix, index), data, chunk_aad(hdr_hash, index, final)

@@ -14,9 +14,6 @@ import io
 import json
 from collections.abc import Sequence
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from catalog.records import ExportCandidate
 
 PARQUET_NAME = "hashes.parquet"
@@ -46,6 +43,9 @@ def hash_rows(items: Sequence[ExportCandidate]) -> list[dict[str, str | None]]:
 
 def to_parquet(rows: Sequence[dict[str, str | None]]) -> bytes:
     """The rows as a Parquet file, in memory."""
+    import pyarrow as pa  # only here: an export process without hash sets does not load it
+    import pyarrow.parquet as pq
+
     table = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in COLUMNS})
     out = io.BytesIO()
     pq.write_table(table, out)

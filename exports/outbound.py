@@ -5,24 +5,33 @@ A :class:`Route` is one stream of bundles: a ledger name (``interpol``, ``partne
 ``hashset:<name>``), a destination, the recipients' keys, what goes in (items, or a hash
 set) and which items qualify (hosted in which countries, decided by whom).
 
-1. The items a route has not had are written, encrypted and signed, to
-   ``<outbox>/<route>/building-<pid>.hlb.part``, renamed to ``<bundle_id>.hlb`` when complete,
-   and described by a sidecar ``<bundle_id>.json`` (bundle facts and the items it carries).
-2. A bundle with a sidecar is delivered (delivery is idempotent: the bundle's name holds its
-   ID), recorded in the export ledger (once), and only then removed from the outbox.
+1. A bundle's intent is written first: a sidecar ``<outbox>/<route>/<bundle_id>.json`` naming
+   its ID and the items it carries (written durably; digest and size are added once the
+   bundle is written).
+2. To a destination that takes a stream (S3), the bundle is uploaded while it is written, in
+   parts, and the upload is completed (the commit point) only after the sidecar holds its
+   digest: no copy is written locally. If the store fails, the same bundle (same ID) is
+   written to ``<bundle_id>.hlb`` in the outbox instead, as it always is for a directory.
+3. A bundle file is delivered (idempotent: its name holds its ID), the delivery recorded in
+   the export ledger (once), and only then are file and sidecar removed.
 
-Every run first finishes what an earlier run left in the outbox, so a bundle that failed to
-upload, or was delivered but not recorded, is delivered again under the same name and
-recorded, never rebuilt with the same items: a retried export cannot produce two bundles for
-the same items.
+Every run first finishes what an earlier run left in the outbox: a whole file is delivered
+under the same name, a bundle the destination already has is recorded, and one that never
+got there (the run died while writing it, or a crash tore its file, which is checked against
+the sidecar's SHA-256 because it is not fsynced: at 2 GB that would cost more than the upload)
+is dropped, its items going into a new bundle. So a retried export never produces two
+bundles for the same items, and none is lost. One run per route at a time (a file lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import uuid
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from catalog import Catalog
 from catalog.records import ExportCandidate
 from exports.bundle import write_bundle
-from exports.destinations import Destination
+from exports.destinations import Destination, sha256_of_file
+from exports.errors import ExportError
 from exports.hashsets import hash_set_files
 
 MANIFEST_KIND = "hotline.items/1"
@@ -73,10 +83,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class _Pending:
+    """An outbox sidecar: the bundle's ID and items from the start; its digest, size and
+    recipients once it is written."""
+
     bundle_id: str
     destination: str
-    sha256: str
-    size: int
+    sha256: str | None
+    size: int | None
     recipients: list[str]
     items: list[tuple[str, int]]
 
@@ -135,12 +148,23 @@ def export_pending(
     deliveries made, including those an earlier, interrupted run had left in the outbox."""
     box = outbox / route.name.replace(":", "_")
     box.mkdir(parents=True, exist_ok=True)
-    deliveries = _flush(catalog, box, route.destination, actor)
-    while items := catalog.export_candidates(route.name, max_items, countries=route.countries,
-                                             sources=route.sources):
-        _build(box, route, items, load, sender=sender, sender_country=sender_country)
-        deliveries += _flush(catalog, box, route.destination, actor)
+    with _exclusive(box):  # one run per route at a time; another one waits
+        deliveries = _flush(catalog, box, route.destination, actor, fresh={})
+        while items := catalog.export_candidates(route.name, max_items, countries=route.countries,
+                                                 sources=route.sources):
+            bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country)
+            deliveries += _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
     return deliveries
+
+
+@contextmanager
+def _exclusive(box: Path) -> Iterator[None]:
+    with (box / ".lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 def _build(
@@ -151,24 +175,51 @@ def _build(
     *,
     sender: Ed25519PrivateKey,
     sender_country: str,
-) -> None:
+) -> tuple[str, str | None]:
+    """Build the bundle of ``items``; returns its ID and, if it was streamed to the
+    destination, its location there (otherwise it waits in the outbox as a file)."""
     manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
                               kind=route.kind, countries=route.countries)
-    media: Iterator[tuple[str, bytes]] = (
-        ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
-    )
     files = hash_set_files(items) if route.kind == HASHSET_KIND else []
+    pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
+                       recipients=[], items=[(i.sha256, i.verdict_id) for i in items])
+    sidecar = box / f"{pending.bundle_id}.json"
+    _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
+
+    def write(out: Any) -> _Pending:
+        media = ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
+        info = write_bundle(out, manifest, media, sender=sender, recipients=route.recipients, files=files,
+                            bundle_id=pending.bundle_id, check_digests=False)  # the evidence store checked them
+        done = replace(pending, sha256=info.sha256, size=info.size, recipients=list(info.recipient_fingerprints))
+        _write_sidecar(sidecar, done)
+        return done
+
+    stream = _open_stream(route.destination, bundle_file_name(pending.bundle_id))
+    if stream is not None:
+        try:
+            write(stream)
+            return pending.bundle_id, stream.complete()  # the commit point at the destination
+        except ExportError:
+            stream.abort()  # the store failed: build the same bundle into the outbox instead
+        except BaseException:
+            stream.abort()
+            raise
     part = box / f"building-{os.getpid()}.hlb.part"
     with part.open("wb") as out:
-        info = write_bundle(out, manifest, media, sender=sender, recipients=route.recipients, files=files)
-        out.flush()
-        os.fsync(out.fileno())
-    part.replace(box / f"{info.bundle_id}.hlb")
-    pending = _Pending(
-        bundle_id=info.bundle_id, destination=route.name, sha256=info.sha256, size=info.size,
-        recipients=list(info.recipient_fingerprints), items=[(i.sha256, i.verdict_id) for i in items],
-    )
-    _write_sidecar(box / f"{info.bundle_id}.json", pending)
+        write(out)
+    part.replace(box / f"{pending.bundle_id}.hlb")
+    return pending.bundle_id, None
+
+
+def _open_stream(destination: Destination, name: str) -> Any:
+    """A streamed upload to ``destination`` if it offers one and is reachable, else None."""
+    opener = getattr(destination, "open_stream", None)
+    if opener is None:
+        return None
+    try:
+        return opener(name)
+    except Exception:  # noqa: BLE001 - the store is down: build into the outbox, deliver later
+        return None
 
 
 def _write_sidecar(path: Path, pending: _Pending) -> None:
@@ -180,8 +231,13 @@ def _write_sidecar(path: Path, pending: _Pending) -> None:
     tmp.replace(path)
 
 
-def _flush(catalog: Catalog, box: Path, destination: Destination, actor: str) -> list[Delivery]:
-    """Deliver and record every complete bundle in ``box``; drop half-written ones."""
+def _flush(
+    catalog: Catalog, box: Path, destination: Destination, actor: str, *, fresh: dict[str, str | None]
+) -> list[Delivery]:
+    """Deliver and record every bundle in ``box``. ``fresh``: the bundle built by this run and
+    its streamed location, if any. A leftover of an earlier run is delivered from its file if
+    the file is whole, recorded if the destination has it, and otherwise dropped: it never
+    reached the destination, so its items simply go into a new bundle."""
     for leftover in box.glob("*.part"):
         leftover.unlink()
     done: list[Delivery] = []
@@ -189,14 +245,28 @@ def _flush(catalog: Catalog, box: Path, destination: Destination, actor: str) ->
         raw = json.loads(sidecar.read_text())
         pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]]})
         bundle = box / f"{pending.bundle_id}.hlb"
-        location = destination.deliver(bundle, bundle_file_name(pending.bundle_id))
+        name = bundle_file_name(pending.bundle_id)
+        whole = bundle.exists() and pending.sha256 is not None and (
+            pending.bundle_id in fresh or sha256_of_file(bundle) == (pending.sha256, pending.size))
+        if fresh.get(pending.bundle_id) is not None:
+            location = fresh[pending.bundle_id]
+        elif whole:
+            location = destination.deliver(bundle, name)
+        elif pending.sha256 is not None and destination.exists(name):  # the run died after delivering
+            location = destination.locate(name)
+        else:  # never finished, or torn by a crash, and never delivered
+            getattr(destination, "discard_incomplete", lambda _name: None)(name)
+            bundle.unlink(missing_ok=True)
+            sidecar.unlink()
+            continue
+        assert pending.sha256 is not None and pending.size is not None
         catalog.record_export(
             bundle_id=pending.bundle_id, destination=pending.destination, location=location,
             recipients=pending.recipients, sha256=pending.sha256, size=pending.size,
             items=pending.items, actor=actor,
         )
-        bundle.unlink()
+        bundle.unlink(missing_ok=True)
         sidecar.unlink()
-        done.append(Delivery(pending.bundle_id, pending.destination, location, len(pending.items),
+        done.append(Delivery(pending.bundle_id, pending.destination, str(location), len(pending.items),
                              pending.sha256, pending.size))
     return done

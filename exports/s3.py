@@ -6,10 +6,17 @@ there with the same size and ETag means the earlier attempt succeeded (no-op); o
 content is a :class:`DeliveryConflict`; incomplete multipart uploads left for that key by a
 failed attempt are aborted. Files above ``part_size`` go up as multipart uploads, several parts
 at a time, each part read into memory once (memory stays at about ``part_size`` times
-``concurrency``). After the upload the object's size and ETag (MD5, or for multipart the MD5
-of the parts' MD5s and the part count) must equal what was sent, or the object is removed and
-the delivery fails. Credentials come from the usual AWS configuration (environment, shared
+``concurrency``). Every request carries botocore's CRC32 checksum of its body, which the
+store checks; after the upload the object's size must be what was sent and its ETag the one
+the acknowledged parts make (the MD5 of their MD5 ETags, and their count; for a single PUT, the
+body's MD5), or the object is removed and the delivery fails. Credentials come from the usual AWS configuration (environment, shared
 files, instance role); only the endpoint URL is ours to configure.
+
+:meth:`S3Destination.open_stream` uploads a bundle's parts while it is being written (the
+outbox tees its bytes into it), and completes the upload only when asked, after the outbox
+has recorded the bundle: a crash before that leaves an incomplete upload, which the next
+delivery aborts. If a part fails, the stream gives up quietly and the outbox delivers the
+finished file the ordinary way.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from urllib.parse import urlsplit
 
 from exports.errors import DeliveryConflict, DeliveryError
 
-DEFAULT_PART_SIZE = 16 << 20
+DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20  # S3's smallest part (except the last)
 
 
@@ -109,6 +116,20 @@ class S3Destination:
     def exists(self, name: str) -> bool:
         return self._head(self.key(name)) is not None
 
+    def locate(self, name: str) -> str:
+        return self.url(name)
+
+    def discard_incomplete(self, name: str) -> None:
+        """Abort what a run that died mid-stream left of the upload of ``name``."""
+        self._abort_incomplete(self.key(name))
+
+    def open_stream(self, name: str) -> StreamUpload:
+        """A multipart upload of ``name`` to feed while the bundle is written."""
+        key = self.key(name)
+        self._abort_incomplete(key)
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        return StreamUpload(self, key, upload_id)
+
     # Source (inbound) --------------------------------------------------------------------
     def list_bundles(self) -> list[str]:
         """Names of the ``.hlb`` files directly under the prefix, oldest first."""
@@ -152,29 +173,35 @@ class S3Destination:
     def _put_multipart(self, path: Path, key: str, size: int) -> str:
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
         try:
-            parts = self._upload_parts(path, key, upload_id)
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id,
-                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag, _ in parts]},
-            )
+            return self._complete(key, upload_id, self._upload_parts(path, key, upload_id))
         except BaseException:
-            try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            except Exception:  # noqa: BLE001 - the store is failing; the next attempt aborts it
-                pass
+            self._abort(key, upload_id)
             raise
-        return _multipart_etag([md5 for _, _, md5 in parts])
 
-    def _upload_parts(self, path: Path, key: str, upload_id: str) -> list[tuple[int, str, bytes]]:
-        def send(number: int, data: bytes) -> tuple[int, str, bytes]:
-            md5 = hashlib.md5(data, usedforsecurity=False).digest()
-            reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                            PartNumber=number, Body=data)
-            return number, reply["ETag"], md5
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except Exception:  # noqa: BLE001 - the store is failing; the next delivery aborts it
+            pass
 
-        done: list[tuple[int, str, bytes]] = []
+    def _send_part(self, key: str, upload_id: str, number: int, data: bytes) -> tuple[int, str]:
+        reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
+        return number, reply["ETag"]
+
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+        )
+        return _multipart_etag([bytes.fromhex(etag.strip('"')) for _, etag in parts])
+
+    def _upload_parts(self, path: Path, key: str, upload_id: str) -> list[tuple[int, str]]:
+        def send(number: int, data: bytes) -> tuple[int, str]:
+            return self._send_part(key, upload_id, number, data)
+
+        done: list[tuple[int, str]] = []
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part") as pool:
-            running: set[Future[tuple[int, str, bytes]]] = set()
+            running: set[Future[tuple[int, str]]] = set()
             try:
                 for number, data in _read_parts(path, self.part_size):
                     if len(running) >= self.concurrency:  # bound memory: wait for a free slot
@@ -207,6 +234,77 @@ class S3Destination:
             return h.hexdigest()
         return _multipart_etag([hashlib.md5(d, usedforsecurity=False).digest()
                                 for _, d in _read_parts(path, self.part_size)])
+
+
+class StreamUpload:
+    """Parts of a multipart upload sent while the bundle is written (``write``), at most
+    ``concurrency`` in flight: writing waits for a free slot, so memory stays bounded and
+    building overlaps uploading. A failed part makes the stream give up (``failed``); its
+    writes are then ignored and :meth:`complete` raises ``DeliveryError``."""
+
+    def __init__(self, dest: S3Destination, key: str, upload_id: str) -> None:
+        self._dest, self._key, self._upload_id = dest, key, upload_id
+        self._pool = ThreadPoolExecutor(dest.concurrency, thread_name_prefix="s3-stream")
+        self._running: set[Future[tuple[int, str]]] = set()
+        self._parts: list[tuple[int, str]] = []
+        self._pieces: list[bytes] = []  # a part is cut at a write boundary once it has part_size bytes
+        self._held = 0
+        self._next = 1
+        self._size = 0
+        self.failed: BaseException | None = None
+
+    def write(self, data: bytes | memoryview) -> int:
+        if self.failed is None:
+            self._pieces.append(bytes(data))
+            self._held += len(data)
+            self._size += len(data)
+            if self._held >= self._dest.part_size:
+                self._submit(b"".join(self._pieces))
+                self._pieces, self._held = [], 0
+        return len(data)
+
+    def _submit(self, data: bytes) -> None:
+        while len(self._running) >= self._dest.concurrency and self.failed is None:
+            finished, self._running = wait(self._running, return_when=FIRST_COMPLETED)
+            self._collect(finished)
+        if self.failed is None:
+            self._running.add(self._pool.submit(self._dest._send_part, self._key, self._upload_id, self._next, data))
+            self._next += 1
+
+    def _collect(self, finished: set[Future[tuple[int, str]]]) -> None:
+        for f in finished:
+            if f.exception() is not None and self.failed is None:
+                self.failed = f.exception()
+            elif f.exception() is None:
+                self._parts.append(f.result())
+
+    def complete(self) -> str:
+        """Send the rest, complete the upload and verify the object; returns its URL."""
+        try:
+            if self._pieces and self.failed is None:
+                self._submit(b"".join(self._pieces))
+                self._pieces, self._held = [], 0
+            finished, self._running = wait(self._running), set()
+            self._collect(finished.done)
+            if self.failed is not None:
+                raise DeliveryError(f"streamed upload to s3://{self._dest.bucket}/{self._key} failed: {self.failed}")
+            etag = self._dest._complete(self._key, self._upload_id, sorted(self._parts))
+            self._dest._verify(self._key, self._size, etag)
+        except DeliveryError:
+            self.abort()
+            raise
+        except Exception as exc:  # noqa: BLE001 - botocore and connection errors
+            self.abort()
+            raise DeliveryError(f"streamed upload to s3://{self._dest.bucket}/{self._key} failed: {exc}") from exc
+        finally:
+            self._pool.shutdown(wait=True)
+        return f"s3://{self._dest.bucket}/{self._key}"
+
+    def abort(self) -> None:
+        for f in self._running:
+            f.cancel()
+        self._pool.shutdown(wait=True)
+        self._dest._abort(self._key, self._upload_id)
 
 
 def _read_parts(path: Path, part_size: int) -> Iterator[tuple[int, bytes]]:

@@ -15,9 +15,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog import NotFound, Verdict
@@ -31,7 +30,9 @@ from exports.keys import (
     raw_public_bytes,
 )
 from exports.outbound import HASHSET_KIND, MANIFEST_KIND, Route
-from hotline.installation import Installation
+
+if TYPE_CHECKING:  # an export process needs none of what opening a whole installation imports
+    from hotline.installation import Installation
 
 INTERPOL = "interpol"
 
@@ -122,6 +123,9 @@ def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, 
 def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list[dict[str, str | None]]) -> int:
     """Merge ``rows`` into the known set ``set_name`` (verdict baseline); returns how many
     rows it gained. The set is rewritten whole: its old rows plus the new, deduplicated."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     columns = ("md5", "sha1", "sha256", "pdq", "id", "category")
     new = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns})
     try:

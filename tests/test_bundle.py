@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import struct
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -619,3 +620,53 @@ def test_local_drop_refusals(tmp_path, bundle_file):
         with pytest.raises(ValueError):
             LocalDirectoryDrop(root).deliver(bundle_file, bad)
     assert list(root.iterdir()) == []
+
+
+def test_tar_stream_is_byte_for_byte_what_tarfile_writes():
+    from exports.bundle import _TarWriter
+
+    members = [("manifest.json", b"{}"), ("media/" + "a" * 64, b"x" * 1000), ("files/" + "n" * 120, b"y" * 513)]
+
+    class Sink:
+        def __init__(self):
+            self.data = bytearray()
+
+        def write(self, b):
+            self.data += b
+            return len(b)
+
+    ours = Sink()
+    writer = _TarWriter(ours, 1_700_000_000)
+    for name, data in members:
+        writer.add(name, data)
+    writer.close()
+    theirs = io.BytesIO()
+    with tarfile.open(fileobj=theirs, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    assert bytes(ours.data) == theirs.getvalue()
+
+
+@pytest.mark.parametrize("sizes", [[1], [64], [65], [63, 1], [64, 64, 64], [200, 1, 1, 300], [7] * 40])
+def test_chunk_writer_cuts_any_write_pattern_into_full_chunks(sizes):
+    from exports.chunks import ChunkWriter
+
+    key, prefix, hdr = bytes(32), b"\x00\x01\x02\x03", bytes(32)
+    out = io.BytesIO()
+    writer = ChunkWriter(out, key=key, nonce_prefix=prefix, hdr_hash=hdr, chunk_size=64)
+    plain = os.urandom(sum(sizes))
+    pos = 0
+    for n in sizes:
+        writer.write(plain[pos : pos + n])
+        pos += n
+    count = writer.finish()
+    assert count == -(-len(plain) // 64)
+    data, got, aead = out.getvalue(), bytearray(), AESGCM(key)
+    for i in range(count):
+        flag, n = struct.unpack(">BI", data[:5])
+        assert flag == (i == count - 1) and (n == 80 or flag)
+        got += fmt.open_chunk(aead, prefix, hdr, i, bool(flag), data[5 : 5 + n])
+        data = data[5 + n :]
+    assert bytes(got) == plain and data == b""

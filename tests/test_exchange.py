@@ -273,3 +273,39 @@ def test_commands(pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     vics = tmp_path / "confirmed.json"
     assert run(ours, "export", "hashset", "--format", "vics", "--out", str(vics))["items"] == 1
     assert json.loads(vics.read_text())["value"][0]["Category"] == 1
+
+
+def test_outbox_leftovers_are_delivered_once_or_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exports import DeliveryError, LocalDirectoryDrop
+
+    ours = make_installation(tmp_path, "nl", "NL")
+    first = confirmed_item(ours, synthetic_image(13), page_url="http://l.example/", country="NL")
+    route = interpol_route(ours)
+    drop = ours.settings.drop_dir
+    box = ours.settings.outbox_dir / "interpol"
+
+    # Delivered, then the run died before the ledger: the next run records it, once.
+    real = ours.catalog.record_export
+    monkeypatch.setattr(ours.catalog, "record_export", lambda **kw: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        export_route(ours, route, actor="test")
+    monkeypatch.setattr(ours.catalog, "record_export", real)
+    (delivered,) = export_route(ours, route, actor="test")
+    assert [p.name for p in drop.glob("*.hlb")] == [f"hotline-{delivered.bundle_id}.hlb"] and delivered.items == 1
+
+    # The drop was down and then the machine crashed, tearing the outbox file: never
+    # delivered, so the bundle is dropped and its items go out in a new one.
+    second = confirmed_item(ours, synthetic_image(14), page_url="http://m.example/", country="NL")
+    monkeypatch.setattr(LocalDirectoryDrop, "deliver", lambda self, path, name: (_ for _ in ()).throw(
+        DeliveryError("drop is down")))
+    with pytest.raises(DeliveryError):
+        export_route(ours, route, actor="test")
+    monkeypatch.undo()
+    (torn,) = box.glob("*.hlb")
+    torn.write_bytes(torn.read_bytes()[:-200])
+    (rebuilt,) = export_route(ours, route, actor="test")
+    assert rebuilt.bundle_id != torn.stem and rebuilt.items == 1
+    assert sorted(p.name for p in drop.glob("*.hlb")) == sorted(
+        f"hotline-{b}.hlb" for b in (delivered.bundle_id, rebuilt.bundle_id))
+    assert [f.name for f in box.iterdir()] == [".lock"] and export_route(ours, route, actor="test") == []
+    assert ours.catalog.export_candidates(INTERPOL) == [] and first != second
