@@ -148,7 +148,7 @@ class ClustersMixin(Database):
                 if not members:
                     continue
                 firsts = [info[s].first_seen_at for s, _ in members if s in info]
-                reported = [info[s].oldest_report_at for s, _ in members if s in info and info[s].oldest_report_at]
+                reported = [at for s, _ in members if s in info and (at := info[s].oldest_report_at) is not None]
                 cluster_id = plan.cluster_id
                 if cluster_id is None:
                     cluster_id = conn.execute(clusters.insert().values(

@@ -100,7 +100,8 @@ def plan_clusters(
     fresh: dict[object, ClusterPlan] = {}
     for item in candidates:
         groups = by_kind.setdefault(item.kind, _Open())
-        hit = groups.pdq.nearest(item.signature, config.pdq_threshold) if item.signature else None
+        hit: tuple[object, int] | None = (
+            groups.pdq.nearest(item.signature, config.pdq_threshold) if item.signature else None)
         if hit is None and item.kind == "video" and config.video_compare is not None:
             hit = next(((key, d) for key, rep in groups.videos
                         if (d := config.video_compare(item.sha256, rep)) is not None), None)
@@ -117,13 +118,13 @@ def plan_clusters(
         elif item.kind == "video":
             groups.videos.append((key, item.sha256))
     plans = []
-    for key, members in joins.items():
-        if key in fresh:
-            base = fresh[key]
+    for ident, members in joins.items():
+        if ident in fresh:
+            base = fresh[ident]
             plans.append(ClusterPlan(members=tuple(members), kind=base.kind, representative=base.representative,
                                      signature=base.signature, novel=base.novel, similar_to=base.similar_to))
         else:
-            plans.append(ClusterPlan(members=tuple(members), cluster_id=int(key)))  # type: ignore[call-overload]
+            plans.append(ClusterPlan(members=tuple(members), cluster_id=int(ident)))  # type: ignore[call-overload]
     return plans
 
 

@@ -28,7 +28,7 @@ class UnknownJurisdiction(ProfileError, LookupError):
     """No law profile is loaded for the jurisdiction asked for."""
 
 
-class ReviewError(ClassificationError):
+class ReviewError(ClassificationError, ValueError):
     """A queue action that does not fit the state of the queue."""
 
 

@@ -257,22 +257,210 @@ def queue_list(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt = F
 @handles_errors
 def classify(
     media_id: str,
-    verdict: Annotated[str, typer.Option(help="baseline, national or not-illegal.")],
+    verdict: Annotated[
+        str | None,
+        typer.Option(help="baseline, national or not-illegal; with attributes it sets the verdict by hand (give --reason)."),
+    ] = None,
     analyst: Annotated[str | None, typer.Option(help="Who decides (default: HOTLINE_ANALYST or $USER).")] = None,
     reason: Annotated[str | None, typer.Option(help="Why, for the audit log.")] = None,
+    age_group: Annotated[
+        str | None, typer.Option(help="Grade by attributes: infant-toddler, prepubescent, pubescent, adult, unclear.")
+    ] = None,
+    depiction: Annotated[str | None, typer.Option(help="real, drawn, cgi, ai-generated or unclear.")] = None,
+    gender: Annotated[list[str] | None, typer.Option(help="A gender shown (repeat): female, male, other, unclear.")] = None,
+    sexual_activity: Annotated[bool, typer.Option("--sexual-activity", help="Sexual activity is shown.")] = False,
+    genital_focus: Annotated[bool, typer.Option("--genital-focus", help="Focus on the genital/anal region.")] = False,
+    severity: Annotated[int | None, typer.Option(help="0..3, see docs/classification.md (default: implied).")] = None,
+    self_generated: Annotated[bool | None, typer.Option("--self-generated/--not-self-generated")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A free tag (repeat).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a verdict on a media item (full SHA-256 or at least its first 8 digits)."""
+    """Record a decision on a media item (full SHA-256 or at least its first 8 digits): a grading
+    by attributes (at least --age-group and --depiction; the verdicts are derived by the law
+    profiles), or a verdict alone."""
     from classification import classify as record, parse_verdict
 
-    parsed = parse_verdict(verdict)
+    parsed = parse_verdict(verdict) if verdict else None
     inst = _open()
     who = analyst or inst.settings.analyst
-    sha256 = record(inst.catalog, media_id, parsed, analyst=who, reason=reason)
-    if as_json:
-        emit_json({"sha256": sha256, "verdict": parsed.value, "analyst": who})
+    if age_group is None and depiction is None:
+        if parsed is None:
+            raise ValueError("give --verdict, or grade with --age-group and --depiction")
+        sha256 = record(inst.catalog, media_id, parsed, analyst=who, reason=reason)
+        result: dict[str, Any] = {"sha256": sha256, "verdict": parsed.value, "analyst": who}
     else:
-        typer.echo(f"{sha256[:16]}: {parsed.value} (by {who})")
+        from classification import decide_item, grading
+        from review.config import review_config
+
+        graded = grading(age_group=age_group or "", depiction=depiction or "", genders=gender or (),
+                         sexual_activity=sexual_activity, genital_focus=genital_focus, severity=severity,
+                         self_generated=self_generated, tags=tag or ())
+        sha256 = inst.catalog.resolve_media_id(media_id)
+        decide_item(inst.catalog, review_config(inst.settings), sha256, who, graded, verdict=parsed, reason=reason)
+        history = inst.catalog.item_decisions(sha256)
+        newest = history["verdicts"][-1]
+        result = {"sha256": sha256, "verdict": newest["verdict"], "analyst": who,
+                  "confirm_required": bool(newest["confirm_required"]),
+                  "jurisdictions": {j["jurisdiction"]: j["illegal"] for j in history["jurisdictions"]
+                                    if j["grading_id"] == newest["grading_id"]}}
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(f"{sha256[:16]}: {result['verdict']} (by {who})")
+
+
+# -- the review app, its users, law profiles (issue 5) -------------------------------------
+user_app = typer.Typer(help="People who log in to the review app.", no_args_is_help=True)
+profile_app = typer.Typer(help="Law profiles: how gradings become each jurisdiction's verdict.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(profile_app, name="profile")
+
+
+def _password(from_stdin: bool) -> str:
+    import sys
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default HOTLINE_REVIEW_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default HOTLINE_REVIEW_PORT).")] = None,
+) -> None:
+    """Run the review web app: the blurred queue, grading by keyboard, four-eyes, users."""
+    from review import serve as serve_app
+
+    inst = _open()
+    typer.echo(f"review app on http://{host or inst.settings.review_host}:{port or inst.settings.review_port}/")
+    serve_app(inst, host=host, port=port)
+
+
+@user_app.command("add")
+@handles_errors
+def user_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="analyst, senior, operator, statistician or admin.")] = "analyst",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user of the review app (the password is stored as an argon2id hash)."""
+    from review.passwords import hash_password
+
+    inst = _open()
+    user = inst.catalog.add_user(name, role, hash_password(_password(password_stdin)), actor=inst.settings.analyst)
+    if as_json:
+        emit_json(user)
+    else:
+        typer.echo(f"user {user.name} added ({user.role})")
+
+
+@user_app.command("set")
+@handles_errors
+def user_set(
+    name: str,
+    role: Annotated[str | None, typer.Option(help="A new role.")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive", help="Let them log in, or not.")] = None,
+    reveal_budget: Annotated[int | None, typer.Option(help="Reveals a day.")] = None,
+    blur: Annotated[int | None, typer.Option(help="Thumbnail blur strength 0..64.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="A new password, from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role, state, budget, blur or password (ends their sessions when needed)."""
+    from review.passwords import hash_password
+
+    inst = _open()
+    user = inst.catalog.update_user(name, actor=inst.settings.analyst, role=role, active=active, blur=blur,
+                                    reveal_budget=reveal_budget,
+                                    password_hash=hash_password(_password(True)) if password_stdin else None)
+    if as_json:
+        emit_json(user)
+    else:
+        typer.echo(f"user {user.name}: {user.role}, {'active' if user.active else 'inactive'}")
+
+
+@user_app.command("list")
+@handles_errors
+def user_list(as_json: JsonOpt = False) -> None:
+    """Users of the review app."""
+    users = _open().catalog.users()
+    if as_json:
+        emit_json(users)
+    else:
+        table("users", ["name", "role", "active", "blur", "reveal budget", "since"],
+              [(u.name, u.role, u.active, u.blur, u.reveal_budget, u.created_at) for u in users])
+
+
+@profile_app.command("list")
+@handles_errors
+def profile_list(as_json: JsonOpt = False) -> None:
+    """Law profiles available (shipped and the installation's), and which ones apply."""
+    from classification import available_profiles
+
+    settings = _settings()
+    applied = {"INTERPOL", settings.country.upper(), *(c.upper() for c in settings.law_profiles)}
+    found = available_profiles([settings.law_profiles_dir])
+    rows = [{"jurisdiction": p.jurisdiction, "name": p.name, "rules": len(p.rules), "applied": p.jurisdiction in applied,
+             "home": p.jurisdiction == settings.country.upper(), "path": p.path, "sha256": p.sha256}
+            for p in found.values()]
+    if as_json:
+        emit_json(rows)
+    else:
+        table("law profiles", ["jurisdiction", "name", "rules", "applied", "file"],
+              [(r["jurisdiction"] + (" (home)" if r["home"] else ""), r["name"], r["rules"], r["applied"], r["path"])
+               for r in rows])
+
+
+@profile_app.command("check")
+@handles_errors
+def profile_check(file: Path, as_json: JsonOpt = False) -> None:
+    """Read a law profile file and show its rules (errors name the rule and key at fault)."""
+    from classification import load_profile
+
+    profile = load_profile(file)
+    rules = [{"name": r.name, "verdict": "illegal" if r.illegal else "not-illegal"} for r in profile.rules]
+    if as_json:
+        emit_json({"jurisdiction": profile.jurisdiction, "name": profile.name, "sha256": profile.sha256,
+                   "default": "illegal" if profile.default_illegal else "not-illegal", "rules": rules})
+    else:
+        table(f"{profile.jurisdiction}: {profile.name}", ["rule", "verdict"], [(r["name"], r["verdict"]) for r in rules])
+
+
+@profile_app.command("recompute")
+@handles_errors
+def profile_recompute(as_json: JsonOpt = False) -> None:
+    """Re-derive verdicts after a law profile changed (exported and hand-set verdicts stay)."""
+    from classification import recompute
+    from review.config import review_config
+
+    inst = _open()
+    summary = recompute(inst.catalog, review_config(inst.settings), inst.settings.analyst)
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(f"{summary.items} graded item(s): {summary.verdict_changes} verdict(s) changed, "
+                   f"{summary.jurisdiction_changes} jurisdiction verdict(s) re-derived, "
+                   f"{summary.kept_exported} kept as exported, {summary.kept_by_hand} kept as set by hand")
+
+
+@queue_app.command("clusters")
+@handles_errors
+def queue_clusters(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt = False) -> None:
+    """Clusters of near-duplicates waiting for an analyst, in priority order."""
+    from classification import cluster_queue
+    from review.config import review_config
+
+    inst = _open()
+    config = review_config(inst.settings)
+    cluster_queue(inst.catalog, config.clustering)
+    shown = inst.catalog.queue_clusters(priority=config.priority, limit=limit, preview=100)
+    if as_json:
+        emit_json(shown)
+    else:
+        table("review queue by cluster", ["cluster", "items", "new", "oldest report", "claimed by"],
+              [(c.id, c.items, c.novel, c.oldest_report_at, c.holder) for c in shown])
 
 
 @export_app.callback(invoke_without_command=True)

@@ -1,0 +1,228 @@
+"""The review app over HTTP (uvicorn on 127.0.0.1): logins and roles, a statistician's 403 on
+every media URL, CSRF, session expiry, blurred greyscale thumbnails, reveals that are
+audited and granted per user, video strips, and no plaintext media on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image, ImageFilter
+
+from catalog.schema import web_sessions
+from hotline.installation import Installation
+from hotline.settings import Settings
+from hotline.site import unused_port
+from review.app import create_app
+from review.passwords import hash_password, verify_password
+from review.sample import seed_queue
+from review.server import running
+
+PASSWORD = "correct horse battery"
+ROLES = ("analyst", "senior", "operator", "statistician", "admin")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installation, str, list[list[str]]]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("review") / "data", country="XX", review_reveal_budget=3)
+    inst = Installation.init(settings)
+    groups = seed_queue(inst, [3, 1], videos=1, known=2)
+    for role in ROLES:
+        inst.catalog.add_user(f"{role}1", role, hash_password(PASSWORD), actor="test")
+    app = create_app(inst)
+    with running(app, unused_port()) as url:
+        yield inst, url, groups
+    inst.close()
+
+
+def _login(url: str, name: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=url, follow_redirects=True, timeout=30)
+    form = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    page = client.post("/login", data={"name": name, "password": password, "csrf": token})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    return client, csrf.group(1) if csrf else ""
+
+
+def test_passwords_use_a_slow_salted_hash() -> None:
+    one, two = hash_password(PASSWORD), hash_password(PASSWORD)
+    assert one.startswith("$argon2id$") and one != two
+    assert verify_password(one, PASSWORD) and not verify_password(one, PASSWORD + "!")
+    assert not verify_password(None, PASSWORD)
+    with pytest.raises(ValueError):
+        hash_password("short")
+
+
+def test_every_role_lands_on_its_page_and_only_reviewers_see_media(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, groups = site
+    sha = groups[0][0]
+    media_routes = [r.path for r in create_app(inst).routes if getattr(r, "path", "").startswith("/media/")]
+    assert len(media_routes) == 3
+    for role in ROLES:
+        client, csrf = _login(url, f"{role}1")
+        landing = client.get("/")
+        assert landing.status_code == 200
+        media_ok = role in ("analyst", "senior")
+        for path in media_routes:
+            for item in (sha, "0" * 64):
+                target = path.replace("{sha256}", item)
+                response = (client.post(target, headers={"x-csrf-token": csrf}) if path.endswith("/reveal")
+                            else client.get(target, params={"grant": "x"}))
+                if not media_ok:
+                    assert response.status_code == 403, (role, target)
+                    assert not response.headers["content-type"].startswith("image/")
+        if not media_ok:
+            assert "/media/" not in landing.text and "<img" not in landing.text
+            for page in ("/queue", "/cluster/1", f"/item/{sha}", "/confirmations"):
+                assert client.get(page).status_code == 403, (role, page)
+        else:
+            assert client.get(f"/media/{sha}/thumb").headers["content-type"] == "image/jpeg"
+        client.close()
+
+
+def test_login_needs_the_right_password_and_forms_need_the_csrf_token(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, _ = site
+    client, _ = _login(url, "analyst1", "wrong password!")
+    assert client.get("/queue").url.path == "/login"
+    failed = [e for e in inst.catalog.audit_entries(action="user.login_failed")]
+    assert failed and failed[0].subject == "analyst1"
+    bare = httpx.Client(base_url=url)
+    assert bare.post("/login", data={"name": "analyst1", "password": PASSWORD, "csrf": "x"}).status_code == 403
+    client, csrf = _login(url, "analyst1")
+    assert client.post("/queue/next", data={}).status_code == 403
+    assert client.post("/queue/next", data={"csrf": "forged"}).status_code == 403
+    assert client.post("/queue/next", data={"csrf": csrf}).url.path.startswith("/cluster/")
+    page = client.get("/queue")
+    assert page.headers["cache-control"] == "no-store" and "script-src 'self'" in page.headers["content-security-policy"]
+    client.post(f"/cluster/{page.url.path}/release", data={"csrf": csrf})
+
+
+def test_sessions_end_when_idle_or_logged_out(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, _ = site
+    client, csrf = _login(url, "senior1")
+    assert client.get("/queue").url.path == "/queue"
+    with inst.catalog.write() as conn:  # as if 31 minutes had passed without a request
+        conn.execute(web_sessions.update().where(web_sessions.c.user_name == "senior1")
+                     .values(last_seen_at=sa.func.datetime("now", "-31 minutes")))
+    assert client.get("/queue").url.path == "/login"
+    client, csrf = _login(url, "senior1")
+    client.post("/logout", data={"csrf": csrf})
+    assert client.get("/queue").url.path == "/login"
+    assert "user.logout" in [e.action for e in inst.catalog.audit_entries()]
+
+
+def _detail(img: Image.Image) -> float:
+    """Mean change when blurred a little more: high for a sharp picture, near 0 for a blurred one."""
+    grey = img.convert("L")
+    return float(np.abs(np.asarray(grey, dtype=np.float32)
+                        - np.asarray(grey.filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)).mean())
+
+
+def test_thumbnails_are_blurred_grey_and_clear_only_after_an_audited_reveal(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, groups = site
+    client, csrf = _login(url, "analyst1")
+    sha = groups[0][0]
+    thumb = Image.open(io.BytesIO(client.get(f"/media/{sha}/thumb").content))
+    original = Image.open(io.BytesIO(inst.evidence.get(sha)))
+    original.thumbnail(thumb.size)
+    assert thumb.mode == "L" and _detail(thumb) < _detail(original) / 4
+    assert client.get(f"/media/{sha}/clear").status_code == 403
+    # an analyst reveals only items of the cluster they hold
+    assert client.post(f"/media/{sha}/reveal", headers={"x-csrf-token": csrf}).status_code == 403
+    cluster_id = inst.catalog.cluster_of(sha)
+    client.post(f"/cluster/{cluster_id}/claim", data={"csrf": csrf})
+    fragment = client.post(f"/media/{sha}/reveal", headers={"x-csrf-token": csrf, "hx-request": "true"})
+    assert fragment.status_code == 200 and "Revealed today: 1 / 3" in fragment.text
+    clear_url = re.search(r'src="([^"]+)"', fragment.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    clear = client.get(clear_url)
+    assert clear.status_code == 200 and Image.open(io.BytesIO(clear.content)).mode == "RGB"
+    other, _ = _login(url, "senior1")
+    assert other.get(clear_url).status_code == 403  # a grant is for the one who revealed
+    entry = inst.catalog.audit_entries(action="media.reveal")[0]
+    assert (entry.actor, entry.subject, entry.detail["cluster"]) == ("analyst1", sha, cluster_id)
+    client.post(f"/cluster/{cluster_id}/release", data={"csrf": csrf})
+
+
+def test_a_video_shows_as_a_silent_strip_of_frames(site) -> None:  # type: ignore[no-untyped-def]
+    _, url, groups = site
+    client, _ = _login(url, "analyst1")
+    strip = Image.open(io.BytesIO(client.get(f"/media/{groups[-1][0]}/thumb").content))
+    assert strip.mode == "L" and strip.width > 4 * strip.height  # six frames side by side
+
+
+def test_no_plaintext_media_reach_the_disk(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, groups = site
+    client, _ = _login(url, "senior1")
+    for group in groups:
+        client.get(f"/media/{group[0]}/thumb")
+    originals = [inst.evidence.get(g[0])[:64] for g in groups]
+    for path in Path(inst.settings.data_dir).rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(o in data for o in originals), path
+
+
+def _cli(data_dir: Path, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    env.pop("HOTLINE_CONFIG", None)
+    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert (done.returncode == 0) == ok, done.stderr
+    return done
+
+
+def test_command_line_users_grading_profiles_and_serve(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _cli(data_dir, "init")
+    inst = Installation.open(Settings(data_dir=data_dir))
+    (group,) = seed_queue(inst, [2])
+    added = json.loads(_cli(data_dir, "user", "add", "ann", "--role", "senior", "--password-stdin", "--json",
+                            stdin=PASSWORD + "\n").stdout)
+    assert added["role"] == "senior" and "password" not in json.dumps(added)
+    _cli(data_dir, "user", "set", "ann", "--reveal-budget", "5", "--inactive")
+    (listed,) = json.loads(_cli(data_dir, "user", "list", "--json").stdout)
+    assert (listed["reveal_budget"], listed["active"]) == (5, False)
+
+    clusters = json.loads(_cli(data_dir, "queue", "clusters", "--json").stdout)
+    assert [sorted(c["members"]) for c in clusters] == [sorted(group)]
+    graded = json.loads(_cli(data_dir, "classify", group[0][:12], "--age-group", "pubescent", "--depiction", "real",
+                             "--sexual-activity", "--gender", "female", "--json").stdout)
+    assert graded["verdict"] == "national" and graded["jurisdictions"] == {"INTERPOL": False, "XX": True}
+    assert "needs a reason" in _cli(data_dir, "classify", group[1][:12], "--age-group", "adult", "--depiction", "real",
+                                    "--verdict", "baseline", ok=False).stderr
+
+    profiles = {p["jurisdiction"]: p for p in json.loads(_cli(data_dir, "profile", "list", "--json").stdout)}
+    assert profiles["XX"]["home"] and profiles["INTERPOL"]["applied"] and not profiles["DE"]["applied"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "perhaps"\n')
+    assert "rule 1" in _cli(data_dir, "profile", "check", str(bad), ok=False).stderr
+    assert json.loads(_cli(data_dir, "profile", "recompute", "--json").stdout)["items"] == 1
+
+    port = unused_port()
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir)}
+    server = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.stderr else ""
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    inst.close()
