@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from catalog.db import Database, utcnow
-from catalog.records import CrawlResult, HashRecord
-from catalog.schema import crawls, hashes, media, pages, report_errors, sightings
+from catalog.records import CrawlResult, FrameHashRecord, HashRecord
+from catalog.schema import crawls, frame_hashes, hashes, media, pages, report_errors, sightings
 
 
 def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -120,8 +120,9 @@ class MediaMixin(Database):
         with self.read() as conn:
             return list(conn.scalars(query))
 
-    def record_hashes(self, records: Iterable[HashRecord]) -> None:
-        """Store hashes and mark their media ``hashed`` (media already further along stay)."""
+    def record_hashes(self, records: Iterable[HashRecord], frames: Iterable[FrameHashRecord] = ()) -> None:
+        """Store hashes (and the per-frame PDQ of videos and animations) and mark their media
+        ``hashed`` (media already further along stay)."""
         rows = [
             dict(sha256=r.sha256, algorithm=r.algorithm, value=r.value, quality=r.quality) for r in records
         ]
@@ -129,6 +130,10 @@ class MediaMixin(Database):
             return
         with self.write() as conn:
             insert_ignoring_duplicates(conn, hashes, rows)
+            insert_ignoring_duplicates(
+                conn, frame_hashes,
+                [dict(sha256=f.sha256, idx=f.index, t=f.t, pdq=f.pdq, quality=f.quality) for f in frames],
+            )
             conn.execute(
                 media.update()
                 .where(media.c.sha256.in_({r["sha256"] for r in rows}), media.c.status == "new")
@@ -152,6 +157,17 @@ class MediaMixin(Database):
             for row in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_(list(sha256s)))):
                 out.setdefault(row.sha256, {})[row.algorithm] = HashRecord(
                     row.sha256, row.algorithm, row.value, row.quality
+                )
+        return out
+
+    def frame_hashes_of(self, sha256s: Sequence[str]) -> dict[str, list[FrameHashRecord]]:
+        """Per-frame PDQ of videos and animations, in frame order: ``{sha256: [...]}``."""
+        out: dict[str, list[FrameHashRecord]] = {}
+        query = sa.select(frame_hashes).where(frame_hashes.c.sha256.in_(list(sha256s)))
+        with self.read() as conn:
+            for row in conn.execute(query.order_by(frame_hashes.c.sha256, frame_hashes.c.idx)):
+                out.setdefault(row.sha256, []).append(
+                    FrameHashRecord(row.sha256, row.idx, row.t, row.pdq, row.quality)
                 )
         return out
 

@@ -103,13 +103,25 @@ class HashRecord:
     quality: int | None = None
 
 
+# issue 3: per-frame PDQ of videos and animated images
+@dataclass(frozen=True)
+class FrameHashRecord:
+    """The PDQ hash of one sampled frame of a video or animation, ``t`` seconds in."""
+
+    sha256: str
+    index: int
+    t: float
+    pdq: str
+    quality: int
+
+
 @dataclass(frozen=True)
 class MatchRecord:
     """A media item found in a known-hash set."""
 
     sha256: str
     set_name: str
-    match_type: str  # md5 | sha1 | sha256 | pdq
+    match_type: str  # md5 | sha1 | sha256 | pdq | vpdq
     distance: int
     verdict: Verdict
     known_id: str | None = None
@@ -207,6 +219,10 @@ class KnownSetEntry:
     enabled: bool
     source: str | None
     imported_at: datetime
+    # issue 3: the set's categories -> verdicts, known-benign sets, the imported format
+    category_verdicts: dict[str, Verdict] = field(default_factory=dict)
+    benign: bool = False
+    format: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,17 @@ def current_verdicts() -> sa.Subquery:
 class ReviewMixin(Database):
     def record_matches(self, found: Sequence[MatchRecord], *, actor: str = "matcher") -> int:
         """Store matches; each matched item still awaiting a decision takes the verdict of its
-        closest match (exact before near, then by distance) and leaves the queue.
+        closest match (illegal before not-illegal, exact before near, then by distance) and leaves the queue.
 
         Returns how many items were auto-classified."""
         if not found:
             return 0
         now = utcnow()
         best: dict[str, MatchRecord] = {}
-        for m in sorted(found, key=lambda m: (m.match_type == "pdq", m.distance, m.set_name)):
+        # issue 3: a match in a set that says illegal outranks one in a known-benign set;
+        # then exact before near (pdq, vpdq), then by distance
+        for m in sorted(found, key=lambda m: (m.verdict == Verdict.NOT_ILLEGAL, m.match_type in ("pdq", "vpdq"),
+                                              m.distance, m.set_name)):
             best.setdefault(m.sha256, m)
         with self.write() as conn:
             insert_ignoring_duplicates(

@@ -379,3 +379,19 @@ confirmations = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 # (end of issue 5 tables)
+
+# Hashing and matching (issue 3; migration 0003): per-frame PDQ of videos and animated
+# images, and per known set a category -> verdict mapping, a known-benign flag and the
+# format it was imported from.
+frame_hashes = sa.Table(
+    "frame_hashes",
+    metadata,
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),  # frame number among the samples
+    sa.Column("t", sa.Float, nullable=False),  # seconds from the start
+    sa.Column("pdq", sa.String(64), nullable=False),
+    sa.Column("quality", sa.Integer, nullable=False),
+)
+known_sets.append_column(sa.Column("category_verdicts", sa.JSON))
+known_sets.append_column(sa.Column("benign", sa.Boolean, nullable=False, server_default=sa.false()))
+known_sets.append_column(sa.Column("format", sa.String(16)))

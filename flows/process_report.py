@@ -37,10 +37,13 @@ def crawl_report(report_id: int) -> int:
 
 @task
 def hash_media(report_ids: list[int]) -> list[str]:
-    """Hash the new media of these reports; returns the SHA-256s hashed."""
+    """Hash the new media of these reports (images and videos, by their bytes); returns
+    the SHA-256s hashed."""
     inst = installation()
-    batch = hash_stored_media(inst.evidence.get, inst.catalog.media_of_reports(report_ids, status="new"))
-    inst.catalog.record_hashes(batch.records)
+    batch = hash_stored_media(
+        inst.evidence.get, inst.catalog.media_of_reports(report_ids, status="new"), inst.media_config()
+    )
+    inst.catalog.record_hashes(batch.records, batch.frames)
     for sha256, reason in batch.failed.items():
         inst.catalog.mark_media_error(sha256, reason, report_ids)
     return batch.hashed
@@ -48,9 +51,12 @@ def hash_media(report_ids: list[int]) -> list[str]:
 
 @task
 def match_media(sha256s: list[str]) -> list[MatchRecord]:
-    """Match hashed items against the enabled known sets."""
+    """Match hashed items against the enabled known sets (videos the vPDQ way)."""
     inst = installation()
-    return match_stored_media(inst.catalog, sha256s)
+    s = inst.settings
+    return match_stored_media(
+        inst.catalog, sha256s, min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold
+    )
 
 
 @task

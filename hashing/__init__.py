@@ -1,13 +1,18 @@
 """hashing: turn media bytes into hashes, and match hashes against known-hash sets.
 
-One job, two halves. ``hash_image`` decodes untrusted image bytes safely and returns
-``ImageHashes`` (md5, sha1, sha256, PDQ with quality, pHash); ``Matcher`` finds those
-hashes in known-hash sets imported with ``import_known_set``. Hashes cross every
-boundary as lowercase hex strings. Each algorithm is one ``SignalType`` in
-``hashing/signals/``; errors are in ``hashing/errors.py``.
+One job, two halves. ``hash_media`` decodes untrusted bytes safely, as an image or a
+video by what the bytes are: ``hash_image`` returns ``ImageHashes`` (md5, sha1, sha256,
+PDQ with quality and its eight dihedral variants, pHash, the untrimmed PDQ when a
+uniform border was cut off, per-frame PDQ of animations); ``hash_video`` returns
+``VideoHashes`` (digests, PDQ of frames sampled by time after black bars are removed).
+``Matcher`` finds those hashes in known-hash sets imported with ``import_known_set``
+(Parquet, CSV, VICS JSON, ICSE), digests exactly and PDQ through each set's persisted
+multi-index (``SetIndex``), videos the vPDQ way. Hashes cross every boundary as
+lowercase hex strings. Each algorithm is one ``SignalType`` in ``hashing/signals/``;
+errors are in ``hashing/errors.py``. See docs/hashing.md.
 
-May import: ``catalog``, ``evidence`` (errors), Pillow, imagehash, pdqhash, NumPy, PyArrow, DuckDB.
-Nothing here does network I/O or knows about flows, spiders or exports.
+May import: ``catalog``, ``evidence`` (errors), Pillow, imagehash, pdqhash, PyAV, NumPy,
+PyArrow, DuckDB. Nothing here does network I/O or knows about flows, spiders or exports.
 """
 
 from __future__ import annotations
@@ -20,24 +25,36 @@ from hashing.decode import (
 )
 from hashing.errors import (
     CorruptImageError,
+    CorruptVideoError,
     EmptyImageError,
+    EmptyVideoError,
     HashingError,
     ImageDecodeError,
     ImageTooLargeError,
     InvalidHashError,
     KnownSetError,
+    NoVideoStreamError,
     UnsupportedImageError,
+    VideoDecodeError,
 )
+from hashing.frames import FrameHash, VpdqResult, compare_frames
 from hashing.image import HashingConfig, ImageHashes, hash_image, hash_images
 from hashing.known import (
+    FORMATS,
     KnownSet,
     KnownSetFile,
     Matcher,
+    MihIndex,
     PdqHit,
     PdqIndex,
+    SetIndex,
+    delete_set_index,
     import_known_set,
+    open_set_index,
 )
-from hashing.stored import HashBatch, hash_stored_media, match_stored_media
+from hashing.media import MediaConfig, MediaHashes, hash_media
+from hashing.stored import HashBatch, hash_stored_media, known_sets_of, match_stored_media
+from hashing.video import VideoConfig, VideoHashes, hash_video
 from hashing.signals import (
     PDQ_MATCH_THRESHOLD,
     SIGNAL_TYPES,
@@ -47,6 +64,25 @@ from hashing.signals import (
 )
 
 __all__ = [
+    "FORMATS",
+    "CorruptVideoError",
+    "EmptyVideoError",
+    "FrameHash",
+    "MediaConfig",
+    "MediaHashes",
+    "MihIndex",
+    "NoVideoStreamError",
+    "SetIndex",
+    "VideoConfig",
+    "VideoDecodeError",
+    "VideoHashes",
+    "VpdqResult",
+    "compare_frames",
+    "delete_set_index",
+    "hash_media",
+    "hash_video",
+    "known_sets_of",
+    "open_set_index",
     "DEFAULT_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "PDQ_MATCH_THRESHOLD",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -22,6 +24,9 @@ from hashing.errors import (
     ImageTooLargeError,
     UnsupportedImageError,
 )
+from hashing.sniff import describe_bytes
+
+T = TypeVar("T")
 
 DEFAULT_MAX_PIXELS = 100_000_000
 """Decompression-bomb limit: images declaring more pixels than this are refused."""
@@ -49,14 +54,44 @@ class DecodeConfig:
 
     ``formats`` lists the Pillow format names that may be decoded (see
     ``DEFAULT_FORMATS``); anything else is an ``UnsupportedImageError``.
+
+    ``draft_size``: JPEGs are decoded by libjpeg's DCT scaling straight to the smallest
+    of 1/2, 1/4 or 1/8 size whose sides are both at least this many pixels (``None``:
+    full size). PDQ and pHash work on 64x64 and 32x32 reductions, so 192 keeps every
+    reference vector within the conformance tolerance while decoding 4 to 16 times
+    fewer pixels. ``max_frames``: how many frames of an animated GIF, WebP or PNG are
+    hashed (the first included).
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     formats: tuple[str, ...] = DEFAULT_FORMATS
+    draft_size: int | None = 192
+    max_frames: int = 300
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
             raise ValueError(f"max_pixels must be positive, got {self.max_pixels!r}")
+        if self.draft_size is not None and self.draft_size < 64:
+            raise ValueError(f"draft_size must be at least 64, got {self.draft_size!r}")
+        if self.max_frames < 0:
+            raise ValueError(f"max_frames must not be negative, got {self.max_frames!r}")
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image file decoded for hashing.
+
+    ``image`` is the first frame, upright (EXIF orientation applied) and RGB, possibly
+    reduced by draft decoding; ``width`` and ``height`` are the full upright size the
+    file declares. ``frames`` holds, for animations only, ``(t, image)`` pairs: each
+    frame's start time in seconds and the frame as RGB, first frame included.
+    """
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+    frames: tuple[tuple[float, Image.Image], ...] = ()
 
 
 def decode_image(data: bytes, config: DecodeConfig = DecodeConfig()) -> Image.Image:
@@ -64,18 +99,42 @@ def decode_image(data: bytes, config: DecodeConfig = DecodeConfig()) -> Image.Im
 
     Animated formats give their first frame; transparency is composited on white.
     """
+    return decode(data, config).image
+
+
+def decode(data: bytes, config: DecodeConfig = DecodeConfig()) -> DecodedImage:
+    """Decode ``data`` for hashing: the first frame (see ``decode_image``), the declared
+    size, and every frame of an animation up to ``config.max_frames``."""
     if not data:
         raise EmptyImageError("cannot decode an image from 0 bytes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = _guarded(data, config, lambda: _open(data, config))
+        full = image.size
+        if image.format == "JPEG" and config.draft_size is not None:
+            image.draft("RGB", (config.draft_size, config.draft_size))
+        decoded = image.size
+        _guarded(data, config, image.load)
+        first = _converted(image, upright=True)
+        width, height = full if first.size == decoded else (full[1], full[0])
+        frames = _animation(image, first, config) if _frame_count(image) > 1 else ()
+    return DecodedImage(first, width, height, image.format or "", frames)
+
+
+def _open(data: bytes, config: DecodeConfig) -> Image.Image:
+    image = Image.open(io.BytesIO(data), formats=config.formats)
+    _check_size(image, config)
+    return image
+
+
+def _guarded(data: bytes, config: DecodeConfig, step: Callable[[], T]) -> T:
+    """Run a Pillow step, turning whatever it raises on bad input into a HashingError."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=config.formats)
-            _check_size(image, config)
-            image.load()
+        return step()
     except UnidentifiedImageError as exc:
         raise UnsupportedImageError(
             f"not an image in an accepted format ({', '.join(config.formats)}): "
-            f"{len(data)} bytes starting {data[:16]!r}"
+            f"{describe_bytes(data)}, {len(data)} bytes starting {data[:16]!r}"
         ) from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(
@@ -88,13 +147,41 @@ def decode_image(data: bytes, config: DecodeConfig = DecodeConfig()) -> Image.Im
             f"corrupt or truncated image ({len(data)} bytes): "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _converted(image: Image.Image, *, upright: bool) -> Image.Image:
     try:
-        return to_rgb(_upright(image))
+        return to_rgb(_upright(image) if upright else image)
     except Exception as exc:
         raise CorruptImageError(
             f"cannot convert {image.format or 'image'} in mode {image.mode!r} to RGB: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _frame_count(image: Image.Image) -> int:
+    return int(getattr(image, "n_frames", 1) or 1)
+
+
+def _animation(
+    image: Image.Image, first: Image.Image, config: DecodeConfig
+) -> tuple[tuple[float, Image.Image], ...]:
+    """Every frame up to ``max_frames`` with its start time. A damaged later frame ends
+    the animation there: the frames before it are still hashed."""
+    frames = [(0.0, first)]
+    t = float(image.info.get("duration") or 0) / 1000.0
+    for index in range(1, min(_frame_count(image), config.max_frames)):
+        try:
+            image.seek(index)
+            image.load()
+            frame = _converted(image, upright=False)
+        except Exception:
+            break
+        if frame is image:  # already RGB: keep this frame, not the object seek() reuses
+            frame = image.copy()
+        frames.append((round(t, 3), frame))
+        t += float(image.info.get("duration") or 0) / 1000.0
+    return tuple(frames)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

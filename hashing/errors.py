@@ -9,6 +9,10 @@ exception::
     │   ├── EmptyImageError       zero bytes
     │   ├── UnsupportedImageError not an image format Pillow knows (HTML, text, ...)
     │   └── CorruptImageError     an image format, but truncated or damaged
+    ├── VideoDecodeError          the bytes are not a usable video
+    │   ├── EmptyVideoError       zero bytes
+    │   ├── NoVideoStreamError    a container without a video stream (audio only)
+    │   └── CorruptVideoError     not a container FFmpeg can read, or no frame decodes
     ├── ImageTooLargeError        declared dimensions over the decompression-bomb limit
     ├── InvalidHashError          a hash string is not valid for its signal type
     └── KnownSetError             a known-hash set cannot be imported or read
@@ -37,6 +41,22 @@ class UnsupportedImageError(ImageDecodeError):
 
 class CorruptImageError(ImageDecodeError):
     """The bytes start like an image but are truncated or damaged."""
+
+
+class VideoDecodeError(HashingError):
+    """The bytes could not be decoded into video frames."""
+
+
+class EmptyVideoError(VideoDecodeError):
+    """Zero bytes were given."""
+
+
+class NoVideoStreamError(VideoDecodeError):
+    """The container holds no video stream (audio only, or subtitles)."""
+
+
+class CorruptVideoError(VideoDecodeError):
+    """The bytes are not a readable container, or no frame could be decoded."""
 
 
 class ImageTooLargeError(HashingError):

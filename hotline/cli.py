@@ -211,21 +211,143 @@ def _print_run_summary(summary: dict[str, Any]) -> None:
 def known_import(
     file: Path,
     set_name: Annotated[str, typer.Option("--set", help="Name of the known set.")],
-    verdict: Annotated[str, typer.Option(help="baseline, national or not-illegal.")],
+    verdict: Annotated[
+        str | None, typer.Option(help="baseline, national or not-illegal (benign sets: not-illegal).")
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Where the set comes from.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="parquet, csv, vics or icse (default: detected).")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="CATEGORY=VERDICT: the verdict of rows of the set's own category (repeat)."),
+    ] = None,
+    pdq_threshold: Annotated[
+        int | None, typer.Option(help="Largest PDQ distance that matches (default HOTLINE_PDQ_THRESHOLD).")
+    ] = None,
+    benign: Annotated[
+        bool, typer.Option("--benign", help="Known harmless material (logos, emoji): matches stay out of review.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a known-hash set from Parquet (columns md5, sha1, sha256, pdq; optional id, category)."""
+    """Import a known-hash set: Parquet or CSV (columns md5, sha1, sha256, pdq; optional id, category),
+    Project VIC VICS JSON (1.x or 2.0), or an ICSE-style semicolon export."""
     from classification import parse_verdict
 
-    parsed = parse_verdict(verdict)
-    imported, changed = _open().import_known_set(file, set_name, parsed, source=source)
-    result = {"set": imported.name, "rows": imported.rows, "verdict": parsed.value, "changed": changed}
+    if verdict is None and not benign:
+        raise ValueError("give --verdict (or --benign for a set of harmless material)")
+    parsed = parse_verdict(verdict or "not-illegal")
+    categories = {}
+    for pair in category or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--category takes CATEGORY=VERDICT, got {pair!r}")
+        categories[key.strip()] = parse_verdict(value)
+    imported, changed = _open().import_known_set(
+        file, set_name, parsed, source=source, fmt=fmt, category_verdicts=categories,
+        pdq_threshold=pdq_threshold, benign=benign,
+    )
+    final = "not-illegal" if benign else parsed.value
+    result = {"set": imported.name, "rows": imported.rows, "verdict": final, "changed": changed}
     if as_json:
         emit_json(result)
     else:
-        typer.echo(f"known set {imported.name!r}: {imported.rows} hashes, verdict {parsed.value}"
+        typer.echo(f"known set {imported.name!r} ({imported.source_format}): {imported.rows} hashes, verdict {final}"
+                   + (", benign" if benign else "")
                    + ("" if changed else " (unchanged: same content already imported)"))
+
+
+@known_app.command("disable")
+@handles_errors
+def known_disable(name: str, as_json: JsonOpt = False) -> None:
+    """Stop matching against a set (kept, and enabled again with `known enable`)."""
+    _known_toggle(name, False, as_json)
+
+
+@known_app.command("enable")
+@handles_errors
+def known_enable(name: str, as_json: JsonOpt = False) -> None:
+    """Match against a disabled set again."""
+    _known_toggle(name, True, as_json)
+
+
+def _known_toggle(name: str, enabled: bool, as_json: bool) -> None:
+    inst = _open()
+    changed = inst.catalog.set_known_set_enabled(name, enabled, actor=inst.settings.analyst)
+    if as_json:
+        emit_json({"set": name, "enabled": enabled, "changed": changed})
+    else:
+        typer.echo(f"known set {name!r} {'enabled' if enabled else 'disabled'}" + ("" if changed else " (already)"))
+
+
+@known_app.command("delete")
+@handles_errors
+def known_delete(name: str, as_json: JsonOpt = False) -> None:
+    """Delete a set: its registration, file and index (its past matches and verdicts stay)."""
+    _open().delete_known_set(name)
+    if as_json:
+        emit_json({"set": name, "deleted": True})
+    else:
+        typer.echo(f"known set {name!r} deleted")
+
+
+@app.command("hash")
+@handles_errors
+def hash_files(files: list[Path], as_json: JsonOpt = False) -> None:
+    """Hash image and video files: MD5, SHA-1, SHA-256, PDQ (+quality), pHash; video frames' PDQ.
+    Exit status 1 when any file could not be hashed (its `error` says why)."""
+    from hashing import HashingError, hash_media
+    from hashing.media import summarise
+    from hotline.installation import Installation
+
+    config = Installation(_settings()).media_config()
+    results = []
+    for file in files:
+        try:
+            results.append({"path": str(file), **summarise(hash_media(file.read_bytes(), config, claimed=file.name)),
+                            "error": None})
+        except (HashingError, OSError) as exc:
+            results.append({"path": str(file), "kind": None, "error": str(exc) or type(exc).__name__})
+    if as_json:
+        emit_json(results)
+    else:
+        table("hashes", ["path", "kind", "sha256", "pdq", "quality", "frames", "error"],
+              [(r["path"], r.get("kind"), (r.get("sha256") or "")[:16], (r.get("pdq") or "")[:16],
+                r.get("pdq_quality"), len(r.get("frames") or []), r["error"]) for r in results])
+    if any(r["error"] for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("match")
+@handles_errors
+def match_files(files: list[Path], as_json: JsonOpt = False) -> None:
+    """Hash files and match them against the enabled known sets: per file its matches
+    (set, match_type md5|sha1|sha256|pdq|vpdq, distance, verdict). Exit status 1 when any
+    file could not be hashed."""
+    from hashing import HashingError, Matcher, hash_media, known_sets_of
+
+    inst = _open()
+    config, s = inst.media_config(), inst.settings
+    matcher = Matcher(known_sets_of(inst.catalog), min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold)
+    results = []
+    for file in files:
+        try:
+            hashes = hash_media(file.read_bytes(), config, claimed=file.name)
+        except (HashingError, OSError) as exc:
+            results.append({"path": str(file), "sha256": None, "matches": [], "error": str(exc) or type(exc).__name__})
+            continue
+        found = [{"set": m.set_name, "match_type": m.match_type, "distance": m.distance, "verdict": m.verdict.value,
+                  "known_id": m.known_id, "category": m.category} for m in matcher.match([hashes])]
+        results.append({"path": str(file), "sha256": hashes.sha256, "matches": found, "error": None})
+    if as_json:
+        emit_json(results)
+    else:
+        table("matches", ["path", "set", "type", "distance", "verdict", "error"],
+              [(r["path"], m["set"], m["match_type"], m["distance"], m["verdict"], None)
+               for r in results for m in r["matches"]]
+              + [(r["path"], "", "", "", "", r["error"] or "no match") for r in results if not r["matches"]])
+    if any(r["error"] for r in results):
+        raise typer.Exit(1)
 
 
 @known_app.command("list")
@@ -236,8 +358,8 @@ def known_list(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(sets)
     else:
-        table("known sets", ["name", "verdict", "rows", "enabled", "imported"],
-              [(s.name, s.verdict, s.rows, s.enabled, s.imported_at) for s in sets])
+        table("known sets", ["name", "verdict", "rows", "enabled", "benign", "format", "imported"],
+              [(s.name, s.verdict, s.rows, s.enabled, s.benign, s.format, s.imported_at) for s in sets])
 
 
 @queue_app.command("list")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catalog import Catalog, Verdict
 from catalog.records import Report
@@ -17,6 +18,9 @@ from hashing import KnownSetFile, import_known_set
 from hotline.keys import InstallationKeys
 from hotline.settings import Settings
 from spiders import CrawlRequest
+
+if TYPE_CHECKING:
+    from hashing import MediaConfig
 
 
 class NotInitialised(RuntimeError):
@@ -64,19 +68,49 @@ class Installation:
             self.catalog.dispose()
 
     def import_known_set(
-        self, file: Path, name: str, verdict: Verdict, *, source: str | None = None
+        self, file: Path, name: str, verdict: Verdict, *, source: str | None = None,
+        fmt: str | None = None, category_verdicts: dict[str, Verdict] | None = None,
+        pdq_threshold: int | None = None, benign: bool = False,
     ) -> tuple[KnownSetFile, bool]:
-        """Import a Parquet known-hash set into the known folder and register it.
+        """Import a known-hash set (Parquet, CSV, VICS JSON or ICSE export; ``fmt`` or
+        detected) into the known folder, register it and bring its PDQ index up to date.
 
         Returns the imported file and whether anything changed (re-importing the same
-        content changes nothing)."""
-        imported = import_known_set(file, self.settings.known_dir, name)
+        content changes nothing). A benign set's verdict is always not-illegal. The
+        previous version's file is removed once the catalog names the new one."""
+        from hashing import KnownSet, open_set_index
+
+        if benign:
+            verdict = Verdict.NOT_ILLEGAL
+        previous = {e.name: e for e in self.catalog.known_sets()}.get(name.lower())
+        imported = import_known_set(file, self.settings.known_dir, name, fmt=fmt)
         changed = self.catalog.register_known_set(
             name=imported.name, verdict=verdict, path=str(imported.path), rows=imported.rows,
             content_sha256=imported.content_sha256, actor=self.settings.analyst, source=source,
-            pdq_threshold=self.settings.pdq_threshold,
+            pdq_threshold=self.settings.pdq_threshold if pdq_threshold is None else pdq_threshold,
+            category_verdicts=category_verdicts, benign=benign, format=imported.source_format,
         )
+        open_set_index(KnownSet(imported.name, imported.path, verdict, content_sha256=imported.content_sha256))
+        if previous is not None and Path(previous.path) != imported.path:
+            Path(previous.path).unlink(missing_ok=True)
         return imported, changed
+
+    def media_config(self) -> MediaConfig:
+        """How media are hashed under this installation's settings."""
+        from hashing import MediaConfig, VideoConfig
+        from hashing.video.sample import SampleConfig
+
+        s = self.settings
+        sample = SampleConfig(interval=s.video_sample_interval, max_frames=s.video_max_frames)
+        return MediaConfig(video=VideoConfig(sample=sample))
+
+    def delete_known_set(self, name: str) -> None:
+        """Unregister a set (audited) and remove its file and index; past matches stay."""
+        from hashing import KnownSet, delete_set_index
+
+        entry = self.catalog.delete_known_set(name, actor=self.settings.analyst)
+        delete_set_index(KnownSet(entry.name, Path(entry.path), entry.verdict).index_folder)
+        Path(entry.path).unlink(missing_ok=True)
 
     def crawl_request(self, report: Report) -> CrawlRequest:
         """The crawl of ``report`` under this installation's crawl settings."""

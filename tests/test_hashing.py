@@ -34,6 +34,7 @@ from hashing import (
     pdq_distance,
 )
 from hashing.signals import BytesHasher, ImageHasher, SignalType
+from hashing.signals.pdq import DIHEDRAL_NAMES
 
 VECTORS = Path(__file__).absolute().parents[2] / "shared" / "vectors"
 PDQ_VECTORS = VECTORS / "pdq"
@@ -203,7 +204,11 @@ def test_image_hashes_fields_and_records() -> None:
     assert hashes.pdq_quality >= 50
     assert (hashes.width, hashes.height) == (320, 240)
     records = hashes.records()
-    assert [r.algorithm for r in records] == ["md5", "sha1", "sha256", "pdq", "phash"]
+    assert [r.algorithm for r in records] == [
+        "md5", "sha1", "sha256", "pdq", "phash",
+        *(f"pdq_{name}" for name in DIHEDRAL_NAMES),
+    ]  # fmt: skip
+    assert hashes.pdq_untrimmed is None and hashes.frames == ()
     assert all(r.sha256 == hashes.sha256 for r in records)
     assert {r.algorithm: r.value for r in records}["pdq"] == hashes.pdq
     assert [r.quality for r in records if r.algorithm == "pdq"] == [hashes.pdq_quality]

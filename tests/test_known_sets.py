@@ -83,7 +83,7 @@ def test_import_normalises_and_deduplicates(tmp_path: Path) -> None:
     )
     known = import_known_set(source, tmp_path / "sets", "Test-Set_1")
     assert known.name == "test-set_1"
-    assert known.path == tmp_path / "sets" / "test-set_1.parquet"
+    assert known.path == tmp_path / "sets" / f"test-set_1-{known.content_sha256[:16]}.parquet"
     assert known.rows == 3
     assert len(known.content_sha256) == 64
     table = pq.read_table(known.path)
@@ -115,9 +115,7 @@ def test_import_normalises_and_deduplicates(tmp_path: Path) -> None:
             "category": None,
         },
     ]
-    assert sorted(p.name for p in (tmp_path / "sets").iterdir()) == [
-        "test-set_1.parquet"
-    ]
+    assert sorted(p.name for p in (tmp_path / "sets").iterdir()) == [known.path.name]
 
 
 def test_reimport_is_idempotent_and_order_independent(tmp_path: Path) -> None:
@@ -205,8 +203,8 @@ def test_non_string_hash_column_is_refused(tmp_path: Path) -> None:
 def test_unreadable_source_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "in.parquet"
     source.write_bytes(b"md5\n" + MD5_A.encode())
-    with pytest.raises(KnownSetError, match="cannot read"):
-        import_known_set(source, tmp_path / "out", "s")
+    with pytest.raises(KnownSetError, match="cannot read .* as Parquet"):
+        import_known_set(source, tmp_path / "out", "s", fmt="parquet")
 
 
 @pytest.mark.parametrize(
@@ -402,3 +400,95 @@ def test_popcount_fallback_for_numpy_1() -> None:
     words = np.random.default_rng(3).integers(0, 2**63, (50, 4), dtype=np.uint64)
     expected = [[bin(int(w)).count("1") for w in row] for row in words]
     assert pdq_index_module._popcount_by_table(words).tolist() == expected
+
+
+# --- other list formats --------------------------------------------------------------
+
+SHA1_A = "b" * 40
+
+
+def test_csv_with_any_hash_columns(tmp_path: Path) -> None:
+    source = tmp_path / "list.csv"
+    source.write_text(f"MD5;SHA1;Category;notes\n{MD5_A};{SHA1_A};1;first\n;{SHA1_A.upper()};2;\n")
+    known = import_known_set(source, tmp_path / "sets", "csv-set")
+    assert known.source_format == "csv" and known.rows == 2
+    rows = pq.read_table(known.path).to_pylist()
+    assert {(r["md5"], r["sha1"], r["category"]) for r in rows} == {(MD5_A, SHA1_A, "1"), (None, SHA1_A, "2")}
+
+
+def test_csv_errors_name_the_line(tmp_path: Path) -> None:
+    bad_hex = tmp_path / "bad.csv"
+    bad_hex.write_text(f"md5,id\n{MD5_A},1\n{MD5_A},2\nnot-hex,3\n")
+    with pytest.raises(KnownSetError, match=r"line 4: column 'md5': 'not-hex'"):
+        import_known_set(bad_hex, tmp_path / "sets", "s")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text(f"md5,id\n{MD5_A},1\n{MD5_A}\n")
+    with pytest.raises(KnownSetError, match="line 3: 1 fields, the header has 2"):
+        import_known_set(ragged, tmp_path / "sets", "s")
+    no_hash = tmp_path / "nohash.csv"
+    no_hash.write_text("url,id\nhttp://x,1\n")
+    with pytest.raises(KnownSetError, match="no hash column"):
+        import_known_set(no_hash, tmp_path / "sets", "s")
+    assert not (tmp_path / "sets").exists()
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"odata.metadata": "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Media"},
+        {"@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"},
+    ],
+    ids=["vics-1", "vics-2"],
+)
+def test_vics_json(tmp_path: Path, envelope: dict[str, str]) -> None:
+    import json
+
+    media = [
+        {"MediaID": 1, "Category": 1, "MD5": MD5_A.upper(), "SHA1": SHA1_A, "MediaSize": 2835},
+        {"MediaID": 2, "Category": 3, "MD5": MD5_B, "IsPrecategorized": "true"},
+    ]
+    source = tmp_path / "vics.json"
+    source.write_text(json.dumps({**envelope, "value": media}))
+    known = import_known_set(source, tmp_path / "sets", "vic")
+    assert known.source_format == "vics" and known.rows == 2
+    rows = {r["id"]: r for r in pq.read_table(known.path).to_pylist()}
+    assert rows["1"]["md5"] == MD5_A and rows["1"]["category"] == "1" and rows["2"]["sha1"] is None
+    media[1]["MD5"] = "zz"
+    source.write_text(json.dumps({**envelope, "value": media}))
+    with pytest.raises(KnownSetError, match=r"record 2 \(MediaID 2\): column 'md5': 'zz'"):
+        import_known_set(source, tmp_path / "sets", "vic")
+
+
+def test_vics_1x_cases_are_flattened_and_bad_documents_refused(tmp_path: Path) -> None:
+    import json
+
+    source = tmp_path / "cases.json"
+    source.write_text(json.dumps({"odata.metadata": "x#Cases", "value": [
+        {"CaseID": 7, "Media": [{"MediaID": 1, "MD5": MD5_A}, {"MediaID": 2, "SHA1": SHA1_A}]},
+    ]}))  # fmt: skip
+    assert import_known_set(source, tmp_path / "sets", "cases").rows == 2
+    for text, words in [
+        ('{"value": []}', "not a VICS document"),
+        ('{"@odata.context": "x", "value": {}}', "must be a list"),
+        ('{"@odata.context": "x", "value": [{"MediaID": 1}]}', r"record 1 \(MediaID 1\): no hash"),
+        ('{"@odata.context": "x", "value": [', "not valid JSON at line 1"),
+    ]:
+        source.write_text(text)
+        with pytest.raises(KnownSetError, match=words):
+            import_known_set(source, tmp_path / "sets", "cases", fmt="vics")
+
+
+def test_icse_semicolon_export(tmp_path: Path) -> None:
+    source = tmp_path / "icse.csv"
+    source.write_text(
+        "MD5;SHA1;PhotoDNA;Width;Height;Baseline\n"
+        f"{MD5_A};{SHA1_A};AAAAB3Nza;640;480;1\n"
+        f"{MD5_B};;;320;200;0\n"
+    )
+    known = import_known_set(source, tmp_path / "sets", "icse")
+    assert known.source_format == "icse"
+    rows = {r["md5"]: r["category"] for r in pq.read_table(known.path).to_pylist()}
+    assert rows == {MD5_A: "baseline", MD5_B: "non-baseline"}
+    source.write_text(f"MD5;SHA1;PhotoDNA;Baseline\n{MD5_A};;;maybe\n")
+    with pytest.raises(KnownSetError, match="line 2: column 'Baseline': 'maybe'"):
+        import_known_set(source, tmp_path / "sets", "icse")

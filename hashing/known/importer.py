@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
+from hashing.known.formats import Locate, read_source
 from hashing.known.schema import (
     COLUMNS,
     HASH_COLUMNS,
@@ -36,42 +37,70 @@ _FORMAT = "hotline-known-set/1"
 @dataclass(frozen=True)
 class KnownSetFile:
     """A normalised known-hash set on disk. ``content_sha256`` digests the rows, not
-    the Parquet bytes, so it identifies the content across Parquet writer versions."""
+    the Parquet bytes, so it identifies the content across Parquet writer versions.
+    ``source_format`` is the format the rows were read from."""
 
     name: str
     path: Path
     rows: int
     content_sha256: str
+    source_format: str = "parquet"
 
 
-def import_known_set(source: Path, dest_dir: Path, name: str) -> KnownSetFile:
-    """Validate ``source`` and write it normalised to ``dest_dir/<name>.parquet``.
+def import_known_set(
+    source: Path, dest_dir: Path, name: str, *, fmt: str | None = None
+) -> KnownSetFile:
+    """Validate ``source`` and write it normalised to
+    ``dest_dir/<name>-<first 16 digits of content_sha256>.parquet``.
 
-    ``source`` is a Parquet file with any non-empty subset of the columns md5, sha1,
-    sha256 and pdq (hex, any case, surrounding whitespace ignored, empty means null)
-    plus optional ``id`` and ``category``. Raises ``KnownSetError``.
+    ``source`` is in one of ``FORMATS`` (``fmt``, or detected from its bytes): Parquet
+    or CSV with any non-empty subset of the columns md5, sha1, sha256 and pdq (hex, any
+    case, surrounding whitespace ignored, empty means null) plus optional ``id`` and
+    ``category``; Project VIC VICS JSON; an ICSE-style semicolon export. The file name
+    carries the content digest, so a new version never overwrites the one the catalog
+    still names, and importing the same content again writes nothing. Raises
+    ``KnownSetError`` naming the first bad line or record; nothing is written then.
     """
     name = validate_set_name(name)
-    table = normalise(_read(Path(source)), str(source))
+    read = read_source(Path(source), fmt)
+    table = normalise(read.table, str(source), read.locate)
     digest = content_sha256(table)
     metadata = {
         "format": _FORMAT,
         "name": name,
         "rows": table.num_rows,
         "content_sha256": digest,
+        "source_format": read.format,
     }
     table = table.replace_schema_metadata(
         {METADATA_KEY: json.dumps(metadata, sort_keys=True)}
     )
-    path = Path(dest_dir) / f"{name}.parquet"
-    _write_atomically(table, path)
+    path = Path(dest_dir) / f"{name}-{digest[:16]}.parquet"
+    if not path.exists():
+        _write_atomically(table, path)
     return KnownSetFile(
-        name=name, path=path, rows=table.num_rows, content_sha256=digest
+        name=name, path=path, rows=table.num_rows, content_sha256=digest,
+        source_format=read.format,
     )
 
 
-def normalise(table: pa.Table, source: str = "known set") -> pa.Table:
-    """Validate ``table`` and return it in ``SCHEMA``, deduplicated and sorted."""
+def stored_content_sha256(path: Path) -> str:
+    """The content digest recorded in a normalised set file's metadata."""
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+        return str(json.loads(raw)["content_sha256"])
+    except (OSError, pa.ArrowException, TypeError, KeyError, ValueError) as exc:
+        raise KnownSetError(
+            f"{str(path)!r} carries no content digest; import it with import_known_set"
+        ) from exc
+
+
+def normalise(
+    table: pa.Table, source: str = "known set", locate: Locate | None = None
+) -> pa.Table:
+    """Validate ``table`` and return it in ``SCHEMA``, deduplicated and sorted.
+    ``locate`` names a 0-based row for error messages (default "row N", 1-based)."""
+    where = locate or (lambda row: f"row {row + 1}")
     unknown = [c for c in table.column_names if c not in COLUMNS]
     if unknown:
         raise KnownSetError(
@@ -86,8 +115,8 @@ def normalise(table: pa.Table, source: str = "known set") -> pa.Table:
             f"{source}: no hash column; need at least one of {', '.join(HASH_COLUMNS)}"
         )
     columns = {c: _hex_column(table, c, source) for c in present}
-    problems = [_first_bad_hex(table, c, columns[c], source) for c in present]
-    problems.append(_first_row_without_hash(columns, source))
+    problems = [_first_bad_hex(table, c, columns[c], source, where) for c in present]
+    problems.append(_first_row_without_hash(columns, source, where))
     found = [p for p in problems if p is not None]
     if found:
         raise KnownSetError(min(found, key=lambda p: p[0])[1])
@@ -115,13 +144,6 @@ def content_sha256(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
-def _read(source: Path) -> pa.Table:
-    try:
-        return pq.read_table(source)
-    except (OSError, pa.ArrowException) as exc:
-        raise KnownSetError(f"cannot read {str(source)!r} as Parquet: {exc}") from exc
-
-
 def _hex_column(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
     """The column stripped and lowercased, with empty strings as nulls."""
     text = pc.utf8_lower(pc.utf8_trim_whitespace(_as_string(table, column, source)))
@@ -129,7 +151,7 @@ def _hex_column(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
 
 
 def _first_bad_hex(
-    table: pa.Table, column: str, text: pa.ChunkedArray, source: str
+    table: pa.Table, column: str, text: pa.ChunkedArray, source: str, where: Locate
 ) -> tuple[int, str] | None:
     pattern = f"^[0-9a-f]{{{HEX_LENGTHS[column]}}}$"
     bad = pc.and_kleene(
@@ -140,13 +162,13 @@ def _first_bad_hex(
         return None
     value = table.column(column)[first].as_py()
     return first, (
-        f"{source}: row {first + 1}: column {column!r}: {value!r} is not a {column} "
+        f"{source}: {where(first)}: column {column!r}: {value!r} is not a {column} "
         f"hash ({HEX_LENGTHS[column]} hex digits)"
     )
 
 
 def _first_row_without_hash(
-    columns: dict[str, pa.ChunkedArray], source: str
+    columns: dict[str, pa.ChunkedArray], source: str, where: Locate
 ) -> tuple[int, str] | None:
     has_hash: pa.ChunkedArray | None = None
     for values in columns.values():
@@ -160,7 +182,7 @@ def _first_row_without_hash(
     if first == -1:
         return None
     return first, (
-        f"{source}: row {first + 1}: no hash; every row needs one of "
+        f"{source}: {where(first)}: no hash; every row needs one of "
         f"{', '.join(columns)}"
     )
 

@@ -1,39 +1,60 @@
-"""Match batches of image hashes against known-hash sets.
+"""Match batches of hashed items against known-hash sets.
 
 Exact digests (md5, sha1, sha256) are looked up in one DuckDB query over all the sets'
-Parquet files; PDQ near matches go through one ``PdqIndex`` per set, built when the
-``Matcher`` is created. Each (item, set, match type) yields at most its best match.
+Parquet files. PDQ near matches go through each set's persisted ``SetIndex`` (opened,
+not rebuilt, when the set is unchanged): an image is looked up by its PDQ, the seven
+rotations and mirrorings of it, its untrimmed PDQ and its animation frames, and the
+nearest wins. A video is compared in the vPDQ way with every known item of the set
+(the rows sharing an ``id``): the share of its usable frames near one of the item's
+frames, and the share of the item's frames near one of its frames, must both reach
+``vpdq_threshold``. Each (item, set, match type) yields at most its best match; a match
+takes the verdict the set maps the matched row's category to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from catalog.records import MatchRecord, Verdict
 from hashing.errors import KnownSetError
+from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
-from hashing.known.pdq_index import PdqIndex
 from hashing.known.schema import COLUMNS, DIGEST_COLUMNS
+from hashing.known.set_index import PdqMatch, SetIndex
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD
+from hashing.video import VideoHashes
 
-_MATCH_ORDER = {name: rank for rank, name in enumerate((*DIGEST_COLUMNS, "pdq"))}
+_MATCH_ORDER = {name: rank for rank, name in enumerate((*DIGEST_COLUMNS, "pdq", "vpdq"))}
+Hashes = ImageHashes | VideoHashes
 
 
 @dataclass(frozen=True)
 class KnownSet:
-    """A normalised set file (see ``import_known_set``) and what a match in it means."""
+    """A normalised set file (see ``import_known_set``) and what a match in it means.
+
+    ``category_verdicts`` maps the set's own categories to verdicts (rows of other
+    categories take ``verdict``). A ``benign`` set lists known harmless material (logos,
+    emoji, site furniture): its matches keep items out of review as not illegal.
+    ``index_dir`` holds the set's persisted PDQ index (default: ``index/<name>`` beside
+    the set file); ``content_sha256`` identifies the content the index must reflect
+    (default: read from the file's metadata).
+    """
 
     name: str
     path: Path
     verdict: Verdict
     pdq_threshold: int = PDQ_MATCH_THRESHOLD
+    category_verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    benign: bool = False
+    content_sha256: str | None = None
+    index_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.pdq_threshold <= 256:
@@ -42,23 +63,41 @@ class KnownSet:
                 f"got {self.pdq_threshold!r}"
             )
 
+    def verdict_for(self, category: str | None) -> Verdict:
+        if self.benign:
+            return Verdict.NOT_ILLEGAL
+        if category is not None and category in self.category_verdicts:
+            return self.category_verdicts[category]
+        return self.verdict
+
+    @property
+    def index_folder(self) -> Path:
+        return self.index_dir or Path(self.path).parent / "index" / self.name
+
 
 @dataclass(frozen=True)
-class _PdqEntries:
-    index: PdqIndex
-    ids: list[str | None]
-    categories: list[str | None]
+class _Found:
+    item: int
+    set_index: int
+    record: MatchRecord
 
 
 class Matcher:
-    """Matches ``ImageHashes`` against a fixed list of known sets.
+    """Matches hashed items against a fixed list of known sets.
 
-    ``min_quality`` (default 0: no filter) skips PDQ matching for items whose
+    ``min_quality`` (default 0: no filter) skips PDQ matching for images whose
     ``pdq_quality`` is below it; Meta suggests 50, since low-quality hashes of flat or
     tiny images match each other by accident. Exact digest matches are never filtered.
+    Video frames below ``VPDQ_MIN_QUALITY`` are always left out of vPDQ.
     """
 
-    def __init__(self, sets: Sequence[KnownSet], *, min_quality: int = 0) -> None:
+    def __init__(
+        self,
+        sets: Sequence[KnownSet],
+        *,
+        min_quality: int = 0,
+        vpdq_threshold: float = VPDQ_THRESHOLD,
+    ) -> None:
         names = [s.name for s in sets]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -67,39 +106,36 @@ class Matcher:
             )
         self.sets: tuple[KnownSet, ...] = tuple(sets)
         self.min_quality = min_quality
-        self._pdq = [_load_pdq(s) for s in self.sets]
+        self.vpdq_threshold = vpdq_threshold
+        self._indexes = [open_set_index(s) for s in self.sets]
 
-    def match(self, items: Sequence[ImageHashes]) -> list[MatchRecord]:
+    def match(self, items: Sequence[Hashes]) -> list[MatchRecord]:
         """Every item's best match per set and match type, in item, set, type order."""
         if not items or not self.sets:
             return []
-        found = self._match_digests(items) + self._match_pdq(items)
-        found.sort(key=lambda hit: (hit[0], hit[1], _MATCH_ORDER[hit[2].match_type]))
-        return [record for _, _, record in found]
+        found = self._match_digests(items)
+        for set_index in range(len(self.sets)):
+            found += self._match_images(items, set_index)
+            found += self._match_videos(items, set_index)
+        found.sort(key=lambda f: (f.item, f.set_index, _MATCH_ORDER[f.record.match_type]))
+        return [f.record for f in found]
 
     def _record(
-        self,
-        item: ImageHashes,
-        set_index: int,
-        match_type: str,
-        distance: int,
-        known_id: str | None,
-        category: str | None,
-    ) -> MatchRecord:
+        self, item: Hashes, set_index: int, match_type: str, distance: int,
+        known_id: str | None, category: str | None,
+    ) -> MatchRecord:  # fmt: skip
         known = self.sets[set_index]
         return MatchRecord(
             sha256=item.sha256,
             set_name=known.name,
             match_type=match_type,
             distance=distance,
-            verdict=known.verdict,
+            verdict=known.verdict_for(category),
             known_id=known_id,
             category=category,
         )
 
-    def _match_digests(
-        self, items: Sequence[ImageHashes]
-    ) -> list[tuple[int, int, MatchRecord]]:
+    def _match_digests(self, items: Sequence[Hashes]) -> list[_Found]:
         query = pa.table(
             {
                 "item": pa.array(range(len(items)), pa.int64()),
@@ -126,55 +162,89 @@ class Matcher:
             "ORDER BY id NULLS LAST, category NULLS LAST) = 1"
         )
         params = {f"p{n}": str(s.path) for n, s in enumerate(self.sets)}
-        with duckdb.connect() as con:
-            con.register("q", query)
-            try:
-                rows = con.execute(sql, params).fetchall()
-            except duckdb.Error as exc:
-                raise KnownSetError(f"cannot look up known sets: {exc}") from exc
+        rows = _query(sql, params, {"q": query})
         return [
-            (
-                item,
-                set_index,
-                self._record(items[item], set_index, kind, 0, known_id, category),
-            )
+            _Found(item, set_index, self._record(items[item], set_index, kind, 0, known_id, category))
             for item, set_index, kind, known_id, category in rows
         ]
 
-    def _match_pdq(
-        self, items: Sequence[ImageHashes]
-    ) -> list[tuple[int, int, MatchRecord]]:
-        positions = [
-            n for n, i in enumerate(items) if i.pdq_quality >= self.min_quality
+    def _match_images(self, items: Sequence[Hashes], set_index: int) -> list[_Found]:
+        owners: list[int] = []
+        queries: list[str] = []
+        for n, item in enumerate(items):
+            if isinstance(item, ImageHashes) and item.pdq_quality >= self.min_quality:
+                for pdq in item.pdq_queries():
+                    owners.append(n)
+                    queries.append(pdq)
+        if not queries:
+            return []
+        known = self.sets[set_index]
+        best: dict[int, PdqMatch] = {}
+        for hit in self._indexes[set_index].search(queries, known.pdq_threshold):
+            owner = owners[hit.query]
+            if owner not in best or (hit.distance, hit.pdq) < (best[owner].distance, best[owner].pdq):
+                best[owner] = hit
+        rows = _rows_by_pdq(known, {hit.pdq for hit in best.values()})
+        return [
+            _Found(owner, set_index, self._record(
+                items[owner], set_index, "pdq", hit.distance, *rows[hit.pdq][0]
+            ))  # fmt: skip
+            for owner, hit in best.items()
         ]
-        hashes = [items[n].pdq for n in positions]
-        found = []
-        for set_index, (known, entries) in enumerate(
-            zip(self.sets, self._pdq, strict=True)
-        ):
-            for position, hits in zip(
-                positions, entries.index.query(hashes, known.pdq_threshold), strict=True
+
+    def _match_videos(self, items: Sequence[Hashes], set_index: int) -> list[_Found]:
+        owners: list[tuple[int, int]] = []  # (item, frame number among its usable frames)
+        queries: list[str] = []
+        usable: dict[int, int] = {}
+        for n, item in enumerate(items):
+            if not isinstance(item, VideoHashes):
+                continue
+            frames = list(dict.fromkeys(
+                f.pdq for f in item.frames if f.quality >= VPDQ_MIN_QUALITY
+            ))  # fmt: skip
+            usable[n] = len(frames)
+            for k, pdq in enumerate(frames):
+                owners.append((n, k))
+                queries.append(pdq)
+        if not queries:
+            return []
+        known = self.sets[set_index]
+        hits = self._indexes[set_index].search(queries, known.pdq_threshold)
+        rows = _rows_by_pdq(known, {hit.pdq for hit in hits})
+        matched_frames: dict[tuple[int, str], set[int]] = defaultdict(set)
+        matched_known: dict[tuple[int, str], set[str]] = defaultdict(set)
+        categories: dict[str, str | None] = {}
+        for hit in hits:
+            item, frame = owners[hit.query]
+            for known_id, category in rows[hit.pdq]:
+                if known_id is None:  # frames are grouped into videos by id
+                    continue
+                matched_frames[item, known_id].add(frame)
+                matched_known[item, known_id].add(hit.pdq)
+                categories.setdefault(known_id, category)
+        sizes = _frames_per_id(known, {known_id for _, known_id in matched_frames})
+        best: dict[int, tuple[VpdqResult, str]] = {}
+        for (item, known_id), frames in matched_frames.items():
+            result = VpdqResult(
+                len(frames) / usable[item],
+                len(matched_known[item, known_id]) / max(1, sizes.get(known_id, 1)),
+            )
+            if result.matches(self.vpdq_threshold) and (
+                item not in best or result.distance < best[item][0].distance
             ):
-                if hits:
-                    best = hits[0]
-                    found.append(
-                        (
-                            position,
-                            set_index,
-                            self._record(
-                                items[position],
-                                set_index,
-                                "pdq",
-                                best.distance,
-                                entries.ids[best.index],
-                                entries.categories[best.index],
-                            ),
-                        )
-                    )
-        return found
+                best[item] = (result, known_id)
+        return [
+            _Found(item, set_index, self._record(
+                items[item], set_index, "vpdq", result.distance, known_id,
+                categories.get(known_id),
+            ))  # fmt: skip
+            for item, (result, known_id) in best.items()
+        ]
 
 
-def _load_pdq(known: KnownSet) -> _PdqEntries:
+def open_set_index(known: KnownSet) -> SetIndex:
+    """The set's persisted PDQ index: opened when current, else updated (incrementally
+    from the previous version's index) or built, and saved."""
     try:
         names = pq.read_schema(known.path).names
         missing = [c for c in COLUMNS if c not in names]
@@ -183,14 +253,54 @@ def _load_pdq(known: KnownSet) -> _PdqEntries:
                 f"known set {known.name!r}: {str(known.path)!r} is not a normalised "
                 f"set (missing {', '.join(missing)}); import it with import_known_set"
             )
-        table = pq.read_table(known.path, columns=["pdq", "id", "category"])
+        content = known.content_sha256 or _content_of(known.path)
     except (OSError, pa.ArrowException) as exc:
         raise KnownSetError(
             f"known set {known.name!r}: cannot read {str(known.path)!r}: {exc}"
         ) from exc
-    table = table.filter(pc.is_valid(table.column("pdq")))
-    return _PdqEntries(
-        index=PdqIndex.build(table.column("pdq").to_pylist()),
-        ids=table.column("id").to_pylist(),
-        categories=table.column("category").to_pylist(),
+    return SetIndex.open(known.index_folder, Path(known.path), content)
+
+
+def _content_of(path: Path) -> str:
+    from hashing.known.importer import stored_content_sha256
+
+    return stored_content_sha256(path)
+
+
+def _rows_by_pdq(known: KnownSet, pdqs: set[str]) -> dict[str, list[tuple[str | None, str | None]]]:
+    """``pdq -> [(id, category), ...]`` of the set's rows with these PDQ hashes, each
+    list ordered by id then category (nulls last)."""
+    if not pdqs:
+        return {}
+    sql = (
+        "SELECT pdq, id, category FROM read_parquet($p) WHERE pdq IN "
+        "(SELECT pdq FROM wanted) ORDER BY pdq, id NULLS LAST, category NULLS LAST"
     )
+    wanted = pa.table({"pdq": pa.array(sorted(pdqs), pa.string())})
+    out: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+    for pdq, known_id, category in _query(sql, {"p": str(known.path)}, {"wanted": wanted}):
+        out[pdq].append((known_id, category))
+    return out
+
+
+def _frames_per_id(known: KnownSet, ids: set[str]) -> dict[str, int]:
+    """How many distinct PDQ hashes (frames) each known item of the set has."""
+    named = sorted(ids)
+    if not named:
+        return {}
+    sql = (
+        "SELECT id, count(DISTINCT pdq) FROM read_parquet($p) WHERE id IN "
+        "(SELECT id FROM wanted) AND pdq IS NOT NULL GROUP BY id"
+    )
+    wanted = pa.table({"id": pa.array(named, pa.string())})
+    return dict(_query(sql, {"p": str(known.path)}, {"wanted": wanted}))
+
+
+def _query(sql: str, params: dict[str, str], tables: dict[str, pa.Table]) -> list[tuple]:
+    with duckdb.connect() as con:
+        for name, table in tables.items():
+            con.register(name, table)
+        try:
+            return con.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise KnownSetError(f"cannot look up known sets: {exc}") from exc

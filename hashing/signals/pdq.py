@@ -17,6 +17,12 @@ from hashing.signals.base import ImageHasher, SignalHash, SignalType
 PDQ_MATCH_THRESHOLD = 31
 """Meta's recommended Hamming distance for a confident PDQ match."""
 
+DIHEDRAL_NAMES: tuple[str, ...] = (
+    "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1",
+)  # fmt: skip
+"""The seven transformed variants ``pdqhash.compute_dihedral`` returns after the
+original, in its order (checked against the ``reg-test-input/dih`` vectors)."""
+
 
 class PdqSignal(SignalType, ImageHasher):
     name = "pdq"
@@ -27,6 +33,21 @@ class PdqSignal(SignalType, ImageHasher):
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
         bits, quality = pdqhash.compute(pixels)
         return SignalHash(bits_to_hex(bits), int(quality))
+
+    @classmethod
+    def hash_pixels(cls, pixels: np.ndarray) -> SignalHash:
+        """PDQ of an ``[H, W, 3]`` uint8 RGB array (a video frame)."""
+        bits, quality = pdqhash.compute(np.ascontiguousarray(pixels, dtype=np.uint8))
+        return SignalHash(bits_to_hex(bits), int(quality))
+
+    @classmethod
+    def hash_dihedral(cls, image: Image.Image) -> tuple[list[str], int]:
+        """The eight dihedral PDQ hashes, in ``DIHEDRAL_NAMES`` order after the
+        original, and the quality. A rotated or mirrored copy of the image hashes
+        within a few bits of one of them."""
+        pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        vectors, quality = pdqhash.compute_dihedral(pixels)
+        return [bits_to_hex(v) for v in vectors], int(quality)
 
     @classmethod
     def get_examples(cls) -> list[str]:
@@ -55,6 +76,7 @@ def pdq_distance(a: str, b: str) -> int:
 
 
 __all__ = [
+    "DIHEDRAL_NAMES",
     "PDQ_MATCH_THRESHOLD",
     "PdqSignal",
     "bits_to_hex",

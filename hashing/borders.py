@@ -1,0 +1,98 @@
+"""Finding and removing uniform borders: frames added around re-hosted images, and the
+black letterbox or pillarbox bars of videos.
+
+A plain 5% white border moves PDQ by about 100 of 256 bits, far past the match
+threshold, so perceptual hashes are taken of the picture inside the border. Each side is
+examined on its own: a side has a border when its outermost line is uniform (every pixel
+within ``tolerance`` of the line's median colour), and the border runs inward for as
+many lines as stay within ``tolerance`` of that colour with a mean within ``drift``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+"""(left, top, right, bottom) in pixels, right and bottom exclusive, as Pillow crops."""
+
+
+@dataclass(frozen=True)
+class BorderConfig:
+    """When a border counts.
+
+    ``tolerance``: largest per-channel difference from the border colour (0..255).
+    ``drift``: largest difference between a border line's mean colour and the edge's:
+    a gradient's lines are each uniform but drift, a border's do not. ``coverage``: the
+    share of a line's pixels that must be within ``tolerance`` (below 1 for video, where
+    the codec smears the picture's edge into the last lines of a bar).
+    ``min_fraction``: a side's border must be at least this share of the image's width
+    or height, and at least ``min_pixels`` lines, to be trimmed; thinner lines are the
+    picture's own edge and barely move the hashes. ``min_keep``: the picture left after
+    trimming must keep at least this share of each dimension, so a flat or nearly flat
+    image is never trimmed away. ``max_luma``: when set, only borders at most this
+    bright count (black bars of videos); ``None`` accepts any colour.
+    """
+
+    tolerance: int = 12
+    drift: float = 2.0
+    coverage: float = 1.0
+    min_fraction: float = 0.02
+    min_pixels: int = 2
+    min_keep: float = 0.3
+    max_luma: int | None = None
+
+
+IMAGE_BORDERS = BorderConfig()
+"""White, black and grey frames survive JPEG; a saturated coloured frame on a JPEG is
+smeared by chroma subsampling into the picture and is usually not recognised."""
+VIDEO_BARS = BorderConfig(
+    tolerance=32, drift=16.0, coverage=0.8, min_fraction=0.02, min_keep=0.4, max_luma=40
+)
+
+
+def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box | None:
+    """The box inside uniform borders of an ``[H, W, 3]`` uint8 array, or ``None`` when
+    no side has a border worth trimming."""
+    height, width = pixels.shape[:2]
+    if height < 8 or width < 8:
+        return None
+    rows = pixels.astype(np.int16)
+    top = _border_depth(rows, config)
+    bottom = _border_depth(rows[::-1], config)
+    cols = rows.transpose(1, 0, 2)
+    left = _border_depth(cols, config)
+    right = _border_depth(cols[::-1], config)
+    top, bottom = _significant(top, height, config), _significant(bottom, height, config)
+    left, right = _significant(left, width, config), _significant(right, width, config)
+    if not (top or bottom or left or right):
+        return None
+    if (height - top - bottom) < config.min_keep * height or (
+        width - left - right
+    ) < config.min_keep * width:
+        return None
+    return (left, top, width - right, height - bottom)
+
+
+def _border_depth(lines: np.ndarray, config: BorderConfig) -> int:
+    """How many leading lines of ``lines`` ([N, L, 3]) are one uniform colour."""
+    edge = lines[0]
+    colour = np.median(edge, axis=0)
+    if config.max_luma is not None and _luma(colour) > config.max_luma:
+        return 0
+    within = np.abs(lines - colour).max(axis=2) <= config.tolerance  # [N, L]
+    steady = (np.abs(lines.mean(axis=1) - colour) <= config.drift).all(axis=1)  # [N]
+    uniform = (within.mean(axis=1) >= config.coverage) & steady
+    if not uniform[0]:
+        return 0
+    stops = np.flatnonzero(~uniform)
+    return int(stops[0]) if stops.size else len(uniform)
+
+
+def _significant(depth: int, size: int, config: BorderConfig) -> int:
+    return depth if depth >= max(config.min_pixels, config.min_fraction * size) else 0
+
+
+def _luma(colour: np.ndarray) -> float:
+    return float(0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2])

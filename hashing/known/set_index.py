@@ -1,0 +1,219 @@
+"""The persisted PDQ index of one known set, updated incrementally when the set changes.
+
+A set's index lives in its own folder (``<known>/index/<set>/``): a ``manifest.json``
+naming the set content it reflects and its segments, each segment a saved ``MihIndex``
+of distinct PDQ hashes plus, once rows have left the set, a mask of the entries still
+live. Opening an index whose manifest matches the set costs milliseconds (the arrays are
+memory-mapped). When the set's content changed, only the difference is applied: hashes
+that left are masked out, new hashes become a new segment; once the changes outweigh a
+quarter of the index it is rebuilt as one segment. Writers take a file lock; the
+manifest is replaced atomically, so a reader sees the old or the new index, never a mix.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hashing.errors import KnownSetError
+from hashing.known.mih import MihIndex
+from hashing.signals.pdq import pdq_to_packed
+
+_FORMAT = "hotline-pdq-set-index/1"
+_COMPACT_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class PdqMatch:
+    """Query ``query`` (position in the batch) is ``distance`` bits from known ``pdq``."""
+
+    query: int
+    pdq: str
+    distance: int
+
+
+@dataclass
+class _Segment:
+    name: str
+    index: MihIndex
+    live: np.ndarray | None  # bool [N]; None: every entry live
+    live_file: str | None
+
+
+class SetIndex:
+    """Near-duplicate PDQ search over the distinct PDQ hashes of one known set."""
+
+    def __init__(self, folder: Path, content_sha256: str, segments: list[_Segment]) -> None:
+        self.folder = folder
+        self.content_sha256 = content_sha256
+        self._segments = segments
+
+    def __len__(self) -> int:
+        return sum(
+            len(s.index) if s.live is None else int(s.live.sum()) for s in self._segments
+        )
+
+    @property
+    def segments(self) -> int:
+        return len(self._segments)
+
+    @classmethod
+    def open(cls, folder: Path, parquet: Path, content_sha256: str) -> SetIndex:
+        """The index of the set file ``parquet`` (whose content digest is
+        ``content_sha256``): loaded when up to date, else updated or built and saved."""
+        current = _read_manifest(folder)
+        if current is not None and current["content_sha256"] == content_sha256:
+            return cls._load(folder, current)
+        with _locked(folder):
+            current = _read_manifest(folder)
+            if current is not None and current["content_sha256"] == content_sha256:
+                return cls._load(folder, current)
+            wanted = _distinct_pdq(parquet)
+            if current is None:
+                return cls._rebuild(folder, content_sha256, wanted)
+            return cls._load(folder, current)._update(content_sha256, wanted)
+
+    def search(self, queries: list[str], radius: int) -> list[PdqMatch]:
+        """Every live entry within ``radius`` bits of each query, by query then
+        distance."""
+        packed = pdq_to_packed(queries)
+        found: list[PdqMatch] = []
+        for segment in self._segments:
+            hits = segment.index.search(packed, radius)
+            if segment.live is not None and len(hits):
+                keep = segment.live[hits.entry]
+                hits_query, hits_entry = hits.query[keep], hits.entry[keep]
+                hits_distance = hits.distance[keep]
+            else:
+                hits_query, hits_entry, hits_distance = hits.query, hits.entry, hits.distance
+            rows = segment.index.words[hits_entry]
+            found += [
+                PdqMatch(int(q), row.tobytes().hex(), int(d))
+                for q, row, d in zip(hits_query, rows, hits_distance, strict=True)
+            ]
+        found.sort(key=lambda m: (m.query, m.distance, m.pdq))
+        return found
+
+    # --- building and updating --------------------------------------------------------
+
+    @classmethod
+    def _load(cls, folder: Path, manifest: dict) -> SetIndex:
+        segments = []
+        for entry in manifest["segments"]:
+            live_file = entry.get("live")
+            segments.append(
+                _Segment(
+                    entry["name"],
+                    MihIndex.load(folder / entry["name"]),
+                    np.load(folder / live_file) if live_file else None,
+                    live_file,
+                )
+            )
+        return cls(folder, manifest["content_sha256"], segments)
+
+    @classmethod
+    def _rebuild(cls, folder: Path, content_sha256: str, wanted: np.ndarray) -> SetIndex:
+        segment = _new_segment(folder, wanted)
+        index = cls(folder, content_sha256, [segment])
+        index._commit()
+        return index
+
+    def _update(self, content_sha256: str, wanted: np.ndarray) -> SetIndex:
+        wanted_keys = _as_keys(wanted)
+        segments, live_keys = [], []
+        drift = 0  # entries a clean single-segment index would not have to carry
+        for position, segment in enumerate(self._segments):
+            keys = _as_keys(np.asarray(segment.index.words).view(np.uint8))
+            live = np.isin(keys, wanted_keys)
+            if segment.live is not None:
+                live &= segment.live
+            drift += int((~live).sum()) + (int(live.sum()) if position else 0)
+            live_keys.append(keys[live])
+            if segment.live is not None and np.array_equal(live, segment.live):
+                segments.append(segment)
+            elif segment.live is None and live.all():
+                segments.append(segment)
+            else:
+                live_file = f"live-{uuid.uuid4().hex[:12]}.npy"
+                np.save(self.folder / live_file, live)
+                segments.append(_Segment(segment.name, segment.index, live, live_file))
+        added = wanted[~np.isin(wanted_keys, np.concatenate(live_keys))]
+        if drift + len(added) > _COMPACT_SHARE * max(len(wanted), 1):
+            return SetIndex._rebuild(self.folder, content_sha256, wanted)
+        if len(added):
+            segments.append(_new_segment(self.folder, added))
+        index = SetIndex(self.folder, content_sha256, segments)
+        index._commit()
+        return index
+
+    def _commit(self) -> None:
+        manifest = {
+            "format": _FORMAT,
+            "content_sha256": self.content_sha256,
+            "segments": [
+                {"name": s.name, "entries": len(s.index), "live": s.live_file}
+                for s in self._segments
+            ],
+        }
+        tmp = self.folder / ".manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, sort_keys=True))
+        os.replace(tmp, self.folder / "manifest.json")
+        keep = {"manifest.json", ".lock"} | {s.name for s in self._segments}
+        keep |= {s.live_file for s in self._segments if s.live_file}
+        for path in self.folder.iterdir():
+            if path.name not in keep:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def delete_set_index(folder: Path) -> None:
+    """Remove a set's index (the set was deleted)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
+    name = f"segment-{uuid.uuid4().hex[:12]}"
+    MihIndex.build(packed).save(folder / name)
+    return _Segment(name, MihIndex.load(folder / name), None, None)
+
+
+def _distinct_pdq(parquet: Path) -> np.ndarray:
+    try:
+        column = pq.read_table(parquet, columns=["pdq"]).column("pdq")
+    except (OSError, ValueError) as exc:
+        raise KnownSetError(f"cannot read PDQ hashes from {str(parquet)!r}: {exc}") from exc
+    values = pc.unique(column.drop_null()).to_pylist()
+    return pdq_to_packed(sorted(values))
+
+
+def _as_keys(packed: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(packed).view("S32").reshape(-1)
+
+
+def _read_manifest(folder: Path) -> dict | None:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if manifest.get("format") == _FORMAT else None
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

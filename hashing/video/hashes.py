@@ -1,0 +1,93 @@
+"""Every hash of one video file: digests of the bytes and PDQ of frames sampled by time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from catalog.records import FrameHashRecord, HashRecord
+from hashing.borders import VIDEO_BARS, BorderConfig, content_box
+from hashing.errors import CorruptVideoError
+from hashing.frames import FrameHash
+from hashing.signals import Md5Signal, PdqSignal, Sha1Signal, Sha256Signal
+from hashing.video.collage import collage_hash
+from hashing.video.sample import SampleConfig, sample_frames
+
+_THUMBNAIL_SIDE = 96
+"""Frames are kept this small for the collage hash, so memory stays flat however long
+the video is."""
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """``sample``: how frames are taken; ``bars``: the black letterbox or pillarbox
+    bars cut off each frame before PDQ (``None`` hashes whole frames, as Meta's vPDQ
+    reference does)."""
+
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    bars: BorderConfig | None = VIDEO_BARS
+
+
+@dataclass(frozen=True)
+class VideoHashes:
+    """The hashes of one video file: digests of the bytes, PDQ and quality of each
+    sampled frame (after bar removal), and the collage hash (``videohash``)."""
+
+    sha256: str
+    md5: str
+    sha1: str
+    width: int
+    height: int
+    duration: float | None
+    frames: tuple[FrameHash, ...]
+    videohash: str | None = None
+
+    def records(self) -> list[HashRecord]:
+        records = [
+            HashRecord(self.sha256, "md5", self.md5),
+            HashRecord(self.sha256, "sha1", self.sha1),
+            HashRecord(self.sha256, "sha256", self.sha256),
+        ]
+        if self.videohash is not None:
+            records.append(HashRecord(self.sha256, "videohash", self.videohash))
+        return records
+
+    def frame_records(self) -> list[FrameHashRecord]:
+        return [f.record(self.sha256, n) for n, f in enumerate(self.frames)]
+
+
+def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
+    """Hash one video file. Raises a ``VideoDecodeError`` for anything that is not a
+    decodable video with at least one frame."""
+    info, frames = sample_frames(data, config.sample)
+    hashed: list[FrameHash] = []
+    thumbnails: list[np.ndarray] = []
+    for t, pixels in frames:
+        if config.bars is not None:
+            box = content_box(pixels, config.bars)
+            if box is not None:
+                left, top, right, bottom = box
+                pixels = pixels[top:bottom, left:right]
+        pdq = PdqSignal.hash_pixels(pixels)
+        hashed.append(FrameHash(t, pdq.value, pdq.quality or 0))
+        thumbnails.append(_thumbnail(pixels))
+    if not hashed:
+        raise CorruptVideoError("the video stream holds no decodable frame")
+    return VideoHashes(
+        sha256=Sha256Signal.hash_bytes(data).value,
+        md5=Md5Signal.hash_bytes(data).value,
+        sha1=Sha1Signal.hash_bytes(data).value,
+        width=info.width,
+        height=info.height,
+        duration=info.duration,
+        frames=tuple(hashed),
+        videohash=collage_hash(thumbnails),
+    )
+
+
+def _thumbnail(pixels: np.ndarray) -> np.ndarray:
+    image = Image.fromarray(pixels)
+    image.thumbnail((_THUMBNAIL_SIDE, _THUMBNAIL_SIDE))
+    return np.asarray(image)

@@ -1,0 +1,109 @@
+"""Benign synthetic test media made on the fly: pictures (shapes over a gradient, Pillow)
+and videos (moving shapes over a gradient, encoded in memory with PyAV, optionally with
+black letterbox bars). Used by the hashing tests and the benchmarks in bench/."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def synthetic_picture(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A benign picture with real structure: a gradient under random shapes."""
+    rng = random.Random(seed)
+    width, height = size
+    ramp = np.linspace(0, 255, width, dtype=np.float64)
+    base = np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1)
+    base[..., rng.randrange(3)] = 255 - base[..., 0]
+    image = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x0, y0 = rng.randrange(width), rng.randrange(height)
+        box = (x0, y0, x0 + rng.randrange(20, width // 2), y0 + rng.randrange(20, height // 2))
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    return image
+
+
+def encoded(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def synthetic_video(
+    seconds: float = 3.0,
+    size: tuple[int, int] = (320, 240),
+    *,
+    fps: int = 30,
+    seed: int = 0,
+    bars: int = 0,
+    codec: str = "libx264",
+    container: str = "mp4",
+    audio: bool = False,
+) -> bytes:
+    """An encoded clip: a colour gradient with shapes drifting across it, the scene
+    changing every second; ``bars`` pixels of black at top and bottom (letterbox)."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    inner = height - 2 * bars
+    ys, xs = np.mgrid[0:inner, 0:width]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
+        audio_stream = out.add_stream("aac", rate=44100) if audio else None
+        scenes = [rng.integers(0, 256, (3, 6)) for _ in range(int(seconds) + 1)]
+        for n in range(int(seconds * fps)):
+            scene = scenes[n // fps]
+            phase = (n % fps) / fps
+            pixels = np.zeros((height, width, 3), dtype=np.uint8)
+            texture = 60 * np.sin(xs / (4 + scene[0, 4] % 9) + 7 * phase) * np.cos(ys / (5 + scene[1, 4] % 7))
+            picture = np.stack(
+                [(xs * scene[c, 0] / width + ys * scene[c, 1] / inner + 40 * phase + texture) % 256
+                 for c in range(3)],
+                axis=-1,
+            )
+            for k in range(3):
+                cx = int((scene[k, 2] / 255 * width + phase * 30 * (k + 1)) % width)
+                cy = int(scene[k, 3] / 255 * inner)
+                r = 10 + int(scene[k, 4] / 255 * inner / 4)
+                disc = (xs - cx) ** 2 + (ys - cy) ** 2 < r * r
+                picture[disc] = scene[:, 5 - k % 2]
+            pixels[bars : bars + inner] = picture.astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+        if audio_stream is not None:
+            _silence(out, audio_stream, seconds)
+    return buffer.getvalue()
+
+
+def synthetic_audio(seconds: float = 1.0) -> bytes:
+    """An audio-only MP4 (AAC tone): a container with no video stream."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=44100)
+        _silence(out, stream, seconds)
+    return buffer.getvalue()
+
+
+def _silence(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float) -> None:
+    samples = 1024
+    tone = (0.1 * np.sin(np.arange(samples) / 10)).astype(np.float32)[None, :]
+    for n in range(int(seconds * 44100 / samples)):
+        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        frame.sample_rate = 44100
+        frame.pts = n * samples
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)

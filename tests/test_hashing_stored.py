@@ -1,0 +1,108 @@
+"""Hashing and matching inside an installation: known sets imported in every format,
+enabled, disabled and deleted; images and videos hashed from the evidence store and
+matched; a known-benign set keeping items out of review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from synthetic import encoded, synthetic_picture, synthetic_video
+
+from catalog import Verdict
+from classification import triage
+from hashing import hash_image, hash_stored_media, hash_video, match_stored_media
+from hotline.installation import Installation
+
+
+def _store(inst: Installation, *items: tuple[bytes, str]) -> list[str]:
+    """Put media into the evidence store and the catalog as a crawl would."""
+    from catalog.records import CrawlResult, MediaRecord, SightingRecord
+
+    sha256s = [inst.evidence.put(data) for data, _ in items]
+    report = inst.catalog.add_report("http://gallery.test/", actor="test")
+    inst.catalog.record_crawl(report, CrawlResult(
+        url="http://gallery.test/",
+        media=tuple(MediaRecord(s, len(d), kind=k) for s, (d, k) in zip(sha256s, items, strict=True)),
+        sightings=tuple(SightingRecord(s, f"http://gallery.test/{n}", "http://gallery.test/")
+                        for n, s in enumerate(sha256s)),
+    ))  # fmt: skip
+    return sha256s
+
+
+def test_import_formats_reimport_disable_enable_delete(installation: Installation, tmp_path: Path) -> None:
+    picture = hash_image(encoded(synthetic_picture(60)))
+    csv = tmp_path / "list.csv"
+    csv.write_text(f"md5,pdq,category\n{picture.md5},,A\n,{picture.pdq},B\n")
+    first, changed = installation.import_known_set(
+        csv, "partner", Verdict.NATIONAL, category_verdicts={"A": Verdict.BASELINE}, pdq_threshold=20
+    )
+    assert changed and first.source_format == "csv"
+    entry = installation.catalog.get_known_set("partner")
+    assert (entry.format, entry.pdq_threshold, entry.category_verdicts) == ("csv", 20, {"A": Verdict.BASELINE})
+    assert installation.import_known_set(
+        csv, "partner", Verdict.NATIONAL, category_verdicts={"A": Verdict.BASELINE}, pdq_threshold=20
+    )[1] is False
+    index = installation.settings.known_dir / "index" / "partner"
+    assert (index / "manifest.json").exists()
+
+    csv.write_text(f"md5,pdq,category\n{picture.md5},,A\n")  # a new version of the list
+    second, changed = installation.import_known_set(csv, "partner", Verdict.NATIONAL)
+    assert changed and second.path != first.path
+    assert not first.path.exists() and second.path.exists()
+    assert json.loads((index / "manifest.json").read_text())["content_sha256"] == second.content_sha256
+
+    catalog = installation.catalog
+    assert catalog.set_known_set_enabled("partner", False, actor="ann")
+    assert not catalog.set_known_set_enabled("partner", False, actor="ann")
+    assert catalog.known_sets(enabled_only=True) == []
+    assert catalog.set_known_set_enabled("partner", True, actor="ann")
+    installation.delete_known_set("partner")
+    assert catalog.known_sets() == [] and not second.path.exists() and not index.exists()
+    actions = [e.action for e in catalog.audit_entries(limit=20)]
+    for action in ("known_set.import", "known_set.disable", "known_set.enable", "known_set.delete"):
+        assert action in actions
+
+
+def test_images_and_videos_from_the_evidence_store(installation: Installation, tmp_path: Path) -> None:
+    image = encoded(synthetic_picture(61), "JPEG", quality=90)
+    video = synthetic_video(4.0, seed=6)
+    html = b"<!doctype html><p>not media</p>"
+    sha_image, sha_video, sha_html = _store(installation, (image, "image"), (video, "video"), (html, "image"))
+    batch = hash_stored_media(installation.evidence.get, [sha_image, sha_video, sha_html], installation.media_config())
+    assert batch.hashed == [sha_image, sha_video]
+    assert "HTML document" in batch.failed[sha_html]
+    assert {r.sha256 for r in batch.frames} == {sha_video}
+    installation.catalog.record_hashes(batch.records, batch.frames)
+    assert len(installation.catalog.frame_hashes_of([sha_video])[sha_video]) == 4
+
+    frames = hash_video(video).frames
+    known = tmp_path / "videos.parquet"
+    pq.write_table(pa.table({"pdq": [f.pdq for f in frames], "id": ["clip"] * len(frames)}), known)
+    installation.import_known_set(known, "videos", Verdict.BASELINE)
+    found = match_stored_media(installation.catalog, [sha_image, sha_video])
+    assert [(m.sha256, m.match_type, m.distance, m.known_id) for m in found] == [(sha_video, "vpdq", 0, "clip")]
+
+
+def test_a_known_benign_match_keeps_an_item_out_of_review(installation: Installation, tmp_path: Path) -> None:
+    logo, other, both = (encoded(synthetic_picture(seed)) for seed in (62, 63, 64))
+    shas = _store(installation, (logo, "image"), (other, "image"), (both, "image"))
+    batch = hash_stored_media(installation.evidence.get, shas)
+    installation.catalog.record_hashes(batch.records, batch.frames)
+    furniture = tmp_path / "furniture.csv"
+    furniture.write_text("md5\n" + "\n".join(hash_image(d).md5 for d in (logo, both)) + "\n")
+    installation.import_known_set(furniture, "site-furniture", Verdict.BASELINE, benign=True)
+    assert installation.catalog.get_known_set("site-furniture").verdict == Verdict.NOT_ILLEGAL
+    illegal = tmp_path / "illegal.csv"
+    illegal.write_text(f"md5\n{hash_image(both).md5}\n")
+    installation.import_known_set(illegal, "baseline-list", Verdict.BASELINE)
+
+    result = triage(installation.catalog, shas, match_stored_media(installation.catalog, shas))
+    assert (result.auto_classified, result.queued) == (2, 1)
+    outcomes = {o.sha256: o for o in installation.catalog.outcomes([1])}
+    assert (outcomes[shas[0]].verdict, outcomes[shas[0]].verdict_source) == (Verdict.NOT_ILLEGAL, "known-set")
+    assert outcomes[shas[0]].set_name == "site-furniture"
+    assert (outcomes[shas[2]].verdict, outcomes[shas[2]].set_name) == (Verdict.BASELINE, "baseline-list")
+    assert outcomes[shas[1]].status == "queued"
