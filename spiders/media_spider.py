@@ -359,8 +359,7 @@ class MediaSpider(Spider):
             self._count("media/not_media")
             self._count("follow/viewers")
             yield self._page_record(response, url, fetch)
-            if len(response.body) <= self.crawl_request.max_page_bytes:
-                page.meta.update({ROLE: "media-viewer", DEPTH: 0, NESTING: MAX_NESTING})
+            if len(response.body) <= self.crawl_request.max_page_bytes:  # media only, no further pages
                 links = extract_links(page)
                 for media_url in links.media:
                     yield MediaLink(media_url, page.url)

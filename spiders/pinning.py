@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -76,10 +77,12 @@ def _key(host: str) -> str:
     return host.strip("[]").lower().rstrip(".")
 
 
-def scripted_resolver(answers: Mapping[str, Sequence[Sequence[str]]]) -> Resolver:
+def scripted_resolver(answers: Mapping[str, Sequence[Sequence[str] | float]]) -> Resolver:
     """A resolver for tests that never touches DNS: each lookup of a host returns its next
     answer in ``answers[host]`` (the last one repeats), e.g. a public address first and a
-    private one afterwards, as a rebinding DNS server would. Unknown hosts fail."""
+    private one afterwards, as a rebinding DNS server would. An answer that is a number is
+    a DNS server that does not answer: the lookup hangs that many seconds, then fails.
+    Unknown hosts fail."""
     calls: dict[str, int] = {}
     lock = threading.Lock()
 
@@ -90,8 +93,11 @@ def scripted_resolver(answers: Mapping[str, Sequence[Sequence[str]]]) -> Resolve
         with lock:
             n = calls.get(key, 0)
             calls[key] = n + 1
-        script = answers[key]
-        return list(script[min(n, len(script) - 1)])
+        answer = answers[key][min(n, len(answers[key]) - 1)]
+        if isinstance(answer, (int, float)):
+            time.sleep(answer)
+            raise OSError(f"no answer for {host!r}")
+        return list(answer)
 
     return resolve
 

@@ -363,3 +363,10 @@ def test_pathway_is_replayed_and_both_views_are_recorded(vault: tuple[Path, Path
     sizes = {p.view: p.size for p in result.pages if p.url.endswith("/target")}
     assert sizes["direct"] != sizes["pathway"]  # the disguise shows in the two views
     assert result.stats["pathway/steps"] == 2
+
+
+def test_a_dns_server_that_does_not_answer_times_out(vault: tuple[Path, Path]) -> None:
+    started = time.monotonic()
+    result = run("http://slow-dns.test/", vault, test_hosts={"slow-dns.test": [3]}, request_timeout_s=1)
+    assert [e.reason for e in result.errors] == ["DNS lookup failed for 'slow-dns.test' (no answer within 1 s)"]
+    assert time.monotonic() - started < 15

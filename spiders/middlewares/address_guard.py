@@ -10,7 +10,8 @@ checked here are pinned, and the reactor's resolver answers the connection with 
 those, so a DNS answer that changes after the check (DNS rebinding) is never used.
 ``process_response`` re-checks the address the response came from, as a backstop.
 
-Settings: ``ADDRESSGUARD_ALLOW`` (list of exact ``host:port`` strings that may be local).
+Settings: ``ADDRESSGUARD_ALLOW`` (list of exact ``host:port`` strings that may be local),
+``DNS_TIMEOUT`` (seconds a first lookup may take; the request fails after that).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import defer
 from twisted.internet.threads import deferToThread
 
 from spiders.addresses import AddressPolicy
@@ -38,11 +40,12 @@ class AddressGuardMiddleware:
     """Refuses requests to non-public addresses unless allow-listed; pins what it checked."""
 
     def __init__(
-        self, policy: AddressPolicy, stats: StatsCollector, pins: PinTable
+        self, policy: AddressPolicy, stats: StatsCollector, pins: PinTable, dns_timeout_s: float = 20.0
     ) -> None:
         self.policy = policy
         self.stats = stats
         self.pins = pins
+        self.dns_timeout_s = dns_timeout_s
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -50,15 +53,23 @@ class AddressGuardMiddleware:
             crawler.settings.getlist("ADDRESSGUARD_ALLOW")
         )
         assert crawler.stats is not None
-        return cls(policy, crawler.stats, PROCESS_PINS)
+        return cls(policy, crawler.stats, PROCESS_PINS, crawler.settings.getfloat("DNS_TIMEOUT", 20.0))
 
     async def process_request(self, request: Request) -> None:
         if self.pins.answers_now(urlparse_cached(request).hostname or ""):
             verdict = self.policy.check_url(request.url, self.pins.addresses)
         else:  # a first lookup: getaddrinfo blocks, so it runs in the reactor's thread pool
-            verdict = await maybe_deferred_to_future(
-                deferToThread(self.policy.check_url, request.url, self.pins.addresses)
-            )
+            from twisted.internet import reactor
+
+            lookup = deferToThread(self.policy.check_url, request.url, self.pins.addresses)
+            try:
+                verdict = await maybe_deferred_to_future(lookup.addTimeout(self.dns_timeout_s, reactor))
+            except defer.TimeoutError:
+                self.stats.inc_value("hotline/guard/unresolvable")
+                host = urlparse_cached(request).hostname
+                raise HostUnresolvable(
+                    f"DNS lookup failed for {host!r} (no answer within {self.dns_timeout_s:g} s)"
+                ) from None
         self.stats.set_value("hotline/guard/dns_lookups", self.pins.lookups)
         if verdict.refused is None:
             self.stats.inc_value("hotline/guard/passed")
