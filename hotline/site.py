@@ -19,21 +19,27 @@ Unknown paths answer 404. Routes match the full path with its query first, then 
 path alone. The server is a ThreadingHTTPServer with a deep accept queue, so a crawler's
 burst of concurrent connections does not stall. ``serve_site(routes, host=..., port=...)``
 binds another loopback address or a chosen port (two sites on 127.0.0.1:P and
-127.0.0.2:P, for DNS-rebinding tests).
+127.0.0.2:P, for DNS-rebinding tests); ``tls=True`` serves HTTPS with a throwaway
+self-signed certificate and records the server name (SNI) each client asked for in
+``site.server_names``.
 """
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import io
 import random
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
@@ -130,12 +136,14 @@ class Site:
 
     host: str
     port: int
+    scheme: str = "http"
+    server_names: list[str | None] = field(default_factory=list, repr=False)
     _log: list[str] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def host_port(self) -> str:
@@ -218,14 +226,45 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
     return Handler
 
 
+def _tls_context(site: Site, folder: Path) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate; notes each client's SNI."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hotline test site")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    context.sni_callback = lambda _sock, server_name, _ctx: site.server_names.append(server_name)
+    return context
+
+
 @contextmanager
 def serve_site(
-    routes: Mapping[str, Route], *, host: str = "127.0.0.1", port: int = 0
+    routes: Mapping[str, Route], *, host: str = "127.0.0.1", port: int = 0, tls: bool = False
 ) -> Iterator[Site]:
     """Serve ``routes`` on ``host`` (a loopback address; port 0: ephemeral) for the
-    duration of the block."""
+    duration of the block; over HTTPS with ``tls``."""
     server = _Server((host, port), BaseHTTPRequestHandler)
-    site = Site(host, server.server_address[1])
+    site = Site(host, server.server_address[1], scheme="https" if tls else "http")
+    if tls:
+        with tempfile.TemporaryDirectory() as folder:
+            context = _tls_context(site, Path(folder))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.RequestHandlerClass = _handler(site, dict(routes))
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

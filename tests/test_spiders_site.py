@@ -370,3 +370,21 @@ def test_a_dns_server_that_does_not_answer_times_out(vault: tuple[Path, Path]) -
     result = run("http://slow-dns.test/", vault, test_hosts={"slow-dns.test": [3]}, request_timeout_s=1)
     assert [e.reason for e in result.errors] == ["DNS lookup failed for 'slow-dns.test' (no answer within 1 s)"]
     assert time.monotonic() - started < 15
+
+
+def test_pinned_https_keeps_the_host_name_for_sni_and_host(vault: tuple[Path, Path]) -> None:
+    """Over TLS the connection goes to the pinned address, yet the server sees the host
+    name both in the TLS handshake (SNI) and in the Host header."""
+    seen: list[SiteRequest] = []
+
+    def front(request: SiteRequest) -> bytes:
+        seen.append(request)
+        return page("<img src='/a.jpg'>")
+
+    with serve_site({"/": front, "/a.jpg": (PICS[3], "image/jpeg")}, tls=True) as site:
+        result = run(f"https://pinned.test:{site.port}/", vault, site.host_port,
+                     test_hosts={"pinned.test": [["127.0.0.1"], ["127.0.0.2"]]})
+    assert result.errors == () and [s.sha256 for s in result.sightings] == [sha(PICS[3])]
+    assert set(site.server_names) == {"pinned.test"}
+    assert seen[0].headers["Host"] == f"pinned.test:{site.port}"
+    assert result.pages[0].final_url == f"https://pinned.test:{site.port}/"
