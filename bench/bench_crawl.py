@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from catalog import Catalog
+from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
 from hotline.site import Route, serve_site, synthetic_image
 from spiders import CrawlRequest, crawl
@@ -67,7 +68,7 @@ def run_full(base: str, allow: str, pages: int, images: int, work: Path) -> tupl
     request = CrawlRequest(base + "/", allow=(allow,), max_pages=pages, max_depth=2, max_media=images,
                            crawl_timeout_s=900, request_timeout_s=60)
     started = time.perf_counter()
-    result = crawl(request, work / "evidence", key_file)
+    result = crawl(request, EvidenceSpec(str(work / "evidence"), key_file))
     crawled = time.perf_counter()
     report_id = catalog.add_report(request.url, actor="bench")
     catalog.record_crawl(report_id, result)

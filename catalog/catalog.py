@@ -5,6 +5,7 @@ from __future__ import annotations
 from catalog.audit import AuditMixin
 from catalog.clusters import ClustersMixin
 from catalog.exchange import ExchangeMixin
+from catalog.faults import FaultsMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
 from catalog.media import MediaMixin
@@ -16,5 +17,5 @@ from catalog.users import UsersMixin
 
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, AuditMixin):
+              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

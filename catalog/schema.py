@@ -266,6 +266,10 @@ export_resends = sa.Table(
 
 # Retention (issue 8; migration 0008): when an item's evidence was purged (hashes and verdicts stay).
 media.append_column(sa.Column("purged_at", sa.DateTime))
+# Faults (issue 8; migration 0009): runs that failed transiently on an item (storage
+# unreachable); at the installation's quarantine_after the item becomes status 'error'.
+media.append_column(sa.Column("attempts", sa.Integer, nullable=False, server_default="0"))
+
 # Review queue (issue 5; migration 0005): people who log in and their sessions, clusters of
 # near-duplicate queued items with one lease each, gradings (attributes, append-only), the
 # verdicts derived per jurisdiction, and four-eyes confirmations.

@@ -8,8 +8,9 @@ the small ``EvidenceStore`` interface so a bucket can replace the directory.
 May import: the standard library, ``cryptography`` and ``boto3``. Imports no other hotline package.
 """
 
-from evidence.errors import EvidenceError, EvidenceNotFound, EvidenceTampered
+from evidence.errors import EvidenceError, EvidenceNotFound, EvidenceTampered, EvidenceUnavailable
 from evidence.s3 import S3EvidenceStore
+from evidence.spec import EvidenceSpec
 from evidence.store import (
     EvidenceStore,
     LocalEvidenceStore,
@@ -21,8 +22,10 @@ from evidence.store import (
 __all__ = [
     "EvidenceError",
     "EvidenceNotFound",
+    "EvidenceSpec",
     "EvidenceStore",
     "EvidenceTampered",
+    "EvidenceUnavailable",
     "LocalEvidenceStore",
     "S3EvidenceStore",
     "load_data_key",

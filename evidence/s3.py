@@ -1,8 +1,11 @@
 """Evidence in an S3 bucket (the cluster profile): the same sealed objects as on disk.
 
 Objects are ``<prefix><aa>/<bb>/<sha256>`` in the HLE1 format of ``evidence.store``; the
-bucket only ever holds ciphertext. boto3 retries throttling and 5xx answers with backoff
-(standard retry mode); credentials come from the usual AWS configuration.
+bucket only ever holds ciphertext. boto3 retries throttling, 5xx answers, timeouts and
+connection errors with exponential backoff (standard retry mode, 8 attempts); what still
+fails after that becomes ``EvidenceUnavailable`` (transient: the caller tries again later),
+while a refusal (403, a missing bucket) is an ``EvidenceError``. Credentials come from the
+usual AWS configuration.
 """
 
 from __future__ import annotations
@@ -12,12 +15,26 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from evidence.errors import EvidenceError, EvidenceNotFound
+from evidence.errors import EvidenceError, EvidenceNotFound, EvidenceUnavailable
 from evidence.store import _check_id, seal, unseal
 
 _RETRIES = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+_MISSING = ("404", "NoSuchKey", "NotFound")
+_TRANSIENT = ("500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
+              "RequestTimeout", "Throttling", "ThrottlingException", "RequestTimeTooSkewed")
+
+
+def _failure(exc: ClientError | BotoCoreError, what: str) -> EvidenceError:
+    """The evidence error for an S3 call that failed after botocore's own retries."""
+    if isinstance(exc, BotoCoreError):  # no answer: connection refused, timeout, DNS
+        return EvidenceUnavailable(f"S3 unreachable while trying to {what}: {exc}")
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    if code in _TRANSIENT or status.startswith("5"):
+        return EvidenceUnavailable(f"S3 kept failing while trying to {what}: {exc}")
+    return EvidenceError(f"S3 refused to {what}: {exc}")
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -51,31 +68,42 @@ class S3EvidenceStore:
     def put(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
         if not self.exists(sha256):
-            self._s3.put_object(
-                Bucket=self.bucket, Key=self.object_key(sha256), Body=seal(self._key, sha256, data)
-            )
+            try:
+                self._s3.put_object(
+                    Bucket=self.bucket, Key=self.object_key(sha256), Body=seal(self._key, sha256, data)
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise _failure(exc, f"store evidence {sha256!r}") from None
         return sha256
 
     def get(self, sha256: str) -> bytes:
         try:
             answer = self._s3.get_object(Bucket=self.bucket, Key=self.object_key(sha256))
+            blob = answer["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 raise EvidenceNotFound(sha256) from None
-            raise EvidenceError(f"S3 refused to read evidence {sha256!r}: {exc}") from None
-        return unseal(self._key, sha256, answer["Body"].read())
+            raise _failure(exc, f"read evidence {sha256!r}") from None
+        except BotoCoreError as exc:
+            raise _failure(exc, f"read evidence {sha256!r}") from None
+        return unseal(self._key, sha256, blob)
 
     def exists(self, sha256: str) -> bool:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=self.object_key(sha256))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return False
-            raise EvidenceError(f"S3 refused to look up evidence {sha256!r}: {exc}") from None
+            raise _failure(exc, f"look up evidence {sha256!r}") from None
+        except BotoCoreError as exc:
+            raise _failure(exc, f"look up evidence {sha256!r}") from None
         return True
 
     def delete(self, sha256: str) -> bool:
         existed = self.exists(sha256)
         if existed:
-            self._s3.delete_object(Bucket=self.bucket, Key=self.object_key(sha256))
+            try:
+                self._s3.delete_object(Bucket=self.bucket, Key=self.object_key(sha256))
+            except (ClientError, BotoCoreError) as exc:
+                raise _failure(exc, f"delete evidence {sha256!r}") from None
         return existed

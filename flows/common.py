@@ -1,4 +1,5 @@
-"""What every flow shares: opening the installation named by the settings."""
+"""What every flow shares: opening the installation named by the settings, where tasks
+run (threads here, or a Dask cluster), and how I/O tasks retry."""
 
 from __future__ import annotations
 
@@ -7,10 +8,48 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+from collections.abc import Sequence  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner  # noqa: E402
+from prefect.tasks import exponential_backoff  # noqa: E402
+
 from hotline.installation import Installation  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
+
+T = TypeVar("T")
+
+# Network and storage tasks: retried after about 2, 4 and 8 s (with jitter, so that many
+# workers hit by the same outage do not come back at the same instant).
+IO_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+}
 
 
 def installation() -> Installation:
     """The installation of the current settings (environment, ``HOTLINE_CONFIG``)."""
     return Installation.open(Settings())
+
+
+def task_runner(settings: Settings | None = None) -> TaskRunner[Any]:
+    """Where a flow's mapped tasks run: threads in the flow's process (single profile), or
+    a Dask cluster (cluster profile): the scheduler at ``dask_address``, or a local cluster
+    of ``dask_workers`` processes started for the flow run. Read when the flow module is
+    imported, i.e. in each flow run's own process."""
+    s = settings or Settings()
+    if not (s.dask_address or s.dask_workers):
+        return ThreadPoolTaskRunner()
+    from prefect_dask import DaskTaskRunner
+
+    if s.dask_address:
+        return DaskTaskRunner(address=s.dask_address)
+    return DaskTaskRunner(cluster_kwargs={
+        "n_workers": s.dask_workers, "processes": True, "threads_per_worker": 1, "dashboard_address": None,
+    })
+
+
+def batches(items: Sequence[T], size: int) -> list[list[T]]:
+    """``items`` in consecutive lists of at most ``size``."""
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]

@@ -2,20 +2,27 @@
 the known sets, and queue the unknown items for review.
 
 Tasks pass references (report IDs, SHA-256s), never media. Each crawl runs in its own
-process; crawls of several reports run concurrently.
+process; crawls of several reports, and hashing batches, run concurrently on the flow's
+task runner: threads, or a Dask cluster in the cluster profile (``flows.common.task_runner``).
+
+Killed at any point and run again, it finishes the job without doing anything twice: the
+reports left ``processing`` are claimed again, a crawl already recorded is kept, items
+already hashed are matched and queued, and nothing is recorded twice (see
+docs/operations.md, "Crash safety").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.artifacts import create_table_artifact
 
 from catalog import MatchRecord
 from classification import triage
-from flows.common import installation
-from hashing import hash_stored_media, match_stored_media
+from flows.common import IO_RETRIES, batches, installation, task_runner
+from hashing import match_stored_media
+from hotline.faults import hash_batch
 from spiders import crawl
 
 
@@ -25,34 +32,46 @@ def claim_reports(report_ids: list[int] | None, limit: int) -> list[int]:
     return [r.id for r in catalog.claim_pending_reports(limit=limit, ids=report_ids)]
 
 
-@task(retries=1, retry_delay_seconds=5)
+@task(**IO_RETRIES)
 def crawl_report(report_id: int) -> int:
-    """Crawl one report into the evidence store; returns how many media items it found."""
+    """Crawl one report into the evidence store; returns how many media items it found.
+    A crawl that a killed run had recorded already is kept, not repeated."""
     inst = installation()
+    already = inst.catalog.open_crawl(report_id)
+    if already is not None:
+        return already
     report = inst.catalog.get_report(report_id)
-    result = crawl(inst.crawl_request(report), inst.settings.evidence_dir, inst.settings.data_key_file)
+    result = crawl(inst.crawl_request(report), inst.evidence_spec)
     inst.catalog.record_crawl(report_id, result)
     return len(result.media)
 
 
 @task
-def hash_media(report_ids: list[int]) -> list[str]:
-    """Hash the new media of these reports (images and videos, by their bytes); returns
-    the SHA-256s hashed."""
+def plan_hashing(report_ids: list[int]) -> list[list[str]]:
+    """The new media of these reports, in batches of ``hash_batch``: one hashing task each."""
     inst = installation()
-    batch = hash_stored_media(
-        inst.evidence.get, inst.catalog.media_of_reports(report_ids, status="new"), inst.media_config()
-    )
-    inst.catalog.record_hashes(batch.records, batch.frames)
-    for sha256, reason in batch.failed.items():
-        inst.catalog.mark_media_error(sha256, reason, report_ids)
-    return batch.hashed
+    return batches(inst.catalog.media_of_reports(report_ids, status="new"), inst.settings.hash_batch)
+
+
+@task(**IO_RETRIES)
+def hash_media(sha256s: list[str], report_ids: list[int]) -> dict[str, Any]:
+    """Hash one batch (images and videos, by their bytes) and record hashes and failures
+    (``hotline.faults``); returns the SHA-256s hashed and the failures counted."""
+    return vars(hash_batch(installation(), sha256s, report_ids))
+
+
+@task
+def hashed_media(report_ids: list[int]) -> list[str]:
+    """The hashed, not yet matched items of these reports: this run's, and any that a
+    killed run hashed but did not match."""
+    return installation().catalog.media_of_reports(report_ids, status="hashed")
 
 
 @task
 def match_media(sha256s: list[str]) -> list[MatchRecord]:
     """Match hashed items against the enabled known sets (videos the vPDQ way)."""
     inst = installation()
+    inst.sync_known_sets()  # cluster profile: set files imported on another machine
     s = inst.settings
     return match_stored_media(
         inst.catalog, sha256s, min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold
@@ -72,6 +91,9 @@ def finish_reports(report_ids: list[int]) -> dict[str, Any]:
     statuses: dict[int, str] = {}
     error_count = 0
     for report_id in report_ids:
+        if catalog.media_of_reports([report_id], status="new"):
+            statuses[report_id] = "retry"  # an item could not be read: the next run claims it again
+            continue
         errors = catalog.report_errors(report_id)
         error_count += len(errors)
         failed = not catalog.media_of_reports([report_id]) and bool(errors)
@@ -80,16 +102,19 @@ def finish_reports(report_ids: list[int]) -> dict[str, Any]:
     return {"statuses": statuses, "errors": error_count}
 
 
-@flow(name="process-report")
+@flow(name="process-report", task_runner=task_runner())
 def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dict[str, Any]:
     """Process the given reports, or up to ``limit`` pending ones."""
     claimed = claim_reports(report_ids, limit)
     media = sum(crawl_report.map(claimed).result()) if claimed else 0
-    hashed = hash_media(claimed)
-    found = match_media(hashed)
-    counts = queue_media(hashed, found)
+    outcomes = hash_media.map(plan_hashing(claimed), unmapped(claimed)).result()
+    ready = hashed_media(claimed)
+    found = match_media(ready)
+    counts = queue_media(ready, found)
     closed = finish_reports(claimed)
-    summary = {"reports": claimed, "media": media, "hashed": len(hashed), **counts, **closed}
+    failures = {k: sum(o[k] for o in outcomes) for k in ("deferred", "quarantined")}
+    hashed = sum(len(o["hashed"]) for o in outcomes)
+    summary = {"reports": claimed, "media": media, "hashed": hashed, **failures, **counts, **closed}
     create_table_artifact(
         key="process-report-summary",
         table=[{"figure": k, "value": str(v)} for k, v in summary.items()],

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from catalog import Catalog, Verdict
 from catalog.records import Report
-from evidence import LocalEvidenceStore, load_data_key
+from evidence import EvidenceSpec, EvidenceStore
 from hashing import KnownSetFile, import_known_set
+from hashing.known.remote import RemoteSets
 from hotline.keys import InstallationKeys
 from hotline.settings import Settings
 from spiders import CrawlRequest
@@ -56,8 +57,15 @@ class Installation:
         return Catalog(self.settings.catalog)
 
     @cached_property
-    def evidence(self) -> LocalEvidenceStore:
-        return LocalEvidenceStore(self.settings.evidence_dir, load_data_key(self.settings.data_key_file))
+    def evidence(self) -> EvidenceStore:
+        """The local evidence directory, or the S3 bucket of ``evidence_url``."""
+        return self.evidence_spec.open()
+
+    @property
+    def evidence_spec(self) -> EvidenceSpec:
+        """Where the evidence store is, for processes that open it themselves (crawls)."""
+        s = self.settings
+        return EvidenceSpec(s.evidence_url or str(s.evidence_dir), s.data_key_file, s.s3_endpoint_url)
 
     @cached_property
     def keys(self) -> InstallationKeys:
@@ -84,6 +92,8 @@ class Installation:
             verdict = Verdict.NOT_ILLEGAL
         previous = {e.name: e for e in self.catalog.known_sets()}.get(name.lower())
         imported = import_known_set(file, self.settings.known_dir, name, fmt=fmt)
+        if self.settings.known_url:  # cluster profile: the other machines fetch it from there
+            self._remote_sets().upload(imported.path)
         changed = self.catalog.register_known_set(
             name=imported.name, verdict=verdict, path=str(imported.path), rows=imported.rows,
             content_sha256=imported.content_sha256, actor=self.settings.analyst, source=source,
@@ -94,6 +104,18 @@ class Installation:
         if previous is not None and Path(previous.path) != imported.path:
             Path(previous.path).unlink(missing_ok=True)
         return imported, changed
+
+    def _remote_sets(self) -> RemoteSets:
+        assert self.settings.known_url
+        return RemoteSets(self.settings.known_url, endpoint_url=self.settings.s3_endpoint_url)
+
+    def sync_known_sets(self) -> int:
+        """Cluster profile (``known_url``): fetch the enabled known sets' files this machine
+        lacks; returns how many were fetched (0 without ``known_url``)."""
+        if not self.settings.known_url:
+            return 0
+        remote = self._remote_sets()
+        return sum(remote.fetch(Path(e.path)) for e in self.catalog.known_sets(enabled_only=True))
 
     def media_config(self) -> MediaConfig:
         """How media are hashed under this installation's settings."""

@@ -82,16 +82,18 @@ def _evidence(inst: Installation, sample: int = 20) -> Check:
 
 
 def _quarantine(inst: Installation) -> Check:
+    failing = inst.catalog.failing_items(limit=10)
     with inst.catalog.read() as conn:
-        failed = conn.execute(
-            sa.select(media.c.sha256, media.c.error).where(media.c.status == "error").limit(10)
-        ).all()
         stuck = conn.scalar(
             sa.select(sa.func.count()).select_from(reports).where(
                 reports.c.status == "processing", reports.c.received_at < utcnow() - timedelta(hours=6)
             )
         )
-    detail = "; ".join(f"{r.sha256[:12]}: {r.error}" for r in failed) or "none"
+    detail = "; ".join(
+        f"{r.sha256[:12]}: {r.reason}" if r.status == "error"
+        else f"{r.sha256[:12]}: to be tried again ({r.attempts} failed attempt(s)): {r.reason}"
+        for r in failing
+    ) or "none"
     ok = not stuck
     return Check("quarantine", ok, f"items that failed: {detail}" + (f"; {stuck} report(s) processing for over 6 h" if stuck else ""))
 

@@ -58,6 +58,26 @@ class Settings(BaseSettings):
     crawl_max_redirects: int = Field(5, ge=0, description="Redirects (and refreshes) per request.")
     recheck_limit: int = Field(500, gt=0, description="URLs of confirmed items re-checked per run.")
 
+    evidence_url: str | None = Field(
+        None, description="Evidence store: s3://bucket/prefix (cluster profile); default <data_dir>/evidence."
+    )
+    # Cluster profile and fault tolerance (issue 8)
+    known_url: str | None = Field(
+        None, description="Known-hash set files on S3 (s3://bucket/prefix), cached in <data_dir>/known on each machine."
+    )
+    dask_address: str | None = Field(
+        None, description="Dask scheduler (tcp://host:8786) that process-report fans hashing and crawls out to."
+    )
+    dask_workers: int = Field(
+        0, ge=0, description="Without dask_address: a local Dask cluster of this many worker processes (0: threads)."
+    )
+    hash_batch: int = Field(50, gt=0, description="Media items per hashing task (the unit spread over workers).")
+    quarantine_after: int = Field(
+        3, gt=0, description="Runs an item may fail transiently (storage unreachable) before it is quarantined."
+    )
+    retention_days: int | None = Field(
+        None, gt=0, description="Purge evidence this many days after verdict and export (retention flow); None: never."
+    )
     pdq_threshold: int = Field(31, ge=0, le=256)
     export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")
 

@@ -11,10 +11,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from catalog.records import CrawlError, CrawlResult
-from evidence.store import load_data_key
+from evidence.spec import EvidenceSpec
 from spiders.codec import result_from_json
 from spiders.errors import WorkerFailed
 from spiders.request import CrawlRequest
@@ -86,24 +85,23 @@ def run_worker(
 
 def crawl(
     request: CrawlRequest,
-    evidence_root: Path,
-    data_key_file: Path,
+    evidence: EvidenceSpec,
     *,
     test_hosts: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> CrawlResult:
-    """Crawl ``request.url`` in its own process, storing media under ``evidence_root``.
+    """Crawl ``request.url`` in its own process, storing media in the ``evidence`` store
+    (a directory, or S3 in the cluster profile).
 
     Raises only for a broken installation (e.g. an unreadable data key file), checked
     before the worker starts; whatever the site does ends up in ``CrawlResult.errors``.
     ``test_hosts`` replaces DNS with scripted answers (``spiders.pinning.scripted_resolver``),
     for tests only.
     """
-    load_data_key(Path(data_key_file))  # fail fast, here, on a missing or bad key file
+    evidence.load_key()  # fail fast, here, on a missing or bad key file
     payload = json.dumps(
         {
             "request": request.to_dict(),
-            "evidence_root": str(Path(evidence_root).resolve()),
-            "data_key_file": str(Path(data_key_file).resolve()),
+            "evidence": evidence.to_dict(),
             "test_hosts": dict(test_hosts or {}),
         }
     )

@@ -11,9 +11,9 @@ the way in). Meta refresh is followed by the spider itself (it records the chain
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from evidence.spec import EvidenceSpec
 from spiders.request import CrawlRequest
 
 ADDRESS_GUARD = "spiders.middlewares.address_guard.AddressGuardMiddleware"
@@ -25,13 +25,11 @@ EVIDENCE_PIPELINE = "spiders.pipelines.evidence.EvidencePipeline"
 
 def crawl_settings(
     request: CrawlRequest,
-    evidence_root: Path | None,
-    data_key_file: Path | None,
+    evidence: EvidenceSpec | None,
     log_level: str = "WARNING",
 ) -> dict[str, Any]:
     """The settings dict for ``CrawlerProcess`` crawling ``request``; without an evidence
     store (``None``, for re-checks) nothing is stored: there is no item pipeline."""
-    store = evidence_root is not None and data_key_file is not None
     return {
         "BOT_NAME": "hotline",
         "USER_AGENT": request.user_agent,
@@ -75,10 +73,9 @@ def crawl_settings(
             ADDRESS_GUARD: 990,
             "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
         },
-        "ITEM_PIPELINES": {EVIDENCE_PIPELINE: 100} if store else {},
+        "ITEM_PIPELINES": {EVIDENCE_PIPELINE: 100} if evidence else {},
         "ADDRESSGUARD_ALLOW": list(request.allow),
-        "EVIDENCE_STORE_ROOT": str(evidence_root) if store else None,
-        "EVIDENCE_STORE_KEY_FILE": str(data_key_file) if store else None,
+        "EVIDENCE_STORE": evidence.to_dict() if evidence else None,
         "EVIDENCE_MAX_PIXELS": request.max_pixels,
         # logs go to stderr; they never contain media (FetchedMedia hides its bytes)
         "LOG_LEVEL": log_level,

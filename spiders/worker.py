@@ -1,6 +1,6 @@
 """``python -m spiders.worker``: one crawl in this process, for ``spiders.crawl``.
 
-Reads ``{"request": CrawlRequest fields, "evidence_root": path, "data_key_file": path}``
+Reads ``{"request": CrawlRequest fields, "evidence": EvidenceSpec fields}``
 (and optionally ``"log_level"``, default WARNING, and ``"test_hosts"``: scripted DNS answers
 ``{host: [[addresses], ...]}`` for tests, which never touch real DNS) as JSON on stdin,
 crawls, and writes the CrawlResult as one JSON document on stdout. With ``"mode":
@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
 from catalog.records import CrawlResult
+from evidence.spec import EvidenceSpec
 from spiders.codec import result_to_json
 from spiders.media_spider import MediaSpider
 from spiders.pinning import PROCESS_PINS, scripted_resolver
@@ -33,12 +33,11 @@ from spiders.settings import crawl_settings
 
 def run_crawl(
     request: CrawlRequest,
-    evidence_root: Path,
-    data_key_file: Path,
+    evidence: EvidenceSpec,
     log_level: str = "WARNING",
 ) -> CrawlResult:
     """Run the crawl in this process (once per process) and return its result."""
-    settings = crawl_settings(request, evidence_root, data_key_file, log_level)
+    settings = crawl_settings(request, evidence, log_level)
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(MediaSpider)
     builder = ResultBuilder(request)
@@ -53,7 +52,7 @@ def run_recheck(
     limits: CrawlRequest, urls: list[str], log_level: str = "WARNING"
 ) -> list[Observation]:
     """Fetch ``urls`` in this process (once per process); what was seen at each."""
-    settings = crawl_settings(limits, None, None, log_level)  # no store: bodies are dropped
+    settings = crawl_settings(limits, None, log_level)  # no store: bodies are dropped
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(RecheckSpider)
     seen: list[Observation] = []
@@ -70,8 +69,6 @@ def run_recheck(
 def main() -> int:
     payload = json.loads(sys.stdin.read())
     request = CrawlRequest.from_dict(payload["request"])
-    evidence_root = Path(payload.get("evidence_root", ""))
-    data_key_file = Path(payload.get("data_key_file", ""))
     log_level = str(payload.get("log_level", "WARNING"))
     if payload.get("test_hosts"):
         PROCESS_PINS.resolve = scripted_resolver(payload["test_hosts"])
@@ -83,7 +80,7 @@ def main() -> int:
         observations = run_recheck(request, [str(u) for u in payload["urls"]], log_level)
         result_out.write(observations_to_json(observations) + "\n")
     else:
-        result = run_crawl(request, evidence_root, data_key_file, log_level)
+        result = run_crawl(request, EvidenceSpec.from_dict(payload["evidence"]), log_level)
         result_out.write(result_to_json(result) + "\n")
     result_out.close()
     return 0

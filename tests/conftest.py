@@ -26,7 +26,7 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
-POSTGRES_SERVER = os.environ.get("HOTLINE_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+from cluster_support import POSTGRES_SERVER, cluster, postgres_database, profile, s3_server  # noqa: E402,F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -36,20 +36,8 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'catalog.db'}"
         return
-    import uuid
-
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from hotline.installation import Installation
 from hotline.site import synthetic_image
 from stats import compute_figures
 from hotline.site import Reply, serve_site, unused_port
+from cluster_support import Profile
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -39,7 +40,12 @@ def _known_set(tmp_path: Path, exact: bytes, near: bytes) -> Path:
     return path
 
 
-def test_report_to_verified_bundle(installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("profile", ["single", "cluster"], indirect=True)
+def test_report_to_verified_bundle(profile: Profile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same run on both profiles (tests/cluster_support.py): in one process on SQLite and
+    a directory, and as deployments on a Prefect server + process worker + Dask cluster with
+    the catalog on PostgreSQL and evidence and known sets on S3."""
+    installation = profile.installation
     pics = [synthetic_image(seed) for seed in range(100, 105)]
     page = "".join(f"<img src='/i/{n}.jpg'>" for n in range(4)) + "<a href='/i/4.png'>big</a><img src='/i/bad.jpg'>"
     routes = {
@@ -50,11 +56,13 @@ def test_report_to_verified_bundle(installation: Installation, tmp_path: Path, m
         "/i/bad.jpg": (pics[0][:300], "image/jpeg"),  # truncated
     }
     installation.import_known_set(_known_set(tmp_path, pics[0], pics[1]), "known-a", Verdict.BASELINE)
+    profile.as_another_machine()
 
     with serve_site(routes) as site:
         monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
         report_id = installation.catalog.add_report(site.url("/"), actor="test")
-        summary = process_report(report_ids=[report_id])
+        summary = profile.run(process_report, report_ids=[report_id])
+    profile.check_distributed()
 
     catalog = installation.catalog
     assert summary["reports"] == [report_id] and summary["media"] == 6
@@ -70,7 +78,7 @@ def test_report_to_verified_bundle(installation: Installation, tmp_path: Path, m
     assert queued == {outcomes[n].sha256 for n in ("2.jpg", "3.jpg", "4.png")}
 
     # Evidence is encrypted at rest: no stored file holds the plaintext.
-    stored = [p.read_bytes() for p in installation.settings.evidence_dir.rglob("*") if p.is_file()]
+    stored = profile.stored_objects()
     assert len(stored) == 6 and not any(pics[2][:64] in blob or pics[4][:64] in blob for blob in stored)
 
     national = outcomes["2.jpg"].sha256
@@ -78,7 +86,7 @@ def test_report_to_verified_bundle(installation: Installation, tmp_path: Path, m
     classify(catalog, outcomes["3.jpg"].sha256, Verdict.NOT_ILLEGAL, analyst="ann")
     assert {q.sha256 for q in catalog.queue()} == {outcomes["4.png"].sha256}
 
-    result = export_bundles()
+    result = profile.run(export_bundles)
     assert result["items"] == 3
     bundle = Path(result["location"])
     keys = installation.keys
@@ -88,7 +96,7 @@ def test_report_to_verified_bundle(installation: Installation, tmp_path: Path, m
     assert items[national]["verdict"] == "national" and items[national]["hashes"]["md5"]
     assert items[national]["sightings"][0]["media_url"].endswith("/i/2.jpg")
     assert catalog.exports()[0].items == 3
-    assert export_bundles()["items"] == 0  # nothing is sent twice
+    assert profile.run(export_bundles)["items"] == 0  # nothing is sent twice
 
     tampered = tmp_path / "tampered.hlb"
     data = bytearray(bundle.read_bytes())

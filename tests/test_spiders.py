@@ -29,6 +29,7 @@ from catalog.records import (
     PageRecord,
     SightingRecord,
 )
+from evidence.spec import EvidenceSpec
 from evidence.store import (
     LocalEvidenceStore,
     load_data_key,
@@ -72,7 +73,7 @@ def run(
     url: str, vault: tuple[Path, Path], *allow: str, **limits: object
 ) -> CrawlResult:
     root, key_file = vault
-    return crawl(CrawlRequest(url, allow=allow, **limits), root, key_file)  # type: ignore[arg-type]
+    return crawl(CrawlRequest(url, allow=allow, **limits), EvidenceSpec(str(root), key_file))  # type: ignore[arg-type]
 
 
 def reasons(result: CrawlResult) -> list[str]:
@@ -433,8 +434,7 @@ def test_crawl_raises_for_a_missing_key_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         crawl(
             CrawlRequest("https://example.com/"),
-            tmp_path / "evidence",
-            tmp_path / "no.key",
+            EvidenceSpec(str(tmp_path / "evidence"), tmp_path / "no.key"),
         )
 
 
@@ -709,8 +709,7 @@ def test_worker_logs_never_contain_media_bytes(vault: tuple[Path, Path]) -> None
     with serve_site(routes) as site:
         payload = {
             "request": CrawlRequest(site.url("/"), allow=(site.host_port,)).to_dict(),
-            "evidence_root": str(root),
-            "data_key_file": str(key_file),
+            "evidence": EvidenceSpec(str(root), key_file).to_dict(),
             "log_level": "DEBUG",
         }
         proc = subprocess.run(

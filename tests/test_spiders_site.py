@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from catalog.records import CrawlResult
+from evidence.spec import EvidenceSpec
 from evidence.store import LocalEvidenceStore, load_data_key, new_data_key, write_data_key
 from hotline.site import (
     Reply,
@@ -61,7 +62,7 @@ def inside() -> Iterator[Site]:
 def run(url: str, vault: tuple[Path, Path], *allow: str, test_hosts=None, **limits: object) -> CrawlResult:  # type: ignore[no-untyped-def]
     root, key_file = vault
     request = CrawlRequest(url, allow=allow, **limits)  # type: ignore[arg-type]
-    return crawl(request, root, key_file, test_hosts=test_hosts)
+    return crawl(request, EvidenceSpec(str(root), key_file), test_hosts=test_hosts)
 
 
 def sighted(result: CrawlResult) -> dict[str, str]:

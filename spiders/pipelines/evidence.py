@@ -7,8 +7,8 @@ decode) is not stored: it becomes a ``limit`` CrawlError. An image too broken to
 size is stored all the same: hashing records why it cannot be hashed. Bytes are never
 written anywhere else and never logged. Other items pass through untouched.
 
-Settings: ``EVIDENCE_STORE_ROOT`` (directory), ``EVIDENCE_STORE_KEY_FILE`` (data key file),
-``EVIDENCE_MAX_PIXELS`` (default 100 million).
+Settings: ``EVIDENCE_STORE`` (an ``evidence.EvidenceSpec`` as a dict: a directory or an S3
+prefix, and the data key file), ``EVIDENCE_MAX_PIXELS`` (default 100 million).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import io
 import logging
 import threading
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -27,7 +26,9 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from catalog.records import CrawlError, MediaRecord
-from evidence.store import EvidenceStore, LocalEvidenceStore, load_data_key
+from evidence.errors import EvidenceError
+from evidence.spec import EvidenceSpec
+from evidence.store import EvidenceStore
 from spiders.items import FetchedMedia, StoredMedia
 from spiders.magic import sniff
 
@@ -76,15 +77,12 @@ class EvidencePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        root = crawler.settings.get("EVIDENCE_STORE_ROOT")
-        key_file = crawler.settings.get("EVIDENCE_STORE_KEY_FILE")
-        if not root or not key_file:
+        spec = crawler.settings.getdict("EVIDENCE_STORE")
+        if not spec:
             # not NotConfigured: a crawl without its store must fail, not skip storing
-            raise ValueError(
-                "EVIDENCE_STORE_ROOT and EVIDENCE_STORE_KEY_FILE must be set"
-            )
+            raise ValueError("EVIDENCE_STORE must be set")
         assert crawler.stats is not None
-        store = LocalEvidenceStore(Path(root), load_data_key(Path(key_file)))
+        store = EvidenceSpec.from_dict(spec).open()
         max_pixels = crawler.settings.getint("EVIDENCE_MAX_PIXELS", DEFAULT_MAX_PIXELS)
         return cls(store, crawler.stats, max_pixels)
 
@@ -117,7 +115,7 @@ class EvidencePipeline:
             sha256, new = await maybe_deferred_to_future(
                 deferToThread(self._put, item.body)
             )
-        except OSError as exc:
+        except (OSError, EvidenceError) as exc:  # a full disk; S3 failing after its retries
             self.stats.inc_value("hotline/evidence/failed")
             return CrawlError(
                 item.media_url, f"could not store media: {exc}", stage="evidence"

@@ -1,0 +1,177 @@
+"""Crash safety: real flow runs (``hotline run`` / ``hotline export`` in their own process
+groups, on the session's Prefect server) are killed with SIGKILL mid-crawl, mid-hash and
+mid-export, as a machine dying would, and run again. Afterwards nothing is missing,
+nothing is recorded twice, and nothing is delivered twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from catalog import Verdict
+from catalog.schema import crawls, export_items, exports, media, report_errors, reports, sightings, verdicts
+from classification import classify
+from hashing import hash_image
+from hotline.installation import Installation
+from hotline.site import Route, Site, serve_site, synthetic_image
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+REPORTS = 4
+IMAGES = 12  # per report; report r shows pictures r*IMAGES .. r*IMAGES+IMAGES-1, plus a shared one
+SHARED = 999  # a picture every report shows (one item, seen in every report)
+
+
+def _slow(body: bytes, seconds: float) -> Callable[[object], tuple[bytes, str]]:
+    def route(_request: object) -> tuple[bytes, str]:
+        time.sleep(seconds)
+        return body, "image/jpeg"
+
+    return route
+
+
+def _picture(seed: int) -> bytes:
+    return synthetic_image(seed, (320, 240))
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """REPORTS pages of IMAGES pictures each (served slowly: a crawl takes seconds), a
+    picture they all share, and one truncated JPEG."""
+    routes: dict[str, Route] = {}
+    for r in range(REPORTS):
+        names = [f"/p{r}/{n}.jpg" for n in range(IMAGES)]
+        routes[f"/r{r}"] = "".join(f"<img src='{n}'>" for n in [*names, "/shared.jpg", "/bad.jpg"]).encode()
+        for n, name in enumerate(names):
+            routes[name] = _slow(_picture(r * IMAGES + n), 0.15)
+    routes["/shared.jpg"] = (_picture(SHARED), "image/jpeg")
+    routes["/bad.jpg"] = (_picture(SHARED)[:200], "image/jpeg")
+    with serve_site(routes) as served:
+        yield served
+
+
+def _env(inst: Installation, site: Site, **extra: str) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update(HOTLINE_DATA_DIR=str(inst.settings.data_dir), HOTLINE_CRAWL_ALLOW=site.host_port,
+               PREFECT_API_URL=str(PREFECT_API_URL.value()), HOTLINE_HASH_BATCH="4", **extra)
+    return env
+
+
+def _start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hotline.cli", *args], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _kill_when(proc: subprocess.Popen[bytes], reached: Callable[[], bool], what: str, timeout: float = 180) -> None:
+    """SIGKILL the run's whole process group (the flow and its crawl workers) once ``reached``."""
+    deadline = time.monotonic() + timeout
+    while not reached():
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {what}: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"{what} not reached in {timeout} s")
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _count(inst: Installation, query: sa.Select[tuple[int]]) -> int:
+    with inst.catalog.read() as conn:
+        return int(conn.scalar(query) or 0)
+
+
+def _rows(inst: Installation, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    return _count(inst, sa.select(sa.func.count()).select_from(table).where(*where))
+
+
+def _duplicates(inst: Installation, *columns: sa.Column[object]) -> int:
+    """Rows beyond the first of each group of equal ``columns``."""
+    table = columns[0].table
+    grouped = sa.select(sa.func.count().label("n")).select_from(table).group_by(*columns).subquery()
+    return _count(inst, sa.select(sa.func.coalesce(sa.func.sum(grouped.c.n - 1), 0)))
+
+
+def _file_reports(inst: Installation, site: Site) -> list[int]:
+    return [inst.catalog.add_report(site.url(f"/r{r}"), actor="t") for r in range(REPORTS)]
+
+
+def _known_set(inst: Installation, tmp_path: Path) -> None:
+    """Two pictures of report 0 are known (exact), so a verdict is given automatically."""
+    digests = [hash_image(_picture(n)).sha256 for n in (0, 1)]
+    path = tmp_path / "known.parquet"
+    pq.write_table(pa.table({"sha256": digests, "id": ["k0", "k1"]}), path)
+    inst.import_known_set(path, "crash-known", Verdict.BASELINE)
+
+
+def _assert_whole_and_once(inst: Installation, ids: list[int]) -> None:
+    """Every report done, every picture collected and decided or queued, nothing twice."""
+    statuses = {inst.catalog.get_report(i).status for i in ids}
+    assert statuses == {"done"}, statuses
+    assert _rows(inst, media) == REPORTS * IMAGES + 2  # the pictures, the shared one, the bad one
+    assert _rows(inst, sightings) == REPORTS * (IMAGES + 2)
+    assert _rows(inst, media, media.c.status.in_(("new", "hashed"))) == 0
+    assert _rows(inst, media, media.c.status == "known") == 2
+    assert _rows(inst, media, media.c.status == "queued") == REPORTS * IMAGES - 2 + 1
+    assert _rows(inst, media, media.c.status == "error") == 1
+    assert _duplicates(inst, crawls.c.report_id) == 0, "a crawl recorded before the kill was repeated"
+    assert _duplicates(inst, verdicts.c.sha256) == 0
+    assert _duplicates(inst, report_errors.c.report_id, report_errors.c.stage, report_errors.c.url,
+                       report_errors.c.sha256, report_errors.c.reason) == 0
+    with inst.catalog.read() as conn:
+        kept = list(conn.scalars(sa.select(media.c.sha256).where(media.c.status != "error")))
+    for sha256 in kept:
+        inst.evidence.get(sha256)  # the evidence is there and decrypts
+
+
+def test_killed_mid_crawl_mid_hash_and_mid_export_then_run_again(
+    installation: Installation, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.export_bundles import export_bundles
+    from flows.process_report import process_report
+
+    _known_set(installation, tmp_path)
+    ids = _file_reports(installation, site)
+    env = _env(installation, site, HOTLINE_EXPORT_MEDIA="true")
+
+    # 1. killed while crawling: some crawls recorded, others still fetching
+    _kill_when(_start(env, "run"), lambda: 1 <= _rows(installation, crawls) < REPORTS, "a first recorded crawl")
+    assert _rows(installation, reports, reports.c.status == "processing") == REPORTS
+    # 2. run again, killed while hashing: every crawl recorded, some batches hashed
+    _kill_when(_start(env, "run"), lambda: _rows(installation, crawls) == REPORTS
+               and _rows(installation, media, media.c.status != "new") > 0, "hashing under way")
+    assert _rows(installation, media, media.c.status == "new") > 0
+    # 3. run again, to the end (here, in-process)
+    monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
+    process_report()
+    _assert_whole_and_once(installation, ids)
+
+    # 4. killed while writing a bundle (with media) into the outbox
+    queued = [q.sha256 for q in installation.catalog.queue(limit=1000)]
+    for sha256 in queued:
+        classify(installation.catalog, sha256, Verdict.NATIONAL, analyst="ann")
+    outbox = installation.settings.outbox_dir
+    _kill_when(_start(env, "export"), lambda: any(outbox.rglob("*.part")), "a bundle being built")
+    assert installation.catalog.exports() == []
+    # 5. run again twice: one bundle with every item, then nothing
+    monkeypatch.setenv("HOTLINE_EXPORT_MEDIA", "true")
+    assert export_bundles()["items"] == len(queued) + 2  # the two known items are baseline
+    assert export_bundles()["items"] == 0
+    assert _rows(installation, exports) == 1 and _rows(installation, export_items) == len(queued) + 2
+    drop = sorted(installation.settings.drop_dir.iterdir())
+    assert len(drop) == 1 and drop[0].name.endswith(".hlb"), drop
+    left = [p.name for p in outbox.rglob("*") if p.suffix in (".hlb", ".json", ".part")]
+    assert left == [], "bundles or sidecars left in the outbox"
