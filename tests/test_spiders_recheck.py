@@ -257,3 +257,11 @@ def test_a_failed_worker_leaves_every_url_inconclusive(
     assert (summary.targets, summary.inconclusive) == (1, 1) and installation.catalog.rechecks_of() == []
     [error] = installation.catalog.report_errors(report_id)
     assert error.stage == "recheck" and error.reason.startswith("not checked: crawl worker exited with status 3")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_recheck_command(installation: Installation) -> None:
+    result = CliRunner().invoke(app, ["recheck", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"targets": 0, "still_up": 0, "changed": 0, "removed": 0,
+                                         "inconclusive": 0}
