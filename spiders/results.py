@@ -25,25 +25,29 @@ from spiders.request import CrawlRequest
 NO_MEDIA = "no media found on the page"
 
 
+# Crawl-wide limits the spider counts under hotline/limit/<name>: the reason for each,
+# given the request and how many links the limit held back.
+_LIMIT_REASONS = {
+    "max_pages": lambda r, n: f"page budget spent: max_pages ({r.max_pages}); {n} more page link(s) not followed",
+    "max_media": lambda r, n: f"media budget spent: max_media ({r.max_media}); {n} more media URL(s) not fetched",
+    "stylesheets": lambda r, n: f"stylesheet budget spent ({MAX_STYLESHEETS} per crawl); "
+                                f"{n} more stylesheet(s) not fetched",
+    "nesting": lambda r, n: f"frames or @imports nested more than {MAX_NESTING} deep; {n} not followed",
+}
+
+
 def limit_reasons(request: CrawlRequest, stats: Mapping[str, Any]) -> list[str]:
     """A readable reason for each crawl-wide limit that fired."""
-    reasons = []
-    if n := stats.get("hotline/limit/max_pages"):
-        reasons.append(f"page budget spent: max_pages ({request.max_pages}); "
-                       f"{n} more page link(s) not followed")
-    if n := stats.get("hotline/limit/max_media"):
-        reasons.append(f"media budget spent: max_media ({request.max_media}); "
-                       f"{n} more media URL(s) not fetched")
-    if n := stats.get("hotline/limit/stylesheets"):
-        reasons.append(f"stylesheet budget spent ({MAX_STYLESHEETS} per crawl); "
-                       f"{n} more stylesheet(s) not fetched")
-    if n := stats.get("hotline/limit/nesting"):
-        reasons.append(f"frames or @imports nested more than {MAX_NESTING} deep; "
-                       f"{n} not followed")
+    reasons = [
+        reason(request, stats[f"hotline/limit/{name}"])
+        for name, reason in _LIMIT_REASONS.items()
+        if stats.get(f"hotline/limit/{name}")
+    ]
     if stats.get("finish_reason") == "closespider_timeout":
         reasons.append(f"crawl stopped after crawl_timeout_s ({request.crawl_timeout_s:g} s); "
                        "results are partial")
     return reasons
+
 
 # Scrapy's own counters worth reporting, under shorter names.
 _SCRAPY_STATS = {
