@@ -97,7 +97,10 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read-only snapshot that does not block writers."""
-        with self.engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
+        options: dict[str, Any] = {_READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":  # one snapshot for the whole transaction (issue 7)
+            options["isolation_level"] = "REPEATABLE READ"
+        with self.engine.connect().execution_options(**options) as conn:
             with conn.begin():
                 yield conn
 

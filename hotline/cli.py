@@ -45,9 +45,10 @@ def handles_errors(func: F) -> F:
     from exports.errors import BundleError, DeliveryError, KeyFileError
     from hashing.errors import HashingError
     from hotline.installation import NotInitialised
+    from stats.errors import StatsError
 
     expected = (CatalogError, EvidenceError, BundleError, KeyFileError, DeliveryError, HashingError, NotInitialised,
-                ValueError, FileNotFoundError, PermissionError)
+                ValueError, FileNotFoundError, PermissionError, StatsError)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -844,23 +845,84 @@ def export_hashset(
         typer.echo(f"{len(items)} confirmed item(s) written to {out} ({fmt})")
 
 
-@app.command()
-@handles_errors
-def stats(as_json: JsonOpt = False) -> None:
-    """Counts of reports, items, known vs new items and verdicts (computed with DuckDB)."""
-    from stats import compute_figures
+# Statistics (issue 7) ----------------------------------------------------------------
+stats_app = typer.Typer(help="Statistics: the figures, snapshots for statisticians, the HTML report.")
+app.add_typer(stats_app, name="stats")
+FromSnapshotOpt = Annotated[
+    bool, typer.Option("--from-snapshot", help="Read the current snapshot instead of the catalog.")
+]
+JurisdictionOpt = Annotated[
+    str | None, typer.Option(help="Whose law the verdicts are under: HOTLINE_COUNTRY (default), INTERPOL, ...")
+]
 
-    figures = compute_figures(_open().catalog)
+
+def _figures(from_snapshot: bool, jurisdiction: str | None):  # noqa: ANN202
+    from stats import SnapshotOptions, compute_figures, snapshot_figures
+
+    inst = _open()
+    s = inst.settings
+    if from_snapshot:
+        return inst, snapshot_figures(s.snapshot_dir, jurisdiction)
+    return inst, compute_figures(inst.catalog, SnapshotOptions(country=s.country, urls=s.stats_urls), jurisdiction)
+
+
+@stats_app.callback(invoke_without_command=True)
+@handles_errors
+def stats(
+    ctx: typer.Context,
+    from_snapshot: FromSnapshotOpt = False,
+    jurisdiction: JurisdictionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The figures hotlines publish (docs/statistics.md), computed with DuckDB."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from stats import console_tables
+
+    _, figures = _figures(from_snapshot, jurisdiction)
     if as_json:
         emit_json(figures)
         return
-    rows: list[tuple[str, Any]] = [("reports", figures.reports)]
-    rows += [(f"  {k}", v) for k, v in figures.reports_by_status.items()]
-    rows += [("items", figures.items), ("  known (auto-classified)", figures.known_items),
-             ("  new", figures.new_items)]
-    rows += [(f"  known in set {k}", v) for k, v in figures.known_by_set.items()]
-    rows += [(f"verdict {k}", v) for k, v in figures.verdicts.items()]
-    table("hotline statistics", ["figure", "count"], rows)
+    for title, columns, rows in console_tables(figures):
+        table(title, columns, rows)
+
+
+@stats_app.command("snapshot")
+@handles_errors
+def stats_snapshot(as_json: JsonOpt = False) -> None:
+    """Write a media-free snapshot (DuckDB file and Parquet) for statisticians; make it current."""
+    from stats import SnapshotOptions, write_snapshot
+
+    inst = _open()
+    s = inst.settings
+    info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country, urls=s.stats_urls),
+                          keep=s.stats_keep, actor=s.analyst)
+    if as_json:
+        emit_json(info)
+    else:
+        typer.echo(f"snapshot {info.version} ({info.rows['reports']} reports, {info.rows['items']} items, "
+                   f"URLs: {info.url_policy}) in {info.seconds:.1f} s: {s.snapshot_dir / 'current' / 'hotline.duckdb'}")
+
+
+@stats_app.command("report")
+@handles_errors
+def stats_report(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write index.html into.")],
+    from_snapshot: FromSnapshotOpt = False,
+    jurisdiction: JurisdictionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the HTML report (charts and tables; opens without a network)."""
+    from stats import write_report
+
+    inst, figures = _figures(from_snapshot, jurisdiction)
+    path = write_report(figures, out)
+    inst.catalog.audit(inst.settings.analyst, "stats.report", str(path), jurisdiction=figures.jurisdiction,
+                       snapshot=figures.version)
+    if as_json:
+        emit_json({"report": path, "jurisdiction": figures.jurisdiction, "snapshot": figures.version})
+    else:
+        typer.echo(f"report written: {path}")
 
 
 @app.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -168,6 +168,15 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    # Statistics (issue 7)
+    stats_dir: Path | None = Field(
+        None, description="Where statistics snapshots are written (for statisticians); default <data_dir>/stats."
+    )
+    stats_urls: Literal["none", "host", "full"] = Field(
+        "host", description="What of each URL a snapshot keeps: nothing, the host name, or the full URL."
+    )
+    stats_keep: int = Field(3, ge=1, description="Snapshots kept; older ones are deleted after a new one is current.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -219,6 +228,10 @@ class Settings(BaseSettings):
     @property
     def our_jurisdiction(self) -> tuple[str, ...]:
         return tuple(c.upper() for c in (self.jurisdiction or (self.country,)))
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.stats_dir or self.data_dir / "stats"
 
     @property
     def data_key_file(self) -> Path:

@@ -1,9 +1,35 @@
-"""Statistics: media-free figures about reports, items, known-set matches and verdicts.
+"""Statistics: the figures a hotline publishes, and media-free snapshots for statisticians.
 
-One job: compute the numbers hotlines publish, with DuckDB, from a read-only copy of the
-catalog's tables; never from media. May import: catalog, duckdb, pyarrow.
+One job: turn a consistent read of the catalog into a DuckDB database of pseudonymised
+tables and documented views (docs/statistics.md), computed live for ``hotline stats`` or
+written as versioned snapshots (DuckDB file + Parquet) that statisticians open read-only
+while flows keep running; and render the figures as tables, JSON or an HTML report. Never
+reads media, never writes SHA-256s, hashes, reporter details or analysts' names.
+
+May import: catalog, duckdb, pyarrow. Imported by the command line and flows/snapshot.py.
 """
 
-from stats.figures import Figures, compute_figures
+from stats.build import SnapshotOptions
+from stats.console import console_tables
+from stats.errors import NoSnapshot, SnapshotError, StatsError
+from stats.figures import Figures, compute_figures, read_figures, snapshot_figures
+from stats.report import render_report, write_report
+from stats.snapshot import SnapshotInfo, current_database, open_snapshot, write_snapshot
 
-__all__ = ["Figures", "compute_figures"]
+__all__ = [
+    "Figures",
+    "NoSnapshot",
+    "SnapshotError",
+    "SnapshotInfo",
+    "SnapshotOptions",
+    "StatsError",
+    "compute_figures",
+    "console_tables",
+    "current_database",
+    "open_snapshot",
+    "read_figures",
+    "render_report",
+    "snapshot_figures",
+    "write_report",
+    "write_snapshot",
+]

@@ -1,0 +1,100 @@
+"""Build the statistics database in DuckDB from one extract of the catalog.
+
+The same build serves a snapshot file (``stats.snapshot``) and the figures computed live
+in memory (``hotline stats``): base tables (pseudonymised rows), derived tables (one row per
+item, report and tracked URL), then the figure views. The extract is staged as registered
+Arrow tables (``src_*``) and temporary lookup tables that are dropped at the end, so no
+SHA-256 and no URL beyond the URL policy reaches the database file. Staging casts every
+column to the DuckDB type of its catalog column, so the snapshot's schema does not depend
+on the data (nor on SQLite or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import duckdb
+import sqlalchemy as sa
+
+from stats.extract import SOURCES, Extract
+from stats.facts import FACTS
+from stats.tables import OWN_SOURCES, URL_POLICIES, base_tables_sql, staging_sql
+from stats.views import VIEWS
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """What a statistics database holds: whose jurisdiction the verdicts are for, and how
+    much of each URL (``none``, ``host`` or ``full``)."""
+
+    country: str = "XX"
+    urls: str = "host"
+
+    def __post_init__(self) -> None:
+        if self.urls not in URL_POLICIES:
+            raise ValueError(f"URL policy must be one of {', '.join(URL_POLICIES)}, not {self.urls!r}")
+        if not (len(self.country) == 2 and self.country.isalpha()):
+            raise ValueError(f"country must be an ISO 3166 two-letter code, not {self.country!r}")
+
+
+def _duck_type(column_type: sa.types.TypeEngine[Any]) -> str:
+    """The DuckDB type of a catalog column (SQLite hands datetimes and booleans over as text
+    and integers; an all-NULL column arrives untyped)."""
+    if isinstance(column_type, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(column_type, sa.DateTime):
+        return "TIMESTAMP"
+    if isinstance(column_type, sa.Integer):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def _software() -> str:
+    try:
+        return f"hotline {version('hotline')}"
+    except PackageNotFoundError:  # running from a checkout that was not installed
+        return "hotline"
+
+
+def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOptions, *, version: str) -> None:
+    """Create the base tables, derived tables and views of the statistics database in ``con``."""
+    staged = [f"raw_{name}" for name in extract.tables]
+    for name, table in extract.tables.items():
+        con.register(f"raw_{name}", table)
+    try:
+        for name in extract.tables:
+            columns = ", ".join(f'CAST("{c.name}" AS {_duck_type(c.type)}) AS "{c.name}"'
+                                for c in SOURCES[name].selected_columns)
+            con.execute(f"CREATE TEMP VIEW src_{name} AS SELECT {columns} FROM raw_{name}")
+        for sql in staging_sql():
+            con.execute(sql)
+        con.execute(
+            "CREATE TABLE snapshot AS SELECT ? AS version, CAST(? AS TIMESTAMP) AS as_of, ? AS catalog_revision, "
+            "? AS country, ? AS url_policy, CAST(? AS VARCHAR[]) AS own_sources, ? AS software",
+            [version, extract.as_of, extract.catalog_revision, options.country.upper(), options.urls,
+             list(OWN_SOURCES), _software()],
+        )
+        for name, sql in base_tables_sql(country=options.country.upper(), url_policy=options.urls).items():
+            con.execute(f"CREATE TABLE {name} AS {sql}")
+        for name, sql in FACTS.items():
+            con.execute(f"CREATE TABLE {name} AS {sql}")
+        for name, sql in VIEWS.items():
+            con.execute(f"CREATE VIEW {name} AS {sql}")
+    finally:
+        for name in extract.tables:
+            con.execute(f"DROP VIEW IF EXISTS temp.src_{name}")
+        con.execute("DROP TABLE IF EXISTS temp.item_map")
+        con.execute("DROP TABLE IF EXISTS temp.url_map")
+        for name in staged:
+            con.unregister(name)
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every table and view of a statistics database: ``{name: 'table' | 'view'}``."""
+    rows = con.sql(
+        "SELECT table_name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY table_type, table_name"
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}

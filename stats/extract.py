@@ -1,0 +1,107 @@
+"""Read the catalog's rows that statistics may use, in one read transaction.
+
+Only the columns named here leave the catalog: no media, no hash values other than the
+SHA-256 item keys (which the snapshot replaces by sequence numbers before anything is
+written), no reporter details (``referer``), no analysts' names or reasons, no audit log.
+Rows are fetched with the driver's own cursor inside the transaction SQLAlchemy opened, so
+a million rows cost seconds, and every table is read from the same consistent state.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from catalog import Catalog
+from catalog.db import utcnow
+from catalog.schema import (
+    crawls,
+    export_items,
+    exports,
+    jurisdiction_verdicts,
+    known_sets,
+    matches,
+    media,
+    pages,
+    rechecks,
+    report_errors,
+    reports,
+    sightings,
+    verdicts,
+)
+
+_CHUNK = 200_000
+
+SOURCES: dict[str, sa.Select[Any]] = {
+    "reports": sa.select(reports.c.id, reports.c.url, reports.c.source, reports.c.status,
+                         reports.c.received_at, reports.c.processed_at),
+    "crawls": sa.select(crawls.c.id, crawls.c.report_id, crawls.c.started_at, crawls.c.finished_at,
+                        crawls.c.status, crawls.c.pages, crawls.c.media, crawls.c.errors),
+    "pages": sa.select(pages.c.report_id, pages.c.crawl_id, pages.c.final_url, pages.c.status, pages.c.country,
+                       pages.c.fetched_at),
+    "media": sa.select(media.c.sha256, media.c.kind, media.c.mime, media.c.size, media.c.status,
+                       media.c.first_seen_at, media.c.hashed_at),
+    "sightings": sa.select(sightings.c.sha256, sightings.c.report_id, sightings.c.crawl_id, sightings.c.media_url,
+                           sightings.c.page_url, sightings.c.country, sightings.c.seen_at),
+    "known_sets": sa.select(known_sets.c.name, known_sets.c.source, known_sets.c.verdict, known_sets.c.rows,
+                            known_sets.c.enabled, known_sets.c.imported_at),
+    "matches": sa.select(matches.c.sha256, matches.c.set_name, matches.c.match_type, matches.c.distance,
+                         matches.c.verdict, matches.c.category, matches.c.matched_at),
+    "verdicts": sa.select(verdicts.c.id, verdicts.c.sha256, verdicts.c.verdict, verdicts.c.source,
+                          verdicts.c.set_name, verdicts.c.created_at),
+    "jurisdiction_verdicts": sa.select(jurisdiction_verdicts.c.id, jurisdiction_verdicts.c.sha256,
+                                       jurisdiction_verdicts.c.jurisdiction, jurisdiction_verdicts.c.illegal,
+                                       jurisdiction_verdicts.c.profile, jurisdiction_verdicts.c.source,
+                                       jurisdiction_verdicts.c.created_at),
+    "exports": sa.select(exports.c.id, exports.c.destination, exports.c["items"], exports.c.created_at),
+    "export_items": sa.select(export_items.c.export_id, export_items.c.destination, export_items.c.sha256,
+                              export_items.c.verdict_id),
+    "rechecks": sa.select(rechecks.c.report_id, rechecks.c.sha256, rechecks.c.url, rechecks.c.checked_at,
+                          rechecks.c.outcome, rechecks.c.http_status),
+    "report_errors": sa.select(report_errors.c.report_id, report_errors.c.stage, report_errors.c.at),
+}
+
+
+@dataclass(frozen=True)
+class Extract:
+    """The rows of one consistent read: a table per source, and when the read began."""
+
+    as_of: datetime
+    catalog_revision: str | None
+    tables: dict[str, pa.Table]
+
+
+def _fetch(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
+    """The rows of ``query`` as an Arrow table, converted a chunk at a time (column types are
+    inferred: strings for SQLite's datetimes, which the build casts)."""
+    names = [c.name for c in query.selected_columns]
+    chunks = [pa.table({name: pa.nulls(0) for name in names})]
+    cursor = conn.connection.cursor()  # the transaction's own DBAPI connection
+    try:
+        cursor.execute(str(query.compile(dialect=conn.dialect)))
+        while rows := cursor.fetchmany(_CHUNK):
+            columns = zip(*rows, strict=True)
+            chunks.append(pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)}))
+    finally:
+        cursor.close()
+    return pa.concat_tables(chunks, promote_options="permissive")
+
+
+def extract(catalog: Catalog) -> Extract:
+    """Every source table, from one read transaction (writers carry on meanwhile)."""
+    revision = catalog.schema_revision()
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived row tuples: the cyclic collector would only slow us down
+    try:
+        with catalog.read() as conn:
+            as_of = utcnow()
+            tables = {name: _fetch(conn, query) for name, query in SOURCES.items()}
+    finally:
+        if collecting:
+            gc.enable()
+    return Extract(as_of=as_of, catalog_revision=revision, tables=tables)

@@ -1,0 +1,176 @@
+"""Media-free, versioned snapshots of the statistics database, for statisticians.
+
+A snapshot is a folder ``<stats dir>/versions/<version>/`` holding ``hotline.duckdb`` (base
+tables, derived tables and the documented views), ``parquet/<name>.parquet`` (every table
+and view, written with pyarrow) and ``manifest.json`` (what was read, row counts, file
+digests). It is built in a hidden folder next to ``versions/`` and renamed into place when
+complete; then the ``current`` symbolic link is swapped to it in one atomic step. A reader
+that opened an earlier snapshot keeps reading it, even after old versions are pruned (the
+files stay readable through open handles), and a reader opening ``current`` never sees a
+half-written snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from catalog import Catalog
+from stats.build import SnapshotOptions, build, relations
+from stats.errors import NoSnapshot, SnapshotError
+from stats.extract import extract
+
+DATABASE = "hotline.duckdb"
+CURRENT = "current"
+VERSIONS = "versions"
+# Columns that must never appear in a statistician's snapshot, whatever the policy.
+FORBIDDEN_COLUMNS = frozenset({"sha256", "md5", "sha1", "pdq", "phash", "referer", "actor", "reason", "ip",
+                               "known_id", "detail", "error"})
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    version: str
+    path: Path  # the version's folder
+    as_of: datetime  # the catalog state it describes
+    url_policy: str
+    seconds: float  # how long the build took
+    rows: dict[str, int]  # rows of every table and view
+    timings: dict[str, float]  # seconds per step: extract, build, parquet, publish
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_media_free(con: duckdb.DuckDBPyConnection) -> None:
+    found = con.sql(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall()
+    bad = sorted(f"{t}.{c}" for t, c in found if c.lower() in FORBIDDEN_COLUMNS)
+    if bad:
+        raise SnapshotError(f"a snapshot may not hold {', '.join(bad)}")
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dict[str, object]]:
+    folder.mkdir()
+    files: dict[str, dict[str, object]] = {}
+    for name, kind in relations(con).items():
+        table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
+        path = folder / f"{name}.parquet"
+        pq.write_table(table, path, compression="zstd")
+        files[name] = {"kind": kind, "rows": table.num_rows, "parquet": f"parquet/{path.name}",
+                       "sha256": _digest(path)}
+    return files
+
+
+def _point_current(folder: Path, target: Path) -> None:
+    link = folder / f".{CURRENT}-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(target, folder), link)
+    os.replace(link, folder / CURRENT)  # atomic: readers see the old or the new snapshot
+
+
+def _prune(folder: Path, keep: int) -> list[str]:
+    current = (folder / CURRENT).resolve()
+    versions = sorted(p for p in (folder / VERSIONS).iterdir() if p.is_dir())
+    removed = []
+    for old in versions[: max(0, len(versions) - keep)]:
+        if old.resolve() != current:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old.name)
+    return removed
+
+
+def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | None = None, *,
+                   keep: int = 3, actor: str = "stats") -> SnapshotInfo:
+    """Write a snapshot of the catalog into ``folder``, make it current, keep the newest
+    ``keep`` versions, and audit it (``stats.snapshot``)."""
+    options = options or SnapshotOptions()
+    if keep < 1:
+        raise ValueError(f"keep at least one snapshot, not {keep!r}")
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    data = extract(catalog)
+    timings["extract"] = time.perf_counter() - started
+    as_of, revision = data.as_of, data.catalog_revision
+    version = as_of.strftime("%Y%m%dT%H%M%S%fZ")
+    (folder / VERSIONS).mkdir(parents=True, exist_ok=True)
+    building = folder / f".building-{version}-{os.getpid()}"
+    final = folder / VERSIONS / version
+    try:
+        building.mkdir()
+        con = duckdb.connect(str(building / DATABASE))
+        try:
+            step = time.perf_counter()
+            build(con, data, options, version=version)
+            _check_media_free(con)
+            con.execute("CHECKPOINT")
+            timings["build"] = time.perf_counter() - step
+            step = time.perf_counter()
+            files = _write_parquet(con, building / "parquet")
+            timings["parquet"] = time.perf_counter() - step
+        finally:
+            con.close()
+        del data  # the staged rows (with SHA-256s) are no longer needed
+        step = time.perf_counter()
+        manifest = {
+            "version": version, "as_of": as_of.isoformat() + "Z", "catalog_revision": revision,
+            "country": options.country.upper(), "url_policy": options.urls, "database": DATABASE,
+            "relations": files, "timings": {k: round(v, 3) for k, v in timings.items()},
+        }
+        (building / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        for path in [*building.rglob("*.parquet"), building / DATABASE, building / "manifest.json"]:
+            _fsync(path)
+        try:
+            building.rename(final)
+        except OSError as exc:
+            raise SnapshotError(f"cannot publish snapshot {version!r}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    _point_current(folder, final)
+    pruned = _prune(folder, keep)
+    timings["publish"] = time.perf_counter() - step
+    rows = {name: int(info["rows"]) for name, info in files.items()}  # type: ignore[call-overload]
+    seconds = time.perf_counter() - started
+    catalog.audit(actor, "stats.snapshot", version, url_policy=options.urls, path=str(final),
+                  reports=rows.get("reports", 0), items=rows.get("items", 0), pruned=pruned,
+                  seconds=round(seconds, 3))
+    return SnapshotInfo(version=version, path=final, as_of=as_of, url_policy=options.urls,
+                        seconds=seconds, rows=rows, timings={k: round(v, 3) for k, v in timings.items()})
+
+
+def current_database(folder: Path) -> Path:
+    """The database file of the current snapshot, resolved to its version's folder."""
+    link = folder / CURRENT
+    target = link.resolve() / DATABASE
+    if not link.exists() or not target.exists():
+        raise NoSnapshot(f"no statistics snapshot in {str(folder)!r}; run `hotline stats snapshot` first")
+    return target
+
+
+def open_snapshot(folder: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the current snapshot (it stays on that version)."""
+    return duckdb.connect(str(current_database(folder)), read_only=True)
