@@ -11,7 +11,8 @@ format's pure pieces), ``chunks`` (streaming chunk encryption and verification),
 deliver, record), ``hashsets`` (Parquet and VICS JSON hash sets), ``inbound`` (import a
 partner's bundle), ``opening`` (open a bundle file with key files).
 
-May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow`` and ``catalog``.
+May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow``, ``catalog`` and
+``evidence`` (its S3 URL parsing).
 Imported by ``hotline`` and ``flows``; it imports no other hotline package.
 """
 

@@ -15,8 +15,8 @@ files, instance role); only the endpoint URL is ours to configure.
 :meth:`S3Destination.open_stream` uploads a bundle's parts while it is being written (the
 outbox tees its bytes into it), and completes the upload only when asked, after the outbox
 has recorded the bundle: a crash before that leaves an incomplete upload, which the next
-delivery aborts. If a part fails, the stream gives up quietly and the outbox delivers the
-finished file the ordinary way.
+delivery aborts. If a part fails, the stream gives up quietly (its writes are ignored) and
+the outbox writes the same bundle to a file and delivers that, with retries.
 """
 
 from __future__ import annotations
@@ -28,23 +28,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from evidence.s3 import parse_s3_url  # the same s3://bucket/prefix URLs as the evidence store
 from exports.errors import DeliveryConflict, DeliveryError
 
 DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20  # S3's smallest part (except the last)
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix/``)."""
-    parts = urlsplit(url)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
-    prefix = parts.path.lstrip("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return parts.netloc, prefix
 
 
 @dataclass

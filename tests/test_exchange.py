@@ -309,3 +309,25 @@ def test_outbox_leftovers_are_delivered_once_or_rebuilt(tmp_path: Path, monkeypa
         f"hotline-{b}.hlb" for b in (delivered.bundle_id, rebuilt.bundle_id))
     assert [f.name for f in box.iterdir()] == [".lock"] and export_route(ours, route, actor="test") == []
     assert ours.catalog.export_candidates(INTERPOL) == [] and first != second
+
+
+def test_migration_0006_upgrades_and_downgrades(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from catalog.db import _alembic_config, create_catalog_engine
+    from catalog.schema import export_resends, inbound_bundles, partners
+
+    engine = create_catalog_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    cfg = _alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        conn.commit()
+        inspector = sa.inspect(conn)
+        for table in (partners, inbound_bundles, export_resends):  # the migration matches schema.py
+            assert {c["name"] for c in inspector.get_columns(table.name)} == {c.name for c in table.columns}
+        command.downgrade(cfg, "0001")
+        conn.commit()
+        assert not {"partners", "inbound_bundles", "export_resends"} & set(sa.inspect(conn).get_table_names())
+    engine.dispose()
