@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         None, description="S3 endpoint URL for the s3:// locations in these settings (None: AWS)."
     )
-    s3_part_size: int = Field(16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart upload part size.")
+    s3_part_size: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart upload part size.")
     jurisdiction: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Country codes whose hosted URLs partners' bundles may report to us; default: country."
     )
