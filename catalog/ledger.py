@@ -24,15 +24,16 @@ from catalog.schema import confirmations, export_items, export_resends, exports,
 class LedgerMixin(Database):
     def export_candidates(
         self,
-        destination: str,
+        destination: str | None,
         limit: int = 10_000,
         *,
         countries: Collection[str] | None = None,
         sources: Collection[str] | None = None,
     ) -> list[ExportCandidate]:
         """Items whose current verdict is exportable and that ``destination`` has not had
-        (or whose re-send was requested). ``countries``: only items seen hosted in one of
-        these countries; ``sources``: only verdicts from these sources (``analyst``, ``known-set``)."""
+        (or whose re-send was requested); with ``destination`` None, every such item.
+        ``countries``: only items seen hosted in one of these countries; ``sources``: only
+        verdicts from these sources (``analyst``, ``known-set``)."""
         cv = current_verdicts()
         sent = sa.select(export_items.c.sha256).where(export_items.c.destination == destination)
         resend = sa.select(export_resends.c.sha256).where(
@@ -42,7 +43,8 @@ class LedgerMixin(Database):
             sa.select(media, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.source, cv.c.actor, cv.c.created_at)
             .join(cv, cv.c.sha256 == media.c.sha256)
             .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]),
-                   sa.or_(media.c.sha256.not_in(sent), media.c.sha256.in_(resend)),
+                   sa.true() if destination is None else sa.or_(media.c.sha256.not_in(sent),
+                                                                media.c.sha256.in_(resend)),
                    # four-eyes (issue 5): a verdict recorded under the rule goes out once confirmed
                    sa.or_(cv.c.confirm_required.is_not(True), cv.c.id.in_(sa.select(confirmations.c.verdict_id))))
             .order_by(cv.c.id)

@@ -36,7 +36,8 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False) 
     delivered: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, str] = {}
     for name, future in states.items():
-        state = future.wait() or future.state
+        future.wait()
+        state = future.state
         if state.is_completed():
             delivered[name] = future.result()
         else:

@@ -836,7 +836,7 @@ def export_hashset(
     if fmt not in ("parquet", "vics"):
         raise ValueError(f"--format must be parquet or vics, not {fmt!r}")
     inst = _open()
-    items = inst.catalog.export_candidates(f"file:{out.name}", 1_000_000, sources=("analyst",))
+    items = inst.catalog.export_candidates(None, 1_000_000, sources=("analyst",))  # all, whatever was sent
     out.write_bytes(to_parquet(hash_rows(items)) if fmt == "parquet" else to_vics(items))
     inst.catalog.audit(inst.settings.analyst, "hashset.write", str(out), format=fmt, items=len(items))
     if as_json:
