@@ -42,39 +42,39 @@ from exports.errors import (
     UnsupportedBundle,
 )
 from exports.keys import fingerprint
-from exports.outbound import Delivery, Route, build_manifest, export_pending
 from exports.opening import open_bundle_file
+from exports.outbound import Delivery, Route, build_manifest, export_pending
 from exports.s3 import S3Destination
 
 __all__ = [
-    "Delivery",
-    "Member",
-    "Route",
-    "S3Destination",
-    "build_manifest",
-    "destination_for",
-    "export_pending",
-    "iter_bundle_files",
-    "read_bundle",
-    "BundleReplayed",
-    "open_bundle_file",
     "BundleError",
     "BundleInfo",
     "BundleMalformed",
     "BundleNotForUs",
+    "BundleReplayed",
     "BundleTampered",
     "BundleTruncated",
+    "Delivery",
     "DeliveryConflict",
     "DeliveryError",
     "Destination",
     "ExportError",
     "KeyFileError",
     "LocalDirectoryDrop",
+    "Member",
     "OpenedBundle",
+    "Route",
+    "S3Destination",
     "UnknownSender",
     "UnsupportedBundle",
+    "build_manifest",
+    "destination_for",
+    "export_pending",
     "fingerprint",
+    "iter_bundle_files",
     "iter_bundle_media",
     "open_bundle",
+    "open_bundle_file",
+    "read_bundle",
     "write_bundle",
 ]

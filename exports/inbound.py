@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from catalog import Catalog
 from catalog.records import Partner
 from exports.bundle import read_bundle
+from exports.destinations import sha256_of_file
 from exports.errors import BundleError, BundleMalformed, BundleReplayed
 from exports.keys import fingerprint
 from exports.outbound import KINDS
-from exports.destinations import sha256_of_file
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}

@@ -29,8 +29,8 @@ import fcntl
 import json
 import os
 import uuid
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -248,8 +248,9 @@ def _flush(
         name = bundle_file_name(pending.bundle_id)
         whole = bundle.exists() and pending.sha256 is not None and (
             pending.bundle_id in fresh or sha256_of_file(bundle) == (pending.sha256, pending.size))
-        if fresh.get(pending.bundle_id) is not None:
-            location = fresh[pending.bundle_id]
+        streamed = fresh.get(pending.bundle_id)
+        if streamed is not None:
+            location = streamed
         elif whole:
             location = destination.deliver(bundle, name)
         elif pending.sha256 is not None and destination.exists(name):  # the run died after delivering

@@ -21,6 +21,7 @@ the outbox writes the same bundle to a file and delivers that, with retries.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evidence.s3 import parse_s3_url  # the same s3://bucket/prefix URLs as the evidence store
+from evidence.s3 import (
+    parse_s3_url,  # the same s3://bucket/prefix URLs as the evidence store
+)
 from exports.errors import DeliveryConflict, DeliveryError
 
 DEFAULT_PART_SIZE = 8 << 20
@@ -168,10 +171,9 @@ class S3Destination:
             raise
 
     def _abort(self, key: str, upload_id: str) -> None:
-        try:
+        # best effort: the store may be what is failing; the next delivery of this name aborts it
+        with contextlib.suppress(Exception):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except Exception:  # noqa: BLE001 - the store is failing; the next delivery aborts it
-            pass
 
     def _send_part(self, key: str, upload_id: str, number: int, data: bytes) -> tuple[int, str]:
         reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
@@ -282,7 +284,7 @@ class StreamUpload:
         except DeliveryError:
             self.abort()
             raise
-        except Exception as exc:  # noqa: BLE001 - botocore and connection errors
+        except Exception as exc:
             self.abort()
             raise DeliveryError(f"streamed upload to s3://{self._dest.bucket}/{self._key} failed: {exc}") from exc
         finally:

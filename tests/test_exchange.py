@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from exchange_support import confirmed_item, make_installation, register
 from typer.testing import CliRunner
 
 from catalog import CrawlResult, MediaRecord, NotFound, Verdict
@@ -38,7 +39,6 @@ from hotline.exchange import (
 )
 from hotline.installation import Installation
 from hotline.site import synthetic_image
-from exchange_support import confirmed_item, make_installation, register
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import boto3
 import pytest
+from exchange_support import confirmed_item, make_installation, register
 from moto.server import ThreadedMotoServer
 
 from exports import DeliveryConflict, DeliveryError, S3Destination, write_bundle
 from exports.keys import generate_encryption_key, generate_signing_key
 from hotline.exchange import export_to_partner, poll_inbound
 from hotline.site import unused_port
-from exchange_support import confirmed_item, make_installation, register
 
 BUCKET = "exchange"
 MiB = 1 << 20
@@ -55,7 +55,7 @@ class FlakyS3Proxy:
                     self.wfile.write(error)
                     return
                 if proxy.drop_last_part and self.command == "POST" and "uploadId=" in self.path:
-                    body = re.sub(rb"(.*)<Part>.*?</Part>", rb"\1", body, flags=re.S)
+                    body = re.sub(rb"(.*)<Part>.*?</Part>", rb"\1", body, flags=re.DOTALL)
                     headers = {k: v for k, v in headers.items() if not k.lower().startswith(("content-md5", "x-amz-checksum"))}
                     headers["Content-Length"] = str(len(body))
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
@@ -106,7 +106,7 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3(moto_url: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def s3(moto_url: str, monkeypatch: pytest.MonkeyPatch):
     """A fresh bucket; credentials from the usual AWS environment variables."""
     for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
@@ -136,7 +136,7 @@ def _bundle_file(path: Path, size: int) -> Path:
     return path
 
 
-def _keys(client) -> list[str]:  # noqa: ANN001
+def _keys(client) -> list[str]:
     return [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
