@@ -1,0 +1,195 @@
+"""Load benchmark: reports of 50 images each through the whole process-report flow.
+
+    .venv/bin/python bench/bench_pipeline.py [--reports 1000] [--images 50] [--profiles single,cluster-1,cluster-2]
+
+A local site on 127.0.0.1 (``hotline.site.serve_site``) serves one page per report, each
+showing ``--images`` distinct benign synthetic JPEGs; a known set holds one picture in ten
+(exact SHA-256), so matching has work to do. Each profile gets a fresh installation, the
+reports are filed, and one ``process_report(limit=N)`` run (Prefect's engine, on a local
+temporary Prefect server) processes them all:
+
+- single: SQLite catalog, evidence in a directory, tasks on Prefect's thread pool;
+- cluster-K: the catalog in a fresh PostgreSQL database (127.0.0.1:5432), evidence and the
+  known set on S3 (moto's server on 127.0.0.1), and crawls and hashing batches fanned out with
+  prefect-dask's DaskTaskRunner to a LocalCluster of K worker processes.
+
+For each: reports per minute, items per second, peak memory (this process and the largest
+child: crawl workers, Dask workers), errors (target 0), and where the time goes, from the
+flow run's task runs on the Prefect server: the wall time each stage spans (crawl, hash,
+match, queue + cluster; claim + finish, which only write the catalog; hash and queue write
+their results too) and the rest (orchestration: task submission, Dask start, result passing). The baseline is the single profile, measured in
+the same run; the machine is shared (2 cores, other engineers' work running), so absolute
+figures vary between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+STAGES = {
+    "crawl_report": "crawl", "plan_hashing": "hash", "hash_media": "hash", "hashed_media": "match",
+    "match_media": "match", "queue_media": "queue", "claim_reports": "catalog", "finish_reports": "catalog",
+}
+
+
+def _site_routes(reports: int, images: int) -> dict[str, Any]:
+    from hotline.site import synthetic_image
+
+    routes: dict[str, Any] = {}
+    for r in range(reports):
+        names = [f"/p{r}/{n}.jpg" for n in range(images)]
+        routes[f"/r{r}"] = "".join(f"<img src='{n}'>" for n in names).encode()
+        for n, name in enumerate(names):
+            routes[name] = (synthetic_image(r * images + n, (256, 192), quality=85), "image/jpeg")
+    return routes
+
+
+def _known_set(routes: dict[str, Any], folder: Path) -> Path:
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pictures = [route[0] for path, route in sorted(routes.items()) if path.endswith(".jpg")][::10]
+    path = folder / "known.parquet"
+    pq.write_table(pa.table({"sha256": [hashlib.sha256(p).hexdigest() for p in pictures]}), path)
+    return path
+
+
+def _stage_times(flow_run_id: Any) -> dict[str, float]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    spans: dict[str, list[float]] = defaultdict(list)
+    writes = 0.0  # claim and finish: nothing but catalog writes
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200)
+        for run in runs:
+            stage = STAGES.get(run.name.rsplit("-", 1)[0], "other")
+            if not (run.start_time and run.end_time):
+                continue
+            if stage == "catalog":
+                writes += (run.end_time - run.start_time).total_seconds()
+            else:
+                spans[stage] += [run.start_time.timestamp(), run.end_time.timestamp()]
+    return {"catalog": writes, **{stage: max(ts) - min(ts) for stage, ts in spans.items()}}
+
+
+def _run_profile(name: str, workers: int, routes: dict[str, Any], site: Any, reports: int, work: Path,
+                 s3_endpoint: str | None) -> dict[str, Any]:
+    from catalog import Verdict
+    from cluster_support import BUCKET, postgres_database
+    from flows.process_report import process_report
+    from hotline.installation import Installation
+    from hotline.settings import Settings
+
+    with ExitStack() as stack:
+        env = {"HOTLINE_DATA_DIR": str(work / name), "HOTLINE_CRAWL_ALLOW": site.host_port}
+        if workers:
+            run = uuid.uuid4().hex[:8]
+            env.update(HOTLINE_CATALOG_URL=stack.enter_context(postgres_database("hotline_bench")),
+                       HOTLINE_EVIDENCE_URL=f"s3://{BUCKET}/{run}/evidence",
+                       HOTLINE_KNOWN_URL=f"s3://{BUCKET}/{run}/known", HOTLINE_S3_ENDPOINT_URL=s3_endpoint or "",
+                       HOTLINE_DASK_WORKERS=str(workers))
+        os.environ.update(env)
+        try:
+            settings = Settings()
+            inst = Installation.init(settings)
+            inst.import_known_set(_known_set(routes, work), "bench", Verdict.BASELINE)
+            for r in range(reports):
+                inst.catalog.add_report(site.url(f"/r{r}"), actor="bench")
+            from flows.common import task_runner
+
+            flow = process_report.with_options(task_runner=task_runner(settings))
+            started = time.perf_counter()
+            state = flow(limit=reports, return_state=True)
+            elapsed = time.perf_counter() - started
+            summary = state.result()
+            stages = _stage_times(state.state_details.flow_run_id)
+            with inst.catalog.read() as conn:
+                import sqlalchemy as sa
+
+                from catalog.schema import media, report_errors
+
+                errors = conn.scalar(sa.select(sa.func.count()).select_from(report_errors)) or 0
+                items = conn.scalar(sa.select(sa.func.count()).select_from(media)) or 0
+            inst.close()
+        finally:
+            for key in env:
+                os.environ.pop(key, None)
+    stages["orchestration"] = max(0.0, elapsed - sum(stages.values()))
+    return {"profile": name, "seconds": elapsed, "reports": len(summary["reports"]), "items": items,
+            "errors": errors, "queued": summary["queued"], "known": summary["auto_classified"], "stages": stages}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reports", type=int, default=1000)
+    parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--profiles", default="single,cluster-1,cluster-2")
+    args = parser.parse_args()
+    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+
+    from prefect.testing.utilities import prefect_test_harness
+
+    from cluster_support import AWS, BUCKET
+    from hotline.site import serve_site, unused_port
+
+    os.environ.update(AWS)
+    print(f"generating {args.reports} pages x {args.images} images ...", flush=True)
+    routes = _site_routes(args.reports, args.images)
+    results = []
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        stack.enter_context(prefect_test_harness(server_startup_timeout=120))
+        site = stack.enter_context(serve_site(routes))
+        endpoint = None
+        if any(p.startswith("cluster") for p in profiles):
+            import boto3
+            from moto.server import ThreadedMotoServer
+
+            port = unused_port()
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            moto.start()
+            stack.callback(moto.stop)
+            endpoint = f"http://127.0.0.1:{port}"
+            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        for name in profiles:
+            workers = int(name.split("-", 1)[1]) if name.startswith("cluster") else 0
+            print(f"running {name} ...", flush=True)
+            results.append(_run_profile(name, workers, routes, site, args.reports, Path(tmp), endpoint))
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    base = next((r for r in results if r["profile"] == "single"), results[0])
+    print(f"\n{args.reports} reports x {args.images} images; shared 2-core machine (other engineers' work running)")
+    print(f"{'profile':<11} {'s':>8} {'reports/min':>12} {'items/s':>8} {'errors':>7} {'vs single':>10}  stages (s)")
+    for r in results:
+        rpm = r["reports"] / r["seconds"] * 60
+        ratio = base["seconds"] / r["seconds"]
+        stages = " ".join(f"{k}={v:.1f}" for k, v in sorted(r["stages"].items(), key=lambda kv: -kv[1]))
+        print(f"{r['profile']:<11} {r['seconds']:>8.1f} {rpm:>12.1f} {r['items'] / r['seconds']:>8.1f} "
+              f"{r['errors']:>7} {ratio:>9.2f}x  {stages}")
+    print(f"peak memory: this process {own:.0f} MiB, largest child process {child:.0f} MiB")
+    for r in results:
+        assert r["items"] == args.reports * args.images, f"{r['profile']}: {r['items']} items collected"
+
+
+if __name__ == "__main__":
+    main()
