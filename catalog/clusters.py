@@ -116,12 +116,14 @@ class ClustersMixin(Database):
             for r in rows
         ]
 
-    def open_cluster_signatures(self) -> list[tuple[int, str, str]]:
-        """(cluster ID, kind, representative's PDQ) of every open cluster that can be joined."""
+    def open_cluster_signatures(self) -> list[tuple[int, str, str | None, str]]:
+        """(cluster ID, kind, representative's PDQ, representative) of every open cluster
+        that can be joined: by PDQ, or (videos) by the representative's frames."""
         with self.read() as conn:
             return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-                sa.select(clusters.c.id, clusters.c.kind, clusters.c.signature)
-                .where(clusters.c.status == "open", clusters.c.signature.is_not(None)))]
+                sa.select(clusters.c.id, clusters.c.kind, clusters.c.signature, clusters.c.representative)
+                .where(clusters.c.status == "open",
+                       sa.or_(clusters.c.signature.is_not(None), clusters.c.kind == "video")))]
 
     def decided_signatures(self) -> list[tuple[str, str]]:
         """(SHA-256, PDQ) of items already decided (by an analyst or a known set): a cluster
@@ -172,13 +174,18 @@ class ClustersMixin(Database):
         """Recount the queued items of open clusters (items can leave the queue by other
         paths: a verdict from the command line, a known set imported later); a cluster left
         with none is decided and its lease ends."""
-        waiting = (sa.select(sa.func.count()).select_from(cluster_members)
-                   .join(media, media.c.sha256 == cluster_members.c.sha256)
-                   .where(cluster_members.c.cluster_id == clusters.c.id, media.c.status == "queued")
-                   .scalar_subquery())
         now = utcnow()
         with self.write() as conn:
-            conn.execute(clusters.update().where(clusters.c.status == "open").values(waiting=waiting))
+            counts = dict(conn.execute(
+                sa.select(cluster_members.c.cluster_id, sa.func.count())
+                .join(media, media.c.sha256 == cluster_members.c.sha256)
+                .where(media.c.status == "queued").group_by(cluster_members.c.cluster_id)).all())
+            stale = [dict(cid=cid, n=counts.get(cid, 0)) for cid, was in conn.execute(
+                sa.select(clusters.c.id, clusters.c.waiting).where(clusters.c.status == "open"))
+                if counts.get(cid, 0) != was]
+            if stale:
+                conn.execute(clusters.update().where(clusters.c.id == sa.bindparam("cid"))
+                             .values(waiting=sa.bindparam("n")), stale)
             done = sa.select(clusters.c.id).where(clusters.c.status == "open", clusters.c.waiting == 0)
             conn.execute(cluster_leases.delete().where(cluster_leases.c.cluster_id.in_(done)))
             conn.execute(clusters.update().where(clusters.c.status == "open", clusters.c.waiting == 0)
@@ -200,13 +207,15 @@ class ClustersMixin(Database):
             rows = conn.execute(query).all()
             shown: dict[int, list[str]] = {}
             if rows:
-                for cid, sha in conn.execute(
-                    sa.select(cluster_members.c.cluster_id, cluster_members.c.sha256)
+                # driven by the clusters' members (the status is checked here: a filter on it in
+                # SQL would lead SQLite's planner to walk every queued item)
+                for cid, sha, status in conn.execute(
+                    sa.select(cluster_members.c.cluster_id, cluster_members.c.sha256, media.c.status)
                     .join(media, media.c.sha256 == cluster_members.c.sha256)
-                    .where(cluster_members.c.cluster_id.in_([r.id for r in rows]), media.c.status == "queued")
+                    .where(cluster_members.c.cluster_id.in_([r.id for r in rows]))
                     .order_by(cluster_members.c.cluster_id, cluster_members.c.distance, cluster_members.c.sha256)
                 ):
-                    if len(shown.setdefault(cid, [])) < preview:
+                    if status == "queued" and len(shown.setdefault(cid, [])) < preview:
                         shown[cid].append(sha)
         return [self._summary(r, shown.get(r.id, [])) for r in rows]
 
@@ -258,10 +267,8 @@ class ClustersMixin(Database):
             .where(cluster_members.c.cluster_id == cluster_id)
             .order_by(cluster_members.c.distance, media.c.sha256)
         )
-        if queued_only:
-            query = query.where(media.c.status == "queued")
         with self.read() as conn:
-            rows = conn.execute(query).all()
+            rows = [r for r in conn.execute(query).all() if r.status == "queued" or not queued_only]
             keys = [r.sha256 for r in rows]
             seen: dict[str, list[dict[str, object]]] = {}
             for s in conn.execute(sa.select(sightings).where(sightings.c.sha256.in_(keys)).order_by(sightings.c.id)):
@@ -353,30 +360,35 @@ class ClustersMixin(Database):
                 stray = [s[:12] for s in wanted if s not in inside or statuses[s] != "queued"]
                 if stray:
                     raise InvalidState(f"item(s) {stray!r} are not waiting in cluster {cluster_id}")
-            verdict_ids: list[int] = []
-            for d in decisions:
-                g = d.grading
-                grading_id = conn.execute(gradings.insert().values(
-                    sha256=d.sha256, cluster_id=cluster_id, actor=actor, age_group=g.age_group,
-                    genders=list(g.genders), depiction=g.depiction, sexual_activity=g.sexual_activity,
-                    genital_focus=g.genital_focus, severity=g.severity, self_generated=g.self_generated,
-                    tags=list(g.tags), created_at=now)).inserted_primary_key[0]
-                conn.execute(jurisdiction_verdicts.insert(), _jurisdiction_rows(d.sha256, grading_id, d.jurisdictions,
-                                                                                  actor, now))
-                verdict_ids.append(int(conn.execute(verdicts.insert().values(
-                    sha256=d.sha256, verdict=str(d.verdict), source="analyst", actor=actor, reason=d.reason,
-                    created_at=now, grading_id=grading_id, confirm_required=d.confirm_required,
-                    basis="hand" if d.overridden else "grading",
-                )).inserted_primary_key[0]))
-                audit(conn, actor, "verdict.override" if d.overridden else "verdict.record", d.sha256,
-                      verdict=str(d.verdict), reason=d.reason, cluster=cluster_id, grading=grading_id,
-                      jurisdictions={j.jurisdiction: j.illegal for j in d.jurisdictions},
-                      confirm_required=d.confirm_required, previous=statuses[d.sha256])
+            # a handful of batched statements whatever the cluster's size
+            grading_ids = [int(r.id) for r in conn.execute(
+                gradings.insert().returning(gradings.c.id, sort_by_parameter_order=True),
+                [dict(sha256=d.sha256, cluster_id=cluster_id, actor=actor, age_group=d.grading.age_group,
+                      genders=list(d.grading.genders), depiction=d.grading.depiction,
+                      sexual_activity=d.grading.sexual_activity, genital_focus=d.grading.genital_focus,
+                      severity=d.grading.severity, self_generated=d.grading.self_generated,
+                      tags=list(d.grading.tags), created_at=now) for d in decisions])]
+            conn.execute(jurisdiction_verdicts.insert(), [
+                row for d, gid in zip(decisions, grading_ids, strict=True)
+                for row in _jurisdiction_rows(d.sha256, gid, d.jurisdictions, actor, now)])
+            verdict_ids = [int(r.id) for r in conn.execute(
+                verdicts.insert().returning(verdicts.c.id, sort_by_parameter_order=True),
+                [dict(sha256=d.sha256, verdict=str(d.verdict), source="analyst", actor=actor, reason=d.reason,
+                      created_at=now, grading_id=gid, confirm_required=d.confirm_required,
+                      basis="hand" if d.overridden else "grading")
+                 for d, gid in zip(decisions, grading_ids, strict=True)])]
+            conn.execute(audit_log.insert(), [
+                dict(at=now, actor=actor, action="verdict.override" if d.overridden else "verdict.record",
+                     subject=d.sha256, detail=dict(
+                         verdict=str(d.verdict), reason=d.reason, cluster=cluster_id, grading=gid, verdict_id=vid,
+                         jurisdictions={j.jurisdiction: j.illegal for j in d.jurisdictions},
+                         confirm_required=d.confirm_required, previous=statuses[d.sha256]))
+                for d, gid, vid in zip(decisions, grading_ids, verdict_ids, strict=True)])
             conn.execute(media.update().where(media.c.sha256.in_(wanted)).values(status="classified"))
             if cluster_id is not None:
-                left = conn.scalar(sa.select(sa.func.count()).select_from(cluster_members)
-                                   .join(media, media.c.sha256 == cluster_members.c.sha256)
-                                   .where(cluster_members.c.cluster_id == cluster_id, media.c.status == "queued"))
+                left = sum(1 for status in conn.scalars(
+                    sa.select(media.c.status).join(cluster_members, cluster_members.c.sha256 == media.c.sha256)
+                    .where(cluster_members.c.cluster_id == cluster_id)) if status == "queued")
                 conn.execute(clusters.update().where(clusters.c.id == cluster_id).values(
                     waiting=left, status="open" if left else "decided", decided_at=None if left else now))
                 if not left:
@@ -536,6 +548,16 @@ class ClustersMixin(Database):
                      verdict_id=r.verdict_id, verdict=Verdict(r.verdict),
                      derived=r.basis == "grading" and r.verdict_grading == r.id,
                      jurisdictions=per.get(r.sha256, {}), exported=r.sha256 in exported) for r in rows]
+
+    def profile_fingerprints(self) -> set[tuple[str, str]]:
+        """(jurisdiction, profile SHA-256) of the profiles the current derived jurisdiction
+        verdicts were made under."""
+        jv = jurisdiction_verdicts
+        newest = sa.select(sa.func.max(jv.c.id)).group_by(jv.c.sha256, jv.c.jurisdiction)
+        with self.read() as conn:
+            return {(j, s) for j, s in conn.execute(
+                sa.select(jv.c.jurisdiction, jv.c.profile_sha256).where(jv.c.id.in_(newest), jv.c.source == "derived")
+                .group_by(jv.c.jurisdiction, jv.c.profile_sha256))}
 
     def record_recomputed(self, actor: str, changes: Sequence[dict[str, Any]], profiles: dict[str, str]) -> None:
         """Store recomputed verdicts: per change ``sha256``, ``grading_id``, ``jurisdictions``

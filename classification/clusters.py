@@ -5,16 +5,16 @@ within the threshold, or founds a cluster of its own (and is its representative)
 cluster near an item that was already decided is marked *not new* (``novel`` False) and
 points at that item, so the queue can put new content first.
 
-The comparison is a ``Signature`` per media kind. Images (and any item with a PDQ hash)
-compare by PDQ Hamming distance; a video joins by vPDQ once its per-frame hashes are
-available, through a ``FrameSignature`` built with hashing's comparison (injected, since
-classification does not import hashing). Items without a usable signature stay alone.
+Images (and any item with a PDQ hash) compare by PDQ Hamming distance. Videos compare the
+vPDQ way, over the per-frame PDQ hashes the catalog keeps (``frame_hashes``): the share of
+one video's frames that have a frame of the other within the PDQ threshold, both ways.
+Items without a usable signature stay alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -66,15 +66,49 @@ class PdqGroups:
 
 
 FrameCompare = Callable[[str, str], int | None]
-"""vPDQ comparison of two videos by SHA-256: a distance 0..100 when they match, else None."""
+"""Comparison of two videos by SHA-256: a distance 0..100 when they match, else None."""
 
 
 @dataclass(frozen=True)
 class ClusteringConfig:
     pdq_threshold: int = DEFAULT_PDQ_THRESHOLD
-    min_quality: int = 50
-    video_compare: FrameCompare | None = None  # wire hashing's vPDQ here when frames are stored
+    min_quality: int = 50  # PDQ quality below which a picture or frame is not compared
+    vpdq_share: float = 0.8  # share of frames, both ways, that makes two videos the same
+    video_compare: FrameCompare | None = None  # default: vPDQ over the catalog's frame hashes
     batch: int = 10_000
+
+
+def vpdq_distance(a: Sequence[tuple[str, int]], b: Sequence[tuple[str, int]], *, threshold: int,
+                  min_quality: int, share: float) -> int | None:
+    """Meta's vPDQ over two videos' (PDQ, quality) frames: the share of one video's usable
+    frames with a frame of the other within ``threshold``, in both directions. Returns
+    100 x (1 - the smaller share) when both reach ``share``, else None. The same measure as
+    ``hashing.frames.compare_frames`` (classification does not import hashing)."""
+    usable_a = list(dict.fromkeys(p for p, q in a if q >= min_quality))
+    usable_b = list(dict.fromkeys(p for p, q in b if q >= min_quality))
+    if not usable_a or not usable_b:
+        return None
+    rows = pdq_matrix(usable_b)
+    near = np.stack([pdq_distances(h, rows) for h in usable_a]) <= threshold
+    weaker = min(float(near.any(axis=1).mean()), float(near.any(axis=0).mean()))
+    return int(round(100 * (1 - weaker))) if weaker >= share else None
+
+
+class CatalogFrames:
+    """vPDQ between videos by SHA-256, reading their frame hashes from the catalog once."""
+
+    def __init__(self, catalog: Catalog, config: ClusteringConfig) -> None:
+        self.catalog, self.config = catalog, config
+        self._frames: dict[str, list[tuple[str, int]]] = {}
+
+    def __call__(self, a: str, b: str) -> int | None:
+        missing = [s for s in (a, b) if s not in self._frames]
+        if missing:
+            found = self.catalog.frame_hashes_of(missing)
+            for sha in missing:
+                self._frames[sha] = [(f.pdq, f.quality) for f in found.get(sha, [])]
+        return vpdq_distance(self._frames[a], self._frames[b], threshold=self.config.pdq_threshold,
+                             min_quality=self.config.min_quality, share=self.config.vpdq_share)
 
 
 @dataclass
@@ -87,24 +121,29 @@ class _Open:
 
 def plan_clusters(
     candidates: Sequence[ClusterCandidate],
-    open_clusters: Sequence[tuple[int, str, str]],
+    open_clusters: Sequence[tuple[int, str, str | None, str]],
     decided: Sequence[tuple[str, str]],
     config: ClusteringConfig = ClusteringConfig(),
 ) -> list[ClusterPlan]:
     """Where each candidate goes: pure, so it can be tested without a catalog."""
     by_kind: dict[str, _Open] = {}
-    for cluster_id, kind, signature in open_clusters:
-        by_kind.setdefault(kind, _Open()).pdq.add(cluster_id, signature)
+    for cluster_id, kind, signature, representative in open_clusters:
+        groups = by_kind.setdefault(kind, _Open())
+        if signature:
+            groups.pdq.add(cluster_id, signature)
+        if kind == "video":
+            groups.videos.append((cluster_id, representative))
     seen_before = PdqGroups(decided)
     joins: dict[object, list[tuple[str, int | None]]] = {}
     fresh: dict[object, ClusterPlan] = {}
     for item in candidates:
         groups = by_kind.setdefault(item.kind, _Open())
-        hit: tuple[object, int] | None = (
-            groups.pdq.nearest(item.signature, config.pdq_threshold) if item.signature else None)
-        if hit is None and item.kind == "video" and config.video_compare is not None:
+        hit: tuple[object, int] | None = None
+        if item.kind == "video" and config.video_compare is not None:
             hit = next(((key, d) for key, rep in groups.videos
                         if (d := config.video_compare(item.sha256, rep)) is not None), None)
+        if hit is None and item.signature:
+            hit = groups.pdq.nearest(item.signature, config.pdq_threshold)
         if hit is not None:
             joins.setdefault(hit[0], []).append((item.sha256, hit[1]))
             continue
@@ -115,7 +154,7 @@ def plan_clusters(
         joins[key] = [(item.sha256, 0)]
         if item.signature:
             groups.pdq.add(key, item.signature)
-        elif item.kind == "video":
+        if item.kind == "video":
             groups.videos.append((key, item.sha256))
     plans = []
     for ident, members in joins.items():
@@ -130,6 +169,8 @@ def plan_clusters(
 
 def cluster_queue(catalog: Catalog, config: ClusteringConfig = ClusteringConfig()) -> int:
     """Place every queued item that is in no cluster yet; returns how many were placed."""
+    if config.video_compare is None:
+        config = replace(config, video_compare=CatalogFrames(catalog, config))
     catalog.refresh_open_clusters()
     placed = 0
     while True:

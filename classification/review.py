@@ -127,6 +127,17 @@ class RecomputeSummary:
     kept_by_hand: int  # would change, but the verdict was set by hand
 
 
+def profiles_changed(catalog: Catalog, config: ReviewConfig) -> bool:
+    """Whether verdicts were derived under other profile files than the ones loaded now, or
+    a jurisdiction now applied has no verdicts yet (then ``recompute`` has work to do)."""
+    used = catalog.profile_fingerprints()
+    if not used:
+        return False
+    loaded = {(p.jurisdiction, p.sha256) for p in config.profiles.all}
+    applied = {j for j, _ in loaded}
+    return bool({u for u in used if u[0] in applied} - loaded) or bool(applied - {j for j, _ in used})
+
+
 def recompute(catalog: Catalog, config: ReviewConfig, actor: str) -> RecomputeSummary:
     """Re-derive verdicts under the current profiles. A jurisdiction verdict is re-recorded
     when its profile file changed or its outcome did; the main verdict changes only when it

@@ -34,7 +34,7 @@ from classification import claim_next, cluster_queue, decide_cluster, grading_fr
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
 from classification.errors import ClassificationError
-from classification.review import confirm, recompute, set_by_hand, split_item
+from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
 from evidence.errors import EvidenceError
 from hotline.installation import Installation
 from review import auth
@@ -428,6 +428,8 @@ def create_app(installation: Installation) -> Starlette:
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     cluster_queue(catalog, app_state.config.clustering)  # items queued before the app existed
+    if profiles_changed(catalog, app_state.config):  # a law profile was edited: its verdicts follow
+        recompute(catalog, app_state.config, "law-profiles")
     app = Starlette(routes=routes, middleware=[Middleware(Sessions)],
                     exception_handlers={auth.LoginRequired: on_login_required, HTTPException: on_http_error})
     app.state.review = app_state

@@ -5,18 +5,18 @@ the evidence store, hashed, queued and clustered as a crawl would leave them."""
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Sequence
 from fractions import Fraction
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from catalog import CrawlResult, HashRecord, MatchRecord, MediaRecord, SightingRecord, Verdict
 from classification import ClusteringConfig, cluster_queue
 from hashing import hash_image
 from hotline.installation import Installation
-from hotline.site import synthetic_image
 
 
 def test_pattern_video(seed: int, seconds: int = 2, size: tuple[int, int] = (96, 64), fps: int = 5) -> bytes:
@@ -40,16 +40,28 @@ def test_pattern_video(seed: int, seconds: int = 2, size: tuple[int, int] = (96,
     return out.getvalue()
 
 
+def _picture(seed: int, size: tuple[int, int], quality: int) -> bytes:
+    """Coloured shapes on a diagonal gradient (no flat border, so PDQ stays stable)."""
+    rng = random.Random(seed)
+    w, h = size
+    a, b = (np.array([rng.randrange(256) for _ in range(3)], dtype=np.float32) for _ in range(2))
+    t = (np.add.outer(np.arange(h), np.arange(w)) / (w + h - 2))[..., None]
+    img = Image.fromarray((a * (1 - t) + b * t).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(10):
+        x0, y0 = rng.randrange(w), rng.randrange(h)
+        box = (x0, y0, x0 + rng.randrange(20, w // 2), y0 + rng.randrange(20, h // 2))
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
 def _variant(seed: int, index: int, size: tuple[int, int]) -> bytes:
-    """Near-duplicates: the same picture re-encoded at falling quality, every third one a
-    little smaller, as re-hosted copies are."""
-    data = synthetic_image(seed, size=size, quality=92 - 6 * (index % 5))
-    if index % 3 == 2:
-        img = Image.open(io.BytesIO(data))
-        out = io.BytesIO()
-        img.resize((size[0] * 9 // 10, size[1] * 9 // 10)).save(out, "JPEG", quality=85)
-        data = out.getvalue()
-    return data
+    """Near-duplicates: the same picture re-encoded at falling JPEG quality, as re-hosted
+    copies are (distinct bytes for up to 25 copies)."""
+    return _picture(seed, size, 95 - 2 * (index % 25))
 
 
 def seed_queue(
@@ -66,9 +78,9 @@ def seed_queue(
 ) -> list[list[str]]:
     """Queue ``groups`` of near-duplicate pictures (sizes given), ``videos`` test-pattern
     videos and ``known`` pictures that a known set matches (they never reach the queue).
-    With ``exact_hashes`` False only each group's first picture is hashed and its copies
-    get its PDQ with a few bits flipped (fast, for large benchmarks). Returns the groups'
-    SHA-256s (videos as groups of one, last)."""
+    With ``exact_hashes`` False nothing is hashed: each group gets a random PDQ and its
+    copies that PDQ with two bits flipped (fast, for large benchmarks; clustering sees the
+    same structure). Returns the groups' SHA-256s (videos as groups of one, last)."""
     catalog = inst.catalog
     report = catalog.add_report(report_url, actor="sample", source="demo")
     media: list[MediaRecord] = []
@@ -82,20 +94,28 @@ def seed_queue(
         seen.append(SightingRecord(sha, f"{report_url}m/{sha[:12]}", report_url, ip="192.0.2.10", country=country))
         return sha
 
+    rng = random.Random(seed)
     for g, count in enumerate(groups):
+        base_seed = seed * 100_003 + g
+        if exact_hashes:
+            first = hash_image(_variant(base_seed, 0, size))
+            while first.pdq_quality < 50:  # too featureless to group by PDQ: draw another picture
+                base_seed += 7_919_000
+                first = hash_image(_variant(base_seed, 0, size))
+            base_pdq = first.pdq
+        else:
+            base_pdq = rng.getrandbits(256).to_bytes(32, "big").hex()
         members = []
-        base_pdq = None
         for i in range(count):
-            data = _variant(seed * 100_003 + g, i, size)
+            data = _variant(base_seed, i, size)
             sha = add(data, "image", "image/jpeg")
-            if exact_hashes or base_pdq is None:
-                h = hash_image(data)
-                base_pdq, quality = h.pdq, h.pdq_quality
+            if exact_hashes:
+                h = hash_image(data) if i else first
                 hashes += [HashRecord(sha, "pdq", h.pdq, h.pdq_quality), HashRecord(sha, "md5", h.md5)]
             else:
                 flipped = bytearray.fromhex(base_pdq)
-                flipped[i % 32] ^= 0x11
-                hashes.append(HashRecord(sha, "pdq", flipped.hex(), quality))
+                flipped[i % 32] ^= 0x11 if i else 0
+                hashes.append(HashRecord(sha, "pdq", flipped.hex(), 100))
             members.append(sha)
         out.append(members)
     for v in range(videos):
@@ -104,7 +124,7 @@ def seed_queue(
         out.append([sha])
     known_items = []
     for k in range(known):
-        data = synthetic_image(seed * 7919 + 50_000 + k, size=size)
+        data = _picture(seed * 7919 + 50_000 + k, size, 90)
         sha = add(data, "image", "image/jpeg")
         hashes.append(HashRecord(sha, "pdq", hash_image(data).pdq, 100))
         known_items.append(sha)

@@ -32,7 +32,7 @@ from classification import (
 from classification.clusters import pdq_distances, pdq_matrix, plan_clusters
 from classification.errors import InvalidGrading, LeaseLost, NotAllowed, ProfileError, UnknownJurisdiction
 from classification.profiles import SHIPPED, available_profiles
-from classification.review import set_by_hand, split_item
+from classification.review import profiles_changed, set_by_hand, split_item
 
 PROFILES = load_profile_set("XX", ["DE", "GB", "NL", "US"])
 BASELINE = dict(age_group="prepubescent", depiction="real", sexual_activity=True)
@@ -180,7 +180,7 @@ def test_plan_groups_near_duplicates_and_marks_content_seen_before() -> None:
     seen = next(p for p in plans if p.representative == items[4].sha256)
     assert not seen.novel and seen.similar_to == "d" * 64
     assert all(p.novel for p in plans if p is not seen)
-    joined = plan_clusters([ClusterCandidate("e" * 64, "image", _flip(b, 3), now, None)], [(42, "image", b)], [])
+    joined = plan_clusters([ClusterCandidate("e" * 64, "image", _flip(b, 3), now, None)], [(42, "image", b, "f" * 64)], [])
     assert joined[0].cluster_id == 42 and joined[0].members == (("e" * 64, 3),)
 
 
@@ -295,12 +295,16 @@ def test_recompute_follows_a_changed_profile_but_exported_and_hand_set_verdicts_
     set_by_hand(catalog, config, c[0], Verdict.NOT_ILLEGAL, "sam", "reviewed with counsel")
     catalog.record_export(bundle_id="f" * 32, destination="interpol", location="drop", recipients=[], sha256="0" * 64,
                           size=1, items=[(b[0], catalog.item_decisions(b[0])["verdicts"][-1]["id"])], actor="t")
+    assert not profiles_changed(catalog, config)
     assert recompute(catalog, config, "admin").verdict_changes == 0  # nothing changed: nothing recorded
     # the law changes: XX now covers drawings too
     (tmp_path / "xx.toml").write_text((SHIPPED / "xx.toml").read_text().replace(
         'depiction = ["real", "cgi", "ai-generated"]', 'depiction = ["real", "cgi", "ai-generated", "drawn"]'))
     changed = ReviewConfig(profiles=load_profile_set("XX", folders=[tmp_path]))
+    assert profiles_changed(catalog, changed)
+    assert profiles_changed(catalog, ReviewConfig(profiles=load_profile_set("XX", ["NL"], folders=[tmp_path])))
     summary = recompute(catalog, changed, "admin")
+    assert not profiles_changed(catalog, changed)
     assert (summary.verdict_changes, summary.kept_exported, summary.kept_by_hand) == (1, 1, 1)
     current = {o.sha256: o.verdict for o in catalog.outcomes([1, 2, 3])}
     assert current == {a[0]: Verdict.NATIONAL, b[0]: Verdict.NOT_ILLEGAL, c[0]: Verdict.NOT_ILLEGAL}
@@ -348,3 +352,35 @@ def test_migration_0005_adds_and_removes_its_tables(tmp_path: Path) -> None:
     cat.migrate()
     assert mine <= set(sa.inspect(cat.engine).get_table_names())
     cat.dispose()
+
+
+def test_videos_join_by_vpdq_over_their_frame_hashes(catalog: Catalog) -> None:
+    from catalog.records import FrameHashRecord
+
+    from classification.clusters import vpdq_distance
+
+    rng = random.Random(11)
+    scenes = [_pdq(rng) for _ in range(6)]
+    other = [_pdq(rng) for _ in range(6)]
+    clips = {  # a clip, the same clip re-encoded (frames a few bits off, one frame dropped), another clip
+        "a" * 64: scenes,
+        "b" * 64: [_flip(p, 6) for p in scenes[:5]],
+        "c" * 64: other,
+    }
+    report = catalog.add_report("http://site.test/", actor="t")
+    catalog.record_crawl(report, CrawlResult(
+        url="http://site.test/", media=tuple(MediaRecord(s, 1000, "video/mp4", "video") for s in clips),
+        sightings=tuple(SightingRecord(s, f"http://site.test/{s[:4]}.mp4", "http://site.test/") for s in clips)))
+    catalog.record_hashes([HashRecord(s, "md5", s[:32]) for s in clips],
+                          frames=[FrameHashRecord(s, i, float(i), p, 90) for s, ps in clips.items()
+                                  for i, p in enumerate(ps)])
+    triage(catalog, list(clips), [])
+    groups = sorted(sorted(c.members) for c in catalog.queue_clusters())
+    assert groups == [["a" * 64, "b" * 64], ["c" * 64]]
+    as_pairs = {s: [(p, 90) for p in ps] for s, ps in clips.items()}
+    assert vpdq_distance(as_pairs["a" * 64], as_pairs["b" * 64], threshold=31, min_quality=50, share=0.8) == 17
+    assert vpdq_distance(as_pairs["a" * 64], as_pairs["c" * 64], threshold=31, min_quality=50, share=0.8) is None
+    from hashing.frames import FrameHash, compare_frames  # the same measure as hashing's
+
+    theirs = compare_frames(*[[FrameHash(float(i), p, 90) for i, p in enumerate(clips[s])] for s in ("a" * 64, "b" * 64)])
+    assert theirs.matches() and theirs.distance == 17

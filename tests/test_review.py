@@ -102,10 +102,12 @@ def test_login_needs_the_right_password_and_forms_need_the_csrf_token(site) -> N
     client, csrf = _login(url, "analyst1")
     assert client.post("/queue/next", data={}).status_code == 403
     assert client.post("/queue/next", data={"csrf": "forged"}).status_code == 403
-    assert client.post("/queue/next", data={"csrf": csrf}).url.path.startswith("/cluster/")
+    claimed = client.post("/queue/next", data={"csrf": csrf}).url.path
+    assert claimed.startswith("/cluster/")
     page = client.get("/queue")
     assert page.headers["cache-control"] == "no-store" and "script-src 'self'" in page.headers["content-security-policy"]
-    client.post(f"/cluster/{page.url.path}/release", data={"csrf": csrf})
+    client.post(f"{claimed}/release", data={"csrf": csrf})
+    assert inst.catalog.lease_holder(int(claimed.rsplit("/", 1)[1])) is None
 
 
 def test_sessions_end_when_idle_or_logged_out(site) -> None:  # type: ignore[no-untyped-def]
@@ -226,3 +228,25 @@ def test_command_line_users_grading_profiles_and_serve(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=20)
     inst.close()
+
+
+def test_admin_adds_users_and_each_user_sets_their_blur(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, groups = site
+    admin, csrf = _login(url, "admin1")
+    admin.post("/admin/users", data={"csrf": csrf, "action": "add", "name": "newbie", "role": "analyst",
+                                     "password": PASSWORD})
+    admin.post("/admin/users", data={"csrf": csrf, "action": "update", "name": "newbie", "reveal_budget": "7"})
+    assert (inst.catalog.user("newbie").role, inst.catalog.user("newbie").reveal_budget) == ("analyst", 7)
+    refused = admin.post("/admin/users", data={"csrf": csrf, "action": "add", "name": "x", "role": "analyst",
+                                               "password": "short"})
+    assert refused.status_code == 400 and "at least 10 characters" in refused.text
+    analyst, csrf = _login(url, "newbie")
+    assert "Revealed today: 0 / 7" in analyst.get("/queue").text
+    sha = groups[0][0]
+    strong = analyst.get(f"/media/{sha}/thumb").content
+    analyst.post("/me", data={"csrf": csrf, "blur": "0"})
+    assert inst.catalog.user("newbie").blur == 0
+    light = Image.open(io.BytesIO(analyst.get(f"/media/{sha}/thumb").content))
+    assert light.mode == "L" and _detail(light) > 2 * _detail(Image.open(io.BytesIO(strong)))
+    changes = [e.detail for e in inst.catalog.audit_entries(action="user.update") if e.subject == "newbie"]
+    assert changes == [{"blur": 0}, {"reveal_budget": 7}]  # newest first
