@@ -108,24 +108,6 @@ class Settings(BaseSettings):
         return value
 
 
-    # Review queue and classification (issue 5)
-    law_profiles: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Jurisdictions whose verdicts are derived besides INTERPOL's baseline and `country`."
-    )
-    profiles_dir: Path | None = Field(None, description="Extra law profiles (*.toml); default <data_dir>/profiles.")
-    four_eyes: bool = Field(False, description="Baseline/national verdicts need a second analyst before export.")
-    queue_priority: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("new", "report_age"), description="Queue order: new, report_age, newest_report, size, first_seen."
-    )
-    cluster_pdq_threshold: int = Field(31, ge=0, le=128, description="PDQ distance that groups queued items.")
-    review_lease_minutes: float = Field(15.0, gt=0, description="How long a claimed cluster stays with its analyst.")
-    review_session_hours: float = Field(8.0, gt=0, description="A login lasts at most this long.")
-    review_idle_minutes: float = Field(30.0, gt=0, description="A login ends after this long without a request.")
-    review_blur: int = Field(18, ge=0, le=64, description="Default blur strength of thumbnails (users may change theirs).")
-    review_reveal_budget: int = Field(40, ge=0, description="Default reveals a day per analyst, shown against their count.")
-    review_host: str = Field("127.0.0.1", description="Address `hotline serve` listens on.")
-    review_port: int = Field(8080, ge=0, le=65535)
-    review_secure_cookies: bool = Field(False, description="Mark cookies Secure (set when served over HTTPS).")
     # Hashing and matching (issue 3)
     pdq_min_quality: int = Field(0, ge=0, le=100, description="Images with a lower PDQ quality skip PDQ matching.")
     video_sample_interval: float = Field(1.0, gt=0, description="Seconds between the video frames hashed.")
@@ -133,13 +115,6 @@ class Settings(BaseSettings):
     vpdq_threshold: float = Field(
         0.8, gt=0, le=1, description="Share of frames, both ways, that makes a video match a known one."
     )
-
-    @field_validator("law_profiles", "queue_priority", mode="before")
-    @classmethod
-    def _split_words(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
 
 
     # Secure exchange (issue 6)
