@@ -58,7 +58,7 @@ def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box
     height, width = pixels.shape[:2]
     if height < 8 or width < 8:
         return None
-    rows = pixels.astype(np.int16)
+    rows = pixels.astype(np.int16)  # signed, for differences
     top = _border_depth(rows, config)
     bottom = _border_depth(rows[::-1], config)
     cols = rows.transpose(1, 0, 2)
@@ -76,18 +76,31 @@ def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box
 
 
 def _border_depth(lines: np.ndarray, config: BorderConfig) -> int:
-    """How many leading lines of ``lines`` ([N, L, 3]) are one uniform colour."""
+    """How many leading lines of ``lines`` ([N, L, 3]) are one uniform colour. The
+    outermost line is checked first, so a picture without a border costs one line."""
     edge = lines[0]
     colour = np.median(edge, axis=0)
     if config.max_luma is not None and _luma(colour) > config.max_luma:
         return 0
+    if not _uniform(lines[:1], colour, config)[0]:
+        return 0
+    deepest = max(1, int(len(lines) * (1 - config.min_keep)) + 1)
+    start, block = 1, 8
+    while start < deepest:  # inward in growing blocks, stopping at the first content line
+        uniform = _uniform(lines[start : min(deepest, start + block)], colour, config)
+        stops = np.flatnonzero(~uniform)
+        if stops.size:
+            return start + int(stops[0])
+        start, block = start + len(uniform), block * 2
+    return deepest
+
+
+def _uniform(lines: np.ndarray, colour: np.ndarray, config: BorderConfig) -> np.ndarray:
+    """Per line: enough pixels within ``tolerance`` of ``colour``, mean within ``drift``."""
     within = np.abs(lines - colour).max(axis=2) <= config.tolerance  # [N, L]
     steady = (np.abs(lines.mean(axis=1) - colour) <= config.drift).all(axis=1)  # [N]
-    uniform = (within.mean(axis=1) >= config.coverage) & steady
-    if not uniform[0]:
-        return 0
-    stops = np.flatnonzero(~uniform)
-    return int(stops[0]) if stops.size else len(uniform)
+    result: np.ndarray = (within.mean(axis=1) >= config.coverage) & steady
+    return result
 
 
 def _significant(depth: int, size: int, config: BorderConfig) -> int:

@@ -25,7 +25,8 @@ def synthetic_picture(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Im
         x0, y0 = rng.randrange(width), rng.randrange(height)
         box = (x0, y0, x0 + rng.randrange(20, width // 2), y0 + rng.randrange(20, height // 2))
         colour = tuple(rng.randrange(256) for _ in range(3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+        shape = rng.choice((draw.ellipse, draw.rectangle))
+        shape(box, fill=colour)
     return image
 
 
@@ -45,9 +46,11 @@ def synthetic_video(
     codec: str = "libx264",
     container: str = "mp4",
     audio: bool = False,
+    bit_rate: int | None = None,
 ) -> bytes:
-    """An encoded clip: a colour gradient with shapes drifting across it, the scene
-    changing every second; ``bars`` pixels of black at top and bottom (letterbox)."""
+    """An encoded clip: a textured colour gradient that pans slowly, with discs drifting
+    across it, the scene changing every second; ``bars`` pixels of black at top and
+    bottom (letterbox). ``bit_rate`` (bits/s) caps the encoder like a web video would."""
     width, height = size
     rng = np.random.default_rng(seed)
     inner = height - 2 * bars
@@ -56,30 +59,32 @@ def synthetic_video(
     with av.open(buffer, mode="w", format=container) as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if bit_rate:
+            stream.bit_rate = bit_rate
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
         audio_stream = out.add_stream("aac", rate=44100) if audio else None
-        scenes = [rng.integers(0, 256, (3, 6)) for _ in range(int(seconds) + 1)]
-        for n in range(int(seconds * fps)):
-            scene = scenes[n // fps]
-            phase = (n % fps) / fps
-            pixels = np.zeros((height, width, 3), dtype=np.uint8)
-            texture = 60 * np.sin(xs / (4 + scene[0, 4] % 9) + 7 * phase) * np.cos(ys / (5 + scene[1, 4] % 7))
-            picture = np.stack(
-                [(xs * scene[c, 0] / width + ys * scene[c, 1] / inner + 40 * phase + texture) % 256
-                 for c in range(3)],
+        pixels = np.zeros((height, width, 3), dtype=np.uint8)
+        for second in range(int(np.ceil(seconds))):
+            scene = rng.integers(0, 256, (3, 6))
+            texture = 60 * np.sin(xs / (4 + scene[0, 4] % 9)) * np.cos(ys / (5 + scene[1, 4] % 7))
+            base = np.stack(
+                [(xs * scene[c, 0] / width + ys * scene[c, 1] / inner + texture) % 256 for c in range(3)],
                 axis=-1,
-            )
-            for k in range(3):
-                cx = int((scene[k, 2] / 255 * width + phase * 30 * (k + 1)) % width)
-                cy = int(scene[k, 3] / 255 * inner)
-                r = 10 + int(scene[k, 4] / 255 * inner / 4)
-                disc = (xs - cx) ** 2 + (ys - cy) ** 2 < r * r
-                picture[disc] = scene[:, 5 - k % 2]
-            pixels[bars : bars + inner] = picture.astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
+            ).astype(np.uint8)
+            for n in range(min(fps, int(seconds * fps) - second * fps)):
+                picture = np.roll(base, n, axis=1)  # a slow pan
+                for k in range(3):
+                    cx = int((scene[k, 2] / 255 * width + n * (k + 1)) % width)
+                    cy = int(scene[k, 3] / 255 * inner)
+                    r = 10 + int(scene[k, 4] / 255 * inner / 4)
+                    y0, y1, x0, x1 = max(0, cy - r), min(inner, cy + r), max(0, cx - r), min(width, cx + r)
+                    disc = (xs[y0:y1, x0:x1] - cx) ** 2 + (ys[y0:y1, x0:x1] - cy) ** 2 < r * r
+                    picture[y0:y1, x0:x1][disc] = scene[:, 5 - k % 2]
+                pixels[bars : bars + inner] = picture
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                for packet in stream.encode(frame):
+                    out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
         if audio_stream is not None:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
+from synthetic import encoded as encode
+from synthetic import synthetic_picture as synthetic_image
 
 from hashing import (
     SIGNAL_TYPES,
@@ -56,35 +58,6 @@ REFERENCE_ROWS = _reference_rows()
 MODE_IMAGES = sorted(
     p for p in (PDQ_VECTORS / "misc-images" / "modes").iterdir() if p.suffix != ".md"
 )
-
-
-def synthetic_image(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
-    """A benign picture with real structure: a gradient under random shapes."""
-    rng = random.Random(seed)
-    width, height = size
-    ramp = np.linspace(0, 255, width, dtype=np.float64)
-    base = np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1)
-    base[..., rng.randrange(3)] = 255 - base[..., 0]
-    image = Image.fromarray(base.astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    for _ in range(25):
-        x0, y0 = rng.randrange(width), rng.randrange(height)
-        box = (
-            x0,
-            y0,
-            x0 + rng.randrange(20, width // 2),
-            y0 + rng.randrange(20, height // 2),
-        )
-        colour = tuple(rng.randrange(256) for _ in range(3))
-        shape = rng.choice((draw.ellipse, draw.rectangle))
-        shape(box, fill=colour)
-    return image
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
 
 
 def png_with_dimensions(width: int, height: int) -> bytes:

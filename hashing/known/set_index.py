@@ -74,7 +74,10 @@ class SetIndex:
         ``content_sha256``): loaded when up to date, else updated or built and saved."""
         current = _read_manifest(folder)
         if current is not None and current["content_sha256"] == content_sha256:
-            return cls._load(folder, current)
+            try:
+                return cls._load(folder, current)
+            except (OSError, ValueError):  # compacted under us: look again under the lock
+                pass
         with _locked(folder):
             current = _read_manifest(folder)
             if current is not None and current["content_sha256"] == content_sha256:
