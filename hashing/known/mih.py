@@ -142,22 +142,23 @@ class MihIndex:
         self, qwords: np.ndarray, q0: int, masks: np.ndarray, radius: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cand_q, cand_e = [], []
+        probe_owner = np.repeat(np.arange(len(qwords), dtype=np.int64), len(masks))
         for t, (start, _bits) in enumerate(_SPLITS):
             keys = _keys(qwords, start, self.bucket_bits)
             probes = (keys[:, None] ^ masks[None, :]).ravel()
             offsets = self._offsets[t]
-            starts = offsets[probes].astype(np.int64)
-            lengths = offsets[probes + np.uint64(1)].astype(np.int64) - starts
-            keep = lengths > 0
+            starts = np.take(offsets, probes).astype(np.int64)
+            lengths = np.take(offsets, probes + np.uint64(1)).astype(np.int64) - starts
+            keep = np.flatnonzero(lengths)
             starts, lengths = starts[keep], lengths[keep]
-            owners = np.repeat(np.arange(len(qwords)), len(masks))[keep]
             total = int(lengths.sum())
             if not total:
                 continue
-            ends = np.cumsum(lengths)
-            positions = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
-            cand_e.append(self._ids[t][positions])
-            cand_q.append(np.repeat(owners, lengths))
+            # the rows of every probed bucket, back to back: bucket k's rows run from
+            # starts[k], placed after the rows of the buckets before it
+            shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            cand_e.append(np.take(self._ids[t], np.arange(total) + shift))
+            cand_q.append(np.repeat(probe_owner[keep], lengths))
         if not cand_e:
             return Hits.empty().query, Hits.empty().entry, Hits.empty().distance
         # Sorting by entry turns the random gather below into a forward sweep over the
