@@ -28,7 +28,7 @@ from catalog.records import (
     PendingConfirmation,
     Verdict,
 )
-from catalog.review import current_verdicts
+from catalog.review import classifiable_status, current_verdicts
 from catalog.schema import (
     audit_log,
     cluster_leases,
@@ -468,11 +468,7 @@ class ClustersMixin(Database):
             raise ValueError("a verdict set by hand needs a reason")
         now = utcnow()
         with self.write() as conn:
-            status = conn.scalar(sa.select(media.c.status).where(media.c.sha256 == sha256))
-            if status is None:
-                raise NotFound(f"no media item {sha256!r}")
-            if status in ("new", "error"):
-                raise InvalidState(f"media item {sha256[:12]!r} is {status!r}; it cannot be classified yet")
+            classifiable_status(conn, sha256)
             previous = conn.execute(sa.select(verdicts.c.id, verdicts.c.verdict, verdicts.c.grading_id)
                                     .where(verdicts.c.sha256 == sha256).order_by(verdicts.c.id.desc()).limit(1)).first()
             verdict_id = conn.execute(verdicts.insert().values(

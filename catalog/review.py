@@ -19,6 +19,16 @@ from catalog.records import ItemOutcome, MatchRecord, QueueItem, Verdict
 from catalog.schema import hashes, matches, media, sightings, verdicts
 
 
+def classifiable_status(conn: sa.Connection, sha256: str) -> str:
+    """The item's status, once it is known to exist and to be far enough along for a verdict."""
+    status = conn.scalar(sa.select(media.c.status).where(media.c.sha256 == sha256))
+    if status is None:
+        raise NotFound(f"no media item {sha256!r}")
+    if status in ("new", "error"):
+        raise InvalidState(f"media item {sha256[:12]!r} is {status!r}; it cannot be classified yet")
+    return str(status)
+
+
 def current_verdicts() -> sa.Subquery:
     """The newest verdict row of every item that has one."""
     newest = sa.select(sa.func.max(verdicts.c.id).label("id")).group_by(verdicts.c.sha256).subquery()
@@ -137,11 +147,7 @@ class ReviewMixin(Database):
     def record_verdict(self, sha256: str, verdict: Verdict, *, actor: str, reason: str | None = None) -> int:
         """Record an analyst's verdict on an item (audited). Returns the verdict's ID."""
         with self.write() as conn:
-            status = conn.scalar(sa.select(media.c.status).where(media.c.sha256 == sha256))
-            if status is None:
-                raise NotFound(f"no media item {sha256!r}")
-            if status in ("new", "error"):
-                raise InvalidState(f"media item {sha256[:12]!r} is {status!r}; it cannot be classified yet")
+            status = classifiable_status(conn, sha256)
             verdict_id = conn.execute(
                 verdicts.insert().values(
                     sha256=sha256, verdict=str(verdict), source="analyst", actor=actor,
