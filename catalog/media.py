@@ -166,8 +166,9 @@ class MediaMixin(Database):
         query = sa.select(frame_hashes).where(frame_hashes.c.sha256.in_(list(sha256s)))
         with self.read() as conn:
             for row in conn.execute(query.order_by(frame_hashes.c.sha256, frame_hashes.c.idx)):
-                out.setdefault(row.sha256, []).append(
-                    FrameHashRecord(row.sha256, row.idx, row.t, row.pdq, row.quality)
+                m = row._mapping  # not row.t: Row.t is SQLAlchemy's typed-tuple view
+                out.setdefault(m["sha256"], []).append(
+                    FrameHashRecord(m["sha256"], m["idx"], m["t"], m["pdq"], m["quality"])
                 )
         return out
 

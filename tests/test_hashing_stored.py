@@ -76,7 +76,9 @@ def test_images_and_videos_from_the_evidence_store(installation: Installation, t
     assert "HTML document" in batch.failed[sha_html]
     assert {r.sha256 for r in batch.frames} == {sha_video}
     installation.catalog.record_hashes(batch.records, batch.frames)
-    assert len(installation.catalog.frame_hashes_of([sha_video])[sha_video]) == 4
+    stored = installation.catalog.frame_hashes_of([sha_video])[sha_video]
+    assert [(f.index, f.t) for f in stored] == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 3.0)]
+    assert [f.pdq for f in stored] == [f.pdq for f in hash_video(video).frames]
 
     frames = hash_video(video).frames
     known = tmp_path / "videos.parquet"

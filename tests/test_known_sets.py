@@ -5,7 +5,6 @@ Only benign, synthesised images (Pillow shapes over gradients) are used.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 

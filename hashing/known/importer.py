@@ -88,6 +88,8 @@ def stored_content_sha256(path: Path) -> str:
     """The content digest recorded in a normalised set file's metadata."""
     try:
         raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+        if raw is None:
+            raise KeyError(METADATA_KEY)
         return str(json.loads(raw)["content_sha256"])
     except (OSError, pa.ArrowException, TypeError, KeyError, ValueError) as exc:
         raise KnownSetError(

@@ -196,14 +196,14 @@ class Matcher:
         owners: list[tuple[int, int]] = []  # (item, frame number among its usable frames)
         queries: list[str] = []
         usable: dict[int, int] = {}
-        for n, item in enumerate(items):
-            if not isinstance(item, VideoHashes):
+        for n, candidate in enumerate(items):
+            if not isinstance(candidate, VideoHashes):
                 continue
-            frames = list(dict.fromkeys(
-                f.pdq for f in item.frames if f.quality >= VPDQ_MIN_QUALITY
+            pdqs = list(dict.fromkeys(
+                f.pdq for f in candidate.frames if f.quality >= VPDQ_MIN_QUALITY
             ))  # fmt: skip
-            usable[n] = len(frames)
-            for k, pdq in enumerate(frames):
+            usable[n] = len(pdqs)
+            for k, pdq in enumerate(pdqs):
                 owners.append((n, k))
                 queries.append(pdq)
         if not queries:

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -107,7 +108,7 @@ class MihIndex:
         meta = json.loads((folder / "mih.json").read_text())
         if meta.get("format") != _FORMAT:
             raise ValueError(f"{str(folder)!r} is not a {_FORMAT} index")
-        mode = "r" if meta["entries"] else None  # an empty array cannot be mapped
+        mode: Literal["r"] | None = "r" if meta["entries"] else None  # empty: cannot be mapped
         words = np.load(folder / "hashes.npy", mmap_mode=mode)
         ids = [np.load(folder / f"ids-{t}.npy", mmap_mode=mode) for t in range(TABLES)]
         offsets = [
