@@ -10,7 +10,7 @@ temporary Prefect server) processes them all:
 
 - single: SQLite catalog, evidence in a directory, tasks on Prefect's thread pool;
 - cluster-K: the catalog in a fresh PostgreSQL database (127.0.0.1:5432), evidence and the
-  known set on S3 (moto's server on 127.0.0.1), and crawls and hashing batches fanned out with
+  known set on S3 (moto's server on 127.0.0.1, in its own process), and crawls and hashing batches fanned out with
   prefect-dask's DaskTaskRunner to a LocalCluster of K worker processes.
 
 For each: reports per minute, items per second, peak memory (this process and the largest
@@ -27,12 +27,15 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import defaultdict
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +142,33 @@ def _run_profile(name: str, workers: int, routes: dict[str, Any], site: Any, rep
             "errors": errors, "queued": summary["queued"], "known": summary["auto_classified"], "stages": stages}
 
 
+@contextmanager
+def _moto_process() -> Iterator[str]:
+    """moto's S3 server in its own process (in this one it would compete with the flow for
+    the GIL), with the bench's bucket; its endpoint."""
+    import boto3
+
+    from cluster_support import BUCKET
+    from hotline.site import unused_port
+
+    port = unused_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=1000)
@@ -149,8 +179,8 @@ def main() -> None:
 
     from prefect.testing.utilities import prefect_test_harness
 
-    from cluster_support import AWS, BUCKET
-    from hotline.site import serve_site, unused_port
+    from cluster_support import AWS
+    from hotline.site import serve_site
 
     os.environ.update(AWS)
     print(f"generating {args.reports} pages x {args.images} images ...", flush=True)
@@ -161,15 +191,7 @@ def main() -> None:
         site = stack.enter_context(serve_site(routes))
         endpoint = None
         if any(p.startswith("cluster") for p in profiles):
-            import boto3
-            from moto.server import ThreadedMotoServer
-
-            port = unused_port()
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            moto.start()
-            stack.callback(moto.stop)
-            endpoint = f"http://127.0.0.1:{port}"
-            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+            endpoint = stack.enter_context(_moto_process())
         for name in profiles:
             workers = int(name.split("-", 1)[1]) if name.startswith("cluster") else 0
             print(f"running {name} ...", flush=True)

@@ -100,7 +100,7 @@ def test_an_item_failing_transiently_is_retried_then_quarantined(
     installation: Installation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sha256, report = _stored_item(installation, 3)
-    other, _ = _stored_item(installation, 4)
+    other, other_report = _stored_item(installation, 4)
     inst = Installation.open(Settings(quarantine_after=2))
 
     def unreachable(store: object, wanted: str) -> bytes:
@@ -119,8 +119,21 @@ def test_an_item_failing_transiently_is_retried_then_quarantined(
     assert any(e.reason.startswith("quarantined") for e in inst.catalog.report_errors(report))
     assert "quarantined after 2" in {c.name: c for c in doctor(inst)}["quarantine"].detail
     monkeypatch.undo()
-    assert hash_batch(inst, [other], [report]).hashed == [other]  # the store is back: others go on
+    assert hash_batch(inst, [other], [other_report]).hashed == [other]  # the store is back: others go on
     inst.close()
+
+
+def test_a_retried_hash_batch_records_nothing_twice(installation: Installation) -> None:
+    good, report = _stored_item(installation, 5)
+    broken = synthetic_image(6)[:300]
+    bad = installation.evidence.put(broken)
+    installation.catalog.record_crawl(report, CrawlResult("u", media=(MediaRecord(bad, len(broken), "image/jpeg"),),
+                                                          sightings=(SightingRecord(bad, "http://example.test/b.jpg", "p"),)))
+    first = hash_batch(installation, [good, bad], [report])
+    assert (first.hashed, first.failed) == ([good], 1)
+    again = hash_batch(installation, [good, bad], [report])  # a task retry after a late failure
+    assert (again.hashed, again.failed) == ([], 0)
+    assert [e.sha256 for e in installation.catalog.report_errors(report)] == [bad]
 
 
 @pytest.mark.usefixtures("prefect_server")
