@@ -169,6 +169,7 @@ def write_bundle(
         _check_item(sha256, data if check_digests else None, seen)
         tar.add(MEDIA_DIR + sha256, data)
         count += 1
+        del data  # before the next item is loaded: one item in memory at a time
     names: set[str] = set()
     for name, data in files:
         _check_file(name, names)

@@ -36,6 +36,7 @@ def test_exchange_deployments_have_cron_schedules() -> None:
 @pytest.mark.usefixtures("prefect_server")
 def test_deploy_all_and_run_one_deployment_through_a_worker(installation: Installation, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.settings import PREFECT_API_URL
 
@@ -56,15 +57,15 @@ def test_deploy_all_and_run_one_deployment_through_a_worker(installation: Instal
         assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    pools = prefect("work-pool", "ls")
-    if "hotline" not in pools:
-        prefect("work-pool", "create", "hotline", "--type", "process")
+    with get_client(sync_client=True) as client:  # what `prefect work-pool create hotline --type process` does
+        if "hotline" not in {p.name for p in client.read_work_pools()}:
+            client.create_work_pool(WorkPoolCreate(name="hotline", type="process"))
     prefect("--no-prompt", "deploy", "--all")
     with get_client(sync_client=True) as client:
         deployed = {d.name: d for d in client.read_deployments()}
-    assert EXCHANGE_DEPLOYMENTS | {"process-reports"} <= set(deployed)
-    assert all(deployed[n].schedules and deployed[n].work_pool_name == "hotline" for n in EXCHANGE_DEPLOYMENTS)
-    prefect("deployment", "run", "export-bundles/export-interpol")
+        assert EXCHANGE_DEPLOYMENTS | {"process-reports"} <= set(deployed)
+        assert all(deployed[n].schedules and deployed[n].work_pool_name == "hotline" for n in EXCHANGE_DEPLOYMENTS)
+        client.create_flow_run_from_deployment(deployed["export-interpol"].id)  # `prefect deployment run`
     prefect("worker", "start", "--pool", "hotline", "--run-once", timeout=180)
 
     (export,) = installation.catalog.exports()
