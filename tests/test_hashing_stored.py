@@ -108,3 +108,35 @@ def test_a_known_benign_match_keeps_an_item_out_of_review(installation: Installa
     assert outcomes[shas[0]].set_name == "site-furniture"
     assert (outcomes[shas[2]].verdict, outcomes[shas[2]].set_name) == (Verdict.BASELINE, "baseline-list")
     assert outcomes[shas[1]].status == "queued"
+
+
+def test_migration_0003_goes_down_and_up_alone(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from catalog.db import Database, _alembic_config
+
+    db = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
+    db.migrate()
+    assert "0003" in db.schema_revision().split(",")
+    with db.engine.begin() as conn:  # a set registered before the columns existed
+        conn.execute(sa.text(
+            "INSERT INTO known_sets (name, verdict, path, rows, content_sha256, pdq_threshold, enabled, "
+            "imported_at) VALUES ('old', 'baseline', 'p', 1, :digest, 31, 1, '2026-01-01 00:00:00')"
+        ), {"digest": "0" * 64})  # fmt: skip
+    config = _alembic_config()
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003@0001")  # only this branch
+        conn.commit()
+    tables = sa.inspect(db.engine).get_table_names()
+    assert "frame_hashes" not in tables and "rechecks" in tables
+    assert "0003" not in (db.schema_revision() or "").split(",")
+    db.migrate()
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns("known_sets")}
+    assert {"category_verdicts", "benign", "format"} <= columns
+    from catalog import Catalog
+
+    entry = Catalog(db.url).get_known_set("old")
+    assert (entry.benign, entry.category_verdicts, entry.format) == (False, {}, None)
+    db.dispose()
