@@ -872,6 +872,7 @@ def stats(
     ctx: typer.Context,
     from_snapshot: FromSnapshotOpt = False,
     jurisdiction: JurisdictionOpt = None,
+    period: Annotated[str, typer.Option(help="Periods of the last table: week or month.")] = "month",
     as_json: JsonOpt = False,
 ) -> None:
     """The figures hotlines publish (docs/statistics.md), computed with DuckDB."""
@@ -879,11 +880,13 @@ def stats(
         return
     from stats import console_tables
 
+    if period not in ("week", "month"):
+        raise ValueError(f"--period is week or month, not {period!r}")
     _, figures = _figures(from_snapshot, jurisdiction)
     if as_json:
         emit_json(figures)
         return
-    for title, columns, rows in console_tables(figures):
+    for title, columns, rows in console_tables(figures, grain=period):
         table(title, columns, rows)
 
 

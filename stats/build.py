@@ -60,6 +60,7 @@ def _software() -> str:
 
 def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOptions, *, version: str) -> None:
     """Create the base tables, derived tables and views of the statistics database in ``con``."""
+    con.execute("SET preserve_insertion_order = false")  # tables are sets; lets DuckDB write in parallel
     staged = [f"raw_{name}" for name in extract.tables]
     for name, table in extract.tables.items():
         con.register(f"raw_{name}", table)

@@ -76,17 +76,37 @@ class Extract:
     tables: dict[str, pa.Table]
 
 
+def _arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str) -> pa.DataType:
+    """The Arrow type the driver's values of a column fit: SQLite hands datetimes over as
+    text and booleans as integers; PostgreSQL's driver as datetimes and booleans."""
+    if isinstance(column_type, sa.DateTime):
+        return pa.string() if dialect == "sqlite" else pa.timestamp("us")
+    if isinstance(column_type, sa.Boolean):
+        return pa.int64() if dialect == "sqlite" else pa.bool_()
+    if isinstance(column_type, sa.Integer):
+        return pa.int64()
+    return pa.string()
+
+
+def _chunk(rows: list[Any], names: list[str], row_type: pa.StructType) -> pa.Table:
+    try:  # one pass over the row tuples, in Arrow's C++
+        return pa.Table.from_struct_array(pa.array(rows, type=row_type))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # a value of another type: infer column by column
+        columns = zip(*rows, strict=True)
+        return pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)})
+
+
 def _fetch(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
-    """The rows of ``query`` as an Arrow table, converted a chunk at a time (column types are
-    inferred: strings for SQLite's datetimes, which the build casts)."""
+    """The rows of ``query`` as an Arrow table, converted a chunk at a time (the build casts
+    every column to its DuckDB type)."""
     names = [c.name for c in query.selected_columns]
+    row_type = pa.struct([(c.name, _arrow_type(c.type, conn.dialect.name)) for c in query.selected_columns])
     chunks = [pa.table({name: pa.nulls(0) for name in names})]
     cursor = conn.connection.cursor()  # the transaction's own DBAPI connection
     try:
         cursor.execute(str(query.compile(dialect=conn.dialect)))
         while rows := cursor.fetchmany(_CHUNK):
-            columns = zip(*rows, strict=True)
-            chunks.append(pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)}))
+            chunks.append(_chunk(rows, names, row_type))
     finally:
         cursor.close()
     return pa.concat_tables(chunks, promote_options="permissive")

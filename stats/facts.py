@@ -31,8 +31,7 @@ FACTS: dict[str, str] = {
                  any_value(ri.report_id) FILTER (WHERE ri.first_sighting) AS first_report_id,
                  any_value(r.hotline) FILTER (WHERE ri.first_sighting) AS hotline
           FROM report_items ri JOIN reports r USING (report_id) GROUP BY ri.item_id),
-        known AS (
-          SELECT item_id, list(DISTINCT set_name ORDER BY set_name) AS known_sets FROM matches GROUP BY item_id),
+        known AS (SELECT DISTINCT item_id FROM matches),
         -- the home jurisdiction's verdict is the main verdict (known sets included); any
         -- other jurisdiction's is its newest row in jurisdiction_verdicts (from a grading)
         v AS (
@@ -64,7 +63,7 @@ FACTS: dict[str, str] = {
                coalesce(v.first_verdict_source = 'known-set', FALSE) AS auto_classified,
                CASE WHEN v.first_verdict_source = 'known-set' THEN v.first_verdict_set END AS auto_classified_by,
                coalesce(v.analyst_assessed, FALSE) AS analyst_assessed,
-               known.item_id IS NOT NULL AS known, coalesce(known.known_sets, []) AS known_sets,
+               known.item_id IS NOT NULL AS known,
                x.exported_at
         FROM items i CROSS JOIN jurisdictions j
         LEFT JOIN seen ON seen.item_id = i.item_id

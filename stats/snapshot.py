@@ -1,8 +1,8 @@
 """Media-free, versioned snapshots of the statistics database, for statisticians.
 
 A snapshot is a folder ``<stats dir>/versions/<version>/`` holding ``hotline.duckdb`` (base
-tables, derived tables and the documented views), ``parquet/<name>.parquet`` (every table
-and view, written with pyarrow) and ``manifest.json`` (what was read, row counts, file
+tables, derived tables and the documented views), ``parquet/<name>.parquet`` (every base
+table and view, written with pyarrow) and ``manifest.json`` (what was read, row counts, file
 digests). It is built in a hidden folder next to ``versions/`` and renamed into place when
 complete; then the ``current`` symbolic link is swapped to it in one atomic step. A reader
 that opened an earlier snapshot keeps reading it, even after old versions are pruned (the
@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 from catalog import Catalog
 from stats.build import SnapshotOptions, build, relations
 from stats.errors import NoSnapshot, SnapshotError
-from stats.extract import extract
+from stats.extract import Extract, extract
+from stats.facts import FACTS
 
 DATABASE = "hotline.duckdb"
 CURRENT = "current"
@@ -74,9 +75,15 @@ def _check_media_free(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dict[str, object]]:
+    """Every base table and view as Parquet; the derived tables (``FACTS``) only in the
+    database file. Returns the manifest's entries of every relation."""
     folder.mkdir()
     files: dict[str, dict[str, object]] = {}
     for name, kind in relations(con).items():
+        if name in FACTS:
+            rows = con.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+            files[name] = {"kind": "derived table", "rows": rows}
+            continue
         table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
         path = folder / f"{name}.parquet"
         pq.write_table(table, path, compression="zstd")
@@ -103,46 +110,52 @@ def _prune(folder: Path, keep: int) -> list[str]:
     return removed
 
 
+def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version: str,
+                 timings: dict[str, float]) -> dict[str, dict[str, object]]:
+    """Write the database, the Parquet files and the manifest into ``folder``, synced to disk."""
+    con = duckdb.connect(str(folder / DATABASE))
+    try:
+        step = time.perf_counter()
+        build(con, data, options, version=version)
+        _check_media_free(con)
+        con.execute("CHECKPOINT")
+        timings["build"] = time.perf_counter() - step
+        step = time.perf_counter()
+        files = _write_parquet(con, folder / "parquet")
+        timings["parquet"] = time.perf_counter() - step
+    finally:
+        con.close()
+    manifest = {
+        "version": version, "as_of": data.as_of.isoformat() + "Z", "catalog_revision": data.catalog_revision,
+        "country": options.country.upper(), "url_policy": options.urls, "database": DATABASE,
+        "relations": files, "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for path in [*folder.rglob("*.parquet"), folder / DATABASE, folder / "manifest.json"]:
+        _fsync(path)
+    return files
+
+
 def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | None = None, *,
                    keep: int = 3, actor: str = "stats") -> SnapshotInfo:
     """Write a snapshot of the catalog into ``folder``, make it current, keep the newest
-    ``keep`` versions, and audit it (``stats.snapshot``)."""
+    ``keep`` versions, and audit it (``stats.snapshot``). If anything fails, the current
+    snapshot stays as it was and no partial files are left."""
     options = options or SnapshotOptions()
     if keep < 1:
         raise ValueError(f"keep at least one snapshot, not {keep!r}")
     started = time.perf_counter()
-    timings: dict[str, float] = {}
     data = extract(catalog)
-    timings["extract"] = time.perf_counter() - started
-    as_of, revision = data.as_of, data.catalog_revision
-    version = as_of.strftime("%Y%m%dT%H%M%S%fZ")
+    timings = {"extract": time.perf_counter() - started}
+    as_of, version = data.as_of, data.as_of.strftime("%Y%m%dT%H%M%S%fZ")
     (folder / VERSIONS).mkdir(parents=True, exist_ok=True)
     building = folder / f".building-{version}-{os.getpid()}"
     final = folder / VERSIONS / version
     try:
         building.mkdir()
-        con = duckdb.connect(str(building / DATABASE))
-        try:
-            step = time.perf_counter()
-            build(con, data, options, version=version)
-            _check_media_free(con)
-            con.execute("CHECKPOINT")
-            timings["build"] = time.perf_counter() - step
-            step = time.perf_counter()
-            files = _write_parquet(con, building / "parquet")
-            timings["parquet"] = time.perf_counter() - step
-        finally:
-            con.close()
-        del data  # the staged rows (with SHA-256s) are no longer needed
+        files = _build_files(building, data, options, version, timings)
+        del data  # the extracted rows (with SHA-256s) are no longer needed
         step = time.perf_counter()
-        manifest = {
-            "version": version, "as_of": as_of.isoformat() + "Z", "catalog_revision": revision,
-            "country": options.country.upper(), "url_policy": options.urls, "database": DATABASE,
-            "relations": files, "timings": {k: round(v, 3) for k, v in timings.items()},
-        }
-        (building / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        for path in [*building.rglob("*.parquet"), building / DATABASE, building / "manifest.json"]:
-            _fsync(path)
         try:
             building.rename(final)
         except OSError as exc:

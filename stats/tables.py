@@ -8,16 +8,15 @@ docs/statistics.md.
 
 from __future__ import annotations
 
-from stats.sitetypes import sighting_site_type_sql, site_type_sql
+from stats.sitetypes import (
+    host_sql,
+    host_type_sql,
+    sighting_site_type_sql,
+    url_type_sql,
+)
 
 URL_POLICIES = ("none", "host", "full")
 OWN_SOURCES = ("public", "demo")  # reports.source of our own reports; anything else is a partner's
-
-_HOST = (
-    "nullif(rtrim(lower(regexp_extract(url, "
-    r"'^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)', 1)), '.'), '')"
-)
-
 
 def _literals(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
@@ -27,16 +26,18 @@ def staging_sql() -> list[str]:
     """Temporary lookup tables (never written to the snapshot file): SHA-256 and URL to number."""
     return [
         """CREATE TEMP TABLE item_map AS
-           SELECT sha256, row_number() OVER (ORDER BY first_seen_at, sha256) AS item_id
+           SELECT sha256, row_number() OVER (ORDER BY first_seen_at) AS item_id
            FROM src_media""",
         f"""CREATE TEMP TABLE url_map AS
             WITH every AS (
               SELECT url FROM src_reports UNION SELECT media_url FROM src_sightings
               UNION SELECT page_url FROM src_sightings UNION SELECT final_url FROM src_pages
-              UNION SELECT url FROM src_rechecks)
-            SELECT url, row_number() OVER (ORDER BY url) AS url_id, {_HOST} AS host,
-                   {site_type_sql('url')} AS site_type
-            FROM every WHERE url IS NOT NULL""",
+              UNION SELECT url FROM src_rechecks),
+            hosted AS (SELECT url, {host_sql('url')} AS host FROM every WHERE url IS NOT NULL),
+            host_types AS (SELECT host, {host_type_sql('host')} AS site_type FROM (SELECT DISTINCT host FROM hosted))
+            SELECT h.url, row_number() OVER () AS url_id, h.host,
+                   coalesce(t.site_type, {url_type_sql('h.url')}, 'website') AS site_type
+            FROM hosted h LEFT JOIN host_types t ON t.host = h.host""",
     ]
 
 

@@ -11,6 +11,23 @@ from __future__ import annotations
 
 THREE_DAYS_H = 72
 
+
+def _illegal_by(dimension: str, first_flag: str) -> str:
+    """Illegal items and content URLs by ``dimension`` of where they were seen (country,
+    site type); ``first_flag`` marks one sighting per item and value of the dimension."""
+    return f"""
+        WITH total AS (SELECT jurisdiction, count(*) FILTER (WHERE illegal) AS items FROM item_facts GROUP BY ALL),
+        items AS (
+          SELECT jurisdiction, {dimension}, count(*) FILTER (WHERE {first_flag}) AS illegal_items
+          FROM illegal_sightings GROUP BY ALL),
+        urls AS (
+          SELECT jurisdiction, coalesce({dimension}, 'unknown') AS {dimension}, count(*) AS illegal_content_urls
+          FROM content_urls WHERE illegal GROUP BY ALL)
+        SELECT i.jurisdiction, i.{dimension}, i.illegal_items, coalesce(u.illegal_content_urls, 0) AS illegal_content_urls,
+               i.illegal_items / nullif(t.items, 0) AS share_of_illegal_items
+        FROM items i JOIN total t USING (jurisdiction) LEFT JOIN urls u USING (jurisdiction, {dimension})
+        ORDER BY i.jurisdiction, i.illegal_items DESC, i.{dimension}"""
+
 VIEWS: dict[str, str] = {
     "time_to": f"""
         WITH events AS (
@@ -132,30 +149,8 @@ VIEWS: dict[str, str] = {
         LEFT JOIN matched m ON m.set_name = k.set_name
         LEFT JOIN auto a ON a.set_name = k.set_name AND a.jurisdiction = j.jurisdiction
         ORDER BY j.jurisdiction, items_matched DESC, k.set_name""",
-    "hosting_countries": """
-        WITH total AS (SELECT jurisdiction, count(*) FILTER (WHERE illegal) AS items FROM item_facts GROUP BY ALL),
-        items AS (
-          SELECT jurisdiction, country, count(*) FILTER (WHERE first_of_item_in_country) AS illegal_items
-          FROM illegal_sightings GROUP BY ALL),
-        urls AS (
-          SELECT jurisdiction, coalesce(country, 'unknown') AS country, count(*) AS illegal_content_urls
-          FROM content_urls WHERE illegal GROUP BY ALL)
-        SELECT i.jurisdiction, i.country, i.illegal_items, coalesce(u.illegal_content_urls, 0) AS illegal_content_urls,
-               i.illegal_items / nullif(t.items, 0) AS share_of_illegal_items
-        FROM items i JOIN total t USING (jurisdiction) LEFT JOIN urls u USING (jurisdiction, country)
-        ORDER BY i.jurisdiction, i.illegal_items DESC, i.country""",
-    "site_types": """
-        WITH total AS (SELECT jurisdiction, count(*) FILTER (WHERE illegal) AS items FROM item_facts GROUP BY ALL),
-        items AS (
-          SELECT jurisdiction, site_type, count(*) FILTER (WHERE first_of_item_in_site_type) AS illegal_items
-          FROM illegal_sightings GROUP BY ALL),
-        urls AS (
-          SELECT jurisdiction, coalesce(site_type, 'unknown') AS site_type, count(*) AS illegal_content_urls
-          FROM content_urls WHERE illegal GROUP BY ALL)
-        SELECT i.jurisdiction, i.site_type, i.illegal_items, coalesce(u.illegal_content_urls, 0) AS illegal_content_urls,
-               i.illegal_items / nullif(t.items, 0) AS share_of_illegal_items
-        FROM items i JOIN total t USING (jurisdiction) LEFT JOIN urls u USING (jurisdiction, site_type)
-        ORDER BY i.jurisdiction, i.illegal_items DESC, i.site_type""",
+    "hosting_countries": _illegal_by("country", "first_of_item_in_country"),
+    "site_types": _illegal_by("site_type", "first_of_item_in_site_type"),
     "removal_days": """
         WITH tracked AS (SELECT jurisdiction, hours_to_removal / 24.0 AS days FROM takedowns WHERE illegal),
         buckets(bucket_order, bucket, days_from, days_to) AS (
@@ -210,14 +205,19 @@ VIEWS: dict[str, str] = {
         SELECT grain, period, hotline, jurisdiction, outcome, count(*) AS reports,
                CAST(sum(items) AS BIGINT) AS items, CAST(sum(items_illegal) AS BIGINT) AS items_illegal,
                CAST(sum(content_urls_illegal) AS BIGINT) AS content_urls_illegal
-        FROM (SELECT 'week' AS grain, week AS period, * FROM report_facts
-              UNION ALL BY NAME SELECT 'month' AS grain, month AS period, * FROM report_facts)
+        FROM (SELECT 'week' AS grain, week AS period, hotline, jurisdiction, outcome, items, items_illegal,
+                     content_urls_illegal FROM report_facts
+              UNION ALL
+              SELECT 'month', month, hotline, jurisdiction, outcome, items, items_illegal, content_urls_illegal
+              FROM report_facts)
         GROUP BY ALL ORDER BY grain, period, hotline, jurisdiction, outcome""",
     "items_by_period": """
         SELECT grain, period, hotline, jurisdiction, coalesce(verdict, 'unassessed') AS verdict, known,
                count(*) AS items, count(*) FILTER (WHERE auto_classified) AS items_auto_classified
-        FROM (SELECT 'week' AS grain, week AS period, * FROM item_facts
-              UNION ALL BY NAME SELECT 'month' AS grain, month AS period, * FROM item_facts)
+        FROM (SELECT 'week' AS grain, week AS period, hotline, jurisdiction, verdict, known, auto_classified
+              FROM item_facts
+              UNION ALL
+              SELECT 'month', month, hotline, jurisdiction, verdict, known, auto_classified FROM item_facts)
         GROUP BY ALL ORDER BY grain, period, hotline, jurisdiction, verdict, known""",
 }
 

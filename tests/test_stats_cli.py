@@ -49,7 +49,8 @@ def test_stats_tables_json_snapshot_and_errors(data_dir: Path) -> None:
 
     printed = run(data_dir, "stats").stdout
     for title in ("jurisdiction NL", "Reports by outcome", "Time from report to crawl", "Hosting countries",
-                  "Site types", "Duplicates avoided", "reports_received", "share_removed_within_3_days"):
+                  "Site types", "Duplicates avoided", "reports_received", "share_removed_within_3_days",
+                  "By month", "items_known"):
         assert title in printed
 
     live = run_json(data_dir, "stats")

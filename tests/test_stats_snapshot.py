@@ -35,7 +35,9 @@ from stats import (
     snapshot_figures,
     write_snapshot,
 )
+from stats.facts import FACTS
 from stats.snapshot import CURRENT, DATABASE
+from stats.views import VIEWS
 
 NL = SnapshotOptions(country="NL")
 
@@ -130,10 +132,16 @@ def test_layout_manifest_audit_and_the_same_figures_as_live(installation: Instal
     assert manifest["version"] == first.version and manifest["url_policy"] == "host"
     assert set(manifest["timings"]) == {"extract", "build", "parquet"}
     con = open_snapshot(folder)
+    kinds = {name: entry["kind"] for name, entry in manifest["relations"].items()}
+    assert {n for n, k in kinds.items() if k == "derived table"} == set(FACTS)
+    assert {n for n, k in kinds.items() if k == "view"} == set(VIEWS)
     for name, entry in manifest["relations"].items():
-        table = pq.read_table(first.path / entry["parquet"])
-        assert table.num_rows == entry["rows"] == first.rows[name]
         assert con.sql(f"SELECT count(*) FROM {name}").fetchall() == [(entry["rows"],)]
+        assert entry["rows"] == first.rows[name]
+        if name in FACTS:  # derived tables are in the database file only
+            assert "parquet" not in entry and not (first.path / "parquet" / f"{name}.parquet").exists()
+            continue
+        assert pq.read_table(first.path / entry["parquet"]).num_rows == entry["rows"]
         assert hashlib.sha256((first.path / entry["parquet"]).read_bytes()).hexdigest() == entry["sha256"]
     assert con.sql("SELECT version, country, url_policy FROM snapshot").fetchall() == [(first.version, "NL", "host")]
     con.close()
@@ -146,6 +154,29 @@ def test_layout_manifest_audit_and_the_same_figures_as_live(installation: Instal
     versions = [write_snapshot(catalog, folder, NL, keep=2).version for _ in range(2)]
     assert sorted(p.name for p in (folder / "versions").iterdir()) == versions
     assert not list(folder.glob(".building-*")) and not list(folder.glob(".current-*"))
+
+
+def test_a_failed_build_leaves_the_current_snapshot_and_no_debris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stats.snapshot
+
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog.migrate()
+    folder = tmp_path / "stats"
+    first = write_snapshot(catalog, folder, NL)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(stats.snapshot, "_write_parquet", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_snapshot(catalog, folder, NL)
+    catalog.dispose()
+    assert (folder / CURRENT).resolve() == first.path
+    assert {p.name for p in folder.iterdir()} == {CURRENT, "versions"}
+    assert [p.name for p in (folder / "versions").iterdir()] == [first.version]
+    assert snapshot_figures(folder).version == first.version
 
 
 READER = r"""
