@@ -9,8 +9,8 @@ ILLEGAL = "('baseline', 'national', 'illegal')"  # main verdicts, and other juri
 
 FACTS: dict[str, str] = {
     # Each (report, item) pair once: when the item was seen in that report, and whether an
-    # analyst's view of it was avoided: the item was in a known set, or an earlier report
-    # (ours or a partner's) had already brought it in.
+    # analyst's view of it was avoided: the item was in a known set (INTERPOL's, a partner's
+    # assessments), or an earlier report (ours or a partner's) had already brought it in.
     "report_items": """
         WITH pairs AS (
           SELECT s.report_id, s.item_id, min(s.seen_at) AS seen_at
@@ -20,11 +20,14 @@ FACTS: dict[str, str] = {
                  row_number() OVER w AS nth,
                  first_value(r.hotline) OVER w AS first_hotline
           FROM pairs p JOIN reports r USING (report_id)
-          WINDOW w AS (PARTITION BY p.item_id ORDER BY r.received_at, p.report_id))
+          WINDOW w AS (PARTITION BY p.item_id ORDER BY r.received_at, p.report_id)),
+        known AS (  -- who the known set comes from (INTERPOL, a partner): the first by name if several
+          SELECT m.item_id, min(coalesce(k.source, m.set_name)) AS source
+          FROM matches m LEFT JOIN known_sets k USING (set_name) GROUP BY ALL)
         SELECT o.report_id, o.item_id, o.seen_at, o.nth = 1 AS first_sighting,
-               CASE WHEN k.item_id IS NOT NULL THEN 'known set'
+               CASE WHEN k.item_id IS NOT NULL THEN 'known set: ' || k.source
                     WHEN o.nth > 1 THEN o.first_hotline END AS duplicate_of
-        FROM ordered o LEFT JOIN (SELECT DISTINCT item_id FROM matches) k USING (item_id)""",
+        FROM ordered o LEFT JOIN known k USING (item_id)""",
     "item_facts": f"""
         WITH seen AS (
           SELECT ri.item_id, count(*) AS reports,

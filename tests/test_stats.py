@@ -252,7 +252,7 @@ def test_hosting_countries_and_site_types(seeded: tuple[Seeded, Figures], oracle
 
 
 def test_duplicates_avoided(seeded: tuple[Seeded, Figures], oracle: Oracle) -> None:
-    _, f = seeded
+    rows, f = seeded
     order = sorted(oracle.reports.values(), key=lambda r: (r["received_at"], r["id"]))
     expected: Counter[tuple[str, str]] = Counter()
     first_url: dict[str, int] = {}
@@ -267,15 +267,22 @@ def test_duplicates_avoided(seeded: tuple[Seeded, Figures], oracle: Oracle) -> N
         if url in first_content:
             expected["content URL", oracle.hotline[first_content[url]]] += 1
         first_content.setdefault(url, rid)
+    set_source = {k["name"]: k["source"] for k in rows.rows["known_sets"]}
+    known_by: dict[str, str] = {}
+    for m in rows.rows["matches"]:
+        known_by[m["sha256"]] = min(known_by.get(m["sha256"], "~"), set_source[m["set_name"]])
     first_item: dict[str, int] = {}
     for rid, h in sorted(oracle.seen, key=lambda p: (oracle.reports[p[0]]["received_at"], p[0])):
         if h in oracle.known:
-            expected["item", "known set"] += 1
+            expected["item", f"known set: {known_by[h]}"] += 1
         elif h in first_item:
             expected["item", oracle.hotline[first_item[h]]] += 1
         first_item.setdefault(h, rid)
     got = {(r["what"], r["duplicate_of"]): r["duplicates"] for r in f.views["duplicates"]}
     assert got == dict(expected)
+    # by us, by a partner's report, by INTERPOL's and by the partner's known set
+    assert {by for what, by in got if what == "item"} == {"own", PARTNER, "known set: INTERPOL",
+                                                          f"known set: {PARTNER}"}
     totals = {r["what"]: r["total"] for r in f.views["duplicates"]}
     assert totals == {"reported URL": len(oracle.reports), "content URL": len(pairs), "item": len(oracle.seen)}
 
