@@ -5,8 +5,10 @@ The end-to-end run on the cluster profile is tests/test_pipeline.py's, on both p
 
 from __future__ import annotations
 
+import http.client
+import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -73,6 +75,57 @@ def test_s3_failures_are_transient_or_not(s3_server: str, aws: None) -> None:
     with pytest.raises(EvidenceError) as refused:
         missing_bucket.put(b"data")
     assert not isinstance(refused.value, EvidenceUnavailable)
+
+
+class _FailingFirst(BaseHTTPRequestHandler):
+    """Answers the first ``failures`` requests with 503 SlowDown, forwards the rest to S3."""
+
+    upstream = ""
+    failures = 0
+    seen = 0
+
+    def _any(self) -> None:
+        cls = type(self)
+        cls.seen += 1
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if cls.seen <= cls.failures:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        conn = http.client.HTTPConnection(cls.upstream, timeout=30)
+        conn.request(self.command, self.path, body=body, headers=dict(self.headers))
+        answer = conn.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_HEAD = do_DELETE = _any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_s3_server_errors_are_retried_with_backoff(s3_server: str, aws: None) -> None:
+    key = new_data_key()
+    store = S3EvidenceStore(f"s3://{BUCKET}/retry", key, endpoint_url=s3_server)
+    sha256 = store.put(b"benign bytes")
+    _FailingFirst.upstream, _FailingFirst.failures, _FailingFirst.seen = s3_server.removeprefix("http://"), 2, 0
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _FailingFirst)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        behind = S3EvidenceStore(f"s3://{BUCKET}/retry", key, endpoint_url=f"http://127.0.0.1:{proxy.server_port}")
+        assert behind.get(sha256) == b"benign bytes"  # two 503s, then the answer
+        assert _FailingFirst.seen == 3
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 def test_known_sets_reach_other_machines_through_s3(s3_installation: Installation, tmp_path: Path) -> None:
