@@ -142,3 +142,24 @@ def test_videos_match_known_videos_the_vpdq_way(tmp_path: Path) -> None:
     assert [(m.sha256, m.match_type, m.known_id) for m in matches] == [(copy.sha256, "vpdq", "clip-3")]
     assert 0 <= matches[0].distance <= 40
     assert pdq_to_packed(frames).shape == (len(frames), 32)
+
+
+def test_digest_index_finds_every_row_and_is_reused(tmp_path: Path) -> None:
+    from hashing.known.set_index import open_digest_index
+
+    md5s = [f"{n:032x}" for n in (5, 3, 3, 9)] + [None]
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"md5": md5s, "sha1": [None, None, None, None, "a" * 40],
+                             "id": ["e", "c", "d", "n", "s"]}), source)  # fmt: skip
+    imported = import_known_set(source, tmp_path / "sets", "d")
+    folder = tmp_path / "sets" / "index" / "d"
+    digests = open_digest_index(folder, imported.path, imported.content_sha256)
+    rows = pq.read_table(imported.path).to_pylist()
+    found = digests.lookup("md5", [f"{3:032x}", f"{7:032x}", None])
+    assert sorted(rows[int(r)]["id"] for r in found[0]) == ["c", "d"]
+    assert [len(found[1]), len(found[2])] == [0, 0]
+    assert [rows[int(r)]["id"] for r in digests.lookup("sha1", ["a" * 40])[0]] == ["s"]
+    assert len(digests.lookup("sha256", ["0" * 64])[0]) == 0  # an all-null column
+    built = sorted(p.name for p in folder.iterdir())
+    open_digest_index(folder, imported.path, imported.content_sha256)
+    assert sorted(p.name for p in folder.iterdir()) == built

@@ -1,7 +1,7 @@
 """Match batches of hashed items against known-hash sets.
 
-Exact digests (md5, sha1, sha256) are looked up in one DuckDB query over all the sets'
-Parquet files. PDQ near matches go through each set's persisted ``SetIndex`` (opened,
+Exact digests (md5, sha1, sha256) are binary-searched in each set's persisted digest
+index (``digest_index``). PDQ near matches go through each set's persisted ``SetIndex`` (opened,
 not rebuilt, when the set is unchanged): an image is looked up by its PDQ, the seven
 rotations and mirrorings of it, its untrimmed PDQ and its animation frames, and the
 nearest wins. A video is compared in the vPDQ way with every known item of the set
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,7 +28,8 @@ from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
 from hashing.known.schema import COLUMNS, DIGEST_COLUMNS
-from hashing.known.set_index import PdqMatch, SetIndex
+from hashing.known.digest_index import DigestIndex
+from hashing.known.set_index import PdqMatch, SetIndex, open_digest_index
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashing.video import VideoHashes
 
@@ -108,6 +110,7 @@ class Matcher:
         self.min_quality = min_quality
         self.vpdq_threshold = vpdq_threshold
         self._indexes = [open_set_index(s) for s in self.sets]
+        self._digests = [open_digest_index(s.index_folder, Path(s.path), _content(s)) for s in self.sets]
 
     def match(self, items: Sequence[Hashes]) -> list[MatchRecord]:
         """Every item's best match per set and match type, in item, set, type order."""
@@ -136,37 +139,18 @@ class Matcher:
         )
 
     def _match_digests(self, items: Sequence[Hashes]) -> list[_Found]:
-        query = pa.table(
-            {
-                "item": pa.array(range(len(items)), pa.int64()),
-                **{
-                    c: pa.array([getattr(i, c) for i in items], pa.string())
-                    for c in DIGEST_COLUMNS
-                },
-            }
-        )
-        columns = ", ".join((*DIGEST_COLUMNS, "id", "category"))
-        known = " UNION ALL ".join(
-            f"SELECT {n} AS set_index, {columns} FROM read_parquet($p{n})"
-            for n in range(len(self.sets))
-        )
-        joins = " UNION ALL ".join(
-            f"SELECT q.item, k.set_index, '{c}' AS match_type, k.id, k.category "
-            f"FROM q JOIN known AS k ON k.{c} = q.{c}"
-            for c in DIGEST_COLUMNS
-        )
-        sql = (
-            f"WITH known AS ({known}), hits AS ({joins}) "
-            "SELECT item, set_index, match_type, id, category FROM hits "
-            "QUALIFY row_number() OVER (PARTITION BY item, set_index, match_type "
-            "ORDER BY id NULLS LAST, category NULLS LAST) = 1"
-        )
-        params = {f"p{n}": str(s.path) for n, s in enumerate(self.sets)}
-        rows = _query(sql, params, {"q": query})
-        return [
-            _Found(item, set_index, self._record(items[item], set_index, kind, 0, known_id, category))
-            for item, set_index, kind, known_id, category in rows
-        ]
+        found = []
+        for set_index, (known, digests) in enumerate(zip(self.sets, self._digests, strict=True)):
+            hits: dict[tuple[int, str], np.ndarray] = {}
+            for column in DIGEST_COLUMNS:
+                rows = digests.lookup(column, [getattr(item, column) for item in items])
+                hits.update({(n, column): r for n, r in enumerate(rows) if len(r)})
+            meta = _row_meta(known, {int(r) for found_rows in hits.values() for r in found_rows})
+            for (n, column), found_rows in sorted(hits.items(), key=lambda h: h[0]):
+                known_id, category = min((meta[int(r)] for r in found_rows), key=_id_order)
+                record = self._record(items[n], set_index, column, 0, known_id, category)
+                found.append(_Found(n, set_index, record))
+        return found
 
     def _match_images(self, items: Sequence[Hashes], set_index: int) -> list[_Found]:
         owners: list[int] = []
@@ -184,7 +168,7 @@ class Matcher:
             owner = owners[hit.query]
             if owner not in best or (hit.distance, hit.pdq) < (best[owner].distance, best[owner].pdq):
                 best[owner] = hit
-        rows = _rows_by_pdq(known, {hit.pdq for hit in best.values()})
+        rows = _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in best.values()})
         return [
             _Found(owner, set_index, self._record(
                 items[owner], set_index, "pdq", hit.distance, *rows[hit.pdq][0]
@@ -210,7 +194,7 @@ class Matcher:
             return []
         known = self.sets[set_index]
         hits = self._indexes[set_index].search(queries, known.pdq_threshold)
-        rows = _rows_by_pdq(known, {hit.pdq for hit in hits})
+        rows = _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in hits})
         matched_frames: dict[tuple[int, str], set[int]] = defaultdict(set)
         matched_known: dict[tuple[int, str], set[str]] = defaultdict(set)
         categories: dict[str, str | None] = {}
@@ -243,8 +227,18 @@ class Matcher:
 
 
 def open_set_index(known: KnownSet) -> SetIndex:
-    """The set's persisted PDQ index: opened when current, else updated (incrementally
-    from the previous version's index) or built, and saved."""
+    """Bring the set's persisted indexes up to date and return the PDQ one: opened when
+    current, else updated (incrementally from the previous version's index) or built,
+    and saved. The exact digest index is built too when this content has none, so an
+    import pays for both and the first match pays for neither."""
+    content = _content(known)
+    index = SetIndex.open(known.index_folder, Path(known.path), content)
+    open_digest_index(known.index_folder, Path(known.path), content)
+    return index
+
+
+def _content(known: KnownSet) -> str:
+    """The set's content digest, after checking its file is a normalised set."""
     try:
         names = pq.read_schema(known.path).names
         missing = [c for c in COLUMNS if c not in names]
@@ -253,12 +247,41 @@ def open_set_index(known: KnownSet) -> SetIndex:
                 f"known set {known.name!r}: {str(known.path)!r} is not a normalised "
                 f"set (missing {', '.join(missing)}); import it with import_known_set"
             )
-        content = known.content_sha256 or _content_of(known.path)
+        return known.content_sha256 or _content_of(known.path)
     except (OSError, pa.ArrowException) as exc:
         raise KnownSetError(
             f"known set {known.name!r}: cannot read {str(known.path)!r}: {exc}"
         ) from exc
-    return SetIndex.open(known.index_folder, Path(known.path), content)
+
+
+def _id_order(meta: tuple[str | None, str | None]) -> tuple[bool, str, bool, str]:
+    """Rows by id then category, nulls last (which row a match names)."""
+    known_id, category = meta
+    return (known_id is None, known_id or "", category is None, category or "")
+
+
+def _row_meta(known: KnownSet, rows: set[int]) -> dict[int, tuple[str | None, str | None]]:
+    """``row -> (id, category)`` for these rows of the set file, reading only the row
+    groups that hold them."""
+    if not rows:
+        return {}
+    out: dict[int, tuple[str | None, str | None]] = {}
+    try:
+        parquet = pq.ParquetFile(known.path)
+        first = 0
+        for group in range(parquet.num_row_groups):
+            size = parquet.metadata.row_group(group).num_rows
+            wanted = sorted(r - first for r in rows if first <= r < first + size)
+            if wanted:
+                table = parquet.read_row_group(group, columns=["id", "category"]).take(wanted)
+                for r, known_id, category in zip(
+                    wanted, table.column("id").to_pylist(), table.column("category").to_pylist(), strict=True
+                ):
+                    out[first + r] = (known_id, category)
+            first += size
+    except (OSError, pa.ArrowException) as exc:
+        raise KnownSetError(f"known set {known.name!r}: cannot read {str(known.path)!r}: {exc}") from exc
+    return out
 
 
 def _content_of(path: Path) -> str:
@@ -267,20 +290,18 @@ def _content_of(path: Path) -> str:
     return stored_content_sha256(path)
 
 
-def _rows_by_pdq(known: KnownSet, pdqs: set[str]) -> dict[str, list[tuple[str | None, str | None]]]:
+def _rows_by_pdq(
+    known: KnownSet, digests: DigestIndex, pdqs: set[str]
+) -> dict[str, list[tuple[str | None, str | None]]]:
     """``pdq -> [(id, category), ...]`` of the set's rows with these PDQ hashes, each
     list ordered by id then category (nulls last)."""
-    if not pdqs:
-        return {}
-    sql = (
-        "SELECT pdq, id, category FROM read_parquet($p) WHERE pdq IN "
-        "(SELECT pdq FROM wanted) ORDER BY pdq, id NULLS LAST, category NULLS LAST"
-    )
-    wanted = pa.table({"pdq": pa.array(sorted(pdqs), pa.string())})
-    out: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
-    for pdq, known_id, category in _query(sql, {"p": str(known.path)}, {"wanted": wanted}):
-        out[pdq].append((known_id, category))
-    return out
+    wanted = sorted(pdqs)
+    rows = digests.lookup("pdq", wanted)
+    meta = _row_meta(known, {int(r) for found in rows for r in found})
+    return {
+        pdq: sorted((meta[int(r)] for r in found), key=_id_order)
+        for pdq, found in zip(wanted, rows, strict=True)
+    }
 
 
 def _frames_per_id(known: KnownSet, ids: set[str]) -> dict[str, int]:

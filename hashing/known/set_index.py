@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
+from hashing.known.digest_index import PREFIX as DIGESTS_PREFIX
+from hashing.known.digest_index import DigestIndex
 from hashing.known.mih import MihIndex
 from hashing.signals.pdq import pdq_to_packed
 
@@ -175,8 +177,18 @@ class SetIndex:
         keep = {"manifest.json", ".lock"} | {s.name for s in self._segments}
         keep |= {s.live_file for s in self._segments if s.live_file}
         for path in self.folder.iterdir():
-            if path.name not in keep:
+            if path.name not in keep and not path.name.startswith(DIGESTS_PREFIX):
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def open_digest_index(folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
+    """The set's exact digest index (see ``digest_index``), built under the lock when
+    this content has none yet."""
+    try:
+        return DigestIndex.open_existing(folder, content_sha256)
+    except FileNotFoundError:
+        with _locked(folder):
+            return DigestIndex.open(folder, parquet, content_sha256)
 
 
 def delete_set_index(folder: Path) -> None:

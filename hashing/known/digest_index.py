@@ -1,0 +1,107 @@
+"""Exact lookups in a known set without scanning it: per hash column (md5, sha1, sha256,
+and pdq, to find the rows of a PDQ near match), the set's values as sorted fixed-width
+bytes with their row numbers, saved as ``.npy`` files
+and opened memory-mapped; a lookup is a binary search. Built once per set content (a
+changed set gets a new one), beside the set's PDQ index."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hashing.errors import KnownSetError
+from hashing.known.schema import HASH_COLUMNS, HEX_LENGTHS
+
+PREFIX = "digests-"
+_CHUNK = 1 << 20
+
+
+class DigestIndex:
+    """Sorted digests per column (``S16``/``S20``/``S32``) and their Parquet rows."""
+
+    def __init__(self, keys: dict[str, np.ndarray], rows: dict[str, np.ndarray]) -> None:
+        self._keys = keys
+        self._rows = rows
+
+    @classmethod
+    def open(cls, folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
+        """Load the index of this set content, building it first when missing. The
+        caller holds the set folder's lock when it may build."""
+        target = folder / f"{PREFIX}{content_sha256[:16]}"
+        if not (target / "complete").exists():
+            _build(target, parquet)
+            for old in folder.glob(f"{PREFIX}*"):
+                if old != target:
+                    shutil.rmtree(old, ignore_errors=True)
+        return cls.open_existing(folder, content_sha256)
+
+    @classmethod
+    def open_existing(cls, folder: Path, content_sha256: str) -> DigestIndex:
+        """Load a complete index; ``FileNotFoundError`` when there is none."""
+        target = folder / f"{PREFIX}{content_sha256[:16]}"
+        if not (target / "complete").exists():
+            raise FileNotFoundError(target / "complete")
+        keys = {c: _load(target / f"{c}.npy") for c in HASH_COLUMNS}
+        rows = {c: _load(target / f"{c}-rows.npy") for c in HASH_COLUMNS}
+        return cls(keys, rows)
+
+    def lookup(self, column: str, values: Sequence[str | None]) -> list[np.ndarray]:
+        """For each value (lowercase hex, or None), the rows holding it."""
+        keys, rows = self._keys[column], self._rows[column]
+        found = [np.zeros(0, dtype=np.uint32) for _ in values]
+        present = [n for n, v in enumerate(values) if v is not None]
+        if not present or not len(keys):
+            return found
+        wanted = _packed([values[n] for n in present], column)  # type: ignore[misc]
+        lo = np.searchsorted(keys, wanted, side="left")
+        hi = np.searchsorted(keys, wanted, side="right")
+        for n, a, b in zip(present, lo.tolist(), hi.tolist(), strict=True):
+            found[n] = np.asarray(rows[a:b])
+        return found
+
+
+def _load(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r")
+    except ValueError:  # an empty array cannot be memory-mapped
+        return np.load(path)
+
+
+def _packed(values: Sequence[str], column: str) -> np.ndarray:
+    width = HEX_LENGTHS[column] // 2
+    return np.frombuffer(bytes.fromhex("".join(values)), dtype=f"S{width}")
+
+
+def _build(target: Path, parquet: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        table = pq.read_table(parquet, columns=list(HASH_COLUMNS))
+    except (OSError, ValueError) as exc:
+        raise KnownSetError(f"cannot read digests from {str(parquet)!r}: {exc}") from exc
+    for column in HASH_COLUMNS:
+        values = table.column(column)
+        rows = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False)).astype(np.uint32)
+        present = values.drop_null()
+        keys = np.concatenate(
+            [_packed(chunk, column) for chunk in _chunks(present)] or
+            [np.zeros(0, dtype=f"S{HEX_LENGTHS[column] // 2}")]
+        )
+        order = np.argsort(keys, kind="stable")
+        np.save(tmp / f"{column}.npy", keys[order])
+        np.save(tmp / f"{column}-rows.npy", rows[order])
+    (tmp / "complete").write_text("")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def _chunks(values: pa.ChunkedArray) -> Iterator[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values.slice(start, _CHUNK).to_pylist()
