@@ -34,13 +34,14 @@ def installation() -> Installation:
 
 
 def task_runner(settings: Settings | None = None) -> TaskRunner[Any]:
-    """Where a flow's mapped tasks run: threads in the flow's process (single profile), or
+    """Where a flow's mapped tasks run: ``flow_threads`` threads in the flow's process
+    (single profile; each crawl is a process of its own, so this bounds them too), or
     a Dask cluster (cluster profile): the scheduler at ``dask_address``, or a local cluster
     of ``dask_workers`` processes started for the flow run. Read when the flow module is
     imported, i.e. in each flow run's own process."""
     s = settings or Settings()
     if not (s.dask_address or s.dask_workers):
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=s.flow_threads)
     from prefect_dask import DaskTaskRunner
 
     if s.dask_address:

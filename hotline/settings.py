@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     dask_workers: int = Field(
         0, ge=0, description="Without dask_address: a local Dask cluster of this many worker processes (0: threads)."
     )
+    flow_threads: int = Field(
+        8, gt=0, description="Without Dask: tasks run at once in a flow run (crawls, each its own process; hash batches)."
+    )
     hash_batch: int = Field(50, gt=0, description="Media items per hashing task (the unit spread over workers).")
     quarantine_after: int = Field(
         3, gt=0, description="Runs an item may fail transiently (storage unreachable) before it is quarantined."

@@ -256,7 +256,8 @@ def test_task_runner_follows_the_settings() -> None:
     from prefect.task_runners import ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
-    assert isinstance(task_runner(Settings()), ThreadPoolTaskRunner)
+    threads = task_runner(Settings(flow_threads=3))
+    assert isinstance(threads, ThreadPoolTaskRunner) and threads._max_workers == 3
     local = task_runner(Settings(dask_workers=3))
     assert isinstance(local, DaskTaskRunner) and local.cluster_kwargs["n_workers"] == 3
     remote = task_runner(Settings(dask_address="tcp://10.0.0.5:8786"))
