@@ -61,7 +61,6 @@ def _software() -> str:
 def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOptions, *, version: str) -> None:
     """Create the base tables, derived tables and views of the statistics database in ``con``."""
     con.execute("SET preserve_insertion_order = false")  # tables are sets; lets DuckDB write in parallel
-    staged = [f"raw_{name}" for name in extract.tables]
     for name, table in extract.tables.items():
         con.register(f"raw_{name}", table)
     try:
@@ -88,8 +87,8 @@ def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOpt
             con.execute(f"DROP VIEW IF EXISTS temp.src_{name}")
         con.execute("DROP TABLE IF EXISTS temp.item_map")
         con.execute("DROP TABLE IF EXISTS temp.url_map")
-        for name in staged:
-            con.unregister(name)
+        for name in extract.tables:
+            con.unregister(f"raw_{name}")
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
