@@ -84,7 +84,7 @@ def _aws_kwargs() -> dict[str, str]:
             "region_name": AWS["AWS_DEFAULT_REGION"]}
 
 
-def _wait_healthy(api_url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+def _wait_healthy(api_url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
