@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         None, gt=0, description="Purge evidence this many days after verdict and export (retention flow); None: never."
     )
     pdq_threshold: int = Field(31, ge=0, le=256)
+    # Hashing and matching (issue 3)
+    pdq_min_quality: int = Field(0, ge=0, le=100, description="Images with a lower PDQ quality skip PDQ matching.")
+    video_sample_interval: float = Field(1.0, gt=0, description="Seconds between the video frames hashed.")
+    video_max_frames: int = Field(3600, gt=0, description="Most frames hashed per video.")
+    vpdq_threshold: float = Field(
+        0.8, gt=0, le=1, description="Share of frames, both ways, that makes a video match a known one."
+    )
     export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")
 
     # Review queue and classification (issue 5)
@@ -109,16 +116,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
-
-
-    # Hashing and matching (issue 3)
-    pdq_min_quality: int = Field(0, ge=0, le=100, description="Images with a lower PDQ quality skip PDQ matching.")
-    video_sample_interval: float = Field(1.0, gt=0, description="Seconds between the video frames hashed.")
-    video_max_frames: int = Field(3600, gt=0, description="Most frames hashed per video.")
-    vpdq_threshold: float = Field(
-        0.8, gt=0, le=1, description="Share of frames, both ways, that makes a video match a known one."
-    )
-
 
     # Secure exchange (issue 6)
     interpol_destination: str | None = Field(
