@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from evidence import EvidenceNotFound, EvidenceTampered, S3EvidenceStore, new_data_key
 from evidence.s3 import parse_s3_url
@@ -15,19 +12,10 @@ from evidence.s3 import parse_s3_url
 DATA = b"\x89PNG synthetic evidence " * 50
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+@pytest.fixture
+def s3_endpoint(s3_server: str) -> str:
+    """moto's S3 server on 127.0.0.1, shared by the session (tests/cluster_support.py)."""
+    return s3_server
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ from pathlib import Path
 import boto3
 import pytest
 from exchange_support import confirmed_item, make_installation, register
-from moto.server import ThreadedMotoServer
 
 from exports import DeliveryConflict, DeliveryError, S3Destination, write_bundle
 from exports.keys import generate_encryption_key, generate_signing_key
 from hotline.exchange import export_to_partner, poll_inbound
-from hotline.site import unused_port
 
 BUCKET = "exchange"
 MiB = 1 << 20
@@ -96,13 +94,10 @@ class FlakyS3Proxy:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    port = unused_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+@pytest.fixture
+def moto_url(s3_server: str) -> str:
+    """moto's S3 server on 127.0.0.1, shared by the session (tests/cluster_support.py)."""
+    return s3_server
 
 
 @pytest.fixture
