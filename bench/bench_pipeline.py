@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py [--reports 1000] [--images 50] [--profiles single,cluster-1,cluster-2]
 
-A local site on 127.0.0.1 (``hotline.site.serve_site``) serves one page per report, each
+A local site on 127.0.0.1 (``hotline.site.serve_site``, in a process of its own) serves one page per report, each
 showing ``--images`` distinct benign synthetic JPEGs; a known set holds one picture in ten
 (exact SHA-256), so matching has work to do. Each profile gets a fresh installation, the
 reports are filed, and one ``process_report(limit=N)`` run (Prefect's engine, on a local
@@ -25,6 +25,7 @@ figures vary between runs.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import socket
@@ -95,7 +96,7 @@ def _stage_times(flow_run_id: Any) -> dict[str, float]:
     return {"catalog": writes, **{stage: max(ts) - min(ts) for stage, ts in spans.items()}}
 
 
-def _run_profile(name: str, workers: int, routes: dict[str, Any], site: Any, reports: int, work: Path,
+def _run_profile(name: str, workers: int, routes: dict[str, Any], site: str, reports: int, work: Path,
                  s3_endpoint: str | None) -> dict[str, Any]:
     from catalog import Verdict
     from cluster_support import BUCKET, postgres_database
@@ -104,7 +105,7 @@ def _run_profile(name: str, workers: int, routes: dict[str, Any], site: Any, rep
     from hotline.settings import Settings
 
     with ExitStack() as stack:
-        env = {"HOTLINE_DATA_DIR": str(work / name), "HOTLINE_CRAWL_ALLOW": site.host_port}
+        env = {"HOTLINE_DATA_DIR": str(work / name), "HOTLINE_CRAWL_ALLOW": site}
         if workers:
             run = uuid.uuid4().hex[:8]
             env.update(HOTLINE_CATALOG_URL=stack.enter_context(postgres_database("hotline_bench")),
@@ -117,7 +118,7 @@ def _run_profile(name: str, workers: int, routes: dict[str, Any], site: Any, rep
             inst = Installation.init(settings)
             inst.import_known_set(_known_set(routes, work), "bench", Verdict.BASELINE)
             for r in range(reports):
-                inst.catalog.add_report(site.url(f"/r{r}"), actor="bench")
+                inst.catalog.add_report(f"http://{site}/r{r}", actor="bench")
             from flows.common import task_runner
 
             flow = process_report.with_options(task_runner=task_runner(settings))
@@ -140,6 +141,29 @@ def _run_profile(name: str, workers: int, routes: dict[str, Any], site: Any, rep
     stages["orchestration"] = max(0.0, elapsed - sum(stages.values()))
     return {"profile": name, "seconds": elapsed, "reports": len(summary["reports"]), "items": items,
             "errors": errors, "queued": summary["queued"], "known": summary["auto_classified"], "stages": stages}
+
+
+def _serve(routes: dict[str, Any], ready: Any, stop: Any) -> None:
+    from hotline.site import serve_site
+
+    with serve_site(routes) as site:
+        ready.put(site.host_port)
+        stop.wait()
+
+
+@contextmanager
+def _site_process(routes: dict[str, Any]) -> Iterator[str]:
+    """The site served by a process of its own (host:port), so that serving it does not
+    compete with the flow for this process's GIL."""
+    ctx = multiprocessing.get_context("fork")
+    ready, stop = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=_serve, args=(routes, ready, stop), daemon=True)
+    proc.start()
+    try:
+        yield ready.get(timeout=120)
+    finally:
+        stop.set()
+        proc.join(timeout=30)
 
 
 @contextmanager
@@ -180,15 +204,14 @@ def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
     from cluster_support import AWS
-    from hotline.site import serve_site
 
     os.environ.update(AWS)
     print(f"generating {args.reports} pages x {args.images} images ...", flush=True)
     routes = _site_routes(args.reports, args.images)
     results = []
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        site = stack.enter_context(_site_process(routes))  # forked before any thread starts
         stack.enter_context(prefect_test_harness(server_startup_timeout=120))
-        site = stack.enter_context(serve_site(routes))
         endpoint = None
         if any(p.startswith("cluster") for p in profiles):
             endpoint = stack.enter_context(_moto_process())
