@@ -34,6 +34,8 @@ from the low bit of word 0."""
 TABLES = len(_SPLITS)
 _MAX_BUCKET_BITS = 23
 """2**23 buckets a table (32 MiB of offsets): about one entry a bucket at 10M hashes."""
+_BUILD_CHUNK = 1 << 20
+"""Rows whose keys are computed at once while building."""
 _CHUNK_CANDIDATES = 1 << 19
 """Candidate comparisons per step: bounds the memory of a query batch."""
 _FORMAT = "hotline-pdq-mih/1"
@@ -82,13 +84,16 @@ class MihIndex:
         bucket_bits = int(min(_MAX_BUCKET_BITS, max(4, int(np.ceil(np.log2(max(n, 2)))))))
         ids, offsets = [], []
         offset_type = np.uint32 if n < 2**32 else np.uint64
+        # Transient memory matters at 10M entries (the tables themselves are ~1.1 GB):
+        # keys are uint32 and made in chunks, offsets are summed in place.
+        keys = np.empty(n, dtype=np.uint32)
         for start, _bits in _SPLITS:
-            keys = _keys(words, start, bucket_bits).astype(np.int64)
-            order = np.argsort(keys, kind="stable").astype(np.uint32)
-            counts = np.bincount(keys, minlength=1 << bucket_bits)
-            offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(offset_type))
-            ids.append(order)
-            del keys
+            for r0 in range(0, n, _BUILD_CHUNK):
+                keys[r0 : r0 + _BUILD_CHUNK] = _keys(words[r0 : r0 + _BUILD_CHUNK], start, bucket_bits)
+            ids.append(np.argsort(keys, kind="stable").astype(np.uint32))
+            table = np.zeros((1 << bucket_bits) + 1, dtype=offset_type)
+            np.cumsum(np.bincount(keys, minlength=1 << bucket_bits), out=table[1:])
+            offsets.append(table)
         return cls(words, ids, offsets)
 
     # --- persistence -----------------------------------------------------------------
