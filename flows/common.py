@@ -37,7 +37,9 @@ def task_runner(settings: Settings | None = None) -> TaskRunner[Any]:
     """Where a flow's mapped tasks run: ``flow_threads`` threads in the flow's process
     (single profile; each crawl is a process of its own, so this bounds them too), or
     a Dask cluster (cluster profile): the scheduler at ``dask_address``, or a local cluster
-    of ``dask_workers`` processes started for the flow run. Read when the flow module is
+    of ``dask_workers`` processes started for the flow run, which share the
+    ``flow_threads`` between them (a crawl task mostly waits on its Scrapy process, so
+    one thread a worker would leave the machine idle). Read when the flow module is
     imported, i.e. in each flow run's own process."""
     s = settings or Settings()
     if not (s.dask_address or s.dask_workers):
@@ -47,7 +49,8 @@ def task_runner(settings: Settings | None = None) -> TaskRunner[Any]:
     if s.dask_address:
         return DaskTaskRunner(address=s.dask_address)
     return DaskTaskRunner(cluster_kwargs={
-        "n_workers": s.dask_workers, "processes": True, "threads_per_worker": 1, "dashboard_address": None,
+        "n_workers": s.dask_workers, "processes": True,
+        "threads_per_worker": max(1, s.flow_threads // s.dask_workers), "dashboard_address": None,
     })
 
 

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
         0, ge=0, description="Without dask_address: a local Dask cluster of this many worker processes (0: threads)."
     )
     flow_threads: int = Field(
-        8, gt=0, description="Without Dask: tasks run at once in a flow run (crawls, each its own process; hash batches)."
+        8, gt=0, description="Tasks run at once in a flow run (crawls, each its own process; hash batches);"
+        " a local Dask cluster shares them among its workers."
     )
     hash_batch: int = Field(50, gt=0, description="Media items per hashing task (the unit spread over workers).")
     quarantine_after: int = Field(

@@ -258,7 +258,8 @@ def test_task_runner_follows_the_settings() -> None:
 
     threads = task_runner(Settings(flow_threads=3))
     assert isinstance(threads, ThreadPoolTaskRunner) and threads._max_workers == 3
-    local = task_runner(Settings(dask_workers=3))
+    local = task_runner(Settings(dask_workers=3, flow_threads=8))
     assert isinstance(local, DaskTaskRunner) and local.cluster_kwargs["n_workers"] == 3
+    assert local.cluster_kwargs["threads_per_worker"] == 2
     remote = task_runner(Settings(dask_address="tcp://10.0.0.5:8786"))
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://10.0.0.5:8786"
