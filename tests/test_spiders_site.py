@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -198,6 +200,20 @@ def pixel_bomb(side: int) -> bytes:
     return out.getvalue()
 
 
+def blank_video(side: int) -> bytes:
+    """A one-frame black H.264 clip of ``side`` x ``side`` pixels: a few KB of bytes whose
+    frames would take ``side**2 * 3`` bytes each to decode."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=1)
+        stream.width, stream.height, stream.pix_fmt = side, side, "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        frame = av.VideoFrame.from_ndarray(np.zeros((side, side, 3), dtype=np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return out.getvalue()
+
+
 def test_hostile_site_records_each_limit_and_keeps_what_it_collected(
     vault: tuple[Path, Path], inside: Site
 ) -> None:
@@ -206,10 +222,12 @@ def test_hostile_site_records_each_limit_and_keeps_what_it_collected(
         b"<img src=\"/ok-3.jpg\" <!-- <script> \x00\xff\xfe <iframe src='/drip.html"
     )
     bomb_png = pixel_bomb(3000)
+    small_video = blank_video(64)
     routes: dict[str, Route] = {
         "/": page(
             "<img src='/ok-0.jpg'><img src='/drip.jpg'><img src='/bomb.jpg'><img src='/huge.png'>"
             "<img src='/pixels.png'><img src='/truncated.jpg'><a href='/loop-a'>loop</a>"
+            "<video src='/pixels.mp4'></video><video src='/small.mp4'></video>"
             "<iframe src='/broken.html'></iframe><iframe src='/endless.html'></iframe>"
             "<a href='/to-inside'>x</a><a href='/bigpage.html'>big</a>"
             "<a href='/refresh-a.html'>r</a>"
@@ -222,6 +240,8 @@ def test_hostile_site_records_each_limit_and_keeps_what_it_collected(
         "/bomb.jpg": gzip_bomb(64 * 1024 * 1024, content_type="image/jpeg"),
         "/huge.png": (bytes(300_000), "image/png"),
         "/pixels.png": (bomb_png, "image/png"),
+        "/pixels.mp4": (blank_video(2100), "video/mp4"),
+        "/small.mp4": (small_video, "video/mp4"),
         "/truncated.jpg": (PICS[5][:400], "image/jpeg"),
         "/loop-a": Reply.redirect("/loop-b"),
         "/loop-b": Reply.redirect("/loop-a"),
@@ -243,6 +263,7 @@ def test_hostile_site_records_each_limit_and_keeps_what_it_collected(
     found = sighted(result)
     assert {found.get(f"ok-{n}.jpg") for n in range(4)} == {sha(PICS[n]) for n in range(4)}
     assert found["truncated.jpg"] == sha(PICS[5][:400])  # stored; hashing reports it
+    assert found["small.mp4"] == sha(small_video)  # a video within the limit is stored
     assert "never.jpg" not in site.requests and "/never-2.jpg" not in site.requests
     limits = {e.url.split("/", 3)[3]: e.reason for e in result.errors if e.stage == "limit"}
     assert limits == {
@@ -251,6 +272,7 @@ def test_hostile_site_records_each_limit_and_keeps_what_it_collected(
                     "(a compression bomb?)",
         "huge.png": "response larger than max_media_bytes (200000 bytes)",
         "pixels.png": "image is 3000x3000 (9000000 pixels), more than max_pixels (4000000)",
+        "pixels.mp4": "video frames are 2100x2100 (4410000 pixels), more than max_pixels (4000000)",
         "loop-a": "more than 2 redirects (max_redirects)",
         "bigpage.html": "page larger than max_page_bytes (100000 bytes)",
         "refresh-c.html": "more than 2 redirects (max_redirects), counting refreshes",

@@ -1,10 +1,11 @@
 """EvidencePipeline: media bytes go straight into the encrypted evidence store.
 
 It turns each ``FetchedMedia`` into a ``StoredMedia`` (no bytes) once its magic bytes say
-it is media, and drops the rest, counted. An image whose header declares more pixels than
-``EVIDENCE_MAX_PIXELS`` (a decompression bomb, or far beyond anything a hasher should
-decode) is not stored: it becomes a ``limit`` CrawlError. An image too broken to read its
-size is stored all the same: hashing records why it cannot be hashed. Bytes are never
+it is media, and drops the rest, counted. An image whose header, or a video whose
+container, declares more pixels (a frame's, for a video) than ``EVIDENCE_MAX_PIXELS`` (a
+decompression bomb, or far beyond anything a hasher should decode) is not stored: it
+becomes a ``limit`` CrawlError. Media too broken to read its size is stored all the same:
+hashing records why it cannot be hashed. Bytes are never
 written anywhere else and never logged. Other items pass through untouched.
 
 Settings: ``EVIDENCE_STORE`` (an ``evidence.EvidenceSpec`` as a dict: a directory or an S3
@@ -61,6 +62,24 @@ def pixel_refusal(body: bytes, max_pixels: int) -> str | None:
     return None
 
 
+def video_pixel_refusal(body: bytes, max_pixels: int) -> str | None:
+    """Why a video is refused for its frame size (from the container's stream header; no
+    frame is decoded); None when within ``max_pixels`` or when the container cannot be read."""
+    import av  # only crawls that meet a video pay for the import
+
+    try:
+        with av.open(io.BytesIO(body), mode="r") as container:
+            if not container.streams.video:
+                return None
+            context = container.streams.video[0].codec_context
+            width, height = context.width, context.height
+    except Exception:  # noqa: BLE001 - a broken video is hashing's to report
+        return None
+    if width * height > max_pixels:
+        return f"video frames are {width}x{height} ({width * height} pixels), more than max_pixels ({max_pixels})"
+    return None
+
+
 class EvidencePipeline:
     """Stores media in an ``EvidenceStore``; counts ``hotline/media/*`` and ``hotline/evidence/*``."""
 
@@ -107,9 +126,13 @@ class EvidencePipeline:
             )
         if media_type.kind == "image":
             refusal = pixel_refusal(item.body, self.max_pixels)
-            if refusal is not None:
-                self.stats.inc_value("hotline/limit/max_pixels")
-                return CrawlError(item.media_url, refusal, stage="limit")
+        else:  # opening a container takes longer than an image header: off the reactor thread
+            refusal = await maybe_deferred_to_future(
+                deferToThread(video_pixel_refusal, item.body, self.max_pixels)
+            )
+        if refusal is not None:
+            self.stats.inc_value("hotline/limit/max_pixels")
+            return CrawlError(item.media_url, refusal, stage="limit")
         try:
             # encryption and fsync run off the reactor thread
             sha256, new = await maybe_deferred_to_future(
