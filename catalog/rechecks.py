@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from catalog.db import Database
 from catalog.records import RecheckRecord, RecheckTarget, Verdict
 from catalog.review import current_verdicts
-from catalog.schema import rechecks, sightings
+from catalog.schema import rechecks, reports, sightings
 
 OUTCOMES = ("still-up", "changed", "removed")
 
@@ -37,15 +37,18 @@ class RechecksMixin(Database):
             .subquery()
         )
         query = (
-            sa.select(sightings.c.report_id, sightings.c.sha256, sightings.c.media_url)
+            sa.select(sightings.c.report_id, sightings.c.sha256, sightings.c.media_url, sightings.c.page_url,
+                      reports.c.user_agent)
             .join(cv, cv.c.sha256 == sightings.c.sha256)
+            .outerjoin(reports, reports.c.id == sightings.c.report_id)
             .outerjoin(last, last.c.url == sightings.c.media_url)
             .where(cv.c.verdict.in_(confirmed))
             .order_by(last.c.last.is_not(None), last.c.last, sightings.c.id)
             .limit(limit)
         )
         with self.read() as conn:
-            return [RecheckTarget(r.report_id, r.sha256, r.media_url) for r in conn.execute(query)]
+            return [RecheckTarget(r.report_id, r.sha256, r.media_url, r.page_url, r.user_agent)
+                    for r in conn.execute(query)]
 
     def record_rechecks(self, records: Sequence[RecheckRecord]) -> int:
         """Store re-check results; returns how many rows were written."""

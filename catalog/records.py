@@ -146,11 +146,15 @@ class Report:
 
 @dataclass(frozen=True)
 class RecheckTarget:
-    """Issue 4: a URL where an item with a current baseline or national verdict was seen."""
+    """Issue 4: a URL where an item with a current baseline or national verdict was seen,
+    with the page it was seen on (sent as Referer, as hotlink-protected hosts expect) and
+    the reporter's user agent when the report had one."""
 
     report_id: int
     sha256: str
     url: str
+    page_url: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ the same item is still up, the content changed, or it was removed.
 
 The fetch runs in a worker process like a crawl (``python -m spiders.worker`` with
 ``"mode": "recheck"``), under the same address guard, DNS pinning and limits, but stores
-nothing: each body is hashed in memory and dropped. Outcomes (``judge``):
+nothing: each body is hashed in memory and dropped. Each URL is fetched as the crawl saw
+it: with the page it was found on as Referer (hotlink-protected hosts refuse media
+without one) and the reporter's user agent when the report had one. Outcomes (``judge``):
 
 - ``still-up``: the URL serves the same bytes (same SHA-256);
 - ``changed``: it serves something else (other media, or no media at all);
@@ -93,14 +95,22 @@ class RecheckSpider(Spider):
 
     name = "hotline-recheck"
 
-    def __init__(self, limits: CrawlRequest, urls: Sequence[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        limits: CrawlRequest,
+        urls: Sequence[str],
+        headers: Mapping[str, Mapping[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.limits = limits
         self.urls = list(dict.fromkeys(urls))
+        self.headers = dict(headers or {})
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.urls:
             yield Request(url, callback=self.parse, errback=self.on_error, dont_filter=True,
+                          headers=dict(self.headers.get(url, {})) or None,
                           meta={"download_maxsize": self.limits.max_media_bytes, "first_url": url})
 
     def parse(self, response: Response) -> Iterator[Observation]:
@@ -145,18 +155,31 @@ def observations_from_json(text: str) -> list[Observation]:
         raise InvalidCrawlResult(f"malformed re-check observation: {exc}") from None
 
 
+def request_headers(target: RecheckTarget) -> dict[str, str]:
+    """The headers a re-check of ``target`` sends beyond the crawl's own: Referer (the page
+    the item was seen on, when it is another URL) and the reporter's User-Agent."""
+    headers = {}
+    if target.page_url and target.page_url != target.url:
+        headers["Referer"] = target.page_url
+    if target.user_agent:
+        headers["User-Agent"] = target.user_agent
+    return headers
+
+
 def fetch_for_recheck(
     urls: Sequence[str],
     limits: CrawlRequest,
     *,
+    headers: Mapping[str, Mapping[str, str]] | None = None,
     test_hosts: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> dict[str, Observation]:
     """Fetch ``urls`` in a worker process under ``limits`` (a CrawlRequest whose limits,
-    not its URL, apply); returns what was seen per URL. Raises WorkerFailed (also for a
-    worker that printed no valid result)."""
+    not its URL, apply), each with its ``headers`` if any; returns what was seen per URL.
+    Raises WorkerFailed (also for a worker that printed no valid result)."""
     if not urls:
         return {}
     payload = json.dumps({"mode": "recheck", "request": limits.to_dict(), "urls": list(urls),
+                          "headers": {u: dict(h) for u, h in (headers or {}).items()},
                           "test_hosts": dict(test_hosts or {})})
     proc = run_json_worker(WORKER, payload, limits.crawl_timeout_s + WORKER_MARGIN_S)
     try:
@@ -178,9 +201,12 @@ def recheck_confirmed(
     if not targets:
         return RecheckSummary(targets=0)
     urls = list(dict.fromkeys(t.url for t in targets))
+    headers: dict[str, dict[str, str]] = {}
+    for target in targets:  # a URL seen on several pages: the first one's headers
+        headers.setdefault(target.url, request_headers(target))
     unseen = NOT_FETCHED
     try:
-        seen = fetch_for_recheck(urls, limits(urls[0]), test_hosts=test_hosts)
+        seen = fetch_for_recheck(urls, limits(urls[0]), headers=headers, test_hosts=test_hosts)
     except WorkerFailed as exc:
         seen, unseen = {}, f"not checked: {exc}"[:2000]
     rows: list[RecheckRecord] = []

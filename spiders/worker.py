@@ -5,7 +5,8 @@ Reads ``{"request": CrawlRequest fields, "evidence": EvidenceSpec fields}``
 ``{host: [[addresses], ...]}`` for tests, which never touch real DNS) as JSON on stdin,
 crawls, and writes the CrawlResult as one JSON document on stdout. With ``"mode":
 "recheck"`` and ``"urls": [...]`` it fetches those URLs for takedown tracking instead
-(``spiders.recheck``; the request gives the limits) and writes a JSON list of
+(``spiders.recheck``; the request gives the limits, ``"headers"`` optional extra
+headers per URL) and writes a JSON list of
 observations; nothing is stored.
 Logs go to stderr. Exits 0 whatever the site did; non-zero means a bug or bad input.
 Scrapy's reactor cannot be restarted inside a process, hence one process per crawl.
@@ -49,7 +50,10 @@ def run_crawl(
 
 
 def run_recheck(
-    limits: CrawlRequest, urls: list[str], log_level: str = "WARNING"
+    limits: CrawlRequest,
+    urls: list[str],
+    headers: dict[str, dict[str, str]] | None = None,
+    log_level: str = "WARNING",
 ) -> list[Observation]:
     """Fetch ``urls`` in this process (once per process); what was seen at each."""
     settings = crawl_settings(limits, None, log_level)  # no store: bodies are dropped
@@ -61,7 +65,7 @@ def run_recheck(
         seen.append(item)
 
     crawler.signals.connect(collect, signal=signals.item_scraped)
-    process.crawl(crawler, limits=limits, urls=urls)
+    process.crawl(crawler, limits=limits, urls=urls, headers=headers)
     process.start()
     return seen
 
@@ -77,7 +81,8 @@ def main() -> int:
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     if payload.get("mode") == "recheck":
-        observations = run_recheck(request, [str(u) for u in payload["urls"]], log_level)
+        headers = {str(u): {str(k): str(v) for k, v in h.items()} for u, h in payload.get("headers", {}).items()}
+        observations = run_recheck(request, [str(u) for u in payload["urls"]], headers, log_level)
         result_out.write(observations_to_json(observations) + "\n")
     else:
         result = run_crawl(request, EvidenceSpec.from_dict(payload["evidence"]), log_level)

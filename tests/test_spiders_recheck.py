@@ -31,7 +31,7 @@ from catalog.records import (
 from flows.recheck import recheck_takedowns
 from hotline.cli import app
 from hotline.installation import Installation
-from hotline.site import Reply, Route, serve_site, synthetic_image, unused_port
+from hotline.site import Reply, Route, SiteRequest, serve_site, synthetic_image, unused_port
 from spiders import CrawlRequest
 from spiders.recheck import Observation, judge, recheck_confirmed
 
@@ -149,6 +149,37 @@ def test_recheck_records_still_up_changed_removed(installation: Installation) ->
     ]
     # the next run starts with the URLs checked longest ago (all checked now: oldest first)
     assert len(catalog.recheck_targets(limit=3)) == 3
+
+
+def test_recheck_sends_the_page_as_referer_and_the_reporters_user_agent(installation: Installation) -> None:
+    """A hotlink-protected host serves media only to its own pages: without the Referer a
+    re-check would see 403 (inconclusive) where the item is in fact still up."""
+    catalog = installation.catalog
+    agent = "Mozilla/5.0 (reporter's browser)"
+    seen: list[dict[str, str]] = []
+
+    def hotlinked(request: SiteRequest) -> Reply:
+        seen.append({k.lower(): v for k, v in request.headers.items()})
+        if request.headers.get("Referer") != page_url:
+            return Reply(b"hotlinking not allowed", status=403)
+        return Reply(PICS[0], content_type="image/jpeg")
+
+    with serve_site({"/a.jpg": hotlinked}) as site:
+        page_url = site.url("/gallery.html")
+        report_id = catalog.add_report(page_url, actor="test", user_agent=agent)
+        catalog.record_crawl(report_id, CrawlResult(
+            url=page_url, pages=(PageRecord(page_url, page_url, 200),),
+            media=(MediaRecord(sha(PICS[0]), len(PICS[0]), "image/jpeg"),),
+            sightings=(SightingRecord(sha(PICS[0]), site.url("/a.jpg"), page_url),),
+        ))
+        catalog.record_hashes([HashRecord(sha(PICS[0]), "sha256", sha(PICS[0]))])
+        catalog.record_verdict(sha(PICS[0]), Verdict.BASELINE, actor="ann")
+        assert catalog.recheck_targets() == [
+            RecheckTarget(report_id, sha(PICS[0]), site.url("/a.jpg"), page_url, agent)
+        ]
+        summary = recheck_confirmed(catalog, lambda url: CrawlRequest(url, allow=(site.host_port,)))
+    assert summary.still_up == 1 and summary.inconclusive == 0
+    assert [(h["referer"], h["user-agent"]) for h in seen] == [(page_url, agent)]
 
 
 def test_recheck_refuses_what_a_crawl_refuses(installation: Installation) -> None:
