@@ -8,18 +8,42 @@ May import: the standard library, SQLAlchemy, Alembic. Imported by every other p
 it imports none of them.
 """
 
-from catalog.catalog import Catalog
-from catalog.errors import Ambiguous, CatalogError, InvalidState, NotFound
-from catalog.records import (
-    CrawlError,
-    CrawlResult,
-    HashRecord,
-    MatchRecord,
-    MediaRecord,
-    PageRecord,
-    SightingRecord,
-    Verdict,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from catalog.catalog import Catalog
+    from catalog.errors import Ambiguous, CatalogError, InvalidState, NotFound
+    from catalog.records import (
+        CrawlError,
+        CrawlResult,
+        HashRecord,
+        MatchRecord,
+        MediaRecord,
+        PageRecord,
+        SightingRecord,
+        Verdict,
+    )
+
+# Names load on first use, so that a process that needs only the records (a crawl worker,
+# which starts once per report) does not import SQLAlchemy and Alembic.
+_HOMES = {
+    "Catalog": "catalog.catalog",
+    **dict.fromkeys(("Ambiguous", "CatalogError", "InvalidState", "NotFound"), "catalog.errors"),
+    **dict.fromkeys(("CrawlError", "CrawlResult", "HashRecord", "MatchRecord", "MediaRecord", "PageRecord",
+                     "SightingRecord", "Verdict"), "catalog.records"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'catalog' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Ambiguous",

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence.s3 import S3EvidenceStore
 from evidence.store import EvidenceStore, LocalEvidenceStore, load_data_key
 
 
@@ -36,6 +35,8 @@ class EvidenceSpec:
         """The store this spec names, with its key loaded."""
         key = self.load_key()
         if self.is_s3:
+            from evidence.s3 import S3EvidenceStore  # boto3 is imported only when used
+
             return S3EvidenceStore(self.location, key, endpoint_url=self.endpoint_url)
         return LocalEvidenceStore(Path(self.location), key)
 
