@@ -27,11 +27,11 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -53,28 +53,72 @@ STAGES = {
 }
 
 
-def _site_routes(reports: int, images: int) -> dict[str, Any]:
+def _picture(seed: int) -> bytes:
     from hotline.site import synthetic_image
 
+    return synthetic_image(seed, (256, 192), quality=85)
+
+
+def _site_routes(reports: int, images: int) -> dict[str, Any]:
     routes: dict[str, Any] = {}
     for r in range(reports):
         names = [f"/p{r}/{n}.jpg" for n in range(images)]
         routes[f"/r{r}"] = "".join(f"<img src='{n}'>" for n in names).encode()
         for n, name in enumerate(names):
-            routes[name] = (synthetic_image(r * images + n, (256, 192), quality=85), "image/jpeg")
+            routes[name] = (_picture(r * images + n), "image/jpeg")
     return routes
 
 
-def _known_set(routes: dict[str, Any], folder: Path) -> Path:
+def _known_set(reports: int, images: int, folder: Path) -> Path:
+    """One picture in ten of the site's, by SHA-256."""
     import hashlib
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pictures = [route[0] for path, route in sorted(routes.items()) if path.endswith(".jpg")][::10]
     path = folder / "known.parquet"
-    pq.write_table(pa.table({"sha256": [hashlib.sha256(p).hexdigest() for p in pictures]}), path)
+    digests = [hashlib.sha256(_picture(seed)).hexdigest() for seed in range(0, reports * images, 10)]
+    pq.write_table(pa.table({"sha256": digests}), path)
     return path
+
+
+class _MemoryPeak:
+    """Samples, twice a second, the resident memory of this process (where the flow runs)
+    and of its descendants started since (crawl workers, Dask workers), leaving out the
+    processes that were already there (the site, moto, the Prefect server): the pipeline's
+    own peak, in MiB."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self._before = {p.pid for p in self._me.children(recursive=True)}
+        self.total = self.flow = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            own = self._me.memory_info().rss
+            total = own
+            for child in self._me.children(recursive=True):
+                if child.pid in self._before:
+                    continue
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass  # ended meanwhile
+            self.flow, self.total = max(self.flow, own / 2**20), max(self.total, total / 2**20)
+
+    def __enter__(self) -> _MemoryPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _stage_times(flow_run_id: Any) -> dict[str, float]:
@@ -83,8 +127,11 @@ def _stage_times(flow_run_id: Any) -> dict[str, float]:
 
     spans: dict[str, list[float]] = defaultdict(list)
     writes = 0.0  # claim and finish: nothing but catalog writes
+    runs: list[Any] = []
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200)
+        while page := client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                            limit=200, offset=len(runs)):
+            runs += page
         for run in runs:
             stage = STAGES.get(run.name.rsplit("-", 1)[0], "other")
             if not (run.start_time and run.end_time):
@@ -96,7 +143,7 @@ def _stage_times(flow_run_id: Any) -> dict[str, float]:
     return {"catalog": writes, **{stage: max(ts) - min(ts) for stage, ts in spans.items()}}
 
 
-def _run_profile(name: str, workers: int, routes: dict[str, Any], site: str, reports: int, work: Path,
+def _run_profile(name: str, workers: int, images: int, site: str, reports: int, work: Path,
                  s3_endpoint: str | None) -> dict[str, Any]:
     from catalog import Verdict
     from cluster_support import BUCKET, postgres_database
@@ -116,14 +163,15 @@ def _run_profile(name: str, workers: int, routes: dict[str, Any], site: str, rep
         try:
             settings = Settings()
             inst = Installation.init(settings)
-            inst.import_known_set(_known_set(routes, work), "bench", Verdict.BASELINE)
+            inst.import_known_set(_known_set(reports, images, work), "bench", Verdict.BASELINE)
             for r in range(reports):
                 inst.catalog.add_report(f"http://{site}/r{r}", actor="bench")
             from flows.common import task_runner
 
             flow = process_report.with_options(task_runner=task_runner(settings))
             started = time.perf_counter()
-            state = flow(limit=reports, return_state=True)
+            with _MemoryPeak() as memory:
+                state = flow(limit=reports, return_state=True)
             elapsed = time.perf_counter() - started
             summary = state.result()
             stages = _stage_times(state.state_details.flow_run_id)
@@ -140,27 +188,29 @@ def _run_profile(name: str, workers: int, routes: dict[str, Any], site: str, rep
                 os.environ.pop(key, None)
     stages["orchestration"] = max(0.0, elapsed - sum(stages.values()))
     return {"profile": name, "seconds": elapsed, "reports": len(summary["reports"]), "items": items,
-            "errors": errors, "queued": summary["queued"], "known": summary["auto_classified"], "stages": stages}
+            "errors": errors, "queued": summary["queued"], "known": summary["auto_classified"], "stages": stages,
+            "memory_total": memory.total, "memory_flow": memory.flow}
 
 
-def _serve(routes: dict[str, Any], ready: Any, stop: Any) -> None:
+def _serve(reports: int, images: int, ready: Any, stop: Any) -> None:
     from hotline.site import serve_site
 
-    with serve_site(routes) as site:
+    with serve_site(_site_routes(reports, images)) as site:
         ready.put(site.host_port)
         stop.wait()
 
 
 @contextmanager
-def _site_process(routes: dict[str, Any]) -> Iterator[str]:
-    """The site served by a process of its own (host:port), so that serving it does not
-    compete with the flow for this process's GIL."""
+def _site_process(reports: int, images: int) -> Iterator[str]:
+    """The site, made and served by a process of its own (host:port), so that serving it
+    does not compete with the flow for this process's GIL, nor its pictures count in this
+    process's memory."""
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
-    proc = ctx.Process(target=_serve, args=(routes, ready, stop), daemon=True)
+    proc = ctx.Process(target=_serve, args=(reports, images, ready, stop), daemon=True)
     proc.start()
     try:
-        yield ready.get(timeout=120)
+        yield ready.get(timeout=3600)
     finally:
         stop.set()
         proc.join(timeout=30)
@@ -207,10 +257,9 @@ def main() -> None:
 
     os.environ.update(AWS)
     print(f"generating {args.reports} pages x {args.images} images ...", flush=True)
-    routes = _site_routes(args.reports, args.images)
     results = []
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        site = stack.enter_context(_site_process(routes))  # forked before any thread starts
+        site = stack.enter_context(_site_process(args.reports, args.images))  # forked before any thread starts
         stack.enter_context(prefect_test_harness(server_startup_timeout=120))
         endpoint = None
         if any(p.startswith("cluster") for p in profiles):
@@ -218,20 +267,21 @@ def main() -> None:
         for name in profiles:
             workers = int(name.split("-", 1)[1]) if name.startswith("cluster") else 0
             print(f"running {name} ...", flush=True)
-            results.append(_run_profile(name, workers, routes, site, args.reports, Path(tmp), endpoint))
+            results.append(_run_profile(name, workers, args.images, site, args.reports, Path(tmp), endpoint))
 
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     base = next((r for r in results if r["profile"] == "single"), results[0])
     print(f"\n{args.reports} reports x {args.images} images; shared 2-core machine (other engineers' work running)")
-    print(f"{'profile':<11} {'s':>8} {'reports/min':>12} {'items/s':>8} {'errors':>7} {'vs single':>10}  stages (s)")
+    print(f"{'profile':<11} {'s':>8} {'reports/min':>12} {'items/s':>8} {'errors':>7} {'vs single':>10} "
+          f"{'peak MiB':>9} {'flow MiB':>9}  stages (s)")
     for r in results:
         rpm = r["reports"] / r["seconds"] * 60
         ratio = base["seconds"] / r["seconds"]
         stages = " ".join(f"{k}={v:.1f}" for k, v in sorted(r["stages"].items(), key=lambda kv: -kv[1]))
         print(f"{r['profile']:<11} {r['seconds']:>8.1f} {rpm:>12.1f} {r['items'] / r['seconds']:>8.1f} "
-              f"{r['errors']:>7} {ratio:>9.2f}x  {stages}")
-    print(f"peak memory: this process {own:.0f} MiB, largest child process {child:.0f} MiB")
+              f"{r['errors']:>7} {ratio:>9.2f}x {r['memory_total']:>9.0f} {r['memory_flow']:>9.0f}  {stages}")
+    print("peak MiB: resident memory of the flow's process and the processes it started (crawl workers, Dask "
+          "workers), summed at its highest; flow MiB: the flow's process alone. The site, moto and the Prefect "
+          "server are not counted.")
     for r in results:
         assert r["items"] == args.reports * args.images, f"{r['profile']}: {r['items']} items collected"
 
