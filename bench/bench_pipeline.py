@@ -268,6 +268,9 @@ def main() -> None:
             workers = int(name.split("-", 1)[1]) if name.startswith("cluster") else 0
             print(f"running {name} ...", flush=True)
             results.append(_run_profile(name, workers, args.images, site, args.reports, Path(tmp), endpoint))
+            r = results[-1]  # as it happens, for a long run
+            print(f"  {name}: {r['seconds']:.1f} s, {r['reports'] / r['seconds'] * 60:.1f} reports/min, "
+                  f"{r['errors']} errors, peak {r['memory_total']:.0f} MiB", flush=True)
 
     base = next((r for r in results if r["profile"] == "single"), results[0])
     print(f"\n{args.reports} reports x {args.images} images; shared 2-core machine (other engineers' work running)")
