@@ -120,6 +120,19 @@ class MediaMixin(Database):
         with self.read() as conn:
             return list(conn.scalars(query))
 
+    def media_in_status(self, sha256s: Sequence[str], status: str) -> set[str]:
+        """Those of ``sha256s`` whose item is in ``status`` (by primary key: the cost follows
+        the list, not the size of the reports it came from)."""
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(sha256s))
+        with self.read() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(conn.scalars(
+                    sa.select(media.c.sha256).where(media.c.sha256.in_(chunk), media.c.status == status)
+                ))
+        return found
+
     def record_hashes(self, records: Iterable[HashRecord], frames: Iterable[FrameHashRecord] = ()) -> None:
         """Store hashes (and the per-frame PDQ of videos and animations) and mark their media
         ``hashed`` (media already further along stay)."""

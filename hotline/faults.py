@@ -40,7 +40,7 @@ def hash_batch(inst: Installation, sha256s: Sequence[str], report_ids: Sequence[
     """Hash those of ``sha256s`` (seen in ``report_ids``) still ``new`` and record the
     hashes and the failures; a retried batch skips what its first attempt recorded."""
     catalog = inst.catalog
-    pending = set(catalog.media_of_reports(report_ids, status="new"))
+    pending = catalog.media_in_status(sha256s, "new")
     load = _Loader(inst.evidence.get)
     batch = hash_stored_media(load, [s for s in sha256s if s in pending], inst.media_config())
     catalog.record_hashes(batch.records, batch.frames)

@@ -45,6 +45,11 @@ def test_recording_a_crawl_twice_adds_no_media_or_sightings(catalog: Catalog) ->
         assert conn.scalar(sa.text("select count(*) from media")) == 3
         assert conn.scalar(sa.text("select count(*) from sightings")) == 3
     assert catalog.media_of_reports([report]) == sorted(_sha(i) for i in range(3))
+    catalog.record_hashes([HashRecord(_sha(0), "sha256", _sha(0))])
+    asked = [_sha(0), _sha(1), _sha(1), "f" * 64]  # repeats and unknown items are fine
+    assert catalog.media_in_status(asked, "new") == {_sha(1)}
+    assert catalog.media_in_status(asked, "hashed") == {_sha(0)}
+    assert catalog.media_in_status([], "new") == set()
 
 
 def test_lifecycle_known_queued_classified(catalog: Catalog) -> None:
