@@ -24,9 +24,6 @@ from catalog.records import ClusterCandidate, ClusterPlan
 DEFAULT_PDQ_THRESHOLD = 31
 """PDQ distance at which two pictures count as the same picture (Meta's recommendation)."""
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-
-
 def pdq_matrix(hex_hashes: Sequence[str]) -> np.ndarray:
     """PDQ hex strings as an (n, 32) uint8 array."""
     if not hex_hashes:
@@ -38,27 +35,34 @@ def pdq_distances(one: str, many: np.ndarray) -> np.ndarray:
     """Hamming distance from PDQ ``one`` to every row of ``many``."""
     if len(many) == 0:
         return np.zeros(0, dtype=np.int64)
-    query = np.frombuffer(bytes.fromhex(one), dtype=np.uint8)
-    return _POPCOUNT[np.bitwise_xor(many, query)].sum(axis=1, dtype=np.int64)
+    query = np.frombuffer(bytes.fromhex(one), dtype=np.uint64)  # 4 words, compared as words
+    words = np.ascontiguousarray(many).view(np.uint64)
+    return np.bitwise_count(words ^ query).sum(axis=1, dtype=np.int64)
 
 
 class PdqGroups:
-    """A growing set of PDQ hashes with an ID each, searched for the nearest one."""
+    """A growing set of PDQ hashes with an ID each, searched for the nearest one. Rows
+    live in an array that doubles when full, so adding n hashes copies O(n) bytes (a
+    clustering run adds one after nearly every search)."""
 
     def __init__(self, entries: Sequence[tuple[object, str]] = ()) -> None:
         self.ids: list[object] = [i for i, _ in entries]
-        self._rows = pdq_matrix([h for _, h in entries])
-        self._pending: list[str] = []
+        rows = pdq_matrix([h for _, h in entries])
+        self._rows = np.zeros((max(64, len(rows)), 32), dtype=np.uint8)
+        self._rows[: len(rows)] = rows
+        self._size = len(rows)
 
     def add(self, ident: object, pdq: str) -> None:
+        if self._size == len(self._rows):
+            grown = np.zeros((2 * len(self._rows), 32), dtype=np.uint8)
+            grown[: self._size] = self._rows
+            self._rows = grown
+        self._rows[self._size] = np.frombuffer(bytes.fromhex(pdq), dtype=np.uint8)
+        self._size += 1
         self.ids.append(ident)
-        self._pending.append(pdq)
 
     def nearest(self, pdq: str, threshold: int) -> tuple[object, int] | None:
-        if self._pending:
-            self._rows = np.vstack([self._rows, pdq_matrix(self._pending)])
-            self._pending = []
-        distances = pdq_distances(pdq, self._rows)
+        distances = pdq_distances(pdq, self._rows[: self._size])
         if distances.size == 0:
             return None
         best = int(distances.argmin())
