@@ -13,8 +13,8 @@ temporary Prefect server) processes them all:
   known set on S3 (moto's server on 127.0.0.1, in its own process), and crawls and hashing batches fanned out with
   prefect-dask's DaskTaskRunner to a LocalCluster of K worker processes.
 
-For each: reports per minute, items per second, peak memory (this process and the largest
-child: crawl workers, Dask workers), errors (target 0), and where the time goes, from the
+For each: reports per minute, items per second, peak memory (the flow's process plus the
+processes it starts, crawl workers and Dask workers, summed; and the flow's process alone), errors (target 0), and where the time goes, from the
 flow run's task runs on the Prefect server: the wall time each stage spans (crawl, hash,
 match, queue + cluster; claim + finish, which only write the catalog; hash and queue write
 their results too) and the rest (orchestration: task submission, Dask start, result passing). The baseline is the single profile, measured in
