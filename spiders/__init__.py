@@ -13,8 +13,10 @@ limits bound every request and the whole crawl; media bytes are never written in
 plaintext nor logged. ``spiders.recheck`` fetches confirmed items' URLs again for
 takedown tracking.
 
-May import: the standard library, Scrapy/Twisted, Pillow (image dimensions), iptocc (offline
-IP-to-country), ``catalog`` and ``evidence``.
+May import: the standard library, Scrapy/Twisted, Pillow (image dimensions), PyAV (a video's
+declared frame size, imported only when a crawl meets a video), iptocc (offline
+IP-to-country), ``catalog`` and ``evidence``. Not ``hashing``: a crawl worker starts once per
+report and must stay light, so the few lines that read a video's frame size are its own.
 """
 
 from spiders.errors import InvalidCrawlRequest, SpidersError
