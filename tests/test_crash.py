@@ -83,7 +83,7 @@ def _kill_when(proc: subprocess.Popen[bytes], reached: Callable[[], bool], what:
         if time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"{what} not reached in {timeout} s")
-        time.sleep(0.02)
+        time.sleep(0.002)  # a small bundle is built in tens of milliseconds: look often
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
