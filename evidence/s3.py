@@ -66,15 +66,19 @@ class S3EvidenceStore:
         return f"{self.prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def put(self, data: bytes) -> str:
+        return self.add(data)[0]
+
+    def add(self, data: bytes) -> tuple[str, bool]:
         sha256 = hashlib.sha256(data).hexdigest()
-        if not self.exists(sha256):
-            try:
-                self._s3.put_object(
-                    Bucket=self.bucket, Key=self.object_key(sha256), Body=seal(self._key, sha256, data)
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise _failure(exc, f"store evidence {sha256!r}") from None
-        return sha256
+        if self.exists(sha256):
+            return sha256, False
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket, Key=self.object_key(sha256), Body=seal(self._key, sha256, data)
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _failure(exc, f"store evidence {sha256!r}") from None
+        return sha256, True
 
     def get(self, sha256: str) -> bytes:
         try:

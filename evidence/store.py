@@ -15,7 +15,7 @@ import base64
 import hashlib
 import os
 import re
-import tempfile
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +34,10 @@ class EvidenceStore(Protocol):
 
     def put(self, data: bytes) -> str:
         """Store ``data`` and return its SHA-256 hex; storing the same bytes again is a no-op."""
+
+    def add(self, data: bytes) -> tuple[str, bool]:
+        """:meth:`put` that also says whether the object is new (``False``: it was
+        already stored and nothing was written)."""
 
     def get(self, sha256: str) -> bytes:
         """Return the plaintext stored under ``sha256`` (raises EvidenceNotFound/EvidenceTampered)."""
@@ -105,6 +109,7 @@ class LocalEvidenceStore:
             raise ValueError("the evidence data key must be 32 bytes")
         self.root = Path(root)
         self._key = key
+        self._folders: set[Path] = set()
 
     def __repr__(self) -> str:  # never show the key
         return f"LocalEvidenceStore({str(self.root)!r})"
@@ -114,23 +119,34 @@ class LocalEvidenceStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes) -> str:
+        return self.add(data)[0]
+
+    def add(self, data: bytes) -> tuple[str, bool]:
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.path_for(sha256)
         if path.exists():
-            return sha256
-        path.parent.mkdir(parents=True, exist_ok=True)
+            return sha256, False
+        folder = path.parent
+        if folder not in self._folders:  # one mkdir per folder, not one per object
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
         blob = seal(self._key, sha256, data)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        # a name no other writer uses: concurrent writes of the same object both succeed
+        tmp = folder / f".tmp-{sha256[:16]}-{threading.get_ident():x}-{os.urandom(4).hex()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                view = memoryview(blob)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
-        return sha256
+        return sha256, True
 
     def get(self, sha256: str) -> bytes:
         path = self.path_for(sha256)

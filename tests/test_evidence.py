@@ -26,6 +26,9 @@ def test_put_get_round_trip_and_idempotence(store: LocalEvidenceStore) -> None:
     assert store.put(DATA) == sha256 and path.read_bytes() == first  # no rewrite
     assert store.get(sha256) == DATA and store.exists(sha256)
     assert [p for p in path.parent.iterdir()] == [path]  # no temp files left
+    assert store.add(DATA) == (sha256, False)  # already there: not new
+    other = DATA + b"!"
+    assert store.add(other) == (hashlib.sha256(other).hexdigest(), True)
 
 
 def test_plaintext_never_reaches_the_disk(store: LocalEvidenceStore) -> None:

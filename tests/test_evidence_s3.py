@@ -33,7 +33,8 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
 
 def test_round_trip_only_ciphertext_in_the_bucket(s3, s3_endpoint: str) -> None:  # noqa: ANN001
     store = S3EvidenceStore("s3://evidence/site-a", new_data_key(), endpoint_url=s3_endpoint)
-    sha256 = store.put(DATA)
+    sha256, new = store.add(DATA)
+    assert new and store.add(DATA) == (sha256, False)
     assert store.put(DATA) == sha256 and store.exists(sha256) and store.get(sha256) == DATA
     objects = s3.list_objects_v2(Bucket="evidence")["Contents"]
     assert [o["Key"] for o in objects] == [f"site-a/{sha256[:2]}/{sha256[2:4]}/{sha256}"]

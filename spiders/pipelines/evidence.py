@@ -110,10 +110,7 @@ class EvidencePipeline:
         with self._locks_lock:
             lock = self._locks.setdefault(sha256, threading.Lock())
         with lock:
-            existed = self.store.exists(sha256)
-            if not existed:
-                self.store.put(body)
-        return sha256, not existed
+            return self.store.add(body)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, FetchedMedia):
