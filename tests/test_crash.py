@@ -74,6 +74,36 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+# ``hotline <args>`` whose evidence reads stop the process (SIGSTOP) at the second one: an
+# export is then in the middle of writing a bundle's media, however small the bundle
+_STOP_AT_SECOND_READ = """
+import os, signal, sys
+from evidence.store import LocalEvidenceStore
+from hotline.cli import main
+reads = []
+real_get = LocalEvidenceStore.get
+def get(self, sha256):
+    reads.append(sha256)
+    if len(reads) == 2:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return real_get(self, sha256)
+LocalEvidenceStore.get = get
+sys.argv = ["hotline", *sys.argv[1:]]
+main()
+"""
+
+
+def _start_stopping(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", _STOP_AT_SECOND_READ, *args], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped by a signal (state T in /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "T"
+
+
 def _kill_when(proc: subprocess.Popen[bytes], reached: Callable[[], bool], what: str, timeout: float = 180) -> None:
     """SIGKILL the run's whole process group (the flow and its crawl workers) once ``reached``."""
     deadline = time.monotonic() + timeout
@@ -83,7 +113,7 @@ def _kill_when(proc: subprocess.Popen[bytes], reached: Callable[[], bool], what:
         if time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"{what} not reached in {timeout} s")
-        time.sleep(0.002)  # a small bundle is built in tens of milliseconds: look often
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -164,7 +194,8 @@ def test_killed_mid_crawl_mid_hash_and_mid_export_then_run_again(
     for sha256 in queued:
         classify(installation.catalog, sha256, Verdict.NATIONAL, analyst="ann")
     outbox = installation.settings.outbox_dir
-    _kill_when(_start(env, "export"), lambda: any(outbox.rglob("*.part")), "a bundle being built")
+    export = _start_stopping(env, "export")
+    _kill_when(export, lambda: _stopped(export.pid) and any(outbox.rglob("*.part")), "a bundle being built")
     assert installation.catalog.exports() == []
     # 5. run again twice: one bundle with every item, then nothing
     monkeypatch.setenv("HOTLINE_EXPORT_MEDIA", "true")
