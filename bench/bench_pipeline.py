@@ -145,8 +145,9 @@ def _stage_times(flow_run_id: Any) -> dict[str, float]:
 
 def _run_profile(name: str, workers: int, images: int, site: str, reports: int, work: Path,
                  s3_endpoint: str | None) -> dict[str, Any]:
-    from catalog import Verdict
     from cluster_support import BUCKET, postgres_database
+
+    from catalog import Verdict
     from flows.process_report import process_report
     from hotline.installation import Installation
     from hotline.settings import Settings
@@ -221,8 +222,8 @@ def _moto_process() -> Iterator[str]:
     """moto's S3 server in its own process (in this one it would compete with the flow for
     the GIL), with the bench's bucket; its endpoint."""
     import boto3
-
     from cluster_support import BUCKET
+
     from hotline.site import unused_port
 
     port = unused_port()
@@ -251,9 +252,8 @@ def main() -> None:
     args = parser.parse_args()
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
 
-    from prefect.testing.utilities import prefect_test_harness
-
     from cluster_support import AWS
+    from prefect.testing.utilities import prefect_test_harness
 
     os.environ.update(AWS)
     print(f"generating {args.reports} pages x {args.images} images ...", flush=True)

@@ -111,7 +111,7 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}")
+                    raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}") from None
                 time.sleep(0.2)
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
         page = client.post("/login", data={"name": "ann", "password": PASSWORD, "csrf": token})
@@ -164,7 +164,7 @@ def main() -> None:
     print(f"{'':<44} baseline: the thumbnail generated cold in this process")
     print(line(f"verdict for a cluster of {args.size} (decide_cluster)", decide_ms, 100, statistics.median(skeleton_ms)))
     print(f"{'':<44} baseline: {args.size} x record_verdict, one transaction each, no grading")
-    print(line(f"POST /cluster/<id>/decide incl. next claim", post_ms, 100))
+    print(line("POST /cluster/<id>/decide incl. next claim", post_ms, 100))
 
 
 if __name__ == "__main__":

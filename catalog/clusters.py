@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog.audit import audit
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import InvalidState, NotFound
 from catalog.records import (
     ClusterCandidate,
@@ -153,12 +153,12 @@ class ClustersMixin(Database):
                 reported = [at for s, _ in members if s in info and (at := info[s].oldest_report_at) is not None]
                 cluster_id = plan.cluster_id
                 if cluster_id is None:
-                    cluster_id = conn.execute(clusters.insert().values(
+                    cluster_id = inserted_id(conn.execute(clusters.insert().values(
                         kind=plan.kind, representative=plan.representative or members[0][0],
                         signature=plan.signature, status="open", waiting=0, novel=plan.novel,
                         similar_to=plan.similar_to, oldest_report_at=min(reported) if reported else None,
                         first_seen_at=min(firsts) if firsts else now, split_from=plan.split_from, created_at=now,
-                    )).inserted_primary_key[0]
+                    )))
                 elif reported:
                     current = conn.scalar(sa.select(clusters.c.oldest_report_at).where(clusters.c.id == cluster_id))
                     oldest = min([*reported, *([current] if current else [])])
@@ -176,7 +176,7 @@ class ClustersMixin(Database):
         with none is decided and its lease ends."""
         now = utcnow()
         with self.write() as conn:
-            counts = dict(conn.execute(
+            counts: dict[int, int] = dict(conn.execute(
                 sa.select(cluster_members.c.cluster_id, sa.func.count())
                 .join(media, media.c.sha256 == cluster_members.c.sha256)
                 .where(media.c.status == "queued").group_by(cluster_members.c.cluster_id)).all())
@@ -413,10 +413,10 @@ class ClustersMixin(Database):
             if total == 1:
                 raise InvalidState(f"item {sha256[:12]!r} is alone in cluster {cluster_id}")
             parent = conn.execute(sa.select(clusters).where(clusters.c.id == cluster_id)).one()
-            new_id = conn.execute(clusters.insert().values(
+            new_id = inserted_id(conn.execute(clusters.insert().values(
                 kind=row.kind, representative=sha256, signature=None, status="open", waiting=1, novel=parent.novel,
                 similar_to=parent.similar_to, oldest_report_at=parent.oldest_report_at,
-                first_seen_at=row.first_seen_at, split_from=cluster_id, created_at=now)).inserted_primary_key[0]
+                first_seen_at=row.first_seen_at, split_from=cluster_id, created_at=now)))
             conn.execute(cluster_members.update().where(cluster_members.c.sha256 == sha256).values(
                 cluster_id=new_id, distance=0, joined_at=now))
             conn.execute(clusters.update().where(clusters.c.id == cluster_id).values(waiting=clusters.c.waiting - 1))
@@ -471,10 +471,10 @@ class ClustersMixin(Database):
             classifiable_status(conn, sha256)
             previous = conn.execute(sa.select(verdicts.c.id, verdicts.c.verdict, verdicts.c.grading_id)
                                     .where(verdicts.c.sha256 == sha256).order_by(verdicts.c.id.desc()).limit(1)).first()
-            verdict_id = conn.execute(verdicts.insert().values(
+            verdict_id = inserted_id(conn.execute(verdicts.insert().values(
                 sha256=sha256, verdict=str(verdict), source="analyst", actor=actor, reason=reason.strip(),
                 created_at=now, grading_id=previous.grading_id if previous else None,
-                confirm_required=confirm_required, basis="hand")).inserted_primary_key[0]
+                confirm_required=confirm_required, basis="hand")))
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="classified"))
             audit(conn, actor, "verdict.override", sha256, verdict=str(verdict), reason=reason.strip(),
                   previous=previous.verdict if previous else None, previous_id=previous.id if previous else None,

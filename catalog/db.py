@@ -28,6 +28,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The integer primary key of the row a single-row INSERT added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the statement inserted no row")
+    return int(key[0])
+
+
 def create_catalog_engine(url: str) -> sa.Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks."""
     if not url.startswith("sqlite"):

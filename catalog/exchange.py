@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog.audit import audit
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import NotFound
 from catalog.records import InboundEntry, Partner
 from catalog.schema import inbound_bundles, partners, reports
@@ -123,12 +123,12 @@ class ExchangeMixin(Database):
                 )
             ).first() is not None:
                 raise ValueError(f"bundle {bundle_id!r} was imported already")
-            row_id = conn.execute(
+            row_id = inserted_id(conn.execute(
                 inbound_bundles.insert().values(
                     bundle_id=bundle_id, partner=partner, location=location, sha256=sha256, size=size,
                     status=status, reason=reason, summary=summary, received_at=utcnow(),
                 )
-            ).inserted_primary_key[0]
+            ))
             audit(conn, actor, "bundle.import" if status == "imported" else "bundle.refuse",
                   bundle_id or location, partner=partner, location=location, sha256=sha256,
                   reason=reason, **(summary or {}))

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 import sqlalchemy as sa
 
 from catalog.audit import audit
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import NotFound
 from catalog.records import ExportCandidate, ExportEntry, ResendRequest, Verdict
 from catalog.review import current_verdicts
@@ -101,13 +101,13 @@ class LedgerMixin(Database):
         with self.write() as conn:
             if conn.scalar(sa.select(exports.c.id).where(exports.c.bundle_id == bundle_id)) is not None:
                 return False
-            export_id = conn.execute(
+            export_id = inserted_id(conn.execute(
                 exports.insert().values(
                     bundle_id=bundle_id, destination=destination, location=location,
                     recipients=list(recipients), items=len(items), sha256=sha256, size=size,
                     created_at=utcnow(),
                 )
-            ).inserted_primary_key[0]
+            ))
             # items re-sent on request already have their export_items row; any other item
             # sent before fails the unique constraint, as it must
             already = set(conn.scalars(sa.select(export_resends.c.sha256).where(

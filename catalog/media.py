@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.records import CrawlResult, FrameHashRecord, HashRecord
 from catalog.schema import crawls, frame_hashes, hashes, media, pages, report_errors, sightings
 
@@ -31,7 +31,7 @@ class MediaMixin(Database):
         """Record one crawl of a report: its pages, media, sightings and errors, atomically."""
         now = utcnow()
         with self.write() as conn:
-            crawl_id = conn.execute(
+            crawl_id = inserted_id(conn.execute(
                 crawls.insert().values(
                     report_id=report_id,
                     started_at=started_at or now,
@@ -42,7 +42,7 @@ class MediaMixin(Database):
                     errors=len(result.errors),
                     stats=dict(result.stats),
                 )
-            ).inserted_primary_key[0]
+            ))
             if result.pages:
                 conn.execute(
                     pages.insert(),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from catalog.audit import audit
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import NotFound
 from catalog.records import Report, ReportError
 from catalog.schema import report_errors, reports
@@ -44,12 +44,12 @@ class ReportsMixin(Database):
         pages the reporter went through to reach ``url``, in order; ``user_agent``: the
         reporter's browser (the crawler replays both)."""
         with self.write() as conn:
-            report_id = conn.execute(
+            report_id = inserted_id(conn.execute(
                 reports.insert().values(
                     url=url, source=source, referer=referer, status="pending", received_at=utcnow(),
                     pathway=list(pathway) or None, user_agent=user_agent,
                 )
-            ).inserted_primary_key[0]
+            ))
             audit(conn, actor, "report.add", str(report_id), url=url, source=source)
         return int(report_id)
 

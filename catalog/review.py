@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from catalog.audit import audit
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import Ambiguous, InvalidState, NotFound
 from catalog.media import insert_ignoring_duplicates
 from catalog.records import ItemOutcome, MatchRecord, QueueItem, Verdict
@@ -148,12 +148,12 @@ class ReviewMixin(Database):
         """Record an analyst's verdict on an item (audited). Returns the verdict's ID."""
         with self.write() as conn:
             status = classifiable_status(conn, sha256)
-            verdict_id = conn.execute(
+            verdict_id = inserted_id(conn.execute(
                 verdicts.insert().values(
                     sha256=sha256, verdict=str(verdict), source="analyst", actor=actor,
                     reason=reason, created_at=utcnow(),
                 )
-            ).inserted_primary_key[0]
+            ))
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="classified"))
             audit(conn, actor, "verdict.record", sha256, verdict=str(verdict), reason=reason, previous=status)
         return int(verdict_id)

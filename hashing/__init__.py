@@ -53,8 +53,6 @@ from hashing.known import (
     open_set_index,
 )
 from hashing.media import MediaConfig, MediaHashes, hash_media
-from hashing.stored import HashBatch, hash_stored_media, known_sets_of, match_stored_media
-from hashing.video import VideoConfig, VideoHashes, hash_video
 from hashing.signals import (
     PDQ_MATCH_THRESHOLD,
     SIGNAL_TYPES,
@@ -62,6 +60,8 @@ from hashing.signals import (
     get_signal_type,
     pdq_distance,
 )
+from hashing.stored import HashBatch, hash_stored_media, known_sets_of, match_stored_media
+from hashing.video import VideoConfig, VideoHashes, hash_video
 
 __all__ = [
     "FORMATS",

@@ -89,7 +89,7 @@ def init(as_json: JsonOpt = False) -> None:
     from hotline.installation import Installation
 
     inst = Installation.init(_settings())
-    info = {
+    info: dict[str, Any] = {
         "data_dir": str(inst.settings.data_dir.resolve()),
         "catalog": inst.settings.catalog,
         "schema_revision": inst.catalog.schema_revision(),
@@ -120,7 +120,8 @@ def report_add(
 
     steps = tuple(pathway or ())
     # refuses what the crawler would refuse, before it is filed
-    CrawlRequest(url=url, referer=referer, pathway=steps, **({"user_agent": user_agent} if user_agent else {}))
+    replayed: dict[str, Any] = {"user_agent": user_agent} if user_agent else {}
+    CrawlRequest(url=url, referer=referer, pathway=steps, **replayed)
     inst = _open()
     report_id = inst.catalog.add_report(url, actor=inst.settings.analyst, source=source, referer=referer,
                                         pathway=steps, user_agent=user_agent)
@@ -302,7 +303,7 @@ def hash_files(files: list[Path], as_json: JsonOpt = False) -> None:
     from hotline.installation import Installation
 
     config = Installation(_settings()).media_config()
-    results = []
+    results: list[dict[str, Any]] = []
     for file in files:
         try:
             results.append({"path": str(file), **summarise(hash_media(file.read_bytes(), config, claimed=file.name)),
@@ -330,7 +331,7 @@ def match_files(files: list[Path], as_json: JsonOpt = False) -> None:
     inst = _open()
     config, s = inst.media_config(), inst.settings
     matcher = Matcher(known_sets_of(inst.catalog), min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold)
-    results = []
+    results: list[dict[str, Any]] = []
     for file in files:
         try:
             hashes = hash_media(file.read_bytes(), config, claimed=file.name)
@@ -401,7 +402,8 @@ def classify(
     """Record a decision on a media item (full SHA-256 or at least its first 8 digits): a grading
     by attributes (at least --age-group and --depiction; the verdicts are derived by the law
     profiles), or a verdict alone."""
-    from classification import classify as record, parse_verdict
+    from classification import classify as record
+    from classification import parse_verdict
 
     parsed = parse_verdict(verdict) if verdict else None
     inst = _open()
@@ -625,7 +627,6 @@ def bundle_open(
 ) -> None:
     """Verify a bundle's signature, decrypt it and list what it holds."""
     from exports import open_bundle_file
-
     from exports.inbound import partner_keys
 
     inst = _open()

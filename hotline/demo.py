@@ -21,7 +21,8 @@ from catalog import Verdict
 from hashing import hash_image
 from hotline import site
 from hotline.installation import Installation
-from hotline.output import console, table as print_table
+from hotline.output import console
+from hotline.output import table as print_table
 from hotline.settings import Settings
 
 DEMO_SET = "demo-known"

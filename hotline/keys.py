@@ -17,6 +17,7 @@ keys still verify what we signed before (partners add our new signing key to the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from evidence import new_data_key, write_data_key
 from exports.errors import KeyFileError
 from exports.keys import (
+    PrivateKey,
     fingerprint,
     generate_encryption_key,
     generate_signing_key,
@@ -36,9 +38,8 @@ from exports.keys import (
     save_public_key,
 )
 
-
 ROTATABLE = ("signing", "inbox", "drop")
-_GENERATE = {"signing": generate_signing_key, "inbox": generate_encryption_key, "drop": generate_encryption_key}
+_GENERATE: dict[str, Callable[[], PrivateKey]] = {"signing": generate_signing_key, "inbox": generate_encryption_key, "drop": generate_encryption_key}
 
 
 class InstallationKeys:

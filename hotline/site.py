@@ -173,7 +173,7 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
             if route is None:
                 route = routes.get(urlsplit(self.path).path)
             if route is None:
-                reply = Reply(b"not found", status=404, content_type="text/plain")
+                reply: Reply | Stream = Reply(b"not found", status=404, content_type="text/plain")
             elif callable(route):
                 reply = _as_reply(
                     route(SiteRequest(self.command, self.path, dict(self.headers)))

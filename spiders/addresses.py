@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Resolves (host, port) to the IP addresses a connection could go to.
-Resolver = Callable[[str, int], list[str]]
+Resolver = Callable[[str, int], Sequence[str]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -116,7 +116,7 @@ def _literal_or_resolved(host: str, port: int, resolve: Resolver) -> list[str]:
     try:
         return [str(_parse_ip(host))]  # an IP literal needs no lookup
     except ValueError:
-        return resolve(host, port)
+        return list(resolve(host, port))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import (
     IHostnameResolver,
     IHostResolution,
-    IResolutionReceiver,
 )
 from zope.interface import implementer
 
@@ -151,12 +150,12 @@ class PinnedResolver:
 
     def resolveHostName(
         self,
-        resolutionReceiver: IResolutionReceiver,
+        resolutionReceiver: Any,  # an IResolutionReceiver (zope interfaces are opaque to mypy)
         hostName: str,
         portNumber: int = 0,
         addressTypes: Sequence[type[Any]] | None = None,
         transportSemantics: str = "TCP",
-    ) -> IHostResolution:
+    ) -> _Resolution:
         resolution = _Resolution(hostName)
         resolutionReceiver.resolutionBegan(resolution)
         # An IP literal needs no DNS, so there is nothing to rebind: the guard checked it.

@@ -47,9 +47,9 @@ def stacked_columns(labels: Sequence[str], series: dict[str, Sequence[float]], *
     biggest = max(totals, default=0) or 1
     parts = [f'<text x="0" y="18" class="chart-title">{escape(title)}</text>']
     for n, name in enumerate(series):
-        x = left + n * 140
-        parts.append(f'<rect x="{x}" y="28" width="12" height="12" fill="{PALETTE[n % len(PALETTE)]}"/>'
-                     f'<text x="{x + 18}" y="38">{escape(name)}</text>')
+        key_x = left + n * 140
+        parts.append(f'<rect x="{key_x}" y="28" width="12" height="12" fill="{PALETTE[n % len(PALETTE)]}"/>'
+                     f'<text x="{key_x + 18}" y="38">{escape(name)}</text>')
     for tick in range(5):
         value = biggest * tick / 4
         y = top + plot_h - plot_h * tick / 4

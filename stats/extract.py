@@ -10,6 +10,7 @@ a million rows cost seconds, and every table is read from the same consistent st
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,7 +89,7 @@ def _arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str) -> pa.DataT
     return pa.string()
 
 
-def _chunk(rows: list[Any], names: list[str], row_type: pa.StructType) -> pa.Table:
+def _chunk(rows: Sequence[Any], names: list[str], row_type: pa.StructType) -> pa.Table:
     try:  # one pass over the row tuples, in Arrow's C++
         return pa.Table.from_struct_array(pa.array(rows, type=row_type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # a value of another type: infer column by column

@@ -126,7 +126,7 @@ def build_rows(now: datetime) -> Seeded:
             first_seen.setdefault(n, finished)
             R["sightings"].append(dict(sha256=sha(n), report_id=rid, crawl_id=rid, media_url=media_url(n, i),
                                        page_url=url, ip="192.0.2.8", country=COUNTRIES[mix(n)], seen_at=finished))
-    for n, seen in sorted(first_seen.items()):
+    for n in sorted(first_seen):
         R["hashes"].append(dict(sha256=sha(n), algorithm="md5", value=hashlib.md5(sha(n).encode()).hexdigest()))
     R["known_sets"] += [
         dict(name="set-a", source="INTERPOL", verdict="baseline", path="a.parquet", rows=10,
@@ -206,7 +206,7 @@ def build_rows(now: datetime) -> Seeded:
         else:
             outcomes = patterns[mix(n)]
             offsets = [k * H for k in (24, 48, 96, 192)][: len(outcomes)]
-        for outcome, offset in zip(outcomes, offsets):
+        for outcome, offset in zip(outcomes, offsets, strict=True):
             R["rechecks"].append(dict(report_id=sight["report_id"], sha256=sight["sha256"], url=sight["media_url"],
                                       checked_at=received + offset, outcome=outcome,
                                       http_status=404 if outcome == "removed" else 200, detail=REASON))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -356,7 +356,6 @@ def test_migration_0005_adds_and_removes_its_tables(tmp_path: Path) -> None:
 
 def test_videos_join_by_vpdq_over_their_frame_hashes(catalog: Catalog) -> None:
     from catalog.records import FrameHashRecord
-
     from classification.clusters import vpdq_distance
 
     rng = random.Random(11)

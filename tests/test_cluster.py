@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from botocore.config import Config
+from cluster_support import AWS, BUCKET, cluster_settings, postgres_database
 
 from catalog import Catalog, CrawlResult, MediaRecord, SightingRecord, Verdict
 from catalog.schema import media, verdicts
@@ -30,7 +31,6 @@ from hotline.maintenance import doctor
 from hotline.settings import Settings
 from hotline.site import serve_site, synthetic_image, unused_port
 from spiders import CrawlRequest, crawl
-from cluster_support import AWS, BUCKET, cluster_settings, postgres_database
 
 
 @pytest.fixture

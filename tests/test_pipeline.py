@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cluster_support import Profile
 from PIL import Image
 
 from catalog import Verdict
@@ -19,10 +20,8 @@ from flows.export_bundles import export_bundles
 from flows.process_report import process_report
 from hashing import hash_image
 from hotline.installation import Installation
-from hotline.site import synthetic_image
+from hotline.site import Reply, serve_site, synthetic_image, unused_port
 from stats import compute_figures
-from hotline.site import Reply, serve_site, unused_port
-from cluster_support import Profile
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

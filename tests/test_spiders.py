@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.test import get_crawler
-from hotline.site import Reply, Route, SiteRequest, image_bytes, serve_site, unused_port
 
 from catalog.records import (
     CrawlError,
@@ -36,6 +35,7 @@ from evidence.store import (
     new_data_key,
     write_data_key,
 )
+from hotline.site import Reply, Route, SiteRequest, image_bytes, serve_site, unused_port
 from spiders import CrawlRequest, InvalidCrawlRequest, crawl
 from spiders.addresses import AddressPolicy, address_refusal, host_port
 from spiders.codec import result_from_json, result_to_json

@@ -3,7 +3,6 @@ hosting country, recorded headers, DNS pinning, failure reasons. No network, no 
 
 from __future__ import annotations
 
-
 import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from twisted.internet.address import IPv4Address, IPv6Address

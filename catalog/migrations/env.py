@@ -11,7 +11,10 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only via `alembic` CLI with a URL
     from sqlalchemy import create_engine
 
-    connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("set sqlalchemy.url, or pass a connection in the config's attributes")
+    connection = create_engine(url).connect()
 
 context.configure(
     connection=connection,

@@ -27,8 +27,8 @@ from catalog.records import MatchRecord, Verdict
 from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
-from hashing.known.schema import COLUMNS, DIGEST_COLUMNS
 from hashing.known.digest_index import DigestIndex
+from hashing.known.schema import COLUMNS, DIGEST_COLUMNS
 from hashing.known.set_index import PdqMatch, SetIndex, open_digest_index
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashing.video import VideoHashes

@@ -15,7 +15,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = {
+_COLUMNS: dict[str, list[sa.Column[object]]] = {
     "reports": [
         sa.Column("pathway", sa.JSON(), nullable=True),
         sa.Column("user_agent", sa.Text(), nullable=True),
