@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from catalog.db import Database, utcnow
+from catalog.media import reports_that_saw
 from catalog.schema import crawls, media, report_errors, reports
 
 
@@ -63,10 +64,12 @@ class FaultsMixin(Database):
                 return False
             why = f"quarantined after {attempts} failed attempts: {reason}"
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="error", error=why))
-            conn.execute(
-                report_errors.insert(),
-                [dict(report_id=r, stage="hash", sha256=sha256, reason=why, at=utcnow()) for r in report_ids],
-            )
+            saw = reports_that_saw(conn, sha256, report_ids)
+            if saw:
+                conn.execute(
+                    report_errors.insert(),
+                    [dict(report_id=r, stage="hash", sha256=sha256, reason=why, at=utcnow()) for r in saw],
+                )
         return True
 
     def failing_items(self, limit: int = 100) -> list[FailingItem]:

@@ -154,14 +154,17 @@ class MediaMixin(Database):
             )
 
     def mark_media_error(self, sha256: str, reason: str, report_ids: Sequence[int]) -> None:
-        """Record that a media item cannot be processed, on the item and on its reports."""
+        """Record that a media item cannot be processed, on the item and on those of
+        ``report_ids`` that saw it."""
         now = utcnow()
         with self.write() as conn:
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="error", error=reason))
-            conn.execute(
-                report_errors.insert(),
-                [dict(report_id=r, stage="hash", sha256=sha256, reason=reason, at=now) for r in report_ids],
-            )
+            saw = reports_that_saw(conn, sha256, report_ids)
+            if saw:
+                conn.execute(
+                    report_errors.insert(),
+                    [dict(report_id=r, stage="hash", sha256=sha256, reason=reason, at=now) for r in saw],
+                )
 
     def hashes_of(self, sha256s: Sequence[str]) -> dict[str, dict[str, HashRecord]]:
         """Hashes per media item: ``{sha256: {algorithm: HashRecord}}``."""
@@ -191,3 +194,14 @@ def _naive(value: Any) -> Any:
     if value is not None and getattr(value, "tzinfo", None) is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def reports_that_saw(conn: sa.Connection, sha256: str, report_ids: Sequence[int]) -> list[int]:
+    """Those of ``report_ids`` with a sighting of ``sha256`` (a flow hashes the items of
+    many reports in one batch; an item's error belongs to the reports it was found in)."""
+    if not report_ids:
+        return []
+    return sorted(conn.scalars(
+        sa.select(sightings.c.report_id).distinct()
+        .where(sightings.c.sha256 == sha256, sightings.c.report_id.in_(list(report_ids)))
+    ))

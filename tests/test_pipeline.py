@@ -119,6 +119,8 @@ def test_bad_input_is_recorded_and_the_run_goes_on(installation: Installation, m
         "/gone": Reply(b"gone", status=404),
         "/ok": b"<img src='/ok.jpg'>",
         "/ok.jpg": (synthetic_image(7), "image/jpeg"),
+        "/broken": b"<img src='/bad.jpg'>",
+        "/bad.jpg": (synthetic_image(8)[:300], "image/jpeg"),  # truncated: stored, cannot be hashed
     }
     with serve_site(routes) as site:
         monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", f"{site.host_port},127.0.0.1:{closed}")
@@ -128,6 +130,7 @@ def test_bad_input_is_recorded_and_the_run_goes_on(installation: Installation, m
             "empty": add(site.url("/empty"), actor="t"),
             "gone": add(site.url("/gone"), actor="t"),
             "ok": add(site.url("/ok"), actor="t"),
+            "broken": add(site.url("/broken"), actor="t"),
         }
         summary = process_report()
     assert sorted(summary["reports"]) == sorted(ids.values())
@@ -136,9 +139,10 @@ def test_bad_input_is_recorded_and_the_run_goes_on(installation: Installation, m
     assert "refused" in reasons["unreachable"]
     assert "no media" in reasons["empty"]
     assert "404" in reasons["gone"]
-    assert reasons["ok"] == ""
+    assert "truncated" in reasons["broken"] or "hash" in reasons["broken"], reasons["broken"]
+    assert reasons["ok"] == ""  # the broken item's error is on the report that saw it only
     status = {name: catalog.get_report(rid).status for name, rid in ids.items()}
-    assert status == {"unreachable": "failed", "empty": "failed", "gone": "failed", "ok": "done"}
+    assert status == {"unreachable": "failed", "empty": "failed", "gone": "failed", "ok": "done", "broken": "done"}
     assert [q.urls for q in catalog.queue()] == [(site.url("/ok.jpg"),)]
 
 
