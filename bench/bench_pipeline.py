@@ -121,6 +121,59 @@ class _MemoryPeak:
         self._thread.join()
 
 
+class _CpuUse:
+    """CPU seconds (user + system) spent during the run, by whom: the flow's process, the
+    processes it started and reaped (crawl workers, Dask workers and their crawl workers:
+    exact, from ``RUSAGE_CHILDREN``), the Prefect server, moto and the site (processes of
+    the bench, by PID), and the rest of the machine (PostgreSQL's backends, anything else
+    running), from the machine's own counters."""
+
+    def __init__(self, services: dict[str, list[int]]) -> None:
+        import psutil
+
+        self._services = {name: [psutil.Process(pid) for pid in pids] for name, pids in services.items()}
+        self.seconds: dict[str, float] = {}
+        self.busy = 0.0  # share of the machine's cores busy over the run
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        import psutil
+
+        t = psutil.cpu_times()
+        return t.user + t.system + getattr(t, "nice", 0.0) + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0), t.idle
+
+    def _sample(self) -> dict[str, float]:
+        import resource
+
+        import psutil
+
+        me = psutil.Process().cpu_times()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sample = {"flow": me.user + me.system, "workers": kids.ru_utime + kids.ru_stime}
+        for name, procs in self._services.items():
+            total = 0.0
+            for proc in procs:
+                for p in [proc, *proc.children(recursive=True)]:
+                    try:
+                        t = p.cpu_times()
+                        total += t.user + t.system
+                    except psutil.Error:
+                        pass
+            sample[name] = total
+        return sample
+
+    def __enter__(self) -> _CpuUse:
+        self._start, self._machine_start, self._clock = self._sample(), self._machine(), time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        end, (busy, idle) = self._sample(), self._machine()
+        self.seconds = {k: end[k] - self._start[k] for k in end}
+        used = busy - self._machine_start[0]
+        self.seconds["rest"] = max(0.0, used - sum(self.seconds.values()))
+        self.busy = used / (used + idle - self._machine_start[1])
+
+
 def _stage_times(flow_run_id: Any) -> dict[str, float]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -144,7 +197,7 @@ def _stage_times(flow_run_id: Any) -> dict[str, float]:
 
 
 def _run_profile(name: str, workers: int, images: int, site: str, reports: int, work: Path,
-                 s3_endpoint: str | None) -> dict[str, Any]:
+                 s3_endpoint: str | None, services: dict[str, list[int]]) -> dict[str, Any]:
     from cluster_support import BUCKET, postgres_database
 
     from catalog import Verdict
@@ -171,7 +224,7 @@ def _run_profile(name: str, workers: int, images: int, site: str, reports: int, 
 
             flow = process_report.with_options(task_runner=task_runner(settings))
             started = time.perf_counter()
-            with _MemoryPeak() as memory:
+            with _MemoryPeak() as memory, _CpuUse(services) as cpu:
                 state = flow(limit=reports, return_state=True)
             elapsed = time.perf_counter() - started
             summary = state.result()
@@ -190,7 +243,7 @@ def _run_profile(name: str, workers: int, images: int, site: str, reports: int, 
     stages["orchestration"] = max(0.0, elapsed - sum(stages.values()))
     return {"profile": name, "seconds": elapsed, "reports": len(summary["reports"]), "items": items,
             "errors": errors, "queued": summary["queued"], "known": summary["auto_classified"], "stages": stages,
-            "memory_total": memory.total, "memory_flow": memory.flow}
+            "memory_total": memory.total, "memory_flow": memory.flow, "cpu": cpu.seconds, "busy": cpu.busy}
 
 
 def _serve(reports: int, images: int, ready: Any, stop: Any) -> None:
@@ -202,7 +255,7 @@ def _serve(reports: int, images: int, ready: Any, stop: Any) -> None:
 
 
 @contextmanager
-def _site_process(reports: int, images: int) -> Iterator[str]:
+def _site_process(reports: int, images: int) -> Iterator[tuple[str, int]]:
     """The site, made and served by a process of its own (host:port), so that serving it
     does not compete with the flow for this process's GIL, nor its pictures count in this
     process's memory."""
@@ -211,16 +264,16 @@ def _site_process(reports: int, images: int) -> Iterator[str]:
     proc = ctx.Process(target=_serve, args=(reports, images, ready, stop), daemon=True)
     proc.start()
     try:
-        yield ready.get(timeout=3600)
+        yield ready.get(timeout=3600), proc.pid
     finally:
         stop.set()
         proc.join(timeout=30)
 
 
 @contextmanager
-def _moto_process() -> Iterator[str]:
+def _moto_process() -> Iterator[tuple[str, int]]:
     """moto's S3 server in its own process (in this one it would compete with the flow for
-    the GIL), with the bench's bucket; its endpoint."""
+    the GIL), with the bench's bucket; its endpoint and PID."""
     import boto3
     from cluster_support import BUCKET
 
@@ -238,7 +291,7 @@ def _moto_process() -> Iterator[str]:
             except OSError:
                 time.sleep(0.1)
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
+        yield endpoint, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -259,15 +312,22 @@ def main() -> None:
     print(f"generating {args.reports} pages x {args.images} images ...", flush=True)
     results = []
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        site = stack.enter_context(_site_process(args.reports, args.images))  # forked before any thread starts
+        import psutil
+
+        site, site_pid = stack.enter_context(_site_process(args.reports, args.images))  # forked before any thread
         stack.enter_context(prefect_test_harness(server_startup_timeout=120))
+        services = {"site": [site_pid], "prefect server": [p.pid for p in psutil.Process().children()
+                                                          if p.pid != site_pid]}
         endpoint = None
         if any(p.startswith("cluster") for p in profiles):
-            endpoint = stack.enter_context(_moto_process())
+            endpoint, moto_pid = stack.enter_context(_moto_process())
+            services["moto"] = [moto_pid]
+
         for name in profiles:
             workers = int(name.split("-", 1)[1]) if name.startswith("cluster") else 0
             print(f"running {name} ...", flush=True)
-            results.append(_run_profile(name, workers, args.images, site, args.reports, Path(tmp), endpoint))
+            results.append(_run_profile(name, workers, args.images, site, args.reports, Path(tmp), endpoint,
+                                        services))
             r = results[-1]  # as it happens, for a long run
             print(f"  {name}: {r['seconds']:.1f} s, {r['reports'] / r['seconds'] * 60:.1f} reports/min, "
                   f"{r['errors']} errors, peak {r['memory_total']:.0f} MiB", flush=True)
@@ -282,6 +342,14 @@ def main() -> None:
         stages = " ".join(f"{k}={v:.1f}" for k, v in sorted(r["stages"].items(), key=lambda kv: -kv[1]))
         print(f"{r['profile']:<11} {r['seconds']:>8.1f} {rpm:>12.1f} {r['items'] / r['seconds']:>8.1f} "
               f"{r['errors']:>7} {ratio:>9.2f}x {r['memory_total']:>9.0f} {r['memory_flow']:>9.0f}  {stages}")
+    print(f"\nCPU seconds by process over each run (user + system; {os.cpu_count()} cores):")
+    names = ["flow", "workers", "prefect server", "moto", "site", "rest"]
+    print(f"{'profile':<11} " + " ".join(f"{n:>14}" for n in names) + f" {'machine busy':>13}")
+    for r in results:
+        print(f"{r['profile']:<11} " + " ".join(f"{r['cpu'].get(n, 0.0):>14.1f}" for n in names)
+              + f" {r['busy']:>12.0%}")
+    print("workers: crawl workers and Dask workers (with the crawls they started); rest: the machine's other "
+          "processes, PostgreSQL's backends (cluster profiles) among them.")
     print("peak MiB: resident memory of the flow's process and the processes it started (crawl workers, Dask "
           "workers), summed at its highest; flow MiB: the flow's process alone. The site, moto and the Prefect "
           "server are not counted.")
