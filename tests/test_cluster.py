@@ -263,3 +263,38 @@ def test_task_runner_follows_the_settings() -> None:
     assert local.cluster_kwargs["threads_per_worker"] == 2
     remote = task_runner(Settings(dask_address="tcp://10.0.0.5:8786"))
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://10.0.0.5:8786"
+
+
+def test_tasks_in_one_process_share_one_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flow tasks open the installation through ``flows.common.installation``: once per
+    process and settings, so every task shares one PostgreSQL connection pool (each task
+    opening its own engine ran the server out of connections with 1,000 reports)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.common import installation
+
+    with postgres_database("hotline_share") as url:
+        monkeypatch.setenv("HOTLINE_CATALOG_URL", url)
+        for name in ("a", "b"):
+            Installation.init(Settings(data_dir=tmp_path / name)).close()
+        monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "a"))
+
+        def task(_: int) -> int:
+            inst = installation()
+            inst.catalog.schema_revision()
+            return id(inst)
+
+        with ThreadPoolExecutor(8) as pool:
+            assert len(set(pool.map(task, range(300)))) == 1
+        first = installation()
+        admin = sa.create_engine(url)
+        with admin.connect() as conn:
+            open_connections = conn.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"))
+        assert open_connections <= 8 + 1  # the pool's, at most one per thread, and this one
+        monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "b"))  # other settings: another installation
+        second = installation()
+        assert second is not first and second.settings.data_dir == tmp_path / "b"
+        assert first.catalog.engine.pool.checkedin() == 0  # the old one was closed
+        second.close()
+        admin.dispose()
