@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from catalog.db import Database, utcnow
-from catalog.media import reports_that_saw
-from catalog.schema import crawls, media, report_errors, reports
+from catalog.media import record_hash_error
+from catalog.schema import crawls, media, reports
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,7 @@ class FaultsMixin(Database):
                 return False
             why = f"quarantined after {attempts} failed attempts: {reason}"
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="error", error=why))
-            saw = reports_that_saw(conn, sha256, report_ids)
-            if saw:
-                conn.execute(
-                    report_errors.insert(),
-                    [dict(report_id=r, stage="hash", sha256=sha256, reason=why, at=utcnow()) for r in saw],
-                )
+            record_hash_error(conn, sha256, why, report_ids, utcnow())
         return True
 
     def failing_items(self, limit: int = 100) -> list[FailingItem]:

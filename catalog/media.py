@@ -7,7 +7,7 @@ crawl recorded twice (a re-run after a crash) adds nothing the first one did not
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -159,12 +159,7 @@ class MediaMixin(Database):
         now = utcnow()
         with self.write() as conn:
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="error", error=reason))
-            saw = reports_that_saw(conn, sha256, report_ids)
-            if saw:
-                conn.execute(
-                    report_errors.insert(),
-                    [dict(report_id=r, stage="hash", sha256=sha256, reason=reason, at=now) for r in saw],
-                )
+            record_hash_error(conn, sha256, reason, report_ids, now)
 
     def hashes_of(self, sha256s: Sequence[str]) -> dict[str, dict[str, HashRecord]]:
         """Hashes per media item: ``{sha256: {algorithm: HashRecord}}``."""
@@ -196,12 +191,20 @@ def _naive(value: Any) -> Any:
     return value
 
 
-def reports_that_saw(conn: sa.Connection, sha256: str, report_ids: Sequence[int]) -> list[int]:
-    """Those of ``report_ids`` with a sighting of ``sha256`` (a flow hashes the items of
-    many reports in one batch; an item's error belongs to the reports it was found in)."""
+def record_hash_error(
+    conn: sa.Connection, sha256: str, reason: str, report_ids: Sequence[int], at: datetime
+) -> None:
+    """Record ``reason`` as a hash-stage error on those of ``report_ids`` that saw ``sha256``
+    (a flow hashes the items of many reports in one batch; an item's error belongs to the
+    reports it was found in)."""
     if not report_ids:
-        return []
-    return sorted(conn.scalars(
+        return
+    saw = conn.scalars(
         sa.select(sightings.c.report_id).distinct()
         .where(sightings.c.sha256 == sha256, sightings.c.report_id.in_(list(report_ids)))
-    ))
+    ).all()
+    if saw:
+        conn.execute(
+            report_errors.insert(),
+            [dict(report_id=r, stage="hash", sha256=sha256, reason=reason, at=at) for r in sorted(saw)],
+        )

@@ -109,7 +109,6 @@ class LocalEvidenceStore:
             raise ValueError("the evidence data key must be 32 bytes")
         self.root = Path(root)
         self._key = key
-        self._folders: set[Path] = set()
 
     def __repr__(self) -> str:  # never show the key
         return f"LocalEvidenceStore({str(self.root)!r})"
@@ -126,14 +125,15 @@ class LocalEvidenceStore:
         path = self.path_for(sha256)
         if path.exists():
             return sha256, False
-        folder = path.parent
-        if folder not in self._folders:  # one mkdir per folder, not one per object
-            folder.mkdir(parents=True, exist_ok=True)
-            self._folders.add(folder)
         blob = seal(self._key, sha256, data)
         # a name no other writer uses: concurrent writes of the same object both succeed
-        tmp = folder / f".tmp-{sha256[:16]}-{threading.get_ident():x}-{os.urandom(4).hex()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.parent / f".tmp-{sha256[:16]}-{threading.get_ident():x}-{os.urandom(4).hex()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:  # the object's folder is made on first use only
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
         try:
             try:
                 view = memoryview(blob)

@@ -4,7 +4,6 @@ run (threads here, or a Dask cluster), and how I/O tasks retry."""
 from __future__ import annotations
 
 import os
-import threading
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -29,28 +28,10 @@ IO_RETRIES: dict[str, Any] = {
 }
 
 
-_OPEN: dict[tuple[int, str], Installation] = {}
-_OPEN_LOCK = threading.Lock()
-
-
 def installation() -> Installation:
-    """The installation of the current settings (environment, ``HOTLINE_CONFIG``), opened
-    once per process: the tasks running there share its catalog engine and connection pool.
-    (Opened by every task, each engine kept its connections until it was collected: 1,000
-    crawl tasks on two Dask workers ran PostgreSQL out of connections.) Settings that
-    change (another data directory) open the new installation and close the old one."""
-    settings = Settings()
-    key = (os.getpid(), settings.model_dump_json())  # a forked child opens its own
-    with _OPEN_LOCK:
-        inst = _OPEN.get(key)
-        if inst is None:
-            inst = Installation.open(settings)
-            for old_key, old in list(_OPEN.items()):
-                if old_key[0] == key[0]:
-                    old.close()  # connections in use are closed when they are given back
-                del _OPEN[old_key]
-            _OPEN[key] = inst
-    return inst
+    """The installation of the current settings (environment, ``HOTLINE_CONFIG``), shared
+    by the tasks of this process (``Installation.shared``)."""
+    return Installation.shared(Settings())
 
 
 def task_runner(settings: Settings | None = None) -> TaskRunner[Any]:

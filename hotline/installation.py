@@ -6,6 +6,8 @@ known-set folder) is reached through one ``Installation``, built from the one ``
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 class NotInitialised(RuntimeError):
     """The data directory has not been set up with ``hotline init``."""
+
+
+_SHARED_LOCK = threading.Lock()
+_shared: tuple[tuple[int, str], Installation] | None = None  # (process, settings), installation
 
 
 @dataclass
@@ -51,6 +57,23 @@ class Installation:
                 f"no hotline installation at {str(settings.data_dir)!r}; run `hotline init` first"
             )
         return cls(settings)
+
+    @classmethod
+    def shared(cls, settings: Settings) -> Installation:
+        """:meth:`open`, once per process and settings: the threads of a process (a flow
+        run's tasks) share its catalog engine and connection pool. (Opened by every task,
+        each engine kept its connections until it was collected: 1,000 crawl tasks on two
+        Dask workers ran PostgreSQL out of connections.) Other settings (another data
+        directory) open their installation and close the one shared before."""
+        global _shared
+        key = (os.getpid(), settings.model_dump_json())  # a forked child opens its own
+        with _SHARED_LOCK:
+            if _shared is None or _shared[0] != key:
+                inst = cls.open(settings)
+                if _shared is not None and _shared[0][0] == key[0]:
+                    _shared[1].close()  # connections in use are closed when they are given back
+                _shared = (key, inst)
+            return _shared[1]
 
     @cached_property
     def catalog(self) -> Catalog:

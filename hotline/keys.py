@@ -39,7 +39,9 @@ from exports.keys import (
 )
 
 ROTATABLE = ("signing", "inbox", "drop")
-_GENERATE: dict[str, Callable[[], PrivateKey]] = {"signing": generate_signing_key, "inbox": generate_encryption_key, "drop": generate_encryption_key}
+_GENERATE: dict[str, Callable[[], PrivateKey]] = {
+    "signing": generate_signing_key, "inbox": generate_encryption_key, "drop": generate_encryption_key,
+}
 
 
 class InstallationKeys:
