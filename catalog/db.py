@@ -5,13 +5,19 @@ with ``BEGIN IMMEDIATE``: a writer takes the write lock up front instead of upgr
 lock later, which is what makes concurrent writing processes wait their turn instead of
 failing with "database is locked". Read transactions (``read()``) start deferred and never
 block writers.
+
+A catalog opened ``read_only`` (the commands that only look) changes nothing, not even the
+journal mode: SQLite is opened with ``mode=ro`` and ``query_only``, PostgreSQL sessions
+default to read-only transactions. That is what lets them work on a read-only file system.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,10 +42,53 @@ def inserted_id(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def create_catalog_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks."""
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite catalog URL; None for another database or an in-memory one."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def connect_sqlite_read_only(path: Path, *, timeout: float = 60) -> sqlite3.Connection:
+    """A connection that cannot write to ``path``.
+
+    ``mode=ro`` still needs the ``-shm`` file beside a WAL database, and creates it when
+    missing: in a read-only folder that fails. Then, if no write-ahead log is waiting to be
+    applied (a non-empty ``-wal`` file), the file is complete and nobody can change it
+    through this folder, so it is opened ``immutable`` (no locks, no side files). With
+    such a log it refuses: reading the file alone would miss committed changes."""
+    if not path.exists():  # mode=ro would say "unable to open database file"
+        raise sqlite3.OperationalError(f"no catalog file at {str(path)!r}")
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # opening is lazy: this is where it fails
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "unable to open" not in str(exc):  # locked, or damaged: not the read-only folder
+            raise
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise sqlite3.OperationalError(
+                f"catalog {str(path)!r} has changes in {wal.name!r} that only a writable folder can apply; "
+                "open it once with write access"
+            ) from None
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout, check_same_thread=False)
+
+
+def create_catalog_engine(url: str, *, read_only: bool = False) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks.
+    ``read_only``: an engine that changes nothing (see the module's docstring)."""
     if not url.startswith("sqlite"):
+        if read_only:
+            return sa.create_engine(url, pool_pre_ping=True,
+                                    connect_args={"options": "-c default_transaction_read_only=on"})
         return sa.create_engine(url, pool_pre_ping=True)
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        return _read_only_sqlite_engine(url, path)
     engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
@@ -60,6 +109,24 @@ def create_catalog_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _read_only_sqlite_engine(url: str, path: Path) -> sa.Engine:
+    engine = sa.create_engine(url, creator=lambda: connect_sqlite_read_only(path))
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", "catalog:migrations")
@@ -74,9 +141,10 @@ def head_revision() -> str:
 class Database:
     """An engine plus the two kinds of transaction the catalog uses."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.engine = create_catalog_engine(url)
+        self.read_only = read_only
+        self.engine = create_catalog_engine(url, read_only=read_only)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"

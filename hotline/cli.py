@@ -66,10 +66,12 @@ def _settings():  # noqa: ANN202 - imported lazily to keep `--help` fast
     return Settings()
 
 
-def _open():  # noqa: ANN202
+def _open(*, read_only: bool = False):  # noqa: ANN202
+    """The installation; ``read_only`` for commands that only look: they then also work on
+    a read-only disk, and cannot change the catalog by mistake."""
     from hotline.installation import Installation
 
-    return Installation.open(_settings())
+    return Installation.open(_settings(), read_only=read_only)
 
 
 @app.callback()
@@ -138,7 +140,7 @@ def report_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List reports."""
-    reports = _open().catalog.list_reports(status=status)
+    reports = _open(read_only=True).catalog.list_reports(status=status)
     if as_json:
         emit_json(reports)
     else:
@@ -150,7 +152,7 @@ def report_list(
 @handles_errors
 def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     """One report: its items and what became of them, and the errors recorded on it."""
-    catalog = _open().catalog
+    catalog = _open(read_only=True).catalog
     report = catalog.get_report(report_id)
     outcomes = catalog.outcomes([report_id])
     errs = catalog.report_errors(report_id)
@@ -368,7 +370,7 @@ def known_list(as_json: JsonOpt = False) -> None:
 @handles_errors
 def queue_list(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt = False) -> None:
     """Items waiting for an analyst, oldest first."""
-    items = _open().catalog.queue(limit=limit)
+    items = _open(read_only=True).catalog.queue(limit=limit)
     if as_json:
         emit_json(items)
     else:
@@ -857,10 +859,10 @@ JurisdictionOpt = Annotated[
 ]
 
 
-def _figures(from_snapshot: bool, jurisdiction: str | None):  # noqa: ANN202
+def _figures(from_snapshot: bool, jurisdiction: str | None, *, read_only: bool = False):  # noqa: ANN202
     from stats import SnapshotOptions, compute_figures, snapshot_figures
 
-    inst = _open()
+    inst = _open(read_only=read_only)
     s = inst.settings
     if from_snapshot:
         return inst, snapshot_figures(s.snapshot_dir, jurisdiction)
@@ -883,7 +885,7 @@ def stats(
 
     if period not in ("week", "month"):
         raise ValueError(f"--period is week or month, not {period!r}")
-    _, figures = _figures(from_snapshot, jurisdiction)
+    _, figures = _figures(from_snapshot, jurisdiction, read_only=True)
     if as_json:
         emit_json(figures)
         return
@@ -933,7 +935,7 @@ def stats_report(
 @handles_errors
 def audit(limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
     """The newest entries of the audit log."""
-    entries = _open().catalog.audit_entries(limit=limit)
+    entries = _open(read_only=True).catalog.audit_entries(limit=limit)
     if as_json:
         emit_json(entries)
     else:

@@ -37,6 +37,7 @@ _shared: tuple[tuple[int, str], Installation] | None = None  # (process, setting
 @dataclass
 class Installation:
     settings: Settings
+    read_only: bool = False  # the catalog is opened so that nothing can change it
 
     @classmethod
     def init(cls, settings: Settings) -> Installation:
@@ -50,13 +51,14 @@ class Installation:
         return inst
 
     @classmethod
-    def open(cls, settings: Settings) -> Installation:
-        """Open an initialised data directory (raises NotInitialised with the fix)."""
+    def open(cls, settings: Settings, *, read_only: bool = False) -> Installation:
+        """Open an initialised data directory (raises NotInitialised with the fix);
+        ``read_only`` for commands that only look (they then work on a read-only disk)."""
         if not settings.data_key_file.exists():
             raise NotInitialised(
                 f"no hotline installation at {str(settings.data_dir)!r}; run `hotline init` first"
             )
-        return cls(settings)
+        return cls(settings, read_only)
 
     @classmethod
     def shared(cls, settings: Settings) -> Installation:
@@ -77,7 +79,7 @@ class Installation:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.settings.catalog)
+        return Catalog(self.settings.catalog, read_only=self.read_only)
 
     @cached_property
     def evidence(self) -> EvidenceStore:
