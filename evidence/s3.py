@@ -11,6 +11,8 @@ usual AWS configuration.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -111,3 +113,19 @@ class S3EvidenceStore:
             except (ClientError, BotoCoreError) as exc:
                 raise _failure(exc, f"delete evidence {sha256!r}") from None
         return existed
+
+    def objects(self, start: str = "") -> Iterator[tuple[str, int]]:
+        pages = self._s3.get_paginator("list_objects_v2")
+        # keys sort as their names do; "<prefix>ab/3" comes before every key of a name from "ab3" on
+        after = {"StartAfter": f"{self.prefix}{start[:2]}/{start[2:4]}"} if start else {}
+        try:
+            for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix, **after):
+                for entry in page.get("Contents", []):
+                    name = entry["Key"].rsplit("/", 1)[-1]
+                    if _FULL_ID.match(name) and name >= start:
+                        yield name, int(entry["Size"])
+        except (ClientError, BotoCoreError) as exc:
+            raise _failure(exc, "list evidence objects") from None
+
+
+_FULL_ID = re.compile(r"^[0-9a-f]{64}$")

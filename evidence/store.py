@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -47,6 +48,10 @@ class EvidenceStore(Protocol):
 
     def delete(self, sha256: str) -> bool:
         """Remove the object; returns whether it existed."""
+
+    def objects(self, start: str = "") -> Iterator[tuple[str, int]]:
+        """Every stored object as (SHA-256, stored bytes), in SHA-256 order from ``start``
+        on: the store can be walked in parts, or from a random place to sample it."""
 
 
 def new_data_key() -> bytes:
@@ -166,3 +171,22 @@ class LocalEvidenceStore:
         except FileNotFoundError:
             return False
         return True
+
+    def objects(self, start: str = "") -> Iterator[tuple[str, int]]:
+        # names sort as their folders do (aa/bb/aabb...), so whole folders below ``start`` are skipped
+        for top in _sorted_names(self.root, start[:2]):
+            for sub in _sorted_names(self.root / top, start[2:4] if top == start[:2] else ""):
+                for name in _sorted_names(self.root / top / sub, start if top + sub == start[:4] else ""):
+                    if _SHA256_RE.match(name):  # not the temporary files of writes in flight
+                        try:
+                            yield name, (self.root / top / sub / name).stat().st_size
+                        except FileNotFoundError:  # deleted meanwhile
+                            continue
+
+
+def _sorted_names(folder: Path, start: str) -> list[str]:
+    """Entries of ``folder`` from ``start`` on, sorted; none when it does not exist."""
+    try:
+        return sorted(n for n in os.listdir(folder) if n >= start)
+    except FileNotFoundError:
+        return []

@@ -959,18 +959,23 @@ def demo(
 
 
 @app.command()
-@handles_errors
 def doctor(as_json: JsonOpt = False) -> None:
-    """Check keys, catalog schema, evidence, quarantined items and Prefect; exit 1 if any fails."""
-    from hotline.maintenance import doctor as run_checks
+    """Check keys, catalog integrity and schema, evidence (a sample decrypts, orphaned objects),
+    quarantined items, free space and Prefect. Each check is ok, warn or fail; the exit status
+    is the worst: 0 ok, 1 warn, 2 fail. Reads only; never ends in a traceback."""
+    from hotline.maintenance import LEVELS, Check, run_doctor, worst
 
-    checks = run_checks(_open())
+    try:
+        checks = run_doctor(_settings())
+    except Exception as exc:  # noqa: BLE001 - bad settings: still one document for monitoring
+        checks = [Check("settings", False, " ".join(str(exc).split()) or type(exc).__name__)]
+    level = worst(checks)
     if as_json:
-        emit_json(checks)
+        emit_json({"level": level, "checks": checks})
     else:
-        table("hotline doctor", ["check", "ok", "detail"], [(c.name, "yes" if c.ok else "NO", c.detail) for c in checks])
-    if not all(c.ok for c in checks):
-        raise typer.Exit(1)
+        table("hotline doctor", ["check", "level", "detail"],
+              [(c.name, c.level if c.level == "ok" else c.level.upper(), c.detail) for c in checks])
+    raise typer.Exit(LEVELS.index(level))
 
 
 @app.command()

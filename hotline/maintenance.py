@@ -1,19 +1,30 @@
-"""Keeping an installation healthy: purging old evidence, and ``hotline doctor``'s checks."""
+"""Keeping an installation healthy: purging old evidence, and ``hotline doctor``'s checks.
+
+The doctor never raises: each check ends ``ok``, ``warn`` or ``fail``, and an exception
+inside a check is that check's ``fail``. It is run when something is wrong, so it must
+still speak then (a damaged catalog, a full or read-only disk).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
+import shutil
 import stat
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 import sqlalchemy as sa
 
-from catalog.db import head_revision, utcnow
+from catalog.db import head_revision, sqlite_path, utcnow
 from catalog.schema import media, reports
 from evidence import EvidenceError
 from hotline.installation import Installation
+from hotline.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,11 +49,36 @@ def purge_evidence(inst: Installation, *, older_than: timedelta, actor: str, dry
     return PurgeResult(len(candidates), purged, missing, False)
 
 
+Level = Literal["ok", "warn", "fail"]
+LEVELS: tuple[Level, ...] = ("ok", "warn", "fail")  # in order of severity; the exit status is the index
+
+
 @dataclass(frozen=True)
 class Check:
+    """One check's outcome. ``level`` defaults to ``ok`` or ``fail`` from ``ok``; a ``warn``
+    is ``ok`` (nothing fails yet) but asks for attention."""
+
     name: str
     ok: bool
     detail: str
+    level: Level = None  # type: ignore[assignment]  # None: derived from ok in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.level is None:
+            object.__setattr__(self, "level", "ok" if self.ok else "fail")
+        elif self.level not in LEVELS:
+            raise ValueError(f"a check's level is ok, warn or fail, not {self.level!r}")
+        else:
+            object.__setattr__(self, "ok", self.level != "fail")
+
+    @classmethod
+    def warn(cls, name: str, detail: str) -> Check:
+        return cls(name, True, detail, "warn")
+
+
+def worst(checks: Iterable[Check]) -> Level:
+    """The most severe level among ``checks`` (``ok`` for none)."""
+    return max((c.level for c in checks), key=LEVELS.index, default="ok")
 
 
 def _key_files(inst: Installation) -> Check:
@@ -110,6 +146,161 @@ def _prefect() -> Check:
     return Check("prefect", healthy, f"{api} healthy" if healthy else f"{api} answered unhealthy")
 
 
+def _catalog_integrity(inst: Installation) -> Check:
+    """SQLite: ``PRAGMA quick_check`` (every page and index entry read, the structure
+    verified; minutes at most for a big catalog). PostgreSQL: it answers."""
+    name = "catalog integrity"
+    path = sqlite_path(inst.settings.catalog)
+    if path is not None and not path.exists():
+        return Check(name, False, f"no catalog file at {str(path)!r}: `hotline restore` a backup, or `hotline init`")
+    try:
+        with inst.catalog.read() as conn:
+            if path is None:
+                version = conn.exec_driver_sql("SHOW server_version").scalar()
+                return Check(name, True, f"PostgreSQL {version} answers")
+            rows = [str(row[0]) for row in conn.exec_driver_sql("PRAGMA quick_check(20)")]
+    except sa.exc.DatabaseError as exc:
+        if path is None or isinstance(exc, sa.exc.OperationalError) and "malformed" not in str(exc):
+            raise  # not damage: unreachable, locked, unreadable
+        return Check(name, False, f"{path.name} is damaged ({_reason(exc)}): `hotline restore` a backup")
+    if rows == ["ok"]:
+        return Check(name, True, f"{path.name}: quick_check ok")
+    problems = [p for p in (" ".join(line.split()) for row in rows for line in row.splitlines())
+                if p and not p.startswith("***")]
+    return Check(name, False, f"{path.name} is damaged ({'; '.join(problems[:3])}): `hotline restore` a backup")
+
+
+def _free_space(inst: Installation) -> Check:
+    """Free space of each file system the installation writes to, against the thresholds."""
+    s = inst.settings
+    places = [("data directory", s.data_dir)]
+    catalog_file = sqlite_path(s.catalog)
+    if catalog_file is not None:
+        places.append(("catalog", catalog_file.parent))
+    if not s.evidence_url:
+        places.append(("evidence", s.evidence_dir))
+    seen: dict[int, list[str]] = {}
+    usage: dict[int, tuple[int, int]] = {}
+    for label, folder in places:
+        device = os.stat(folder).st_dev
+        seen.setdefault(device, []).append(label)
+        total, _used, free = shutil.disk_usage(folder)
+        usage[device] = (total, free)
+    level: Level = "ok"
+    parts = []
+    for device, labels in seen.items():
+        total, free = usage[device]
+        percent = 100 * free / total if total else 0.0
+        here: Level = ("fail" if percent < s.free_space_fail_percent
+                       else "warn" if percent < s.free_space_warn_percent else "ok")
+        level = max(level, here, key=LEVELS.index)
+        parts.append(f"{', '.join(labels)}: {_size(free)} free of {_size(total)} ({percent:.1f} %)"
+                     + ("" if here == "ok" else f" below the {here} threshold"))
+    detail = "; ".join(parts) + f" (warn under {s.free_space_warn_percent:g} %, fail under {s.free_space_fail_percent:g} %)"
+    return Check("free space", level != "fail", detail, level)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def orphaned_objects(inst: Installation, *, limit: int = 5000, start: str | None = None) -> tuple[int, list[str]]:
+    """Stored evidence objects no media row knows: (objects examined, orphans among them).
+
+    At most ``limit`` objects are examined, from a random place in the store (wrapping
+    around), so a check every few minutes costs the same on any store and, run after run,
+    covers all of it."""
+    store = inst.evidence
+    start = f"{random.randrange(256):02x}" if start is None else start
+    wrapped = itertools.chain(store.objects(start), itertools.takewhile(lambda e: e[0] < start, store.objects()))
+    ids = (sha256 for sha256, _ in itertools.islice(wrapped, limit))
+    examined = 0
+    orphans: list[str] = []
+    while batch := list(itertools.islice(ids, 500)):
+        with inst.catalog.read() as conn:
+            known = set(conn.scalars(sa.select(media.c.sha256).where(media.c.sha256.in_(batch))))
+        examined += len(batch)
+        orphans.extend(sha256 for sha256 in batch if sha256 not in known)
+    return examined, orphans
+
+
+def _orphans(inst: Installation, limit: int = 5000) -> Check:
+    examined, orphans = orphaned_objects(inst, limit=limit)
+    if not orphans:
+        return Check("orphaned evidence", True, f"{examined} stored object(s) examined, each known to the catalog")
+    return Check.warn("orphaned evidence", (
+        f"{len(orphans)} of {examined} stored object(s) examined are unknown to the catalog "
+        f"(e.g. {', '.join(o[:12] for o in orphans[:5])}): was the catalog emptied or restored from an older "
+        "backup? `hotline restore` the newest backup; do not delete them"
+    ))
+
+
+def _prefect_check(_inst: Installation) -> Check:
+    return _prefect()
+
+
+# In order. Those that read the catalog are skipped when it cannot be opened at all.
+CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
+    ("keys", _key_files, False),
+    ("catalog integrity", _catalog_integrity, False),
+    ("catalog schema", _schema, True),
+    ("evidence", _evidence, True),
+    ("orphaned evidence", _orphans, True),
+    ("quarantine", _quarantine, True),
+    ("free space", _free_space, False),
+    ("prefect", _prefect_check, False),
+]
+
+
+def _guarded(name: str, check: Callable[[Installation], Check], inst: Installation) -> Check:
+    try:
+        return check(inst)
+    except Exception as exc:  # noqa: BLE001 - the doctor reports every failure, it never dies of one
+        return Check(name, False, f"{type(exc).__name__}: {_reason(exc)}")
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an error, without SQLAlchemy's wrapping and statement."""
+    cause = getattr(exc, "orig", None) or exc
+    return " ".join(str(cause).split("\n")[0].split()) or type(cause).__name__
+
+
 def doctor(inst: Installation) -> list[Check]:
-    """Every check, in order; none of them changes anything."""
-    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect()]
+    """Every check, in order; none of them changes anything, none of them raises."""
+    results: list[Check] = []
+    unreadable = False
+    for name, check, reads_catalog in CHECKS:
+        if reads_catalog and unreadable:
+            results.append(Check(name, False, "not run: the catalog cannot be read (see catalog integrity)"))
+            continue
+        outcome = _guarded(name, check, inst)
+        if name == "catalog integrity" and not outcome.ok:
+            unreadable = not _catalog_answers(inst)
+        results.append(outcome)
+    return results
+
+
+def _catalog_answers(inst: Installation) -> bool:
+    try:
+        with inst.catalog.read() as conn:
+            conn.execute(sa.select(sa.func.count()).select_from(media))
+    except Exception:  # noqa: BLE001 - any failure means: it cannot be read
+        return False
+    return True
+
+
+def run_doctor(settings: Settings) -> list[Check]:
+    """:func:`doctor` on the installation of ``settings``, opened read-only; when it cannot
+    be opened at all, that is the one check reported."""
+    try:
+        inst = Installation.open(settings, read_only=True)
+    except Exception as exc:  # noqa: BLE001 - reported as the installation's failure
+        return [Check("installation", False, str(exc) or type(exc).__name__)]
+    try:
+        return doctor(inst)
+    finally:
+        inst.close()

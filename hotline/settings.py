@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     quarantine_after: int = Field(
         3, gt=0, description="Runs an item may fail transiently (storage unreachable) before it is quarantined."
     )
+    free_space_warn_percent: float = Field(
+        10.0, ge=0, le=100, description="`hotline doctor` warns when a disk it writes to has less free space (%)."
+    )
+    free_space_fail_percent: float = Field(
+        2.0, ge=0, le=100, description="`hotline doctor` fails when a disk it writes to has less free space (%)."
+    )
     retention_days: int | None = Field(
         None, gt=0, description="Purge evidence this many days after verdict and export (retention flow); None: never."
     )
