@@ -980,6 +980,95 @@ def doctor(as_json: JsonOpt = False) -> None:
 
 @app.command()
 @handles_errors
+def backup(
+    destination: Annotated[
+        Path | None, typer.Argument(help="Folder to write the backup into (a hotline-backup-<time> folder).")
+    ] = None,
+    verify: Annotated[
+        Path | None, typer.Option("--verify", help="Check this backup folder, and the evidence store against it.")
+    ] = None,
+    decrypt: Annotated[
+        bool, typer.Option("--decrypt", help="With --verify: also decrypt every object (reads the whole store).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Back up the catalog (SQLite online backup, or pg_dump), the keys, and a manifest of the
+    evidence objects; or, with --verify, check a backup and hold the evidence store against
+    its manifest (exit 1 when objects are missing)."""
+    from hotline.backup import BackupError, make_backup, verify_backup
+
+    if (destination is None) == (verify is None):
+        raise ValueError("give a destination folder, or --verify BACKUP")
+    try:
+        if destination is not None:
+            info = make_backup(_open(read_only=True), destination)
+            if as_json:
+                emit_json(info)
+            else:
+                ev = info.evidence
+                typer.echo(f"backup {info.folder} in {info.seconds:.1f} s: {info.catalog['kind']} catalog "
+                           f"({info.catalog['bytes']} bytes, revision {info.catalog['schema_revision']}), "
+                           f"{len(info.keys)} key file(s), manifest of {ev['objects']} stored object(s) "
+                           f"({ev['missing']} item(s) without evidence, {ev['orphans']} object(s) unknown to the catalog)")
+                typer.echo("it holds private keys: keep it encrypted and offline (docs/operations.md)")
+            return
+        assert verify is not None
+        meta, check = verify_backup(_open(read_only=True), verify, decrypt=decrypt)
+    except BackupError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        emit_json({"backup": str(verify), "created_at": meta["created_at"], "evidence": check, "ok": check.ok})
+    else:
+        typer.echo(f"backup {verify.name} of {meta['created_at']}: files intact; evidence: {check.present} of "
+                   f"{check.expected} object(s) present" + (" and decrypted" if decrypt else "")
+                   + f", {check.missing} missing, {check.resized} changed in size, {check.unreadable} unreadable; "
+                   f"{check.newer} stored since")
+        for example in check.examples:
+            typer.echo(f"  {example}")
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def restore(
+    backup_folder: Annotated[Path, typer.Argument(help="A hotline-backup-<time> folder.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a catalog that is healthy (changes since are lost).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a backup: missing keys, then the catalog into a fresh file (or database) that
+    takes the old one's place (kept, renamed), then the schema and an evidence check against
+    the backup's manifest. Works on a damaged catalog; stop the workers first."""
+    from hotline.backup import BackupError, restore_backup
+
+    settings = _settings()
+    try:
+        result = restore_backup(settings, backup_folder, force=force, actor=settings.analyst)
+    except BackupError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        emit_json(result)
+    else:
+        ev = result.evidence
+        typer.echo(f"restored {result.backup} (of {result.created_at}) into {result.catalog.catalog} in "
+                   f"{result.seconds:.1f} s; schema {result.schema_revision}")
+        for kept in result.catalog.kept:
+            typer.echo(f"  replaced catalog kept as {kept}")
+        if result.keys_restored:
+            typer.echo(f"  keys restored: {', '.join(result.keys_restored)}")
+        typer.echo(f"evidence: {ev.present} of {ev.expected} object(s) of the backup present, {ev.missing} missing, "
+                   f"{ev.resized} changed in size" + (f"; {ev.newer} stored since the backup, unknown to this catalog"
+                                                      if ev.newer else ""))
+        for example in ev.examples:
+            typer.echo(f"  {example}")
+    if not result.evidence.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
 def purge(
     older_than_days: Annotated[int, typer.Option(min=1, help="Purge evidence decided this many days ago or more.")],
     dry_run: Annotated[bool, typer.Option(help="Only count what would be purged.")] = False,
