@@ -36,6 +36,7 @@ from catalog.backup import (
     catalog_healthy,
     dump_postgres,
     postgres_snapshot,
+    quick_check,
     restore_postgres,
     restore_sqlite,
 )
@@ -270,8 +271,6 @@ def verify_backup(inst: Installation, folder: Path, *, decrypt: bool = False) ->
     """Check a backup's files and hold the evidence store against its manifest."""
     meta = read_backup(folder)
     if meta["catalog"]["kind"] == "sqlite":
-        from catalog.backup import quick_check
-
         problems = quick_check(folder / meta["catalog"]["file"])
         if problems:
             raise BackupError(f"the backup's catalog is damaged: {'; '.join(problems[:3])}")

@@ -80,6 +80,22 @@ def test_restore_after_an_emptied_catalog_brings_the_orphans_home(tmp_path: Path
     assert document["level"] == "ok", document
 
 
+def test_restore_on_a_new_machine(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    inst = open_installation(data_dir)
+    seed(inst, 3)
+    inst.close()
+    backup = _backup(data_dir, tmp_path / "backups")
+    new = tmp_path / "new"
+    shutil.copytree(data_dir / "evidence", new / "evidence")  # the evidence, from its own backup
+
+    result = run_json(new, "restore", str(backup))
+    assert "data.key" in result["keys_restored"] and result["catalog"]["kept"] == []
+    assert (new / "keys" / "data.key").stat().st_mode & 0o777 == 0o600
+    assert len(run_json(new, "report", "list")) == 3
+    assert run_json(new, "doctor")["level"] == "ok"
+
+
 def test_verify_holds_the_store_against_the_manifest(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     inst = open_installation(data_dir)
