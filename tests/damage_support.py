@@ -139,3 +139,12 @@ def fill(folder: Path) -> None:
 
 def open_installation(data_dir: Path) -> Installation:
     return Installation.init(Settings(data_dir=data_dir))
+
+
+def seeded(data_dir: Path, count: int) -> list[str]:
+    """A new installation at ``data_dir`` with ``count`` seeded reports, closed again."""
+    inst = open_installation(data_dir)
+    try:
+        return seed(inst, count)
+    finally:
+        inst.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from damage_support import DAMAGE, damage, open_installation, run, run_json, seed
+from damage_support import DAMAGE, damage, open_installation, run, run_json, seed, seeded
 
 from catalog.backup import BackupFailed, backup_sqlite
 from evidence import LocalEvidenceStore
@@ -28,9 +28,7 @@ def _backup(data_dir: Path, destination: Path) -> Path:
 @pytest.mark.parametrize("how", DAMAGE)
 def test_restore_works_on_a_damaged_catalog(tmp_path: Path, how: str) -> None:
     data_dir = tmp_path / "data"
-    inst = open_installation(data_dir)
-    stored = seed(inst, 6)
-    inst.close()
+    stored = seeded(data_dir, 6)
     backup = _backup(data_dir, tmp_path / "backups")
     assert oct(backup.stat().st_mode & 0o777) == oct(0o700)
     catalog = data_dir / "catalog.db"
@@ -62,9 +60,7 @@ def test_restore_works_on_a_damaged_catalog(tmp_path: Path, how: str) -> None:
 
 def test_restore_after_an_emptied_catalog_brings_the_orphans_home(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    inst = open_installation(data_dir)
-    seed(inst, 200)
-    inst.close()
+    seeded(data_dir, 200)
     backup = _backup(data_dir, tmp_path / "backups")
     for f in data_dir.glob("catalog.db*"):
         f.unlink()
@@ -82,9 +78,7 @@ def test_restore_after_an_emptied_catalog_brings_the_orphans_home(tmp_path: Path
 
 def test_restore_on_a_new_machine(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    inst = open_installation(data_dir)
-    seed(inst, 3)
-    inst.close()
+    seeded(data_dir, 3)
     backup = _backup(data_dir, tmp_path / "backups")
     new = tmp_path / "new"
     shutil.copytree(data_dir / "evidence", new / "evidence")  # the evidence, from its own backup
@@ -130,9 +124,7 @@ def test_verify_holds_the_store_against_the_manifest(tmp_path: Path) -> None:
 
 def test_a_damaged_catalog_is_not_backed_up(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    inst = open_installation(data_dir)
-    seed(inst, 4)
-    inst.close()
+    seeded(data_dir, 4)
     damage(data_dir / "catalog.db", "garbage in the middle")
     done = run(data_dir, "backup", str(tmp_path / "backups"))
     assert done.returncode == 1 and "damaged" in done.stderr and "Traceback" not in done.stderr

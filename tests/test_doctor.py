@@ -9,7 +9,18 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from damage_support import DAMAGE, damage, fill, open_installation, read_only, run, run_json, seed, small_tmpfs
+from damage_support import (
+    DAMAGE,
+    damage,
+    fill,
+    open_installation,
+    read_only,
+    run,
+    run_json,
+    seed,
+    seeded,
+    small_tmpfs,
+)
 
 from catalog import Catalog
 from hotline import maintenance
@@ -45,9 +56,7 @@ def test_a_check_that_raises_is_that_checks_failure(installation: Installation,
 @pytest.mark.parametrize("how", DAMAGE)
 def test_doctor_on_a_damaged_catalog_prints_json_and_fails(tmp_path: Path, how: str) -> None:
     data_dir = tmp_path / "data"
-    inst = open_installation(data_dir)
-    seed(inst, 5)
-    inst.close()
+    seeded(data_dir, 5)
     damage(data_dir / "catalog.db", how)
 
     document = run_json(data_dir, "doctor", status=2)
