@@ -12,7 +12,8 @@ documentation's ``sqlite3 catalog.db ".restore backup.db"`` does), in the same p
   (2) ``make_backup`` (catalog copy, keys, the manifest from a walk of the store);
   (3) ``restore_backup`` after the catalog was truncated to a third: the fresh copy, its
   quick_check, the swap, the schema step and the manifest check of the store;
-  (4) ``check_evidence`` alone (``backup --verify``), and with ``--decrypt``.
+  (4) the walk of the store alone (part of 2, 3 and 4); (5) ``check_evidence`` alone
+  (``backup --verify``), and with ``--decrypt``.
 
 The machine is shared (2 cores), so absolute figures vary from run to run; the ratios are
 measured within one run.
@@ -109,6 +110,9 @@ def main() -> None:
         rows.append(("hotline restore of the truncated catalog", wall, used))
 
         inst = Installation.open(settings)
+        listed, wall, used = timed(lambda: sum(1 for _ in inst.evidence.objects()))
+        assert listed == args.items
+        rows.append(("of which: the walk of the evidence store", wall, used))
         for decrypt in (False, True):
             check, wall, used = timed(lambda d=decrypt: check_evidence(inst.evidence, info.folder, decrypt=d))
             assert check.ok and check.present == args.items

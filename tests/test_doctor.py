@@ -23,6 +23,7 @@ from damage_support import (
 )
 
 from catalog import Catalog
+from hashing import hash_image
 from hotline import maintenance
 from hotline.installation import Installation
 from hotline.maintenance import Check, doctor, orphaned_objects, worst
@@ -121,7 +122,10 @@ def test_doctor_finds_orphaned_objects_after_the_catalog_was_emptied(tmp_path: P
 def test_read_only_commands_on_a_read_only_data_directory(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     inst = open_installation(data_dir)
-    inst.catalog.queue_unmatched(seed(inst, 3))
+    stored = seed(inst, 3)
+    for sha256 in stored:
+        inst.catalog.record_hashes(hash_image(inst.evidence.get(sha256)).records())
+    inst.catalog.queue_unmatched(stored)
     inst.close()
     digest = hashlib.sha256((data_dir / "catalog.db").read_bytes()).hexdigest()
 
