@@ -223,7 +223,7 @@ class KnownSetsMixin(Database):
                 if len(recent) < threshold:
                     continue
                 history = len(self._matched_since(conn, set_name, key, since, before=True))
-                if len(recent) < factor * max(history, 1):
+                if len(recent) < factor * history:
                     continue
                 reason = (f"matched {len(recent)} items within {window}, against {history} before "
                           f"(threshold {threshold})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog import Catalog, InvalidState, NotFound
-from catalog.records import KnownHold
+from catalog.records import KnownHold, known_row_key
 from classification.clusters import ClusteringConfig, cluster_queue
 
 CONTEST_ROLES = frozenset({"senior"})
@@ -61,7 +61,8 @@ def contest_match(
         raise NotFound(f"item {sha256[:12]!r} has no match in known set {set_name!r}"
                        + (f" of type {match_type!r}" if match_type else ""))
     match = min(found, key=lambda m: (m.match_type in ("pdq", "vpdq"), m.distance))
-    key = match.row_key
+    # the whole row stops matching: by its id when it has one, else by the hash that matched
+    key = known_row_key("id", match.known_id) if match.known_id is not None else match.row_key
     if key is None:
         raise InvalidState(f"the match of {sha256[:12]!r} in {set_name!r} does not name its known row")
     detail: dict[str, object] = {"match": match.provenance()}
@@ -92,6 +93,7 @@ def feedback_rows(holds: list[KnownHold]) -> list[dict[str, object]]:
         info = match if isinstance(match, dict) else {}
         rows.append({
             "set": h.set_name, "row_key": h.row_key, "known_id": info.get("known_id"),
+            "known_hash": info.get("known_hash"), "match_type": (info.get("match") or {}).get("type"),
             "category": info.get("category"), "set_version": info.get("set_version"),
             "reason": h.reason, "contested_at": h.created_at.isoformat() + "Z",
         })

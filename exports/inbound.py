@@ -163,8 +163,8 @@ def _partner_of(fp: str, partners: Sequence[Partner]) -> Partner:
     raise AssertionError(f"verified sender {fp!r} is not a partner's key")  # read_bundle checked it
 
 
-_FEEDBACK_KEYS = {"set": 64, "row_key": 200, "known_id": 200, "category": 64, "set_version": 64, "reason": 2000,
-                  "contested_at": 40}
+_FEEDBACK_KEYS = {"set": 64, "row_key": 200, "known_id": 200, "known_hash": 64, "match_type": 8, "category": 64,
+                  "set_version": 64, "reason": 2000, "contested_at": 40}
 
 
 def _feedback(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:

@@ -293,7 +293,7 @@ def create_app(installation: Installation) -> Starlette:
         auth.require(request, MEDIA_ROLES)
         sha256 = request.path_params["sha256"]
         kind = app_state.item_kind(sha256)
-        contested = {(h.set_name, h.row_key) for h in catalog.known_holds(kind="contested") if h.sha256 == sha256}
+        contested = {h.set_name for h in catalog.known_holds(kind="contested") if h.sha256 == sha256}
         return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
                     verdicts=[v.value for v in Verdict], cluster_id=catalog.cluster_of(sha256),
                     matches=catalog.matches_of(sha256), contested=contested)

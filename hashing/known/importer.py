@@ -78,6 +78,9 @@ def read_known_set(
     name = validate_set_name(name)
     read = read_source(Path(source), fmt)
     table, flat, locate = _without_flat_pdq(read.table, min_pdq_quality, str(source), read.locate)
+    if flat and not table.num_rows:
+        raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
+                            "nothing matchable to import")
     table = normalise(table, str(source), locate)
     return NormalisedSet(name, table, content_sha256(table), read.format, flat)
 
@@ -110,8 +113,9 @@ def _without_flat_pdq(
                              pc.if_else(flat, pa.scalar(None, pdq.type), pdq))
     others = [c for c in HASH_COLUMNS if c in table.column_names and c != "pdq"]
     keep = pc.invert(flat)
-    for column in others:
-        keep = pc.or_(keep, pc.is_valid(table.column(column)))
+    for column in others:  # a hash present (empty text is no hash, as ``normalise`` reads it)
+        text = _as_string(table, column, source)
+        keep = pc.or_(keep, pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False))
     kept = pc.indices_nonzero(keep).to_pylist()
     return table.filter(keep), count, lambda row: where(kept[row])
 

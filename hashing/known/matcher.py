@@ -173,7 +173,10 @@ class Matcher:
                              if len(r) and known_row_key(column, getattr(items[n], column)) not in known.held})
             meta = _row_meta(known, {int(r) for found_rows in hits.values() for r in found_rows})
             for (n, column), found_rows in sorted(hits.items(), key=lambda h: h[0]):
-                known_id, category = min((meta[int(r)] for r in found_rows), key=_id_order)
+                free = [meta[int(r)] for r in found_rows if not _held_id(known, meta[int(r)][0])]
+                if not free:
+                    continue
+                known_id, category = min(free, key=_id_order)
                 record = self._record(items[n], set_index, column, 0, known_id, category,
                                       known_hash=getattr(items[n], column))
                 found.append(_Found(n, set_index, record))
@@ -190,14 +193,16 @@ class Matcher:
         if not queries:
             return []
         known = self.sets[set_index]
+        hits = [hit for hit in self._indexes[set_index].search(queries, known.pdq_threshold)
+                if known_row_key("pdq", hit.pdq) not in known.held]
+        rows = {pdq: [meta for meta in found if not _held_id(known, meta[0])] for pdq, found in
+                _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in hits}).items()}
         best: dict[int, PdqMatch] = {}
-        for hit in self._indexes[set_index].search(queries, known.pdq_threshold):
-            if known_row_key("pdq", hit.pdq) in known.held:
-                continue
+        for hit in hits:
             owner = owners[hit.query]
-            if owner not in best or (hit.distance, hit.pdq) < (best[owner].distance, best[owner].pdq):
+            if rows[hit.pdq] and (owner not in best or (hit.distance, hit.pdq) < (best[owner].distance,
+                                                                                    best[owner].pdq)):
                 best[owner] = hit
-        rows = _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in best.values()})
         return [
             _Found(owner, set_index, self._record(
                 items[owner], set_index, "pdq", hit.distance, *rows[hit.pdq][0], known_hash=hit.pdq,
@@ -234,7 +239,7 @@ class Matcher:
         for hit in hits:
             item, frame = owners[hit.query]
             for known_id, category in rows[hit.pdq]:
-                if known_id is None or known_row_key("id", known_id) in known.held:  # videos are grouped by id
+                if known_id is None or _held_id(known, known_id):  # videos are grouped by id
                     continue
                 matched_frames[item, known_id].add(frame)
                 matched_known[item, known_id].add(hit.pdq)
@@ -257,6 +262,10 @@ class Matcher:
             ))  # fmt: skip
             for item, (result, known_id) in best.items()
         ]
+
+
+def _held_id(known: KnownSet, known_id: str | None) -> bool:
+    return known_id is not None and known_row_key("id", known_id) in known.held
 
 
 def _image_quality(item: Hashes) -> int | None:
