@@ -347,3 +347,25 @@ def test_parquet_known_sets_take_a_quality_column(installation: Installation, tm
     pq.write_table(pa.table({"pdq": [h.pdq], "quality": pa.array([h.pdq_quality], pa.int32())}), source)
     imported, _ = installation.import_known_set(source, "with-quality", Verdict.NATIONAL)
     assert (imported.rows, imported.flat_pdq) == (1, 0)
+
+
+def test_known_commands(installation: Installation, pictures: list[bytes], tmp_path: Path) -> None:
+    known = tmp_path / "list.csv"
+    known.write_text(f"md5\n{hash_image(pictures[0]).md5}\n")
+    installation.import_known_set(known, "list", Verdict.NATIONAL)
+    row = f"md5:{hash_image(pictures[0]).md5}"
+    status, held = _cli("known", "quarantine", "list", row.upper().replace("MD5", "md5"), "--reason", "a test")
+    assert status == 0
+    status, holds = _cli("known", "holds")
+    assert status == 0 and [(h["id"], h["row_key"], h["kind"]) for h in holds] == [(held["hold"], row, "quarantine")]
+    items = _crawled(installation, pictures[:1])
+    assert match_stored_media(installation.catalog, items) == []
+    status, released = _cli("known", "release", str(held["hold"]))
+    assert status == 0 and released["released_by"] == installation.settings.analyst
+    assert _triage(installation, items).auto_classified == 1
+    status, stats = _cli("known", "stats")
+    assert status == 0 and stats["sets"][0]["auto_classified"] == 1 and stats["low_quality"]["images"] == 0
+    status, listed = _cli("known", "recheck", "--to-review")
+    assert status == 0 and listed == {"rechecks": [], "sent_to_review": []}
+    status, message = _cli("known", "quarantine", "list", "blob:00", "--reason", "x")
+    assert status == 1 and "a row is md5:HEX" in message
