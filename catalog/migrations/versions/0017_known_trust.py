@@ -130,6 +130,9 @@ def downgrade() -> None:
     with op.batch_alter_table("matches") as batch:
         batch.drop_column("row_key")
         batch.drop_column("provenance")
+    # the earlier code gives every row of a set its set-wide verdict: a set without one
+    # (its rows carry categories) is disabled rather than given one
+    op.execute("UPDATE known_sets SET enabled = false, verdict = 'national' WHERE verdict IS NULL")
     with op.batch_alter_table("known_sets") as batch:
         batch.alter_column("verdict", existing_type=sa.String(length=16), nullable=False)
         batch.drop_column("categorized")
