@@ -40,7 +40,8 @@ class LedgerMixin(Database):
             export_resends.c.destination == destination, export_resends.c.bundle_id.is_(None)
         )
         query = (
-            sa.select(media, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.source, cv.c.actor, cv.c.created_at)
+            sa.select(media, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.source, cv.c.actor, cv.c.created_at,
+                      cv.c.provenance)
             .join(cv, cv.c.sha256 == media.c.sha256)
             .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]),
                    sa.true() if destination is None else sa.or_(media.c.sha256.not_in(sent),
@@ -80,6 +81,7 @@ class LedgerMixin(Database):
                 size=r.size,
                 hashes=digests.get(r.sha256, {}),
                 sightings=tuple(seen.get(r.sha256, [])),
+                provenance=r.provenance,
             )
             for r in rows
         ]

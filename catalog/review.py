@@ -1,13 +1,17 @@
 """Known-set matches, the review queue and verdicts.
 
 A verdict row is never changed: a new decision is a new row, and an item's current verdict
-is its newest row. A matched item takes its known set's verdict (source ``known-set``) and is
-never queued; an unmatched item is queued for an analyst.
+is its newest row that was not withdrawn. A matched item takes its known set's verdict
+(source ``known-set``, with its provenance) and is never queued; an item whose matches
+decide nothing (a category the set does not map) and an unmatched item are queued for an
+analyst. Withdrawing an automatic verdict (``withdraw_verdicts``) sends its item back to
+review.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,8 +19,8 @@ from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import Ambiguous, InvalidState, NotFound
 from catalog.media import insert_ignoring_duplicates
-from catalog.records import ItemOutcome, MatchRecord, QueueItem, Verdict
-from catalog.schema import hashes, matches, media, sightings, verdicts
+from catalog.records import REVIEW, ItemOutcome, MatchRecord, QueueItem, Verdict
+from catalog.schema import hashes, matches, media, sightings, verdict_withdrawals, verdicts
 
 
 def classifiable_status(conn: sa.Connection, sha256: str) -> str:
@@ -30,24 +34,32 @@ def classifiable_status(conn: sa.Connection, sha256: str) -> str:
 
 
 def current_verdicts() -> sa.Subquery:
-    """The newest verdict row of every item that has one."""
-    newest = sa.select(sa.func.max(verdicts.c.id).label("id")).group_by(verdicts.c.sha256).subquery()
+    """The newest verdict row of every item that has one, withdrawn verdicts left out."""
+    newest = (
+        sa.select(sa.func.max(verdicts.c.id).label("id"))
+        .where(verdicts.c.id.not_in(sa.select(verdict_withdrawals.c.verdict_id)))
+        .group_by(verdicts.c.sha256)
+        .subquery()
+    )
     return sa.select(verdicts).join(newest, newest.c.id == verdicts.c.id).subquery("current_verdicts")
 
 
 class ReviewMixin(Database):
     def record_matches(self, found: Sequence[MatchRecord], *, actor: str = "matcher") -> int:
         """Store matches; each matched item still awaiting a decision takes the verdict of its
-        closest match (illegal before not-illegal, exact before near, then by distance) and leaves the queue.
+        closest match (illegal before review before not-illegal, exact before near, then by
+        distance) and leaves the queue, the verdict recording what produced it. An item
+        whose best match decides nothing (a category its set does not map) gets no verdict:
+        it stays for review, the match shown as a hint.
 
         Returns how many items were auto-classified."""
         if not found:
             return 0
         now = utcnow()
         best: dict[str, MatchRecord] = {}
-        # issue 3: a match in a set that says illegal outranks one in a known-benign set;
-        # then exact before near (pdq, vpdq), then by distance
-        for m in sorted(found, key=lambda m: (m.verdict == Verdict.NOT_ILLEGAL, m.match_type in ("pdq", "vpdq"),
+        # a match that says illegal outranks one that leaves the item to review, which
+        # outranks a not-illegal one (known-benign, not pertinent): in doubt, review
+        for m in sorted(found, key=lambda m: (_rank(m.verdict), m.match_type in ("pdq", "vpdq"),
                                               m.distance, m.set_name)):
             best.setdefault(m.sha256, m)
         with self.write() as conn:
@@ -60,18 +72,21 @@ class ReviewMixin(Database):
                         set_name=m.set_name,
                         match_type=m.match_type,
                         distance=m.distance,
-                        verdict=str(m.verdict),
+                        verdict=REVIEW if m.verdict is None else str(m.verdict),
                         known_id=m.known_id,
                         category=m.category,
                         matched_at=now,
+                        provenance=m.provenance(),
+                        row_key=m.row_key,
                     )
                     for m in found
                 ],
             )
+            deciding = [s for s, m in best.items() if m.verdict is not None]
             undecided = set(
                 conn.scalars(
                     sa.select(media.c.sha256).where(
-                        media.c.sha256.in_(list(best)), media.c.status.in_(("new", "hashed", "queued"))
+                        media.c.sha256.in_(deciding), media.c.status.in_(("new", "hashed", "queued"))
                     )
                 )
             )
@@ -86,13 +101,26 @@ class ReviewMixin(Database):
                         set_name=m.set_name,
                         reason=f"{m.match_type} match, distance {m.distance}",
                         created_at=now,
+                        provenance=m.provenance(),
                     )
                 )
-                audit(conn, actor, "verdict.auto", sha256, verdict=str(m.verdict), set=m.set_name,
-                      match_type=m.match_type, distance=m.distance)
+                audit(conn, actor, "verdict.auto", sha256, verdict=str(m.verdict), **m.provenance())
             if undecided:
                 conn.execute(media.update().where(media.c.sha256.in_(undecided)).values(status="known"))
         return len(undecided)
+
+    def matches_of(self, sha256: str) -> list[MatchRecord]:
+        """Every known-set match recorded for an item, with what produced it."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(matches).where(matches.c.sha256 == sha256).order_by(matches.c.id)).all()
+        return [match_from_row(dict(r._mapping)) for r in rows]
+
+    def withdraw_verdicts(self, sha256s: Sequence[str], *, actor: str, reason: str) -> list[str]:
+        """Withdraw the current automatic (known-set) verdict of each of these items and put
+        the item back in the review queue (audited per item). Items whose current verdict is
+        an analyst's, or that have none, are left alone. Returns the items sent back."""
+        with self.write() as conn:
+            return withdraw_automatic(conn, sha256s, actor=actor, reason=reason)
 
     def queue_unmatched(self, sha256s: Sequence[str]) -> int:
         """Put hashed items without a verdict into the review queue; returns how many."""
@@ -162,7 +190,7 @@ class ReviewMixin(Database):
         """What became of every item seen in these reports."""
         cv = current_verdicts()
         query = (
-            sa.select(media, cv.c.verdict, cv.c.source, cv.c.set_name, cv.c.actor, cv.c.reason)
+            sa.select(media, cv.c.verdict, cv.c.source, cv.c.set_name, cv.c.actor, cv.c.reason, cv.c.provenance)
             .outerjoin(cv, cv.c.sha256 == media.c.sha256)
             .where(
                 media.c.sha256.in_(
@@ -185,9 +213,51 @@ class ReviewMixin(Database):
                 urls=tuple(url for _, url in seen.get(r.sha256, [])),
                 error=r.error,
                 reason=r.reason,
+                provenance=r.provenance,
             )
             for r in rows
         ]
+
+
+def match_from_row(m: Mapping[str, Any]) -> MatchRecord:
+    """A ``matches`` row as a ``MatchRecord`` (what produced it from its provenance)."""
+    p = m.get("provenance") or {}
+    evidence = p.get("match") or {}
+    return MatchRecord(
+        sha256=m["sha256"], set_name=m["set_name"], match_type=m["match_type"], distance=m["distance"],
+        verdict=None if m["verdict"] == REVIEW else Verdict(m["verdict"]), known_id=m["known_id"],
+        category=m["category"], set_version=p.get("set_version"), category_profile=p.get("category_profile"),
+        quality=evidence.get("quality"), known_hash=p.get("known_hash"),
+    )
+
+
+def withdraw_automatic(
+    conn: sa.Connection, sha256s: Sequence[str], *, actor: str, reason: str, set_name: str | None = None
+) -> list[str]:
+    """``withdraw_verdicts`` in ``conn``'s transaction; ``set_name``: only verdicts from that set."""
+    cv = current_verdicts()
+    query = (
+        sa.select(cv.c.id, cv.c.sha256, cv.c.verdict, cv.c.set_name)
+        .where(cv.c.sha256.in_(list(dict.fromkeys(sha256s))), cv.c.source == "known-set")
+        .order_by(cv.c.sha256)
+    )
+    if set_name is not None:
+        query = query.where(cv.c.set_name == set_name)
+    rows = conn.execute(query).all()
+    now = utcnow()
+    for r in rows:
+        conn.execute(verdict_withdrawals.insert().values(verdict_id=r.id, sha256=r.sha256, actor=actor,
+                                                         reason=reason, at=now))
+        audit(conn, actor, "verdict.withdraw", r.sha256, verdict_id=r.id, verdict=r.verdict, set=r.set_name,
+              reason=reason)
+    sent = [r.sha256 for r in rows]
+    if sent:
+        conn.execute(media.update().where(media.c.sha256.in_(sent)).values(status="queued"))
+    return sent
+
+
+def _rank(verdict: Verdict | None) -> int:
+    return 2 if verdict == Verdict.NOT_ILLEGAL else 1 if verdict is None else 0
 
 
 def _sightings_by_media(

@@ -103,7 +103,7 @@ known_sets = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("source", sa.Text),
-    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("verdict", sa.String(16)),  # None: the rows carry categories (migration 0017)
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("content_sha256", SHA256, nullable=False),
@@ -399,3 +399,58 @@ frame_hashes = sa.Table(
 known_sets.append_column(sa.Column("category_verdicts", sa.JSON))
 known_sets.append_column(sa.Column("benign", sa.Boolean, nullable=False, server_default=sa.false()))
 known_sets.append_column(sa.Column("format", sa.String(16)))
+
+# Known sets you can trust (migration 0017): the category profile a set's categories follow
+# and whether its rows carry categories; what produced each match and automatic verdict;
+# automatic verdicts withdrawn (the item went back to review); verdicts the old category
+# rule produced, found by the migration; known rows held out of matching (quarantined for
+# flooding, or contested by a senior analyst) and the feedback owed to the set's source.
+known_sets.append_column(sa.Column("category_profile", sa.String(64)))
+known_sets.append_column(sa.Column("categorized", sa.Boolean))  # None: registered before it was recorded
+matches.append_column(sa.Column("provenance", sa.JSON))
+matches.append_column(sa.Column("row_key", sa.Text))  # the known row, as holds name it (flood counts)
+sa.Index("ix_matches_row", matches.c.set_name, matches.c.row_key, matches.c.matched_at)
+verdicts.append_column(sa.Column("provenance", sa.JSON))  # automatic verdicts: set, version, row, category, match
+
+verdict_withdrawals = sa.Table(
+    "verdict_withdrawals",
+    metadata,
+    sa.Column("verdict_id", sa.Integer, sa.ForeignKey("verdicts.id"), primary_key=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False, index=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+known_rechecks = sa.Table(
+    "known_rechecks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("verdict_id", sa.Integer, sa.ForeignKey("verdicts.id"), nullable=False, unique=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("set_name", sa.String(64), nullable=False),
+    sa.Column("category", sa.Text),  # None: a row without a category in a set with categories
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("found_at", sa.DateTime, nullable=False),
+    sa.Column("resolved_at", sa.DateTime),  # sent back to review
+    sa.Column("resolved_by", sa.String(128)),
+)
+
+known_holds = sa.Table(
+    "known_holds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("set_name", sa.String(64), nullable=False),
+    sa.Column("row_key", sa.Text, nullable=False),  # "<md5|sha1|sha256|pdq>:<hex>" or "id:<known id>"
+    sa.Column("kind", sa.String(16), nullable=False),  # quarantine | contested
+    sa.Column("sha256", SHA256),  # contested: the item the match was wrong for
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.JSON),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("released_at", sa.DateTime),
+    sa.Column("released_by", sa.String(128)),
+    sa.Column("feedback_sent", sa.Text),  # contested: the bundle or file that told the set's source
+    sa.Index("ix_known_holds_set", "set_name", "released_at"),
+)

@@ -14,7 +14,7 @@ from classification.attributes import AgeGroup, Depiction, Gender, grading, grad
 from classification.clusters import ClusteringConfig, cluster_queue
 from classification.derive import decide, main_verdict
 from classification.profiles import LawProfile, ProfileSet, available_profiles, load_profile, load_profile_set
-from classification.queue import TriageResult, triage
+from classification.queue import FloodConfig, TriageResult, triage
 from classification.review import ReviewConfig, claim_next, confirm, decide_cluster, decide_item, recompute
 from classification.verdicts import classify, parse_verdict
 
@@ -22,6 +22,7 @@ __all__ = [
     "AgeGroup",
     "ClusteringConfig",
     "Depiction",
+    "FloodConfig",
     "Gender",
     "LawProfile",
     "ProfileSet",

@@ -4,10 +4,20 @@ grouped with their near-duplicates into clusters."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from catalog import Catalog, MatchRecord
 from classification.clusters import ClusteringConfig, cluster_queue
+
+
+@dataclass(frozen=True)
+class FloodConfig:
+    """When a known row is quarantined for matching far more items than before (see
+    ``Catalog.quarantine_floods``)."""
+
+    threshold: int = 25
+    window: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -15,6 +25,7 @@ class TriageResult:
     auto_classified: int  # items that took a known set's verdict: analyst views spared
     queued: int  # items now waiting for an analyst
     clustered: int = 0  # queued items placed into clusters
+    quarantined: int = 0  # known rows quarantined for flooding
 
 
 def triage(
@@ -22,11 +33,17 @@ def triage(
     hashed: Sequence[str],
     found: Sequence[MatchRecord],
     clustering: ClusteringConfig = ClusteringConfig(),
+    flood: FloodConfig = FloodConfig(),
 ) -> TriageResult:
-    """Give matched items their set's verdict, queue the rest of ``hashed``, and cluster
-    the queue."""
+    """Quarantine known rows that flood, give matched items their set's verdict, queue the
+    rest of ``hashed`` (with the items whose matches decide nothing), and cluster the queue."""
+    quarantined = catalog.quarantine_floods(found, threshold=flood.threshold, window=flood.window)
+    held = {(h.set_name, h.row_key) for h in quarantined}
+    # a quarantined row's matches are kept as hints; they decide nothing
+    found = [replace(m, verdict=None) if (m.set_name, m.row_key) in held else m for m in found]
     auto = catalog.record_matches(found)
-    matched = {m.sha256 for m in found}
-    queued = catalog.queue_unmatched([s for s in hashed if s not in matched])
+    # items a match decided are no longer 'hashed'; a match that decides nothing (a
+    # category its set does not map) leaves its item to be queued, the match a hint
+    queued = catalog.queue_unmatched(list(hashed))
     clustered = cluster_queue(catalog, clustering)
-    return TriageResult(auto_classified=auto, queued=queued, clustered=clustered)
+    return TriageResult(auto_classified=auto, queued=queued, clustered=clustered, quarantined=len(quarantined))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class ImportResult:
     hashes_added: int
     national_not_applied: int
     media_stored: int
+    feedback: int = 0  # contested matches of our hash sets the partner told us about
 
 
 def partner_keys(partner: Partner) -> list[Ed25519PublicKey]:
@@ -95,6 +96,7 @@ def import_bundle(
             if catalog.bundle_imported(opened.bundle_id) is not None:
                 raise BundleReplayed(f"bundle {opened.bundle_id!r} from {partner.name!r} was imported already")
             items = _items(opened.manifest, opened.bundle_id)
+            feedback = _feedback(opened.manifest, opened.bundle_id)
             stored = 0
             for member in members:  # also authenticates every remaining chunk
                 if member.kind == "media" and store_media is not None:
@@ -107,6 +109,10 @@ def import_bundle(
         raise
     result = _ingest(catalog, opened.manifest["kind"], items, opened.bundle_id, partner, jurisdiction,
                      add_known_hashes, stored, actor)
+    for row in feedback:  # the partner says one of the hashes we sent it matched something wrongly
+        catalog.audit(actor, "known_row.feedback_received", str(row["row_key"]), partner=partner.name,
+                      bundle=opened.bundle_id, **{k: v for k, v in row.items() if k != "row_key"})
+    result = replace(result, feedback=len(feedback))
     catalog.record_inbound(location=location, sha256=digest, size=size, status="imported", actor=actor,
                            bundle_id=opened.bundle_id, partner=partner.name, summary=_summary(result))
     return result
@@ -115,7 +121,8 @@ def import_bundle(
 def _summary(result: ImportResult) -> dict[str, Any]:
     return {"kind": result.kind, "items": result.items, "reports_added": len(result.reports_added),
             "urls_already_reported": result.urls_already_reported, "hashes_added": result.hashes_added,
-            "national_not_applied": result.national_not_applied, "media_stored": result.media_stored}
+            "national_not_applied": result.national_not_applied, "media_stored": result.media_stored,
+            "feedback": result.feedback}
 
 
 def _ingest(
@@ -154,6 +161,25 @@ def _partner_of(fp: str, partners: Sequence[Partner]) -> Partner:
         if any(fingerprint(k) == fp for k in partner_keys(p)):
             return p
     raise AssertionError(f"verified sender {fp!r} is not a partner's key")  # read_bundle checked it
+
+
+_FEEDBACK_KEYS = {"set": 64, "row_key": 200, "known_id": 200, "known_hash": 64, "match_type": 8, "category": 64,
+                  "set_version": 64, "reason": 2000, "contested_at": 40}
+
+
+def _feedback(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
+    """The manifest's contested matches (``known_feedback``), checked: short strings only."""
+    rows = manifest.get("known_feedback", [])
+    if not isinstance(rows, list):
+        raise BundleMalformed(f"bundle {bundle_id!r} manifest: known_feedback must be a list")
+    for n, row in enumerate(rows):
+        ok = isinstance(row, dict) and isinstance(row.get("row_key"), str) and all(
+            k in _FEEDBACK_KEYS and (v is None or (isinstance(v, str) and len(v) <= _FEEDBACK_KEYS[k]))
+            for k, v in row.items())
+        if not ok:
+            raise BundleMalformed(f"bundle {bundle_id!r} manifest: known_feedback {n} is not a contested match: "
+                                  f"{row!r:.200}")
+    return rows
 
 
 def _items(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:

@@ -79,6 +79,7 @@ class Delivery:
     items: int
     sha256: str
     size: int
+    feedback: bool = False  # it carried the contested matches (``known_feedback``) this run was given
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,14 @@ def build_manifest(
     media_included: bool,
     kind: str = MANIFEST_KIND,
     countries: Sequence[str] | None = None,
+    feedback: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The manifest of a bundle of ``items``: hashes, verdicts and (for item bundles) the
-    sightings, limited to ``countries`` when given; never media."""
+    sightings, limited to ``countries`` when given; never media. ``feedback``: contested
+    matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1)."""
     wanted = None if countries is None else {c.upper() for c in countries}
     return {
+        **({"known_feedback": [dict(f) for f in feedback]} if feedback else {}),
         "kind": kind,
         "destination": destination,
         "sender_country": sender_country,
@@ -120,6 +124,9 @@ def build_manifest(
                 "verdict": i.verdict.value,
                 "verdict_source": i.verdict_source,
                 "decided_at": i.decided_at.isoformat() + "Z",
+                # INTERPOL gets what produced an automatic verdict (set, version, row, category,
+                # match), so a wrong set version can be traced; partners do not: sets are licensed
+                **({"provenance": i.provenance} if i.provenance and destination == "interpol" else {}),
                 "hashes": dict(i.hashes),
                 **({"sightings": [dict(s) for s in i.sightings if wanted is None or s.get("country") in wanted]}
                    if kind == MANIFEST_KIND else {}),
@@ -143,17 +150,24 @@ def export_pending(
     sender_country: str,
     actor: str,
     max_items: int = 10_000,
+    feedback: Sequence[dict[str, Any]] = (),
 ) -> list[Delivery]:
     """Deliver every item ``route`` has not had, ``max_items`` a bundle; returns the
-    deliveries made, including those an earlier, interrupted run had left in the outbox."""
+    deliveries made, including those an earlier, interrupted run had left in the outbox.
+    ``feedback`` (contested matches for the recipient) goes into the first bundle built,
+    which is built for it even when no item is due; its delivery says ``feedback``."""
     box = outbox / route.name.replace(":", "_")
     box.mkdir(parents=True, exist_ok=True)
+    carry = list(feedback)
     with _exclusive(box):  # one run per route at a time; another one waits
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
-        while items := catalog.export_candidates(route.name, max_items, countries=route.countries,
-                                                 sources=route.sources):
-            bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country)
-            deliveries += _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
+        while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
+                                                  sources=route.sources)) or carry:
+            bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
+                                         feedback=carry)
+            fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
+            deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
+            carry = []
     return deliveries
 
 
@@ -175,11 +189,12 @@ def _build(
     *,
     sender: Ed25519PrivateKey,
     sender_country: str,
+    feedback: Sequence[dict[str, Any]] = (),
 ) -> tuple[str, str | None]:
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
     manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
-                              kind=route.kind, countries=route.countries)
+                              kind=route.kind, countries=route.countries, feedback=feedback)
     files = hash_set_files(items) if route.kind == HASHSET_KIND else []
     pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
                        recipients=[], items=[(i.sha256, i.verdict_id) for i in items])

@@ -13,13 +13,14 @@ docs/operations.md, "Crash safety").
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from prefect import flow, task, unmapped
 from prefect.artifacts import create_table_artifact
 
 from catalog import MatchRecord
-from classification import triage
+from classification import FloodConfig, triage
 from flows.common import IO_RETRIES, batches, installation, task_runner
 from hashing import match_stored_media
 from hotline.faults import hash_batch
@@ -80,8 +81,12 @@ def match_media(sha256s: list[str]) -> list[MatchRecord]:
 
 @task
 def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
-    result = triage(installation().catalog, sha256s, found)
-    return {"auto_classified": result.auto_classified, "queued": result.queued}
+    inst = installation()
+    s = inst.settings
+    flood = FloodConfig(s.known_flood_threshold, timedelta(hours=s.known_flood_window_h))
+    result = triage(inst.catalog, sha256s, found, flood=flood)
+    return {"auto_classified": result.auto_classified, "queued": result.queued,
+            "quarantined_rows": result.quarantined}
 
 
 @task

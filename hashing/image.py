@@ -71,12 +71,13 @@ class ImageHashes:
     def frame_records(self) -> list[FrameHashRecord]:
         return [f.record(self.sha256, n) for n, f in enumerate(self.frames)]
 
-    def pdq_queries(self) -> list[str]:
-        """Every PDQ hash worth looking up for this item, without repeats."""
+    def pdq_queries(self, min_quality: int = 0) -> list[str]:
+        """Every PDQ hash worth looking up for this item, without repeats; animation
+        frames below ``min_quality`` are left out."""
         candidates = [self.pdq, *self.dihedral]
         if self.pdq_untrimmed is not None:
             candidates.append(self.pdq_untrimmed)
-        candidates += [f.pdq for f in self.frames]
+        candidates += [f.pdq for f in self.frames if f.quality >= min_quality]
         return list(dict.fromkeys(candidates))
 
 

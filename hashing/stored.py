@@ -14,7 +14,7 @@ from catalog import Catalog, HashRecord, MatchRecord
 from catalog.records import FrameHashRecord
 from evidence import EvidenceError
 from hashing.errors import HashingError
-from hashing.frames import VPDQ_THRESHOLD
+from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD
 from hashing.known import KnownSet, Matcher
 from hashing.media import MediaConfig, hash_media, hashes_from_records
 
@@ -48,11 +48,13 @@ def hash_stored_media(
 
 def known_sets_of(catalog: Catalog) -> list[KnownSet]:
     """The enabled known sets registered in the catalog, as the matcher takes them."""
+    held = catalog.held_rows()
     return [
         KnownSet(
             e.name, Path(e.path), e.verdict, e.pdq_threshold,
             category_verdicts=e.category_verdicts, benign=e.benign,
-            content_sha256=e.content_sha256,
+            content_sha256=e.content_sha256, categorized=e.categorized,
+            category_profile=e.category_profile, held=held.get(e.name, frozenset()),
         )  # fmt: skip
         for e in catalog.known_sets(enabled_only=True)
     ]
@@ -62,7 +64,7 @@ def match_stored_media(
     catalog: Catalog,
     sha256s: Sequence[str],
     *,
-    min_quality: int = 0,
+    min_quality: int = VPDQ_MIN_QUALITY,
     vpdq_threshold: float = VPDQ_THRESHOLD,
 ) -> list[MatchRecord]:
     """Match hashed items (images and videos) against every enabled known set."""

@@ -75,7 +75,8 @@ def run_demo(settings: Settings, images: int = 8, *, quiet: bool = False) -> dic
     say(f"[bold]hotline demo[/] - data directory {settings.data_dir.resolve()}")
     files, known = _gallery(images)
     with tempfile.TemporaryDirectory() as tmp:
-        inst.import_known_set(_known_set_file(known, Path(tmp)), DEMO_SET, Verdict.NOT_ILLEGAL,
+        inst.import_known_set(_known_set_file(known, Path(tmp)), DEMO_SET, None,
+                              category_verdicts={"demo": Verdict.NOT_ILLEGAL},
                               source="hotline demo (synthetic pictures)")
     with site.serve_site(files) as gallery:
         allow = [a for a in os.environ.get("HOTLINE_CRAWL_ALLOW", "").split(",") if a]

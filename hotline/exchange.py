@@ -11,16 +11,20 @@ as Parquet and Project VIC VICS JSON, for partners that take hash sets).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from catalog import NotFound, Verdict
+from catalog import NotFound
+from catalog.db import utcnow
 from catalog.records import Partner
+from classification.known import contested_feedback, feedback_rows
 from exports import BundleError, Delivery, destination_for, export_pending
 from exports.destinations import Destination, LocalDirectoryDrop
 from exports.inbound import ImportResult, import_bundle
@@ -101,10 +105,12 @@ def hashset_route(inst: Installation, partner: Partner) -> Route:
                  recipients=_partner_key(partner), kind=HASHSET_KIND, sources=("analyst",))
 
 
-def export_route(inst: Installation, route: Route, *, actor: str) -> list[Delivery]:
+def export_route(
+    inst: Installation, route: Route, *, actor: str, feedback: Sequence[dict[str, Any]] = ()
+) -> list[Delivery]:
     return export_pending(
         inst.catalog, inst.evidence.get, route=route, outbox=inst.settings.outbox_dir,
-        sender=inst.keys.signing_private(), sender_country=inst.settings.country, actor=actor,
+        sender=inst.keys.signing_private(), sender_country=inst.settings.country, actor=actor, feedback=feedback,
     )
 
 
@@ -114,7 +120,35 @@ def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, 
     partner = inst.catalog.get_partner(name)
     if hash_set:
         return export_route(inst, hashset_route(inst, partner), actor=actor) if partner.hash_sets else []
-    return export_route(inst, partner_route(inst, partner), actor=actor)
+    # matches our senior analysts contested in the partner's hash sets go back with the next bundle
+    owed = contested_feedback(inst.catalog, source=f"partner:{partner.name}")
+    deliveries = export_route(inst, partner_route(inst, partner), actor=actor, feedback=feedback_rows(owed))
+    carrier = next((d.bundle_id for d in deliveries if d.feedback), None)
+    if carrier is not None:
+        inst.catalog.mark_feedback_sent([h.id for h in owed], f"bundle {carrier}", actor=actor)
+    return deliveries
+
+
+def export_feedback_file(inst: Installation, out: Path, *, source: str | None = None, actor: str) -> int:
+    """Write the contested matches of sets that are not partners' (Project VIC, a vendor list:
+    anything the operator hands over by hand) and not told yet to ``out`` as JSON; returns how
+    many. A partner's set is told in the next bundle to that partner instead."""
+    owed = [h for h in contested_feedback(inst.catalog, source=source)
+            if not (_source_of(inst, h.set_name) or "").startswith("partner:")]
+    document = {"format": "hotline-known-feedback/1", "sender_country": inst.settings.country,
+                "created_at": utcnow().isoformat() + "Z", "contested": feedback_rows(owed)}
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    tmp.replace(out)
+    inst.catalog.mark_feedback_sent([h.id for h in owed], f"file {out.name}", actor=actor)
+    return len(owed)
+
+
+def _source_of(inst: Installation, set_name: str) -> str | None:
+    try:
+        return inst.catalog.get_known_set(set_name).source
+    except NotFound:
+        return None
 
 
 # Inbound ---------------------------------------------------------------------------------
@@ -138,7 +172,9 @@ def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list
     os.close(fd)
     try:
         pq.write_table(table, tmp)  # hashes only, never media
-        imported, _ = inst.import_known_set(Path(tmp), set_name, Verdict.BASELINE, source=f"partner:{partner}")
+        # each row's category is the verdict the partner recorded (the hotline category profile)
+        imported, _ = inst.import_known_set(Path(tmp), set_name, None, category_profile="hotline",
+                                            source=f"partner:{partner}")
     finally:
         Path(tmp).unlink(missing_ok=True)
     return imported.rows - old_rows

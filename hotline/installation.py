@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from catalog import Catalog, Verdict
 from catalog.records import Report
 from evidence import EvidenceSpec, EvidenceStore
-from hashing import KnownSetFile, import_known_set
+from hashing import KnownSetFile
 from hashing.known.remote import RemoteSets
 from hotline.keys import InstallationKeys
 from hotline.settings import Settings
@@ -101,31 +102,48 @@ class Installation:
             self.catalog.dispose()
 
     def import_known_set(
-        self, file: Path, name: str, verdict: Verdict, *, source: str | None = None,
-        fmt: str | None = None, category_verdicts: dict[str, Verdict] | None = None,
+        self, file: Path, name: str, verdict: Verdict | None, *, source: str | None = None,
+        fmt: str | None = None, category_verdicts: Mapping[str, Verdict | None] | None = None,
+        category_profile: str | None = None, unknown_category: Verdict | None | str = "refuse",
         pdq_threshold: int | None = None, benign: bool = False,
     ) -> tuple[KnownSetFile, bool]:
         """Import a known-hash set (Parquet, CSV, VICS JSON or ICSE export; ``fmt`` or
         detected) into the known folder, register it and bring its PDQ index up to date.
 
-        Returns the imported file and whether anything changed (re-importing the same
-        content changes nothing). A benign set's verdict is always not-illegal. The
-        previous version's file is removed once the catalog names the new one."""
+        ``verdict`` is for a set whose rows carry no category. The categories of a set whose
+        rows carry them map to verdicts, or to review (None), by ``category_verdicts`` first,
+        then by the category profile ``category_profile`` (default: the format's, if it has
+        one), then by ``unknown_category``; a category none of them maps refuses the import
+        (``KnownSetError``), before anything is written. Returns the imported file (its
+        ``categories``: the table of category, verdict and rows) and whether anything changed
+        (re-importing the same content changes nothing). A benign set's verdict is always
+        not-illegal. The previous version's file is removed once the catalog names the new one."""
         from hashing import KnownSet, open_set_index
+        from hashing.known.categories import FORMAT_PROFILES, load_category_profile, plan_categories
+        from hashing.known.importer import read_known_set, write_known_set
 
         if benign:
             verdict = Verdict.NOT_ILLEGAL
         previous = {e.name: e for e in self.catalog.known_sets()}.get(name.lower())
-        imported = import_known_set(file, self.settings.known_dir, name, fmt=fmt)
+        normalised = read_known_set(file, name, fmt=fmt, min_pdq_quality=self.settings.pdq_min_quality)
+        profile_name = category_profile or FORMAT_PROFILES.get(normalised.source_format)
+        profile = (None if profile_name is None
+                   else load_category_profile(profile_name, [self.settings.data_dir / "category_profiles"]))
+        plan = plan_categories(
+            normalised.category_counts(), verdict=None if benign else verdict, profile=profile,
+            explicit=category_verdicts, unknown=unknown_category, benign=benign, source=str(file),
+        )
+        imported = replace(write_known_set(normalised, self.settings.known_dir), categories=plan)
         if self.settings.known_url:  # cluster profile: the other machines fetch it from there
             self._remote_sets().upload(imported.path)
         changed = self.catalog.register_known_set(
-            name=imported.name, verdict=verdict, path=str(imported.path), rows=imported.rows,
+            name=imported.name, verdict=plan.verdict, path=str(imported.path), rows=imported.rows,
             content_sha256=imported.content_sha256, actor=self.settings.analyst, source=source,
             pdq_threshold=self.settings.pdq_threshold if pdq_threshold is None else pdq_threshold,
-            category_verdicts=category_verdicts, benign=benign, format=imported.source_format,
+            category_verdicts=plan.mapping(), benign=benign, format=imported.source_format,
+            category_profile=plan.profile, categorized=plan.categorized,
         )
-        open_set_index(KnownSet(imported.name, imported.path, verdict, content_sha256=imported.content_sha256))
+        open_set_index(KnownSet(imported.name, imported.path, plan.verdict, content_sha256=imported.content_sha256))
         if previous is not None and Path(previous.path) != imported.path:
             Path(previous.path).unlink(missing_ok=True)
         return imported, changed

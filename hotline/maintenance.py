@@ -243,6 +243,24 @@ def _prefect_check(_inst: Installation) -> Check:
     return _prefect()
 
 
+def _known_sets_check(inst: Installation) -> Check:
+    """Automatic verdicts the earlier category rule produced, and known rows quarantined for
+    flooding: both wait for an operator."""
+    old = inst.catalog.known_rechecks()
+    flooded = inst.catalog.known_holds(kind="quarantine")
+    parts = []
+    if old:
+        listed = "; ".join(f"{r.sha256[:12]} {r.verdict} from {r.set_name!r} ({r.reason})" for r in old[:10])
+        parts.append(f"{len(old)} automatic verdict(s) of the earlier category rule: {listed}"
+                     + (" ..." if len(old) > 10 else "") + "; send them back to review with "
+                     "`hotline known recheck --to-review`")
+    if flooded:
+        parts.append(f"{len(flooded)} known row(s) quarantined for flooding: "
+                     + "; ".join(f"hold {h.id}: {h.set_name} {h.row_key[:24]} ({h.reason})" for h in flooded[:10])
+                     + "; see `hotline known holds`, release with `hotline known release ID`")
+    return Check("known sets", not parts, " | ".join(parts) or "no verdict of the earlier rule, no row quarantined")
+
+
 # In order. Those that read the catalog are skipped when it cannot be opened at all.
 CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("keys", _key_files, False),
@@ -253,6 +271,7 @@ CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("quarantine", _quarantine, True),
     ("free space", _free_space, False),
     ("prefect", _prefect_check, False),
+    ("known sets", _known_sets_check, True),
 ]
 
 

@@ -90,12 +90,21 @@ class Settings(BaseSettings):
     )
     pdq_threshold: int = Field(31, ge=0, le=256)
     # Hashing and matching (issue 3)
-    pdq_min_quality: int = Field(0, ge=0, le=100, description="Images with a lower PDQ quality skip PDQ matching.")
+    pdq_min_quality: int = Field(
+        50, ge=0, le=100,
+        description="PDQ hashes of lower quality (flat, dark, tiny pictures; video frames too) neither match "
+        "nor are imported from known sets as matchable rows (Meta's guidance: 50).",
+    )
     video_sample_interval: float = Field(1.0, gt=0, description="Seconds between the video frames hashed.")
     video_max_frames: int = Field(3600, gt=0, description="Most frames hashed per video.")
     vpdq_threshold: float = Field(
         0.8, gt=0, le=1, description="Share of frames, both ways, that makes a video match a known one."
     )
+    known_flood_threshold: int = Field(
+        25, ge=2, description="A known row matching this many distinct items within known_flood_window_h, and ten "
+        "times as many as in all the time before, is quarantined (a blank frame, a logo that slipped into a set).",
+    )
+    known_flood_window_h: float = Field(24.0, gt=0, description="The window known_flood_threshold counts in, hours.")
     export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")
 
     # Review queue and classification (issue 5)

@@ -34,6 +34,7 @@ from classification import claim_next, cluster_queue, decide_cluster, grading_fr
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
 from classification.errors import ClassificationError
+from classification.known import contest_match
 from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
 from evidence.errors import EvidenceError
 from hotline.installation import Installation
@@ -292,8 +293,22 @@ def create_app(installation: Installation) -> Starlette:
         auth.require(request, MEDIA_ROLES)
         sha256 = request.path_params["sha256"]
         kind = app_state.item_kind(sha256)
+        contested = {h.set_name for h in catalog.known_holds(kind="contested") if h.sha256 == sha256}
         return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
-                    verdicts=[v.value for v in Verdict], cluster_id=catalog.cluster_of(sha256))
+                    verdicts=[v.value for v in Verdict], cluster_id=catalog.cluster_of(sha256),
+                    matches=catalog.matches_of(sha256), contested=contested)
+
+    async def item_contest(request: Request) -> Response:
+        session = auth.require(request, {"senior"})
+        form = await auth.check_csrf(request, session.csrf)
+        sha256 = request.path_params["sha256"]
+        app_state.item_kind(sha256)
+        try:
+            contest_match(catalog, sha256, str(form.get("set", "")), actor=session.user.name,
+                          reason=str(form.get("reason", "")), match_type=str(form.get("match_type", "")) or None)
+        except (ValueError, CatalogError) as exc:
+            return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
+        return _redirect(f"/item/{sha256}")
 
     async def item_override(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -417,6 +432,7 @@ def create_app(installation: Installation) -> Starlette:
         Route("/media/{sha256}/clear", clear),
         Route("/item/{sha256}", item_page),
         Route("/item/{sha256}/override", item_override, methods=["POST"]),
+        Route("/item/{sha256}/contest", item_contest, methods=["POST"]),
         Route("/confirmations", confirmations_page),
         Route("/confirmations/{verdict_id:int}", confirm_submit, methods=["POST"]),
         Route("/overview", overview),

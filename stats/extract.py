@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from catalog import Catalog
 from catalog.db import utcnow
+from catalog.records import REVIEW
 from catalog.schema import (
     crawls,
     export_items,
@@ -33,6 +34,7 @@ from catalog.schema import (
     report_errors,
     reports,
     sightings,
+    verdict_withdrawals,
     verdicts,
 )
 
@@ -51,10 +53,14 @@ SOURCES: dict[str, sa.Select[Any]] = {
                            sightings.c.page_url, sightings.c.country, sightings.c.seen_at),
     "known_sets": sa.select(known_sets.c.name, known_sets.c.source, known_sets.c.verdict, known_sets.c.rows,
                             known_sets.c.enabled, known_sets.c.imported_at),
+    # a match that decided nothing (its category unmapped: a hint for the analyst) spared no view
     "matches": sa.select(matches.c.sha256, matches.c.set_name, matches.c.match_type, matches.c.distance,
-                         matches.c.verdict, matches.c.category, matches.c.matched_at),
+                         matches.c.verdict, matches.c.category, matches.c.matched_at)
+               .where(matches.c.verdict != sa.literal_column(f"'{REVIEW}'")),  # no bound values: see _fetch
+    # a withdrawn automatic verdict (its item went back to review) was never a decision
     "verdicts": sa.select(verdicts.c.id, verdicts.c.sha256, verdicts.c.verdict, verdicts.c.source,
-                          verdicts.c.set_name, verdicts.c.created_at),
+                          verdicts.c.set_name, verdicts.c.created_at)
+                .where(verdicts.c.id.not_in(sa.select(verdict_withdrawals.c.verdict_id))),
     "jurisdiction_verdicts": sa.select(jurisdiction_verdicts.c.id, jurisdiction_verdicts.c.sha256,
                                        jurisdiction_verdicts.c.jurisdiction, jurisdiction_verdicts.c.illegal,
                                        jurisdiction_verdicts.c.profile, jurisdiction_verdicts.c.source,

@@ -58,7 +58,10 @@ def test_reports_known_sets_queue_stats_as_json(data_dir: Path, tmp_path: Path) 
     known = tmp_path / "known.parquet"
     pq.write_table(pa.table({"md5": ["0" * 32, "1" * 32], "id": ["a", "b"]}), known)
     imported = run_json(data_dir, "known", "import", str(known), "--set", "vic-test", "--verdict", "baseline")
-    assert imported == {"set": "vic-test", "rows": 2, "verdict": "baseline", "changed": True}
+    assert {k: imported[k] for k in ("set", "rows", "verdict", "changed")} == {
+        "set": "vic-test", "rows": 2, "verdict": "baseline", "changed": True}
+    assert imported["categories"] == [{"category": "(none)", "meaning": "", "verdict": "baseline", "by": "--verdict",
+                                       "rows": 2}]
     assert run_json(data_dir, "known", "import", str(known), "--set", "vic-test", "--verdict", "baseline")["changed"] is False
     assert [(s["name"], s["rows"]) for s in run_json(data_dir, "known", "list")] == [("vic-test", 2)]
 

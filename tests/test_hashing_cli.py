@@ -47,9 +47,11 @@ def test_hash_match_and_manage_known_sets(tmp_path: Path) -> None:
     listing = tmp_path / "list.csv"
     listing.write_text(f"MD5,PDQ,MediaID,Category\n{image['md5']},,1,A\n,{image['pdq']},2,B\n"
                        + "".join(f",{f['pdq']},clip,B\n" for f in video["frames"]))
-    imported = hotline(data, "known", "import", str(listing), "--set", "partner", "--verdict", "national",
-                       "--category", "A=baseline")
-    assert imported == {"set": "partner", "rows": 5, "verdict": "national", "changed": True}
+    imported = hotline(data, "known", "import", str(listing), "--set", "partner", "--category", "A=baseline",
+                       "--category", "B=national")
+    assert (imported["set"], imported["rows"], imported["verdict"], imported["changed"]) == ("partner", 5, None, True)
+    assert [(c["category"], c["verdict"], c["rows"]) for c in imported["categories"]] == [
+        ("A", "baseline", 1), ("B", "national", 4)]
 
     found = hotline(data, "match", str(photo), str(rotated), str(clip))
     by_file = {Path(r["path"]).name: {(m["match_type"], m["verdict"]) for m in r["matches"]} for r in found}

@@ -36,19 +36,19 @@ def test_import_formats_reimport_disable_enable_delete(installation: Installatio
     picture = hash_image(encoded(synthetic_picture(60)))
     csv = tmp_path / "list.csv"
     csv.write_text(f"md5,pdq,category\n{picture.md5},,A\n,{picture.pdq},B\n")
-    first, changed = installation.import_known_set(
-        csv, "partner", Verdict.NATIONAL, category_verdicts={"A": Verdict.BASELINE}, pdq_threshold=20
-    )
+    mapping = {"A": Verdict.BASELINE, "B": None}
+    first, changed = installation.import_known_set(csv, "partner", None, category_verdicts=mapping, pdq_threshold=20)
     assert changed and first.source_format == "csv"
     entry = installation.catalog.get_known_set("partner")
-    assert (entry.format, entry.pdq_threshold, entry.category_verdicts) == ("csv", 20, {"A": Verdict.BASELINE})
+    assert (entry.format, entry.pdq_threshold, entry.category_verdicts) == ("csv", 20, mapping)
+    assert (entry.verdict, entry.categorized) == (None, True)
     assert installation.import_known_set(
-        csv, "partner", Verdict.NATIONAL, category_verdicts={"A": Verdict.BASELINE}, pdq_threshold=20
+        csv, "partner", None, category_verdicts=mapping, pdq_threshold=20
     )[1] is False
     index = installation.settings.known_dir / "index" / "partner"
     assert (index / "manifest.json").exists()
 
-    csv.write_text(f"md5,pdq,category\n{picture.md5},,A\n")  # a new version of the list
+    csv.write_text(f"md5,pdq\n{picture.md5},\n")  # a new version of the list, without categories
     second, changed = installation.import_known_set(csv, "partner", Verdict.NATIONAL)
     assert changed and second.path != first.path
     assert not first.path.exists() and second.path.exists()
@@ -117,14 +117,17 @@ def test_migration_0003_goes_down_and_up_alone(tmp_path: Path) -> None:
     from catalog.db import Database, _alembic_config
 
     db = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
-    db.migrate()
+    config = _alembic_config()
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010")
+        conn.commit()
     assert db.schema_revision() == "0010"  # the merge point of the feature branches
     with db.engine.begin() as conn:  # a set registered before the columns existed
         conn.execute(sa.text(
             "INSERT INTO known_sets (name, verdict, path, rows, content_sha256, pdq_threshold, enabled, "
             "imported_at) VALUES ('old', 'baseline', 'p', 1, :digest, 31, 1, '2026-01-01 00:00:00')"
         ), {"digest": "0" * 64})  # fmt: skip
-    config = _alembic_config()
     with db.engine.connect() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "0003@0001")  # only this branch
@@ -139,4 +142,5 @@ def test_migration_0003_goes_down_and_up_alone(tmp_path: Path) -> None:
 
     entry = Catalog(db.url).get_known_set("old")
     assert (entry.benign, entry.category_verdicts, entry.format) == (False, {}, None)
+    assert (entry.verdict, entry.category_profile, entry.categorized) == (Verdict.BASELINE, None, None)
     db.dispose()

@@ -125,8 +125,11 @@ def test_categories_map_to_verdicts_and_benign_sets_say_not_illegal(tmp_path: Pa
     path = import_known_set(source, tmp_path / "sets", "vic").path
     mapped = KnownSet("vic", path, Verdict.NATIONAL, category_verdicts={"1": Verdict.BASELINE})
     assert {m.verdict for m in Matcher([mapped]).match([a])} == {Verdict.BASELINE}
+    # a category the set does not map decides nothing: the match goes to review as a hint
     other = KnownSet("vic", path, Verdict.NATIONAL, category_verdicts={"2": Verdict.BASELINE})
-    assert {m.verdict for m in Matcher([other]).match([a])} == {Verdict.NATIONAL}
+    assert {m.verdict for m in Matcher([other]).match([a])} == {None}
+    reviewed = KnownSet("vic", path, None, category_verdicts={"1": None}, categorized=True)
+    assert {m.verdict for m in Matcher([reviewed]).match([a])} == {None}
     benign = KnownSet("vic", path, Verdict.BASELINE, benign=True)
     assert {m.verdict for m in Matcher([benign]).match([a])} == {Verdict.NOT_ILLEGAL}
 

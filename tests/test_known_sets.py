@@ -222,7 +222,8 @@ def known_set(tmp_path: Path, hashed: dict[str, ImageHashes]) -> KnownSet:
         },
     )
     imported = import_known_set(source, tmp_path / "sets", "baseline-list")
-    return KnownSet(imported.name, imported.path, Verdict.BASELINE)
+    mapping = {"A1": Verdict.BASELINE, "B1": Verdict.BASELINE}
+    return KnownSet(imported.name, imported.path, None, category_verdicts=mapping, categorized=True)
 
 
 def test_exact_and_pdq_matches(

@@ -7,7 +7,8 @@ for error messages. Formats:
 
 - ``parquet``: columns md5, sha1, sha256, pdq, id, category (any subset with a hash).
 - ``csv``: a header line, comma, semicolon or tab separated; columns named like the
-  Parquet ones (any case; ``MediaID`` is read as id); other columns are ignored.
+  Parquet ones (any case; ``MediaID`` is read as id; ``quality`` or ``pdq_quality`` is the
+  PDQ's quality); other columns are ignored.
 - ``vics``: Project VIC VICS JSON, 1.x (``odata.metadata``) or 2.0 (``@odata.context``):
   ``value`` is a list of Media records with ``MD5``, ``SHA1``, ``SHA256``, ``Category``,
   ``MediaID`` (1.x case records holding a ``Media`` list are flattened).
@@ -36,7 +37,7 @@ Locate = Callable[[int], str]
 _CSV_ALIASES = {
     "md5": "md5", "sha1": "sha1", "sha-1": "sha1", "sha256": "sha256",
     "sha-256": "sha256", "pdq": "pdq", "id": "id", "mediaid": "id",
-    "category": "category",
+    "category": "category", "quality": "quality", "pdq_quality": "quality",
 }  # fmt: skip
 _VICS_FIELDS = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "PDQ": "pdq",
                 "MediaID": "id", "Category": "category"}  # fmt: skip

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
+from hashing.known.categories import CategoryPlan
 from hashing.known.formats import Locate, read_source
 from hashing.known.schema import (
     COLUMNS,
@@ -45,6 +46,101 @@ class KnownSetFile:
     rows: int
     content_sha256: str
     source_format: str = "parquet"
+    categories: CategoryPlan | None = None  # how its categories map, once an import planned them
+    flat_pdq: int = 0  # PDQ hashes of the source left out for a quality below the minimum
+
+
+@dataclass(frozen=True)
+class NormalisedSet:
+    """A known-hash list read, validated and normalised, not written yet: what the import
+    checks (its categories) before anything reaches the known folder."""
+
+    name: str
+    table: pa.Table
+    content_sha256: str
+    source_format: str
+    flat_pdq: int = 0  # PDQ hashes left out for a quality below the minimum (rows without another hash too)
+
+    def category_counts(self) -> dict[str | None, int]:
+        """Rows per category (``None``: rows without one)."""
+        counts = self.table.group_by("category", use_threads=False).aggregate([([], "count_all")])
+        return dict(zip(counts.column("category").to_pylist(), counts.column("count_all").to_pylist(), strict=True))
+
+
+def read_known_set(
+    source: Path, name: str, *, fmt: str | None = None, min_pdq_quality: int = 0
+) -> NormalisedSet:
+    """Read ``source`` in one of ``FORMATS`` (``fmt``, or detected from its bytes) and
+    validate and normalise it. When the rows carry their PDQ's ``quality`` (0-100), a PDQ
+    below ``min_pdq_quality`` is not imported as a matchable hash (a row left without any
+    hash is dropped): flat hashes match by accident. Raises ``KnownSetError`` naming the
+    first bad line or record."""
+    name = validate_set_name(name)
+    read = read_source(Path(source), fmt)
+    table, flat, locate = _without_flat_pdq(read.table, min_pdq_quality, str(source), read.locate)
+    if flat and not table.num_rows:
+        raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
+                            "nothing matchable to import")
+    table = normalise(table, str(source), locate)
+    return NormalisedSet(name, table, content_sha256(table), read.format, flat)
+
+
+def _without_flat_pdq(
+    table: pa.Table, minimum: int, source: str, where: Locate
+) -> tuple[pa.Table, int, Locate]:
+    """``table`` without its ``quality`` column, PDQs below ``minimum`` nulled, and rows left
+    without any hash dropped; how many PDQs were left out; and ``where`` for the rows kept."""
+    if "quality" not in table.column_names:
+        return table, 0, where
+    raw = table.column("quality")
+    try:
+        quality = pc.cast(pc.utf8_trim_whitespace(raw) if pa.types.is_string(raw.type) else raw, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise KnownSetError(f"{source}: column 'quality' must hold whole numbers 0-100: {exc}") from exc
+    bad = pc.or_(pc.less(quality, 0), pc.greater(quality, 100))
+    first = pc.index(pc.fill_null(bad, False), True).as_py()
+    if first != -1:
+        raise KnownSetError(f"{source}: {where(first)}: column 'quality': {raw[first].as_py()!r} is not 0-100")
+    table = table.drop_columns(["quality"])
+    if "pdq" not in table.column_names:
+        return table, 0, where
+    pdq = table.column("pdq")
+    flat = pc.fill_null(pc.and_(pc.is_valid(pdq), pc.less(quality, minimum)), False)
+    count = pc.sum(flat).as_py() or 0
+    if not count:
+        return table, 0, where
+    table = table.set_column(table.column_names.index("pdq"), "pdq",
+                             pc.if_else(flat, pa.scalar(None, pdq.type), pdq))
+    others = [c for c in HASH_COLUMNS if c in table.column_names and c != "pdq"]
+    keep = pc.invert(flat)
+    for column in others:  # a hash present (empty text is no hash, as ``normalise`` reads it)
+        text = _as_string(table, column, source)
+        keep = pc.or_(keep, pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False))
+    kept = pc.indices_nonzero(keep).to_pylist()
+    return table.filter(keep), count, lambda row: where(kept[row])
+
+
+def write_known_set(normalised: NormalisedSet, dest_dir: Path) -> KnownSetFile:
+    """Write ``normalised`` to ``dest_dir/<name>-<first 16 digits of content_sha256>.parquet``
+    (nothing is written when that file exists: same name, same content)."""
+    table, digest = normalised.table, normalised.content_sha256
+    metadata = {
+        "format": _FORMAT,
+        "name": normalised.name,
+        "rows": table.num_rows,
+        "content_sha256": digest,
+        "source_format": normalised.source_format,
+    }
+    table = table.replace_schema_metadata(
+        {METADATA_KEY: json.dumps(metadata, sort_keys=True)}
+    )
+    path = Path(dest_dir) / f"{normalised.name}-{digest[:16]}.parquet"
+    if not path.exists():
+        _write_atomically(table, path)
+    return KnownSetFile(
+        name=normalised.name, path=path, rows=table.num_rows, content_sha256=digest,
+        source_format=normalised.source_format, flat_pdq=normalised.flat_pdq,
+    )
 
 
 def import_known_set(
@@ -61,27 +157,7 @@ def import_known_set(
     still names, and importing the same content again writes nothing. Raises
     ``KnownSetError`` naming the first bad line or record; nothing is written then.
     """
-    name = validate_set_name(name)
-    read = read_source(Path(source), fmt)
-    table = normalise(read.table, str(source), read.locate)
-    digest = content_sha256(table)
-    metadata = {
-        "format": _FORMAT,
-        "name": name,
-        "rows": table.num_rows,
-        "content_sha256": digest,
-        "source_format": read.format,
-    }
-    table = table.replace_schema_metadata(
-        {METADATA_KEY: json.dumps(metadata, sort_keys=True)}
-    )
-    path = Path(dest_dir) / f"{name}-{digest[:16]}.parquet"
-    if not path.exists():
-        _write_atomically(table, path)
-    return KnownSetFile(
-        name=name, path=path, rows=table.num_rows, content_sha256=digest,
-        source_format=read.format,
-    )
+    return write_known_set(read_known_set(source, name, fmt=fmt), dest_dir)
 
 
 def stored_content_sha256(path: Path) -> str:

@@ -13,7 +13,7 @@ takes the verdict the set maps the matched row's category to.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.records import MatchRecord, Verdict
+from catalog.records import MatchRecord, Verdict, known_row_key
 from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
@@ -41,9 +41,15 @@ Hashes = ImageHashes | VideoHashes
 class KnownSet:
     """A normalised set file (see ``import_known_set``) and what a match in it means.
 
-    ``category_verdicts`` maps the set's own categories to verdicts (rows of other
-    categories take ``verdict``). A ``benign`` set lists known harmless material (logos,
-    emoji, site furniture): its matches keep items out of review as not illegal.
+    ``category_verdicts`` maps the set's own categories to verdicts, or to ``None``:
+    review. A category it does not map never produces a verdict: the match only goes to
+    review as a hint. ``verdict`` applies to the rows of a set whose rows carry no
+    category (``categorized`` False); in a categorised set a row without a category goes
+    to review too. ``categorized`` None (a set registered before the catalog recorded
+    it) counts a set with a category mapping as categorised. A ``benign`` set lists known
+    harmless material (logos, emoji, site furniture): its matches keep items out of
+    review as not illegal. ``category_profile`` names the profile the categories follow;
+    ``held`` rows (quarantined, contested) match nothing.
     ``index_dir`` holds the set's persisted PDQ index (default: ``index/<name>`` beside
     the set file); ``content_sha256`` identifies the content the index must reflect
     (default: read from the file's metadata).
@@ -51,12 +57,15 @@ class KnownSet:
 
     name: str
     path: Path
-    verdict: Verdict
+    verdict: Verdict | None
     pdq_threshold: int = PDQ_MATCH_THRESHOLD
-    category_verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    category_verdicts: Mapping[str, Verdict | None] = field(default_factory=dict)
     benign: bool = False
     content_sha256: str | None = None
     index_dir: Path | None = None
+    categorized: bool | None = None
+    category_profile: str | None = None
+    held: frozenset[str] = frozenset()  # row keys held out of matching (see ``row_key``)
 
     def __post_init__(self) -> None:
         if not 0 <= self.pdq_threshold <= 256:
@@ -65,12 +74,14 @@ class KnownSet:
                 f"got {self.pdq_threshold!r}"
             )
 
-    def verdict_for(self, category: str | None) -> Verdict:
+    def verdict_for(self, category: str | None) -> Verdict | None:
+        """The verdict a match on a row of ``category`` gives; ``None``: review."""
         if self.benign:
             return Verdict.NOT_ILLEGAL
-        if category is not None and category in self.category_verdicts:
-            return self.category_verdicts[category]
-        return self.verdict
+        if category is None:
+            categorized = bool(self.category_verdicts) if self.categorized is None else self.categorized
+            return None if categorized else self.verdict
+        return self.category_verdicts.get(category)
 
     @property
     def index_folder(self) -> Path:
@@ -87,17 +98,18 @@ class _Found:
 class Matcher:
     """Matches hashed items against a fixed list of known sets.
 
-    ``min_quality`` (default 0: no filter) skips PDQ matching for images whose
-    ``pdq_quality`` is below it; Meta suggests 50, since low-quality hashes of flat or
-    tiny images match each other by accident. Exact digest matches are never filtered.
-    Video frames below ``VPDQ_MIN_QUALITY`` are always left out of vPDQ.
+    ``min_quality`` (default 50, Meta's guidance) skips PDQ matching for images whose
+    ``pdq_quality`` is below it, and leaves video and animation frames below it out: the
+    hashes of flat, dark or tiny pictures match each other by accident, so no flat hash
+    carries a match. Exact digest matches are never filtered. ``skipped`` counts, over
+    the matcher's life, the images and frames left out so (``pdq_images``, ``frames``).
     """
 
     def __init__(
         self,
         sets: Sequence[KnownSet],
         *,
-        min_quality: int = 0,
+        min_quality: int = VPDQ_MIN_QUALITY,
         vpdq_threshold: float = VPDQ_THRESHOLD,
     ) -> None:
         names = [s.name for s in sets]
@@ -108,6 +120,7 @@ class Matcher:
             )
         self.sets: tuple[KnownSet, ...] = tuple(sets)
         self.min_quality = min_quality
+        self.skipped: Counter[str] = Counter()
         self.vpdq_threshold = vpdq_threshold
         self._indexes = [open_set_index(s) for s in self.sets]
         self._digests = [open_digest_index(s.index_folder, Path(s.path), _content(s)) for s in self.sets]
@@ -116,6 +129,7 @@ class Matcher:
         """Every item's best match per set and match type, in item, set, type order."""
         if not items or not self.sets:
             return []
+        self._count_skipped(items)
         found = self._match_digests(items)
         for set_index in range(len(self.sets)):
             found += self._match_images(items, set_index)
@@ -125,7 +139,8 @@ class Matcher:
 
     def _record(
         self, item: Hashes, set_index: int, match_type: str, distance: int,
-        known_id: str | None, category: str | None,
+        known_id: str | None, category: str | None, *, known_hash: str | None = None,
+        quality: int | None = None,
     ) -> MatchRecord:  # fmt: skip
         known = self.sets[set_index]
         return MatchRecord(
@@ -136,7 +151,17 @@ class Matcher:
             verdict=known.verdict_for(category),
             known_id=known_id,
             category=category,
+            set_version=known.content_sha256,
+            category_profile=known.category_profile,
+            quality=quality,
+            known_hash=known_hash,
         )
+
+    def _count_skipped(self, items: Sequence[Hashes]) -> None:
+        for item in items:
+            if isinstance(item, ImageHashes):
+                self.skipped["pdq_images"] += item.pdq_quality < self.min_quality
+            self.skipped["frames"] += sum(f.quality < self.min_quality for f in item.frames)
 
     def _match_digests(self, items: Sequence[Hashes]) -> list[_Found]:
         found = []
@@ -144,11 +169,16 @@ class Matcher:
             hits: dict[tuple[int, str], np.ndarray] = {}
             for column in DIGEST_COLUMNS:
                 rows = digests.lookup(column, [getattr(item, column) for item in items])
-                hits.update({(n, column): r for n, r in enumerate(rows) if len(r)})
+                hits.update({(n, column): r for n, r in enumerate(rows)
+                             if len(r) and known_row_key(column, getattr(items[n], column)) not in known.held})
             meta = _row_meta(known, {int(r) for found_rows in hits.values() for r in found_rows})
             for (n, column), found_rows in sorted(hits.items(), key=lambda h: h[0]):
-                known_id, category = min((meta[int(r)] for r in found_rows), key=_id_order)
-                record = self._record(items[n], set_index, column, 0, known_id, category)
+                free = [meta[int(r)] for r in found_rows if not _held_id(known, meta[int(r)][0])]
+                if not free:
+                    continue
+                known_id, category = min(free, key=_id_order)
+                record = self._record(items[n], set_index, column, 0, known_id, category,
+                                      known_hash=getattr(items[n], column))
                 found.append(_Found(n, set_index, record))
         return found
 
@@ -157,21 +187,26 @@ class Matcher:
         queries: list[str] = []
         for n, item in enumerate(items):
             if isinstance(item, ImageHashes) and item.pdq_quality >= self.min_quality:
-                for pdq in item.pdq_queries():
+                for pdq in item.pdq_queries(self.min_quality):
                     owners.append(n)
                     queries.append(pdq)
         if not queries:
             return []
         known = self.sets[set_index]
+        hits = [hit for hit in self._indexes[set_index].search(queries, known.pdq_threshold)
+                if known_row_key("pdq", hit.pdq) not in known.held]
+        rows = {pdq: [meta for meta in found if not _held_id(known, meta[0])] for pdq, found in
+                _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in hits}).items()}
         best: dict[int, PdqMatch] = {}
-        for hit in self._indexes[set_index].search(queries, known.pdq_threshold):
+        for hit in hits:
             owner = owners[hit.query]
-            if owner not in best or (hit.distance, hit.pdq) < (best[owner].distance, best[owner].pdq):
+            if rows[hit.pdq] and (owner not in best or (hit.distance, hit.pdq) < (best[owner].distance,
+                                                                                    best[owner].pdq)):
                 best[owner] = hit
-        rows = _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in best.values()})
         return [
             _Found(owner, set_index, self._record(
-                items[owner], set_index, "pdq", hit.distance, *rows[hit.pdq][0]
+                items[owner], set_index, "pdq", hit.distance, *rows[hit.pdq][0], known_hash=hit.pdq,
+                quality=_image_quality(items[owner]),
             ))  # fmt: skip
             for owner, hit in best.items()
         ]
@@ -180,20 +215,23 @@ class Matcher:
         owners: list[tuple[int, int]] = []  # (item, frame number among its usable frames)
         queries: list[str] = []
         usable: dict[int, int] = {}
+        lowest: dict[int, int] = {}  # the lowest quality among an item's usable frames
         for n, candidate in enumerate(items):
             if not isinstance(candidate, VideoHashes):
                 continue
             pdqs = list(dict.fromkeys(
-                f.pdq for f in candidate.frames if f.quality >= VPDQ_MIN_QUALITY
+                f.pdq for f in candidate.frames if f.quality >= self.min_quality
             ))  # fmt: skip
             usable[n] = len(pdqs)
+            lowest[n] = min((f.quality for f in candidate.frames if f.quality >= self.min_quality), default=0)
             for k, pdq in enumerate(pdqs):
                 owners.append((n, k))
                 queries.append(pdq)
         if not queries:
             return []
         known = self.sets[set_index]
-        hits = self._indexes[set_index].search(queries, known.pdq_threshold)
+        hits = [hit for hit in self._indexes[set_index].search(queries, known.pdq_threshold)
+                if known_row_key("pdq", hit.pdq) not in known.held]
         rows = _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in hits})
         matched_frames: dict[tuple[int, str], set[int]] = defaultdict(set)
         matched_known: dict[tuple[int, str], set[str]] = defaultdict(set)
@@ -201,7 +239,7 @@ class Matcher:
         for hit in hits:
             item, frame = owners[hit.query]
             for known_id, category in rows[hit.pdq]:
-                if known_id is None:  # frames are grouped into videos by id
+                if known_id is None or _held_id(known, known_id):  # videos are grouped by id
                     continue
                 matched_frames[item, known_id].add(frame)
                 matched_known[item, known_id].add(hit.pdq)
@@ -220,10 +258,18 @@ class Matcher:
         return [
             _Found(item, set_index, self._record(
                 items[item], set_index, "vpdq", result.distance, known_id,
-                categories.get(known_id),
+                categories.get(known_id), quality=lowest[item],
             ))  # fmt: skip
             for item, (result, known_id) in best.items()
         ]
+
+
+def _held_id(known: KnownSet, known_id: str | None) -> bool:
+    return known_id is not None and known_row_key("id", known_id) in known.held
+
+
+def _image_quality(item: Hashes) -> int | None:
+    return item.pdq_quality if isinstance(item, ImageHashes) else None
 
 
 def open_set_index(known: KnownSet) -> SetIndex:
