@@ -11,6 +11,17 @@ from catalog.errors import NotFound
 from catalog.records import KnownSetEntry, Verdict
 from catalog.schema import known_sets
 
+# Who a set comes from, as its ``source`` says: ``interpol`` for INTERPOL's own sets (give
+# ``--source interpol`` at import), ``partner:<name>`` for the sets made of a partner
+# hotline's confirmed hashes (written by bundle imports); anything else is free text.
+INTERPOL_SOURCE = "interpol"
+PARTNER_SOURCE = "partner:"
+
+
+def is_partner_source(source: str | None) -> bool:
+    """Whether a set with this ``source`` holds a partner hotline's verdicts."""
+    return bool(source) and str(source).lower().startswith(PARTNER_SOURCE)
+
 
 def _entry(row: sa.Row) -> KnownSetEntry:
     m = row._mapping

@@ -399,3 +399,21 @@ frame_hashes = sa.Table(
 known_sets.append_column(sa.Column("category_verdicts", sa.JSON))
 known_sets.append_column(sa.Column("benign", sa.Boolean, nullable=False, server_default=sa.false()))
 known_sets.append_column(sa.Column("format", sa.String(16)))
+
+# Locations (migration 0016): the page's host beside the media's, and an export ledger per
+# (item, location), so that a new location of an item sent before is notified too.
+sightings.append_column(sa.Column("page_host", sa.String(253)))
+sightings.append_column(sa.Column("page_ip", sa.String(45)))
+sightings.append_column(sa.Column("page_country", sa.String(2)))
+
+export_locations = sa.Table(
+    "export_locations",
+    metadata,
+    sa.Column("export_id", sa.Integer, sa.ForeignKey("exports.id"), nullable=False, index=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("location", SHA256, nullable=False),  # SHA-256 of media URL, newline, page URL
+    sa.Column("media_url", sa.Text, nullable=False),
+    sa.Column("page_url", sa.Text, nullable=False),
+    sa.UniqueConstraint("destination", "sha256", "location", name="uq_export_locations"),
+)

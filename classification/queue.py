@@ -26,7 +26,8 @@ def triage(
     """Give matched items their set's verdict, queue the rest of ``hashed``, and cluster
     the queue."""
     auto = catalog.record_matches(found)
-    matched = {m.sha256 for m in found}
-    queued = catalog.queue_unmatched([s for s in hashed if s not in matched])
+    # every hashed item without a verdict now: unmatched ones, and those a partner's set
+    # matched only by distance (see ``record_matches``)
+    queued = catalog.queue_unmatched(list(hashed))
     clustered = cluster_queue(catalog, clustering)
     return TriageResult(auto_classified=auto, queued=queued, clustered=clustered)

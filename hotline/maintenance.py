@@ -98,6 +98,16 @@ def _quarantine(inst: Installation) -> Check:
     return Check("quarantine", ok, f"items that failed: {detail}" + (f"; {stuck} report(s) processing for over 6 h" if stuck else ""))
 
 
+def _unrouted(inst: Installation) -> Check:
+    """Locations no partner route can take (no hosting country): a warning for the operator,
+    who routes them by hand, not a fault of the installation."""
+    count = len(inst.catalog.unrouted_locations(limit=10_000))
+    if not count:
+        return Check("routing", True, "every location of a decided item has a hosting country")
+    return Check("routing", True, f"{count} location(s) of decided items have no hosting country: "
+                                  "route them by hand (`hotline export unrouted`)")
+
+
 def _prefect() -> Check:
     api = os.environ.get("PREFECT_API_URL")
     if not api:
@@ -112,4 +122,4 @@ def _prefect() -> Check:
 
 def doctor(inst: Installation) -> list[Check]:
     """Every check, in order; none of them changes anything."""
-    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect()]
+    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _unrouted(inst), _prefect()]
