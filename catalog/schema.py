@@ -197,7 +197,8 @@ rechecks = sa.Table(
     sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), index=True),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("checked_at", sa.DateTime, nullable=False),
-    # still-up (same SHA-256) | changed (other content) | removed (404/410, DNS failure, refused)
+    # still-up (same SHA-256) | changed (other content) | missing (404/410, NXDOMAIN) | removed
+    # (missing at recheck_removed_after consecutive checks)
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("http_status", sa.Integer),
     sa.Column("detail", sa.Text),

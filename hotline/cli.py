@@ -170,7 +170,7 @@ def recheck(
     limit: Annotated[int | None, typer.Option(help="Re-check at most this many URLs (default: setting).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fetch again the URLs of confirmed items: still up, changed or removed (takedown tracking)."""
+    """Fetch again the URLs of confirmed items: still up, changed, missing or removed (takedown tracking)."""
     from flows.recheck import recheck_takedowns
 
     _open()  # fail early, before Prefect starts, if there is no installation
@@ -179,7 +179,8 @@ def recheck(
         emit_json(summary)
     else:
         typer.echo(f"{summary['targets']} URL(s) re-checked: {summary['still_up']} still up, "
-                   f"{summary['changed']} changed, {summary['removed']} removed, "
+                   f"{summary['changed']} changed, {summary['missing']} missing (not yet removed), "
+                   f"{summary['removed']} removed, "
                    f"{summary['inconclusive']} inconclusive (reasons recorded on the reports)")
 
 
