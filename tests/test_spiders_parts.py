@@ -242,7 +242,13 @@ def test_failure_reasons_tell_limits_and_gone_content() -> None:
     gone = HttpError(Response("http://a.test/", status=410))
     assert reason(gone).text == "HTTP 410" and reason(gone).gone and reason(gone).status == 410
     assert not reason(HttpError(Response("http://a.test/", status=503))).gone
-    assert reason(ConnectionRefusedError()).gone and reason(DNSLookupError()).gone
+    # a refused connection or a failed lookup says nothing about the content; a name that
+    # does not exist (NXDOMAIN) does
+    assert not reason(ConnectionRefusedError()).gone and not reason(DNSLookupError()).gone
+    from spiders.errors import HostUnresolvable
+
+    assert not reason(HostUnresolvable("DNS lookup failed for 'a.test' (temporary failure)")).gone
+    assert reason(HostUnresolvable("DNS lookup failed for 'a.test' (no such name)", nxdomain=True)).gone
     timeout = reason(DownloadTimeoutError("slow"))
     assert (timeout.text, timeout.limit, timeout.gone) == ("timed out after 2 s (request_timeout_s)", True, False)
     assert reason(IgnoreRequest("max redirections reached")).text == "more than 3 redirects (max_redirects)"
