@@ -283,3 +283,12 @@ def test_a_sighting_records_the_pages_host_ip_and_country_beside_the_medias() ->
     where = {s.sha256[0]: (s.country, s.page_host, s.page_ip, s.page_country) for s in result.sightings}
     assert where == {"a": ("US", "page.example", "1.0.16.1", "JP"), "b": ("US", "page.example", "1.0.16.1", "JP"),
                      "c": ("US", "img.example", "8.8.8.8", "US")}
+
+
+def test_a_name_that_does_not_exist_is_told_from_a_failed_lookup() -> None:
+    from spiders.addresses import AddressPolicy
+
+    nxdomain = AddressPolicy().check_url("http://gone.test/", scripted_resolver({"gone.test": []}))
+    failed = AddressPolicy().check_url("http://flaky.test/", scripted_resolver({}))
+    assert (nxdomain.unresolvable, nxdomain.nxdomain) == (True, True)
+    assert (failed.unresolvable, failed.nxdomain) == (True, False)
