@@ -143,3 +143,53 @@ def test_routing_uses_the_pages_country_and_every_new_location_is_notified(tmp_p
     assert [u["sha256"] for u in json.loads(listed.stdout)] == [nowhere]
     routing = {c.name: c for c in doctor(ours)}["routing"]
     assert "1 location(s) of decided items have no hosting country" in routing.detail
+
+
+def test_migration_0016_backfills_page_hosts_and_the_ledgers_locations(tmp_path: Path) -> None:
+    """Existing sightings get their page's host, IP and country from the crawl's page record;
+    existing exports are taken to have carried the locations seen before them."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from catalog.db import _alembic_config, create_catalog_engine
+    from catalog.schema import export_locations, sightings
+
+    engine = create_catalog_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    cfg = _alembic_config()
+    at = datetime(2026, 1, 1)
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010")
+        for sql in (
+            "INSERT INTO reports (id, url, source, status, received_at) VALUES (1, 'http://p.example/a', 'public', "
+            "'done', :at)",
+            "INSERT INTO crawls (id, report_id, started_at, status) VALUES (1, 1, :at, 'ok')",
+            "INSERT INTO pages (crawl_id, report_id, url, final_url, status, ip, country) "
+            "VALUES (1, 1, 'http://p.example/a', 'http://p.example/a', 200, '1.0.16.1', 'JP')",
+            "INSERT INTO media (sha256, kind, size, status, first_seen_at) VALUES ('ab', 'image', 1, 'classified', :at)",
+            "INSERT INTO sightings (sha256, report_id, crawl_id, media_url, page_url, country, seen_at) "
+            "VALUES ('ab', 1, 1, 'http://cdn.example/1.jpg', 'http://p.example/a', 'US', :at)",
+            "INSERT INTO verdicts (id, sha256, verdict, source, actor, created_at) "
+            "VALUES (1, 'ab', 'baseline', 'analyst', 'ann', :at)",
+            "INSERT INTO exports (id, bundle_id, destination, location, recipients, items, sha256, size, created_at) "
+            "VALUES (1, 'b1', 'interpol', 'drop', '[]', 1, 'cd', 1, :later)",
+            "INSERT INTO export_items (export_id, destination, sha256, verdict_id) VALUES (1, 'interpol', 'ab', 1)",
+        ):
+            conn.execute(sa.text(sql), dict(at=at, later=datetime(2026, 1, 2)))
+        conn.commit()
+        command.upgrade(cfg, "0016")
+        conn.commit()
+        inspector = sa.inspect(conn)
+        for table in (sightings, export_locations):  # the migration matches schema.py
+            assert {c["name"] for c in inspector.get_columns(table.name)} == {c.name for c in table.columns}
+        row = conn.execute(sa.text("SELECT page_host, page_ip, page_country FROM sightings")).one()
+        assert tuple(row) == ("p.example", "1.0.16.1", "JP")
+        located = conn.execute(sa.text("SELECT destination, media_url, page_url FROM export_locations")).all()
+        assert [tuple(r) for r in located] == [("interpol", "http://cdn.example/1.jpg", "http://p.example/a")]
+        command.downgrade(cfg, "0010")
+        conn.commit()
+        assert "export_locations" not in sa.inspect(conn).get_table_names()
+        assert "page_host" not in {c["name"] for c in sa.inspect(conn).get_columns("sightings")}
+    engine.dispose()

@@ -52,26 +52,26 @@ def upgrade() -> None:
     conn = op.get_bind()
     pages = {(r.report_id, r.final_url): (r.ip, r.country) for r in conn.execute(sa.text(
         "SELECT report_id, final_url, ip, country FROM pages ORDER BY id"))}
-    rows = conn.execute(sa.text("SELECT id, report_id, page_url FROM sightings")).all()
-    for r in rows:
+    updates = []
+    for r in conn.execute(sa.text("SELECT id, report_id, page_url FROM sightings")):
         ip, country = pages.get((r.report_id, r.page_url), (None, None))
+        updates.append(dict(host=(urlsplit(r.page_url).hostname or "")[:253] or None, ip=ip, country=country,
+                            id=r.id))
+    if updates:  # one executemany: a catalog can hold millions of sightings
         conn.execute(sa.text("UPDATE sightings SET page_host = :host, page_ip = :ip, page_country = :country "
-                             "WHERE id = :id"),
-                     dict(host=(urlsplit(r.page_url).hostname or "")[:253] or None, ip=ip, country=country, id=r.id))
-    sent = conn.execute(sa.text(
-        "SELECT ei.export_id, ei.destination, s.sha256, s.media_url, s.page_url "
-        "FROM export_items ei JOIN exports e ON e.id = ei.export_id "
-        "JOIN sightings s ON s.sha256 = ei.sha256 WHERE s.seen_at <= e.created_at")).all()
-    seen: set[tuple[str, str, str]] = set()
-    for r in sent:
+                             "WHERE id = :id"), updates)
+    located: dict[tuple[str, str, str], dict[str, object]] = {}
+    for r in conn.execute(sa.text(
+            "SELECT ei.export_id, ei.destination, s.sha256, s.media_url, s.page_url "
+            "FROM export_items ei JOIN exports e ON e.id = ei.export_id "
+            "JOIN sightings s ON s.sha256 = ei.sha256 WHERE s.seen_at <= e.created_at ORDER BY ei.export_id")):
         key = (r.destination, r.sha256, location_key(r.media_url, r.page_url))
-        if key in seen:
-            continue
-        seen.add(key)
+        located.setdefault(key, dict(e=r.export_id, d=r.destination, s=r.sha256, l=key[2], m=r.media_url,
+                                     p=r.page_url))
+    if located:
         conn.execute(sa.text(
             "INSERT INTO export_locations (export_id, destination, sha256, location, media_url, page_url) "
-            "VALUES (:e, :d, :s, :l, :m, :p)"),
-            dict(e=r.export_id, d=r.destination, s=r.sha256, l=key[2], m=r.media_url, p=r.page_url))
+            "VALUES (:e, :d, :s, :l, :m, :p)"), list(located.values()))
 
 
 def downgrade() -> None:
