@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -144,15 +145,7 @@ class LedgerMixin(Database):
         """Locations of decided items (exportable current verdict, confirmed under four-eyes)
         where neither the media's nor the page's hosting country is known: no partner route
         can take them, so the operator routes them by hand."""
-        cv = current_verdicts()
-        query = (
-            sa.select(sightings, cv.c.verdict)
-            .join(cv, cv.c.sha256 == sightings.c.sha256)
-            .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]), counted_verdict(cv),
-                   sightings.c.country.is_(None), sightings.c.page_country.is_(None))
-            .order_by(sightings.c.id)
-            .limit(limit)
-        )
+        query = _unrouted().order_by(sightings.c.id).limit(limit)
         with self.read() as conn:
             return [UnroutedLocation(sha256=r.sha256, verdict=Verdict(r.verdict), report_id=r.report_id,
                                      media_url=r.media_url, page_url=r.page_url, ip=r.ip, page_ip=r.page_ip,
@@ -276,6 +269,21 @@ class LedgerMixin(Database):
             )
             for r in rows
         ]
+
+    def count_unrouted_locations(self) -> int:
+        """How many locations ``unrouted_locations`` would list without a limit."""
+        with self.read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(_unrouted().subquery())) or 0)
+
+
+def _unrouted() -> sa.Select[Any]:
+    cv = current_verdicts()
+    return (
+        sa.select(sightings, cv.c.verdict)
+        .join(cv, cv.c.sha256 == sightings.c.sha256)
+        .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]), counted_verdict(cv),
+               sightings.c.country.is_(None), sightings.c.page_country.is_(None))
+    )
 
 
 def _basis(source: str, confirmed: bool, exact: bool) -> str:

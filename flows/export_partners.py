@@ -24,7 +24,7 @@ def partner_names(only: list[str] | None) -> list[str]:
 
 @task
 def unrouted_locations() -> int:
-    return len(installation().catalog.unrouted_locations(limit=10_000))
+    return installation().catalog.count_unrouted_locations()
 
 
 @task(retries=2, retry_delay_seconds=30)

@@ -101,7 +101,7 @@ def _quarantine(inst: Installation) -> Check:
 def _unrouted(inst: Installation) -> Check:
     """Locations no partner route can take (no hosting country): a warning for the operator,
     who routes them by hand, not a fault of the installation."""
-    count = len(inst.catalog.unrouted_locations(limit=10_000))
+    count = inst.catalog.count_unrouted_locations()
     if not count:
         return Check("routing", True, "every location of a decided item has a hosting country")
     return Check("routing", True, f"{count} location(s) of decided items have no hosting country: "
