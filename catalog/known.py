@@ -14,7 +14,7 @@ from catalog.schema import known_sets
 # Who a set comes from, as its ``source`` says: ``interpol`` for INTERPOL's own sets (give
 # ``--source interpol`` at import), ``partner:<name>`` for the sets made of a partner
 # hotline's confirmed hashes (written by bundle imports); anything else is free text.
-INTERPOL_SOURCE = "interpol"
+# INTERPOL's sets need no flag of their own: INTERPOL is sent analysts' verdicts only.
 PARTNER_SOURCE = "partner:"
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog import NotFound, Verdict
+from catalog.known import PARTNER_SOURCE
 from catalog.records import Partner
 from exports import BundleError, Delivery, destination_for, export_pending
 from exports.destinations import Destination, LocalDirectoryDrop
@@ -142,7 +143,7 @@ def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list
     os.close(fd)
     try:
         pq.write_table(table, tmp)  # hashes only, never media
-        imported, _ = inst.import_known_set(Path(tmp), set_name, Verdict.BASELINE, source=f"partner:{partner}")
+        imported, _ = inst.import_known_set(Path(tmp), set_name, Verdict.BASELINE, source=PARTNER_SOURCE + partner)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return imported.rows - old_rows
