@@ -1,24 +1,58 @@
-"""The export ledger: which items went to which destination in which bundle.
+"""The export ledger: which items went to which destination in which bundle, and which
+locations (media URL on a page) each destination was told about.
 
-An item goes to a destination once: ``export_items`` is unique per (destination, item), so
-recording the same items twice fails instead of sending them twice. Re-sending is a
-deliberate act: ``request_resend`` opens a request per item (``export_resends``), the item
+A location goes to a destination once: ``export_locations`` is unique per (destination,
+item, location), so recording the same location twice fails instead of sending it twice,
+while a new location of an item sent before is a candidate again and is notified.
+``export_items`` keeps the bundle that first carried each item (hash-set routes are kept per
+item only). Re-sending is a deliberate act: ``request_resend`` opens a request per item (``export_resends``), the item
 becomes a candidate for that destination again, and the bundle that carries it closes the
 request.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import NotFound
-from catalog.records import ExportCandidate, ExportEntry, ResendRequest, Verdict
-from catalog.review import current_verdicts
-from catalog.schema import confirmations, export_items, export_resends, exports, hashes, media, sightings
+from catalog.records import ExportCandidate, ExportEntry, ResendRequest, UnroutedLocation, Verdict
+from catalog.review import NEAR_MATCHES, current_verdicts
+from catalog.schema import (
+    confirmations,
+    export_items,
+    export_locations,
+    export_resends,
+    exports,
+    hashes,
+    matches,
+    media,
+    sightings,
+)
+
+
+def location_key(media_url: str, page_url: str) -> str:
+    """The ledger's key of a location: SHA-256 of the media URL and the page URL."""
+    return hashlib.sha256(f"{media_url}\n{page_url}".encode()).hexdigest()
+
+
+def counted_verdict(cv: sa.Subquery) -> sa.ColumnElement[bool]:
+    """Whether a current verdict counts as decided: exportable verdicts recorded under the
+    four-eyes rule count once a second analyst confirmed them."""
+    return sa.or_(cv.c.confirm_required.is_not(True), cv.c.id.in_(sa.select(confirmations.c.verdict_id)))
+
+
+def _hosted_in(countries: Collection[str] | None) -> sa.ColumnElement[bool]:
+    """Sightings whose media or page is hosted in one of ``countries`` (all when None)."""
+    if countries is None:
+        return sa.true()
+    wanted = [c.upper() for c in countries]
+    return sa.or_(sightings.c.country.in_(wanted), sightings.c.page_country.in_(wanted))
 
 
 class LedgerMixin(Database):
@@ -29,30 +63,40 @@ class LedgerMixin(Database):
         *,
         countries: Collection[str] | None = None,
         sources: Collection[str] | None = None,
+        locations: bool = True,
     ) -> list[ExportCandidate]:
-        """Items whose current verdict is exportable and that ``destination`` has not had
-        (or whose re-send was requested); with ``destination`` None, every such item.
-        ``countries``: only items seen hosted in one of these countries; ``sources``: only
-        verdicts from these sources (``analyst``, ``known-set``)."""
+        """Items whose current verdict is exportable (and confirmed, under four-eyes) and that
+        ``destination`` has not had (or whose re-send was requested); with ``destination``
+        None, every such item. ``locations``: the ledger is kept per location, so an item
+        sent before is a candidate again with the locations (sightings) it has not been told
+        about, and carries only those (all of them on a re-send); otherwise per item.
+        ``countries``: only items whose media or page is hosted in one of these countries,
+        with only those sightings; ``sources``: only verdicts from these sources
+        (``analyst``, ``known-set``)."""
         cv = current_verdicts()
         sent = sa.select(export_items.c.sha256).where(export_items.c.destination == destination)
         resend = sa.select(export_resends.c.sha256).where(
             export_resends.c.destination == destination, export_resends.c.bundle_id.is_(None)
         )
+        hosted = sa.select(sightings.c.sha256).where(_hosted_in(countries))
+        told = sa.exists().where(export_locations.c.destination == destination,
+                                 export_locations.c.sha256 == sightings.c.sha256,
+                                 export_locations.c.media_url == sightings.c.media_url,
+                                 export_locations.c.page_url == sightings.c.page_url)
+        fresh = sa.or_(media.c.sha256.not_in(sent), media.c.sha256.in_(resend),
+                       *([media.c.sha256.in_(hosted.where(~told))] if locations else []))
         query = (
             sa.select(media, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.source, cv.c.actor, cv.c.created_at,
-                      cv.c.provenance)
+                      cv.c.provenance, cv.c.set_name,
+                      cv.c.id.in_(sa.select(confirmations.c.verdict_id)).label("confirmed"))
             .join(cv, cv.c.sha256 == media.c.sha256)
             .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]),
-                   sa.true() if destination is None else sa.or_(media.c.sha256.not_in(sent),
-                                                                media.c.sha256.in_(resend)),
-                   # four-eyes (issue 5): a verdict recorded under the rule goes out once confirmed
-                   sa.or_(cv.c.confirm_required.is_not(True), cv.c.id.in_(sa.select(confirmations.c.verdict_id))))
+                   sa.true() if destination is None else fresh,
+                   counted_verdict(cv))
             .order_by(cv.c.id)
             .limit(limit)
         )
         if countries is not None:
-            hosted = sa.select(sightings.c.sha256).where(sightings.c.country.in_([c.upper() for c in countries]))
             query = query.where(media.c.sha256.in_(hosted))
         if sources is not None:
             query = query.where(cv.c.source.in_(list(sources)))
@@ -62,11 +106,23 @@ class LedgerMixin(Database):
             digests: dict[str, dict[str, str]] = {}
             for h in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_(keys))):
                 digests.setdefault(h.sha256, {})[h.algorithm] = h.value
+            exact = set(conn.execute(sa.select(matches.c.sha256, matches.c.set_name).where(
+                matches.c.sha256.in_(keys), matches.c.match_type.not_in(NEAR_MATCHES))).tuples())
+            notified: set[tuple[str, str, str]] = set()
+            if locations and destination is not None:
+                notified = set(conn.execute(sa.select(
+                    export_locations.c.sha256, export_locations.c.media_url, export_locations.c.page_url).where(
+                    export_locations.c.destination == destination, export_locations.c.sha256.in_(keys))).tuples())
+            again = set(conn.scalars(resend.where(export_resends.c.sha256.in_(keys)))) if destination else set()
             seen: dict[str, list[dict[str, object]]] = {}
-            for s in conn.execute(sa.select(sightings).where(sightings.c.sha256.in_(keys)).order_by(sightings.c.id)):
+            query = sa.select(sightings).where(sightings.c.sha256.in_(keys), _hosted_in(countries))
+            for s in conn.execute(query.order_by(sightings.c.id)):
+                if s.sha256 not in again and (s.sha256, s.media_url, s.page_url) in notified:
+                    continue
                 seen.setdefault(s.sha256, []).append(
                     dict(report_id=s.report_id, media_url=s.media_url, page_url=s.page_url, ip=s.ip,
-                         country=s.country, seen_at=s.seen_at.isoformat() + "Z")
+                         country=s.country, page_host=s.page_host, page_ip=s.page_ip,
+                         page_country=s.page_country, seen_at=s.seen_at.isoformat() + "Z")
                 )
         return [
             ExportCandidate(
@@ -82,9 +138,21 @@ class LedgerMixin(Database):
                 hashes=digests.get(r.sha256, {}),
                 sightings=tuple(seen.get(r.sha256, [])),
                 provenance=r.provenance,
+                verdict_basis=_basis(r.source, bool(r.confirmed), (r.sha256, r.set_name) in exact),
             )
             for r in rows
         ]
+
+    def unrouted_locations(self, limit: int = 1_000) -> list[UnroutedLocation]:
+        """Locations of decided items (exportable current verdict, confirmed under four-eyes)
+        where neither the media's nor the page's hosting country is known: no partner route
+        can take them, so the operator routes them by hand."""
+        query = _unrouted().order_by(sightings.c.id).limit(limit)
+        with self.read() as conn:
+            return [UnroutedLocation(sha256=r.sha256, verdict=Verdict(r.verdict), report_id=r.report_id,
+                                     media_url=r.media_url, page_url=r.page_url, ip=r.ip, page_ip=r.page_ip,
+                                     seen_at=r.seen_at)
+                    for r in conn.execute(query)]
 
     def record_export(
         self,
@@ -97,9 +165,11 @@ class LedgerMixin(Database):
         size: int,
         items: Sequence[tuple[str, int]],
         actor: str,
+        locations: Sequence[tuple[str, str, str]] = (),
     ) -> bool:
-        """Record a delivered bundle and the items it carried, as (SHA-256, verdict ID)
-        pairs (audited). Returns False if this bundle was recorded already."""
+        """Record a delivered bundle, the items it carried, as (SHA-256, verdict ID) pairs, and
+        the locations it told about, as (SHA-256, media URL, page URL) (audited). Returns
+        False if this bundle was recorded already."""
         with self.write() as conn:
             if conn.scalar(sa.select(exports.c.id).where(exports.c.bundle_id == bundle_id)) is not None:
                 return False
@@ -110,24 +180,36 @@ class LedgerMixin(Database):
                     created_at=utcnow(),
                 )
             ))
-            # items re-sent on request already have their export_items row; any other item
-            # sent before fails the unique constraint, as it must
-            already = set(conn.scalars(sa.select(export_resends.c.sha256).where(
+            shas = [s for s, _ in items]
+            resent = set(conn.scalars(sa.select(export_resends.c.sha256).where(
                 export_resends.c.destination == destination, export_resends.c.bundle_id.is_(None),
-                export_resends.c.sha256.in_([s for s, _ in items]))))
+                export_resends.c.sha256.in_(shas))))
+            # an item sent before comes again for a re-send or with new locations: its first
+            # bundle stays its row in export_items
+            before = set(conn.scalars(sa.select(export_items.c.sha256).where(
+                export_items.c.destination == destination, export_items.c.sha256.in_(shas))))
             first = [dict(export_id=export_id, destination=destination, sha256=sha256, verdict_id=verdict_id)
-                     for sha256, verdict_id in items if sha256 not in already]
+                     for sha256, verdict_id in items if sha256 not in before]
             if first:
                 conn.execute(export_items.insert(), first)
-            if already:  # re-sent on request: close the requests
+            # a location told before fails the unique constraint, as it must, unless re-sent
+            told = set(conn.execute(sa.select(export_locations.c.sha256, export_locations.c.location).where(
+                export_locations.c.destination == destination, export_locations.c.sha256.in_(resent))).tuples())
+            rows = {(s, location_key(m, p)): dict(export_id=export_id, destination=destination, sha256=s,
+                                                  location=location_key(m, p), media_url=m, page_url=p)
+                    for s, m, p in locations}
+            new = [row for key, row in rows.items() if key not in told]
+            if new:
+                conn.execute(export_locations.insert(), new)
+            if resent:  # re-sent on request: close the requests
                 conn.execute(
                     export_resends.update()
                     .where(export_resends.c.destination == destination, export_resends.c.bundle_id.is_(None),
-                           export_resends.c.sha256.in_(already))
+                           export_resends.c.sha256.in_(resent))
                     .values(bundle_id=bundle_id, sent_at=utcnow())
                 )
             audit(conn, actor, "export.deliver", bundle_id, destination=destination, location=location,
-                  items=len(items), sha256=sha256)
+                  items=len(items), locations=len(new), sha256=sha256)
         return True
 
     def request_resend(
@@ -189,3 +271,28 @@ class LedgerMixin(Database):
             )
             for r in rows
         ]
+
+    def count_unrouted_locations(self) -> int:
+        """How many locations ``unrouted_locations`` would list without a limit."""
+        with self.read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(_unrouted().subquery())) or 0)
+
+
+def _unrouted() -> sa.Select[Any]:
+    cv = current_verdicts()
+    return (
+        sa.select(sightings, cv.c.verdict)
+        .join(cv, cv.c.sha256 == sightings.c.sha256)
+        .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]), counted_verdict(cv),
+               sightings.c.country.is_(None), sightings.c.page_country.is_(None))
+    )
+
+
+def _basis(source: str, confirmed: bool, exact: bool) -> str:
+    """How a verdict was reached, as a bundle's manifest says it: an analyst of ours (and
+    confirmed by a second one), or a known set by exact digest or by PDQ distance."""
+    if source == "analyst":
+        return "analyst-confirmed" if confirmed else "analyst"
+    if source == "known-set":
+        return "known-set-exact" if exact else "known-set-near"
+    return source

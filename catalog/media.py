@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -92,6 +93,9 @@ class MediaMixin(Database):
                         http_status=s.http_status,
                         content_type=s.content_type,
                         headers=dict(s.headers) or None,
+                        page_host=s.page_host or urlsplit(s.page_url).hostname,
+                        page_ip=s.page_ip,
+                        page_country=s.page_country,
                     )
                     for s in result.sightings
                 ],

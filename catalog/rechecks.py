@@ -8,6 +8,7 @@ The targets are the sightings (``sightings.media_url``) of items whose current v
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -17,7 +18,11 @@ from catalog.records import RecheckRecord, RecheckTarget, Verdict
 from catalog.review import current_verdicts
 from catalog.schema import rechecks, reports, sightings
 
-OUTCOMES = ("still-up", "changed", "removed")
+# still-up: the same item is served; changed: something else is; missing: HTTP 404/410 or
+# the host name does not exist, not yet at as many consecutive checks as removal needs;
+# removed: missing at that many consecutive checks (this one included)
+OUTCOMES = ("still-up", "changed", "missing", "removed")
+ABSENT = ("missing", "removed")
 
 
 def _naive(value: datetime) -> datetime:
@@ -50,23 +55,41 @@ class RechecksMixin(Database):
             return [RecheckTarget(r.report_id, r.sha256, r.media_url, r.page_url, r.user_agent)
                     for r in conn.execute(query)]
 
-    def record_rechecks(self, records: Sequence[RecheckRecord]) -> int:
-        """Store re-check results; returns how many rows were written."""
+    def record_rechecks(self, records: Sequence[RecheckRecord], *, removed_after: int = 1) -> list[RecheckRecord]:
+        """Store re-check results; returns them as stored. A ``missing`` (or ``removed``)
+        result is stored as ``removed`` once it is the ``removed_after``-th consecutive
+        check of that URL (for that report and item) to find it gone, else as ``missing``:
+        one 404 or one NXDOMAIN can be a mistake or an outage, several in a row are not."""
         for r in records:
             if r.outcome not in OUTCOMES:
                 raise ValueError(f"a re-check outcome is one of {OUTCOMES}, not {r.outcome!r}")
+        if removed_after < 1:
+            raise ValueError(f"removed_after must be at least 1, not {removed_after!r}")
         if not records:
-            return 0
+            return []
+        stored: list[RecheckRecord] = []
         with self.write() as conn:
+            for r in records:
+                if r.outcome in ABSENT:
+                    before = conn.scalars(
+                        sa.select(rechecks.c.outcome)
+                        .where(rechecks.c.url == r.url, rechecks.c.sha256 == r.sha256,
+                               rechecks.c.report_id == r.report_id)
+                        .order_by(rechecks.c.checked_at.desc(), rechecks.c.id.desc())
+                        .limit(removed_after - 1)
+                    ).all()
+                    agree = len(before) == removed_after - 1 and all(o in ABSENT for o in before)
+                    r = replace(r, outcome="removed" if agree else "missing")
+                stored.append(r)
             conn.execute(
                 rechecks.insert(),
                 [
                     dict(report_id=r.report_id, sha256=r.sha256, url=r.url, checked_at=_naive(r.checked_at),
                          outcome=r.outcome, http_status=r.http_status, detail=r.detail)
-                    for r in records
+                    for r in stored
                 ],
             )
-        return len(records)
+        return stored
 
     def rechecks_of(self, url: str | None = None, sha256: str | None = None) -> list[RecheckRecord]:
         """Re-check history, oldest first, optionally of one URL or one item."""

@@ -73,6 +73,10 @@ class SightingRecord:
     http_status: int | None = None
     content_type: str | None = None  # as the server claimed; media.mime is from the bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # the page it was seen on: a page in one country may embed media served from another
+    page_host: str | None = None
+    page_ip: str | None = None
+    page_country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,8 @@ class QueueItem:
     report_ids: tuple[int, ...]
     urls: tuple[str, ...]
     pdq: str | None = None
+    # a known set's verdict on a look-alike (a partner's near match): for the analyst, not a decision
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -316,6 +322,23 @@ class ExportCandidate:
     hashes: dict[str, str]
     sightings: tuple[dict[str, object], ...]
     provenance: dict[str, object] | None = None  # automatic verdicts: what produced it
+    # analyst | analyst-confirmed | known-set-exact | known-set-near (see docs/bundle-format.md)
+    verdict_basis: str = ""
+
+
+@dataclass(frozen=True)
+class UnroutedLocation:
+    """A location of a decided item whose hosting country is unknown (neither the media's
+    nor the page's): no partner route takes it, so the operator routes it by hand."""
+
+    sha256: str
+    verdict: Verdict
+    report_id: int
+    media_url: str
+    page_url: str
+    ip: str | None
+    page_ip: str | None
+    seen_at: datetime
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,12 @@ import sqlalchemy as sa
 from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import Ambiguous, InvalidState, NotFound
+from catalog.known import is_partner_source
 from catalog.media import insert_ignoring_duplicates
 from catalog.records import REVIEW, ItemOutcome, MatchRecord, QueueItem, Verdict
-from catalog.schema import hashes, matches, media, sightings, verdict_withdrawals, verdicts
+from catalog.schema import hashes, known_sets, matches, media, sightings, verdict_withdrawals, verdicts
+
+NEAR_MATCHES = ("pdq", "vpdq")  # match types by distance; every other type is an exact digest
 
 
 def classifiable_status(conn: sa.Connection, sha256: str) -> str:
@@ -50,7 +53,9 @@ class ReviewMixin(Database):
         closest match (illegal before review before not-illegal, exact before near, then by
         distance) and leaves the queue, the verdict recording what produced it. An item
         whose best match decides nothing (a category its set does not map) gets no verdict:
-        it stays for review, the match shown as a hint.
+        it stays for review, the match shown as a hint. Neither does a match only near (PDQ
+        distance) in a partner's set: a partner's verdict on a look-alike is a hint for an
+        analyst, not a decision.
 
         Returns how many items were auto-classified."""
         if not found:
@@ -90,6 +95,11 @@ class ReviewMixin(Database):
                     )
                 )
             )
+            sources = {name: source for name, source in conn.execute(
+                sa.select(known_sets.c.name, known_sets.c.source).where(
+                    known_sets.c.name.in_({m.set_name for m in best.values()})))}
+            undecided = {s for s in undecided
+                         if not (best[s].match_type in NEAR_MATCHES and is_partner_source(sources.get(best[s].set_name)))}
             for sha256 in sorted(undecided):
                 m = best[sha256]
                 conn.execute(
@@ -145,6 +155,11 @@ class ReviewMixin(Database):
         with self.read() as conn:
             rows = conn.execute(query).all()
             seen = _sightings_by_media(conn, [r.sha256 for r in rows])
+            hints: dict[str, list[str]] = {}
+            for m in conn.execute(sa.select(matches).where(matches.c.sha256.in_([r.sha256 for r in rows]))
+                                  .order_by(matches.c.distance, matches.c.set_name)):
+                hints.setdefault(m.sha256, []).append(
+                    f"{m.set_name}: {m.verdict} ({m.match_type} distance {m.distance})")
         return [
             QueueItem(
                 sha256=r.sha256,
@@ -155,6 +170,7 @@ class ReviewMixin(Database):
                 report_ids=tuple(sorted({rid for rid, _ in seen.get(r.sha256, [])})),
                 urls=tuple(url for _, url in seen.get(r.sha256, [])),
                 pdq=r.pdq,
+                hints=tuple(hints.get(r.sha256, ())),
             )
             for r in rows
         ]

@@ -197,7 +197,8 @@ rechecks = sa.Table(
     sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), index=True),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("checked_at", sa.DateTime, nullable=False),
-    # still-up (same SHA-256) | changed (other content) | removed (404/410, DNS failure, refused)
+    # still-up (same SHA-256) | changed (other content) | missing (404/410, NXDOMAIN) | removed
+    # (missing at recheck_removed_after consecutive checks)
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("http_status", sa.Integer),
     sa.Column("detail", sa.Text),
@@ -453,4 +454,22 @@ known_holds = sa.Table(
     sa.Column("released_by", sa.String(128)),
     sa.Column("feedback_sent", sa.Text),  # contested: the bundle or file that told the set's source
     sa.Index("ix_known_holds_set", "set_name", "released_at"),
+)
+
+# Locations (migration 0016): the page's host beside the media's, and an export ledger per
+# (item, location), so that a new location of an item sent before is notified too.
+sightings.append_column(sa.Column("page_host", sa.String(253)))
+sightings.append_column(sa.Column("page_ip", sa.String(45)))
+sightings.append_column(sa.Column("page_country", sa.String(2)))
+
+export_locations = sa.Table(
+    "export_locations",
+    metadata,
+    sa.Column("export_id", sa.Integer, sa.ForeignKey("exports.id"), nullable=False, index=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("location", SHA256, nullable=False),  # SHA-256 of media URL, newline, page URL
+    sa.Column("media_url", sa.Text, nullable=False),
+    sa.Column("page_url", sa.Text, nullable=False),
+    sa.UniqueConstraint("destination", "sha256", "location", name="uq_export_locations"),
 )

@@ -42,8 +42,9 @@ def triage(
     # a quarantined row's matches are kept as hints; they decide nothing
     found = [replace(m, verdict=None) if (m.set_name, m.row_key) in held else m for m in found]
     auto = catalog.record_matches(found)
-    # items a match decided are no longer 'hashed'; a match that decides nothing (a
-    # category its set does not map) leaves its item to be queued, the match a hint
+    # items a match decided are no longer 'hashed'; the others are queued: unmatched ones,
+    # those whose match decides nothing (a category its set does not map, a quarantined
+    # row) and those a partner's set matched only by distance (see ``record_matches``)
     queued = catalog.queue_unmatched(list(hashed))
     clustered = cluster_queue(catalog, clustering)
     return TriageResult(auto_classified=auto, queued=queued, clustered=clustered, quarantined=len(quarantined))

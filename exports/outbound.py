@@ -31,7 +31,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class Route:
     recipients: tuple[X25519PublicKey, ...]
     kind: str = MANIFEST_KIND  # items with sightings, or a hash set (with Parquet and VICS files)
     include_media: bool = False
-    countries: tuple[str, ...] | None = None  # only items seen hosted there; only those sightings
+    countries: tuple[str, ...] | None = None  # only items whose media or page is hosted there; those sightings
     sources: tuple[str, ...] | None = None  # only verdicts from these sources (analyst, known-set)
 
     def __post_init__(self) -> None:
@@ -93,6 +93,7 @@ class _Pending:
     size: int | None
     recipients: list[str]
     items: list[tuple[str, int]]
+    locations: list[tuple[str, str, str]] = field(default_factory=list)  # (SHA-256, media URL, page URL)
 
 
 def build_manifest(
@@ -102,13 +103,11 @@ def build_manifest(
     sender_country: str,
     media_included: bool,
     kind: str = MANIFEST_KIND,
-    countries: Sequence[str] | None = None,
     feedback: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The manifest of a bundle of ``items``: hashes, verdicts and (for item bundles) the
-    sightings, limited to ``countries`` when given; never media. ``feedback``: contested
-    matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1)."""
-    wanted = None if countries is None else {c.upper() for c in countries}
+    """The manifest of a bundle of ``items``: hashes, verdicts, how each verdict was reached
+    and (for item bundles) the sightings each candidate carries; never media. ``feedback``:
+    contested matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1)."""
     return {
         **({"known_feedback": [dict(f) for f in feedback]} if feedback else {}),
         "kind": kind,
@@ -123,13 +122,13 @@ def build_manifest(
                 "size": i.size,
                 "verdict": i.verdict.value,
                 "verdict_source": i.verdict_source,
+                "verdict_basis": i.verdict_basis or i.verdict_source,
                 "decided_at": i.decided_at.isoformat() + "Z",
                 # INTERPOL gets what produced an automatic verdict (set, version, row, category,
                 # match), so a wrong set version can be traced; partners do not: sets are licensed
                 **({"provenance": i.provenance} if i.provenance and destination == "interpol" else {}),
                 "hashes": dict(i.hashes),
-                **({"sightings": [dict(s) for s in i.sightings if wanted is None or s.get("country") in wanted]}
-                   if kind == MANIFEST_KIND else {}),
+                **({"sightings": [dict(s) for s in i.sightings]} if kind == MANIFEST_KIND else {}),
             }
             for i in items
         ],
@@ -162,7 +161,8 @@ def export_pending(
     with _exclusive(box):  # one run per route at a time; another one waits
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
         while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
-                                                  sources=route.sources)) or carry:
+                                                  sources=route.sources,
+                                                  locations=route.kind == MANIFEST_KIND)) or carry:
             bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
                                          feedback=carry)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
@@ -194,10 +194,12 @@ def _build(
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
     manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
-                              kind=route.kind, countries=route.countries, feedback=feedback)
+                              kind=route.kind, feedback=feedback)
     files = hash_set_files(items) if route.kind == HASHSET_KIND else []
     pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
-                       recipients=[], items=[(i.sha256, i.verdict_id) for i in items])
+                       recipients=[], items=[(i.sha256, i.verdict_id) for i in items],
+                       locations=[(i.sha256, str(s["media_url"]), str(s["page_url"]))
+                                  for i in items if route.kind == MANIFEST_KIND for s in i.sightings])
     sidecar = box / f"{pending.bundle_id}.json"
     _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
 
@@ -258,7 +260,8 @@ def _flush(
     done: list[Delivery] = []
     for sidecar in sorted(box.glob("*.json"), key=lambda p: p.stat().st_mtime):
         raw = json.loads(sidecar.read_text())
-        pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]]})
+        pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]],
+                              "locations": [tuple(loc) for loc in raw.get("locations", [])]})
         bundle = box / f"{pending.bundle_id}.hlb"
         name = bundle_file_name(pending.bundle_id)
         whole = bundle.exists() and pending.sha256 is not None and (
@@ -279,7 +282,7 @@ def _flush(
         catalog.record_export(
             bundle_id=pending.bundle_id, destination=pending.destination, location=location,
             recipients=pending.recipients, sha256=pending.sha256, size=pending.size,
-            items=pending.items, actor=actor,
+            items=pending.items, actor=actor, locations=pending.locations,
         )
         bundle.unlink(missing_ok=True)
         sidecar.unlink()

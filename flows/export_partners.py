@@ -22,6 +22,11 @@ def partner_names(only: list[str] | None) -> list[str]:
     return [n for n in names if only is None or n in only]
 
 
+@task
+def unrouted_locations() -> int:
+    return installation().catalog.count_unrouted_locations()
+
+
 @task(retries=2, retry_delay_seconds=30)
 def deliver_to_partner(name: str, hash_sets: bool) -> list[dict[str, Any]]:
     actor = "export-hashsets" if hash_sets else "export-partners"
@@ -42,16 +47,19 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False) 
             delivered[name] = future.result()
         else:
             failed[name] = str(state.message or state.name)
+    unrouted = 0 if hash_sets else unrouted_locations()
     create_table_artifact(
         key="export-hashsets-summary" if hash_sets else "export-partners-summary",
         table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
                for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
-                                                 for n, why in failed.items()],
+                                                 for n, why in failed.items()]
+              + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
+                   "items": f"{unrouted} location(s)"}] if unrouted else []),
         description="Hash sets sent to partners" if hash_sets else "Notice-and-takedown bundles sent to partners",
     )
     if failed:
         raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")
-    return {"partners": names, "deliveries": delivered,
+    return {"partners": names, "deliveries": delivered, "unrouted_locations": unrouted,
             "items": sum(d["items"] for ds in delivered.values() for d in ds)}
 
 

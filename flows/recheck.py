@@ -1,5 +1,6 @@
 """recheck-takedowns: fetch again the URLs where confirmed material (current verdict
-baseline or national) was seen, and record whether it is still up, changed or removed.
+baseline or national) was seen, and record whether it is still up, changed, missing or
+(missing at enough consecutive checks) removed.
 
 One task, one worker process for the whole batch: the logic is ``spiders.recheck``.
 """
@@ -19,7 +20,8 @@ from spiders.recheck import recheck_confirmed
 @task(retries=1, retry_delay_seconds=30)
 def recheck_urls(limit: int | None) -> dict[str, int]:
     inst = installation()
-    summary = recheck_confirmed(inst.catalog, inst.recheck_request, limit=limit or inst.settings.recheck_limit)
+    summary = recheck_confirmed(inst.catalog, inst.recheck_request, limit=limit or inst.settings.recheck_limit,
+                                removed_after=inst.settings.recheck_removed_after)
     return asdict(summary)
 
 

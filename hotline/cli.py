@@ -186,7 +186,7 @@ def recheck(
     limit: Annotated[int | None, typer.Option(help="Re-check at most this many URLs (default: setting).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fetch again the URLs of confirmed items: still up, changed or removed (takedown tracking)."""
+    """Fetch again the URLs of confirmed items: still up, changed, missing or removed (takedown tracking)."""
     from flows.recheck import recheck_takedowns
 
     _open()  # fail early, before Prefect starts, if there is no installation
@@ -195,7 +195,8 @@ def recheck(
         emit_json(summary)
     else:
         typer.echo(f"{summary['targets']} URL(s) re-checked: {summary['still_up']} still up, "
-                   f"{summary['changed']} changed, {summary['removed']} removed, "
+                   f"{summary['changed']} changed, {summary['missing']} missing (not yet removed), "
+                   f"{summary['removed']} removed, "
                    f"{summary['inconclusive']} inconclusive (reasons recorded on the reports)")
 
 
@@ -547,9 +548,9 @@ def queue_list(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt = F
     if as_json:
         emit_json(items)
     else:
-        table("review queue", ["item", "kind", "size", "first seen", "reports", "url"],
+        table("review queue", ["item", "kind", "size", "first seen", "reports", "url", "hint"],
               [(i.sha256[:16], i.kind, i.size, i.first_seen_at, ",".join(map(str, i.report_ids)),
-                i.urls[0] if i.urls else "") for i in items])
+                i.urls[0] if i.urls else "", i.hints[0] if i.hints else "") for i in items])
 
 
 @app.command()
@@ -965,6 +966,9 @@ def export_partners_command(
         emit_json(summary)
     else:
         typer.echo(f"{summary['items']} item(s) to {len(summary['partners'])} partner(s)")
+        if summary.get("unrouted_locations"):
+            typer.echo(f"{summary['unrouted_locations']} location(s) have no hosting country: "
+                       "route them by hand (hotline export unrouted)")
 
 
 @export_app.command("resend")
@@ -985,6 +989,20 @@ def export_resend(
         emit_json({"destination": destination, "items": waiting})
     else:
         typer.echo(f"{len(waiting)} item(s) will go to {destination} again with its next bundle")
+
+
+@export_app.command("unrouted")
+@handles_errors
+def export_unrouted(limit: Annotated[int, typer.Option()] = 1000, as_json: JsonOpt = False) -> None:
+    """Locations of decided items whose hosting country is unknown (neither the media's nor
+    the page's): no partner route takes them, so route them by hand."""
+    locations = _open().catalog.unrouted_locations(limit=limit)
+    if as_json:
+        emit_json(locations)
+    else:
+        table("to route by hand (no hosting country)", ["item", "verdict", "report", "media url", "page url", "ip"],
+              [(u.sha256[:16], u.verdict, u.report_id, u.media_url, u.page_url, u.ip or u.page_ip or "")
+               for u in locations])
 
 
 @export_app.command("resends")

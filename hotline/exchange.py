@@ -2,7 +2,7 @@
 bundles come in. The wiring between the settings, the partner registry, the keys, the
 evidence store and ``exports``; flows and commands call these functions.
 
-Routes (ledger names): ``interpol`` (every baseline or national item, to the INTERPOL drop),
+Routes (ledger names): ``interpol`` (every baseline or national item our analysts decided, to the INTERPOL drop),
 ``partner:<name>`` (items seen hosted in the partner's countries, for notice and takedown;
 media only if its agreement says so) and ``hashset:<name>`` (our analysts' confirmed hashes,
 as Parquet and Project VIC VICS JSON, for partners that take hash sets).
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog import NotFound
 from catalog.db import utcnow
+from catalog.known import PARTNER_SOURCE
 from catalog.records import Partner
 from classification.known import contested_feedback, feedback_rows
 from exports import BundleError, Delivery, destination_for, export_pending
@@ -77,13 +78,17 @@ def _destination(inst: Installation, where: str, endpoint_url: str | None) -> De
 
 
 def interpol_route(inst: Installation) -> Route:
-    """Every baseline or national item not yet delivered, to the INTERPOL drop (media if
-    ``export_media``); until INTERPOL's keys are configured, encrypted to our own drop key."""
+    """Every baseline or national item an analyst of ours decided, and every new location of
+    one, not yet delivered, to the INTERPOL drop (media if ``export_media``); until
+    INTERPOL's keys are configured, encrypted to our own drop key."""
     s = inst.settings
     keys = tuple(load_x25519_public_key(p) for p in s.interpol_keys) or (inst.keys.drop_public(),)
     where = s.interpol_destination or str(s.drop_dir)
+    # INTERPOL gets what an analyst of ours decided (confirmed, under four-eyes), never a
+    # verdict taken from a known set: INTERPOL's own sets would go back to it, and a set's
+    # match is no assessment of ours
     return Route(name=INTERPOL, destination=_destination(inst, where, s.s3_endpoint_url), recipients=keys,
-                 include_media=s.export_media)
+                 include_media=s.export_media, sources=("analyst",))
 
 
 def _partner_key(partner: Partner) -> tuple[X25519PublicKey, ...]:
@@ -174,7 +179,7 @@ def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list
         pq.write_table(table, tmp)  # hashes only, never media
         # each row's category is the verdict the partner recorded (the hotline category profile)
         imported, _ = inst.import_known_set(Path(tmp), set_name, None, category_profile="hotline",
-                                            source=f"partner:{partner}")
+                                            source=PARTNER_SOURCE + partner)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return imported.rows - old_rows

@@ -134,6 +134,16 @@ def _quarantine(inst: Installation) -> Check:
     return Check("quarantine", ok, f"items that failed: {detail}" + (f"; {stuck} report(s) processing for over 6 h" if stuck else ""))
 
 
+def _unrouted(inst: Installation) -> Check:
+    """Locations no partner route can take (no hosting country): a warning for the operator,
+    who routes them by hand, not a fault of the installation."""
+    count = inst.catalog.count_unrouted_locations()
+    if not count:
+        return Check("routing", True, "every location of a decided item has a hosting country")
+    return Check.warn("routing", f"{count} location(s) of decided items have no hosting country: "
+                                 "route them by hand (`hotline export unrouted`)")
+
+
 def _prefect() -> Check:
     api = os.environ.get("PREFECT_API_URL")
     if not api:
@@ -272,6 +282,7 @@ CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("free space", _free_space, False),
     ("prefect", _prefect_check, False),
     ("known sets", _known_sets_check, True),
+    ("routing", _unrouted, True),
 ]
 
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     crawl_max_pixels: int = Field(100_000_000, gt=0, description="Largest image stored, in pixels.")
     crawl_max_redirects: int = Field(5, ge=0, description="Redirects (and refreshes) per request.")
     recheck_limit: int = Field(500, gt=0, description="URLs of confirmed items re-checked per run.")
+    recheck_removed_after: int = Field(
+        2, gt=0, description="Consecutive re-checks that must find a URL gone (HTTP 404/410, or its host name "
+                             "does not exist) before it counts as removed.")
 
     evidence_url: str | None = Field(
         None, description="Evidence store: s3://bucket/prefix (cluster profile); default <data_dir>/evidence."

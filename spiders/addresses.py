@@ -128,6 +128,7 @@ class Verdict:
     refused: str | None = None
     unresolvable: bool = False
     addresses: tuple[str, ...] = ()
+    nxdomain: bool = False  # unresolvable because the name does not exist (not a DNS failure)
 
 
 def _address_port(address: str, port: int) -> str:
@@ -188,7 +189,8 @@ class AddressPolicy:
             addresses = tuple(_literal_or_resolved(host, port, resolve))
         except (OSError, UnicodeError) as exc:
             return Verdict(
-                refused=f"DNS lookup failed for {host!r} ({exc})", unresolvable=True
+                refused=f"DNS lookup failed for {host!r} ({exc})", unresolvable=True,
+                nxdomain=isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_NONAME,
             )
         if not addresses:
             return Verdict(

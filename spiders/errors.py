@@ -45,4 +45,9 @@ class AddressRefused(RequestRefused):
 
 
 class HostUnresolvable(RequestRefused):
-    """The URL's host name could not be resolved."""
+    """The URL's host name could not be resolved; ``nxdomain`` when the name does not exist
+    (as opposed to a DNS server that failed or did not answer)."""
+
+    def __init__(self, message: str, *, nxdomain: bool = False) -> None:
+        super().__init__(message)
+        self.nxdomain = nxdomain

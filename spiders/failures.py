@@ -26,8 +26,10 @@ GONE_STATUSES = frozenset({404, 410})
 @dataclass(frozen=True)
 class FailureReason:
     """Why a request failed. ``limit``: one of the crawl's limits fired (recorded with stage
-    ``limit``). ``gone``: the server says the content is not there (404/410), or there is no
-    server any more (DNS failure, connection refused). ``status``: the HTTP status, if any."""
+    ``limit``). ``gone``: the server says the content is not there (404/410), or the host
+    name does not exist (NXDOMAIN); a refused connection or a failed DNS lookup is not
+    ``gone``: a server restarting or a DNS outage says nothing about the content.
+    ``status``: the HTTP status, if any."""
 
     text: str
     limit: bool = False
@@ -55,7 +57,7 @@ def describe_failure(
         status = exc.response.status
         return FailureReason(f"HTTP {status}", gone=status in GONE_STATUSES, status=status)
     if isinstance(exc, HostUnresolvable):
-        return FailureReason(_short(str(exc)), gone=True)
+        return FailureReason(_short(str(exc)), gone=exc.nxdomain)
     if isinstance(exc, IgnoreRequest):  # our guard's refusals, or Scrapy's own reasons
         text = str(exc)
         if text == "max redirections reached":
@@ -67,9 +69,9 @@ def describe_failure(
             )
         return FailureReason(_short(text or "request ignored"))
     if isinstance(exc, (DownloadConnectionRefusedError, tx_error.ConnectionRefusedError)):
-        return FailureReason("connection refused", gone=True)
+        return FailureReason("connection refused")
     if isinstance(exc, (CannotResolveHostError, tx_error.DNSLookupError)):
-        return FailureReason("DNS lookup failed", gone=True)
+        return FailureReason("DNS lookup failed")
     if isinstance(exc, (DownloadTimeoutError, tx_error.TimeoutError)):
         if timeout_s is not None:
             return FailureReason(f"timed out after {timeout_s:g} s (request_timeout_s)", limit=True)

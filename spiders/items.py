@@ -28,10 +28,12 @@ class Fetch:
 
 @dataclass(frozen=True)
 class MediaLink:
-    """A page referenced a media URL (for a URL that is itself media, both are that URL)."""
+    """A page referenced a media URL (for a URL that is itself media, both are that URL);
+    ``page_ip``: the address the page came from, when the spider saw its response."""
 
     media_url: str
     page_url: str
+    page_ip: str | None = None
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ class MediaSpider(Spider):
         role, depth, view, nesting = meta[ROLE], meta[DEPTH], meta[VIEW], meta.get(NESTING, 0)
         for media_url in links.media:
             self._count("links/media")
-            yield MediaLink(media_url, page.url)
+            yield MediaLink(media_url, page.url, _ip(page))
             if (request := self._media_request(media_url, view)) is not None:
                 yield request
         for css in links.stylesheets:
@@ -340,7 +340,7 @@ class MediaSpider(Spider):
         view, nesting = response.meta[VIEW], response.meta[NESTING]
         for media_url in media:
             self._count("links/media")
-            yield MediaLink(media_url, response.url)
+            yield MediaLink(media_url, response.url, _ip(response))
             if (request := self._media_request(media_url, view)) is not None:
                 yield request
         for url in imports:
@@ -362,7 +362,7 @@ class MediaSpider(Spider):
             if len(response.body) <= self.crawl_request.max_page_bytes:  # media only, no further pages
                 links = extract_links(page)
                 for media_url in links.media:
-                    yield MediaLink(media_url, page.url)
+                    yield MediaLink(media_url, page.url, _ip(page))
                     if (request := self._media_request(media_url, page.meta[VIEW])) is not None:
                         yield request
             return

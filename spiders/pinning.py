@@ -16,6 +16,7 @@ process by Scrapy).
 from __future__ import annotations
 
 import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -81,14 +82,17 @@ def scripted_resolver(answers: Mapping[str, Sequence[Sequence[str] | float]]) ->
     answer in ``answers[host]`` (the last one repeats), e.g. a public address first and a
     private one afterwards, as a rebinding DNS server would. An answer that is a number is
     a DNS server that does not answer: the lookup hangs that many seconds, then fails.
-    Unknown hosts fail."""
+    A host whose answers are empty does not exist (NXDOMAIN); unknown hosts fail as a
+    broken DNS server would."""
     calls: dict[str, int] = {}
     lock = threading.Lock()
 
     def resolve(host: str, port: int) -> list[str]:
         key = _key(host)
-        if key not in answers or not answers[key]:
+        if key not in answers:
             raise OSError(f"no scripted answer for {host!r}")
+        if not answers[key]:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host!r} does not exist (scripted NXDOMAIN)")
         with lock:
             n = calls.get(key, 0)
             calls[key] = n + 1

@@ -9,9 +9,13 @@ without one) and the reporter's user agent when the report had one. Outcomes (``
 
 - ``still-up``: the URL serves the same bytes (same SHA-256);
 - ``changed``: it serves something else (other media, or no media at all);
-- ``removed``: HTTP 404/410, the host no longer resolves, or the connection is refused;
-- anything else (a timeout, HTTP 5xx or 403, a refused redirect) proves nothing either way:
-  no row is written, and the reason is recorded on the report (stage ``recheck``).
+- ``missing``: HTTP 404/410, or the host name does not exist (NXDOMAIN); it becomes
+  ``removed`` once that many consecutive checks agree (the ``recheck_removed_after``
+  setting; see ``catalog.rechecks``);
+- anything else (a refused connection, a failed or unanswered DNS lookup, a timeout, HTTP
+  5xx or 403, a refused redirect) proves nothing either way: a server restarting or a DNS
+  outage says nothing about the content. No row is written, and the reason is recorded on
+  the report (stage ``recheck``).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class Observation:
     sha256: str | None = None
     mime: str | None = None  # by magic bytes; None: not media
     error: str | None = None
-    gone: bool = False  # 404/410, DNS failure, connection refused
+    gone: bool = False  # 404/410, or the host name does not exist
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class RecheckSummary:
     targets: int
     still_up: int = 0
     changed: int = 0
+    missing: int = 0  # gone at this check, not yet at enough consecutive ones
     removed: int = 0
     inconclusive: int = 0
 
@@ -81,8 +86,8 @@ def judge(
     if seen.sha256 == target.sha256:
         detail = "same item served" + (f" at {seen.final_url}" if seen.final_url != target.url else "")
         return row("still-up", detail), detail
-    if seen.gone:
-        return row("removed", seen.error or "gone"), seen.error or "gone"
+    if seen.gone:  # the catalog tells missing from removed by the checks before
+        return row("missing", seen.error or "gone"), seen.error or "gone"
     if seen.sha256 is not None:
         what = f"other media ({seen.mime}, sha256 {seen.sha256[:16]})" if seen.mime else "no media any more"
         detail = f"{what}; HTTP {seen.http_status}"
@@ -193,10 +198,12 @@ def recheck_confirmed(
     limits: Callable[[str], CrawlRequest],
     *,
     limit: int = 500,
+    removed_after: int = 1,
     test_hosts: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> RecheckSummary:
     """Re-check up to ``limit`` URLs of confirmed items and record the outcomes;
-    ``limits(url)`` gives the CrawlRequest (limits, allow-list) a fetch runs under."""
+    ``limits(url)`` gives the CrawlRequest (limits, allow-list) a fetch runs under; a URL
+    counts as removed once ``removed_after`` consecutive checks found it gone."""
     targets = catalog.recheck_targets(limit)
     if not targets:
         return RecheckSummary(targets=0)
@@ -210,7 +217,6 @@ def recheck_confirmed(
     except WorkerFailed as exc:
         seen, unseen = {}, f"not checked: {exc}"[:2000]
     rows: list[RecheckRecord] = []
-    counts = {"still-up": 0, "changed": 0, "removed": 0}
     inconclusive = 0
     for target in targets:
         row, detail = judge(target, seen.get(target.url), unseen)
@@ -220,6 +226,8 @@ def recheck_confirmed(
                                         sha256=target.sha256)
         else:
             rows.append(row)
-            counts[row.outcome] += 1
-    catalog.record_rechecks(rows)
-    return RecheckSummary(len(targets), counts["still-up"], counts["changed"], counts["removed"], inconclusive)
+    counts = dict.fromkeys(("still-up", "changed", "missing", "removed"), 0)
+    for stored in catalog.record_rechecks(rows, removed_after=removed_after):
+        counts[stored.outcome] += 1
+    return RecheckSummary(len(targets), counts["still-up"], counts["changed"], counts["missing"], counts["removed"],
+                          inconclusive)

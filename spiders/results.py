@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from catalog.records import (
     CrawlError,
@@ -18,6 +19,7 @@ from catalog.records import (
     PageRecord,
     SightingRecord,
 )
+from spiders.hosting import country_of
 from spiders.items import FetchedMedia, MediaLink, StoredMedia
 from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS
 from spiders.request import CrawlRequest
@@ -66,7 +68,7 @@ class ResultBuilder:
         self.url = request.url
         self.pages: list[PageRecord] = []
         self.errors: list[CrawlError] = []
-        self.links: dict[tuple[str, str], None] = {}
+        self.links: dict[tuple[str, str], str | None] = {}  # (media URL, page URL) -> the page's IP
         self.stored: dict[str, StoredMedia] = {}  # by media_url
 
     def add(self, item: Any, **_: Any) -> None:
@@ -75,7 +77,8 @@ class ResultBuilder:
         elif isinstance(item, CrawlError):
             self.errors.append(item)
         elif isinstance(item, MediaLink):
-            self.links.setdefault((item.media_url, item.page_url))
+            key = (item.media_url, item.page_url)
+            self.links[key] = self.links.get(key) or item.page_ip
         elif isinstance(item, StoredMedia):
             self.stored.setdefault(item.media_url, item)
         elif isinstance(item, FetchedMedia):  # the evidence pipeline did not run
@@ -87,10 +90,15 @@ class ResultBuilder:
 
     def _sightings(self) -> list[SightingRecord]:
         sightings = []
-        for media_url, page_url in self.links:
+        page_ips = {p.final_url: p.ip for p in self.pages if p.ip}
+        for (media_url, page_url), link_ip in self.links.items():
             stored = self.stored.get(media_url)
             if stored is not None:
                 fetch = stored.fetch
+                # where the page came from: as its link said, else as its page record says (a
+                # media URL reported or framed by a parent page), else the media's own fetch
+                # when the media URL was the page
+                page_ip = link_ip or page_ips.get(page_url) or (fetch.ip if page_url == media_url else None)
                 sightings.append(
                     SightingRecord(
                         sha256=stored.media.sha256,
@@ -104,6 +112,9 @@ class ResultBuilder:
                         http_status=fetch.status,
                         content_type=fetch.content_type,
                         headers=fetch.headers,
+                        page_host=urlsplit(page_url).hostname,
+                        page_ip=page_ip,
+                        page_country=country_of(page_ip),
                     )
                 )
         return sightings

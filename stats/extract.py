@@ -22,8 +22,10 @@ from catalog import Catalog
 from catalog.db import utcnow
 from catalog.records import REVIEW
 from catalog.schema import (
+    confirmations,
     crawls,
     export_items,
+    export_locations,
     exports,
     jurisdiction_verdicts,
     known_sets,
@@ -50,7 +52,7 @@ SOURCES: dict[str, sa.Select[Any]] = {
     "media": sa.select(media.c.sha256, media.c.kind, media.c.mime, media.c.size, media.c.status,
                        media.c.first_seen_at, media.c.hashed_at),
     "sightings": sa.select(sightings.c.sha256, sightings.c.report_id, sightings.c.crawl_id, sightings.c.media_url,
-                           sightings.c.page_url, sightings.c.country, sightings.c.seen_at),
+                           sightings.c.page_url, sightings.c.country, sightings.c.page_country, sightings.c.seen_at),
     "known_sets": sa.select(known_sets.c.name, known_sets.c.source, known_sets.c.verdict, known_sets.c.rows,
                             known_sets.c.enabled, known_sets.c.imported_at),
     # a match that decided nothing (its category unmapped: a hint for the analyst) spared no view
@@ -59,7 +61,8 @@ SOURCES: dict[str, sa.Select[Any]] = {
                .where(matches.c.verdict != sa.literal_column(f"'{REVIEW}'")),  # no bound values: see _fetch
     # a withdrawn automatic verdict (its item went back to review) was never a decision
     "verdicts": sa.select(verdicts.c.id, verdicts.c.sha256, verdicts.c.verdict, verdicts.c.source,
-                          verdicts.c.set_name, verdicts.c.created_at)
+                          verdicts.c.set_name, verdicts.c.created_at, verdicts.c.confirm_required,
+                          verdicts.c.id.in_(sa.select(confirmations.c.verdict_id)).label("confirmed"))
                 .where(verdicts.c.id.not_in(sa.select(verdict_withdrawals.c.verdict_id))),
     "jurisdiction_verdicts": sa.select(jurisdiction_verdicts.c.id, jurisdiction_verdicts.c.sha256,
                                        jurisdiction_verdicts.c.jurisdiction, jurisdiction_verdicts.c.illegal,
@@ -68,6 +71,8 @@ SOURCES: dict[str, sa.Select[Any]] = {
     "exports": sa.select(exports.c.id, exports.c.destination, exports.c["items"], exports.c.created_at),
     "export_items": sa.select(export_items.c.export_id, export_items.c.destination, export_items.c.sha256,
                               export_items.c.verdict_id),
+    "export_locations": sa.select(export_locations.c.export_id, export_locations.c.destination,
+                                  export_locations.c.sha256, export_locations.c.media_url, export_locations.c.page_url),
     "rechecks": sa.select(rechecks.c.report_id, rechecks.c.sha256, rechecks.c.url, rechecks.c.checked_at,
                           rechecks.c.outcome, rechecks.c.http_status),
     "report_errors": sa.select(report_errors.c.report_id, report_errors.c.stage, report_errors.c.at),

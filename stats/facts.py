@@ -6,6 +6,20 @@ only aggregates them. Definitions are in docs/statistics.md; the reasoning in co
 from __future__ import annotations
 
 ILLEGAL = "('baseline', 'national', 'illegal')"  # main verdicts, and other jurisdictions' verdicts
+WEEK_START = "DATE '1970-01-05'"  # a Monday
+
+
+def _weekdays_before(day: str) -> str:
+    """Monday-to-Friday days from ``WEEK_START`` up to (not including) the date of ``day``."""
+    n = f"date_diff('day', {WEEK_START}, CAST({day} AS DATE))"
+    return f"(5 * ({n} // 7) + least({n} % 7, 5))"
+
+
+def working_days(start: str, end: str) -> str:
+    """Working days (Monday to Friday, no public holidays) from the date of ``start`` to the
+    date of ``end``: the first day counted, the last not, so the same day is 0."""
+    return f"({_weekdays_before(end)} - {_weekdays_before(start)})"
+
 
 FACTS: dict[str, str] = {
     # Each (report, item) pair once: when the item was seen in that report, and whether an
@@ -35,24 +49,44 @@ FACTS: dict[str, str] = {
                  any_value(r.hotline) FILTER (WHERE ri.first_sighting) AS hotline
           FROM report_items ri JOIN reports r USING (report_id) GROUP BY ri.item_id),
         known AS (SELECT DISTINCT item_id FROM matches),
-        -- the home jurisdiction's verdict is the main verdict (known sets included); any
-        -- other jurisdiction's is its newest row in jurisdiction_verdicts (from a grading)
-        v AS (
+        -- the home jurisdiction's verdict is the main verdict (known sets included), unless
+        -- the newest one waits for a second analyst (four-eyes): then the item waits too
+        home AS (
           SELECT item_id, jurisdiction,
                  arg_max(verdict, verdict_id) AS verdict, arg_max(source, verdict_id) AS verdict_source,
                  arg_max(set_name, verdict_id) AS verdict_set, min(created_at) AS first_verdict_at,
                  arg_min(source, verdict_id) AS first_verdict_source,
                  arg_min(set_name, verdict_id) AS first_verdict_set,
-                 bool_or(source = 'analyst') AS analyst_assessed
-          FROM verdicts GROUP BY ALL
+                 bool_or(source = 'analyst') AS analyst_assessed,
+                 arg_max(awaiting_confirmation, verdict_id) AS awaiting_confirmation
+          FROM verdicts GROUP BY ALL),
+        v AS (
+          SELECT item_id, jurisdiction, CASE WHEN NOT awaiting_confirmation THEN verdict END AS verdict,
+                 CASE WHEN NOT awaiting_confirmation THEN verdict_source END AS verdict_source,
+                 CASE WHEN NOT awaiting_confirmation THEN verdict_set END AS verdict_set,
+                 first_verdict_at, first_verdict_source, first_verdict_set, analyst_assessed
+          FROM home
           UNION ALL
-          SELECT item_id, jurisdiction,
-                 arg_max(CASE WHEN illegal THEN 'illegal' ELSE 'not-illegal' END, verdict_id) AS verdict,
-                 arg_max(source, verdict_id) AS verdict_source, NULL AS verdict_set,
-                 min(created_at) AS first_verdict_at, arg_min(source, verdict_id) AS first_verdict_source,
-                 NULL AS first_verdict_set, TRUE AS analyst_assessed
-          FROM jurisdiction_verdicts
-          WHERE jurisdiction NOT IN (SELECT jurisdiction FROM jurisdictions WHERE own) GROUP BY ALL),
+          -- INTERPOL's verdict is the main verdict's baseline, so that INTERPOL's figures and the
+          -- home baseline count agree (and agree with what the INTERPOL route exports)
+          SELECT h.item_id, j.jurisdiction,
+                 CASE WHEN h.awaiting_confirmation THEN NULL WHEN h.verdict = 'baseline' THEN 'illegal'
+                      ELSE 'not-illegal' END,
+                 CASE WHEN NOT h.awaiting_confirmation THEN h.verdict_source END,
+                 CASE WHEN NOT h.awaiting_confirmation THEN h.verdict_set END,
+                 h.first_verdict_at, h.first_verdict_source, h.first_verdict_set, h.analyst_assessed
+          FROM home h CROSS JOIN jurisdictions j WHERE j.jurisdiction = 'INTERPOL' AND NOT j.own
+          UNION ALL
+          -- any other jurisdiction's is its newest row in jurisdiction_verdicts (from a grading)
+          SELECT jv.item_id, jv.jurisdiction,
+                 CASE WHEN NOT coalesce(any_value(h.awaiting_confirmation), FALSE)
+                      THEN arg_max(CASE WHEN jv.illegal THEN 'illegal' ELSE 'not-illegal' END, jv.verdict_id) END,
+                 CASE WHEN NOT coalesce(any_value(h.awaiting_confirmation), FALSE)
+                      THEN arg_max(jv.source, jv.verdict_id) END,
+                 NULL, min(jv.created_at), arg_min(jv.source, jv.verdict_id), NULL, TRUE
+          FROM jurisdiction_verdicts jv LEFT JOIN home h USING (item_id)
+          WHERE jv.jurisdiction NOT IN (SELECT jurisdiction FROM jurisdictions WHERE own) AND jv.jurisdiction <> 'INTERPOL'
+          GROUP BY jv.item_id, jv.jurisdiction),
         x AS (
           SELECT ei.item_id, min(e.created_at) AS exported_at
           FROM export_items ei JOIN exports e USING (export_id) GROUP BY ALL)
@@ -73,31 +107,51 @@ FACTS: dict[str, str] = {
         LEFT JOIN known ON known.item_id = i.item_id
         LEFT JOIN v ON v.item_id = i.item_id AND v.jurisdiction = j.jurisdiction
         LEFT JOIN x ON x.item_id = i.item_id""",
-    # One row per tracked content URL of a report (and jurisdiction): when it was first
-    # found gone for good, i.e. gone at a check after the last check that found it up.
-    "takedowns": """
+    # One row per tracked content URL of a report (and jurisdiction): when it was found gone
+    # for good, i.e. the first of the checks that found it absent (404/410, NXDOMAIN) after
+    # the last that found it present, once one of them is a confirmed removal. Other content
+    # at the URL is `changed`, not removed. Times run from the notice: the first bundle that
+    # carried the URL (to INTERPOL or a partner), else the item's first verdict in this
+    # jurisdiction or its sighting in this report, whichever is later.
+    "takedowns": f"""
         WITH checks AS (
-          SELECT *, max(CASE WHEN NOT gone THEN checked_at END) OVER (PARTITION BY report_id, url_id) AS last_up
+          SELECT *, max(CASE WHEN NOT absent THEN checked_at END) OVER (PARTITION BY report_id, url_id) AS last_present
           FROM rechecks WHERE report_id IS NOT NULL),
         per_url AS (
           SELECT report_id, url_id, min(item_id) AS item_id, count(*) AS checks,
                  min(checked_at) AS first_checked_at, max(checked_at) AS last_checked_at,
                  arg_max(outcome, checked_at) AS last_outcome,
-                 min(checked_at) FILTER (WHERE gone AND (last_up IS NULL OR checked_at > last_up)) AS removed_at
+                 CASE WHEN bool_or(outcome = 'removed' AND (last_present IS NULL OR checked_at > last_present))
+                      THEN min(checked_at) FILTER (WHERE absent AND (last_present IS NULL OR checked_at > last_present))
+                      END AS removed_at
           FROM checks GROUP BY ALL),
         place AS (
           SELECT report_id, media_url_id AS url_id, any_value(country) AS country, any_value(site_type) AS site_type
-          FROM sightings GROUP BY ALL)
-        SELECT t.report_id, t.url_id, j.jurisdiction, t.item_id, coalesce(f.illegal, FALSE) AS illegal,
-               r.received_at, place.country, coalesce(place.site_type, urls.site_type) AS site_type,
-               t.checks, t.first_checked_at, t.last_checked_at, t.last_outcome,
-               t.removed_at IS NOT NULL AS removed, t.removed_at,
-               epoch(t.removed_at - r.received_at) / 3600.0 AS hours_to_removal
-        FROM per_url t JOIN reports r USING (report_id) CROSS JOIN jurisdictions j
-        LEFT JOIN item_facts f ON f.item_id = t.item_id AND f.jurisdiction = j.jurisdiction
-        LEFT JOIN place ON place.report_id = t.report_id AND place.url_id = t.url_id
-        LEFT JOIN urls ON urls.url_id = t.url_id
-        ORDER BY t.report_id, t.url_id, j.jurisdiction""",
+          FROM sightings GROUP BY ALL),
+        noticed AS (
+          SELECT l.media_url_id AS url_id, min(e.created_at) AS noticed_at
+          FROM export_locations l JOIN exports e USING (export_id) GROUP BY ALL),
+        timed AS (
+          SELECT t.*, j.jurisdiction, coalesce(f.illegal, FALSE) AS illegal, r.received_at,
+                 coalesce(n.noticed_at, greatest(f.first_verdict_at, ri.seen_at)) AS notice_at,
+                 place.country, coalesce(place.site_type, urls.site_type) AS site_type
+          FROM per_url t JOIN reports r USING (report_id) CROSS JOIN jurisdictions j
+          LEFT JOIN item_facts f ON f.item_id = t.item_id AND f.jurisdiction = j.jurisdiction
+          LEFT JOIN report_items ri ON ri.report_id = t.report_id AND ri.item_id = t.item_id
+          LEFT JOIN noticed n ON n.url_id = t.url_id
+          LEFT JOIN place ON place.report_id = t.report_id AND place.url_id = t.url_id
+          LEFT JOIN urls ON urls.url_id = t.url_id)
+        SELECT report_id, url_id, jurisdiction, item_id, illegal, received_at, notice_at, country, site_type,
+               checks, first_checked_at, last_checked_at, last_outcome, last_outcome = 'changed' AS changed,
+               removed_at IS NOT NULL AS removed, removed_at,
+               -- greatest() skips NULLs: keep "not removed" NULL; removed before the notice is 0
+               CASE WHEN removed_at IS NOT NULL THEN greatest(epoch(removed_at - notice_at) / 3600.0, 0) END
+                 AS hours_to_removal,
+               CASE WHEN removed_at IS NOT NULL THEN greatest({working_days('notice_at', 'removed_at')}, 0) END
+                 AS working_days_to_removal,
+               CASE WHEN removed_at IS NULL
+                    THEN {working_days('notice_at', '(SELECT as_of FROM snapshot)')} > 3 END AS overdue_3_working_days
+        FROM timed ORDER BY report_id, url_id, jurisdiction""",
     # Sightings of items whose current verdict is illegal: where illegal content was hosted.
     # The flags mark one sighting per (item, country) and per (item, site type), so that
     # the views count items per country with count(*) instead of a costly count(DISTINCT).
@@ -140,6 +194,7 @@ FACTS: dict[str, str] = {
                  -- greatest() skips NULLs: only items that have the event take part
                  max(greatest(f.first_verdict_at, ri.seen_at))
                    FILTER (WHERE f.status <> 'error' AND f.first_verdict_at IS NOT NULL) AS assessed_at,
+                 min(greatest(f.first_verdict_at, ri.seen_at)) FILTER (WHERE f.illegal) AS illegal_at,
                  min(greatest(f.exported_at, ri.seen_at)) FILTER (WHERE f.illegal AND f.exported_at IS NOT NULL)
                    AS exported_at
           FROM report_items ri JOIN item_facts f USING (item_id) GROUP BY ALL),
@@ -163,10 +218,13 @@ FACTS: dict[str, str] = {
                  CASE WHEN r.status IN ('pending', 'processing') THEN 'pending'
                       WHEN r.status = 'failed' THEN 'unreachable'
                       WHEN coalesce(i.items, 0) = 0 THEN 'no-media'
-                      WHEN i.items_assessed < i.items THEN 'awaiting-review'
+                      -- as INHOPE counts: illegal once any of its content is confirmed illegal,
+                      -- even while other items wait
                       WHEN i.items_illegal > 0 THEN 'illegal'
+                      WHEN i.items_assessed < i.items THEN 'awaiting-review'
                       ELSE 'not-illegal' END AS outcome,
-                 i.assessed_at, i.exported_at, e.reported_before_by
+                 CASE WHEN i.items_illegal > 0 THEN i.illegal_at ELSE i.assessed_at END AS assessed_at,
+                 i.exported_at, e.reported_before_by
           FROM reports r CROSS JOIN jurisdictions j
           LEFT JOIN per_item i ON i.report_id = r.report_id AND i.jurisdiction = j.jurisdiction
           LEFT JOIN per_url u ON u.report_id = r.report_id

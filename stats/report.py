@@ -81,8 +81,10 @@ def _cards(f: Figures) -> str:
         ("unique items", f"{o['items']:,}"),
         ("items already known", f"{o['items_known']:,} ({_share(o['share_items_known'])})"),
         ("analyst views spared", f"{o['items_auto_classified']:,}"),
-        ("removed within 3 days", _share(o["share_removed_within_3_days"])),
+        ("removed within 3 days of the notice", _share(o["share_removed_within_3_days"])),
+        ("removed within 3 working days", _share(o["share_removed_within_3_working_days"])),
         ("median time to removal", "–" if median is None else f"{median / 24:.1f} days"),
+        ("content changed (not counted as removed)", f"{o['takedowns_changed']:,}"),
     ]
     return '<div class="cards">' + "".join(
         f'<div class="card">{escape(label)}<b>{escape(value)}</b></div>' for label, value in cards) + "</div>"
@@ -94,7 +96,8 @@ def _charts(f: Figures) -> str:
     share = f.overview["share_removed_within_3_days"]
     charts = [horizontal_bars(
         [(r["bucket"], r["content_urls"]) for r in removal], title="Time to removal of illegal content URLs",
-        highlight=sorted(within), note=f"Removed within 3 days: {_share(share)} (of URLs whose 3 days are over)")]
+        highlight=sorted(within),
+        note=f"Removed within 3 days of the notice: {_share(share)} (of URLs whose 3 days are over)")]
     countries = f.views["hosting_countries"][:15]
     charts.append(horizontal_bars([(r["country"], r["illegal_items"]) for r in countries],
                                   title="Hosting countries of illegal items (top 15)"))

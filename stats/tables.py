@@ -76,7 +76,8 @@ def base_tables_sql(*, country: str, url_policy: str) -> dict[str, str]:
               SELECT report_id, url_id, any_value(country) AS country FROM pages
               WHERE country IS NOT NULL GROUP BY ALL)
             SELECT m.item_id, s.report_id, s.crawl_id, mu.url_id AS media_url_id, pu.url_id AS page_url_id,
-                   coalesce(upper(s.country), pc.country) AS country,
+                   coalesce(upper(s.country), upper(s.page_country), pc.country) AS country,
+                   upper(s.page_country) AS page_country,
                    {sighting_site_type_sql('mu.site_type', 'pu.site_type')} AS site_type, s.seen_at
             FROM src_sightings s JOIN item_map m USING (sha256)
             LEFT JOIN url_map mu ON mu.url = s.media_url LEFT JOIN url_map pu ON pu.url = s.page_url
@@ -90,7 +91,8 @@ def base_tables_sql(*, country: str, url_policy: str) -> dict[str, str]:
         "verdicts": f"""
             SELECT v.id AS verdict_id, m.item_id, {jurisdiction} AS jurisdiction, v.verdict,
                    v.verdict IN ('baseline', 'national') AS illegal, v.source, v.set_name, v.created_at,
-                   v.id = max(v.id) OVER (PARTITION BY m.item_id) AS is_current
+                   v.id = max(v.id) OVER (PARTITION BY m.item_id) AS is_current,
+                   coalesce(v.confirm_required, FALSE) AND NOT coalesce(v.confirmed, FALSE) AS awaiting_confirmation
             FROM src_verdicts v JOIN item_map m USING (sha256)""",
         "jurisdiction_verdicts": """
             SELECT v.id AS verdict_id, m.item_id, upper(v.jurisdiction) AS jurisdiction, v.illegal, v.profile,
@@ -102,9 +104,13 @@ def base_tables_sql(*, country: str, url_policy: str) -> dict[str, str]:
         "export_items": """
             SELECT s.export_id, s.destination, m.item_id, s.verdict_id
             FROM src_export_items s JOIN item_map m USING (sha256)""",
+        "export_locations": """
+            SELECT s.export_id, s.destination, m.item_id, mu.url_id AS media_url_id, pu.url_id AS page_url_id
+            FROM src_export_locations s JOIN item_map m USING (sha256)
+            LEFT JOIN url_map mu ON mu.url = s.media_url LEFT JOIN url_map pu ON pu.url = s.page_url""",
         "rechecks": """
             SELECT r.report_id, m.item_id, u.url_id, r.checked_at, r.outcome, r.http_status,
-                   r.outcome IN ('removed', 'changed') AS gone
+                   r.outcome IN ('missing', 'removed') AS absent
             FROM src_rechecks r LEFT JOIN item_map m USING (sha256) LEFT JOIN url_map u ON u.url = r.url""",
         "report_errors": """
             SELECT report_id, stage, "at" AS recorded_at FROM src_report_errors""",

@@ -37,7 +37,8 @@ VIEWS: dict[str, str] = {
           UNION ALL
           SELECT jurisdiction, 3, received_at, hours_to_export FROM report_facts WHERE items_illegal > 0
           UNION ALL
-          SELECT jurisdiction, 4, received_at, hours_to_removal FROM takedowns WHERE illegal),
+          -- removal runs from the notice (see takedowns)
+          SELECT jurisdiction, 4, notice_at, hours_to_removal FROM takedowns WHERE illegal),
         agg AS (
           SELECT jurisdiction, stage_order, count(*) AS eligible, count(hours) AS reached,
                  median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
@@ -45,15 +46,25 @@ VIEWS: dict[str, str] = {
                  count(*) FILTER (WHERE hours IS NULL AND received_at
                                   <= (SELECT as_of FROM snapshot) - INTERVAL {THREE_DAYS_H} HOUR) AS overdue
           FROM events GROUP BY ALL),
+        working AS (
+          SELECT jurisdiction, 4 AS stage_order, median(working_days_to_removal) AS median_working_days,
+                 count(*) FILTER (WHERE working_days_to_removal <= 3) AS within_3_working_days,
+                 count(*) FILTER (WHERE overdue_3_working_days) AS overdue_3_working_days
+          FROM takedowns WHERE illegal GROUP BY ALL),
         stages(stage_order, stage, counted) AS (
           VALUES (1, 'crawl', 'reports'), (2, 'verdict', 'reports'), (3, 'export', 'reports'),
                  (4, 'removal', 'content URLs'))
         SELECT j.jurisdiction, s.stage, s.counted, coalesce(a.eligible, 0) AS eligible,
                coalesce(a.reached, 0) AS reached, a.median_hours, a.p90_hours,
                coalesce(a.within_3_days, 0) AS within_3_days, coalesce(a.overdue, 0) AS overdue,
-               a.within_3_days / nullif(a.reached + a.overdue, 0) AS share_within_3_days
+               a.within_3_days / nullif(a.reached + a.overdue, 0) AS share_within_3_days,
+               w.median_working_days,
+               CASE WHEN s.stage_order = 4 THEN coalesce(w.within_3_working_days, 0) END AS within_3_working_days,
+               CASE WHEN s.stage_order = 4 THEN coalesce(w.overdue_3_working_days, 0) END AS overdue_3_working_days,
+               w.within_3_working_days / nullif(a.reached + w.overdue_3_working_days, 0) AS share_within_3_working_days
         FROM jurisdictions j CROSS JOIN stages s
         LEFT JOIN agg a ON a.jurisdiction = j.jurisdiction AND a.stage_order = s.stage_order
+        LEFT JOIN working w ON w.jurisdiction = j.jurisdiction AND w.stage_order = s.stage_order
         ORDER BY j.jurisdiction, s.stage_order""",
     "overview": """
         WITH r AS (
@@ -86,7 +97,12 @@ VIEWS: dict[str, str] = {
                  count(*) FILTER (WHERE auto_classified) AS items_auto_classified,
                  count(*) FILTER (WHERE analyst_assessed) AS items_analyst_assessed
           FROM item_facts GROUP BY jurisdiction),
-        t AS (SELECT jurisdiction, share_within_3_days FROM time_to WHERE stage = 'removal')
+        t AS (SELECT jurisdiction, share_within_3_days, share_within_3_working_days FROM time_to
+              WHERE stage = 'removal'),
+        k AS (
+          SELECT jurisdiction, count(*) FILTER (WHERE removed) AS takedowns_removed,
+                 count(*) FILTER (WHERE changed) AS takedowns_changed
+          FROM takedowns WHERE illegal GROUP BY ALL)
         SELECT j.jurisdiction,
                coalesce(r.reports_received, 0) AS reports_received,
                coalesce(r.reports_from_partners, 0) AS reports_from_partners,
@@ -116,10 +132,13 @@ VIEWS: dict[str, str] = {
                i.items_known / nullif(i.items, 0) AS share_items_known,
                coalesce(i.items_auto_classified, 0) AS items_auto_classified,
                coalesce(i.items_analyst_assessed, 0) AS items_analyst_assessed,
-               t.share_within_3_days AS share_removed_within_3_days
+               t.share_within_3_days AS share_removed_within_3_days,
+               t.share_within_3_working_days AS share_removed_within_3_working_days,
+               coalesce(k.takedowns_removed, 0) AS takedowns_removed,
+               coalesce(k.takedowns_changed, 0) AS takedowns_changed
         FROM jurisdictions j
         LEFT JOIN r USING (jurisdiction) LEFT JOIN u USING (jurisdiction)
-        LEFT JOIN i USING (jurisdiction) LEFT JOIN t USING (jurisdiction)
+        LEFT JOIN i USING (jurisdiction) LEFT JOIN t USING (jurisdiction) LEFT JOIN k USING (jurisdiction)
         ORDER BY j.jurisdiction""",
     "report_outcomes": """
         WITH names(outcome_order, outcome) AS (

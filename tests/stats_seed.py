@@ -1,5 +1,6 @@
 """A seeded catalog for the statistics tests: a few hundred reports with crawls, items,
-sightings, known-set matches, verdicts (one re-classified), exports and re-checks, all with
+sightings, known-set matches, verdicts (one re-classified, some under four-eyes, confirmed
+or not), exports with the locations they carried, and re-checks, all with
 chosen timestamps, written straight into the tables. Every row is also returned, so the
 tests compute the expected figures from the rows with plain Python, independently of the
 SQL under test. Only benign, made-up values: no media exist behind these SHA-256s."""
@@ -16,8 +17,10 @@ import sqlalchemy as sa
 from catalog import Catalog
 from catalog.db import utcnow
 from catalog.schema import (
+    confirmations,
     crawls,
     export_items,
+    export_locations,
     exports,
     hashes,
     jurisdiction_verdicts,
@@ -98,7 +101,8 @@ def _items(i: int) -> list[int]:
 def build_rows(now: datetime) -> Seeded:
     s = Seeded(rows={name: [] for name in ("reports", "crawls", "pages", "media", "sightings", "known_sets",
                                            "matches", "verdicts", "exports", "export_items", "rechecks",
-                                           "hashes", "jurisdiction_verdicts")})
+                                           "hashes", "jurisdiction_verdicts", "confirmations",
+                                           "export_locations")})
     R = s.rows
     first_seen: dict[int, datetime] = {}
     plan = [(i, T0 + 6 * i * H, _status(i), report_url(i), PARTNER if i % 5 == 4 else "public", _items(i))
@@ -162,9 +166,15 @@ def build_rows(now: datetime) -> Seeded:
             statuses[n] = "classified"
     current: dict[int, tuple[int, datetime, str]] = {}
     for vid, (at, n, verdict, source, set_name) in enumerate(sorted(decisions, key=lambda d: (d[0], d[1])), 1):
+        four_eyes = source == "analyst" and n % 42 == 1  # baseline verdicts under four-eyes
         R["verdicts"].append(dict(id=vid, sha256=sha(n), verdict=verdict, source=source,
                                   actor="matcher" if source == "known-set" else ANALYST, set_name=set_name,
-                                  reason=REASON, created_at=at))
+                                  reason=REASON, created_at=at, confirm_required=four_eyes))
+        if four_eyes and n % 4 == 1:  # half of them confirmed by a second analyst
+            R["confirmations"].append(dict(verdict_id=vid, sha256=sha(n), actor="second-analyst-secret",
+                                           created_at=at + H))
+        elif four_eyes:
+            continue  # waiting for confirmation: not a decision yet (nothing exported, nothing re-checked)
         current[n] = (vid, at, verdict)
     # verdicts per jurisdiction, as gradings derive them: INTERPOL and DE follow from the
     # analyst's decision; a second decision on the same item overrides DE. The home
@@ -193,8 +203,15 @@ def build_rows(now: datetime) -> Seeded:
             R["exports"].append(dict(id=eid, bundle_id=f"bundle{n}", destination="interpol", location="drop",
                                      recipients=[], items=1, sha256="0" * 64, size=1, created_at=at + 6 * H))
             R["export_items"].append(dict(export_id=eid, destination="interpol", sha256=sha(n), verdict_id=vid))
-    patterns = {0: ["removed"], 1: ["still-up", "removed"], 2: ["still-up", "still-up", "changed"],
-                3: ["still-up"] * 4, 4: ["removed", "still-up", "still-up", "removed"]}
+            for sight in R["sightings"]:
+                if sight["sha256"] == sha(n) and sight["seen_at"] <= at + 6 * H:
+                    R["export_locations"].append(dict(
+                        export_id=eid, destination="interpol", sha256=sha(n),
+                        location=hashlib.sha256(f"{sight['media_url']}\n{sight['page_url']}".encode()).hexdigest(),
+                        media_url=sight["media_url"], page_url=sight["page_url"]))
+    # "missing" is gone at one check only; "removed" is gone at enough consecutive ones
+    patterns = {0: ["removed"], 1: ["still-up", "missing", "removed"], 2: ["still-up", "still-up", "changed"],
+                3: ["still-up", "missing"], 4: ["missing", "still-up", "missing", "removed"]}
     received_of = {r["id"]: r["received_at"] for r in R["reports"]}
     for sight in R["sightings"]:
         n = _n_of[sight["sha256"]]
@@ -209,7 +226,7 @@ def build_rows(now: datetime) -> Seeded:
         for outcome, offset in zip(outcomes, offsets, strict=True):
             R["rechecks"].append(dict(report_id=sight["report_id"], sha256=sight["sha256"], url=sight["media_url"],
                                       checked_at=received + offset, outcome=outcome,
-                                      http_status=404 if outcome == "removed" else 200, detail=REASON))
+                                      http_status=404 if outcome in ("missing", "removed") else 200, detail=REASON))
     return s
 
 
@@ -220,9 +237,10 @@ def seed(catalog: Catalog, now: datetime | None = None) -> Seeded:
     """Write the seeded rows into ``catalog`` (one transaction); returns them."""
     s = build_rows(now or utcnow())
     order = ("reports", "crawls", "pages", "media", "sightings", "hashes", "known_sets", "matches", "verdicts",
-             "jurisdiction_verdicts", "exports", "export_items", "rechecks")
+             "confirmations", "jurisdiction_verdicts", "exports", "export_items", "export_locations", "rechecks")
     tables = {t.name: t for t in (reports, crawls, pages, media, sightings, hashes, known_sets, matches, verdicts,
-                                  jurisdiction_verdicts, exports, export_items, rechecks)}
+                                  confirmations, jurisdiction_verdicts, exports, export_items, export_locations,
+                                  rechecks)}
     with catalog.write() as conn:
         for name in order:
             if s.rows[name]:

@@ -103,8 +103,12 @@ def test_export_items_cannot_be_recorded_twice_for_a_destination(catalog: Catalo
     catalog.record_crawl(report, _crawl(1))
     catalog.record_hashes([HashRecord(_sha(0), "md5", "0" * 32)])
     catalog.record_matches([MatchRecord(_sha(0), "s", "md5", 0, Verdict.NATIONAL)])
-    items = [(c.sha256, c.verdict_id) for c in catalog.export_candidates("interpol")]
-    kwargs = dict(destination="interpol", location="drop/x", recipients=["r"], sha256="0" * 64, size=1, items=items, actor="t")
+    candidates = catalog.export_candidates("interpol")
+    items = [(c.sha256, c.verdict_id) for c in candidates]
+    locations = [(c.sha256, str(s["media_url"]), str(s["page_url"])) for c in candidates for s in c.sightings]
+    assert locations
+    kwargs = dict(destination="interpol", location="drop/x", recipients=["r"], sha256="0" * 64, size=1, items=items,
+                  locations=locations, actor="t")
     assert catalog.record_export(bundle_id="a" * 32, **kwargs)
     assert not catalog.record_export(bundle_id="a" * 32, **kwargs)
     assert catalog.export_candidates("interpol") == []

@@ -242,8 +242,53 @@ def test_failure_reasons_tell_limits_and_gone_content() -> None:
     gone = HttpError(Response("http://a.test/", status=410))
     assert reason(gone).text == "HTTP 410" and reason(gone).gone and reason(gone).status == 410
     assert not reason(HttpError(Response("http://a.test/", status=503))).gone
-    assert reason(ConnectionRefusedError()).gone and reason(DNSLookupError()).gone
+    # a refused connection or a failed lookup says nothing about the content; a name that
+    # does not exist (NXDOMAIN) does
+    assert not reason(ConnectionRefusedError()).gone and not reason(DNSLookupError()).gone
+    from spiders.errors import HostUnresolvable
+
+    assert not reason(HostUnresolvable("DNS lookup failed for 'a.test' (temporary failure)")).gone
+    assert reason(HostUnresolvable("DNS lookup failed for 'a.test' (no such name)", nxdomain=True)).gone
     timeout = reason(DownloadTimeoutError("slow"))
     assert (timeout.text, timeout.limit, timeout.gone) == ("timed out after 2 s (request_timeout_s)", True, False)
     assert reason(IgnoreRequest("max redirections reached")).text == "more than 3 redirects (max_redirects)"
     assert reason(IgnoreRequest("x exceeded DOWNLOAD_MAXSIZE (10 B) during decompression.")).limit
+
+
+def test_a_sighting_records_the_pages_host_ip_and_country_beside_the_medias() -> None:
+    """A page served from Japan embeds an image served from the US: the sighting keeps both,
+    so that both countries' hotlines can be told. A media URL that was itself the reported
+    page takes its own fetch as the page's."""
+    from datetime import UTC, datetime
+
+    from catalog.records import MediaRecord, PageRecord
+    from spiders.items import Fetch, MediaLink, StoredMedia
+    from spiders.request import CrawlRequest
+    from spiders.results import ResultBuilder
+
+    def stored(url: str, sha: str, ip: str) -> StoredMedia:
+        fetch = Fetch(url, 200, ip, country_of(ip), "image/jpeg", datetime.now(UTC))
+        return StoredMedia(MediaRecord(sha, 3), url, fetch)
+
+    builder = ResultBuilder(CrawlRequest("http://page.example/gallery"))
+    builder.add(PageRecord("http://page.example/gallery", "http://page.example/gallery", 200, ip="1.0.16.1",
+                           country="JP"))
+    builder.add(MediaLink("http://cdn.example/a.jpg", "http://page.example/gallery", "1.0.16.1"))
+    builder.add(stored("http://cdn.example/a.jpg", "a" * 64, "8.8.8.8"))
+    builder.add(MediaLink("http://cdn.example/b.jpg", "http://page.example/gallery"))  # known from its page record
+    builder.add(stored("http://cdn.example/b.jpg", "b" * 64, "8.8.8.8"))
+    builder.add(MediaLink("http://img.example/c.jpg", "http://img.example/c.jpg"))
+    builder.add(stored("http://img.example/c.jpg", "c" * 64, "8.8.8.8"))
+    result = builder.build({})
+    where = {s.sha256[0]: (s.country, s.page_host, s.page_ip, s.page_country) for s in result.sightings}
+    assert where == {"a": ("US", "page.example", "1.0.16.1", "JP"), "b": ("US", "page.example", "1.0.16.1", "JP"),
+                     "c": ("US", "img.example", "8.8.8.8", "US")}
+
+
+def test_a_name_that_does_not_exist_is_told_from_a_failed_lookup() -> None:
+    from spiders.addresses import AddressPolicy
+
+    nxdomain = AddressPolicy().check_url("http://gone.test/", scripted_resolver({"gone.test": []}))
+    failed = AddressPolicy().check_url("http://flaky.test/", scripted_resolver({}))
+    assert (nxdomain.unresolvable, nxdomain.nxdomain) == (True, True)
+    assert (failed.unresolvable, failed.nxdomain) == (True, False)

@@ -59,8 +59,8 @@ TARGET = RecheckTarget(report_id=3, sha256=sha(PICS[0]), url="https://host.test/
          f"other media (image/png, sha256 {sha(PICS[1])[:16]}); HTTP 200"),
         (Observation(TARGET.url, NOW, 200, TARGET.url, sha(b"<html>removed</html>")), "changed",
          "no media any more; HTTP 200"),
-        (Observation(TARGET.url, NOW, 404, error="HTTP 404", gone=True), "removed", "HTTP 404"),
-        (Observation(TARGET.url, NOW, error="connection refused", gone=True), "removed", "connection refused"),
+        (Observation(TARGET.url, NOW, 404, error="HTTP 404", gone=True), "missing", "HTTP 404"),
+        (Observation(TARGET.url, NOW, error="connection refused"), None, "inconclusive: connection refused"),
         (Observation(TARGET.url, NOW, error="timed out after 20 s (request_timeout_s)"), None,
          "inconclusive: timed out after 20 s (request_timeout_s)"),
         (Observation(TARGET.url, NOW, 503, error="HTTP 503"), None, "inconclusive: HTTP 503"),
@@ -118,8 +118,8 @@ def test_recheck_records_still_up_changed_removed(installation: Installation) ->
             site.url("/e.jpg"): (PICS[4], Verdict.BASELINE),
             site.url("/f.jpg"): (PICS[5], Verdict.NOT_ILLEGAL),
             site.url("/moved.jpg"): (PICS[6], Verdict.BASELINE),
-            f"http://gone.test:{site.port}/g.jpg": (PICS[7], Verdict.BASELINE),  # DNS failure
-            f"http://127.0.0.1:{dead}/h.jpg": (PICS[6], Verdict.BASELINE),  # connection refused
+            f"http://gone.test:{site.port}/g.jpg": (PICS[7], Verdict.BASELINE),  # the name does not exist
+            f"http://127.0.0.1:{dead}/h.jpg": (PICS[6], Verdict.BASELINE),  # connection refused: proves nothing
         })
         assert {t.url for t in catalog.recheck_targets()} == {
             site.url(p) for p in ("/a.jpg", "/b.jpg", "/c.jpg", "/d.jpg", "/e.jpg", "/moved.jpg")
@@ -127,25 +127,29 @@ def test_recheck_records_still_up_changed_removed(installation: Installation) ->
         def limits(url: str) -> CrawlRequest:
             return CrawlRequest(url, allow=(site.host_port, f"127.0.0.1:{dead}"), request_timeout_s=5)
 
-        summary = recheck_confirmed(catalog, limits, test_hosts={"gone.test": []})
+        summary = recheck_confirmed(catalog, limits, removed_after=2, test_hosts={"gone.test": []})
         assert "/f.jpg" not in site.requests
+        # gone at one check is missing; gone at two in a row is removed
+        assert (summary.targets, summary.still_up, summary.changed, summary.missing, summary.removed,
+                summary.inconclusive) == (8, 2, 1, 3, 0, 2)
+        again = recheck_confirmed(catalog, limits, removed_after=2, test_hosts={"gone.test": []})
+        assert (again.missing, again.removed, again.inconclusive) == (0, 3, 2)
 
-    assert (summary.targets, summary.still_up, summary.changed, summary.removed, summary.inconclusive) == (
-        8, 2, 1, 4, 1)
     outcomes = {r.url.rsplit("/", 1)[1]: (r.outcome, r.http_status, r.detail) for r in catalog.rechecks_of()}
+    nxdomain = "DNS lookup failed for 'gone.test' ([Errno -2] 'gone.test' does not exist (scripted NXDOMAIN))"
     assert outcomes == {
         "a.jpg": ("still-up", 200, "same item served"),
         "moved.jpg": ("still-up", 200, f"same item served at {site.url('/a-copy.jpg')}"),
         "b.jpg": ("changed", 200, f"other media (image/jpeg, sha256 {sha(PICS[7])[:16]}); HTTP 200"),
         "c.jpg": ("removed", 410, "HTTP 410"),
         "d.jpg": ("removed", 404, "HTTP 404"),
-        "g.jpg": ("removed", None, "DNS lookup failed for 'gone.test' (no scripted answer for 'gone.test')"),
-        "h.jpg": ("removed", None, "connection refused"),
+        "g.jpg": ("removed", None, nxdomain),
     }
+    assert [r.outcome for r in catalog.rechecks_of(url=site.url("/c.jpg"))] == ["missing", "removed"]
     rows = catalog.rechecks_of(url=site.url("/a.jpg"))
     assert rows[0].report_id == report_id and rows[0].sha256 == sha(PICS[0])
-    assert [(e.stage, e.reason) for e in catalog.report_errors(report_id)] == [
-        ("recheck", "inconclusive: HTTP 503")
+    assert sorted({(e.stage, e.reason) for e in catalog.report_errors(report_id)}) == [
+        ("recheck", "inconclusive: HTTP 503"), ("recheck", "inconclusive: connection refused")
     ]
     # the next run starts with the URLs checked longest ago (all checked now: oldest first)
     assert len(catalog.recheck_targets(limit=3)) == 3
@@ -199,9 +203,28 @@ def test_recheck_flow(installation: Installation, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
         confirmed_sightings(installation.catalog, {site.url("/a.jpg"): (PICS[0], Verdict.BASELINE),
                                                    site.url("/b.jpg"): (PICS[1], Verdict.NATIONAL)})
+        monkeypatch.setenv("HOTLINE_RECHECK_REMOVED_AFTER", "1")  # one 404 is enough here
         summary = recheck_takedowns()
-    assert summary == {"targets": 2, "still_up": 1, "changed": 0, "removed": 1, "inconclusive": 0}
+    assert summary == {"targets": 2, "still_up": 1, "changed": 0, "missing": 0, "removed": 1, "inconclusive": 0}
     assert {r.outcome for r in installation.catalog.rechecks_of()} == {"still-up", "removed"}
+
+
+def test_a_media_host_stopped_for_one_recheck_removes_nothing(installation: Installation) -> None:
+    """The host restarts while a re-check runs: every connection is refused. That proves
+    nothing about the content: no URL counts as removed, and the share removed stays 0."""
+    from stats import compute_figures
+
+    catalog = installation.catalog
+    served: dict[str, Route] = {f"/{n}.jpg": (PICS[n], "image/jpeg") for n in range(8)}
+    with serve_site(served) as site:
+        confirmed_sightings(catalog, {site.url(f"/{n}.jpg"): (PICS[n], Verdict.BASELINE) for n in range(8)})
+        allow = site.host_port
+        assert recheck_confirmed(catalog, lambda url: CrawlRequest(url, allow=(allow,))).still_up == 8
+    summary = recheck_confirmed(catalog, lambda url: CrawlRequest(url, allow=(allow,)), removed_after=2)
+    assert (summary.targets, summary.removed, summary.missing, summary.inconclusive) == (8, 0, 0, 8)
+    assert {r.outcome for r in catalog.rechecks_of()} == {"still-up"}
+    (removal,) = [r for r in compute_figures(catalog).views["time_to"] if r["stage"] == "removal"]
+    assert (removal["eligible"], removal["reached"], removal["within_3_days"]) == (8, 0, 0)
 
 
 # --- catalog: new columns and migration 0004 --------------------------------------------
@@ -294,5 +317,5 @@ def test_a_failed_worker_leaves_every_url_inconclusive(
 def test_recheck_command(installation: Installation) -> None:
     result = CliRunner().invoke(app, ["recheck", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"targets": 0, "still_up": 0, "changed": 0, "removed": 0,
+    assert json.loads(result.stdout) == {"targets": 0, "still_up": 0, "changed": 0, "missing": 0, "removed": 0,
                                          "inconclusive": 0}

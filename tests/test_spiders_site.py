@@ -182,6 +182,9 @@ def test_fixture_site_every_pattern_is_found(vault: tuple[Path, Path], inside: S
     assert (sighting.final_url, sighting.http_status, sighting.content_type) == (
         site.url("/plain.jpg"), 200, "image/jpeg")
     assert sighting.headers["Content-Length"] == str(len(PICS[0]))
+    # the page's host beside the media's: every sighting says where its page came from
+    assert (sighting.page_host, sighting.page_ip, sighting.page_country) == ("127.0.0.1", "127.0.0.1", None)
+    assert all(s.page_ip == "127.0.0.1" and s.page_host for s in result.sightings)
 
     refusals = [e for e in result.errors if "loopback" in e.reason]
     assert {e.url for e in refusals} == {

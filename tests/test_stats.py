@@ -55,14 +55,24 @@ class Oracle:
         self.media = {m["sha256"]: m for m in R["media"]}
         self.current: dict[str, dict[str, Any]] = {}
         self.first: dict[str, dict[str, Any]] = {}
+        confirmed = {c["verdict_id"] for c in R["confirmations"]}
+        newest = {v["sha256"]: v for v in sorted(R["verdicts"], key=lambda v: v["id"])}
+        # four-eyes: an item whose newest verdict waits for a second analyst is not decided yet
+        waiting = {h for h, v in newest.items() if v["confirm_required"] and v["id"] not in confirmed}
         if jurisdiction == "NL":  # home: the main verdicts
             decisions = R["verdicts"]
+        elif jurisdiction == "INTERPOL":  # the main verdicts' baseline
+            decisions = [dict(v, verdict="illegal" if v["verdict"] == "baseline" else "not-illegal")
+                         for v in R["verdicts"]]
         else:  # elsewhere: that jurisdiction's verdicts, from gradings
             decisions = [dict(v, verdict="illegal" if v["illegal"] else "not-illegal")
                          for v in R["jurisdiction_verdicts"] if v["jurisdiction"] == jurisdiction]
         for v in sorted(decisions, key=lambda v: v["id"]):
             self.current[v["sha256"]] = v
             self.first.setdefault(v["sha256"], v)
+        for h in waiting:
+            self.current.pop(h, None)
+        self.waiting = waiting
         self.illegal = {h for h, v in self.current.items() if v["verdict"] in (*ILLEGAL, "illegal")}
         self.known = {m["sha256"] for m in R["matches"]}
         self.sightings = R["sightings"]
@@ -82,6 +92,11 @@ class Oracle:
             at = export_at[e["export_id"]]
             self.exported[e["sha256"]] = min(self.exported.get(e["sha256"], at), at)
         self.rechecks = R["rechecks"]
+        # the notice: the first bundle that carried the content URL
+        self.noticed: dict[str, datetime] = {}
+        for loc in R["export_locations"]:
+            at = export_at[loc["export_id"]]
+            self.noticed[loc["media_url"]] = min(self.noticed.get(loc["media_url"], at), at)
         self.page_country = {(p["report_id"], p["final_url"]): p["country"] for p in R["pages"]}
 
     def ok_items(self, rid: int) -> set[str]:
@@ -96,9 +111,11 @@ class Oracle:
             return "unreachable"
         if not items:
             return "no-media"
+        if items & self.illegal:  # illegal once any content is confirmed, even while others wait
+            return "illegal"
         if any(h not in self.current for h in items):
             return "awaiting-review"
-        return "illegal" if items & self.illegal else "not-illegal"
+        return "not-illegal"
 
     def country(self, x: dict[str, Any]) -> str:
         return x["country"] or self.page_country.get((x["report_id"], x["page_url"])) or "unknown"
@@ -111,27 +128,39 @@ class Oracle:
             crawl.append((got, hours(self.crawled[rid] - got) if rid in self.crawled else None))
             items = self.ok_items(rid)
             if items:
-                done = self.outcome(rid) in ("illegal", "not-illegal")
-                at = max(max(self.first[h]["created_at"], self.seen[(rid, h)]) for h in items) if done else None
+                # an illegal report is assessed with its first illegal item; any other once all are
+                decided = {"illegal": (min, items & self.illegal), "not-illegal": (max, items)}
+                pick, which = decided.get(self.outcome(rid), (max, set()))
+                at = pick(max(self.first[h]["created_at"], self.seen[(rid, h)]) for h in which) if which else None
                 verdict.append((got, hours(at - got) if at else None))
             bad = self.items_of[rid] & self.illegal
             if bad:
                 times = [max(self.exported[h], self.seen[(rid, h)]) for h in bad if h in self.exported]
                 export.append((got, hours(min(times) - got) if times else None))
-        removal = []
+        removal = [(notice, hours(max(removed - notice, timedelta(0))) if removed else None)
+                   for notice, removed in self.takedowns()]
+        return {"crawl": crawl, "verdict": verdict, "export": export, "removal": removal}
+
+    def takedowns(self) -> list[tuple[datetime, datetime | None]]:
+        """(notice, removal or None) per tracked content URL of a report of an illegal item.
+        Removed: a check found it removed after the last that found it present (still up or
+        changed); removed at the first absent check of that run. The notice: the first bundle
+        that carried the URL, else the item's first verdict or its sighting, whichever is later."""
+        out = []
         by_url: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
         for c in self.rechecks:
             by_url[(c["report_id"], c["url"])].append(c)
-        for (rid, _url), checks in by_url.items():
-            if min(c["sha256"] for c in checks) not in self.illegal:
+        for (rid, url), checks in by_url.items():
+            h = min(c["sha256"] for c in checks)
+            if h not in self.illegal:
                 continue
             checks.sort(key=lambda c: c["checked_at"])
-            up = [c["checked_at"] for c in checks if c["outcome"] == "still-up"]
-            gone = [c["checked_at"] for c in checks if c["outcome"] in ("removed", "changed")
-                    and (not up or c["checked_at"] > max(up))]
-            got = self.reports[rid]["received_at"]
-            removal.append((got, hours(min(gone) - got) if gone else None))
-        return {"crawl": crawl, "verdict": verdict, "export": export, "removal": removal}
+            present = [c["checked_at"] for c in checks if c["outcome"] in ("still-up", "changed")]
+            run = [c for c in checks if not present or c["checked_at"] > max(present)]
+            removed = run[0]["checked_at"] if any(c["outcome"] == "removed" for c in run) else None
+            notice = self.noticed.get(url) or max(self.first[h]["created_at"], self.seen[(rid, h)])
+            out.append((notice, removed))
+        return out
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +200,10 @@ def test_overview_matches_the_rows(seeded: tuple[Seeded, Figures], oracle: Oracl
     outcomes = Counter(oracle.outcome(rid) for rid in oracle.reports)
     assert {k: o[f"reports_{k.replace('-', '_')}"] for k in outcomes} == dict(outcomes)
     assert outcomes["not-illegal"] > 0 and outcomes["no-media"] > 0 and outcomes["awaiting-review"] > 0
+    # counted as INHOPE does: illegal although other items of the report still wait
+    assert any(oracle.outcome(rid) == "illegal" and oracle.ok_items(rid) - set(oracle.current) for rid in oracle.reports)
+    # a verdict waiting for its second analyst is no decision: its item is awaiting review
+    assert oracle.waiting and not oracle.waiting & set(oracle.current)
     assert o["reports_assessed"] == outcomes["illegal"] + outcomes["not-illegal"]
     assert o["share_reports_illegal"] == pytest.approx(outcomes["illegal"] / o["reports_assessed"])
     media = rows.rows["media"]
@@ -223,11 +256,25 @@ def test_time_to_crawl_verdict_export_and_removal(seeded: tuple[Seeded, Figures]
     # the recent report's URL is still up but only an hour old: not counted against the share
     assert removal["eligible"] - removal["reached"] - removal["overdue"] == 1
     assert f.overview["share_removed_within_3_days"] == removal["share_within_3_days"]
-    # removal patterns by hand: gone at 24 h or 48 h is within 3 days; 96 h and 192 h are not
     buckets = {r["bucket"]: r["content_urls"] for r in f.views["removal_days"]}
-    assert buckets["up to 1 day"] + buckets["1 to 2 days"] == removal["within_3_days"]
-    assert buckets["2 to 3 days"] == 0 and buckets["3 to 7 days"] > 0 and buckets["7 to 14 days"] > 0
-    assert sum(buckets.values()) == removal["eligible"]
+    assert sum(buckets.values()) == removal["eligible"] and buckets["not removed"] > 0
+    assert sum(buckets[b] for b in ("up to 1 day", "1 to 2 days", "2 to 3 days")) == removal["within_3_days"]
+    # working days (Monday to Friday), from the notice's date to the removal's
+    def working(start: date, end: date) -> int:
+        return sum(1 for k in range((end - start).days) if (start + timedelta(days=k)).weekday() < 5)
+
+    tracked = oracle.takedowns()
+    days = [working(n.date(), r.date()) for n, r in tracked if r]
+    overdue = sum(1 for n, r in tracked if r is None and working(n.date(), oracle.as_of.date()) > 3)
+    within = sum(1 for d in days if d <= 3)
+    assert (removal["within_3_working_days"], removal["overdue_3_working_days"]) == (within, overdue)
+    assert removal["median_working_days"] == pytest.approx(quantile(days, 0.5))
+    assert removal["share_within_3_working_days"] == pytest.approx(within / (len(days) + overdue))
+    assert f.overview["share_removed_within_3_working_days"] == removal["share_within_3_working_days"]
+    assert got["crawl"]["within_3_working_days"] is None  # working days are for removal
+    # other content at the URL is changed, apart from removed
+    assert f.overview["takedowns_removed"] == len(days)
+    assert f.overview["takedowns_changed"] > 0
 
 
 def test_hosting_countries_and_site_types(seeded: tuple[Seeded, Figures], oracle: Oracle) -> None:
@@ -344,7 +391,11 @@ def test_other_jurisdictions_are_rows_of_the_same_views(
     outcomes = Counter(oracle.outcome(rid) for rid in oracle.reports)
     assert {k: o[f"reports_{k.replace('-', '_')}"] for k in outcomes} == dict(outcomes)
     assert (o["items_assessed"], o["items_illegal"]) == (len(oracle.current), len(oracle.illegal))
-    assert o["items_auto_classified"] == 0  # known sets decide the main verdict only
+    if jurisdiction == "INTERPOL":  # INTERPOL's figures agree with the home baseline count
+        assert o["items_illegal"] == home.overview["items_baseline"]
+        assert o["items_auto_classified"] == home.overview["items_auto_classified"]
+    else:
+        assert o["items_auto_classified"] == 0  # known sets decide the main verdict only
     assert {r["verdict"] for r in f.views["items_by_verdict"]} == {"illegal", "not-illegal", "unassessed"}
     check_time_to(f, oracle)
 

@@ -76,7 +76,7 @@ class AddressGuardMiddleware:
             return
         if verdict.unresolvable:
             self.stats.inc_value("hotline/guard/unresolvable")
-            raise HostUnresolvable(verdict.refused)
+            raise HostUnresolvable(verdict.refused, nxdomain=verdict.nxdomain)
         self.stats.inc_value("hotline/guard/refused")
         raise AddressRefused(verdict.refused)
 
