@@ -1,7 +1,9 @@
 """ResultBuilder: gathers a crawl's items into one CrawlResult.
 
 Sightings are joined at the end: a page's ``MediaLink`` meets the ``StoredMedia`` fetched
-from that URL, whichever came first and however many pages referenced it. Crawl-wide
+from that URL, whichever came first and however many pages referenced it. Both carry the
+URL in the crawl's one form (``spiders.urls``), and a ``StoredMedia`` brings the sighting
+its request was made for, so stored media always have at least one sighting. Crawl-wide
 limits that fired (counted by the spider under ``hotline/limit/...``) become one ``limit``
 reason each, on the reported URL.
 """
@@ -19,7 +21,7 @@ from catalog.records import (
     SightingRecord,
 )
 from spiders.items import FetchedMedia, MediaLink, StoredMedia
-from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS
+from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS, MAX_URL_LENGTH
 from spiders.request import CrawlRequest
 
 NO_MEDIA = "no media found on the page"
@@ -33,6 +35,7 @@ _LIMIT_REASONS = {
     "stylesheets": lambda r, n: f"stylesheet budget spent ({MAX_STYLESHEETS} per crawl); "
                                 f"{n} more stylesheet(s) not fetched",
     "nesting": lambda r, n: f"frames or @imports nested more than {MAX_NESTING} deep; {n} not followed",
+    "url_length": lambda r, n: f"{n} URL(s) longer than {MAX_URL_LENGTH} characters not fetched",
 }
 
 
@@ -67,7 +70,7 @@ class ResultBuilder:
         self.pages: list[PageRecord] = []
         self.errors: list[CrawlError] = []
         self.links: dict[tuple[str, str], None] = {}
-        self.stored: dict[str, StoredMedia] = {}  # by media_url
+        self.stored: dict[str, list[StoredMedia]] = {}  # by media_url (one URL may serve several)
 
     def add(self, item: Any, **_: Any) -> None:
         if isinstance(item, PageRecord):
@@ -77,7 +80,8 @@ class ResultBuilder:
         elif isinstance(item, MediaLink):
             self.links.setdefault((item.media_url, item.page_url))
         elif isinstance(item, StoredMedia):
-            self.stored.setdefault(item.media_url, item)
+            self.stored.setdefault(item.media_url, []).append(item)
+            self.links.setdefault((item.sighting.media_url, item.sighting.page_url))
         elif isinstance(item, FetchedMedia):  # the evidence pipeline did not run
             raise TypeError(
                 f"media from {item.media_url!r} reached the result unstored"
@@ -88,8 +92,7 @@ class ResultBuilder:
     def _sightings(self) -> list[SightingRecord]:
         sightings = []
         for media_url, page_url in self.links:
-            stored = self.stored.get(media_url)
-            if stored is not None:
+            for stored in self.stored.get(media_url, ()):
                 fetch = stored.fetch
                 sightings.append(
                     SightingRecord(
@@ -112,8 +115,9 @@ class ResultBuilder:
         """The CrawlResult. Adds "no media found" when nothing was stored and the reported
         URL itself has no error, and an error when the crawl hit its time limit."""
         media: dict[str, MediaRecord] = {}
-        for stored in self.stored.values():
-            media.setdefault(stored.media.sha256, stored.media)
+        for fetched in self.stored.values():
+            for stored in fetched:
+                media.setdefault(stored.media.sha256, stored.media)
         sightings = self._sightings()
         errors = list(self.errors)
         errors += [CrawlError(self.url, reason, stage="limit")
