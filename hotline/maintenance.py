@@ -110,6 +110,28 @@ def _prefect() -> Check:
     return Check("prefect", healthy, f"{api} healthy" if healthy else f"{api} answered unhealthy")
 
 
+def _short(sha256s: list[str]) -> str:
+    return ", ".join(s[:12] for s in sha256s[:5]) + (" ..." if len(sha256s) > 5 else "")
+
+
+def _sighted_media(inst: Installation) -> Check:
+    orphans = inst.catalog.media_without_sightings()
+    if orphans:
+        return Check("media sightings", False, f"{len(orphans)} stored item(s) seen on no report, so never "
+                     f"processed: {_short(orphans)}; run `hotline repair`")
+    return Check("media sightings", True, "every stored item is seen on a report")
+
+
+def _done_reports(inst: Installation) -> Check:
+    unfinished = inst.catalog.done_reports_with_unprocessed_media()
+    if unfinished:
+        shown = ", ".join(map(str, unfinished[:10])) + (" ..." if len(unfinished) > 10 else "")
+        return Check("done reports", False, f"{len(unfinished)} report(s) done with items not yet hashed, "
+                     f"matched or queued: {shown}; run `hotline repair`")
+    return Check("done reports", True, "no done report holds unprocessed items")
+
+
 def doctor(inst: Installation) -> list[Check]:
     """Every check, in order; none of them changes anything."""
-    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect()]
+    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect(),
+            _sighted_media(inst), _done_reports(inst)]

@@ -5,17 +5,28 @@ and every response the crawl receives ends as an item or a recorded reason."""
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from scrapy import Request
+from synthetic import truncated_video
 from w3lib.url import safe_url_string
 
+from catalog import MediaRecord, SightingRecord, Verdict
 from catalog.records import CrawlResult
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
+from flows.process_report import process_report
+from hashing import hash_image
+from hotline.installation import Installation
+from hotline.maintenance import doctor
 from hotline.site import Reply, serve_site, synthetic_image
 from spiders import CrawlRequest, crawl
 from spiders.media_spider import MAX_URL_LENGTH
@@ -217,3 +228,84 @@ def test_every_response_ends_as_an_item_or_a_reason(vault: tuple[Path, Path]) ->
     assert result.stats["responses"] == len(site.requests) == 8
     assert len(result.pages) == 3 and len(result.media) == 1
     assert len([e for e in result.errors if e.stage in ("content", "crawl")]) == 6
+
+
+# --- through the whole pipeline ---------------------------------------------------------
+
+
+def _known_set(tmp_path: Path, picture: bytes) -> Path:
+    path = tmp_path / "known.parquet"
+    pq.write_table(pa.table({"sha256": [hash_image(picture).sha256], "id": ["k1"]}), path)
+    return path
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_awkward_names_reach_a_verdict_or_the_queue(
+    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The awkward gallery through process-report: every picture matched or queued, the
+    partly decoded video hashed with a reason on the report, ``hotline doctor`` clean."""
+    routes, pictures = awkward_site()
+    routes["/g/"] = bytes(routes["/g/"]).replace(b"</body>", b"<video src='clip \xc3\xa9.mp4'></video></body>")  # type: ignore[arg-type]
+    video = truncated_video(tmp_path)  # 2 of its 4 sampled frames decode
+    routes["/g/clip é.mp4"] = (video, "video/mp4")
+    installation.import_known_set(_known_set(tmp_path, pictures["café.jpg"]), "known-a", Verdict.BASELINE)
+    with serve_site(routes) as site:  # type: ignore[arg-type]
+        monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
+        report_id = installation.catalog.add_report(site.url("/g/"), actor="t")
+        summary = process_report(report_ids=[report_id])
+    catalog = installation.catalog
+    status = {o.sha256: o.status for o in catalog.outcomes([report_id])}
+    wanted = {sha(p) for p in pictures.values()} | {sha(video)}
+    assert set(status) == wanted  # nothing lost
+    assert status.pop(sha(pictures["café.jpg"])) == "known"
+    assert set(status.values()) == {"queued"}
+    assert summary["queued"] == len(pictures) and summary["auto_classified"] == 1
+    assert catalog.get_report(report_id).status == "done"
+    [partial] = [e for e in catalog.report_errors(report_id) if e.sha256 == sha(video)]
+    assert partial.stage == "hash" and partial.reason.startswith("only 2 of 4 sampled frames decoded")
+    checks = {c.name: c for c in doctor(installation)}
+    assert checks["media sightings"].ok and checks["done reports"].ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_repair_reattaches_what_an_older_crawl_lost(
+    installation: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog written by the older crawler: an item stored but never sighted, and a
+    report closed with an item never hashed. ``hotline doctor`` names both, ``hotline
+    repair`` re-attaches them from the crawl records, and the next run processes them
+    without fetching the site again."""
+    catalog = installation.catalog
+    lost, unhashed = synthetic_image(401, (96, 72)), synthetic_image(402, (96, 72))
+    first = catalog.add_report("http://site.test/a", actor="t")
+    second = catalog.add_report("http://site.test/b", actor="t")
+    for data in (lost, unhashed):
+        installation.evidence.put(data)
+    catalog.record_crawl(first, CrawlResult("http://site.test/a", media=(MediaRecord(sha(lost), len(lost)),)))
+    catalog.record_crawl(second, CrawlResult(
+        "http://site.test/b", media=(MediaRecord(sha(unhashed), len(unhashed)),),
+        sightings=(SightingRecord(sha(unhashed), "http://site.test/b.jpg", "http://site.test/b"),)))
+    for report_id in (first, second):
+        catalog.claim_pending_reports(ids=[report_id])
+        catalog.finish_report(report_id)
+
+    checks = {c.name: c for c in doctor(installation)}
+    assert not checks["media sightings"].ok and sha(lost)[:12] in checks["media sightings"].detail
+    assert not checks["done reports"].ok and f"{second}" in checks["done reports"].detail
+    done = subprocess.run([sys.executable, "-m", "hotline.cli", "repair", "--json"],
+                          capture_output=True, text=True, check=True, timeout=300)
+    repaired = json.loads(done.stdout)
+    assert repaired == {"reattached": [sha(lost)], "unattached": [], "reports": [first, second]}
+    assert [r.status for r in map(catalog.get_report, (first, second))] == ["pending", "pending"]
+    [note] = [e for e in catalog.report_errors(first) if e.stage == "repair"]
+    assert note.sha256 == sha(lost) and "re-attached" in note.reason
+
+    summary = process_report()  # no site serves site.test: a second crawl would fail
+    assert sorted(summary["reports"]) == [first, second] and summary["queued"] == 2
+    assert {q.sha256 for q in catalog.queue()} == {sha(lost), sha(unhashed)}
+    assert [r.status for r in map(catalog.get_report, (first, second))] == ["done", "done"]
+    assert all(c.ok for c in doctor(installation) if c.name in ("media sightings", "done reports"))
+    again = catalog.reattach_media(actor="t")
+    assert (again.reattached, again.reports) == ((), ())
+    assert [e.action for e in catalog.audit_entries(action="media.reattach")] == ["media.reattach"] * 2
