@@ -41,7 +41,7 @@ from spiders.links import PageLinks, css_urls, extract_links, refresh_target
 from spiders.magic import sniff
 from spiders.middlewares.deadline import DEADLINE_CUT
 from spiders.request import CrawlRequest
-from spiders.urls import refused_scheme
+from spiders.urls import normalise_url, refused_scheme
 
 # Request.meta keys of this spider.
 ROLE = "hotline_role"  # page | viewer | direct | step | css | media
@@ -182,6 +182,7 @@ class MediaSpider(Spider):
         """A request for a page; none when already requested or (counted) when the page
         budget is spent."""
         r = self.crawl_request
+        url = normalise_url(url) or url  # the reported URL as written; links are normal already
         if (url, view) in self._pages or self._too_long(url):
             return []
         if len(self._pages) >= r.max_pages:

@@ -23,6 +23,7 @@ from catalog.records import (
 from spiders.items import FetchedMedia, MediaLink, StoredMedia
 from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS, MAX_URL_LENGTH
 from spiders.request import CrawlRequest
+from spiders.urls import normalise_url
 
 NO_MEDIA = "no media found on the page"
 
@@ -122,7 +123,8 @@ class ResultBuilder:
         errors = list(self.errors)
         errors += [CrawlError(self.url, reason, stage="limit")
                    for reason in limit_reasons(self.request, scrapy_stats)]
-        if not media and not any(e.url == self.url for e in errors):
+        reported = {self.url, normalise_url(self.url)}
+        if not media and not any(e.url in reported for e in errors):
             errors.append(CrawlError(self.url, NO_MEDIA))
         if n := scrapy_stats.get("spider_exceptions/count"):
             errors.append(

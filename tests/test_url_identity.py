@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -29,7 +30,9 @@ from hotline.installation import Installation
 from hotline.maintenance import doctor
 from hotline.site import Reply, serve_site, synthetic_image
 from spiders import CrawlRequest, crawl
+from spiders.items import Fetch, MediaLink, StoredMedia
 from spiders.media_spider import MAX_URL_LENGTH
+from spiders.results import ResultBuilder
 from spiders.urls import normalise_url, refused_scheme
 
 BASE = "http://site.test/gallery/index.html"
@@ -97,6 +100,22 @@ def test_a_very_long_url_keeps_its_form() -> None:
 )
 def test_refused_schemes(raw: str, scheme: str | None) -> None:
     assert refused_scheme(raw) == scheme
+
+
+def test_stored_media_bring_their_sighting() -> None:
+    """An item is sighted even when no page's link item reaches the result, and two bodies
+    fetched from one URL (a page and a media request, a changing image) are both kept."""
+    builder = ResultBuilder(CrawlRequest("http://site.test/"))
+    fetch = Fetch("http://site.test/a%20b.jpg", 200, "8.8.8.8", None, "image/jpeg", datetime.now(UTC))
+    link = MediaLink("http://site.test/a%20b.jpg", "http://site.test/")
+    builder.add(StoredMedia(MediaRecord("a" * 64, 1), link, fetch))
+    builder.add(StoredMedia(MediaRecord("b" * 64, 1), link, fetch))
+    builder.add(MediaLink("http://site.test/a%20b.jpg", "http://site.test/other"))
+    result = builder.build({})
+    assert {m.sha256 for m in result.media} == {"a" * 64, "b" * 64}
+    assert sorted((s.sha256[0], s.page_url) for s in result.sightings) == [
+        ("a", "http://site.test/"), ("a", "http://site.test/other"),
+        ("b", "http://site.test/"), ("b", "http://site.test/other")]
 
 
 # --- crawls -----------------------------------------------------------------------------
