@@ -6,6 +6,7 @@ from catalog.audit import AuditMixin
 from catalog.clusters import ClustersMixin
 from catalog.exchange import ExchangeMixin
 from catalog.faults import FaultsMixin
+from catalog.integrity import IntegrityMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
 from catalog.media import MediaMixin
@@ -17,5 +18,6 @@ from catalog.users import UsersMixin
 
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, AuditMixin):
+              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, IntegrityMixin,
+              AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

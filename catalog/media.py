@@ -165,6 +165,12 @@ class MediaMixin(Database):
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="error", error=reason))
             record_hash_error(conn, sha256, reason, report_ids, now)
 
+    def record_media_reason(self, sha256: str, reason: str, report_ids: Sequence[int]) -> None:
+        """Record ``reason`` (an item processed, but not wholly) on those of ``report_ids``
+        that saw ``sha256``; the item goes on."""
+        with self.write() as conn:
+            record_hash_error(conn, sha256, reason, report_ids, utcnow())
+
     def hashes_of(self, sha256s: Sequence[str]) -> dict[str, dict[str, HashRecord]]:
         """Hashes per media item: ``{sha256: {algorithm: HashRecord}}``."""
         out: dict[str, dict[str, HashRecord]] = {}

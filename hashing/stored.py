@@ -17,6 +17,7 @@ from hashing.errors import HashingError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD
 from hashing.known import KnownSet, Matcher
 from hashing.media import MediaConfig, hash_media, hashes_from_records
+from hashing.video import VideoHashes
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class HashBatch:
     records: list[HashRecord] = field(default_factory=list)
     frames: list[FrameHashRecord] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # SHA-256 -> readable reason
+    # hashed, but not wholly: SHA-256 -> readable reason (a video only partly decoded)
+    incomplete: dict[str, str] = field(default_factory=dict)
 
 
 def hash_stored_media(
@@ -32,7 +35,7 @@ def hash_stored_media(
 ) -> HashBatch:
     """Hash every item ``load`` returns, as an image or a video by its bytes; an item
     that cannot be read or decoded is put in ``failed`` with its reason and the others
-    go on."""
+    go on; one hashed only in part (a damaged video) is in ``incomplete`` too."""
     batch = HashBatch()
     for sha256 in sha256s:
         try:
@@ -41,6 +44,8 @@ def hash_stored_media(
             batch.failed[sha256] = str(exc) or type(exc).__name__
             continue
         batch.hashed.append(sha256)
+        if isinstance(hashes, VideoHashes) and hashes.incomplete:
+            batch.incomplete[sha256] = hashes.incomplete
         batch.records.extend(hashes.records())
         batch.frames.extend(hashes.frame_records())
     return batch

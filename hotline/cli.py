@@ -1280,6 +1280,22 @@ def purge(
         typer.echo(f"{verb} the evidence of {result.candidates if dry_run else result.purged} item(s)")
 
 
+@app.command()
+@handles_errors
+def repair(as_json: JsonOpt = False) -> None:
+    """Re-attach stored items seen on no report to the report whose crawl stored them, and
+    put reports closed with unprocessed items back to be processed (by the next run)."""
+    inst = _open()
+    result = inst.catalog.reattach_media(actor=inst.settings.analyst)
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(f"re-attached {len(result.reattached)} item(s); {len(result.unattached)} without a crawl "
+                   f"that stored them; {len(result.reports)} report(s) back to pending")
+    if result.unattached:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

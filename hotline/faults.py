@@ -44,6 +44,8 @@ def hash_batch(inst: Installation, sha256s: Sequence[str], report_ids: Sequence[
     load = _Loader(inst.evidence.get)
     batch = hash_stored_media(load, [s for s in sha256s if s in pending], inst.media_config())
     catalog.record_hashes(batch.records, batch.frames)
+    for sha256, reason in batch.incomplete.items():
+        catalog.record_media_reason(sha256, reason, report_ids)
     failed = deferred = quarantined = 0
     for sha256, reason in batch.failed.items():
         if sha256 not in load.unavailable:

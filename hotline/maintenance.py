@@ -271,6 +271,27 @@ def _known_sets_check(inst: Installation) -> Check:
     return Check("known sets", not parts, " | ".join(parts) or "no verdict of the earlier rule, no row quarantined")
 
 
+def _short(sha256s: list[str]) -> str:
+    return ", ".join(s[:12] for s in sha256s[:5]) + (" ..." if len(sha256s) > 5 else "")
+
+
+def _sighted_media(inst: Installation) -> Check:
+    orphans = inst.catalog.media_without_sightings()
+    if orphans:
+        return Check("media sightings", False, f"{len(orphans)} stored item(s) seen on no report, so never "
+                     f"processed: {_short(orphans)}; run `hotline repair`")
+    return Check("media sightings", True, "every stored item is seen on a report")
+
+
+def _done_reports(inst: Installation) -> Check:
+    unfinished = inst.catalog.done_reports_with_unprocessed_media()
+    if unfinished:
+        shown = ", ".join(map(str, unfinished[:10])) + (" ..." if len(unfinished) > 10 else "")
+        return Check("done reports", False, f"{len(unfinished)} report(s) done with items not yet hashed, "
+                     f"matched or queued: {shown}; run `hotline repair`")
+    return Check("done reports", True, "no done report holds unprocessed items")
+
+
 # In order. Those that read the catalog are skipped when it cannot be opened at all.
 CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("keys", _key_files, False),
@@ -283,6 +304,8 @@ CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("prefect", _prefect_check, False),
     ("known sets", _known_sets_check, True),
     ("routing", _unrouted, True),
+    ("media sightings", _sighted_media, True),
+    ("done reports", _done_reports, True),
 ]
 
 

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageDraw
 
@@ -172,6 +172,8 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
             route = routes.get(self.path)
             if route is None:
                 route = routes.get(urlsplit(self.path).path)
+            if route is None:  # as a web server maps a request to a file: escapes decoded
+                route = routes.get(unquote(urlsplit(self.path).path))
             if route is None:
                 reply: Reply | Stream = Reply(b"not found", status=404, content_type="text/plain")
             elif callable(route):

@@ -28,8 +28,10 @@ class Fetch:
 
 @dataclass(frozen=True)
 class MediaLink:
-    """A page referenced a media URL (for a URL that is itself media, both are that URL);
-    ``page_ip``: the address the page came from, when the spider saw its response."""
+    """A page referenced a media URL (for a URL that is itself media, both are that URL).
+    ``media_url`` is in the crawl's one form (``spiders.urls.normalise_url``): the very
+    string the request for it was made with. ``page_ip``: the address the page came from,
+    when the spider saw its response."""
 
     media_url: str
     page_url: str
@@ -38,17 +40,27 @@ class MediaLink:
 
 @dataclass(frozen=True)
 class FetchedMedia:
-    """Downloaded bytes on their way to the evidence store; not yet known to be media."""
+    """Downloaded bytes on their way to the evidence store; not yet known to be media.
+    ``sighting`` travelled with the request: the link that made the crawl fetch it."""
 
-    media_url: str  # as referenced by the page (before redirects)
+    sighting: MediaLink
     fetch: Fetch
     body: bytes = field(repr=False)
+
+    @property
+    def media_url(self) -> str:  # as requested (before redirects)
+        return self.sighting.media_url
 
 
 @dataclass(frozen=True)
 class StoredMedia:
-    """Media now in the evidence store (what ``FetchedMedia`` becomes in the pipeline)."""
+    """Media now in the evidence store (what ``FetchedMedia`` becomes in the pipeline),
+    still carrying the sighting that fetched it: stored media never lack one."""
 
     media: MediaRecord
-    media_url: str
+    sighting: MediaLink
     fetch: Fetch
+
+    @property
+    def media_url(self) -> str:
+        return self.sighting.media_url

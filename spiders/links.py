@@ -2,20 +2,23 @@
 
 Choosing *which* URLs to fetch goes by tag, attribute and file extension; whether a
 download *is* media is decided later by its magic bytes (``spiders.magic``). Every URL is
-made absolute (honouring ``<base href>``), stripped of its fragment, and kept only if it
-is http(s); each list keeps page order without duplicates.
+made absolute (honouring ``<base href>``) and put in the crawl's one form
+(``spiders.urls.normalise_url``), and kept only if it is http(s); links to schemes the
+crawler refuses (``file:``, ``gopher:`` ...) are listed apart so that the crawl can say so.
+Each list keeps page order without duplicates.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from parsel import Selector
 from scrapy.http import TextResponse
 
 from spiders.addresses import host_port
+from spiders.urls import normalise_url, refused_scheme
 
 MEDIA_EXTENSIONS = frozenset(
     {
@@ -114,6 +117,7 @@ class PageLinks:
     viewers: tuple[str, ...] = ()  # thumbnail links to a page on another site (image hosts)
     stylesheets: tuple[str, ...] = ()  # linked and @import-ed CSS, any site
     refresh: str | None = None  # <meta http-equiv="refresh"> target
+    refused: tuple[str, ...] = ()  # links (as written) to schemes the crawler refuses
 
 
 def has_media_extension(url: str) -> bool:
@@ -131,15 +135,20 @@ def _srcset_urls(value: str) -> list[str]:
 
 
 def _absolute(base: str, raw: str) -> str | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        url = urldefrag(urljoin(base, raw))[0]
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None  # data:, javascript:, mailto: ...
+    return normalise_url(raw, base)  # None for data:, javascript:, mailto: ...
+
+
+# Attributes that make a browser fetch (or offer to fetch) what they name.
+_FETCHING_ATTRIBUTES = "[href]::attr(href), [src]::attr(src), object::attr(data)"
+
+
+def refused_links(sel: Selector) -> tuple[str, ...]:
+    """Links of ``sel`` whose scheme the crawler refuses, as written (each once)."""
+    found: dict[str, None] = {}
+    for value in sel.css(_FETCHING_ATTRIBUTES).getall():
+        if refused_scheme(value) is not None:
+            found.setdefault(value.strip()[:300])
+    return tuple(found)
 
 
 def _same_site(url: str, here: str) -> bool:
@@ -213,7 +222,7 @@ def extract_links(response: TextResponse) -> PageLinks:
     """Everything ``response`` (an HTML page) points at; see ``PageLinks``."""
     base = response.urljoin("")  # honours <base href>
     here = host_port(response.url)
-    this_page = urldefrag(response.url)[0]
+    this_page = normalise_url(response.url) or response.url
     sel = response.selector
     media = _media_candidates(sel, base)
     media.extend(raw_media_urls(response.text, base))
@@ -269,4 +278,5 @@ def extract_links(response: TextResponse) -> PageLinks:
         viewers=_ordered(viewers, media_set),
         stylesheets=_ordered(stylesheets),
         refresh=refresh if refresh != this_page else None,
+        refused=refused_links(sel),
     )

@@ -11,12 +11,20 @@ bytes in the evidence pipeline. Every request has an errback, so every failure b
 
 What each request is for travels in ``Request.meta`` (``ROLE``): ``page`` (follow links up
 to ``max_depth``), ``viewer`` and ``direct`` (collect media and frames only), ``step`` (a
-pathway page: visited, recorded, nothing collected), ``css`` and ``media``.
+pathway page: visited, recorded, nothing collected), ``css`` and ``media``. A media request
+carries its sighting (``SIGHTING``: the URL, in the crawl's one form, and the page that
+linked it), so media stored from its response are never without one; every URL the spider
+requests, deduplicates or records goes through ``spiders.urls.normalise_url`` once.
+
+Every response ends as an item or a reason: a page as a ``PageRecord``, media as
+``FetchedMedia`` (stored, or a ``content`` reason when empty or not media), a response
+that is neither HTML nor media as a ``content`` reason, an HTTP error as a ``crawl``
+reason; a link to a refused scheme (``file:``, ``gopher:`` ...) is a ``refused`` reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +41,7 @@ from spiders.links import PageLinks, css_urls, extract_links, refresh_target
 from spiders.magic import sniff
 from spiders.middlewares.deadline import DEADLINE_CUT
 from spiders.request import CrawlRequest
+from spiders.urls import normalise_url, refused_scheme
 
 # Request.meta keys of this spider.
 ROLE = "hotline_role"  # page | viewer | direct | step | css | media
@@ -43,6 +52,11 @@ VIEW = "hotline_view"  # direct | pathway | step
 NESTING = "hotline_nesting"  # frames (or @imports) between this and a top-level page
 CHAIN = "hotline_chain"  # pages passed through by refresh before this one
 STEP = "hotline_step"  # index of a pathway step
+SIGHTING = "hotline_sighting"  # the MediaLink a media request was made for
+
+# Longer URLs are not requested (a limit reason says how many): Apache's and many CDNs'
+# request-line limit; Scrapy's own 2083 would drop real signed CDN URLs without a word.
+MAX_URL_LENGTH = 8190
 
 MAX_NESTING = 3  # frames in frames, @import in @import
 MAX_STYLESHEETS = 50  # per crawl
@@ -65,6 +79,16 @@ def _ip(response: Response) -> str | None:
 def _requested_url(request: Request) -> str:
     """The URL first asked for, before any redirect."""
     return str(request.meta.get("redirect_urls", [request.url])[0])
+
+
+def _neither_reason(response: Response) -> str:
+    """Why a page's response led nowhere: it is empty, or neither HTML nor media (size and
+    claimed type only, never its bytes)."""
+    claimed = _header(response, "Content-Type")
+    what = f", Content-Type {claimed!r}" if claimed else ""
+    if not response.body:
+        return f"empty response (0 bytes, HTTP {response.status}{what})"
+    return f"neither a page nor media ({len(response.body)} bytes, HTTP {response.status}{what})"
 
 
 def _as_html(response: Response) -> HtmlResponse | None:
@@ -158,7 +182,8 @@ class MediaSpider(Spider):
         """A request for a page; none when already requested or (counted) when the page
         budget is spent."""
         r = self.crawl_request
-        if (url, view) in self._pages:
+        url = normalise_url(url) or url  # the reported URL as written; links are normal already
+        if (url, view) in self._pages or self._too_long(url):
             return []
         if len(self._pages) >= r.max_pages:
             self._count("limit/max_pages")
@@ -182,8 +207,15 @@ class MediaSpider(Spider):
             meta=meta,
         )]
 
-    def _media_request(self, url: str, view: str) -> Request | None:
-        if url in self._media:
+    def _too_long(self, url: str) -> bool:
+        if len(url) <= MAX_URL_LENGTH:
+            return False
+        self._count("limit/url_length")
+        return True
+
+    def _media_request(self, link: MediaLink, view: str) -> Request | None:
+        url = link.media_url
+        if url in self._media or self._too_long(url):
             return None
         if len(self._media) >= self.crawl_request.max_media:
             self._count("limit/max_media")
@@ -195,12 +227,12 @@ class MediaSpider(Spider):
             errback=self.on_error,
             dont_filter=True,
             priority=1,  # media of pages already seen before more pages
-            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes",
+            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes", SIGHTING: link,
                   "download_maxsize": self.crawl_request.max_media_bytes},
         )
 
     def _css_request(self, url: str, view: str, nesting: int) -> Request | None:
-        if url in self._stylesheets:
+        if url in self._stylesheets or self._too_long(url):
             return None
         if len(self._stylesheets) >= MAX_STYLESHEETS:
             self._count("limit/stylesheets")
@@ -259,13 +291,18 @@ class MediaSpider(Spider):
         fetch = fetch_of(response, meta.get(CHAIN, ()))
         self._count("pages")
         yield self._page_record(response, url, fetch)
+        if not response.body:
+            yield CrawlError(url, _neither_reason(response), stage="content")
+            return
         if sniff(response.body) is not None:  # the URL is itself media
-            yield MediaLink(url, meta.get(PARENT) or url)
-            yield FetchedMedia(url, fetch, response.body)
+            link = MediaLink(url, meta.get(PARENT) or url)
+            yield link
+            yield FetchedMedia(link, fetch, response.body)
             return
         page = _as_html(response)
         if page is None:
             self._count("pages/not_html")
+            yield CrawlError(url, _neither_reason(response), stage="content")
             return
         if len(response.body) > r.max_page_bytes:
             self._count("limit/max_page_bytes")
@@ -282,11 +319,8 @@ class MediaSpider(Spider):
         r = self.crawl_request
         meta = page.meta
         role, depth, view, nesting = meta[ROLE], meta[DEPTH], meta[VIEW], meta.get(NESTING, 0)
-        for media_url in links.media:
-            self._count("links/media")
-            yield MediaLink(media_url, page.url, _ip(page))
-            if (request := self._media_request(media_url, view)) is not None:
-                yield request
+        yield from self._media_links(links.media, page.url, view, _ip(page))
+        yield from self._refused(links.refused, page.url)
         for css in links.stylesheets:
             if (request := self._css_request(css, view, 0)) is not None:
                 yield request
@@ -338,11 +372,7 @@ class MediaSpider(Spider):
         )
         media, imports = css_urls(text, response.url)
         view, nesting = response.meta[VIEW], response.meta[NESTING]
-        for media_url in media:
-            self._count("links/media")
-            yield MediaLink(media_url, response.url, _ip(response))
-            if (request := self._media_request(media_url, view)) is not None:
-                yield request
+        yield from self._media_links(media, response.url, view, _ip(response))
         for url in imports:
             if nesting >= MAX_NESTING:
                 self._count("limit/nesting")
@@ -350,9 +380,29 @@ class MediaSpider(Spider):
             if (request := self._css_request(url, view, nesting + 1)) is not None:
                 yield request
 
+    def _media_links(self, urls: Iterable[str], page_url: str, view: str,
+                     page_ip: str | None = None) -> Iterator[Any]:
+        """A sighting for each media URL of a page (or stylesheet), and a request for each
+        URL not requested yet, carrying that sighting."""
+        for media_url in urls:
+            self._count("links/media")
+            link = MediaLink(media_url, page_url, page_ip)
+            yield link
+            if (request := self._media_request(link, view)) is not None:
+                yield request
+
+    def _refused(self, links: Iterable[str], page_url: str) -> Iterator[CrawlError]:
+        for raw in links:
+            self._count("refused/scheme")
+            yield CrawlError(
+                raw, f"link on {page_url} not followed: the crawler fetches only http(s), "
+                f"not {refused_scheme(raw)}:", stage="refused",
+            )
+
     def parse_media(self, response: Response) -> Iterator[Any]:
         assert response.request is not None
         url = _requested_url(response.request)
+        sighting: MediaLink = response.meta.get(SIGHTING) or MediaLink(url, url)
         fetch = fetch_of(response)
         if sniff(response.body) is None and (page := _as_html(response)) is not None:
             # an image host's page behind a media-looking link: its real file is inside
@@ -361,12 +411,14 @@ class MediaSpider(Spider):
             yield self._page_record(response, url, fetch)
             if len(response.body) <= self.crawl_request.max_page_bytes:  # media only, no further pages
                 links = extract_links(page)
-                for media_url in links.media:
-                    yield MediaLink(media_url, page.url, _ip(page))
-                    if (request := self._media_request(media_url, page.meta[VIEW])) is not None:
-                        yield request
+                yield from self._media_links(links.media, page.url, page.meta[VIEW], _ip(page))
+                yield from self._refused(links.refused, page.url)
+            else:
+                self._count("limit/max_page_bytes")
+                yield CrawlError(url, f"page behind a media link larger than max_page_bytes "
+                                 f"({self.crawl_request.max_page_bytes} bytes)", stage="limit")
             return
-        yield FetchedMedia(url, fetch, response.body)
+        yield FetchedMedia(sighting, fetch, response.body)
 
     def on_error(self, failure: Failure) -> Iterator[Any]:
         r = self.crawl_request

@@ -1,7 +1,9 @@
 """ResultBuilder: gathers a crawl's items into one CrawlResult.
 
 Sightings are joined at the end: a page's ``MediaLink`` meets the ``StoredMedia`` fetched
-from that URL, whichever came first and however many pages referenced it. Crawl-wide
+from that URL, whichever came first and however many pages referenced it. Both carry the
+URL in the crawl's one form (``spiders.urls``), and a ``StoredMedia`` brings the sighting
+its request was made for, so stored media always have at least one sighting. Crawl-wide
 limits that fired (counted by the spider under ``hotline/limit/...``) become one ``limit``
 reason each, on the reported URL.
 """
@@ -21,8 +23,9 @@ from catalog.records import (
 )
 from spiders.hosting import country_of
 from spiders.items import FetchedMedia, MediaLink, StoredMedia
-from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS
+from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS, MAX_URL_LENGTH
 from spiders.request import CrawlRequest
+from spiders.urls import normalise_url
 
 NO_MEDIA = "no media found on the page"
 
@@ -35,6 +38,7 @@ _LIMIT_REASONS = {
     "stylesheets": lambda r, n: f"stylesheet budget spent ({MAX_STYLESHEETS} per crawl); "
                                 f"{n} more stylesheet(s) not fetched",
     "nesting": lambda r, n: f"frames or @imports nested more than {MAX_NESTING} deep; {n} not followed",
+    "url_length": lambda r, n: f"{n} URL(s) longer than {MAX_URL_LENGTH} characters not fetched",
 }
 
 
@@ -69,7 +73,7 @@ class ResultBuilder:
         self.pages: list[PageRecord] = []
         self.errors: list[CrawlError] = []
         self.links: dict[tuple[str, str], str | None] = {}  # (media URL, page URL) -> the page's IP
-        self.stored: dict[str, StoredMedia] = {}  # by media_url
+        self.stored: dict[str, list[StoredMedia]] = {}  # by media_url (one URL may serve several)
 
     def add(self, item: Any, **_: Any) -> None:
         if isinstance(item, PageRecord):
@@ -80,7 +84,9 @@ class ResultBuilder:
             key = (item.media_url, item.page_url)
             self.links[key] = self.links.get(key) or item.page_ip
         elif isinstance(item, StoredMedia):
-            self.stored.setdefault(item.media_url, item)
+            self.stored.setdefault(item.media_url, []).append(item)
+            key = (item.sighting.media_url, item.sighting.page_url)
+            self.links[key] = self.links.get(key) or item.sighting.page_ip
         elif isinstance(item, FetchedMedia):  # the evidence pipeline did not run
             raise TypeError(
                 f"media from {item.media_url!r} reached the result unstored"
@@ -92,8 +98,7 @@ class ResultBuilder:
         sightings = []
         page_ips = {p.final_url: p.ip for p in self.pages if p.ip}
         for (media_url, page_url), link_ip in self.links.items():
-            stored = self.stored.get(media_url)
-            if stored is not None:
+            for stored in self.stored.get(media_url, ()):
                 fetch = stored.fetch
                 # where the page came from: as its link said, else as its page record says (a
                 # media URL reported or framed by a parent page), else the media's own fetch
@@ -123,13 +128,15 @@ class ResultBuilder:
         """The CrawlResult. Adds "no media found" when nothing was stored and the reported
         URL itself has no error, and an error when the crawl hit its time limit."""
         media: dict[str, MediaRecord] = {}
-        for stored in self.stored.values():
-            media.setdefault(stored.media.sha256, stored.media)
+        for fetched in self.stored.values():
+            for stored in fetched:
+                media.setdefault(stored.media.sha256, stored.media)
         sightings = self._sightings()
         errors = list(self.errors)
         errors += [CrawlError(self.url, reason, stage="limit")
                    for reason in limit_reasons(self.request, scrapy_stats)]
-        if not media and not any(e.url == self.url for e in errors):
+        reported = {self.url, normalise_url(self.url)}
+        if not media and not any(e.url in reported for e in errors):
             errors.append(CrawlError(self.url, NO_MEDIA))
         if n := scrapy_stats.get("spider_exceptions/count"):
             errors.append(

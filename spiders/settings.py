@@ -55,6 +55,9 @@ def crawl_settings(
         "RETRY_TIMES": 1,
         "REDIRECT_MAX_TIMES": request.max_redirects,
         "METAREFRESH_ENABLED": False,
+        # the spider bounds URL length itself (MAX_URL_LENGTH) and records what it skips;
+        # Scrapy's middleware would drop longer URLs with a log line only
+        "URLLENGTH_LIMIT": 0,
         "DOWNLOAD_TIMEOUT": request.request_timeout_s,
         "DNS_TIMEOUT": request.request_timeout_s,
         "DOWNLOAD_MAXSIZE": max(request.max_media_bytes, request.max_page_bytes),

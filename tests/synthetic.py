@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 
 import av
 import numpy as np
@@ -90,6 +91,22 @@ def synthetic_video(
         if audio_stream is not None:
             _silence(out, audio_stream, seconds)
     return buffer.getvalue()
+
+
+def truncated_video(folder: Path) -> bytes:
+    """A 4-second clip with its index in front ("faststart"), cut after its first frames,
+    as a broken upload is: 2 of its 4 one-a-second samples still decode. PyAV writes a
+    front index only to a file, made in ``folder``."""
+    path = folder / "faststart.mp4"
+    with av.open(io.BytesIO(synthetic_video(4.0, seed=1))) as source, \
+            av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    whole = path.read_bytes()
+    return whole[: len(whole) // 4]
 
 
 def synthetic_audio(seconds: float = 1.0) -> bytes:

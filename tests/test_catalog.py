@@ -153,3 +153,25 @@ def test_two_writing_processes_lose_nothing(catalog_url: str) -> None:
         urls = set(conn.scalars(sa.text("select url from reports")))
     cat.dispose()
     assert urls == {f"http://w{w}.test/{i}" for w in (1, 2) for i in range(ROUNDS)}
+
+
+def test_integrity_checks_and_reattachment(catalog: Catalog) -> None:
+    """An item recorded without a sighting (as older crawlers did) is found, re-attached to
+    the report of the crawl that recorded it, and that report goes back to pending."""
+    lost, seen = "1" * 64, "2" * 64
+    first = catalog.add_report("http://a.test/", actor="t")
+    second = catalog.add_report("http://b.test/", actor="t")
+    catalog.record_crawl(first, CrawlResult("http://a.test/", media=(MediaRecord(lost, 3),)))
+    catalog.record_crawl(second, CrawlResult("http://b.test/", media=(MediaRecord(seen, 3),), sightings=(
+        SightingRecord(seen, "http://b.test/x.jpg", "http://b.test/"),)))
+    for report_id in (first, second):
+        catalog.claim_pending_reports(ids=[report_id])
+        catalog.finish_report(report_id)
+    assert catalog.media_without_sightings() == [lost]
+    assert catalog.done_reports_with_unprocessed_media() == [second]
+    repair = catalog.reattach_media(actor="op")
+    assert (repair.reattached, repair.unattached, repair.reports) == ((lost,), (), (first, second))
+    assert catalog.media_of_reports([first]) == [lost]
+    assert [(r.status, r.processed_at) for r in map(catalog.get_report, (first, second))] == [("pending", None)] * 2
+    assert catalog.open_crawl(first) == 1  # the crawl is kept: no second visit
+    assert catalog.media_without_sightings() == [] and catalog.done_reports_with_unprocessed_media() == []

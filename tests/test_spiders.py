@@ -40,7 +40,7 @@ from spiders import CrawlRequest, InvalidCrawlRequest, crawl
 from spiders.addresses import AddressPolicy, address_refusal, host_port
 from spiders.codec import result_from_json, result_to_json
 from spiders.errors import AddressRefused
-from spiders.items import Fetch, FetchedMedia
+from spiders.items import Fetch, FetchedMedia, MediaLink
 from spiders.links import extract_links
 from spiders.magic import sniff
 from spiders.middlewares.address_guard import AddressGuardMiddleware
@@ -400,7 +400,7 @@ def test_crawl_result_round_trips_through_json() -> None:
 
 def test_fetched_media_never_shows_its_bytes() -> None:
     fetch = Fetch("http://a.test/i.png", 200, None, None, None, datetime.now(UTC))
-    item = FetchedMedia("http://a.test/i.png", fetch, RED)
+    item = FetchedMedia(MediaLink("http://a.test/i.png", "http://a.test/"), fetch, RED)
     assert "body" not in repr(item) and repr(RED)[:20] not in repr(item)
 
 
@@ -719,7 +719,7 @@ def test_worker_logs_never_contain_media_bytes(vault: tuple[Path, Path]) -> None
             check=True,
             timeout=60,
         )
-    assert b"Scraped from" in proc.stderr and b"Dropped: not media" in proc.stderr
+    assert b"Scraped from" in proc.stderr and b"not media by its magic bytes" in proc.stderr
     assert RED[8:40] not in proc.stderr and b"IHDR" not in proc.stderr
     assert b"decoy-text" not in proc.stderr
     assert [m.sha256 for m in result_from_json(proc.stdout.decode()).media] == [

@@ -190,7 +190,10 @@ def test_fixture_site_every_pattern_is_found(vault: tuple[Path, Path], inside: S
     assert {e.url for e in refusals} == {
         inside.url("/evil.css"), inside.url("/"), inside.url("/secret.png"), site.url("/to-inside")
     }
-    assert all(e.stage == "crawl" for e in result.errors)
+    assert {e.stage for e in result.errors} == {"crawl", "content"}
+    assert {e.url: e.reason for e in result.errors if e.stage == "content"} == {
+        site.url("/decoy.jpg"): "not media by its magic bytes (14 bytes, HTTP 200, Content-Type 'image/jpeg')"
+    }
 
 
 # --- hostile content --------------------------------------------------------------------

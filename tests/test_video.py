@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from synthetic import synthetic_audio, synthetic_video
+from synthetic import synthetic_audio, synthetic_video, truncated_video
 
 from hashing import (
     CorruptVideoError,
@@ -129,6 +129,15 @@ def test_truncated_video_keeps_what_decoded_or_says_why(clip: bytes) -> None:
         assert 1 <= len(partial.frames) <= 4
     with pytest.raises(VideoDecodeError):
         hash_video(clip[:200])
+
+
+def test_a_truncated_video_says_how_many_frames_decoded(clip: bytes, tmp_path: Path) -> None:
+    whole = hash_video(clip)
+    assert (len(whole.frames), whole.samples, whole.incomplete) == (4, 4, None)
+    partial = hash_video(truncated_video(tmp_path))
+    assert (len(partial.frames), partial.samples) == (2, 4)
+    assert partial.incomplete is not None and partial.incomplete.startswith("only 2 of 4 sampled frames decoded")
+    assert all(not hash_video(p.read_bytes()).incomplete for p in VIDEOS)  # whole files: no false alarm
 
 
 # --- conformance with Meta's vPDQ on the reference clips -----------------------------

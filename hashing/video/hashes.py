@@ -43,6 +43,16 @@ class VideoHashes:
     duration: float | None
     frames: tuple[FrameHash, ...]
     videohash: str | None = None
+    samples: int | None = None  # frames the whole video should have yielded, when known
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why the frames hashed are fewer than the video promised (damaged or truncated
+        after its first frames): a reason worth recording, or None."""
+        if self.samples is None or len(self.frames) >= self.samples:
+            return None
+        return (f"only {len(self.frames)} of {self.samples} sampled frames decoded; the rest of the "
+                f"video is damaged or truncated, and matched on those frames alone")
 
     def records(self) -> list[HashRecord]:
         records = [
@@ -84,6 +94,7 @@ def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
         duration=info.duration,
         frames=tuple(hashed),
         videohash=collage_hash(thumbnails),
+        samples=info.samples,
     )
 
 

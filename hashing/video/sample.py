@@ -45,6 +45,22 @@ class VideoInfo:
     width: int
     height: int
     duration: float | None  # seconds, when the container says
+    samples: int | None = None  # frames the sampling should yield, when the duration is known
+
+
+def expected_samples(
+    duration: float | None, rate: float | None, config: SampleConfig, start: float = 0.0
+) -> int | None:
+    """How many frames sampling a whole video of ``duration`` seconds from ``start`` at
+    ``rate`` frames a second yields (see ``_frames``): the first frame, then one per
+    ``interval`` up to the last frame's time (``duration`` less one frame), at most
+    ``max_frames``."""
+    if not duration or duration <= 0:
+        return None
+    last = start + max(0.0, duration - (1 / rate if rate else 0.0))
+    step = config.interval
+    later = math.floor(last / step + 1e-6) - math.floor(start / step + 1e-6)
+    return min(config.max_frames, 1 + max(0, later))
 
 
 def sample_frames(
@@ -75,7 +91,9 @@ def sample_frames(
     duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else (
         container.duration / 1_000_000 if container.duration else None
     )
-    info = VideoInfo(width, height, duration)
+    rate = float(stream.average_rate) if stream.average_rate else None
+    start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+    info = VideoInfo(width, height, duration, expected_samples(duration, rate, config, start))
     return info, _frames(container, stream, config)
 
 

@@ -1,7 +1,8 @@
 """EvidencePipeline: media bytes go straight into the encrypted evidence store.
 
 It turns each ``FetchedMedia`` into a ``StoredMedia`` (no bytes) once its magic bytes say
-it is media, and drops the rest, counted. An image whose header, or a video whose
+it is media; anything else (an empty body, text, an unknown format) becomes a ``content``
+CrawlError that says what arrived instead, and is counted. An image whose header, or a video whose
 container, declares more pixels (a frame's, for a video) than ``EVIDENCE_MAX_PIXELS`` (a
 decompression bomb, or far beyond anything a hasher should decode) is not stored: it
 becomes a ``limit`` CrawlError. Media too broken to read its size is stored all the same:
@@ -22,7 +23,6 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
-from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
@@ -80,6 +80,15 @@ def video_pixel_refusal(body: bytes, max_pixels: int) -> str | None:
     return None
 
 
+def not_media_reason(item: FetchedMedia) -> str:
+    """Why ``item`` is not stored: what arrived instead (its size and claimed type, never
+    its bytes)."""
+    claimed = f", Content-Type {item.fetch.content_type!r}" if item.fetch.content_type else ""
+    if not item.body:
+        return f"empty response (0 bytes, HTTP {item.fetch.status}{claimed})"
+    return f"not media by its magic bytes ({len(item.body)} bytes, HTTP {item.fetch.status}{claimed})"
+
+
 class EvidencePipeline:
     """Stores media in an ``EvidenceStore``; counts ``hotline/media/*`` and ``hotline/evidence/*``."""
 
@@ -118,9 +127,7 @@ class EvidencePipeline:
         media_type = sniff(item.body)
         if media_type is None:
             self.stats.inc_value("hotline/media/not_media")
-            raise DropItem(
-                f"not media (by its magic bytes): {item.media_url!r}", log_level="INFO"
-            )
+            return CrawlError(item.media_url, not_media_reason(item), stage="content")
         if media_type.kind == "image":
             refusal = pixel_refusal(item.body, self.max_pixels)
         else:  # opening a container takes longer than an image header: off the reactor thread
@@ -145,4 +152,4 @@ class EvidencePipeline:
             "hotline/evidence/new" if new else "hotline/evidence/existing"
         )
         record = MediaRecord(sha256, len(item.body), media_type.mime, media_type.kind)
-        return StoredMedia(record, item.media_url, item.fetch)
+        return StoredMedia(record, item.sighting, item.fetch)
