@@ -21,18 +21,6 @@ from catalog.schema import frame_hashes, hashes, known_holds, known_rechecks, kn
 FLOOD_FACTOR = 10
 """A row floods when it matches at least this many times as many items as in its history."""
 
-# Who a set comes from, as its ``source`` says: ``interpol`` for INTERPOL's own sets (give
-# ``--source interpol`` at import), ``partner:<name>`` for the sets made of a partner
-# hotline's confirmed hashes (written by bundle imports); anything else is free text.
-# INTERPOL's sets need no flag of their own: INTERPOL is sent analysts' verdicts only.
-PARTNER_SOURCE = "partner:"
-
-
-def is_partner_source(source: str | None) -> bool:
-    """Whether a set with this ``source`` holds a partner hotline's verdicts."""
-    return bool(source) and str(source).lower().startswith(PARTNER_SOURCE)
-
-
 def _entry(row: sa.Row) -> KnownSetEntry:
     m = row._mapping
     return KnownSetEntry(

@@ -248,6 +248,18 @@ class ItemOutcome:
     provenance: dict[str, object] | None = None  # automatic verdicts: what produced it
 
 
+# Who a set comes from, as its ``source`` says: ``interpol`` for INTERPOL's own sets (give
+# ``--source interpol`` at import), ``partner:<name>`` for the sets made of a partner
+# hotline's confirmed hashes (written by bundle imports); anything else is free text.
+# INTERPOL's sets need no flag of their own: INTERPOL is sent analysts' verdicts only.
+PARTNER_SOURCE = "partner:"
+
+
+def is_partner_source(source: str | None) -> bool:
+    """Whether a set with this ``source`` holds a partner hotline's verdicts."""
+    return bool(source) and str(source).lower().startswith(PARTNER_SOURCE)
+
+
 @dataclass(frozen=True)
 class KnownSetEntry:
     """A known-hash set registered in the catalog."""

@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
 from catalog.errors import Ambiguous, InvalidState, NotFound
-from catalog.known import is_partner_source
 from catalog.media import insert_ignoring_duplicates
-from catalog.records import REVIEW, ItemOutcome, MatchRecord, QueueItem, Verdict
+from catalog.records import REVIEW, ItemOutcome, MatchRecord, QueueItem, Verdict, is_partner_source
 from catalog.schema import hashes, known_sets, matches, media, sightings, verdict_withdrawals, verdicts
 
 NEAR_MATCHES = ("pdq", "vpdq")  # match types by distance; every other type is an exact digest

@@ -23,8 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog import NotFound
 from catalog.db import utcnow
-from catalog.known import PARTNER_SOURCE
-from catalog.records import Partner
+from catalog.records import PARTNER_SOURCE, Partner
 from classification.known import contested_feedback, feedback_rows
 from exports import BundleError, Delivery, destination_for, export_pending
 from exports.destinations import Destination, LocalDirectoryDrop
