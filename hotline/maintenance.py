@@ -110,6 +110,22 @@ def _prefect() -> Check:
     return Check("prefect", healthy, f"{api} healthy" if healthy else f"{api} answered unhealthy")
 
 
+def _baseline_profile(inst: Installation) -> Check:
+    """The INTERPOL profile is the shipped one; a replacement is refused, or (when allowed)
+    a warning that stays visible."""
+    from classification.errors import ProfileError
+    from classification.profiles import BASELINE, available_profiles, baseline_warning
+
+    try:
+        found = available_profiles([inst.settings.law_profiles_dir],
+                                   allow_baseline_override=inst.settings.allow_interpol_profile)
+    except ProfileError as exc:
+        return Check("baseline profile", False, str(exc))
+    warning = baseline_warning(found[BASELINE])
+    return Check("baseline profile", True, f"WARNING: {warning}" if warning
+                 else f"shipped, sha256 {found[BASELINE].sha256[:16]}")
+
+
 def doctor(inst: Installation) -> list[Check]:
     """Every check, in order; none of them changes anything."""
-    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect()]
+    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect(), _baseline_profile(inst)]

@@ -61,6 +61,7 @@ PRESETS = [  # key, label, attributes: the common verdicts, one key each
     ("0", "Adult, nothing sexual: not illegal",
      dict(age_group="adult", depiction="real", severity="0")),
 ]
+HAND_VERDICTS = [v.value for v in Verdict if v is not Verdict.UNDETERMINED]  # undetermined is derived, never typed
 HOME_BY_ROLE = {"analyst": "/queue", "senior": "/queue", "operator": "/overview", "statistician": "/overview",
                 "admin": "/admin/users"}
 
@@ -206,8 +207,8 @@ def create_app(installation: Installation) -> Starlette:
                       blurred=True)
         mine = cluster.holder == session.user.name
         return page(request, "cluster.html", cluster=cluster, members=members, mine=mine, presets=PRESETS,
-                    values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=[v.value for v in Verdict],
-                    profiles=app_state.config.profiles, four_eyes=app_state.config.four_eyes,
+                    values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=HAND_VERDICTS,
+                    profiles=app_state.config.profiles, four_eyes=catalog.review_rules().four_eyes,
                     error=request.query_params.get("error"))
 
     async def cluster_decide(request: Request) -> Response:
@@ -293,7 +294,7 @@ def create_app(installation: Installation) -> Starlette:
         sha256 = request.path_params["sha256"]
         kind = app_state.item_kind(sha256)
         return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
-                    verdicts=[v.value for v in Verdict], cluster_id=catalog.cluster_of(sha256))
+                    verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256))
 
     async def item_override(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -310,7 +311,7 @@ def create_app(installation: Installation) -> Starlette:
     async def confirmations_page(request: Request) -> Response:
         session = auth.require(request, {"senior"})
         pending = [p for p in catalog.pending_confirmations() if p.actor != session.user.name]
-        return page(request, "confirmations.html", pending=pending)
+        return page(request, "confirmations.html", pending=pending, escalated=catalog.escalated_items())
 
     async def confirm_submit(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -365,7 +366,7 @@ def create_app(installation: Installation) -> Starlette:
     async def recompute_submit(request: Request) -> Response:
         session = auth.require(request, {"admin"})
         await auth.check_csrf(request, session.csrf)
-        summary = recompute(catalog, app_state.config, session.user.name)
+        summary = recompute(catalog, app_state.config, requested_by=session.user.name)
         return _redirect(f"/admin/users?recomputed={summary.verdict_changes}+verdicts,+"
                          f"{summary.kept_exported}+kept+as+exported")
 
@@ -429,7 +430,7 @@ def create_app(installation: Installation) -> Starlette:
     ]
     cluster_queue(catalog, app_state.config.clustering)  # items queued before the app existed
     if profiles_changed(catalog, app_state.config):  # a law profile was edited: its verdicts follow
-        recompute(catalog, app_state.config, "law-profiles")
+        recompute(catalog, app_state.config)
     app = Starlette(routes=routes, middleware=[Middleware(Sessions)],
                     exception_handlers={auth.LoginRequired: on_login_required, HTTPException: on_http_error})
     app.state.review = app_state
