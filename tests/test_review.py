@@ -38,8 +38,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installatio
     settings = Settings(data_dir=tmp_path_factory.mktemp("review") / "data", country="XX", review_reveal_budget=3)
     inst = Installation.init(settings)
     groups = seed_queue(inst, [3, 1], videos=1, known=2)
-    for role in ROLES:
-        inst.catalog.add_user(f"{role}1", role, hash_password(PASSWORD), actor="test")
+    inst.catalog.add_user("admin1", "admin", hash_password(PASSWORD), actor="system")  # the first admin
+    for role in ROLES[:-1]:
+        inst.catalog.add_user(f"{role}1", role, hash_password(PASSWORD), actor="admin1")
     app = create_app(inst)
     with running(app, unused_port()) as url:
         yield inst, url, groups
@@ -176,8 +177,10 @@ def test_no_plaintext_media_reach_the_disk(site) -> None:  # type: ignore[no-unt
 
 
 def _cli(data_dir: Path, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING"}
-    env.pop("HOTLINE_CONFIG", None)
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING",
+           "XDG_CONFIG_HOME": str(data_dir.parent / "config")}  # where `hotline login` keeps its token
+    for name in ("HOTLINE_CONFIG", "HOTLINE_TOKEN"):
+        env.pop(name, None)
     done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, timeout=120, check=False)
     assert (done.returncode == 0) == ok, done.stderr
@@ -189,12 +192,23 @@ def test_command_line_users_grading_profiles_and_serve(tmp_path: Path) -> None:
     _cli(data_dir, "init")
     inst = Installation.open(Settings(data_dir=data_dir))
     (group,) = seed_queue(inst, [2])
+    assert "may add users" in _cli(data_dir, "user", "add", "ann", "--role", "senior", "--password-stdin",
+                                   stdin=PASSWORD + "\n", ok=False).stderr  # no admin logged in
+    _cli(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")  # the first
+    assert "wrong name or password" in _cli(data_dir, "login", "root", "--password-stdin", stdin="nope\n",
+                                            ok=False).stderr
+    _cli(data_dir, "login", "root", "--password-stdin", stdin=PASSWORD + "\n")
     added = json.loads(_cli(data_dir, "user", "add", "ann", "--role", "senior", "--password-stdin", "--json",
                             stdin=PASSWORD + "\n").stdout)
     assert added["role"] == "senior" and "password" not in json.dumps(added)
+    _cli(data_dir, "user", "add", "bea", "--role", "analyst", "--password-stdin", stdin=PASSWORD + "\n")
     _cli(data_dir, "user", "set", "ann", "--reveal-budget", "5", "--inactive")
-    (listed,) = json.loads(_cli(data_dir, "user", "list", "--json").stdout)
-    assert (listed["reveal_budget"], listed["active"]) == (5, False)
+    listed = {u["name"]: u for u in json.loads(_cli(data_dir, "user", "list", "--json").stdout)}
+    assert (listed["ann"]["reveal_budget"], listed["ann"]["active"]) == (5, False)
+    assert "only analyst or senior" in _cli(data_dir, "classify", group[0][:12], "--age-group", "adult",
+                                            "--depiction", "real", ok=False).stderr  # an admin does not grade
+    _cli(data_dir, "login", "bea", "--password-stdin", stdin=PASSWORD + "\n")
+    assert json.loads(_cli(data_dir, "whoami", "--json").stdout) == {"name": "bea", "role": "analyst"}
 
     clusters = json.loads(_cli(data_dir, "queue", "clusters", "--json").stdout)
     assert [sorted(c["members"]) for c in clusters] == [sorted(group)]
@@ -210,6 +224,8 @@ def test_command_line_users_grading_profiles_and_serve(tmp_path: Path) -> None:
     bad.write_text('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "perhaps"\n')
     assert "rule 1" in _cli(data_dir, "profile", "check", str(bad), ok=False).stderr
     assert json.loads(_cli(data_dir, "profile", "recompute", "--json").stdout)["items"] == 1
+    _cli(data_dir, "logout")
+    assert json.loads(_cli(data_dir, "whoami", "--json").stdout)["name"] == "system"
 
     port = unused_port()
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir)}
