@@ -684,6 +684,18 @@ def queue_clusters(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt
               [(c.id, c.items, c.novel, c.oldest_report_at, c.holder) for c in shown])
 
 
+@queue_app.command("undetermined")
+@handles_errors
+def queue_undetermined(limit: Annotated[int, typer.Option()] = 200, as_json: JsonOpt = False) -> None:
+    """Items graded with an unclear age group or depiction that matters: a senior decides them."""
+    waiting = _open().catalog.escalated_items(limit=limit)
+    if as_json:
+        emit_json(waiting)
+    else:
+        table("undetermined: for a senior", ["item", "graded by", "at"],
+              [(w.sha256[:16], w.actor, w.created_at) for w in waiting])
+
+
 @export_app.callback(invoke_without_command=True)
 @handles_errors
 def export(ctx: typer.Context, as_json: JsonOpt = False) -> None:
