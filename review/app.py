@@ -30,7 +30,7 @@ from starlette.templating import Jinja2Templates
 from catalog import Verdict
 from catalog.errors import CatalogError, NotFound
 from catalog.users import MEDIA_ROLES, ROLES
-from classification import claim_next, cluster_queue, decide_cluster, grading_from_form, parse_verdict
+from classification import claim_next, cluster_queue, decide_cluster, decide_item, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
 from classification.errors import ClassificationError
@@ -294,7 +294,21 @@ def create_app(installation: Installation) -> Starlette:
         sha256 = request.path_params["sha256"]
         kind = app_state.item_kind(sha256)
         return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
-                    verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256))
+                    verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
+                    severity=SEVERITY)
+
+    async def item_grade(request: Request) -> Response:
+        """A senior grades an item again: an undetermined one, or one they see otherwise."""
+        session = auth.require(request, {"senior"})
+        form = await auth.check_csrf(request, session.csrf)
+        sha256 = request.path_params["sha256"]
+        app_state.item_kind(sha256)
+        try:
+            decide_item(catalog, app_state.config, sha256, session.user.name, grading_from_form(form),
+                        reason=form.get("reason") or None)
+        except (ClassificationError, ValueError, CatalogError) as exc:
+            return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
+        return _redirect(f"/item/{sha256}")
 
     async def item_override(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -417,6 +431,7 @@ def create_app(installation: Installation) -> Starlette:
         Route("/media/{sha256}/reveal", reveal, methods=["POST"]),
         Route("/media/{sha256}/clear", clear),
         Route("/item/{sha256}", item_page),
+        Route("/item/{sha256}/grade", item_grade, methods=["POST"]),
         Route("/item/{sha256}/override", item_override, methods=["POST"]),
         Route("/confirmations", confirmations_page),
         Route("/confirmations/{verdict_id:int}", confirm_submit, methods=["POST"]),

@@ -1,7 +1,14 @@
 """Users for tests that decide on items: decisions are made by users of the installation,
-never by typed names. Their passwords are not needed (no login), so no slow hash is made."""
+never by typed names. Their passwords are not needed (no login), so no slow hash is made.
+``hotline_cli`` runs the command line with its own config directory, where ``hotline login``
+keeps its token."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from catalog import Catalog
 
@@ -19,3 +26,17 @@ def add_people(catalog: Catalog, **roles: str) -> None:
 def reviewers(catalog: Catalog) -> None:
     """The usual cast: analysts ann and bob, seniors sam and sue."""
     add_people(catalog, ann="analyst", bob="analyst", sam="senior", sue="senior")
+
+
+def hotline_cli(data_dir: Path, *args: str, stdin: str | None = None, ok: bool = True,
+                **env: str) -> subprocess.CompletedProcess[str]:
+    """``hotline ARGS`` on ``data_dir``; its login token lives beside it (``config/``)."""
+    environ = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING",
+               "XDG_CONFIG_HOME": str(data_dir.parent / "config"), **env}
+    for name in ("HOTLINE_CONFIG", "HOTLINE_TOKEN"):
+        if name not in env:
+            environ.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=environ, timeout=300, check=False)
+    assert (done.returncode == 0) == ok, done.stderr
+    return done

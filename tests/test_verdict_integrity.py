@@ -12,16 +12,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import stat
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from people import reviewers
+from people import hotline_cli, reviewers
 from pydantic import ValidationError
 
 from catalog import Catalog, CrawlResult, HashRecord, MediaRecord, SightingRecord, Verdict
@@ -245,42 +242,29 @@ def test_a_recompute_is_the_systems_and_never_a_confirmation(catalog: Catalog, t
         confirm(catalog, newest["id"], "sam")  # the grader is not a second pair of eyes on their own grading
 
 
-def _cli(data_dir: Path, *args: str, stdin: str | None = None, ok: bool = True,
-         **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "XDG_CONFIG_HOME": str(data_dir.parent / "config"),
-               **env}
-    for name in ("HOTLINE_CONFIG", "HOTLINE_TOKEN"):
-        if name not in env:
-            environ.pop(name, None)
-    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=environ, timeout=300, check=False)
-    assert (done.returncode == 0) == ok, done.stderr
-    return done
-
-
 def test_the_command_line_acts_as_a_logged_in_user_never_a_typed_name(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    _cli(data_dir, "init")
+    hotline_cli(data_dir, "init")
     inst = Installation.open(Settings(data_dir=data_dir))
     (item,) = _items(inst.catalog, 1)
-    refused = _cli(data_dir, "classify", item[:12], "--verdict", "not-illegal", ok=False, HOTLINE_ANALYST="dave")
+    refused = hotline_cli(data_dir, "classify", item[:12], "--verdict", "not-illegal", ok=False, HOTLINE_ANALYST="dave")
     assert "log in first" in refused.stderr and "Traceback" not in refused.stderr
     assert inst.catalog.item_decisions(item)["verdicts"] == []
     password = "correct horse battery\n"
-    _cli(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=password)
-    _cli(data_dir, "login", "root", "--password-stdin", stdin=password)
-    _cli(data_dir, "user", "add", "ann", "--role", "analyst", "--password-stdin", stdin=password)
-    login = json.loads(_cli(data_dir, "login", "ann", "--password-stdin", "--json", stdin=password).stdout)
+    hotline_cli(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=password)
+    hotline_cli(data_dir, "login", "root", "--password-stdin", stdin=password)
+    hotline_cli(data_dir, "user", "add", "ann", "--role", "analyst", "--password-stdin", stdin=password)
+    login = json.loads(hotline_cli(data_dir, "login", "ann", "--password-stdin", "--json", stdin=password).stdout)
     token_file = Path(login["token_file"])
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and token_file.is_relative_to(tmp_path / "config")
-    assert "only admin" in _cli(data_dir, "user", "set", "ann", "--role", "senior", ok=False).stderr
-    graded = json.loads(_cli(data_dir, "classify", item[:12], "--age-group", "prepubescent", "--depiction", "real",
+    assert "only admin" in hotline_cli(data_dir, "user", "set", "ann", "--role", "senior", ok=False).stderr
+    graded = json.loads(hotline_cli(data_dir, "classify", item[:12], "--age-group", "prepubescent", "--depiction", "real",
                              "--sexual-activity", "--json").stdout)
     assert (graded["verdict"], graded["analyst"]) == ("baseline", "ann")
     token = token_file.read_text().strip()
-    _cli(data_dir, "logout")
+    hotline_cli(data_dir, "logout")
     assert not token_file.exists()
-    gone = _cli(data_dir, "whoami", ok=False, HOTLINE_TOKEN=token)  # a token ends with its login
+    gone = hotline_cli(data_dir, "whoami", ok=False, HOTLINE_TOKEN=token)  # a token ends with its login
     assert "unknown, expired" in gone.stderr
     inst.close()
 
