@@ -83,6 +83,17 @@ def main() -> None:
     accepted_after = sum(after(c) is not None for c in combos)
     print(f"{len(combos)} option combinations; accepted before: {accepted_before}, after: {accepted_after} "
           f"(refused now: {accepted_before - accepted_after}, severity 2-3 without sexual activity or genital focus)")
+    # INTERPOL's public description: a real child, apparently prepubescent, in or witnessing a
+    # sexual act (severity 2-3 says there is one), or with the focus on the genital or anal region
+    def public(g: GradingRecord) -> bool:
+        return g.depiction == "real" and g.age_group in ("infant-toddler", "prepubescent") and (
+            g.sexual_activity or g.genital_focus or g.severity >= 2)
+
+    interpol = profiles["INTERPOL"]
+    wrong_before = sum(1 for c in combos if (g := before(c)) is not None and interpol.literal(g).illegal != public(g))
+    wrong_after = sum(1 for c in combos if (g := after(c)) is not None and interpol.evaluate(g).illegal != public(g))
+    print(f"accepted gradings whose INTERPOL verdict contradicts INTERPOL's public definition: before {wrong_before}, "
+          f"after {wrong_after}")
     print(f"{'profile':<10} {'before (accepted gradings)':<44} {'after (accepted gradings)':<56} changed")
     for code in [*profiles, "main"]:
         old = Counter(r[f"{code} before"] for _, r in rows if r[f"{code} before"] != REFUSED)
