@@ -37,8 +37,7 @@ def require_role(conn: sa.Connection, actor: str, roles: set[str] | frozenset[st
     """The active user ``actor``, when their role is one of ``roles``; else Forbidden."""
     row = conn.execute(sa.select(users).where(users.c.name == actor)).first()
     if row is None or not row.active:
-        raise Forbidden(f"{actor!r} is no active user; only a{'n' if 'admin' in roles else ''} "
-                        f"{' or '.join(sorted(roles))} may {what}")
+        raise Forbidden(f"{actor!r} is no active user; only {' or '.join(sorted(roles))} may {what}")
     if row.role not in roles:
         raise Forbidden(f"{actor!r} is {row.role}; only {' or '.join(sorted(roles))} may {what}")
     return _user(row)

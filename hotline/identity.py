@@ -99,7 +99,7 @@ def require_user(inst: Installation, roles: set[str], what: str) -> User:
     user = current_user(inst)
     if user is None:
         raise Forbidden(f"to {what}, log in first (`hotline login NAME`, or HOTLINE_TOKEN): "
-                        f"only a{'n' if sorted(roles)[0][0] in 'aeiou' else ''} {' or '.join(sorted(roles))} may")
+                        f"only {' or '.join(sorted(roles))} may")
     if user.role not in roles:
         raise Forbidden(f"{user.name!r} is {user.role}; only {' or '.join(sorted(roles))} may {what}")
     return user
