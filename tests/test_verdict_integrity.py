@@ -254,13 +254,16 @@ def test_the_command_line_acts_as_a_logged_in_user_never_a_typed_name(tmp_path: 
     hotline_cli(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=password)
     hotline_cli(data_dir, "login", "root", "--password-stdin", stdin=password)
     hotline_cli(data_dir, "user", "add", "ann", "--role", "analyst", "--password-stdin", stdin=password)
+    hotline_cli(data_dir, "rules", "set", "four_eyes", "on")  # the admin's call, for every process
+    assert json.loads(hotline_cli(data_dir, "rules", "show", "--json").stdout) == {"four_eyes": True}
     login = json.loads(hotline_cli(data_dir, "login", "ann", "--password-stdin", "--json", stdin=password).stdout)
     token_file = Path(login["token_file"])
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and token_file.is_relative_to(tmp_path / "config")
     assert "only admin" in hotline_cli(data_dir, "user", "set", "ann", "--role", "senior", ok=False).stderr
+    assert "only admin" in hotline_cli(data_dir, "rules", "set", "four_eyes", "off", ok=False).stderr
     graded = json.loads(hotline_cli(data_dir, "classify", item[:12], "--age-group", "prepubescent", "--depiction", "real",
                              "--sexual-activity", "--json").stdout)
-    assert (graded["verdict"], graded["analyst"]) == ("baseline", "ann")
+    assert (graded["verdict"], graded["analyst"], graded["confirm_required"]) == ("baseline", "ann", True)
     token = token_file.read_text().strip()
     hotline_cli(data_dir, "logout")
     assert not token_file.exists()
@@ -279,6 +282,10 @@ def test_an_interpol_profile_in_the_data_directory_is_refused_unless_enabled(tmp
     with pytest.raises(ProfileError, match="pinned"):
         load_profile_set("XX", folders=[profiles])
     inst = Installation.init(Settings(data_dir=tmp_path / "data"))
+    assert "pinned" in hotline_cli(tmp_path / "data", "profile", "list", ok=False).stderr
+    listed = json.loads(hotline_cli(tmp_path / "data", "profile", "list", "--json",
+                                    HOTLINE_ALLOW_INTERPOL_PROFILE="true").stdout)
+    assert "not from the shipped profile" in next(p["warning"] for p in listed if p["jurisdiction"] == "INTERPOL")
     check = {c.name: c for c in doctor(inst)}["baseline profile"]
     assert not check.ok and "pinned" in check.detail
     inst.close()
