@@ -331,3 +331,25 @@ def test_an_analyst_cannot_hand_set_past_an_undetermined_grading(catalog: Catalo
     adult = grading(age_group="unclear", depiction="real")  # nothing sexual: no law turns on the age
     decide_item(catalog, CONFIG, item, "ann", adult)
     assert catalog.escalated_items() == []
+
+
+def test_migration_0015_goes_down_and_up_on_both_databases(catalog_url: str) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from catalog.db import _alembic_config
+
+    cat = Catalog(catalog_url)
+    cat.migrate()
+    assert cat.review_rules().four_eyes is False  # seeded: the rule exists, off until an admin turns it on
+    cfg = _alembic_config()
+    with cat.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0015@0010")
+        conn.commit()
+    inspector = sa.inspect(cat.engine)
+    assert not {"review_rules", "cli_tokens"} & set(inspector.get_table_names())
+    assert "undetermined" not in {c["name"] for c in inspector.get_columns("jurisdiction_verdicts")}
+    cat.migrate()
+    assert {"review_rules", "cli_tokens"} <= set(sa.inspect(cat.engine).get_table_names())
+    cat.dispose()
