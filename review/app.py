@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -297,30 +298,26 @@ def create_app(installation: Installation) -> Starlette:
                     verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
                     severity=SEVERITY)
 
-    async def item_grade(request: Request) -> Response:
-        """A senior grades an item again: an undetermined one, or one they see otherwise."""
+    async def senior_item_action(request: Request, act: Callable[[str, str, dict[str, str]], object]) -> Response:
+        """A senior's decision on one item (``act(sha256, name, form)``), then back to its page."""
         session = auth.require(request, {"senior"})
         form = await auth.check_csrf(request, session.csrf)
         sha256 = request.path_params["sha256"]
         app_state.item_kind(sha256)
         try:
-            decide_item(catalog, app_state.config, sha256, session.user.name, grading_from_form(form),
-                        reason=form.get("reason") or None)
+            act(sha256, session.user.name, form)
         except (ClassificationError, ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
         return _redirect(f"/item/{sha256}")
 
+    async def item_grade(request: Request) -> Response:
+        """A senior grades an item again: an undetermined one, or one they see otherwise."""
+        return await senior_item_action(request, lambda sha256, name, form: decide_item(
+            catalog, app_state.config, sha256, name, grading_from_form(form), reason=form.get("reason") or None))
+
     async def item_override(request: Request) -> Response:
-        session = auth.require(request, {"senior"})
-        form = await auth.check_csrf(request, session.csrf)
-        sha256 = request.path_params["sha256"]
-        app_state.item_kind(sha256)
-        try:
-            set_by_hand(catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")),
-                        session.user.name, form.get("reason", ""))
-        except (ClassificationError, ValueError, CatalogError) as exc:
-            return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
-        return _redirect(f"/item/{sha256}")
+        return await senior_item_action(request, lambda sha256, name, form: set_by_hand(
+            catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")), name, form.get("reason", "")))
 
     async def confirmations_page(request: Request) -> Response:
         session = auth.require(request, {"senior"})
