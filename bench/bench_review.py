@@ -81,7 +81,8 @@ def main() -> None:
         groups = [[c.representative] for c in catalog.queue_clusters(limit=args.requests)]
     else:
         groups = seed_queue(inst, [args.size] * args.clusters, exact_hashes=False, size=(320, 240), known=20)
-        catalog.add_user("ann", "analyst", hash_password(PASSWORD), actor="bench")
+        catalog.add_user("root", "admin", hash_password(PASSWORD), actor="system")  # the first admin adds ann
+        catalog.add_user("ann", "analyst", hash_password(PASSWORD), actor="root")
     counts = catalog.queue_counts()
     print(f"{'reused' if args.reuse else 'seeded'} {counts['queued']} queued items in {counts['clusters']} clusters "
           f"({time.perf_counter() - started:.1f} s, synthetic benign pictures, encrypted evidence)")

@@ -14,10 +14,11 @@ from catalog.rechecks import RechecksMixin
 from catalog.reports import ReportsMixin
 from catalog.retention import RetentionMixin
 from catalog.review import ReviewMixin
+from catalog.rules import RulesMixin
 from catalog.users import UsersMixin
 
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, IntegrityMixin,
+              RetentionMixin, ClustersMixin, UsersMixin, RulesMixin, RechecksMixin, FaultsMixin, IntegrityMixin,
               AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

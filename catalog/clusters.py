@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
-from catalog.errors import InvalidState, NotFound
+from catalog.errors import Forbidden, InvalidState, NotFound
 from catalog.records import (
     ClusterCandidate,
     ClusterMember,
@@ -45,6 +45,7 @@ from catalog.schema import (
     sightings,
     verdicts,
 )
+from catalog.users import SYSTEM, require_role
 
 PRIORITIES = ("new", "report_age", "newest_report", "size", "first_seen")
 """Keys the queue can be ordered by, in the order given (``HOTLINE_QUEUE_PRIORITY``)."""
@@ -85,7 +86,16 @@ def _jurisdiction_rows(sha256: str, grading_id: int | None, found: Sequence[Juri
                        actor: str, now: datetime) -> list[dict[str, Any]]:
     return [dict(sha256=sha256, jurisdiction=j.jurisdiction, illegal=j.illegal, grading_id=grading_id,
                  profile=j.profile, profile_sha256=j.profile_sha256, rule=j.rule, source=j.source,
-                 actor=actor, created_at=now) for j in found]
+                 undetermined=j.undetermined, actor=actor, created_at=now) for j in found]
+
+
+def _baseline_sha256(found: Sequence[JurisdictionVerdict]) -> str | None:
+    return next((j.profile_sha256 for j in found if j.jurisdiction == "INTERPOL"), None)
+
+
+def decided_status(verdict: Verdict | str) -> str:
+    """The media status an item takes with this verdict: an undetermined one waits for a senior."""
+    return "escalated" if str(verdict) == Verdict.UNDETERMINED.value else "classified"
 
 
 class ClustersMixin(Database):
@@ -375,16 +385,22 @@ class ClustersMixin(Database):
                 verdicts.insert().returning(verdicts.c.id, sort_by_parameter_order=True),
                 [dict(sha256=d.sha256, verdict=str(d.verdict), source="analyst", actor=actor, reason=d.reason,
                       created_at=now, grading_id=gid, confirm_required=d.confirm_required,
-                      basis="hand" if d.overridden else "grading")
+                      basis="hand" if d.overridden else "grading",
+                      baseline_profile_sha256=_baseline_sha256(d.jurisdictions))
                  for d, gid in zip(decisions, grading_ids, strict=True)])]
             conn.execute(audit_log.insert(), [
-                dict(at=now, actor=actor, action="verdict.override" if d.overridden else "verdict.record",
+                dict(at=now, actor=actor,
+                     action="verdict.override" if d.overridden or d.amends else "verdict.record",
                      subject=d.sha256, detail=dict(
                          verdict=str(d.verdict), reason=d.reason, cluster=cluster_id, grading=gid, verdict_id=vid,
                          jurisdictions={j.jurisdiction: j.illegal for j in d.jurisdictions},
-                         confirm_required=d.confirm_required, previous=statuses[d.sha256]))
+                         confirm_required=d.confirm_required, previous=statuses[d.sha256],
+                         baseline_profile=_baseline_sha256(d.jurisdictions)))
                 for d, gid, vid in zip(decisions, grading_ids, verdict_ids, strict=True)])
-            conn.execute(media.update().where(media.c.sha256.in_(wanted)).values(status="classified"))
+            for status in ("classified", "escalated"):
+                these = [d.sha256 for d in decisions if decided_status(d.verdict) == status]
+                if these:
+                    conn.execute(media.update().where(media.c.sha256.in_(these)).values(status=status))
             if cluster_id is not None:
                 left = sum(1 for status in conn.scalars(
                     sa.select(media.c.status).join(cluster_members, cluster_members.c.sha256 == media.c.sha256)
@@ -439,15 +455,38 @@ class ClustersMixin(Database):
         return [PendingConfirmation(verdict_id=r.id, sha256=r.sha256, verdict=Verdict(r.verdict), actor=r.actor,
                                     reason=r.reason, created_at=r.created_at) for r in rows]
 
+    def escalated_items(self, limit: int = 200) -> list[PendingConfirmation]:
+        """Items whose current verdict is undetermined: they wait for a senior."""
+        cv = current_verdicts()
+        query = sa.select(cv).where(cv.c.verdict == Verdict.UNDETERMINED.value).order_by(cv.c.id).limit(limit)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        return [PendingConfirmation(verdict_id=r.id, sha256=r.sha256, verdict=Verdict(r.verdict), actor=r.actor,
+                                    reason=r.reason, created_at=r.created_at) for r in rows]
+
+    def decision_state(self, sha256: str) -> dict[str, Any]:
+        """Who has graded and decided the item, and its current verdict: whether it was
+        confirmed or exported (the rules for a new decision depend on these)."""
+        with self.read() as conn:
+            return _decision_state(conn, sha256)
+
     def confirm_verdict(self, verdict_id: int, actor: str) -> None:
-        """A second analyst confirms a verdict (four-eyes; audited). Refused for one's own
-        verdict, or a verdict that is no longer the item's current one."""
+        """A second analyst confirms a verdict (four-eyes; audited). The confirmer is an active
+        senior who neither graded nor decided the item and has revealed it (an audited
+        ``media.reveal``); the verdict must still be the item's current one."""
         with self.write() as conn:
             row = conn.execute(sa.select(verdicts).where(verdicts.c.id == verdict_id)).first()
             if row is None:
                 raise NotFound(f"no verdict {verdict_id}")
-            if row.actor == actor:
-                raise InvalidState("a verdict needs a second analyst: you cannot confirm your own")
+            require_role(conn, actor, {"senior"}, "confirm a verdict")
+            state = _decision_state(conn, row.sha256)
+            if actor in state["graders"] or actor in state["deciders"]:
+                raise Forbidden(f"{actor!r} graded or decided {row.sha256[:12]!r}: a confirmation needs "
+                                "someone who did neither")
+            if not conn.scalar(sa.select(audit_log.c.id).where(
+                    audit_log.c.action == "media.reveal", audit_log.c.actor == actor,
+                    audit_log.c.subject == row.sha256).limit(1)):
+                raise Forbidden(f"{actor!r} has not opened {row.sha256[:12]!r}: reveal the item before confirming it")
             newest = conn.scalar(sa.select(sa.func.max(verdicts.c.id)).where(verdicts.c.sha256 == row.sha256))
             if newest != verdict_id:
                 raise InvalidState(f"verdict {verdict_id} is no longer the current verdict of {row.sha256[:12]!r}")
@@ -469,13 +508,14 @@ class ClustersMixin(Database):
         now = utcnow()
         with self.write() as conn:
             classifiable_status(conn, sha256)
-            previous = conn.execute(sa.select(verdicts.c.id, verdicts.c.verdict, verdicts.c.grading_id)
+            previous = conn.execute(sa.select(verdicts.c.id, verdicts.c.verdict, verdicts.c.grading_id,
+                                              verdicts.c.baseline_profile_sha256)
                                     .where(verdicts.c.sha256 == sha256).order_by(verdicts.c.id.desc()).limit(1)).first()
             verdict_id = inserted_id(conn.execute(verdicts.insert().values(
                 sha256=sha256, verdict=str(verdict), source="analyst", actor=actor, reason=reason.strip(),
                 created_at=now, grading_id=previous.grading_id if previous else None,
                 confirm_required=confirm_required, basis="hand")))
-            conn.execute(media.update().where(media.c.sha256 == sha256).values(status="classified"))
+            conn.execute(media.update().where(media.c.sha256 == sha256).values(status=decided_status(verdict)))
             audit(conn, actor, "verdict.override", sha256, verdict=str(verdict), reason=reason.strip(),
                   previous=previous.verdict if previous else None, previous_id=previous.id if previous else None,
                   confirm_required=confirm_required)
@@ -555,7 +595,8 @@ class ClustersMixin(Database):
                 sa.select(jv.c.jurisdiction, jv.c.profile_sha256).where(jv.c.id.in_(newest), jv.c.source == "derived")
                 .group_by(jv.c.jurisdiction, jv.c.profile_sha256))}
 
-    def record_recomputed(self, actor: str, changes: Sequence[dict[str, Any]], profiles: dict[str, str]) -> None:
+    def record_recomputed(self, actor: str, changes: Sequence[dict[str, Any]], profiles: dict[str, str], *,
+                          requested_by: str | None = None) -> None:
         """Store recomputed verdicts: per change ``sha256``, ``grading_id``, ``jurisdictions``
         (new JurisdictionVerdicts) and optionally ``verdict`` (a new main verdict) with
         ``confirm_required``. One audit entry per item whose main verdict changed, one for the run."""
@@ -569,7 +610,28 @@ class ClustersMixin(Database):
                     conn.execute(verdicts.insert().values(
                         sha256=c["sha256"], verdict=str(c["verdict"]), source="analyst", actor=actor,
                         reason=c["reason"], created_at=now, grading_id=c["grading_id"],
-                        confirm_required=c.get("confirm_required", False), basis="grading"))
+                        confirm_required=c.get("confirm_required", False), basis="grading",
+                        baseline_profile_sha256=profiles.get("INTERPOL")))
+                    conn.execute(media.update().where(media.c.sha256 == c["sha256"], media.c.status.in_(
+                        ("classified", "escalated"))).values(status=decided_status(c["verdict"])))
                     audit(conn, actor, "verdict.recompute", c["sha256"], verdict=str(c["verdict"]),
                           previous=str(c["previous"]), reason=c["reason"])
-            audit(conn, actor, "profiles.recompute", None, profiles=profiles, items=len(changes))
+            audit(conn, actor, "profiles.recompute", None, profiles=profiles, items=len(changes),
+                  requested_by=requested_by or actor)
+
+
+def _decision_state(conn: sa.Connection, sha256: str) -> dict[str, Any]:
+    graders = set(conn.scalars(sa.select(gradings.c.actor).where(gradings.c.sha256 == sha256)))
+    current = conn.execute(sa.select(verdicts).where(verdicts.c.sha256 == sha256)
+                           .order_by(verdicts.c.id.desc()).limit(1)).first()
+    deciders = set(conn.scalars(sa.select(verdicts.c.actor).where(
+        verdicts.c.sha256 == sha256, verdicts.c.source == "analyst"))) - {SYSTEM}
+    confirmed = current is not None and conn.scalar(
+        sa.select(confirmations.c.id).where(confirmations.c.verdict_id == current.id)) is not None
+    exported = conn.scalar(sa.select(export_items.c.sha256).where(export_items.c.sha256 == sha256).limit(1)) is not None
+    return dict(graders=graders, deciders=deciders,
+                verdict=Verdict(current.verdict) if current is not None else None,
+                source=current.source if current is not None else None,
+                actor=current.actor if current is not None else None,
+                confirm_required=bool(current.confirm_required) if current is not None else False,
+                confirmed=confirmed, exported=exported)

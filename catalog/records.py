@@ -13,11 +13,13 @@ from datetime import datetime
 
 class Verdict(enum.StrEnum):
     """An item's outcome. ``BASELINE`` is INTERPOL's baseline; ``NATIONAL`` is illegal
-    under this hotline's national law only."""
+    under this hotline's national law only. ``UNDETERMINED``: the grading leaves the age
+    group or the depiction unclear and the outcome depends on it; a senior decides."""
 
     BASELINE = "baseline"
     NATIONAL = "national"
     NOT_ILLEGAL = "not-illegal"
+    UNDETERMINED = "undetermined"
 
     @property
     def exportable(self) -> bool:
@@ -441,6 +443,7 @@ class JurisdictionVerdict:
     profile_sha256: str  # of the profile file the verdict was derived under
     rule: str | None = None  # the rule that decided, None: the profile's default
     source: str = "derived"  # derived | override
+    undetermined: bool = False  # the outcome hangs on an unclear age group or depiction (illegal is False)
 
 
 @dataclass(frozen=True)
@@ -453,8 +456,16 @@ class Decision:
     verdict: Verdict
     jurisdictions: tuple[JurisdictionVerdict, ...]
     overridden: bool = False  # the verdict was set by hand against the derived one
+    amends: bool = False  # it changes the outcome another decision gave the item (audited as an override)
     reason: str | None = None
     confirm_required: bool = False  # four-eyes: exportable only once a second analyst confirms
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    """The installation's review rules, stored in the catalog (``hotline rules``)."""
+
+    four_eyes: bool = False  # baseline/national verdicts wait for a senior's confirmation before export
 
 
 @dataclass(frozen=True)

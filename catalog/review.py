@@ -187,18 +187,20 @@ class ReviewMixin(Database):
             raise Ambiguous(f"media ID {prefix!r} is ambiguous; give more digits")
         return found[0]
 
-    def record_verdict(self, sha256: str, verdict: Verdict, *, actor: str, reason: str | None = None) -> int:
+    def record_verdict(self, sha256: str, verdict: Verdict, *, actor: str, reason: str | None = None,
+                       confirm_required: bool = False) -> int:
         """Record an analyst's verdict on an item (audited). Returns the verdict's ID."""
         with self.write() as conn:
             status = classifiable_status(conn, sha256)
             verdict_id = inserted_id(conn.execute(
                 verdicts.insert().values(
                     sha256=sha256, verdict=str(verdict), source="analyst", actor=actor,
-                    reason=reason, created_at=utcnow(),
+                    reason=reason, created_at=utcnow(), confirm_required=confirm_required, basis="hand",
                 )
             ))
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="classified"))
-            audit(conn, actor, "verdict.record", sha256, verdict=str(verdict), reason=reason, previous=status)
+            audit(conn, actor, "verdict.record", sha256, verdict=str(verdict), reason=reason, previous=status,
+                  confirm_required=confirm_required)
         return int(verdict_id)
 
     def outcomes(self, report_ids: Sequence[int]) -> list[ItemOutcome]:

@@ -65,7 +65,8 @@ media = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("mime", sa.String(64)),
     sa.Column("size", sa.Integer, nullable=False),
-    # new -> hashed -> known | queued -> classified; error when it cannot be hashed
+    # new -> hashed -> known | queued -> classified | escalated (undetermined: a senior decides);
+    # error when it cannot be hashed
     sa.Column("status", sa.String(16), nullable=False, server_default="new"),
     sa.Column("error", sa.Text),
     sa.Column("first_seen_at", sa.DateTime, nullable=False),
@@ -473,3 +474,26 @@ export_locations = sa.Table(
     sa.Column("page_url", sa.Text, nullable=False),
     sa.UniqueConstraint("destination", "sha256", "location", name="uq_export_locations"),
 )
+# Verdict integrity (migration 0015): review rules are the installation's (stored here, not
+# in each process's settings), command-line login tokens, undetermined outcomes.
+review_rules = sa.Table(
+    "review_rules",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # four_eyes
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.String(128), nullable=False),
+)
+
+cli_tokens = sa.Table(
+    "cli_tokens",
+    metadata,
+    sa.Column("token_sha256", SHA256, primary_key=True),  # the token stays in the user's token file
+    sa.Column("user_name", sa.String(128), sa.ForeignKey("users.name"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("last_used_at", sa.DateTime, nullable=False),
+)
+jurisdiction_verdicts.append_column(
+    sa.Column("undetermined", sa.Boolean, nullable=False, server_default=sa.false()))  # hangs on "unclear"
+verdicts.append_column(sa.Column("baseline_profile_sha256", SHA256))  # the INTERPOL profile it was derived under

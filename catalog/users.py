@@ -1,8 +1,12 @@
-"""People who log in to the review app, and their sessions.
+"""People who log in (the review app, or ``hotline login``), their sessions and tokens.
 
 The catalog stores a slow password hash (made by the caller; ``review.passwords`` uses
-argon2id) and, for sessions, only the SHA-256 of the token the browser holds. A session ends
-at ``expires_at`` or after ``idle`` without a request, whichever comes first.
+argon2id) and, for web sessions and command-line tokens, only the SHA-256 of the token the
+browser or the user's token file holds. A session ends at ``expires_at`` or after ``idle``
+without a request, whichever comes first; a command-line token at ``expires_at``.
+
+Only an admin adds or changes users (everyone may change their own blur); while the
+installation has no active admin, the operator account may add the first one.
 """
 
 from __future__ import annotations
@@ -14,14 +18,37 @@ import sqlalchemy as sa
 
 from catalog.audit import audit
 from catalog.db import Database, utcnow
-from catalog.errors import InvalidState, NotFound
+from catalog.errors import Forbidden, InvalidState, NotFound
 from catalog.records import User, WebSession
-from catalog.schema import users, web_sessions
+from catalog.schema import cli_tokens, users, web_sessions
 
 ROLES = ("analyst", "senior", "operator", "statistician", "admin")
 """analyst grades; senior also confirms (four-eyes) and overrides; operator runs the
 pipeline; statistician sees figures only; admin manages users. Only analyst and senior see media."""
 MEDIA_ROLES = frozenset({"analyst", "senior"})
+SYSTEM = "system"
+"""The operator account: unattended flows, recomputation, and commands run without a login act
+as it. It is no user: nobody logs in as it, and it never grades, decides or confirms."""
+RESERVED = frozenset({SYSTEM, "matcher", "law-profiles", "migration"})
+"""Names the software acts as; no user may take one."""
+
+
+def require_role(conn: sa.Connection, actor: str, roles: set[str] | frozenset[str], what: str) -> User:
+    """The active user ``actor``, when their role is one of ``roles``; else Forbidden."""
+    row = conn.execute(sa.select(users).where(users.c.name == actor)).first()
+    if row is None or not row.active:
+        raise Forbidden(f"{actor!r} is no active user; only {' or '.join(sorted(roles))} may {what}")
+    if row.role not in roles:
+        raise Forbidden(f"{actor!r} is {row.role}; only {' or '.join(sorted(roles))} may {what}")
+    return _user(row)
+
+
+def _require_admin(conn: sa.Connection, actor: str, what: str, *, first_admin: bool = False) -> None:
+    """An admin, or (``first_admin``) the operator account while no active admin exists."""
+    if first_admin and conn.scalar(sa.select(sa.func.count()).select_from(users).where(
+            users.c.role == "admin", users.c.active.is_(True))) == 0:
+        return
+    require_role(conn, actor, {"admin"}, what)
 
 
 def _user(row: Any) -> User:
@@ -41,8 +68,12 @@ class UsersMixin(Database):
         name = name.strip()
         if not name or len(name) > 128 or any(c.isspace() for c in name):
             raise ValueError(f"a user name is 1 to 128 characters without spaces, not {name!r}")
+        if name.lower() in RESERVED:
+            raise ValueError(f"{name!r} is a name the software acts as; choose another")
         now = utcnow()
         with self.write() as conn:
+            _require_admin(conn, actor, "add users (add the first admin with --role admin)",
+                           first_admin=role == "admin")
             if conn.scalar(sa.select(users.c.name).where(users.c.name == name)) is not None:
                 raise InvalidState(f"user {name!r} exists already")
             conn.execute(users.insert().values(name=name, role=_check_role(role), password_hash=password_hash,
@@ -71,10 +102,13 @@ class UsersMixin(Database):
                 raise ValueError(f"a reveal budget cannot be negative: {reveal_budget!r}")
             values["reveal_budget"] = reveal_budget
         with self.write() as conn:
+            if not (actor == name and set(values) <= {"blur"}):  # one's own blur is one's own business
+                _require_admin(conn, actor, "change users")
             if not conn.execute(users.update().where(users.c.name == name).values(updated_at=utcnow(), **values)).rowcount:
                 raise NotFound(f"no user {name!r}")
-            if active is False or password_hash is not None:
+            if active is False or password_hash is not None or role is not None:
                 conn.execute(web_sessions.delete().where(web_sessions.c.user_name == name))
+                conn.execute(cli_tokens.delete().where(cli_tokens.c.user_name == name))
             audit(conn, actor, "user.update", name, **{k: v for k, v in values.items() if k != "password_hash"},
                   **({"password": "changed"} if password_hash is not None else {}))
             return _user(conn.execute(sa.select(users).where(users.c.name == name)).one())
@@ -131,3 +165,33 @@ class UsersMixin(Database):
             conn.execute(web_sessions.delete().where(web_sessions.c.token_sha256 == token_sha256))
             if name:
                 audit(conn, name, "user.logout", name)
+
+    # -- command-line tokens ------------------------------------------------------------------
+    def start_cli_token(self, name: str, token_sha256: str, lifetime: timedelta) -> datetime:
+        """Register a command-line token of ``name`` (audited as a login); returns its expiry."""
+        now = utcnow()
+        with self.write() as conn:
+            conn.execute(cli_tokens.delete().where(cli_tokens.c.expires_at <= now))
+            conn.execute(cli_tokens.insert().values(token_sha256=token_sha256, user_name=name, created_at=now,
+                                                    expires_at=now + lifetime, last_used_at=now))
+            audit(conn, name, "user.login", name, via="command line")
+        return now + lifetime
+
+    def cli_user(self, token_sha256: str) -> User | None:
+        """The active user a live command-line token belongs to; None otherwise."""
+        now = utcnow()
+        with self.write() as conn:
+            row = conn.execute(sa.select(users).join(cli_tokens, cli_tokens.c.user_name == users.c.name).where(
+                cli_tokens.c.token_sha256 == token_sha256, cli_tokens.c.expires_at > now)).first()
+            if row is None or not row.active:
+                return None
+            conn.execute(cli_tokens.update().where(cli_tokens.c.token_sha256 == token_sha256)
+                         .values(last_used_at=now))
+        return _user(row)
+
+    def end_cli_token(self, token_sha256: str) -> None:
+        with self.write() as conn:
+            name = conn.scalar(sa.select(cli_tokens.c.user_name).where(cli_tokens.c.token_sha256 == token_sha256))
+            conn.execute(cli_tokens.delete().where(cli_tokens.c.token_sha256 == token_sha256))
+            if name:
+                audit(conn, name, "user.logout", name, via="command line")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from catalog.records import GradingRecord
@@ -103,7 +104,8 @@ def grading(
     tags: Iterable[str] | str = (),
 ) -> GradingRecord:
     """A checked ``GradingRecord``. Words are case-insensitive; ``severity`` defaults to the
-    lowest level the other attributes imply (2 with sexual activity or genital focus, else 0)."""
+    lowest level the other attributes imply (2 with sexual activity or genital focus, else 0);
+    a severity that contradicts them is refused (``check_consistent``)."""
     sexual = bool(_flag("sexual_activity", sexual_activity))
     focus = bool(_flag("genital_focus", genital_focus))
     implied = 2 if sexual or focus else 0
@@ -116,8 +118,7 @@ def grading(
             raise InvalidGrading(f"severity must be 0..3, not {severity!r}") from None
         if level not in SEVERITY:
             raise InvalidGrading(f"severity must be 0..3, not {severity!r}")
-    if (sexual or focus) and level < 2:
-        raise InvalidGrading("sexual activity or genital focus means a severity of at least 2")
+    check_consistent(sexual, focus, level)
     chosen_genders = sorted({_choice("genders", g) for g in _words(genders)})
     return GradingRecord(
         age_group=_choice("age_group", age_group),
@@ -129,6 +130,38 @@ def grading(
         self_generated=_flag("self_generated", self_generated, unknown_ok=True),
         tags=tuple(sorted({t.lower() for t in _words(tags)})),
     )
+
+
+def check_consistent(sexual_activity: bool, genital_focus: bool, severity: int) -> None:
+    """Refuse a grading whose severity and yes/no attributes contradict each other.
+
+    The profiles decide on the yes/no attributes, so a severity of 2 or 3 (sexual activity,
+    or genital focus) without either would be read as "nothing sexual" by every profile.
+    Deriving the flags from the severity cannot work (severity 2 does not say which of the
+    two it is), so the analyst is asked to say it."""
+    if (sexual_activity or genital_focus) and severity < 2:
+        raise InvalidGrading("sexual activity or genital focus means a severity of at least 2, "
+                             f"not {severity!r}")
+    if severity >= 2 and not (sexual_activity or genital_focus):
+        raise InvalidGrading(f"severity {severity!r} means sexual activity or focus on the genital or anal "
+                             "region: say which (sexual_activity, genital_focus), or give a lower severity")
+
+
+UNCLEAR = "unclear"
+CONCRETE: dict[str, tuple[str, ...]] = {
+    name: tuple(v for v in ATTRIBUTE_VALUES[name] if v != UNCLEAR) for name in ("age_group", "depiction")}
+"""The values an unclear age group or depiction could really be."""
+
+
+def concrete_readings(record: GradingRecord) -> list[GradingRecord]:
+    """Every grading ``record`` could be if its unclear age group and depiction were known
+    (empty when neither is unclear)."""
+    unclear = [name for name in CONCRETE if getattr(record, name) == UNCLEAR]
+    if not unclear:
+        return []
+    ages = CONCRETE["age_group"] if "age_group" in unclear else (record.age_group,)
+    depictions = CONCRETE["depiction"] if "depiction" in unclear else (record.depiction,)
+    return [replace(record, age_group=a, depiction=d) for a in ages for d in depictions]
 
 
 def grading_from_form(form: Mapping[str, Any], genders: Iterable[str] = ()) -> GradingRecord:

@@ -3,7 +3,9 @@ one verdict per jurisdiction, and the item's main verdict.
 
 The main verdict (the one the export ledger uses) is *baseline* when INTERPOL's baseline
 profile says illegal, else *national* when the home country's profile says illegal, else
-*not illegal*. An analyst may set it by hand instead, with a reason.
+*not illegal*; it is *undetermined* (a senior decides) when INTERPOL's or the home
+country's verdict hangs on an age group or depiction the analyst marked unclear. An analyst
+may set it by hand instead, with a reason.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from classification.profiles import BASELINE, ProfileSet
 
 
 def main_verdict(found: Sequence[JurisdictionVerdict], home: str) -> Verdict:
-    """The item's main verdict from its jurisdiction verdicts."""
-    illegal = {j.jurisdiction for j in found if j.illegal}
-    if BASELINE in illegal:
-        return Verdict.BASELINE
-    if home in illegal:
-        return Verdict.NATIONAL
+    """The item's main verdict from its jurisdiction verdicts. An undetermined baseline makes
+    the whole outcome undetermined even when the home country's law says illegal: baseline
+    or national decides what INTERPOL receives."""
+    by = {j.jurisdiction: j for j in found}
+    for code, illegal in ((BASELINE, Verdict.BASELINE), (home, Verdict.NATIONAL)):
+        j = by.get(code)
+        if j is not None and j.illegal:
+            return illegal
+        if j is not None and j.undetermined:
+            return Verdict.UNDETERMINED
     return Verdict.NOT_ILLEGAL
 
 
@@ -41,6 +47,9 @@ def decide(
     derived = main_verdict(found, profiles.home.jurisdiction)
     chosen = derived if verdict is None else verdict
     overridden = chosen != derived
+    if chosen is Verdict.UNDETERMINED and verdict is not None:
+        raise InvalidGrading("undetermined is not a verdict to set by hand: grade the age group or depiction "
+                             "unclear instead, and a senior decides")
     if overridden and not (reason and reason.strip()):
         raise InvalidGrading(f"the grading gives {derived.value!r}; setting {chosen.value!r} by hand needs a reason")
     return Decision(
@@ -57,7 +66,7 @@ def decide(
 def explain(grading: GradingRecord, profiles: ProfileSet) -> list[dict[str, object]]:
     """Per jurisdiction: the verdict and the rule that decided it (for the review page)."""
     return [
-        {"jurisdiction": j.jurisdiction, "illegal": j.illegal, "rule": j.rule or "no rule applies (profile default)",
-         "profile": j.profile}
+        {"jurisdiction": j.jurisdiction, "illegal": j.illegal, "undetermined": j.undetermined,
+         "rule": j.rule or "no rule applies (profile default)", "profile": j.profile}
         for j in profiles.evaluate(grading)
     ]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from catalog.records import GradingRecord, JurisdictionVerdict
-from classification.attributes import ATTRIBUTE_VALUES, BOOLEAN_ATTRIBUTES, SEVERITY
+from classification.attributes import ATTRIBUTE_VALUES, BOOLEAN_ATTRIBUTES, SEVERITY, concrete_readings
 from classification.errors import ProfileError, UnknownJurisdiction
 
 SHIPPED = Path(__file__).resolve().parent / "profiles"
@@ -67,13 +67,31 @@ class LawProfile:
     sha256: str  # of the file: a changed file means verdicts must be recomputed
     path: str
     description: str = ""
+    replaces_shipped: bool = False  # an installation's file took the place of the shipped profile
 
-    def evaluate(self, g: GradingRecord) -> JurisdictionVerdict:
-        """This jurisdiction's verdict on grading ``g``."""
+    def literal(self, g: GradingRecord) -> JurisdictionVerdict:
+        """The verdict of the first rule that holds for ``g`` as it is (``unclear`` taken as
+        a value of its own), else the profile's default."""
         for rule in self.rules:
             if rule.holds(g):
                 return JurisdictionVerdict(self.jurisdiction, rule.illegal, self.name, self.sha256, rule.name)
         return JurisdictionVerdict(self.jurisdiction, self.default_illegal, self.name, self.sha256, None)
+
+    def evaluate(self, g: GradingRecord) -> JurisdictionVerdict:
+        """This jurisdiction's verdict on grading ``g``. When ``g`` leaves the age group or
+        the depiction unclear and the profile does not find it illegal as it is, but would
+        for some value the unclear attribute could have, the verdict is undetermined: not
+        illegal on record, flagged, and the item goes to a senior."""
+        found = self.literal(g)
+        if found.illegal:
+            return found
+        for reading in concrete_readings(g):
+            could = self.literal(reading)
+            if could.illegal:
+                which = ", ".join(f"{name} {getattr(reading, name)}" for name in ("age_group", "depiction")
+                                  if getattr(g, name) != getattr(reading, name))
+                return replace(found, undetermined=True, rule=f"undetermined: illegal if {which} ({could.rule})")
+        return found
 
 
 def _where(path: Path, rule: int | None = None) -> str:
@@ -173,23 +191,44 @@ class ProfileSet:
         return tuple(p.evaluate(g) for p in self.all)
 
 
-def available_profiles(folders: Iterable[Path] = ()) -> dict[str, LawProfile]:
+def available_profiles(folders: Iterable[Path] = (), *, allow_baseline_override: bool = False) -> dict[str, LawProfile]:
     """Every profile by jurisdiction: the shipped ones, then ``folders`` in order (a later
-    file for the same jurisdiction replaces an earlier one)."""
+    file for the same jurisdiction replaces an earlier one).
+
+    INTERPOL's baseline is pinned to the shipped file: what it says is sent to INTERPOL as
+    the baseline, so a file for it in ``folders`` is refused unless ``allow_baseline_override``
+    (the ``allow_interpol_profile`` setting) says the installation means it."""
     found: dict[str, LawProfile] = {}
     for folder in (SHIPPED, *folders):
         folder = Path(folder)
         if not folder.is_dir():
             continue
+        shipped = folder.resolve() == SHIPPED
         for path in sorted(folder.glob("*.toml")):
             profile = load_profile(path)
+            if not shipped and profile.jurisdiction == BASELINE and not allow_baseline_override:
+                raise ProfileError(
+                    f"{path}: replaces the shipped INTERPOL baseline profile, which is pinned; remove the "
+                    f"file, or set allow_interpol_profile (HOTLINE_ALLOW_INTERPOL_PROFILE=true) if the "
+                    f"installation really means to derive the baseline from it")
+            if not shipped and profile.jurisdiction in found:
+                profile = replace(profile, replaces_shipped=True)
             found[profile.jurisdiction] = profile
     return found
 
 
-def load_profile_set(home: str, others: Sequence[str] = (), folders: Iterable[Path] = ()) -> ProfileSet:
+def baseline_warning(profile: LawProfile) -> str | None:
+    """The warning to show while an installation's file replaces the shipped INTERPOL profile."""
+    if profile.jurisdiction != BASELINE or not profile.replaces_shipped:
+        return None
+    return (f"the INTERPOL baseline is derived from {profile.path} (sha256 {profile.sha256[:16]}), not from the "
+            f"shipped profile; every verdict records that checksum")
+
+
+def load_profile_set(home: str, others: Sequence[str] = (), folders: Iterable[Path] = (), *,
+                     allow_baseline_override: bool = False) -> ProfileSet:
     """The baseline, the profile of ``home`` (the hotline's country) and of ``others``."""
-    found = available_profiles(folders)
+    found = available_profiles(folders, allow_baseline_override=allow_baseline_override)
 
     def pick(code: str) -> LawProfile:
         try:

@@ -1,18 +1,30 @@
 """Review actions: claim a cluster, decide it with one grading, split an item off,
 confirm (four-eyes), set a verdict by hand, and recompute verdicts when a law profile changes.
 
-Plain functions over the catalog, shared by the web app (``review/``) and the command line.
+Plain functions over the catalog, shared by the web app (``review/``) and the command line,
+so the rules hold on every path:
+
+* who decides is an active ``analyst`` or ``senior`` (a user, not a typed name);
+* the installation's review rules are read from the catalog on every decision (``four_eyes``:
+  baseline and national verdicts wait for a confirmation before export);
+* a decision that changes another decision's outcome is an override: it needs a reason and is
+  audited as ``verdict.override``; under four-eyes it waits for a third reviewer (whoever
+  confirms has neither graded nor decided the item, the catalog checks);
+* changing an exported or confirmed verdict needs a senior and a reason;
+* an undetermined outcome (unclear age group or depiction) waits for a senior;
+* recomputation acts as the operator account (``SYSTEM``): it never counts as anyone's look.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from catalog import Catalog, Verdict
-from catalog.errors import InvalidState
-from catalog.records import GradingRecord
+from catalog.errors import CatalogError, InvalidState
+from catalog.records import Decision, GradingRecord, User
+from catalog.users import MEDIA_ROLES, SYSTEM
 from classification.clusters import ClusteringConfig
 from classification.derive import decide, main_verdict
 from classification.errors import LeaseLost, NotAllowed, ReviewError
@@ -21,11 +33,10 @@ from classification.profiles import ProfileSet
 
 @dataclass(frozen=True)
 class ReviewConfig:
-    """How an installation reviews: its law profiles, the four-eyes rule, lease length,
-    queue priority and clustering."""
+    """How an installation reviews: its law profiles, lease length, queue priority and
+    clustering. (The review rules, such as four-eyes, are the catalog's: ``Catalog.review_rules``.)"""
 
     profiles: ProfileSet
-    four_eyes: bool = False
     lease: timedelta = timedelta(minutes=15)
     priority: tuple[str, ...] = ("new", "report_age")
     clustering: ClusteringConfig = ClusteringConfig()
@@ -34,6 +45,49 @@ class ReviewConfig:
 def claim_next(catalog: Catalog, config: ReviewConfig, analyst: str, cluster_id: int | None = None) -> int | None:
     """Claim ``cluster_id``, or the next free cluster by priority; None when none is free."""
     return catalog.claim_cluster(analyst, lease=config.lease, cluster_id=cluster_id, priority=config.priority)
+
+
+def reviewer(catalog: Catalog, name: str) -> User:
+    """The active analyst or senior ``name``; NotAllowed for anyone else (including names
+    that are no user)."""
+    try:
+        user = catalog.user(name)
+    except CatalogError:
+        raise NotAllowed(f"{name!r} is no user: only an analyst or a senior decides") from None
+    if not user.active or user.role not in MEDIA_ROLES:
+        raise NotAllowed(f"{name!r} is {'inactive' if not user.active else user.role}: only an active analyst "
+                         "or senior decides")
+    return user
+
+
+def amending(catalog: Catalog, sha256: str, user: User, verdict: Verdict, reason: str | None,
+             four_eyes: bool) -> tuple[bool, bool]:
+    """(confirm_required, amends) for ``user`` giving ``sha256`` the verdict ``verdict``,
+    under the rules for an item that may have been decided before; NotAllowed when the rules
+    forbid it."""
+    state = catalog.decision_state(sha256)
+    current: Verdict | None = state["verdict"]
+    if current is Verdict.UNDETERMINED and user.role != "senior":
+        raise NotAllowed(f"{sha256[:12]!r} is undetermined (unclear age group or depiction): a senior decides it")
+    fixed = "exported" if state["exported"] else "confirmed" if state["confirmed"] else None
+    if fixed and user.role != "senior":
+        raise NotAllowed(f"the verdict of {sha256[:12]!r} was {fixed}: only a senior may change it")
+    changes = current is not None and current is not verdict and current is not Verdict.UNDETERMINED
+    amends = changes or fixed is not None
+    if amends and not (reason and reason.strip()):
+        what = f"was {fixed}" if fixed else f"is {current.value if current else None!r}"
+        raise NotAllowed(f"the verdict of {sha256[:12]!r} {what}: changing it is an override and needs a reason")
+    others = (state["graders"] | state["deciders"]) - {user.name}
+    disagrees = changes and bool(others)  # two people saw it differently: a third one decides
+    return four_eyes and (verdict.exportable or disagrees), amends
+
+
+def _senior_for_undetermined(user: User, config: ReviewConfig, decision: Decision) -> None:
+    """Setting a verdict by hand over an undetermined outcome is the senior's call."""
+    if (decision.overridden and user.role != "senior"
+            and main_verdict(decision.jurisdictions, config.profiles.home.jurisdiction) is Verdict.UNDETERMINED):
+        raise NotAllowed("the grading leaves the outcome undetermined (unclear age group or depiction): "
+                         "a senior decides it; record the grading without a verdict")
 
 
 def _lease_error(exc: InvalidState) -> ReviewError:
@@ -54,13 +108,17 @@ def decide_cluster(
     """One grading for every item still waiting in the cluster (or for ``items`` of it):
     each gets its jurisdiction verdicts and main verdict. The analyst must hold the lease.
     Returns the verdict IDs."""
+    user = reviewer(catalog, analyst)
     waiting = [m.sha256 for m in catalog.cluster_members(cluster_id)]
     chosen = waiting if items is None else [s for s in waiting if s in set(items)]
     if not chosen:
         raise ReviewError(f"cluster {cluster_id} has no items waiting" if items is None
                           else f"none of those items is waiting in cluster {cluster_id}")
-    decisions = [decide(s, grading, config.profiles, verdict=verdict, reason=reason, four_eyes=config.four_eyes)
+    # queued items have no decision yet: only the rules and the role matter
+    four_eyes = catalog.review_rules().four_eyes
+    decisions = [decide(s, grading, config.profiles, verdict=verdict, reason=reason, four_eyes=four_eyes)
                  for s in chosen]
+    _senior_for_undetermined(user, config, decisions[0])
     try:
         return catalog.record_decisions(cluster_id, analyst, decisions)
     except InvalidState as exc:
@@ -79,11 +137,17 @@ def decide_item(
 ) -> int:
     """Grade one item outside the web queue (the command line). Refused while another
     analyst holds the item's cluster."""
+    user = reviewer(catalog, analyst)
     cluster_id = catalog.cluster_of(sha256)
     holder = catalog.lease_holder(cluster_id) if cluster_id is not None else None
     if holder is not None and holder != analyst:
         raise LeaseLost(f"{holder} is reviewing the cluster of {sha256[:12]!r}")
-    decision = decide(sha256, grading, config.profiles, verdict=verdict, reason=reason, four_eyes=config.four_eyes)
+    decision = decide(sha256, grading, config.profiles, verdict=verdict, reason=reason)
+    _senior_for_undetermined(user, config, decision)
+    confirm_required, amends = amending(catalog, sha256, user, decision.verdict, reason,
+                                        catalog.review_rules().four_eyes)
+    decision = replace(decision, confirm_required=confirm_required, amends=amends,
+                       reason=decision.reason or (reason or "").strip() or None)
     (verdict_id,) = catalog.record_decisions(None, analyst, [decision])
     catalog.refresh_open_clusters()
     return verdict_id
@@ -98,22 +162,29 @@ def split_item(catalog: Catalog, cluster_id: int, sha256: str, analyst: str) -> 
 
 
 def confirm(catalog: Catalog, verdict_id: int, analyst: str) -> None:
-    """A second analyst confirms a verdict under the four-eyes rule."""
+    """A second analyst confirms a verdict under the four-eyes rule: an active senior who
+    neither graded nor decided the item and has revealed it (the catalog checks, so every
+    path does)."""
     try:
         catalog.confirm_verdict(verdict_id, analyst)
-    except InvalidState as exc:
+    except (InvalidState, PermissionError) as exc:
         raise NotAllowed(str(exc)) from exc
 
 
 def set_by_hand(catalog: Catalog, config: ReviewConfig, sha256: str, verdict: Verdict, analyst: str,
                 reason: str) -> int:
     """Set an item's main verdict by hand (a senior's override, or an analyst's own call),
-    with the reason. Under four-eyes an exportable verdict needs a second analyst unless the
-    one setting it is not the one who graded the item: then two people have looked."""
-    graded_by = {g["actor"] for g in catalog.item_decisions(sha256)["gradings"]}
-    needs_second = config.four_eyes and verdict.exportable and (not graded_by or analyst in graded_by)
+    with the reason (audited as ``verdict.override``). Under four-eyes an exportable verdict,
+    or one that disagrees with another person's decision, waits for a confirmation by someone
+    who has neither graded nor decided the item: a disagreement goes to a third reviewer."""
+    if verdict is Verdict.UNDETERMINED:
+        raise NotAllowed("undetermined is not a verdict to set by hand: grade the age group or depiction unclear")
+    user = reviewer(catalog, analyst)
+    if not (reason and reason.strip()):
+        raise NotAllowed("a verdict set by hand needs a reason")
+    confirm_required, _ = amending(catalog, sha256, user, verdict, reason, catalog.review_rules().four_eyes)
     verdict_id = catalog.override_verdict(sha256, verdict, actor=analyst, reason=reason,
-                                          confirm_required=needs_second)
+                                          confirm_required=confirm_required)
     catalog.refresh_open_clusters()
     return verdict_id
 
@@ -138,10 +209,13 @@ def profiles_changed(catalog: Catalog, config: ReviewConfig) -> bool:
     return bool({u for u in used if u[0] in applied} - loaded) or bool(applied - {j for j, _ in used})
 
 
-def recompute(catalog: Catalog, config: ReviewConfig, actor: str) -> RecomputeSummary:
+def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
     """Re-derive verdicts under the current profiles. A jurisdiction verdict is re-recorded
     when its profile file changed or its outcome did; the main verdict changes only when it
-    was derived (not set by hand) and the item has not been exported."""
+    was derived (not set by hand) and the item has not been exported. The new rows are the
+    operator account's (``SYSTEM``), whoever asked (``requested_by``, in the audit log): a
+    recomputed verdict is nobody's look at the item, so its grader cannot confirm it."""
+    four_eyes = catalog.review_rules().four_eyes
     changes = []
     kept_exported = kept_by_hand = j_changes = v_changes = 0
     graded = catalog.graded_items()
@@ -163,12 +237,13 @@ def recompute(catalog: Catalog, config: ReviewConfig, actor: str) -> RecomputeSu
             else:
                 names = ", ".join(f"{p.jurisdiction}@{p.sha256[:12]}" for p in config.profiles.all)
                 change.update(verdict=new_main, previous=item["verdict"], reason=f"recomputed under {names}",
-                              confirm_required=config.four_eyes and new_main.exportable)
+                              confirm_required=four_eyes and new_main.exportable)
                 v_changes += 1
         if changed_j or "verdict" in change:
             j_changes += len(changed_j)
             changes.append(change)
     if changes:
-        catalog.record_recomputed(actor, changes, {p.jurisdiction: p.sha256 for p in config.profiles.all})
+        catalog.record_recomputed(SYSTEM, changes, {p.jurisdiction: p.sha256 for p in config.profiles.all},
+                                  requested_by=requested_by)
     return RecomputeSummary(items=len(graded), jurisdiction_changes=j_changes, verdict_changes=v_changes,
                             kept_exported=kept_exported, kept_by_hand=kept_by_hand)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog import Catalog, Verdict
+from classification.review import amending, reviewer
 
 _ALIASES: dict[str, Verdict] = {
     "baseline": Verdict.BASELINE,
@@ -28,13 +29,21 @@ def parse_verdict(text: str) -> Verdict:
 def classify(
     catalog: Catalog, media_id: str, verdict: Verdict, *, analyst: str, reason: str | None = None
 ) -> str:
-    """Record ``analyst``'s verdict on the item whose ID is or starts with ``media_id``.
+    """Record ``analyst``'s verdict, without a grading, on the item whose ID is or starts with
+    ``media_id``. ``analyst`` is an active analyst or senior (the command line passes the
+    logged-in user). The review rules apply as to any decision: replacing another outcome
+    is an override with a reason, an exported or confirmed verdict is a senior's to change,
+    and under four-eyes the verdict waits for a confirmation.
 
     Returns the item's full SHA-256. The verdict and the analyst are written to the audit
     log in the same transaction."""
-    if not analyst.strip():
-        raise ValueError("a verdict needs the analyst's name")
+    user = reviewer(catalog, analyst)
     sha256 = catalog.resolve_media_id(media_id)
-    catalog.record_verdict(sha256, verdict, actor=analyst.strip(), reason=reason)
+    confirm_required, amends = amending(catalog, sha256, user, verdict, reason, catalog.review_rules().four_eyes)
+    if amends:
+        catalog.override_verdict(sha256, verdict, actor=user.name, reason=reason or "",
+                                 confirm_required=confirm_required)
+    else:
+        catalog.record_verdict(sha256, verdict, actor=user.name, reason=reason, confirm_required=confirm_required)
     catalog.refresh_open_clusters()  # the item leaves its cluster in the review queue
     return sha256

@@ -10,6 +10,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import functools  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any, TypeVar  # noqa: E402
@@ -74,6 +75,13 @@ def _open(*, read_only: bool = False):  # noqa: ANN202
     return Installation.open(_settings(), read_only=read_only)
 
 
+def _actor(inst: Any) -> str:
+    """Who a command acts as: the logged-in user, else the operator account (never a typed name)."""
+    from hotline.identity import actor
+
+    return actor(inst)
+
+
 @app.callback()
 def main_options(
     data_dir: Annotated[
@@ -125,7 +133,7 @@ def report_add(
     replayed: dict[str, Any] = {"user_agent": user_agent} if user_agent else {}
     CrawlRequest(url=url, referer=referer, pathway=steps, **replayed)
     inst = _open()
-    report_id = inst.catalog.add_report(url, actor=inst.settings.analyst, source=source, referer=referer,
+    report_id = inst.catalog.add_report(url, actor=_actor(inst), source=source, referer=referer,
                                         pathway=steps, user_agent=user_agent)
     if as_json:
         emit_json({"id": report_id, "url": url, "status": "pending"})
@@ -272,11 +280,12 @@ def known_import(
         if not sep or not key.strip():
             raise ValueError(f"--category takes CATEGORY=VERDICT, got {pair!r}")
         categories[key.strip()] = parse_outcome(value)
-    imported, changed = _open().import_known_set(
+    inst = _open()
+    imported, changed = inst.import_known_set(
         file, set_name, None if verdict is None else parse_verdict(verdict), source=source, fmt=fmt,
         category_verdicts=categories, category_profile=category_profile,
         unknown_category="refuse" if unknown_category is None else parse_outcome(unknown_category),
-        pdq_threshold=pdq_threshold, benign=benign,
+        pdq_threshold=pdq_threshold, benign=benign, actor=_actor(inst),
     )
     plan = imported.categories
     assert plan is not None
@@ -310,7 +319,7 @@ def known_enable(name: str, as_json: JsonOpt = False) -> None:
 
 def _known_toggle(name: str, enabled: bool, as_json: bool) -> None:
     inst = _open()
-    changed = inst.catalog.set_known_set_enabled(name, enabled, actor=inst.settings.analyst)
+    changed = inst.catalog.set_known_set_enabled(name, enabled, actor=_actor(inst))
     if as_json:
         emit_json({"set": name, "enabled": enabled, "changed": changed})
     else:
@@ -321,7 +330,8 @@ def _known_toggle(name: str, enabled: bool, as_json: bool) -> None:
 @handles_errors
 def known_delete(name: str, as_json: JsonOpt = False) -> None:
     """Delete a set: its registration, file and index (its past matches and verdicts stay)."""
-    _open().delete_known_set(name)
+    inst = _open()
+    inst.delete_known_set(name, actor=_actor(inst))
     if as_json:
         emit_json({"set": name, "deleted": True})
     else:
@@ -417,7 +427,7 @@ def known_recheck(
 
     inst = _open()
     found = inst.catalog.known_rechecks()
-    sent = send_rechecks_to_review(inst.catalog, actor=inst.settings.analyst) if to_review else []
+    sent = send_rechecks_to_review(inst.catalog, actor=_actor(inst)) if to_review else []
     if as_json:
         emit_json({"rechecks": found, "sent_to_review": sent})
         return
@@ -458,7 +468,7 @@ def known_quarantine(
     if not sep or kind not in ("md5", "sha1", "sha256", "pdq", "id") or not value:
         raise ValueError(f"a row is md5:HEX, sha1:HEX, sha256:HEX, pdq:HEX or id:KNOWN_ID, not {row!r}")
     hold_id = inst.catalog.hold_known_row(set_name, f"{kind}:{value.lower() if kind != 'id' else value}",
-                                          kind="quarantine", reason=reason, actor=inst.settings.analyst)
+                                          kind="quarantine", reason=reason, actor=_actor(inst))
     if as_json:
         emit_json({"hold": hold_id})
     else:
@@ -470,7 +480,7 @@ def known_quarantine(
 def known_release(hold_id: int, as_json: JsonOpt = False) -> None:
     """Let a quarantined or contested row match again (audited)."""
     inst = _open()
-    hold = inst.catalog.release_known_hold(hold_id, actor=inst.settings.analyst)
+    hold = inst.catalog.release_known_hold(hold_id, actor=_actor(inst))
     if as_json:
         emit_json(hold)
     else:
@@ -484,15 +494,14 @@ def known_contest(
     set_name: Annotated[str, typer.Option("--set", help="The known set whose match is wrong.")],
     reason: Annotated[str, typer.Option(help="Why the match is wrong (told to the set's source).")],
     match_type: Annotated[str | None, typer.Option(help="md5, sha1, sha256, pdq or vpdq (default: the best).")] = None,
-    analyst: Annotated[str | None, typer.Option(help="Who contests (a senior; default HOTLINE_ANALYST).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A senior analyst marks a known-set match as wrong for an item: the item goes back to review,
+    """A senior analyst (logged in: `hotline login`) marks a known-set match as wrong for an item: the item goes back to review,
     the row stops matching here, and the set's source is told (partner bundle or `known feedback`)."""
     from classification.known import contest_match
 
     inst = _open()
-    done = contest_match(inst.catalog, media_id, set_name, actor=analyst or inst.settings.analyst, reason=reason,
+    done = contest_match(inst.catalog, media_id, set_name, actor=_actor(inst), reason=reason,
                          match_type=match_type)
     if as_json:
         emit_json(done)
@@ -514,7 +523,7 @@ def known_feedback(
     from hotline.exchange import export_feedback_file
 
     inst = _open()
-    written = export_feedback_file(inst, out, source=source, actor=inst.settings.analyst)
+    written = export_feedback_file(inst, out, source=source, actor=_actor(inst))
     if as_json:
         emit_json({"file": str(out), "contested": written})
     else:
@@ -561,7 +570,6 @@ def classify(
         str | None,
         typer.Option(help="baseline, national or not-illegal; with attributes it sets the verdict by hand (give --reason)."),
     ] = None,
-    analyst: Annotated[str | None, typer.Option(help="Who decides (default: HOTLINE_ANALYST or $USER).")] = None,
     reason: Annotated[str | None, typer.Option(help="Why, for the audit log.")] = None,
     age_group: Annotated[
         str | None, typer.Option(help="Grade by attributes: infant-toddler, prepubescent, pubescent, adult, unclear.")
@@ -577,13 +585,14 @@ def classify(
 ) -> None:
     """Record a decision on a media item (full SHA-256 or at least its first 8 digits): a grading
     by attributes (at least --age-group and --depiction; the verdicts are derived by the law
-    profiles), or a verdict alone."""
+    profiles), or a verdict alone. You act as the analyst or senior logged in with `hotline login`."""
     from classification import classify as record
     from classification import parse_verdict
+    from hotline.identity import require_user
 
     parsed = parse_verdict(verdict) if verdict else None
     inst = _open()
-    who = analyst or inst.settings.analyst
+    who = require_user(inst, {"analyst", "senior"}, "decide on an item").name
     if age_group is None and depiction is None:
         if parsed is None:
             raise ValueError("give --verdict, or grade with --age-group and --depiction")
@@ -607,19 +616,98 @@ def classify(
     if as_json:
         emit_json(result)
     else:
-        typer.echo(f"{sha256[:16]}: {result['verdict']} (by {who})")
+        waits = " (waits for a senior)" if result["verdict"] == "undetermined" else (
+            " (waits for a confirmation)" if result.get("confirm_required") else "")
+        typer.echo(f"{sha256[:16]}: {result['verdict']} (by {who}){waits}")
+
+
+@app.command()
+@handles_errors
+def login(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Log in as a user of this installation: later commands act as them (token file, mode 0600)."""
+    from hotline.identity import login as log_in
+
+    inst = _open()
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else str(typer.prompt("Password", hide_input=True))
+    path = log_in(inst, name, password)
+    if as_json:
+        emit_json({"user": name, "token_file": str(path)})
+    else:
+        typer.echo(f"logged in as {name} (token in {path})")
+
+
+@app.command()
+@handles_errors
+def logout(as_json: JsonOpt = False) -> None:
+    """End this command line's login (the token stops working and its file is removed)."""
+    from hotline.identity import logout as log_out
+
+    name = log_out(_open())
+    if as_json:
+        emit_json({"logged_out": name})
+    else:
+        typer.echo(f"logged out {name}" if name else "not logged in")
+
+
+@app.command()
+@handles_errors
+def whoami(as_json: JsonOpt = False) -> None:
+    """Who the command line acts as: the logged-in user, or the operator account."""
+    from hotline.identity import current_user
+
+    user = current_user(_open())
+    info = {"name": user.name, "role": user.role} if user else {"name": "system", "role": "operator account"}
+    if as_json:
+        emit_json(info)
+    else:
+        typer.echo(f"{info['name']} ({info['role']})")
 
 
 # -- the review app, its users, law profiles (issue 5) -------------------------------------
 user_app = typer.Typer(help="People who log in to the review app.", no_args_is_help=True)
 profile_app = typer.Typer(help="Law profiles: how gradings become each jurisdiction's verdict.", no_args_is_help=True)
+rules_app = typer.Typer(help="The installation's review rules (kept in the catalog; an admin changes them).",
+                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(profile_app, name="profile")
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("show")
+@handles_errors
+def rules_show(as_json: JsonOpt = False) -> None:
+    """The review rules every process of this installation applies."""
+    rules = _open().catalog.review_rules()
+    if as_json:
+        emit_json(rules)
+    else:
+        table("review rules", ["rule", "value"], [("four_eyes", "on" if rules.four_eyes else "off")])
+
+
+@rules_app.command("set")
+@handles_errors
+def rules_set(
+    name: Annotated[str, typer.Argument(help="four_eyes: baseline/national verdicts wait for a senior's confirmation.")],
+    value: Annotated[str, typer.Argument(help="on or off.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a review rule (log in as an admin; audited as rules.set)."""
+    switch = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}.get(value.lower())
+    if switch is None:
+        raise ValueError(f"a rule is on or off, not {value!r}")
+    inst = _open()
+    rules = inst.catalog.set_review_rule(name.replace("-", "_"), switch, actor=_actor(inst))
+    if as_json:
+        emit_json(rules)
+    else:
+        typer.echo(f"{name}: {'on' if getattr(rules, name.replace('-', '_')) else 'off'}")
 
 
 def _password(from_stdin: bool) -> str:
-    import sys
-
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
@@ -647,11 +735,12 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a user of the review app (the password is stored as an argon2id hash)."""
+    """Add a user (the password is stored as an argon2id hash). An admin's job: log in as one;
+    the first admin is added by the operator account (no login) while there is none."""
     from review.passwords import hash_password
 
     inst = _open()
-    user = inst.catalog.add_user(name, role, hash_password(_password(password_stdin)), actor=inst.settings.analyst)
+    user = inst.catalog.add_user(name, role, hash_password(_password(password_stdin)), actor=_actor(inst))
     if as_json:
         emit_json(user)
     else:
@@ -669,11 +758,12 @@ def user_set(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="A new password, from stdin.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change a user's role, state, budget, blur or password (ends their sessions when needed)."""
+    """Change a user's role, state, budget, blur or password (an admin's job; ends their sessions and
+    command-line logins when needed)."""
     from review.passwords import hash_password
 
     inst = _open()
-    user = inst.catalog.update_user(name, actor=inst.settings.analyst, role=role, active=active, blur=blur,
+    user = inst.catalog.update_user(name, actor=_actor(inst), role=role, active=active, blur=blur,
                                     reveal_budget=reveal_budget,
                                     password_hash=hash_password(_password(True)) if password_stdin else None)
     if as_json:
@@ -699,12 +789,14 @@ def user_list(as_json: JsonOpt = False) -> None:
 def profile_list(as_json: JsonOpt = False) -> None:
     """Law profiles available (shipped and the installation's), and which ones apply."""
     from classification import available_profiles
+    from classification.profiles import baseline_warning
 
     settings = _settings()
     applied = {"INTERPOL", settings.country.upper(), *(c.upper() for c in settings.law_profiles)}
-    found = available_profiles([settings.law_profiles_dir])
+    found = available_profiles([settings.law_profiles_dir], allow_baseline_override=settings.allow_interpol_profile)
     rows = [{"jurisdiction": p.jurisdiction, "name": p.name, "rules": len(p.rules), "applied": p.jurisdiction in applied,
-             "home": p.jurisdiction == settings.country.upper(), "path": p.path, "sha256": p.sha256}
+             "home": p.jurisdiction == settings.country.upper(), "path": p.path, "sha256": p.sha256,
+             "warning": baseline_warning(p)}
             for p in found.values()]
     if as_json:
         emit_json(rows)
@@ -712,6 +804,9 @@ def profile_list(as_json: JsonOpt = False) -> None:
         table("law profiles", ["jurisdiction", "name", "rules", "applied", "file"],
               [(r["jurisdiction"] + (" (home)" if r["home"] else ""), r["name"], r["rules"], r["applied"], r["path"])
                for r in rows])
+        for r in rows:
+            if r["warning"]:
+                typer.echo(f"WARNING: {r['warning']}", err=True)
 
 
 @profile_app.command("check")
@@ -737,7 +832,7 @@ def profile_recompute(as_json: JsonOpt = False) -> None:
     from review.config import review_config
 
     inst = _open()
-    summary = recompute(inst.catalog, review_config(inst.settings), inst.settings.analyst)
+    summary = recompute(inst.catalog, review_config(inst.settings), requested_by=_actor(inst))
     if as_json:
         emit_json(summary)
     else:
@@ -762,6 +857,18 @@ def queue_clusters(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt
     else:
         table("review queue by cluster", ["cluster", "items", "new", "oldest report", "claimed by"],
               [(c.id, c.items, c.novel, c.oldest_report_at, c.holder) for c in shown])
+
+
+@queue_app.command("undetermined")
+@handles_errors
+def queue_undetermined(limit: Annotated[int, typer.Option()] = 200, as_json: JsonOpt = False) -> None:
+    """Items graded with an unclear age group or depiction that matters: a senior decides them."""
+    waiting = _open().catalog.escalated_items(limit=limit)
+    if as_json:
+        emit_json(waiting)
+    else:
+        table("undetermined: for a senior", ["item", "graded by", "at"],
+              [(w.sha256[:16], w.actor, w.created_at) for w in waiting])
 
 
 @export_app.callback(invoke_without_command=True)
@@ -808,7 +915,7 @@ def bundle_open(
     inst = _open()
     trusted = [*inst.keys.signing_publics(), *(k for p in inst.catalog.partners() for k in partner_keys(p))]
     opened = open_bundle_file(file, key or inst.keys.receiving_keys(), trusted=trusted)
-    inst.catalog.audit(inst.settings.analyst, "bundle.open", opened.bundle_id, file=str(file))
+    inst.catalog.audit(_actor(inst), "bundle.open", opened.bundle_id, file=str(file))
     manifest = opened.manifest
     if as_json:
         emit_json({"bundle_id": opened.bundle_id, "sender": opened.sender_fingerprint, "verified": True,
@@ -846,7 +953,7 @@ def keys_rotate(
     (signing) bundles in flight. Give partners the new public key."""
     inst = _open()
     old, new = inst.keys.rotate(key)
-    inst.catalog.audit(inst.settings.analyst, "keys.rotate", key, old=old, new=new)
+    inst.catalog.audit(_actor(inst), "keys.rotate", key, old=old, new=new)
     if as_json:
         emit_json({"key": key, "old": old, "new": new, "public_file": inst.keys.public_files()[key]})
     else:
@@ -876,7 +983,7 @@ def partner_add(
         signing_keys=signing_key, destination=destination, endpoint_url=endpoint_url, media=media,
         hash_sets=hash_sets,
     )
-    saved = inst.catalog.save_partner(partner, actor=inst.settings.analyst, replace_signing_keys=replace_signing_keys)
+    saved = inst.catalog.save_partner(partner, actor=_actor(inst), replace_signing_keys=replace_signing_keys)
     if as_json:
         emit_json(saved)
     else:
@@ -901,7 +1008,7 @@ def partner_list(as_json: JsonOpt = False) -> None:
 def partner_remove(name: str, as_json: JsonOpt = False) -> None:
     """Stop exchanging bundles with a partner (its ledger entries stay)."""
     inst = _open()
-    inst.catalog.remove_partner(name, actor=inst.settings.analyst)
+    inst.catalog.remove_partner(name, actor=_actor(inst))
     if as_json:
         emit_json({"removed": name})
     else:
@@ -916,7 +1023,7 @@ def bundle_import(file: Path, as_json: JsonOpt = False) -> None:
     from hotline.exchange import import_bundle_file
 
     inst = _open()
-    result = import_bundle_file(inst, file, actor=inst.settings.analyst)
+    result = import_bundle_file(inst, file, actor=_actor(inst))
     if as_json:
         emit_json(result)
     else:
@@ -983,7 +1090,7 @@ def export_resend(
     """Ask for items already delivered to go again with the destination's next bundle."""
     inst = _open()
     sha256s = [inst.catalog.resolve_media_id(i) for i in item or []]
-    waiting = inst.catalog.request_resend(destination, actor=inst.settings.analyst, sha256s=sha256s,
+    waiting = inst.catalog.request_resend(destination, actor=_actor(inst), sha256s=sha256s,
                                           bundle_id=bundle, reason=reason)
     if as_json:
         emit_json({"destination": destination, "items": waiting})
@@ -1032,7 +1139,7 @@ def export_hashset(
     inst = _open()
     items = inst.catalog.export_candidates(None, 1_000_000, sources=("analyst",))  # all, whatever was sent
     out.write_bytes(to_parquet(hash_rows(items)) if fmt == "parquet" else to_vics(items))
-    inst.catalog.audit(inst.settings.analyst, "hashset.write", str(out), format=fmt, items=len(items))
+    inst.catalog.audit(_actor(inst), "hashset.write", str(out), format=fmt, items=len(items))
     if as_json:
         emit_json({"file": out, "format": fmt, "items": len(items)})
     else:
@@ -1093,7 +1200,7 @@ def stats_snapshot(as_json: JsonOpt = False) -> None:
     inst = _open()
     s = inst.settings
     info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country, urls=s.stats_urls),
-                          keep=s.stats_keep, actor=s.analyst)
+                          keep=s.stats_keep, actor=_actor(inst))
     if as_json:
         emit_json(info)
     else:
@@ -1114,7 +1221,7 @@ def stats_report(
 
     inst, figures = _figures(from_snapshot, jurisdiction)
     path = write_report(figures, out)
-    inst.catalog.audit(inst.settings.analyst, "stats.report", str(path), jurisdiction=figures.jurisdiction,
+    inst.catalog.audit(_actor(inst), "stats.report", str(path), jurisdiction=figures.jurisdiction,
                        snapshot=figures.version)
     if as_json:
         emit_json({"report": path, "jurisdiction": figures.jurisdiction, "snapshot": figures.version})
@@ -1231,11 +1338,12 @@ def restore(
     """Restore a backup: missing keys, then the catalog into a fresh file (or database) that
     takes the old one's place (kept, renamed), then the schema and an evidence check against
     the backup's manifest. Works on a damaged catalog; stop the workers first."""
+    from catalog.users import SYSTEM
     from hotline.backup import BackupError, restore_backup
 
     settings = _settings()
     try:
-        result = restore_backup(settings, backup_folder, force=force, actor=settings.analyst)
+        result = restore_backup(settings, backup_folder, force=force, actor=SYSTEM)
     except BackupError as exc:
         fail(str(exc))
         return
@@ -1271,7 +1379,7 @@ def purge(
     from hotline.maintenance import purge_evidence
 
     inst = _open()
-    result = purge_evidence(inst, older_than=timedelta(days=older_than_days), actor=inst.settings.analyst,
+    result = purge_evidence(inst, older_than=timedelta(days=older_than_days), actor=_actor(inst),
                             dry_run=dry_run)
     if as_json:
         emit_json(result)
@@ -1286,7 +1394,7 @@ def repair(as_json: JsonOpt = False) -> None:
     """Re-attach stored items seen on no report to the report whose crawl stored them, and
     put reports closed with unprocessed items back to be processed (by the next run)."""
     inst = _open()
-    result = inst.catalog.reattach_media(actor=inst.settings.analyst)
+    result = inst.catalog.reattach_media(actor=_actor(inst))
     if as_json:
         emit_json(result)
     else:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from catalog import Catalog, Verdict
 from catalog.records import Report
+from catalog.users import SYSTEM
 from evidence import EvidenceSpec, EvidenceStore
 from hashing import KnownSetFile
 from hashing.known.remote import RemoteSets
@@ -105,7 +106,7 @@ class Installation:
         self, file: Path, name: str, verdict: Verdict | None, *, source: str | None = None,
         fmt: str | None = None, category_verdicts: Mapping[str, Verdict | None] | None = None,
         category_profile: str | None = None, unknown_category: Verdict | None | str = "refuse",
-        pdq_threshold: int | None = None, benign: bool = False,
+        pdq_threshold: int | None = None, benign: bool = False, actor: str = SYSTEM,
     ) -> tuple[KnownSetFile, bool]:
         """Import a known-hash set (Parquet, CSV, VICS JSON or ICSE export; ``fmt`` or
         detected) into the known folder, register it and bring its PDQ index up to date.
@@ -138,7 +139,7 @@ class Installation:
             self._remote_sets().upload(imported.path)
         changed = self.catalog.register_known_set(
             name=imported.name, verdict=plan.verdict, path=str(imported.path), rows=imported.rows,
-            content_sha256=imported.content_sha256, actor=self.settings.analyst, source=source,
+            content_sha256=imported.content_sha256, actor=actor, source=source,
             pdq_threshold=self.settings.pdq_threshold if pdq_threshold is None else pdq_threshold,
             category_verdicts=plan.mapping(), benign=benign, format=imported.source_format,
             category_profile=plan.profile, categorized=plan.categorized,
@@ -169,11 +170,11 @@ class Installation:
         sample = SampleConfig(interval=s.video_sample_interval, max_frames=s.video_max_frames)
         return MediaConfig(video=VideoConfig(sample=sample))
 
-    def delete_known_set(self, name: str) -> None:
+    def delete_known_set(self, name: str, *, actor: str = SYSTEM) -> None:
         """Unregister a set (audited) and remove its file and index; past matches stay."""
         from hashing import KnownSet, delete_set_index
 
-        entry = self.catalog.delete_known_set(name, actor=self.settings.analyst)
+        entry = self.catalog.delete_known_set(name, actor=actor)
         delete_set_index(KnownSet(entry.name, Path(entry.path), entry.verdict).index_folder)
         Path(entry.path).unlink(missing_ok=True)
 

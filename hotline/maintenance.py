@@ -292,6 +292,23 @@ def _done_reports(inst: Installation) -> Check:
     return Check("done reports", True, "no done report holds unprocessed items")
 
 
+def _baseline_profile(inst: Installation) -> Check:
+    """The INTERPOL profile is the shipped one; a replacement is refused, or (when allowed)
+    a warning that stays visible."""
+    from classification.errors import ProfileError
+    from classification.profiles import BASELINE, available_profiles, baseline_warning
+
+    try:
+        found = available_profiles([inst.settings.law_profiles_dir],
+                                   allow_baseline_override=inst.settings.allow_interpol_profile)
+    except ProfileError as exc:
+        return Check("baseline profile", False, str(exc))
+    warning = baseline_warning(found[BASELINE])
+    if warning:
+        return Check.warn("baseline profile", warning)
+    return Check("baseline profile", True, f"shipped, sha256 {found[BASELINE].sha256[:16]}")
+
+
 # In order. Those that read the catalog are skipped when it cannot be opened at all.
 CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("keys", _key_files, False),
@@ -306,6 +323,7 @@ CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("routing", _unrouted, True),
     ("media sightings", _sighted_media, True),
     ("done reports", _done_reports, True),
+    ("baseline profile", _baseline_profile, False),
 ]
 
 

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the catalog; default: SQLite in the data directory."
     )
     country: str = Field("XX", description="ISO 3166 code of this hotline's own country.")
-    analyst: str = Field(default_factory=lambda: os.environ.get("USER") or "analyst")
+    token: str | None = Field(
+        None, description="A command-line login token (else the token file `hotline login` wrote)."
+    )
 
     crawl_allow: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="host:port pairs the crawler may visit although they are local (tests, demo)."
@@ -115,7 +117,12 @@ class Settings(BaseSettings):
         (), description="Jurisdictions whose verdicts are derived besides INTERPOL's baseline and `country`."
     )
     profiles_dir: Path | None = Field(None, description="Extra law profiles (*.toml); default <data_dir>/profiles.")
-    four_eyes: bool = Field(False, description="Baseline/national verdicts need a second analyst before export.")
+    four_eyes: bool | None = Field(
+        None, description="Refused: the four-eyes rule is the installation's, kept in the catalog (`hotline rules`)."
+    )
+    allow_interpol_profile: bool = Field(
+        False, description="Accept an INTERPOL baseline profile in profiles_dir in place of the shipped, pinned one."
+    )
     queue_priority: Annotated[tuple[str, ...], NoDecode] = Field(
         ("new", "report_age"), description="Queue order: new, report_age, newest_report, size, first_seen."
     )
@@ -128,6 +135,16 @@ class Settings(BaseSettings):
     review_host: str = Field("127.0.0.1", description="Address `hotline serve` listens on.")
     review_port: int = Field(8080, ge=0, le=65535)
     review_secure_cookies: bool = Field(False, description="Mark cookies Secure (set when served over HTTPS).")
+
+    @field_validator("four_eyes")
+    @classmethod
+    def _four_eyes_is_the_catalogs(cls, value: bool | None) -> None:
+        # a per-process switch let one shell record exportable verdicts nobody confirmed
+        if value is not None:
+            raise ValueError("four_eyes is no longer a setting: it is a rule of the installation, stored in the "
+                             "catalog; remove HOTLINE_FOUR_EYES (or four_eyes in hotline.toml) and have an admin run "
+                             f"`hotline rules set four_eyes {'on' if value else 'off'}`")
+        return None
 
     @field_validator("law_profiles", "queue_priority", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from starlette.templating import Jinja2Templates
 from catalog import Verdict
 from catalog.errors import CatalogError, NotFound
 from catalog.users import MEDIA_ROLES, ROLES
-from classification import claim_next, cluster_queue, decide_cluster, grading_from_form, parse_verdict
+from classification import claim_next, cluster_queue, decide_cluster, decide_item, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
 from classification.errors import ClassificationError
@@ -62,6 +63,7 @@ PRESETS = [  # key, label, attributes: the common verdicts, one key each
     ("0", "Adult, nothing sexual: not illegal",
      dict(age_group="adult", depiction="real", severity="0")),
 ]
+HAND_VERDICTS = [v.value for v in Verdict if v is not Verdict.UNDETERMINED]  # undetermined is derived, never typed
 HOME_BY_ROLE = {"analyst": "/queue", "senior": "/queue", "operator": "/overview", "statistician": "/overview",
                 "admin": "/admin/users"}
 
@@ -207,8 +209,8 @@ def create_app(installation: Installation) -> Starlette:
                       blurred=True)
         mine = cluster.holder == session.user.name
         return page(request, "cluster.html", cluster=cluster, members=members, mine=mine, presets=PRESETS,
-                    values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=[v.value for v in Verdict],
-                    profiles=app_state.config.profiles, four_eyes=app_state.config.four_eyes,
+                    values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=HAND_VERDICTS,
+                    profiles=app_state.config.profiles, four_eyes=catalog.review_rules().four_eyes,
                     error=request.query_params.get("error"))
 
     async def cluster_decide(request: Request) -> Response:
@@ -295,8 +297,8 @@ def create_app(installation: Installation) -> Starlette:
         kind = app_state.item_kind(sha256)
         contested = {h.set_name for h in catalog.known_holds(kind="contested") if h.sha256 == sha256}
         return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
-                    verdicts=[v.value for v in Verdict], cluster_id=catalog.cluster_of(sha256),
-                    matches=catalog.matches_of(sha256), contested=contested)
+                    verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
+                    severity=SEVERITY, matches=catalog.matches_of(sha256), contested=contested)
 
     async def item_contest(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -310,22 +312,31 @@ def create_app(installation: Installation) -> Starlette:
             return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
         return _redirect(f"/item/{sha256}")
 
-    async def item_override(request: Request) -> Response:
+    async def senior_item_action(request: Request, act: Callable[[str, str, dict[str, str]], object]) -> Response:
+        """A senior's decision on one item (``act(sha256, name, form)``), then back to its page."""
         session = auth.require(request, {"senior"})
         form = await auth.check_csrf(request, session.csrf)
         sha256 = request.path_params["sha256"]
         app_state.item_kind(sha256)
         try:
-            set_by_hand(catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")),
-                        session.user.name, form.get("reason", ""))
+            act(sha256, session.user.name, form)
         except (ClassificationError, ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
         return _redirect(f"/item/{sha256}")
 
+    async def item_grade(request: Request) -> Response:
+        """A senior grades an item again: an undetermined one, or one they see otherwise."""
+        return await senior_item_action(request, lambda sha256, name, form: decide_item(
+            catalog, app_state.config, sha256, name, grading_from_form(form), reason=form.get("reason") or None))
+
+    async def item_override(request: Request) -> Response:
+        return await senior_item_action(request, lambda sha256, name, form: set_by_hand(
+            catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")), name, form.get("reason", "")))
+
     async def confirmations_page(request: Request) -> Response:
         session = auth.require(request, {"senior"})
         pending = [p for p in catalog.pending_confirmations() if p.actor != session.user.name]
-        return page(request, "confirmations.html", pending=pending)
+        return page(request, "confirmations.html", pending=pending, escalated=catalog.escalated_items())
 
     async def confirm_submit(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -380,7 +391,7 @@ def create_app(installation: Installation) -> Starlette:
     async def recompute_submit(request: Request) -> Response:
         session = auth.require(request, {"admin"})
         await auth.check_csrf(request, session.csrf)
-        summary = recompute(catalog, app_state.config, session.user.name)
+        summary = recompute(catalog, app_state.config, requested_by=session.user.name)
         return _redirect(f"/admin/users?recomputed={summary.verdict_changes}+verdicts,+"
                          f"{summary.kept_exported}+kept+as+exported")
 
@@ -431,6 +442,7 @@ def create_app(installation: Installation) -> Starlette:
         Route("/media/{sha256}/reveal", reveal, methods=["POST"]),
         Route("/media/{sha256}/clear", clear),
         Route("/item/{sha256}", item_page),
+        Route("/item/{sha256}/grade", item_grade, methods=["POST"]),
         Route("/item/{sha256}/override", item_override, methods=["POST"]),
         Route("/item/{sha256}/contest", item_contest, methods=["POST"]),
         Route("/confirmations", confirmations_page),
@@ -445,7 +457,7 @@ def create_app(installation: Installation) -> Starlette:
     ]
     cluster_queue(catalog, app_state.config.clustering)  # items queued before the app existed
     if profiles_changed(catalog, app_state.config):  # a law profile was edited: its verdicts follow
-        recompute(catalog, app_state.config, "law-profiles")
+        recompute(catalog, app_state.config)
     app = Starlette(routes=routes, middleware=[Middleware(Sessions)],
                     exception_handlers={auth.LoginRequired: on_login_required, HTTPException: on_http_error})
     app.state.review = app_state

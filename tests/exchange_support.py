@@ -16,7 +16,7 @@ from hotline.settings import Settings
 
 
 def make_installation(root: Path, name: str, country: str, **settings: object) -> Installation:
-    return Installation.init(Settings(data_dir=root / name, country=country, analyst=f"{name}-analyst", **settings))
+    return Installation.init(Settings(data_dir=root / name, country=country, **settings))
 
 
 def confirmed_item(
@@ -45,7 +45,7 @@ def confirmed_item(
                                HashRecord(sha256, "md5", hashlib.md5(data).hexdigest()),
                                HashRecord(sha256, "sha1", hashlib.sha1(data).hexdigest())])
     catalog.queue_unmatched([sha256])
-    catalog.record_verdict(sha256, verdict, actor=inst.settings.analyst)
+    catalog.record_verdict(sha256, verdict, actor=f"{inst.settings.country.lower()}-analyst")
     return sha256
 
 

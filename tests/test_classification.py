@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from people import reviewers
 
 from catalog import Catalog, CrawlResult, HashRecord, MatchRecord, MediaRecord, SightingRecord, Verdict
 from catalog.errors import InvalidState
@@ -78,9 +79,9 @@ def test_grading_refuses_values_outside_the_schema(bad: dict[str, object]) -> No
     # posing without activity or focus: GB's "indecent" (severity 1) only
     (dict(age_group="pubescent", depiction="real", severity=1), False, False, False, True, False, False,
      Verdict.NOT_ILLEGAL),
-    # unclear age is never baseline
+    # unclear age is never baseline, nor "not illegal": a senior decides
     (dict(age_group="unclear", depiction="real", sexual_activity=True), False, False, False, False, False, False,
-     Verdict.NOT_ILLEGAL),
+     Verdict.UNDETERMINED),
     (dict(age_group="adult", depiction="real", sexual_activity=True, severity=3), False, False, False, False, False,
      False, Verdict.NOT_ILLEGAL),
 ])
@@ -213,6 +214,7 @@ def _queue(catalog: Catalog, groups: list[int], seed: int = 3) -> list[list[str]
 
 
 def test_queue_clusters_leases_and_a_decision_for_the_whole_cluster(catalog: Catalog) -> None:
+    reviewers(catalog)
     _queue(catalog, [3, 2, 1])
     config = ReviewConfig(profiles=PROFILES, lease=timedelta(minutes=5))
     shown = catalog.queue_clusters()
@@ -237,6 +239,7 @@ def test_queue_clusters_leases_and_a_decision_for_the_whole_cluster(catalog: Cat
 
 
 def test_an_expired_lease_frees_the_cluster(catalog: Catalog) -> None:
+    reviewers(catalog)
     _queue(catalog, [2])
     short = ReviewConfig(profiles=PROFILES, lease=timedelta(seconds=-1))  # expired as soon as taken
     cluster_id = claim_next(catalog, short, "ann")
@@ -246,6 +249,7 @@ def test_an_expired_lease_frees_the_cluster(catalog: Catalog) -> None:
 
 
 def test_split_moves_an_item_into_its_own_cluster(catalog: Catalog) -> None:
+    reviewers(catalog)
     _queue(catalog, [3])
     config = ReviewConfig(profiles=PROFILES)
     cluster_id = claim_next(catalog, config, "ann")
@@ -259,34 +263,52 @@ def test_split_moves_an_item_into_its_own_cluster(catalog: Catalog) -> None:
 
 
 def test_four_eyes_keeps_unconfirmed_verdicts_from_export(catalog: Catalog) -> None:
-    _queue(catalog, [2])
-    config = ReviewConfig(profiles=PROFILES, four_eyes=True)
+    reviewers(catalog)
+    catalog.set_review_rule("four_eyes", True, actor="root")
+    (group,) = _queue(catalog, [2])
+    config = ReviewConfig(profiles=PROFILES)
     cluster_id = claim_next(catalog, config, "ann")
     ids = decide_cluster(catalog, config, cluster_id, "ann", grading(**BASELINE))  # type: ignore[arg-type]
     assert catalog.export_candidates("interpol") == []
     assert [p.verdict_id for p in catalog.pending_confirmations()] == ids
-    with pytest.raises(NotAllowed, match="your own"):
-        confirm(catalog, ids[0], "ann")
+    with pytest.raises(NotAllowed, match="only senior"):
+        confirm(catalog, ids[0], "bob")
+    with pytest.raises(NotAllowed, match="no active user"):
+        confirm(catalog, ids[0], "dave")  # a name is not a user
+    with pytest.raises(NotAllowed, match="reveal"):
+        confirm(catalog, ids[0], "sam")
+    catalog.record_reveal("sam", group[0])
     confirm(catalog, ids[0], "sam")
+    catalog.record_reveal("sue", group[0])
     with pytest.raises(NotAllowed, match="already"):
         confirm(catalog, ids[0], "sue")
     assert [c.verdict_id for c in catalog.export_candidates("interpol")] == [ids[0]]
     assert "verdict.confirm" in [e.action for e in catalog.audit_entries()]
 
 
-def test_set_by_hand_is_audited_and_counts_as_the_second_look(catalog: Catalog) -> None:
+def test_a_disagreeing_override_goes_to_a_third_reviewer(catalog: Catalog) -> None:
+    reviewers(catalog)
+    catalog.set_review_rule("four_eyes", True, actor="root")
     (items,) = _queue(catalog, [1])
-    config = ReviewConfig(profiles=PROFILES, four_eyes=True)
+    config = ReviewConfig(profiles=PROFILES)
     decide_item(catalog, config, items[0], "ann", grading(age_group="adult", depiction="real"))
     set_by_hand(catalog, config, items[0], Verdict.NATIONAL, "sam", "the person is 16, per the case file")
-    assert [c.sha256 for c in catalog.export_candidates("interpol")] == items  # two people looked
+    assert catalog.export_candidates("interpol") == []  # ann and sam disagree: neither decides alone
     entry = next(e for e in catalog.audit_entries() if e.action == "verdict.override")
     assert entry.actor == "sam" and entry.detail["reason"] == "the person is 16, per the case file"
+    (pending,) = catalog.pending_confirmations()
+    catalog.record_reveal("sam", items[0])
+    with pytest.raises(NotAllowed, match="graded or decided"):
+        confirm(catalog, pending.verdict_id, "sam")
+    catalog.record_reveal("sue", items[0])
+    confirm(catalog, pending.verdict_id, "sue")  # the third reviewer
+    assert [c.sha256 for c in catalog.export_candidates("interpol")] == items
 
 
 def test_recompute_follows_a_changed_profile_but_exported_and_hand_set_verdicts_stay(
     catalog: Catalog, tmp_path: Path
 ) -> None:
+    reviewers(catalog)
     a, b, c = _queue(catalog, [1, 1, 1])
     drawn = grading(age_group="prepubescent", depiction="drawn", sexual_activity=True)
     config = ReviewConfig(profiles=load_profile_set("XX", folders=[tmp_path]))
@@ -314,6 +336,7 @@ def test_recompute_follows_a_changed_profile_but_exported_and_hand_set_verdicts_
 
 
 def test_cli_path_and_known_sets_keep_the_cluster_counts_right(catalog: Catalog) -> None:
+    reviewers(catalog)
     (group,) = _queue(catalog, [2])
     classify(catalog, group[0], Verdict.NOT_ILLEGAL, analyst="ann")
     assert [c.items for c in catalog.queue_clusters()] == [1]
@@ -323,6 +346,7 @@ def test_cli_path_and_known_sets_keep_the_cluster_counts_right(catalog: Catalog)
 
 
 def test_decisions_refuse_items_outside_the_cluster(catalog: Catalog) -> None:
+    reviewers(catalog)
     one, two = _queue(catalog, [1, 1])
     config = ReviewConfig(profiles=PROFILES)
     cluster_id = catalog.cluster_of(one[0])

@@ -17,10 +17,13 @@ import pytest
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
 
 
-def run(data_dir: Path, *args: str, ok: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING"}
-    env.pop("HOTLINE_CONFIG", None)
-    done = subprocess.run([*HOTLINE, *args], capture_output=True, text=True, env=env, timeout=timeout)
+def run(data_dir: Path, *args: str, ok: bool = True, timeout: float = 120,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING",
+           "XDG_CONFIG_HOME": str(data_dir.parent / "config")}  # where `hotline login` keeps its token
+    for name in ("HOTLINE_CONFIG", "HOTLINE_TOKEN"):
+        env.pop(name, None)
+    done = subprocess.run([*HOTLINE, *args], capture_output=True, text=True, env=env, timeout=timeout, input=stdin)
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -77,7 +80,7 @@ def test_reports_known_sets_queue_stats_as_json(data_dir: Path, tmp_path: Path) 
     [
         (("report", "add", "ftp://example.test/x"), "http or https"),
         (("report", "add", "not a url"), "not a url"),
-        (("classify", "deadbeefdeadbeef", "--verdict", "baseline"), "no media item"),
+        (("classify", "deadbeefdeadbeef", "--verdict", "baseline"), "log in first"),  # no typed names
         (("classify", "deadbeef", "--verdict", "awful"), "unknown verdict"),
         (("report", "show", "42"), "no report 42"),
         (("bundle", "open", "/nonexistent.hlb"), "nonexistent"),
@@ -111,7 +114,12 @@ def test_demo_crawls_a_local_site_end_to_end(data_dir: Path) -> None:
     queue = run_json(data_dir, "queue", "list")
     assert len(queue) == 5
     media_id = queue[0]["sha256"][:12]
-    run(data_dir, "classify", media_id, "--verdict", "national", "--analyst", "ann")
+    password = "correct horse battery\n"
+    run(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=password)
+    run(data_dir, "login", "root", "--password-stdin", stdin=password)
+    run(data_dir, "user", "add", "ann", "--role", "analyst", "--password-stdin", stdin=password)
+    run(data_dir, "login", "ann", "--password-stdin", stdin=password)
+    run(data_dir, "classify", media_id, "--verdict", "national")
     exported = run_json(data_dir, "export")
     assert exported["items"] == 1
     opened = run_json(data_dir, "bundle", "open", exported["location"])

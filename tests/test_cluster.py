@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.config import Config
 from cluster_support import AWS, BUCKET, cluster_settings, postgres_database
+from people import add_people
 
 from catalog import Catalog, CrawlResult, MediaRecord, SightingRecord, Verdict
 from catalog.db import head_revision
@@ -227,6 +228,7 @@ def test_retention_flow_is_off_until_configured_then_purges(
     sha256, _ = _stored_item(installation, 21)
     installation.catalog.record_hashes(hash_image(installation.evidence.get(sha256)).records())
     installation.catalog.queue_unmatched([sha256])
+    add_people(installation.catalog, ann="analyst")
     classify(installation.catalog, sha256, Verdict.NOT_ILLEGAL, analyst="ann")
     assert retention() == {"enabled": False}
     monkeypatch.setenv("HOTLINE_RETENTION_DAYS", "30")

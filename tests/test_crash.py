@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from people import add_people
 
 from catalog import Verdict
 from catalog.schema import crawls, export_items, exports, media, report_errors, reports, sightings, verdicts
@@ -191,6 +192,7 @@ def test_killed_mid_crawl_mid_hash_and_mid_export_then_run_again(
 
     # 4. killed while writing a bundle (with media) into the outbox
     queued = [q.sha256 for q in installation.catalog.queue(limit=1000)]
+    add_people(installation.catalog, ann="analyst")
     for sha256 in queued:
         classify(installation.catalog, sha256, Verdict.NATIONAL, analyst="ann")
     outbox = installation.settings.outbox_dir

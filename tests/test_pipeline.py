@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cluster_support import Profile
+from people import add_people
 from PIL import Image
 
 from catalog import Verdict
@@ -81,6 +82,7 @@ def test_report_to_verified_bundle(profile: Profile, tmp_path: Path, monkeypatch
     assert len(stored) == 6 and not any(pics[2][:64] in blob or pics[4][:64] in blob for blob in stored)
 
     national = outcomes["2.jpg"].sha256
+    add_people(catalog, ann="analyst")
     classify(catalog, national[:12], Verdict.NATIONAL, analyst="ann", reason="test")
     classify(catalog, outcomes["3.jpg"].sha256, Verdict.NOT_ILLEGAL, analyst="ann")
     assert {q.sha256 for q in catalog.queue()} == {outcomes["4.png"].sha256}
@@ -180,5 +182,6 @@ def _one_item_bundle(installation: Installation) -> Path:
                                              sightings=(SightingRecord(sha256, "http://example.test/a.jpg", "http://example.test/"),)))
     catalog.record_hashes(hash_image(data).records())
     catalog.queue_unmatched([sha256])
+    add_people(catalog, ann="analyst")
     classify(catalog, sha256, Verdict.BASELINE, analyst="ann")
     return Path(export_bundles()["location"])

@@ -18,13 +18,16 @@ import httpx
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from people import hotline_cli
 from PIL import Image, ImageFilter
 
 from catalog.schema import web_sessions
+from classification import decide_item, grading
 from hotline.installation import Installation
 from hotline.settings import Settings
 from hotline.site import unused_port
 from review.app import create_app
+from review.config import review_config
 from review.passwords import hash_password, verify_password
 from review.sample import seed_queue
 from review.server import running
@@ -38,8 +41,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installatio
     settings = Settings(data_dir=tmp_path_factory.mktemp("review") / "data", country="XX", review_reveal_budget=3)
     inst = Installation.init(settings)
     groups = seed_queue(inst, [3, 1], videos=1, known=2)
-    for role in ROLES:
-        inst.catalog.add_user(f"{role}1", role, hash_password(PASSWORD), actor="test")
+    inst.catalog.add_user("admin1", "admin", hash_password(PASSWORD), actor="system")  # the first admin
+    for role in ROLES[:-1]:
+        inst.catalog.add_user(f"{role}1", role, hash_password(PASSWORD), actor="admin1")
     app = create_app(inst)
     with running(app, unused_port()) as url:
         yield inst, url, groups
@@ -175,41 +179,45 @@ def test_no_plaintext_media_reach_the_disk(site) -> None:  # type: ignore[no-unt
             assert not any(o in data for o in originals), path
 
 
-def _cli(data_dir: Path, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING"}
-    env.pop("HOTLINE_CONFIG", None)
-    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
-    assert (done.returncode == 0) == ok, done.stderr
-    return done
-
-
 def test_command_line_users_grading_profiles_and_serve(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    _cli(data_dir, "init")
+    hotline_cli(data_dir, "init")
     inst = Installation.open(Settings(data_dir=data_dir))
     (group,) = seed_queue(inst, [2])
-    added = json.loads(_cli(data_dir, "user", "add", "ann", "--role", "senior", "--password-stdin", "--json",
+    assert "may add users" in hotline_cli(data_dir, "user", "add", "ann", "--role", "senior", "--password-stdin",
+                                   stdin=PASSWORD + "\n", ok=False).stderr  # no admin logged in
+    hotline_cli(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")  # the first
+    assert "wrong name or password" in hotline_cli(data_dir, "login", "root", "--password-stdin", stdin="nope\n",
+                                            ok=False).stderr
+    hotline_cli(data_dir, "login", "root", "--password-stdin", stdin=PASSWORD + "\n")
+    added = json.loads(hotline_cli(data_dir, "user", "add", "ann", "--role", "senior", "--password-stdin", "--json",
                             stdin=PASSWORD + "\n").stdout)
     assert added["role"] == "senior" and "password" not in json.dumps(added)
-    _cli(data_dir, "user", "set", "ann", "--reveal-budget", "5", "--inactive")
-    (listed,) = json.loads(_cli(data_dir, "user", "list", "--json").stdout)
-    assert (listed["reveal_budget"], listed["active"]) == (5, False)
+    hotline_cli(data_dir, "user", "add", "bea", "--role", "analyst", "--password-stdin", stdin=PASSWORD + "\n")
+    hotline_cli(data_dir, "user", "set", "ann", "--reveal-budget", "5", "--inactive")
+    listed = {u["name"]: u for u in json.loads(hotline_cli(data_dir, "user", "list", "--json").stdout)}
+    assert (listed["ann"]["reveal_budget"], listed["ann"]["active"]) == (5, False)
+    assert "only analyst or senior" in hotline_cli(data_dir, "classify", group[0][:12], "--age-group", "adult",
+                                            "--depiction", "real", ok=False).stderr  # an admin does not grade
+    hotline_cli(data_dir, "login", "bea", "--password-stdin", stdin=PASSWORD + "\n")
+    assert json.loads(hotline_cli(data_dir, "whoami", "--json").stdout) == {"name": "bea", "role": "analyst"}
 
-    clusters = json.loads(_cli(data_dir, "queue", "clusters", "--json").stdout)
+    clusters = json.loads(hotline_cli(data_dir, "queue", "clusters", "--json").stdout)
     assert [sorted(c["members"]) for c in clusters] == [sorted(group)]
-    graded = json.loads(_cli(data_dir, "classify", group[0][:12], "--age-group", "pubescent", "--depiction", "real",
+    graded = json.loads(hotline_cli(data_dir, "classify", group[0][:12], "--age-group", "pubescent", "--depiction", "real",
                              "--sexual-activity", "--gender", "female", "--json").stdout)
     assert graded["verdict"] == "national" and graded["jurisdictions"] == {"INTERPOL": False, "XX": True}
-    assert "needs a reason" in _cli(data_dir, "classify", group[1][:12], "--age-group", "adult", "--depiction", "real",
+    assert "needs a reason" in hotline_cli(data_dir, "classify", group[1][:12], "--age-group", "adult", "--depiction", "real",
                                     "--verdict", "baseline", ok=False).stderr
 
-    profiles = {p["jurisdiction"]: p for p in json.loads(_cli(data_dir, "profile", "list", "--json").stdout)}
+    profiles = {p["jurisdiction"]: p for p in json.loads(hotline_cli(data_dir, "profile", "list", "--json").stdout)}
     assert profiles["XX"]["home"] and profiles["INTERPOL"]["applied"] and not profiles["DE"]["applied"]
     bad = tmp_path / "bad.toml"
     bad.write_text('jurisdiction = "ZZ"\n[[rules]]\nname = "r"\nverdict = "perhaps"\n')
-    assert "rule 1" in _cli(data_dir, "profile", "check", str(bad), ok=False).stderr
-    assert json.loads(_cli(data_dir, "profile", "recompute", "--json").stdout)["items"] == 1
+    assert "rule 1" in hotline_cli(data_dir, "profile", "check", str(bad), ok=False).stderr
+    assert json.loads(hotline_cli(data_dir, "profile", "recompute", "--json").stdout)["items"] == 1
+    hotline_cli(data_dir, "logout")
+    assert json.loads(hotline_cli(data_dir, "whoami", "--json").stdout)["name"] == "system"
 
     port = unused_port()
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir)}
@@ -250,3 +258,18 @@ def test_admin_adds_users_and_each_user_sets_their_blur(site) -> None:  # type: 
     assert light.mode == "L" and _detail(light) > 2 * _detail(Image.open(io.BytesIO(strong)))
     changes = [e.detail for e in inst.catalog.audit_entries(action="user.update") if e.subject == "newbie"]
     assert changes == [{"blur": 0}, {"reveal_budget": 7}]  # newest first
+
+
+def test_a_senior_decides_an_undetermined_item_on_its_page(site) -> None:  # type: ignore[no-untyped-def]
+    inst, url, groups = site
+    sha = groups[1][0]
+    unclear = grading(age_group="unclear", depiction="real", sexual_activity=True)
+    decide_item(inst.catalog, review_config(inst.settings), sha, "analyst1", unclear)
+    senior, csrf = _login(url, "senior1")
+    assert sha[:12] in senior.get("/confirmations").text  # the undetermined list
+    analyst, analyst_csrf = _login(url, "analyst1")
+    clear = {"age_group": "prepubescent", "depiction": "real", "sexual_activity": "1"}
+    assert analyst.post(f"/item/{sha}/grade", data={"csrf": analyst_csrf, **clear}).status_code == 403
+    senior.post(f"/item/{sha}/grade", data={"csrf": csrf, **clear})
+    assert inst.catalog.item_decisions(sha)["verdicts"][-1]["verdict"] == "baseline"
+    assert inst.catalog.escalated_items() == []

@@ -39,12 +39,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[tuple[Installation, str, list[list[str]]]]:
-    settings = Settings(data_dir=tmp_path / "data", country="XX", four_eyes=True, law_profiles=("DE", "GB"),
+    settings = Settings(data_dir=tmp_path / "data", country="XX", law_profiles=("DE", "GB"),
                         queue_priority=("size", "report_age"))
     inst = Installation.init(settings)
     groups = seed_queue(inst, [3, 2], known=2)
-    inst.catalog.add_user("ann", "analyst", hash_password(PASSWORD), actor="test")
-    inst.catalog.add_user("sam", "senior", hash_password(PASSWORD), actor="test")
+    inst.catalog.add_user("root", "admin", hash_password(PASSWORD), actor="system")
+    inst.catalog.add_user("ann", "analyst", hash_password(PASSWORD), actor="root")
+    inst.catalog.add_user("sam", "senior", hash_password(PASSWORD), actor="root")
+    inst.catalog.set_review_rule("four_eyes", True, actor="root")  # the installation's rule, not a setting
     with running(create_app(inst), unused_port()) as url:
         yield inst, url, groups
     inst.close()
@@ -124,9 +126,15 @@ def test_analyst_classifies_a_cluster_by_keyboard_and_a_senior_confirms(browser:
 
     senior = _login(browser, url, "sam")
     senior.goto("/confirmations")
-    expect(senior.locator("table tr")).to_have_count(3)  # header + the two verdicts
+    expect(senior.locator("#pending tr")).to_have_count(3)  # header + the two verdicts
+    senior.locator("form button", has_text="Confirm").first.click()
+    expect(senior.locator("main")).to_contain_text("reveal the item before confirming")  # not seen: refused
+    senior.goto(f"/item/{decided[0]}")
+    senior.locator("button.reveal").click()
+    expect(senior.locator("img.clear")).to_have_count(1)
+    senior.goto("/confirmations")
     senior.locator("form button", has_text="Confirm").first.click()
     senior.wait_for_load_state()
-    expect(senior.locator("table tr")).to_have_count(2)
+    expect(senior.locator("#pending tr")).to_have_count(2)
     assert [c.sha256 for c in catalog.export_candidates("interpol", sources=["analyst"])] == [decided[0]]
     assert [e.actor for e in catalog.audit_entries(action="verdict.confirm")] == ["sam"]

@@ -1,0 +1,51 @@
+"""The installation's review rules, stored in the catalog so that every process (the
+command line, the web app, flows, recomputation) applies the same ones.
+
+Only an admin changes a rule, and the change is audited (``rules.set``) with the value it
+replaced. Which rules there are and what they mean is ``classification.review``'s business;
+this module keeps their values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from catalog.audit import audit
+from catalog.db import Database, utcnow
+from catalog.errors import NotFound
+from catalog.records import ReviewRules
+from catalog.schema import review_rules
+from catalog.users import require_role
+
+RULE_TYPES: dict[str, type] = {"four_eyes": bool}
+"""Each rule and the type of its value (``ReviewRules`` has one field per rule)."""
+
+
+def read_rules(conn: sa.Connection) -> ReviewRules:
+    stored = dict(conn.execute(sa.select(review_rules.c.name, review_rules.c.value)).all())
+    defaults = ReviewRules()
+    return ReviewRules(**{name: kind(stored.get(name, getattr(defaults, name))) for name, kind in RULE_TYPES.items()})
+
+
+class RulesMixin(Database):
+    def review_rules(self) -> ReviewRules:
+        with self.read() as conn:
+            return read_rules(conn)
+
+    def set_review_rule(self, name: str, value: Any, *, actor: str) -> ReviewRules:
+        """Change one rule (admins only; audited with the previous value)."""
+        if name not in RULE_TYPES:
+            raise NotFound(f"no review rule {name!r}; rules: {', '.join(RULE_TYPES)}")
+        if not isinstance(value, RULE_TYPES[name]):
+            raise ValueError(f"review rule {name} takes a {RULE_TYPES[name].__name__}, not {value!r}")
+        with self.write() as conn:
+            require_role(conn, actor, {"admin"}, f"change the review rule {name}")
+            previous = getattr(read_rules(conn), name)
+            updated = conn.execute(review_rules.update().where(review_rules.c.name == name).values(
+                value=value, updated_at=utcnow(), updated_by=actor)).rowcount
+            if not updated:
+                conn.execute(review_rules.insert().values(name=name, value=value, updated_at=utcnow(), updated_by=actor))
+            audit(conn, actor, "rules.set", name, value=value, previous=previous)
+            return read_rules(conn)
