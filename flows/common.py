@@ -7,6 +7,9 @@ import os
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Without PREFECT_API_URL each flow command starts a temporary server; Prefect's default 20 s
+# for its start fails on a loaded machine (about 20 s at load 10 on two cores).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
 from collections.abc import Sequence  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402

@@ -8,6 +8,9 @@ import os
 # Prefect must not phone home; set before anything imports it.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Without PREFECT_API_URL each flow command starts a temporary server; Prefect's default 20 s
+# for its start fails on a loaded machine (about 20 s at load 10 on two cores).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
 import functools  # noqa: E402
 import sys  # noqa: E402
