@@ -9,6 +9,7 @@ from catalog.faults import FaultsMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
 from catalog.media import MediaMixin
+from catalog.pending import PendingMixin
 from catalog.rechecks import RechecksMixin
 from catalog.reports import ReportsMixin
 from catalog.retention import RetentionMixin
@@ -17,5 +18,5 @@ from catalog.users import UsersMixin
 
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, AuditMixin):
+              RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, PendingMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

@@ -50,3 +50,14 @@ class StoredMedia:
     media: MediaRecord
     media_url: str
     fetch: Fetch
+
+
+@dataclass(frozen=True)
+class UnstoredMedia:
+    """A media URL whose bytes were not stored: the evidence store failed (``stage``
+    ``evidence``; or storing was paused and the URL not even fetched), or, on a second
+    attempt, the site failed transiently (``crawl``). It becomes a ``PendingMedia``."""
+
+    media_url: str
+    reason: str
+    stage: str = "evidence"  # evidence | crawl

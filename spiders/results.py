@@ -4,6 +4,11 @@ Sightings are joined at the end: a page's ``MediaLink`` meets the ``StoredMedia`
 from that URL, whichever came first and however many pages referenced it. Crawl-wide
 limits that fired (counted by the spider under ``hotline/limit/...``) become one ``limit``
 reason each, on the reported URL.
+
+Media found but not stored (``UnstoredMedia``) become ``PendingMedia``, one per page that
+referenced them, with one reason on the reported URL that says how many wait and why; such
+a crawl never says "no media found". A retry crawl (``CrawlRequest.retry``) starts from the
+links the first crawl found.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from catalog.records import (
     CrawlResult,
     MediaRecord,
     PageRecord,
+    PendingMedia,
     SightingRecord,
 )
-from spiders.items import FetchedMedia, MediaLink, StoredMedia
+from spiders.items import FetchedMedia, MediaLink, StoredMedia, UnstoredMedia
 from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS
+from spiders.pipelines.evidence import PAUSED
 from spiders.request import CrawlRequest
 
 NO_MEDIA = "no media found on the page"
@@ -68,6 +75,9 @@ class ResultBuilder:
         self.errors: list[CrawlError] = []
         self.links: dict[tuple[str, str], None] = {}
         self.stored: dict[str, StoredMedia] = {}  # by media_url
+        self.unstored: dict[str, UnstoredMedia] = {}  # by media_url, first failure kept
+        for media_url, page_url in request.retry:
+            self.links.setdefault((media_url, page_url))
 
     def add(self, item: Any, **_: Any) -> None:
         if isinstance(item, PageRecord):
@@ -78,6 +88,8 @@ class ResultBuilder:
             self.links.setdefault((item.media_url, item.page_url))
         elif isinstance(item, StoredMedia):
             self.stored.setdefault(item.media_url, item)
+        elif isinstance(item, UnstoredMedia):
+            self.unstored.setdefault(item.media_url, item)
         elif isinstance(item, FetchedMedia):  # the evidence pipeline did not run
             raise TypeError(
                 f"media from {item.media_url!r} reached the result unstored"
@@ -108,6 +120,42 @@ class ResultBuilder:
                 )
         return sightings
 
+    def _pending(self) -> list[PendingMedia]:
+        return [
+            PendingMedia(media_url, page_url, unstored.reason, unstored.stage)
+            for media_url, page_url in self.links
+            if media_url not in self.stored and (unstored := self.unstored.get(media_url)) is not None
+        ]
+
+    def _pending_reasons(self, pending: list[PendingMedia], stats: Mapping[str, Any]) -> list[CrawlError]:
+        """One reason per stage on the reported URL: how many items wait, and why."""
+        errors = []
+        for stage in ("evidence", "crawl"):
+            urls = {p.media_url for p in pending if p.stage == stage}
+            if not urls:
+                continue
+            first = next(u.reason for u in self.unstored.values() if u.stage == stage)
+            if stage == "crawl":
+                text = f"{len(urls)} item(s) could not be fetched again and stay pending: {first}"
+            elif stats.get(PAUSED):
+                text = (f"evidence store failing: stopped storing media after "
+                        f"{self.request.max_store_failures} failures in a row; {len(urls)} item(s) "
+                        f"kept pending for the next run (first failure: {first})")
+            else:
+                text = f"{len(urls)} item(s) could not be stored and are kept pending for the next run: {first}"
+            errors.append(CrawlError(self.url, text, stage=stage))
+        return errors
+
+    def _unsettled(self) -> list[CrawlError]:
+        """A retry crawl's URLs that came to nothing (no media any more, or a viewer page
+        now): a permanent answer, recorded so the item is settled."""
+        seen = {e.url for e in self.errors}
+        return [
+            CrawlError(media_url, "fetched again, but it is no longer media (by its magic bytes)")
+            for media_url in dict.fromkeys(u for u, _ in self.request.retry)
+            if media_url not in self.stored and media_url not in self.unstored and media_url not in seen
+        ]
+
     def build(self, scrapy_stats: Mapping[str, Any]) -> CrawlResult:
         """The CrawlResult. Adds "no media found" when nothing was stored and the reported
         URL itself has no error, and an error when the crawl hit its time limit."""
@@ -115,10 +163,12 @@ class ResultBuilder:
         for stored in self.stored.values():
             media.setdefault(stored.media.sha256, stored.media)
         sightings = self._sightings()
-        errors = list(self.errors)
+        pending = self._pending()
+        errors = list(self.errors) + self._unsettled()
         errors += [CrawlError(self.url, reason, stage="limit")
                    for reason in limit_reasons(self.request, scrapy_stats)]
-        if not media and not any(e.url == self.url for e in errors):
+        errors += self._pending_reasons(pending, scrapy_stats)
+        if not media and not self.request.retry and not any(e.url == self.url for e in errors):
             errors.append(CrawlError(self.url, NO_MEDIA))
         if n := scrapy_stats.get("spider_exceptions/count"):
             errors.append(
@@ -140,7 +190,7 @@ class ResultBuilder:
                 if key in scrapy_stats
             }
         )
-        stats.update(media=len(media), sightings=len(sightings), errors=len(errors))
+        stats.update(media=len(media), sightings=len(sightings), errors=len(errors), pending=len(pending))
         return CrawlResult(
             url=self.url,
             pages=tuple(self.pages),
@@ -148,4 +198,5 @@ class ResultBuilder:
             sightings=tuple(sightings),
             errors=tuple(errors),
             stats=stats,
+            pending=tuple(pending),
         )
