@@ -25,6 +25,34 @@ _TRANSIENT = ("500", "502", "503", "504", "InternalError", "ServiceUnavailable",
               "RequestTimeout", "Throttling", "ThrottlingException", "RequestTimeTooSkewed")
 
 
+# Answers that no retry can change, and what the operator should check.
+_REFUSALS = {
+    "NoSuchBucket": "the bucket does not exist",
+    "AccessDenied": "access denied: the credentials may not use this bucket",
+    "AllAccessDisabled": "all access to this bucket is disabled",
+    "InvalidAccessKeyId": "the access key is not known to the endpoint: check the credentials",
+    "SignatureDoesNotMatch": "the secret key does not match the access key: check the credentials",
+    "InvalidBucketName": "the bucket name is not valid",
+    "AccountProblem": "the account has a problem the endpoint will not serve",
+}
+
+
+def refusal(exc: BaseException) -> str | None:
+    """What an S3 answer that cannot heal means (a missing bucket, access denied, bad
+    credentials), or None when trying again later may help."""
+    if not isinstance(exc, ClientError):
+        return None
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    bucket = exc.response.get("Error", {}).get("BucketName")
+    if code in _REFUSALS:
+        where = f" ({bucket!r})" if bucket else ""
+        return f"{_REFUSALS[code]}{where} [{code}]"
+    if status == "403":
+        return f"access denied [{code or 403}]"
+    return None
+
+
 def _failure(exc: ClientError | BotoCoreError, what: str) -> EvidenceError:
     """The evidence error for an S3 call that failed after botocore's own retries."""
     if isinstance(exc, BotoCoreError):  # no answer: connection refused, timeout, DNS
@@ -33,7 +61,7 @@ def _failure(exc: ClientError | BotoCoreError, what: str) -> EvidenceError:
     status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
     if code in _TRANSIENT or status.startswith("5"):
         return EvidenceUnavailable(f"S3 kept failing while trying to {what}: {exc}")
-    return EvidenceError(f"S3 refused to {what}: {exc}")
+    return EvidenceError(f"S3 refused to {what}: {refusal(exc) or exc}")
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
