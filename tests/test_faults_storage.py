@@ -188,3 +188,78 @@ def test_an_s3_outage_mid_crawl_keeps_every_item_and_the_next_run_stores_them(
         inst.close()
         proxy.close()
 
+
+
+def test_storing_pauses_after_failures_in_a_row_and_a_success_resets_the_count(tmp_path: Path) -> None:
+    from evidence import LocalEvidenceStore, new_data_key
+    from spiders.pipelines.evidence import EvidencePipeline
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_bytes(b"")  # a store rooted at a file: every write fails with a real OSError
+    broken, working = LocalEvidenceStore(blocked, new_data_key()), LocalEvidenceStore(tmp_path / "ok", new_data_key())
+    pipeline = EvidencePipeline(broken, stats=None, max_failures=3)  # type: ignore[arg-type]  # stats unused by _put
+    bodies = iter(synthetic_image(seed, (64, 48)) for seed in range(100))
+    for _ in range(2):
+        with pytest.raises(OSError):
+            pipeline._put(next(bodies))
+    pipeline.store = working
+    assert pipeline._put(next(bodies)) is not None  # stored: the count starts again
+    pipeline.store = broken
+    for _ in range(2):
+        with pytest.raises(OSError):
+            pipeline._put(next(bodies))
+    assert pipeline._paused is None
+    with pytest.raises(OSError):
+        pipeline._put(next(bodies))
+    assert pipeline._paused is not None and "failed 3 times in a row" in pipeline._paused
+    pipeline.store = working  # even a store that works again is not tried for this crawl
+    assert pipeline._put(next(bodies)) is None
+
+
+def test_a_second_attempt_settles_each_item_by_what_the_site_answers(
+    installation: Installation, tmp_path: Path
+) -> None:
+    from catalog.records import CrawlResult, PendingMedia
+    from hotline.site import Reply, SiteRequest
+    from spiders import CrawlRequest, crawl
+
+    picture = synthetic_image(41, (64, 48))
+    referers: list[str | None] = []
+
+    def ok(request: SiteRequest) -> tuple[bytes, str]:
+        referers.append(request.headers.get("Referer"))
+        return picture, "image/jpeg"
+
+    routes: dict[str, Route] = {"/ok.jpg": ok, "/gone.jpg": Reply(b"gone", status=404),
+                                "/flaky.jpg": Reply(b"busy", status=503), "/text.jpg": (b"just text", "image/jpeg")}
+    catalog = installation.catalog
+    with serve_site(routes) as site:
+        page = site.url("/page")
+        report = catalog.add_report(page, actor="test")
+        names = ("ok", "gone", "flaky", "text")
+        first = CrawlResult(page, pending=tuple(
+            PendingMedia(site.url(f"/{n}.jpg"), page, "could not store media: [Errno 28] No space left on device")
+            for n in names))
+        catalog.record_crawl(report, first)
+        waiting = catalog.pending_media(report)
+        assert [p.media_url.rsplit("/", 1)[-1] for p in waiting] == [f"{n}.jpg" for n in names]
+
+        request = CrawlRequest(page, allow=(site.host_port,), retry=tuple((p.media_url, p.page_url) for p in waiting))
+        result = crawl(request, installation.evidence_spec)
+    assert referers == [page]  # fetched with the page it was found on as Referer
+    assert [(p.media_url, p.stage) for p in result.pending] == [(site.url("/flaky.jpg"), "crawl")]
+    assert len(result.media) == 1 and NO_MEDIA not in [e.reason for e in result.errors]
+    catalog.record_crawl(report, result, give_up_after=3)
+    with catalog.engine.connect() as conn:
+        rows = {r.media_url.rsplit("/", 1)[-1]: r for r in conn.execute(sa.select(pending_media))}
+    assert rows["ok.jpg"].status == "stored"
+    assert (rows["gone.jpg"].status, rows["gone.jpg"].reason) == ("closed", "HTTP 404")
+    assert rows["text.jpg"].status == "closed" and "no longer media" in rows["text.jpg"].reason
+    assert (rows["flaky.jpg"].status, rows["flaky.jpg"].attempts) == ("pending", 2)
+    assert "HTTP 503" in rows["flaky.jpg"].reason
+    catalog.record_crawl(report, result, give_up_after=3)  # the site keeps failing: given up
+    (flaky,) = [p for p in catalog.pending_media(report)] or [None]
+    assert flaky is None
+    with catalog.engine.connect() as conn:
+        reason = conn.scalar(sa.select(pending_media.c.reason).where(pending_media.c.media_url.like("%flaky.jpg")))
+    assert reason is not None and reason.startswith("given up after 3 attempts: HTTP 503")
