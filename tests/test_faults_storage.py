@@ -263,3 +263,28 @@ def test_a_second_attempt_settles_each_item_by_what_the_site_answers(
     with catalog.engine.connect() as conn:
         reason = conn.scalar(sa.select(pending_media.c.reason).where(pending_media.c.media_url.like("%flaky.jpg")))
     assert reason is not None and reason.startswith("given up after 3 attempts: HTTP 503")
+
+
+def test_pending_items_are_kept_and_settled_on_both_databases(catalog_url: str) -> None:
+    from catalog import Catalog
+    from catalog.records import CrawlError, CrawlResult, MediaRecord, PendingMedia, SightingRecord
+
+    catalog = Catalog(catalog_url)
+    catalog.migrate()
+    report = catalog.add_report("http://example.test/page", actor="t")
+    page, a, b = "http://example.test/page", "http://example.test/a.jpg", "http://example.test/b.jpg"
+    full = "could not store media: [Errno 28] No space left on device"
+    catalog.record_crawl(report, CrawlResult(page, pending=(PendingMedia(a, page, full), PendingMedia(b, page, full))))
+    catalog.defer_report(report, "2 item(s) not stored yet")
+    assert catalog.get_report(report).status == "pending"
+    assert [p.media_url for p in catalog.pending_media(report)] == [a, b]
+    # the next run: a stored, b still refused by the store (never given up: not the site's fault)
+    for _ in range(5):
+        catalog.record_crawl(report, CrawlResult(
+            page, media=(MediaRecord("a" * 64, 10),), sightings=(SightingRecord("a" * 64, a, page),),
+            pending=(PendingMedia(b, page, full),)), give_up_after=2)
+    assert catalog.pending_media(report) == [PendingMedia(b, page, full)]
+    catalog.record_crawl(report, CrawlResult(page, errors=(CrawlError(b, "HTTP 410"),)))
+    assert catalog.pending_media(report) == []
+    assert catalog.pending_media_counts() == {"stored": 1, "closed": 1}
+    catalog.dispose()
