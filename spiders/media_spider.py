@@ -405,8 +405,10 @@ class MediaSpider(Spider):
         self._count(f"errors/{role}")
         if reason.limit:
             self._count("limit/fired")
-        if r.retry and role == "media" and not reason.limit and reason.status not in GONE_STATUSES:
-            # an item we once had: only a permanent answer (404, 410, a limit) gives it up
+        permanent = reason.status in GONE_STATUSES or (reason.limit and not reason.timed_out)
+        if r.retry and role == "media" and not permanent:
+            # an item we once had: only a permanent answer (404, 410, a limit of the item
+            # itself such as its size) gives it up; a slow or failing site is tried again
             yield UnstoredMedia(url, text, stage="crawl")
             return
         yield CrawlError(url, text, stage="limit" if reason.limit else "crawl")

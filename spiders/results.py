@@ -146,15 +146,20 @@ class ResultBuilder:
             errors.append(CrawlError(self.url, text, stage=stage))
         return errors
 
-    def _unsettled(self) -> list[CrawlError]:
-        """A retry crawl's URLs that came to nothing (no media any more, or a viewer page
-        now): a permanent answer, recorded so the item is settled."""
+    def _unsettled(self, stats: Mapping[str, Any]) -> list[CrawlError]:
+        """A retry crawl's URLs that came to nothing. Cut off by the crawl's time limit:
+        still pending. Otherwise (no media any more, or a viewer page now) a permanent
+        answer, recorded so that the item is settled."""
         seen = {e.url for e in self.errors}
-        return [
-            CrawlError(media_url, "fetched again, but it is no longer media (by its magic bytes)")
-            for media_url in dict.fromkeys(u for u, _ in self.request.retry)
-            if media_url not in self.stored and media_url not in self.unstored and media_url not in seen
-        ]
+        untried = [u for u in dict.fromkeys(u for u, _ in self.request.retry)
+                   if u not in self.stored and u not in self.unstored and u not in seen]
+        if stats.get("finish_reason") == "closespider_timeout":
+            for url in untried:
+                self.unstored[url] = UnstoredMedia(
+                    url, f"not fetched again within crawl_timeout_s ({self.request.crawl_timeout_s:g} s)",
+                    stage="crawl")
+            return []
+        return [CrawlError(url, "fetched again, but it is no longer media (by its magic bytes)") for url in untried]
 
     def build(self, scrapy_stats: Mapping[str, Any]) -> CrawlResult:
         """The CrawlResult. Adds "no media found" when nothing was stored and the reported
@@ -163,8 +168,8 @@ class ResultBuilder:
         for stored in self.stored.values():
             media.setdefault(stored.media.sha256, stored.media)
         sightings = self._sightings()
+        errors = list(self.errors) + self._unsettled(scrapy_stats)
         pending = self._pending()
-        errors = list(self.errors) + self._unsettled()
         errors += [CrawlError(self.url, reason, stage="limit")
                    for reason in limit_reasons(self.request, scrapy_stats)]
         errors += self._pending_reasons(pending, scrapy_stats)
