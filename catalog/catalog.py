@@ -10,6 +10,7 @@ from catalog.integrity import IntegrityMixin
 from catalog.known import KnownSetsMixin
 from catalog.ledger import LedgerMixin
 from catalog.media import MediaMixin
+from catalog.pending import PendingMixin
 from catalog.rechecks import RechecksMixin
 from catalog.reports import ReportsMixin
 from catalog.retention import RetentionMixin
@@ -20,5 +21,5 @@ from catalog.users import UsersMixin
 
 class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
               RetentionMixin, ClustersMixin, UsersMixin, RulesMixin, RechecksMixin, FaultsMixin, IntegrityMixin,
-              AuditMixin):
+              PendingMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

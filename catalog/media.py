@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from catalog.db import Database, inserted_id, utcnow
+from catalog.pending import settle_pending
 from catalog.records import CrawlResult, FrameHashRecord, HashRecord
 from catalog.schema import crawls, frame_hashes, hashes, media, pages, report_errors, sightings
 
@@ -28,8 +29,12 @@ def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, rows: list[
 
 
 class MediaMixin(Database):
-    def record_crawl(self, report_id: int, result: CrawlResult, started_at: Any = None) -> int:
-        """Record one crawl of a report: its pages, media, sightings and errors, atomically."""
+    def record_crawl(
+        self, report_id: int, result: CrawlResult, started_at: Any = None, *, give_up_after: int | None = None
+    ) -> int:
+        """Record one crawl of a report: its pages, media, sightings, errors and the items
+        it could not store (``catalog.pending``; ``give_up_after``: fetch attempts after
+        which an item the site keeps failing on is given up), atomically."""
         now = utcnow()
         with self.write() as conn:
             crawl_id = inserted_id(conn.execute(
@@ -108,6 +113,7 @@ class MediaMixin(Database):
                         for e in result.errors
                     ],
                 )
+            settle_pending(conn, report_id, result, now, give_up_after)
         return int(crawl_id)
 
     def media_of_reports(self, report_ids: Sequence[int], status: str | None = None) -> list[str]:

@@ -91,6 +91,18 @@ class CrawlError:
 
 
 @dataclass(frozen=True)
+class PendingMedia:
+    """A media URL found on ``page_url`` but not collected: its bytes could not be stored
+    (``stage`` ``evidence``: a full disk, a storage outage) or, fetched again, the site
+    failed transiently (``crawl``). Kept so that the next run fetches it again."""
+
+    media_url: str
+    page_url: str
+    reason: str
+    stage: str = "evidence"  # evidence | crawl
+
+
+@dataclass(frozen=True)
 class CrawlResult:
     """What one crawl of one reported URL produced. Media bytes are already in the
     evidence store; this carries only references."""
@@ -101,6 +113,7 @@ class CrawlResult:
     sightings: tuple[SightingRecord, ...] = ()
     errors: tuple[CrawlError, ...] = ()
     stats: dict[str, int] = field(default_factory=dict)
+    pending: tuple[PendingMedia, ...] = ()  # found, not stored: fetched again by the next run
 
 
 @dataclass(frozen=True)
@@ -172,7 +185,7 @@ class Report:
     id: int
     url: str
     source: str
-    status: str  # pending | processing | done | failed
+    status: str  # pending | processing | done | failed (pending again: items wait to be stored)
     received_at: datetime
     processed_at: datetime | None = None
     error: str | None = None

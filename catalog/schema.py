@@ -497,3 +497,26 @@ cli_tokens = sa.Table(
 jurisdiction_verdicts.append_column(
     sa.Column("undetermined", sa.Boolean, nullable=False, server_default=sa.false()))  # hangs on "unclear"
 verdicts.append_column(sa.Column("baseline_profile_sha256", SHA256))  # the INTERPOL profile it was derived under
+
+# Evidence that could not be stored during a crawl (migration 0013): a media URL found on a
+# page whose bytes the evidence store refused (full disk, storage outage). The report stays
+# open and the next run fetches the URL again; only a stored copy or a permanent answer
+# from the site (404, 410, a limit) settles the row.
+pending_media = sa.Table(
+    "pending_media",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("media_url", sa.Text, nullable=False),
+    sa.Column("page_url", sa.Text, nullable=False),
+    # pending -> stored (a later run stored it) | closed (a permanent answer; reason says which)
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("stage", sa.String(16), nullable=False),  # evidence: the store failed; crawl: the fetch did
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("first_failed_at", sa.DateTime, nullable=False),
+    sa.Column("last_failed_at", sa.DateTime, nullable=False),
+    sa.Column("settled_at", sa.DateTime),
+    sa.UniqueConstraint("report_id", "media_url", "page_url", name="uq_pending_media"),
+    sa.Index("ix_pending_media_status", "status"),
+)

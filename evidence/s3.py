@@ -2,10 +2,11 @@
 
 Objects are ``<prefix><aa>/<bb>/<sha256>`` in the HLE1 format of ``evidence.store``; the
 bucket only ever holds ciphertext. boto3 retries throttling, 5xx answers, timeouts and
-connection errors with exponential backoff (standard retry mode, 8 attempts); what still
-fails after that becomes ``EvidenceUnavailable`` (transient: the caller tries again later),
-while a refusal (403, a missing bucket) is an ``EvidenceError``. Credentials come from the
-usual AWS configuration.
+connection errors with exponential backoff within the store's ``S3Budget`` (timeouts and
+attempts from the settings); what still fails after that becomes ``EvidenceUnavailable``
+(transient: a later run tries again), while a refusal (403, a missing bucket, bad
+credentials) is an ``EvidenceError`` at once. Credentials come from the usual AWS
+configuration.
 """
 
 from __future__ import annotations
@@ -15,17 +16,43 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from evidence.errors import EvidenceError, EvidenceNotFound, EvidenceUnavailable
+from evidence.spec import S3Budget
 from evidence.store import _check_id, seal, unseal
 
-_RETRIES = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10, read_timeout=60)
 _MISSING = ("404", "NoSuchKey", "NotFound")
 _TRANSIENT = ("500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
               "RequestTimeout", "Throttling", "ThrottlingException", "RequestTimeTooSkewed")
+
+
+# Answers that no retry can change, and what the operator should check.
+_REFUSALS = {
+    "NoSuchBucket": "the bucket does not exist",
+    "AccessDenied": "access denied: the credentials may not use this bucket",
+    "AllAccessDisabled": "all access to this bucket is disabled",
+    "InvalidAccessKeyId": "the access key is not known to the endpoint: check the credentials",
+    "SignatureDoesNotMatch": "the secret key does not match the access key: check the credentials",
+    "InvalidBucketName": "the bucket name is not valid",
+    "AccountProblem": "the account has a problem the endpoint will not serve",
+}
+
+
+def refusal(exc: BaseException) -> str | None:
+    """What an S3 answer that cannot heal means (a missing bucket, access denied, bad
+    credentials), or None when trying again later may help."""
+    if not isinstance(exc, ClientError):
+        return None
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    bucket = exc.response.get("Error", {}).get("BucketName")
+    if code in _REFUSALS:
+        where = f" ({bucket!r})" if bucket else ""
+        return f"{_REFUSALS[code]}{where} [{code}]"
+    if status == "403":
+        return f"access denied [{code or 403}]"
+    return None
 
 
 def _failure(exc: ClientError | BotoCoreError, what: str) -> EvidenceError:
@@ -36,7 +63,7 @@ def _failure(exc: ClientError | BotoCoreError, what: str) -> EvidenceError:
     status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
     if code in _TRANSIENT or status.startswith("5"):
         return EvidenceUnavailable(f"S3 kept failing while trying to {what}: {exc}")
-    return EvidenceError(f"S3 refused to {what}: {exc}")
+    return EvidenceError(f"S3 refused to {what}: {refusal(exc) or exc}")
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -52,13 +79,19 @@ class S3EvidenceStore:
     """Sealed evidence objects in ``bucket`` under ``prefix``."""
 
     def __init__(
-        self, url: str, key: bytes, *, endpoint_url: str | None = None, client: Any | None = None
+        self,
+        url: str,
+        key: bytes,
+        *,
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+        budget: S3Budget | None = None,
     ) -> None:
         if len(key) != 32:
             raise ValueError("the evidence data key must be 32 bytes")
         self.bucket, self.prefix = parse_s3_url(url)
         self._key = key
-        self._s3 = client or boto3.client("s3", endpoint_url=endpoint_url, config=_RETRIES)
+        self._s3 = client or (budget or S3Budget()).client(endpoint_url)
 
     def __repr__(self) -> str:  # never show the key
         return f"S3EvidenceStore('s3://{self.bucket}/{self.prefix}')"

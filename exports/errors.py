@@ -12,7 +12,9 @@ ExportError
  │    ├── UnknownSender        the signer is not among the trusted senders
  │    └── BundleReplayed       a bundle with this ID was imported already
  └── DeliveryError         a destination could not take a bundle
-      └── DeliveryConflict     a different file already sits under that name
+      ├── DeliveryConflict     a different file already sits under that name
+      └── DeliveryRefused      the destination refused for good (missing bucket, access denied,
+                               bad credentials): not retried, the operator must act
 """
 
 
@@ -62,3 +64,8 @@ class DeliveryError(ExportError):
 
 class DeliveryConflict(DeliveryError):
     """A different file already exists under the bundle's name at the destination."""
+
+
+class DeliveryRefused(DeliveryError):
+    """The destination answered with something no retry changes: a missing bucket, access
+    denied, credentials it does not accept."""

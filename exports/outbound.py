@@ -42,7 +42,7 @@ from catalog import Catalog
 from catalog.records import ExportCandidate
 from exports.bundle import write_bundle
 from exports.destinations import Destination, sha256_of_file
-from exports.errors import ExportError
+from exports.errors import DeliveryRefused, ExportError
 from exports.hashsets import hash_set_files
 
 MANIFEST_KIND = "hotline.items/1"
@@ -235,6 +235,8 @@ def _open_stream(destination: Destination, name: str) -> Any:
         return None
     try:
         return opener(name)
+    except DeliveryRefused:  # no bucket, no access: building the bundle would not help
+        raise
     except Exception:  # noqa: BLE001 - the store is down: build into the outbox, deliver later
         return None
 

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evidence.s3 import (
-    parse_s3_url,  # the same s3://bucket/prefix URLs as the evidence store
+from evidence.s3 import (  # the same s3://bucket/prefix URLs, refusals and budget as the evidence store
+    parse_s3_url,
+    refusal,
 )
-from exports.errors import DeliveryConflict, DeliveryError
+from evidence.spec import S3Budget
+from exports.errors import DeliveryConflict, DeliveryError, DeliveryRefused
 
 DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20  # S3's smallest part (except the last)
@@ -48,7 +50,7 @@ class S3Destination:
     endpoint_url: str | None = None
     part_size: int = DEFAULT_PART_SIZE
     concurrency: int = 4
-    max_attempts: int = 3  # per request, botocore's own retries
+    budget: S3Budget = field(default_factory=S3Budget)  # per request: timeouts and botocore's attempts
     _client: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -65,15 +67,30 @@ class S3Destination:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._client = boto3.client(
-                    "s3", endpoint_url=self.endpoint_url,
-                    config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"},
-                                  max_pool_connections=max(10, self.concurrency * 2)),
+                self._client = self.budget.client(
+                    self.endpoint_url, max_pool_connections=max(10, self.concurrency * 2)
                 )
             return self._client
+
+    def refused(self, exc: BaseException) -> DeliveryRefused | None:
+        """``exc`` as a :class:`DeliveryRefused` when it is an answer no retry changes."""
+        why = refusal(exc)
+        if why is None:
+            return None
+        return DeliveryRefused(f"S3 at {self.endpoint_url or 'AWS'} refused s3://{self.bucket}/{self.prefix}: {why}")
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """Raise answers no retry changes as :class:`DeliveryRefused`; the rest as they are."""
+        try:
+            yield
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            refused = self.refused(exc)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def url(self, name: str) -> str:
         return f"s3://{self.bucket}/{self.key(name)}"
@@ -102,41 +119,47 @@ class S3Destination:
         except DeliveryError:
             raise
         except Exception as exc:  # botocore's ClientError, connection and endpoint errors
-            raise DeliveryError(f"upload of {str(path)!r} to {self.url(name)!r} failed: {exc}") from exc
+            raise self.refused(exc) or DeliveryError(
+                f"upload of {str(path)!r} to {self.url(name)!r} failed: {exc}") from exc
         return self.url(name)
 
     def exists(self, name: str) -> bool:
-        return self._head(self.key(name)) is not None
+        with self._refusals():
+            return self._head(self.key(name)) is not None
 
     def locate(self, name: str) -> str:
         return self.url(name)
 
     def discard_incomplete(self, name: str) -> None:
         """Abort what a run that died mid-stream left of the upload of ``name``."""
-        self._abort_incomplete(self.key(name))
+        with self._refusals():
+            self._abort_incomplete(self.key(name))
 
     def open_stream(self, name: str) -> StreamUpload:
         """A multipart upload of ``name`` to feed while the bundle is written."""
         key = self.key(name)
-        self._abort_incomplete(key)
-        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        with self._refusals():
+            self._abort_incomplete(key)
+            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
         return StreamUpload(self, key, upload_id)
 
     # Source (inbound) --------------------------------------------------------------------
     def list_bundles(self) -> list[str]:
         """Names of the ``.hlb`` files directly under the prefix, oldest first."""
         found: list[tuple[Any, str]] = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-        for page in pages:
-            for obj in page.get("Contents", []):
-                name = obj["Key"][len(self.prefix):]
-                if name.endswith(".hlb") and "/" not in name:
-                    found.append((obj["LastModified"], name))
+        with self._refusals():
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(self.prefix):]
+                    if name.endswith(".hlb") and "/" not in name:
+                        found.append((obj["LastModified"], name))
         return [name for _, name in sorted(found)]
 
     def fetch(self, name: str, into: Path) -> Path:
         """Download bundle ``name`` (already encrypted) to the file ``into``."""
-        self.client.download_file(self.bucket, self.key(name), str(into))
+        with self._refusals():
+            self.client.download_file(self.bucket, self.key(name), str(into))
         return Path(into)
 
     # Internals ---------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from flows.common import installation
 from hotline.exchange import INTERPOL, export_route, interpol_route
 
 
-@task(retries=2, retry_delay_seconds=10)
+# No task retries: each S3 call retries within the installation's S3 budget (the one retry
+# level), and what could not be delivered waits in the outbox for the next scheduled run.
+@task
 def deliver_pending(destination: str) -> list[dict[str, Any]]:
     inst = installation()
     route = interpol_route(inst)

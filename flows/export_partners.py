@@ -2,7 +2,9 @@
 countries (URLs, hosting details, hashes; media only where its agreement says so) for notice
 and takedown; with ``hash_sets=True``, our analysts' new confirmed hashes instead, as Parquet
 and Project VIC VICS JSON inside the bundle. One task per partner: a partner whose
-destination is down is retried, and does not hold up the others.
+destination is down fails alone, with the reason, and does not hold up the others; its
+bundle waits in the outbox for the next scheduled run (each S3 call retries within the
+installation's S3 budget, the one retry level).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def unrouted_locations() -> int:
     return installation().catalog.count_unrouted_locations()
 
 
-@task(retries=2, retry_delay_seconds=30)
+@task
 def deliver_to_partner(name: str, hash_sets: bool) -> list[dict[str, Any]]:
     actor = "export-hashsets" if hash_sets else "export-partners"
     return [vars(d) for d in export_to_partner(installation(), name, hash_set=hash_sets, actor=actor)]

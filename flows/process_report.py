@@ -16,10 +16,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from prefect import flow, task, unmapped
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_table_artifact
 
 from catalog import MatchRecord
+from catalog.records import PendingMedia
 from classification import FloodConfig, triage
 from flows.common import IO_RETRIES, batches, installation, task_runner
 from hashing import match_stored_media
@@ -36,14 +37,18 @@ def claim_reports(report_ids: list[int] | None, limit: int) -> list[int]:
 @task(**IO_RETRIES)
 def crawl_report(report_id: int) -> int:
     """Crawl one report into the evidence store; returns how many media items it found.
-    A crawl that a killed run had recorded already is kept, not repeated."""
+    A report with items an earlier crawl could not store fetches just those again
+    (``catalog.pending``); otherwise a crawl that a killed run had recorded already is kept,
+    not repeated."""
     inst = installation()
-    already = inst.catalog.open_crawl(report_id)
-    if already is not None:
-        return already
+    waiting = inst.catalog.pending_media(report_id)
+    if not waiting:
+        already = inst.catalog.open_crawl(report_id)
+        if already is not None:
+            return already
     report = inst.catalog.get_report(report_id)
-    result = crawl(inst.crawl_request(report), inst.evidence_spec)
-    inst.catalog.record_crawl(report_id, result)
+    result = crawl(inst.crawl_request(report, retry=waiting), inst.evidence_spec)
+    inst.catalog.record_crawl(report_id, result, give_up_after=inst.settings.quarantine_after)
     return len(result.media)
 
 
@@ -91,11 +96,20 @@ def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
 
 @task
 def finish_reports(report_ids: list[int]) -> dict[str, Any]:
-    """Close each report: ``failed`` when nothing could be collected and errors say why."""
+    """Close each report: ``failed`` when nothing could be collected and errors say why.
+    A report with items that could not be stored stays open (``pending`` again, for the
+    next run), and the run says so in one warning."""
     catalog = installation().catalog
     statuses: dict[int, str] = {}
     error_count = 0
+    waiting: dict[int, list[PendingMedia]] = {}
     for report_id in report_ids:
+        if items := catalog.pending_media(report_id):
+            waiting[report_id] = items
+            catalog.defer_report(report_id, f"{len(items)} item(s) not stored yet, kept for the next run: "
+                                            f"{items[0].reason}")
+            statuses[report_id] = "pending"
+            continue
         if catalog.media_of_reports([report_id], status="new"):
             statuses[report_id] = "retry"  # an item could not be read: the next run claims it again
             continue
@@ -104,7 +118,15 @@ def finish_reports(report_ids: list[int]) -> dict[str, Any]:
         failed = not catalog.media_of_reports([report_id]) and bool(errors)
         catalog.finish_report(report_id, failed=failed, error=errors[0].reason if failed else None)
         statuses[report_id] = "failed" if failed else "done"
-    return {"statuses": statuses, "errors": error_count}
+    pending = sum(len(items) for items in waiting.values())
+    warning = None
+    if waiting:
+        first = next(iter(waiting.values()))[0]
+        warning = (f"{pending} item(s) of {len(waiting)} report(s) could not be "
+                   f"{'stored' if first.stage == 'evidence' else 'fetched again'} and are kept pending; "
+                   f"the next run fetches them again. First reason: {first.reason}")
+        get_run_logger().warning(warning)
+    return {"statuses": statuses, "errors": error_count, "pending": pending, "warning": warning}
 
 
 @flow(name="process-report", task_runner=task_runner())

@@ -167,12 +167,16 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     report = catalog.get_report(report_id)
     outcomes = catalog.outcomes([report_id])
     errs = catalog.report_errors(report_id)
+    waiting = catalog.pending_media(report_id)
     if as_json:
-        emit_json({"report": report, "items": outcomes, "errors": errs})
+        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting})
         return
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
            for o in outcomes])
+    if waiting:
+        table("waiting to be stored (the next run fetches them again)", ["url", "page", "reason"],
+              [(p.media_url, p.page_url, p.reason) for p in waiting])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
 
@@ -234,6 +238,8 @@ def _print_run_summary(summary: dict[str, Any]) -> None:
         f"{summary['auto_classified']} auto-classified from known sets, {summary['queued']} queued, "
         f"{summary['errors']} error(s)"
     )
+    if summary.get("warning"):
+        typer.echo(f"warning: {summary['warning']}", err=True)
 
 
 @known_app.command("import")

@@ -73,7 +73,7 @@ def partner_from_key_files(
 
 
 def _destination(inst: Installation, where: str, endpoint_url: str | None) -> Destination:
-    return destination_for(where, endpoint_url, part_size=inst.settings.s3_part_size)
+    return destination_for(where, endpoint_url, part_size=inst.settings.s3_part_size, budget=inst.s3_budget)
 
 
 def interpol_route(inst: Installation) -> Route:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catalog import Catalog, Verdict
-from catalog.records import Report
+from catalog.records import PendingMedia, Report
 from catalog.users import SYSTEM
 from evidence import EvidenceSpec, EvidenceStore
+from evidence.spec import S3Budget
 from hashing import KnownSetFile
 from hashing.known.remote import RemoteSets
 from hotline.keys import InstallationKeys
@@ -92,7 +93,14 @@ class Installation:
     def evidence_spec(self) -> EvidenceSpec:
         """Where the evidence store is, for processes that open it themselves (crawls)."""
         s = self.settings
-        return EvidenceSpec(s.evidence_url or str(s.evidence_dir), s.data_key_file, s.s3_endpoint_url)
+        return EvidenceSpec(s.evidence_url or str(s.evidence_dir), s.data_key_file, s.s3_endpoint_url,
+                            self.s3_budget)
+
+    @property
+    def s3_budget(self) -> S3Budget:
+        """Timeouts and attempts of every S3 client of this installation."""
+        s = self.settings
+        return S3Budget(s.s3_connect_timeout_s, s.s3_read_timeout_s, s.s3_max_attempts)
 
     @cached_property
     def keys(self) -> InstallationKeys:
@@ -151,7 +159,7 @@ class Installation:
 
     def _remote_sets(self) -> RemoteSets:
         assert self.settings.known_url
-        return RemoteSets(self.settings.known_url, endpoint_url=self.settings.s3_endpoint_url)
+        return RemoteSets(self.settings.known_url, endpoint_url=self.settings.s3_endpoint_url, budget=self.s3_budget)
 
     def sync_known_sets(self) -> int:
         """Cluster profile (``known_url``): fetch the enabled known sets' files this machine
@@ -178,8 +186,9 @@ class Installation:
         delete_set_index(KnownSet(entry.name, Path(entry.path), entry.verdict).index_folder)
         Path(entry.path).unlink(missing_ok=True)
 
-    def crawl_request(self, report: Report) -> CrawlRequest:
-        """The crawl of ``report`` under this installation's crawl settings."""
+    def crawl_request(self, report: Report, retry: Sequence[PendingMedia] = ()) -> CrawlRequest:
+        """The crawl of ``report`` under this installation's crawl settings; with ``retry``,
+        a second attempt at just those items, which an earlier crawl could not store."""
         s = self.settings
         return CrawlRequest(
             url=report.url,
@@ -196,6 +205,8 @@ class Installation:
             max_page_bytes=s.crawl_max_page_bytes,
             max_pixels=s.crawl_max_pixels,
             max_redirects=s.crawl_max_redirects,
+            retry=tuple((p.media_url, p.page_url) for p in retry),
+            max_store_failures=s.crawl_max_store_failures,
         )
 
     def recheck_request(self, url: str) -> CrawlRequest:

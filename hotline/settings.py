@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     crawl_max_page_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest HTML page parsed.")
     crawl_max_pixels: int = Field(100_000_000, gt=0, description="Largest image stored, in pixels.")
     crawl_max_redirects: int = Field(5, ge=0, description="Redirects (and refreshes) per request.")
+    crawl_max_store_failures: int = Field(
+        5, gt=0, description="Evidence store failures in a row after which a crawl fetches no more media"
+        " (the rest is kept pending for the next run)."
+    )
     recheck_limit: int = Field(500, gt=0, description="URLs of confirmed items re-checked per run.")
     recheck_removed_after: int = Field(
         2, gt=0, description="Consecutive re-checks that must find a URL gone (HTTP 404/410, or its host name "
@@ -167,6 +171,12 @@ class Settings(BaseSettings):
         None, description="S3 endpoint URL for the s3:// locations in these settings (None: AWS)."
     )
     s3_part_size: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart upload part size.")
+    # Every S3 client (evidence, known sets, exports) gets these, and retries at that one level only.
+    s3_connect_timeout_s: float = Field(10.0, gt=0, description="Seconds to open a connection to S3.")
+    s3_read_timeout_s: float = Field(60.0, gt=0, description="Seconds S3 may stay silent once a request is sent.")
+    s3_max_attempts: int = Field(
+        3, ge=1, description="Attempts per S3 call (throttling, 5xx, timeouts); refusals are never retried."
+    )
     jurisdiction: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Country codes whose hosted URLs partners' bundles may report to us; default: country."
     )

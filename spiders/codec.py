@@ -14,6 +14,7 @@ from catalog.records import (
     CrawlResult,
     MediaRecord,
     PageRecord,
+    PendingMedia,
     SightingRecord,
 )
 from spiders.errors import InvalidCrawlResult
@@ -25,6 +26,7 @@ _NESTED: dict[str, type] = {
     "media": MediaRecord,
     "sightings": SightingRecord,
     "errors": CrawlError,
+    "pending": PendingMedia,
 }
 
 

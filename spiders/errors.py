@@ -4,9 +4,11 @@ SpidersError
  ├── InvalidCrawlRequest (ValueError)   a CrawlRequest field is malformed
  ├── InvalidCrawlResult (ValueError)    a worker's output is not a CrawlResult document
  ├── WorkerFailed                       a worker crashed, timed out or was killed
- └── RequestRefused (scrapy IgnoreRequest)   the address guard stopped a request
-      ├── AddressRefused                    scheme not http(s), or the host is not public
-      └── HostUnresolvable                  the host name does not resolve
+ ├── RequestRefused (scrapy IgnoreRequest)   the address guard stopped a request
+ │    ├── AddressRefused                    scheme not http(s), or the host is not public
+ │    └── HostUnresolvable                  the host name does not resolve
+ └── StorePaused (scrapy IgnoreRequest)     a media request not sent: the evidence store
+                                            kept failing (the item is kept pending)
 
 ``RequestRefused`` subclasses Scrapy's ``IgnoreRequest`` so that Scrapy drops the
 request and hands the failure to the request's errback, which records it as a
@@ -51,3 +53,8 @@ class HostUnresolvable(RequestRefused):
     def __init__(self, message: str, *, nxdomain: bool = False) -> None:
         super().__init__(message)
         self.nxdomain = nxdomain
+
+
+class StorePaused(SpidersError, IgnoreRequest):
+    """A media request was not sent because the evidence store failed too many times in a
+    row; the spider keeps its URL as pending instead of recording an error."""

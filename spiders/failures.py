@@ -29,12 +29,14 @@ class FailureReason:
     ``limit``). ``gone``: the server says the content is not there (404/410), or the host
     name does not exist (NXDOMAIN); a refused connection or a failed DNS lookup is not
     ``gone``: a server restarting or a DNS outage says nothing about the content.
-    ``status``: the HTTP status, if any."""
+    ``status``: the HTTP status, if any. ``timed_out``: a time limit fired (a limit of this
+    fetch, not of the content)."""
 
     text: str
     limit: bool = False
     gone: bool = False
     status: int | None = None
+    timed_out: bool = False
 
 
 def _short(text: str) -> str:
@@ -74,8 +76,8 @@ def describe_failure(
         return FailureReason("DNS lookup failed")
     if isinstance(exc, (DownloadTimeoutError, tx_error.TimeoutError)):
         if timeout_s is not None:
-            return FailureReason(f"timed out after {timeout_s:g} s (request_timeout_s)", limit=True)
-        return FailureReason(_short(f"timed out ({exc})" if str(exc) else "timed out"), limit=True)
+            return FailureReason(f"timed out after {timeout_s:g} s (request_timeout_s)", limit=True, timed_out=True)
+        return FailureReason(_short(f"timed out ({exc})" if str(exc) else "timed out"), limit=True, timed_out=True)
     if isinstance(exc, DownloadCancelledError):
         return FailureReason(f"response larger than {size_limit}", limit=True)
     if isinstance(exc, ResponseDataLossError):

@@ -64,3 +64,13 @@ class StoredMedia:
     @property
     def media_url(self) -> str:
         return self.sighting.media_url
+
+@dataclass(frozen=True)
+class UnstoredMedia:
+    """A media URL whose bytes were not stored: the evidence store failed (``stage``
+    ``evidence``; or storing was paused and the URL not even fetched), or, on a second
+    attempt, the site failed transiently (``crawl``). It becomes a ``PendingMedia``."""
+
+    media_url: str
+    reason: str
+    stage: str = "evidence"  # evidence | crawl

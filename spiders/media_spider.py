@@ -34,9 +34,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from catalog.records import CrawlError, PageRecord
-from spiders.failures import describe_failure
+from spiders.errors import StorePaused
+from spiders.failures import GONE_STATUSES, describe_failure
 from spiders.hosting import country_of, recorded_headers
-from spiders.items import Fetch, FetchedMedia, MediaLink
+from spiders.items import Fetch, FetchedMedia, MediaLink, UnstoredMedia
 from spiders.links import PageLinks, css_urls, extract_links, refresh_target
 from spiders.magic import sniff
 from spiders.middlewares.deadline import DEADLINE_CUT
@@ -135,6 +136,10 @@ class MediaSpider(Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         r = self.crawl_request
+        if r.retry:  # a second attempt at items an earlier crawl could not store: only those
+            for request in self._retry_requests():
+                yield request
+            return
         if r.pathway:
             yield self._step_request(0)
         else:
@@ -142,6 +147,13 @@ class MediaSpider(Spider):
                 yield request
         if r.replayed:  # the other view: a visitor arriving with no history at all
             for request in self._page_request(r.url, role="direct", view="direct", depth=0):
+                yield request
+
+    def _retry_requests(self) -> Iterator[Request]:
+        for media_url, page_url in self.crawl_request.retry:
+            if (request := self._media_request(MediaLink(media_url, page_url), "direct")) is not None:
+                request.headers["Referer"] = page_url  # as the page showed it the first time
+                request.meta["referrer_policy"] = "unsafe-url"
                 yield request
 
     def _target_request(self) -> list[Request]:
@@ -424,6 +436,9 @@ class MediaSpider(Spider):
         r = self.crawl_request
         request: Request = failure.request  # type: ignore[attr-defined]
         url = _requested_url(request)
+        if isinstance(failure.value, StorePaused):  # not an error of the site: kept pending
+            yield UnstoredMedia(url, str(failure.value))
+            return
         limit = request.meta.get(LIMIT, "the size limit")
         maxsize = request.meta.get("download_maxsize")
         reason = describe_failure(
@@ -442,6 +457,12 @@ class MediaSpider(Spider):
         self._count(f"errors/{role}")
         if reason.limit:
             self._count("limit/fired")
+        permanent = reason.status in GONE_STATUSES or (reason.limit and not reason.timed_out)
+        if r.retry and role == "media" and not permanent:
+            # an item we once had: only a permanent answer (404, 410, a limit of the item
+            # itself such as its size) gives it up; a slow or failing site is tried again
+            yield UnstoredMedia(url, text, stage="crawl")
+            return
         yield CrawlError(url, text, stage="limit" if reason.limit else "crawl")
         if role == "step":  # a dead pathway page does not stop the replay
             yield from self._after_step(request.meta[STEP])

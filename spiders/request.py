@@ -86,6 +86,11 @@ class CrawlRequest:
     ``max_media`` media URLs, ``max_page_bytes`` per HTML page, ``max_media_bytes`` per
     response, ``max_pixels`` per image, ``max_redirects`` per request,
     ``request_timeout_s`` per request and ``crawl_timeout_s`` for the whole crawl.
+
+    ``retry`` turns the crawl into a second attempt at items an earlier crawl of ``url``
+    found but could not store: each ``(media_url, page_url)`` is fetched again, with its
+    page as Referer, and nothing else is crawled. ``max_store_failures``: evidence store
+    failures in a row after which the crawl fetches no more media (the rest is kept pending).
     """
 
     url: str
@@ -102,6 +107,8 @@ class CrawlRequest:
     user_agent: str = "hotline/0.1 (+https://github.com/hotline)"
     referer: str | None = None
     pathway: tuple[str, ...] = ()
+    retry: tuple[tuple[str, str], ...] = ()
+    max_store_failures: int = 5
 
     def __post_init__(self) -> None:
         _check_http_url("url", self.url)
@@ -141,6 +148,15 @@ class CrawlRequest:
             )
         for step in self.pathway:
             _check_http_url("pathway step", step)
+        if isinstance(self.retry, str) or not isinstance(self.retry, (tuple, list)):
+            raise InvalidCrawlRequest(f"retry must be a tuple of (media URL, page URL), got {self.retry!r}")
+        object.__setattr__(self, "retry", tuple(tuple(pair) for pair in self.retry))
+        for pair in self.retry:
+            if len(pair) != 2:
+                raise InvalidCrawlRequest(f"retry entries must be (media URL, page URL), got {pair!r}")
+            _check_http_url("retry media URL", pair[0])
+            _check_http_url("retry page URL", pair[1])
+        _check_positive("max_store_failures", self.max_store_failures, int)
 
     @property
     def replayed(self) -> bool:
@@ -152,6 +168,7 @@ class CrawlRequest:
         data = asdict(self)
         data["allow"] = list(self.allow)
         data["pathway"] = list(self.pathway)
+        data["retry"] = [list(pair) for pair in self.retry]
         return data
 
     @classmethod
@@ -168,7 +185,7 @@ class CrawlRequest:
         if "url" not in data:
             raise InvalidCrawlRequest("a crawl request needs a 'url'")
         values = dict(data)
-        for name in ("allow", "pathway"):
+        for name in ("allow", "pathway", "retry"):
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
         return cls(**values)

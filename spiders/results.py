@@ -6,6 +6,11 @@ URL in the crawl's one form (``spiders.urls``), and a ``StoredMedia`` brings the
 its request was made for, so stored media always have at least one sighting. Crawl-wide
 limits that fired (counted by the spider under ``hotline/limit/...``) become one ``limit``
 reason each, on the reported URL.
+
+Media found but not stored (``UnstoredMedia``) become ``PendingMedia``, one per page that
+referenced them, with one reason on the reported URL that says how many wait and why; such
+a crawl never says "no media found". A retry crawl (``CrawlRequest.retry``) starts from the
+links the first crawl found.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from catalog.records import (
     CrawlResult,
     MediaRecord,
     PageRecord,
+    PendingMedia,
     SightingRecord,
 )
 from spiders.hosting import country_of
-from spiders.items import FetchedMedia, MediaLink, StoredMedia
+from spiders.items import FetchedMedia, MediaLink, StoredMedia, UnstoredMedia
 from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS, MAX_URL_LENGTH
+from spiders.pipelines.evidence import PAUSED
 from spiders.request import CrawlRequest
 from spiders.urls import normalise_url
 
@@ -74,6 +81,9 @@ class ResultBuilder:
         self.errors: list[CrawlError] = []
         self.links: dict[tuple[str, str], str | None] = {}  # (media URL, page URL) -> the page's IP
         self.stored: dict[str, list[StoredMedia]] = {}  # by media_url (one URL may serve several)
+        self.unstored: dict[str, UnstoredMedia] = {}  # by media_url, first failure kept
+        for media_url, page_url in request.retry:
+            self.links.setdefault((media_url, page_url))
 
     def add(self, item: Any, **_: Any) -> None:
         if isinstance(item, PageRecord):
@@ -87,6 +97,8 @@ class ResultBuilder:
             self.stored.setdefault(item.media_url, []).append(item)
             key = (item.sighting.media_url, item.sighting.page_url)
             self.links[key] = self.links.get(key) or item.sighting.page_ip
+        elif isinstance(item, UnstoredMedia):
+            self.unstored.setdefault(item.media_url, item)
         elif isinstance(item, FetchedMedia):  # the evidence pipeline did not run
             raise TypeError(
                 f"media from {item.media_url!r} reached the result unstored"
@@ -124,6 +136,47 @@ class ResultBuilder:
                 )
         return sightings
 
+    def _pending(self) -> list[PendingMedia]:
+        return [
+            PendingMedia(media_url, page_url, unstored.reason, unstored.stage)
+            for media_url, page_url in self.links
+            if media_url not in self.stored and (unstored := self.unstored.get(media_url)) is not None
+        ]
+
+    def _pending_reasons(self, pending: list[PendingMedia], stats: Mapping[str, Any]) -> list[CrawlError]:
+        """One reason per stage on the reported URL: how many items wait, and why."""
+        errors = []
+        for stage in ("evidence", "crawl"):
+            urls = {p.media_url for p in pending if p.stage == stage}
+            if not urls:
+                continue
+            first = next(u.reason for u in self.unstored.values() if u.stage == stage)
+            if stage == "crawl":
+                text = f"{len(urls)} item(s) could not be fetched again and stay pending: {first}"
+            elif stats.get(PAUSED):
+                text = (f"evidence store failing: stopped storing media after "
+                        f"{self.request.max_store_failures} failures in a row; {len(urls)} item(s) "
+                        f"kept pending for the next run (first failure: {first})")
+            else:
+                text = f"{len(urls)} item(s) could not be stored and are kept pending for the next run: {first}"
+            errors.append(CrawlError(self.url, text, stage=stage))
+        return errors
+
+    def _unsettled(self, stats: Mapping[str, Any]) -> list[CrawlError]:
+        """A retry crawl's URLs that came to nothing. Cut off by the crawl's time limit:
+        still pending. Otherwise (no media any more, or a viewer page now) a permanent
+        answer, recorded so that the item is settled."""
+        seen = {e.url for e in self.errors}
+        untried = [u for u in dict.fromkeys(u for u, _ in self.request.retry)
+                   if u not in self.stored and u not in self.unstored and u not in seen]
+        if stats.get("finish_reason") == "closespider_timeout":
+            for url in untried:
+                self.unstored[url] = UnstoredMedia(
+                    url, f"not fetched again within crawl_timeout_s ({self.request.crawl_timeout_s:g} s)",
+                    stage="crawl")
+            return []
+        return [CrawlError(url, "fetched again, but it is no longer media (by its magic bytes)") for url in untried]
+
     def build(self, scrapy_stats: Mapping[str, Any]) -> CrawlResult:
         """The CrawlResult. Adds "no media found" when nothing was stored and the reported
         URL itself has no error, and an error when the crawl hit its time limit."""
@@ -132,11 +185,13 @@ class ResultBuilder:
             for stored in fetched:
                 media.setdefault(stored.media.sha256, stored.media)
         sightings = self._sightings()
-        errors = list(self.errors)
+        errors = list(self.errors) + self._unsettled(scrapy_stats)
+        pending = self._pending()
         errors += [CrawlError(self.url, reason, stage="limit")
                    for reason in limit_reasons(self.request, scrapy_stats)]
+        errors += self._pending_reasons(pending, scrapy_stats)
         reported = {self.url, normalise_url(self.url)}
-        if not media and not any(e.url in reported for e in errors):
+        if not media and not self.request.retry and not any(e.url in reported for e in errors):
             errors.append(CrawlError(self.url, NO_MEDIA))
         if n := scrapy_stats.get("spider_exceptions/count"):
             errors.append(
@@ -158,7 +213,7 @@ class ResultBuilder:
                 if key in scrapy_stats
             }
         )
-        stats.update(media=len(media), sightings=len(sightings), errors=len(errors))
+        stats.update(media=len(media), sightings=len(sightings), errors=len(errors), pending=len(pending))
         return CrawlResult(
             url=self.url,
             pages=tuple(self.pages),
@@ -166,4 +221,5 @@ class ResultBuilder:
             sightings=tuple(sightings),
             errors=tuple(errors),
             stats=stats,
+            pending=tuple(pending),
         )

@@ -21,6 +21,7 @@ DEADLINE = "spiders.middlewares.deadline.DeadlineMiddleware"
 PINNED_RESOLVER = "spiders.pinning.PinnedResolver"
 HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
 EVIDENCE_PIPELINE = "spiders.pipelines.evidence.EvidencePipeline"
+STORE_PAUSE = "spiders.middlewares.store_pause.StorePauseMiddleware"
 
 
 def crawl_settings(
@@ -75,6 +76,7 @@ def crawl_settings(
         "DEADLINE_SECONDS": request.crawl_timeout_s,
         # components
         "DOWNLOADER_MIDDLEWARES": {
+            STORE_PAUSE: 970,
             DEADLINE: 980,
             ADDRESS_GUARD: 990,
             "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
@@ -83,6 +85,7 @@ def crawl_settings(
         "ADDRESSGUARD_ALLOW": list(request.allow),
         "EVIDENCE_STORE": evidence.to_dict() if evidence else None,
         "EVIDENCE_MAX_PIXELS": request.max_pixels,
+        "EVIDENCE_MAX_FAILURES": request.max_store_failures,
         # logs go to stderr; they never contain media (FetchedMedia hides its bytes)
         "LOG_LEVEL": log_level,
         "LOG_VERSIONS": [],

@@ -243,6 +243,7 @@ def test_retention_flow_is_off_until_configured_then_purges(
 
 def test_migration_0009_counts_attempts_on_both_databases(catalog_url: str) -> None:
     catalog = Catalog(catalog_url)
+
     assert catalog.migrate() == head_revision()  # 0009 and the other feature branches, merged
     with catalog.read() as conn:
         assert "attempts" in {c["name"] for c in sa.inspect(conn).get_columns("media")}

@@ -13,22 +13,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from evidence.s3 import parse_s3_url
+from evidence.spec import S3Budget
 from hashing.errors import KnownSetError
-
-_RETRIES = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10, read_timeout=120)
 
 
 class RemoteSets:
     """The set files under ``s3://bucket/prefix``."""
 
-    def __init__(self, url: str, *, endpoint_url: str | None = None, client: Any | None = None) -> None:
+    def __init__(
+        self, url: str, *, endpoint_url: str | None = None, client: Any | None = None, budget: S3Budget | None = None
+    ) -> None:
         self.bucket, self.prefix = parse_s3_url(url)
-        self._s3 = client or boto3.client("s3", endpoint_url=endpoint_url, config=_RETRIES)
+        self._s3 = client or (budget or S3Budget()).client(endpoint_url)
 
     def __repr__(self) -> str:
         return f"RemoteSets('s3://{self.bucket}/{self.prefix}')"

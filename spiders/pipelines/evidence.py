@@ -9,8 +9,15 @@ becomes a ``limit`` CrawlError. Media too broken to read its size is stored all 
 hashing records why it cannot be hashed. Bytes are never
 written anywhere else and never logged. Other items pass through untouched.
 
+Media the store fails to take (a full disk, a storage outage) become ``UnstoredMedia``:
+kept pending for the next run, never dropped. After ``EVIDENCE_MAX_FAILURES`` failures in a
+row the pipeline stops trying (``PAUSED`` is set in the crawl's stats, which also stops
+``StorePauseMiddleware`` from fetching more media): the rest of the crawl's media is kept
+pending without burning through the store's retries item by item.
+
 Settings: ``EVIDENCE_STORE`` (an ``evidence.EvidenceSpec`` as a dict: a directory or an S3
-prefix, and the data key file), ``EVIDENCE_MAX_PIXELS`` (default 100 million).
+prefix, and the data key file), ``EVIDENCE_MAX_PIXELS`` (default 100 million),
+``EVIDENCE_MAX_FAILURES`` (default 5).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from catalog.records import CrawlError, MediaRecord
 from evidence.errors import EvidenceError
 from evidence.spec import EvidenceSpec
 from evidence.store import EvidenceStore
-from spiders.items import FetchedMedia, StoredMedia
+from spiders.items import FetchedMedia, StoredMedia, UnstoredMedia
 from spiders.magic import sniff
 
 if TYPE_CHECKING:
@@ -80,6 +87,10 @@ def video_pixel_refusal(body: bytes, max_pixels: int) -> str | None:
     return None
 
 
+PAUSED = "hotline/evidence/paused"  # stats key: 1 once storing has been given up for this crawl
+DEFAULT_MAX_FAILURES = 5
+
+
 def not_media_reason(item: FetchedMedia) -> str:
     """Why ``item`` is not stored: what arrived instead (its size and claimed type, never
     its bytes)."""
@@ -93,11 +104,18 @@ class EvidencePipeline:
     """Stores media in an ``EvidenceStore``; counts ``hotline/media/*`` and ``hotline/evidence/*``."""
 
     def __init__(
-        self, store: EvidenceStore, stats: StatsCollector, max_pixels: int = DEFAULT_MAX_PIXELS
+        self,
+        store: EvidenceStore,
+        stats: StatsCollector,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_failures: int = DEFAULT_MAX_FAILURES,
     ) -> None:
         self.store = store
         self.stats = stats
         self.max_pixels = max_pixels
+        self.max_failures = max_failures
+        self._failures_in_row = 0  # guarded by _locks_lock, like _paused: puts run in threads
+        self._paused: str | None = None  # why storing was given up, once it has been
         # puts of different items run in parallel (sealing and fsync dominate a crawl's
         # cost); puts of the same item wait for each other, so "new" is counted once
         self._locks: dict[str, threading.Lock] = {}
@@ -112,14 +130,31 @@ class EvidencePipeline:
         assert crawler.stats is not None
         store = EvidenceSpec.from_dict(spec).open()
         max_pixels = crawler.settings.getint("EVIDENCE_MAX_PIXELS", DEFAULT_MAX_PIXELS)
-        return cls(store, crawler.stats, max_pixels)
+        max_failures = crawler.settings.getint("EVIDENCE_MAX_FAILURES", DEFAULT_MAX_FAILURES)
+        return cls(store, crawler.stats, max_pixels, max_failures)
 
-    def _put(self, body: bytes) -> tuple[str, bool]:
+    def _put(self, body: bytes) -> tuple[str, bool] | None:
+        """Store ``body`` (in a reactor pool thread); None, without trying, once storing has
+        been given up. Failures are counted here, as they happen, so that puts still waiting
+        for a thread see the pause at once."""
         sha256 = hashlib.sha256(body).hexdigest()
         with self._locks_lock:
+            if self._paused is not None:
+                return None
             lock = self._locks.setdefault(sha256, threading.Lock())
-        with lock:
-            return self.store.add(body)
+        try:
+            with lock:
+                stored = self.store.add(body)
+        except (OSError, EvidenceError) as exc:  # a full disk; S3 failing after its retries
+            with self._locks_lock:
+                self._failures_in_row += 1
+                if self._paused is None and self._failures_in_row >= self.max_failures:
+                    self._paused = (f"not stored: the evidence store failed {self._failures_in_row} "
+                                    f"times in a row; last: could not store media: {exc}")
+            raise
+        with self._locks_lock:
+            self._failures_in_row = 0
+        return stored
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, FetchedMedia):
@@ -139,14 +174,19 @@ class EvidencePipeline:
             return CrawlError(item.media_url, refusal, stage="limit")
         try:
             # encryption and fsync run off the reactor thread
-            sha256, new = await maybe_deferred_to_future(
-                deferToThread(self._put, item.body)
-            )
-        except (OSError, EvidenceError) as exc:  # a full disk; S3 failing after its retries
+            stored = await maybe_deferred_to_future(deferToThread(self._put, item.body))
+        except (OSError, EvidenceError) as exc:
             self.stats.inc_value("hotline/evidence/failed")
-            return CrawlError(
-                item.media_url, f"could not store media: {exc}", stage="evidence"
-            )
+            stored, reason = None, f"could not store media: {exc}"
+        else:
+            reason = self._paused or ""
+            if stored is None:  # fetched before storing was given up
+                self.stats.inc_value("hotline/evidence/not_tried")
+        if self._paused is not None:
+            self.stats.set_value(PAUSED, 1)  # the middleware stops fetching media
+        if stored is None:
+            return UnstoredMedia(item.media_url, reason)
+        sha256, new = stored
         self.stats.inc_value("hotline/media/stored")
         self.stats.inc_value(
             "hotline/evidence/new" if new else "hotline/evidence/existing"
