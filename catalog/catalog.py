@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog.audit import AuditMixin
+from catalog.claims import ClaimsMixin
 from catalog.clusters import ClustersMixin
 from catalog.exchange import ExchangeMixin
 from catalog.faults import FaultsMixin
@@ -16,6 +17,6 @@ from catalog.review import ReviewMixin
 from catalog.users import UsersMixin
 
 
-class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
+class Catalog(ReportsMixin, ClaimsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
               RetentionMixin, ClustersMixin, UsersMixin, RechecksMixin, FaultsMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         8, gt=0, description="Tasks run at once in a flow run (crawls, each its own process; hash batches);"
         " a local Dask cluster shares them among its workers."
     )
+    claim_lease_s: float = Field(
+        300.0, gt=0, description="Seconds a run's claim on its reports lasts unless renewed (every quarter of it);"
+        " the reports of a run that died are taken by the next run after this long."
+    )
     hash_batch: int = Field(50, gt=0, description="Media items per hashing task (the unit spread over workers).")
     quarantine_after: int = Field(
         3, gt=0, description="Runs an item may fail transiently (storage unreachable) before it is quarantined."
