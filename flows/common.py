@@ -89,9 +89,28 @@ def publish_summary(key: str, summary: dict[str, Any], description: str) -> None
     from prefect.exceptions import PrefectHTTPStatusError
     from prefect.logging import get_run_logger
 
+    if not prefect_api_reachable():  # saves the client's minute of retries
+        get_run_logger().warning("summary artifact not saved: the Prefect API cannot be reached")
+        return
     try:
         create_table_artifact(
             key=key, table=[{"figure": k, "value": str(v)} for k, v in summary.items()], description=description
         )
     except (httpx.TransportError, PrefectHTTPStatusError) as exc:
         get_run_logger().warning("summary artifact not saved, the Prefect API failed: %s", exc)
+
+
+def prefect_api_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Prefect server at ``PREFECT_API_URL`` answers at all (one request, no
+    retries); True without one (the in-process server of a local run)."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return True
+    try:
+        httpx.get(url.rstrip("/") + "/health", timeout=timeout)
+    except httpx.TransportError:
+        return False
+    return True  # any answer, even a refusal, means the server is there

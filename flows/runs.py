@@ -74,8 +74,17 @@ def _crash_if_unfinished(client: Any, run: Run) -> bool:
 
 
 def settle_dead_runs(flow: str) -> Sequence[str]:
-    """``crash_dead_runs`` for the installation of the current settings."""
-    return crash_dead_runs(installation().catalog, flow)
+    """``crash_dead_runs`` for the installation of the current settings, as housekeeping
+    before a run's work: a Prefect API that fails here is logged, and the next run tries again."""
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.logging import get_run_logger
+
+    try:
+        return crash_dead_runs(installation().catalog, flow)
+    except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+        get_run_logger().warning("runs left running by dead processes not checked: %s", exc)
+        return ()
 
 
 def prefect_api_failure(exc: BaseException) -> str | None:
@@ -87,7 +96,8 @@ def prefect_api_failure(exc: BaseException) -> str | None:
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, httpx.TransportError):
-            return f"{type(seen).__name__}: {seen}" + (f" at {seen.request.url}" if _has_request(seen) else "")
+            where = f" at {seen.request.url.copy_with(path='', query=None)}" if _has_request(seen) else ""
+            return f"{type(seen).__name__}{where}: {seen}"
         if isinstance(seen, PrefectHTTPStatusError) and seen.response.status_code >= 500:
             return f"{seen.response.status_code} from {seen.request.url}"
         seen = seen.__cause__ or seen.__context__

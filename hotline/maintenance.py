@@ -110,6 +110,25 @@ def _prefect() -> Check:
     return Check("prefect", healthy, f"{api} healthy" if healthy else f"{api} answered unhealthy")
 
 
+def _ghost_runs(inst: Installation) -> Check:
+    """process-report runs that Prefect shows running although their process is gone (their
+    lease in the catalog expired): marked crashed, so that none holds the deployment's
+    concurrency limit. The one check that changes something, and only in Prefect."""
+    if not os.environ.get("PREFECT_API_URL"):
+        return Check("prefect runs", True, "no PREFECT_API_URL: no server keeps runs between commands")
+    from flows.common import prefect_api_reachable
+    from flows.process_report import FLOW
+    from flows.runs import crash_dead_runs
+
+    if not prefect_api_reachable():
+        return Check("prefect runs", False, "cannot check runs left running: the Prefect API cannot be reached")
+    crashed = crash_dead_runs(inst.catalog, FLOW, settle=False)
+    if crashed:
+        return Check("prefect runs", True, f"marked crashed {len(crashed)} run(s) that a dead process left running:"
+                     f" {', '.join(crashed)}")
+    return Check("prefect runs", True, "no run left running by a dead process")
+
+
 def doctor(inst: Installation) -> list[Check]:
-    """Every check, in order; none of them changes anything."""
-    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect()]
+    """Every check, in order; only ``_ghost_runs`` changes anything (in Prefect)."""
+    return [_key_files(inst), _schema(inst), _evidence(inst), _quarantine(inst), _prefect(), _ghost_runs(inst)]
