@@ -36,18 +36,20 @@ def inserted_id(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def create_catalog_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks."""
+def create_catalog_engine(url: str, lock_timeout_s: float = 60.0) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout of ``lock_timeout_s`` (how
+    long a writer waits for another's write lock) and immediate write locks."""
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    busy_ms = int(lock_timeout_s * 1000)
+    engine = sa.create_engine(url, connect_args={"timeout": lock_timeout_s, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -74,9 +76,9 @@ def head_revision() -> str:
 class Database:
     """An engine plus the two kinds of transaction the catalog uses."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout_s: float = 60.0) -> None:
         self.url = url
-        self.engine = create_catalog_engine(url)
+        self.engine = create_catalog_engine(url, lock_timeout_s)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"

@@ -5,8 +5,9 @@ CatalogError
  ├── Ambiguous       a media-ID prefix names more than one item
  ├── InvalidState    the change does not fit the row's current state
  └── DatabaseFault   the database failed in an expected way (``database_fault``): full,
-                     read-only, locked beyond the timeout, disconnected, damaged, or
-                     not to be opened; says what to do, and whether trying again can heal it
+                     read-only, locked beyond the timeout, disconnected, damaged, not to
+                     be opened, or an I/O error; says what to do, and whether trying
+                     again can heal it
 
 SQLAlchemy raises the driver's errors as ``sqlalchemy.exc.DBAPIError``; ``database_fault``
 sorts them by the driver's own codes (SQLite's extended result code names, PostgreSQL's
@@ -20,32 +21,37 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # SQLAlchemy is imported when a fault is sorted: crawl workers load these classes without it
     import sqlalchemy as sa
 
-FaultKind = Literal["full", "read-only", "locked", "disconnected", "damaged", "unopenable"]
+FaultKind = Literal["full", "read-only", "locked", "disconnected", "damaged", "unopenable", "io"]
 
 _ADVICE: dict[FaultKind, str] = {
-    "full": "the disk (or the database server's storage) is full: free space, then run the command again",
-    "read-only": "it cannot be written (a read-only file, directory or mount, or a read-only server):"
-                 " make it writable, then run the command again",
-    "locked": "another process held the write lock beyond the timeout: let the other run finish"
-              " (or stop it), then run the command again",
-    "disconnected": "the connection to the database was lost or refused: check that the database server"
+    "full": "cannot grow: the disk (or the database server's storage) is full; free space, then run the"
+            " command again",
+    "read-only": "cannot be written: a read-only file, folder, mount or server; make it writable, then run the"
+                 " command again",
+    "locked": "stayed locked by another process beyond the lock timeout (HOTLINE_CATALOG_LOCK_TIMEOUT_S);"
+              " let that process finish or stop it, then run the command again",
+    "disconnected": "cannot be reached: the connection was refused or dropped; check that the database server"
                     " is running and reachable, then run the command again",
-    "damaged": "the catalog is damaged or is not a hotline catalog: restore it from a backup"
-               " (docs/operations.md) and run the command again",
-    "unopenable": "the catalog could not be opened: check that its path exists and its permissions,"
-                  " then run the command again",
+    "damaged": "is damaged, or is not a hotline catalog; restore it from a backup (docs/operations.md), then run"
+               " the command again",
+    "unopenable": "cannot be opened; check that its folder exists and its permissions, then run the command again",
+    "io": "could not read or write its files; check that the disk has free space and reports no errors,"
+          " then run the command again",
 }
 
-# SQLite extended result code names, by their primary code (the part before the first "_" suffix)
+# SQLite result code names: extended codes first (the exact name), then primary codes
+# (the first two parts of the name)
 _SQLITE: dict[str, FaultKind] = {
+    "SQLITE_IOERR_SHMSIZE": "full",  # the shared-memory file (WAL index) could not grow
     "SQLITE_FULL": "full",
     "SQLITE_READONLY": "read-only",
+    "SQLITE_PERM": "read-only",
     "SQLITE_BUSY": "locked",
     "SQLITE_LOCKED": "locked",
     "SQLITE_CORRUPT": "damaged",
     "SQLITE_NOTADB": "damaged",
     "SQLITE_CANTOPEN": "unopenable",
-    "SQLITE_PERM": "read-only",
+    "SQLITE_IOERR": "io",
 }
 # PostgreSQL SQLSTATEs: exact codes first, then classes (the first two characters)
 _POSTGRES: dict[str, FaultKind] = {
@@ -84,8 +90,8 @@ class DatabaseFault(CatalogError):
         self.kind = kind
         self.detail = detail
         self.where = where
-        place = f"catalog {where!r}" if where else "catalog"
-        super().__init__(f"{place}: {_ADVICE[kind]} ({detail})")
+        place = f"the catalog {where!r}" if where else "the catalog"
+        super().__init__(f"{place} {_ADVICE[kind]} ({detail})")
 
     @property
     def transient(self) -> bool:
@@ -101,10 +107,7 @@ def _kind(exc: sa.exc.DBAPIError) -> FaultKind | None:
     orig = exc.orig
     name = getattr(orig, "sqlite_errorname", None)
     if isinstance(name, str):
-        for prefix, kind in _SQLITE.items():
-            if name == prefix or name.startswith(prefix + "_"):
-                return kind
-        return None
+        return _SQLITE.get(name) or _SQLITE.get("_".join(name.split("_")[:2]))
     state = getattr(orig, "sqlstate", None)
     if isinstance(state, str):
         return _POSTGRES.get(state) or _POSTGRES.get(state[:2])

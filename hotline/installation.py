@@ -77,7 +77,7 @@ class Installation:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.settings.catalog)
+        return Catalog(self.settings.catalog, self.settings.catalog_lock_timeout_s)
 
     @cached_property
     def evidence(self) -> EvidenceStore:

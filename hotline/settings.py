@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(
         None, description="SQLAlchemy URL of the catalog; default: SQLite in the data directory."
     )
+    catalog_lock_timeout_s: float = Field(
+        60.0, gt=0, description="SQLite catalog: how long a write waits for another process's write lock."
+    )
     country: str = Field("XX", description="ISO 3166 code of this hotline's own country.")
     analyst: str = Field(default_factory=lambda: os.environ.get("USER") or "analyst")
 
