@@ -178,7 +178,11 @@ class Heartbeat:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         self._thread.join()
-        self.catalog.end_run(self.run_id, self.summary)
+        try:
+            self.catalog.end_run(self.run_id, self.summary)
+        except sa.exc.SQLAlchemyError as err:  # the work is done; the lease lapses by itself
+            log.warning("could not end run %r (its claims are released when its lease expires): %s",
+                        self.run_id, err)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.lease.total_seconds() / 4):

@@ -233,8 +233,12 @@ def _abandon_run(inst: Any, started: Any, lost: str, as_json: bool) -> None:
     from flows.process_report import FLOW
 
     ran = inst.catalog.last_run_of_process(FLOW, socket.gethostname(), os.getpid())
-    summary = ran.summary if ran is not None and ran.started_at >= started else None
-    if summary is None:
+    if ran is not None and ran.started_at < started:
+        ran = None  # an earlier command's run, in a process that had this one's ID
+    summary = ran.summary if ran is not None else None
+    if ran is None:
+        outcome = "nothing was processed: start the Prefect server (or unset PREFECT_API_URL) and run again"
+    elif summary is None:
         outcome = "the run did not finish: the next run takes its reports once their lease expires"
     else:
         outcome = ("the run's work is done and recorded in the catalog; the next run or `hotline doctor`"
@@ -244,7 +248,7 @@ def _abandon_run(inst: Any, started: Any, lost: str, as_json: bool) -> None:
         else:
             _print_run_summary(summary)
     try:
-        fail(f"the Prefect API was lost ({lost}); {outcome}")
+        fail(f"the Prefect API could not be reached ({lost}); {outcome}")
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
