@@ -6,9 +6,9 @@ process; crawls of several reports, and hashing batches, run concurrently on the
 task runner: threads, or a Dask cluster in the cluster profile (``flows.common.task_runner``).
 
 Killed at any point and run again, it finishes the job without doing anything twice: the
-reports left ``processing`` are claimed again once the dead run's lease expires, a crawl already recorded is kept, items
-already hashed are matched and queued, and nothing is recorded twice (see
-docs/operations.md, "Crash safety").
+reports left ``processing`` are claimed again once the dead run's lease expires, a crawl
+already recorded is kept, items already hashed are matched and queued, and nothing is
+recorded twice (see docs/operations.md, "Crash safety").
 """
 
 from __future__ import annotations
