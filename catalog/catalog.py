@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog.audit import AuditMixin
+from catalog.claims import ClaimsMixin
 from catalog.clusters import ClustersMixin
 from catalog.exchange import ExchangeMixin
 from catalog.faults import FaultsMixin
@@ -19,7 +20,7 @@ from catalog.rules import RulesMixin
 from catalog.users import UsersMixin
 
 
-class Catalog(ReportsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
+class Catalog(ReportsMixin, ClaimsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
               RetentionMixin, ClustersMixin, UsersMixin, RulesMixin, RechecksMixin, FaultsMixin, IntegrityMixin,
               PendingMixin, AuditMixin):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

@@ -78,8 +78,9 @@ def connect_sqlite_read_only(path: Path, *, timeout: float = 60) -> sqlite3.Conn
         return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout, check_same_thread=False)
 
 
-def create_catalog_engine(url: str, *, read_only: bool = False) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks.
+def create_catalog_engine(url: str, *, read_only: bool = False, lock_timeout_s: float = 60.0) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout of ``lock_timeout_s`` (how
+    long a writer waits for another's write lock) and immediate write locks.
     ``read_only``: an engine that changes nothing (see the module's docstring)."""
     if not url.startswith("sqlite"):
         if read_only:
@@ -88,15 +89,16 @@ def create_catalog_engine(url: str, *, read_only: bool = False) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     path = sqlite_path(url)
     if read_only and path is not None:
-        return _read_only_sqlite_engine(url, path)
-    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        return _read_only_sqlite_engine(url, path, lock_timeout_s)
+    busy_ms = int(lock_timeout_s * 1000)
+    engine = sa.create_engine(url, connect_args={"timeout": lock_timeout_s, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -109,14 +111,14 @@ def create_catalog_engine(url: str, *, read_only: bool = False) -> sa.Engine:
     return engine
 
 
-def _read_only_sqlite_engine(url: str, path: Path) -> sa.Engine:
-    engine = sa.create_engine(url, creator=lambda: connect_sqlite_read_only(path))
+def _read_only_sqlite_engine(url: str, path: Path, lock_timeout_s: float) -> sa.Engine:
+    engine = sa.create_engine(url, creator=lambda: connect_sqlite_read_only(path, timeout=lock_timeout_s))
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_s * 1000)}")
         cur.execute("PRAGMA query_only=ON")
         cur.close()
 
@@ -141,10 +143,10 @@ def head_revision() -> str:
 class Database:
     """An engine plus the two kinds of transaction the catalog uses."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, lock_timeout_s: float = 60.0) -> None:
         self.url = url
         self.read_only = read_only
-        self.engine = create_catalog_engine(url, read_only=read_only)
+        self.engine = create_catalog_engine(url, read_only=read_only, lock_timeout_s=lock_timeout_s)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"

@@ -13,7 +13,7 @@ from catalog.records import Report, ReportError
 from catalog.schema import report_errors, reports
 
 
-def _report(row: sa.Row) -> Report:
+def report_record(row: sa.Row) -> Report:
     m = row._mapping
     return Report(
         id=m["id"],
@@ -58,42 +58,31 @@ class ReportsMixin(Database):
             row = conn.execute(sa.select(reports).where(reports.c.id == report_id)).first()
         if row is None:
             raise NotFound(f"no report {report_id!r}")
-        return _report(row)
+        return report_record(row)
 
     def list_reports(self, status: str | None = None, limit: int = 1000) -> list[Report]:
         query = sa.select(reports).order_by(reports.c.id).limit(limit)
         if status:
             query = query.where(reports.c.status == status)
         with self.read() as conn:
-            return [_report(row) for row in conn.execute(query)]
+            return [report_record(row) for row in conn.execute(query)]
 
-    def claim_pending_reports(self, limit: int = 100, ids: Sequence[int] | None = None) -> list[Report]:
-        """Mark up to ``limit`` pending reports (or the reports ``ids``, whatever their state)
-        as ``processing`` and return them.
-
-        Reports left ``processing`` by a run that died are claimed again, so a killed run
-        can simply be started again."""
-        query = sa.select(reports).order_by(reports.c.id).limit(limit)
-        if ids is None:
-            query = query.where(reports.c.status.in_(("pending", "processing")))
-        else:
-            query = query.where(reports.c.id.in_(list(ids)))
+    def finish_report(
+        self, report_id: int, *, failed: bool = False, error: str | None = None, run_id: str | None = None
+    ) -> bool:
+        """Mark the report ``done`` (or ``failed``, with ``error``). With ``run_id``, only
+        while that run holds its claim: a run that lost it (its lease expired and another
+        run took the report) leaves the report to the other. Returns whether it was marked."""
+        where = [reports.c.id == report_id]
+        if run_id is not None:
+            where.append(reports.c.claimed_by == run_id)
         with self.write() as conn:
-            rows = conn.execute(query).all()
-            ids = [row.id for row in rows]
-            if ids:
-                conn.execute(
-                    reports.update().where(reports.c.id.in_(ids)).values(status="processing")
-                )
-        return [_report(row) for row in rows]
-
-    def finish_report(self, report_id: int, *, failed: bool = False, error: str | None = None) -> None:
-        with self.write() as conn:
-            conn.execute(
+            result = conn.execute(
                 reports.update()
-                .where(reports.c.id == report_id)
+                .where(*where)
                 .values(status="failed" if failed else "done", processed_at=utcnow(), error=error)
             )
+        return bool(result.rowcount)
 
     def record_report_error(
         self,

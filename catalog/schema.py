@@ -520,3 +520,22 @@ pending_media = sa.Table(
     sa.UniqueConstraint("report_id", "media_url", "page_url", name="uq_pending_media"),
     sa.Index("ix_pending_media_status", "status"),
 )
+
+# Runs and their claims (migration 0012): each process-report run holds a lease that it
+# renews while it works; the reports it claimed stay its own until it ends or the lease
+# expires (its process died), and then the next run takes them.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # the Prefect flow run ID, or a generated one
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),  # the lease: renewed while the run works
+    sa.Column("ended_at", sa.DateTime),  # the run let go of its claims
+    sa.Column("settled_at", sa.DateTime),  # Prefect's record of the ended or dead run was checked
+    sa.Column("summary", sa.JSON),  # what the run did, as it reported it when it ended
+    sa.Index("ix_runs_settled_at", "settled_at"),
+)
+reports.append_column(sa.Column("claimed_by", sa.String(64), index=True))  # runs.id of the last claim

@@ -6,9 +6,9 @@ process; crawls of several reports, and hashing batches, run concurrently on the
 task runner: threads, or a Dask cluster in the cluster profile (``flows.common.task_runner``).
 
 Killed at any point and run again, it finishes the job without doing anything twice: the
-reports left ``processing`` are claimed again, a crawl already recorded is kept, items
-already hashed are matched and queued, and nothing is recorded twice (see
-docs/operations.md, "Crash safety").
+reports left ``processing`` are claimed again once the dead run's lease expires, a crawl
+already recorded is kept, items already hashed are matched and queued, and nothing is
+recorded twice (see docs/operations.md, "Crash safety").
 """
 
 from __future__ import annotations
@@ -17,21 +17,23 @@ from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_table_artifact
 
 from catalog import MatchRecord
 from catalog.records import PendingMedia
 from classification import FloodConfig, triage
-from flows.common import IO_RETRIES, batches, installation, task_runner
+from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, publish_summary, task_runner
+from flows.runs import claims_held, settle_dead_runs, this_run_id
 from hashing import match_stored_media
 from hotline.faults import hash_batch
 from spiders import crawl
 
+FLOW = "process-report"
 
-@task
-def claim_reports(report_ids: list[int] | None, limit: int) -> list[int]:
-    catalog = installation().catalog
-    return [r.id for r in catalog.claim_pending_reports(limit=limit, ids=report_ids)]
+
+@task(**CATALOG_RETRIES)
+def claim_reports(run_id: str, report_ids: list[int] | None, limit: int) -> list[int]:
+    """Claim the reports for this run (``catalog.claims``): those another live run holds are skipped."""
+    return [r.id for r in installation().catalog.claim_reports(run_id, limit=limit, ids=report_ids)]
 
 
 @task(**IO_RETRIES)
@@ -84,7 +86,7 @@ def match_media(sha256s: list[str]) -> list[MatchRecord]:
     )
 
 
-@task
+@task(**CATALOG_RETRIES)
 def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
     inst = installation()
     s = inst.settings
@@ -94,11 +96,12 @@ def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
             "quarantined_rows": result.quarantined}
 
 
-@task
-def finish_reports(report_ids: list[int]) -> dict[str, Any]:
+@task(**CATALOG_RETRIES)
+def finish_reports(run_id: str, report_ids: list[int]) -> dict[str, Any]:
     """Close each report: ``failed`` when nothing could be collected and errors say why.
     A report with items that could not be stored stays open (``pending`` again, for the
-    next run), and the run says so in one warning."""
+    next run), and the run says so in one warning. A report another run took over (this
+    run's lease had expired) is left to that run."""
     catalog = installation().catalog
     statuses: dict[int, str] = {}
     error_count = 0
@@ -116,8 +119,10 @@ def finish_reports(report_ids: list[int]) -> dict[str, Any]:
         errors = catalog.report_errors(report_id)
         error_count += len(errors)
         failed = not catalog.media_of_reports([report_id]) and bool(errors)
-        catalog.finish_report(report_id, failed=failed, error=errors[0].reason if failed else None)
-        statuses[report_id] = "failed" if failed else "done"
+        if catalog.finish_report(report_id, failed=failed, error=errors[0].reason if failed else None, run_id=run_id):
+            statuses[report_id] = "failed" if failed else "done"
+        else:
+            statuses[report_id] = "taken over"
     pending = sum(len(items) for items in waiting.values())
     warning = None
     if waiting:
@@ -129,24 +134,26 @@ def finish_reports(report_ids: list[int]) -> dict[str, Any]:
     return {"statuses": statuses, "errors": error_count, "pending": pending, "warning": warning}
 
 
-@flow(name="process-report", task_runner=task_runner())
+@flow(name=FLOW, task_runner=task_runner())
 def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dict[str, Any]:
-    """Process the given reports, or up to ``limit`` pending ones."""
-    claimed = claim_reports(report_ids, limit)
-    media = sum(crawl_report.map(claimed).result()) if claimed else 0
-    outcomes = hash_media.map(plan_hashing(claimed), unmapped(claimed)).result()
-    ready = hashed_media(claimed)
-    found = match_media(ready)
-    counts = queue_media(ready, found)
-    closed = finish_reports(claimed)
-    failures = {k: sum(o[k] for o in outcomes) for k in ("deferred", "quarantined")}
-    hashed = sum(len(o["hashed"]) for o in outcomes)
-    summary = {"reports": claimed, "media": media, "hashed": hashed, **failures, **counts, **closed}
-    create_table_artifact(
-        key="process-report-summary",
-        table=[{"figure": k, "value": str(v)} for k, v in summary.items()],
-        description="What this run of process-report did",
-    )
+    """Process the given reports, or up to ``limit`` pending ones. The run holds its
+    reports under a lease renewed while it works (``catalog.claims``); runs that died
+    before it are marked crashed in Prefect first (``flows.runs``)."""
+    settle_dead_runs(FLOW)
+    run_id = this_run_id()
+    with claims_held(run_id, FLOW) as held:
+        claimed = claim_reports(run_id, report_ids, limit)
+        media = sum(crawl_report.map(claimed).result()) if claimed else 0
+        outcomes = hash_media.map(plan_hashing(claimed), unmapped(claimed)).result()
+        ready = hashed_media(claimed)
+        found = match_media(ready)
+        counts = queue_media(ready, found)
+        closed = finish_reports(run_id, claimed)
+        failures = {k: sum(o[k] for o in outcomes) for k in ("deferred", "quarantined")}
+        hashed = sum(len(o["hashed"]) for o in outcomes)
+        summary = {"reports": claimed, "media": media, "hashed": hashed, **failures, **counts, **closed}
+        held.summary = summary  # kept with the run in the catalog, whatever becomes of Prefect
+    publish_summary("process-report-summary", summary, "What this run of process-report did")
     return summary
 
 

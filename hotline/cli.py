@@ -45,6 +45,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def handles_errors(func: F) -> F:
     """Library errors become a clean message on stderr and exit status 1."""
     from catalog import CatalogError
+    from catalog.errors import database_fault
     from evidence import EvidenceError
     from exports.errors import BundleError, DeliveryError, KeyFileError
     from hashing.errors import HashingError
@@ -60,8 +61,21 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
         except expected as exc:
             fail(str(exc) or type(exc).__name__)
+        except Exception as exc:
+            fault = database_fault(exc, where=_catalog_where())
+            if fault is None:
+                raise
+            fail(str(fault))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _catalog_where() -> str | None:
+    """The catalog's URL, for messages; None when the settings themselves are wrong."""
+    try:
+        return _settings().catalog
+    except ValueError:
+        return None
 
 
 def _settings():  # noqa: ANN202 - imported lazily to keep `--help` fast
@@ -222,14 +236,55 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Process pending reports through the process-report flow (crawl, hash, match, queue)."""
+    from catalog.db import utcnow
     from flows.process_report import process_report
+    from flows.runs import prefect_api_failure
 
-    _open()  # fail early, before Prefect starts, if there is no installation
-    summary = process_report(limit=limit)
+    inst = _open()  # fail early, before Prefect starts, if there is no installation
+    started = utcnow()
+    try:
+        summary = process_report(limit=limit)
+    except Exception as exc:
+        lost = prefect_api_failure(exc)
+        if lost is None:
+            raise
+        _abandon_run(inst, started, lost, as_json)
     if as_json:
         emit_json(summary)
     else:
         _print_run_summary(summary)
+
+
+def _abandon_run(inst: Any, started: Any, lost: str, as_json: bool) -> None:
+    """The Prefect API went away: print what the run did (the catalog has it) and exit 1 at
+    once. A normal exit would first try, for minutes, to deliver Prefect's queued events
+    to the API that is gone; what they say is in the catalog and in this output."""
+    import socket
+    import sys
+
+    from flows.process_report import FLOW
+
+    ran = inst.catalog.last_run_of_process(FLOW, socket.gethostname(), os.getpid())
+    if ran is not None and ran.started_at < started:
+        ran = None  # an earlier command's run, in a process that had this one's ID
+    summary = ran.summary if ran is not None else None
+    if ran is None:
+        outcome = "nothing was processed: start the Prefect server (or unset PREFECT_API_URL) and run again"
+    elif summary is None:
+        outcome = "the run did not finish: the next run takes its reports once their lease expires"
+    else:
+        outcome = ("the run's work is done and recorded in the catalog; the next run or `hotline doctor`"
+                   " marks its Prefect record crashed")
+        if as_json:
+            emit_json(summary)
+        else:
+            _print_run_summary(summary)
+    try:
+        fail(f"the Prefect API could not be reached ({lost}); {outcome}")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def _print_run_summary(summary: dict[str, Any]) -> None:

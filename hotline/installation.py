@@ -82,7 +82,8 @@ class Installation:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.settings.catalog, read_only=self.read_only)
+        return Catalog(self.settings.catalog, read_only=self.read_only,
+                       lock_timeout_s=self.settings.catalog_lock_timeout_s)
 
     @cached_property
     def evidence(self) -> EvidenceStore:

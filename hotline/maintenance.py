@@ -309,6 +309,25 @@ def _baseline_profile(inst: Installation) -> Check:
     return Check("baseline profile", True, f"shipped, sha256 {found[BASELINE].sha256[:16]}")
 
 
+def _ghost_runs(inst: Installation) -> Check:
+    """process-report runs that Prefect shows running although their process is gone (their
+    lease in the catalog expired): marked crashed, so that none holds the deployment's
+    concurrency limit. The one check that changes something, and only in Prefect."""
+    if not os.environ.get("PREFECT_API_URL"):
+        return Check("prefect runs", True, "no PREFECT_API_URL: no server keeps runs between commands")
+    from flows.common import prefect_api_reachable
+    from flows.process_report import FLOW
+    from flows.runs import crash_dead_runs
+
+    if not prefect_api_reachable():
+        return Check("prefect runs", False, "cannot check runs left running: the Prefect API cannot be reached")
+    crashed = crash_dead_runs(inst.catalog, FLOW, settle=False)
+    if crashed:
+        return Check("prefect runs", True, f"marked crashed {len(crashed)} run(s) that a dead process left running:"
+                     f" {', '.join(crashed)}")
+    return Check("prefect runs", True, "no run left running by a dead process")
+
+
 # In order. Those that read the catalog are skipped when it cannot be opened at all.
 CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("keys", _key_files, False),
@@ -319,6 +338,7 @@ CHECKS: list[tuple[str, Callable[[Installation], Check], bool]] = [
     ("quarantine", _quarantine, True),
     ("free space", _free_space, False),
     ("prefect", _prefect_check, False),
+    ("prefect runs", _ghost_runs, True),
     ("known sets", _known_sets_check, True),
     ("routing", _unrouted, True),
     ("media sightings", _sighted_media, True),
@@ -341,7 +361,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def doctor(inst: Installation) -> list[Check]:
-    """Every check, in order; none of them changes anything, none of them raises."""
+    """Every check, in order; none of them raises, and only ``_ghost_runs`` changes anything
+    (in Prefect)."""
     results: list[Check] = []
     unreadable = False
     for name, check, reads_catalog in CHECKS:

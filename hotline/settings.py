@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(
         None, description="SQLAlchemy URL of the catalog; default: SQLite in the data directory."
     )
+    catalog_lock_timeout_s: float = Field(
+        60.0, gt=0, description="SQLite catalog: how long a write waits for another process's write lock."
+    )
     country: str = Field("XX", description="ISO 3166 code of this hotline's own country.")
     token: str | None = Field(
         None, description="A command-line login token (else the token file `hotline login` wrote)."
@@ -83,6 +86,10 @@ class Settings(BaseSettings):
     flow_threads: int = Field(
         8, gt=0, description="Tasks run at once in a flow run (crawls, each its own process; hash batches);"
         " a local Dask cluster shares them among its workers."
+    )
+    claim_lease_s: float = Field(
+        300.0, gt=0, description="Seconds a run's claim on its reports lasts unless renewed (every quarter of it);"
+        " the reports of a run that died are taken by the next run after this long."
     )
     hash_batch: int = Field(50, gt=0, description="Media items per hashing task (the unit spread over workers).")
     quarantine_after: int = Field(

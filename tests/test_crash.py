@@ -1,7 +1,9 @@
 """Crash safety: real flow runs (``hotline run`` / ``hotline export`` in their own process
 groups, on the session's Prefect server) are killed with SIGKILL mid-crawl, mid-hash and
 mid-export, as a machine dying would, and run again. Afterwards nothing is missing,
-nothing is recorded twice, and nothing is delivered twice."""
+nothing is recorded twice, and nothing is delivered twice. Two runs at once share the
+reports between them, each crawled once; a killed run's reports wait for its lease to
+expire, and the next run finishes them and marks the dead run crashed in Prefect."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +23,8 @@ import sqlalchemy as sa
 from people import add_people
 
 from catalog import Verdict
-from catalog.schema import crawls, export_items, exports, media, report_errors, reports, sightings, verdicts
+from catalog.db import utcnow
+from catalog.schema import crawls, export_items, exports, media, report_errors, reports, runs, sightings, verdicts
 from classification import classify
 from hashing import hash_image
 from hotline.installation import Installation
@@ -31,6 +35,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 REPORTS = 4
 IMAGES = 12  # per report; report r shows pictures r*IMAGES .. r*IMAGES+IMAGES-1, plus a shared one
 SHARED = 999  # a picture every report shows (one item, seen in every report)
+LEASE = "15"  # seconds a run's claims last unless renewed: a killed run's reports wait this long
 
 
 def _slow(body: bytes, seconds: float) -> Callable[[object], tuple[bytes, str]]:
@@ -66,7 +71,8 @@ def _env(inst: Installation, site: Site, **extra: str) -> dict[str, str]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(HOTLINE_DATA_DIR=str(inst.settings.data_dir), HOTLINE_CRAWL_ALLOW=site.host_port,
-               PREFECT_API_URL=str(PREFECT_API_URL.value()), HOTLINE_HASH_BATCH="4", **extra)
+               PREFECT_API_URL=str(PREFECT_API_URL.value()), HOTLINE_HASH_BATCH="4", HOTLINE_CLAIM_LEASE_S=LEASE)
+    env.update(extra)
     return env
 
 
@@ -118,6 +124,14 @@ def _kill_when(proc: subprocess.Popen[bytes], reached: Callable[[], bool], what:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+
+
+def _leases_expire(inst: Installation, timeout: float = 300) -> None:
+    """Wait until no run holds a live lease (the killed runs' leases have expired)."""
+    deadline = time.monotonic() + timeout
+    while _rows(inst, runs, runs.c.ended_at.is_(None), runs.c.expires_at > utcnow()):
+        assert time.monotonic() < deadline, f"a lease still live after {timeout} s"
+        time.sleep(0.2)
 
 
 def _count(inst: Installation, query: sa.Select[tuple[int]]) -> int:
@@ -181,11 +195,14 @@ def test_killed_mid_crawl_mid_hash_and_mid_export_then_run_again(
     # 1. killed while crawling: some crawls recorded, others still fetching
     _kill_when(_start(env, "run"), lambda: 1 <= _rows(installation, crawls) < REPORTS, "a first recorded crawl")
     assert _rows(installation, reports, reports.c.status == "processing") == REPORTS
-    # 2. run again, killed while hashing: every crawl recorded, some batches hashed
+    # 2. run again once the dead run's lease has expired, killed while hashing: every crawl
+    # recorded, some batches hashed
+    _leases_expire(installation)
     _kill_when(_start(env, "run"), lambda: _rows(installation, crawls) == REPORTS
                and _rows(installation, media, media.c.status != "new") > 0, "hashing under way")
     assert _rows(installation, media, media.c.status == "new") > 0
     # 3. run again, to the end (here, in-process)
+    _leases_expire(installation)
     monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
     process_report()
     _assert_whole_and_once(installation, ids)
@@ -209,3 +226,50 @@ def test_killed_mid_crawl_mid_hash_and_mid_export_then_run_again(
     assert len(drop) == 1 and drop[0].name.endswith(".hlb"), drop
     left = [p.name for p in outbox.rglob("*") if p.suffix in (".hlb", ".json", ".part")]
     assert left == [], "bundles or sidecars left in the outbox"
+
+
+def test_two_runs_at_once_crawl_each_report_once(installation: Installation) -> None:
+    """Two ``hotline run`` processes started together on 30 reports: each report is claimed
+    by one of them, so each page is fetched once and crawled once."""
+    pages = 30
+    routes: dict[str, Route] = {}
+    for r in range(pages):
+        routes[f"/r{r}"] = f"<img src='/p{r}.jpg'>".encode()
+        routes[f"/p{r}.jpg"] = _slow(_picture(r), 0.3)
+    with serve_site(routes) as served:
+        ids = [installation.catalog.add_report(served.url(f"/r{r}"), actor="t") for r in range(pages)]
+        env = _env(installation, served, HOTLINE_CLAIM_LEASE_S="300")
+        both = [_start(env, "run"), _start(env, "run")]
+        for proc in both:
+            _, err = proc.communicate(timeout=900)
+            assert proc.returncode == 0, err.decode()[-3000:]
+        fetched = served.requests
+    assert {installation.catalog.get_report(i).status for i in ids} == {"done"}
+    assert _rows(installation, crawls) == pages and _duplicates(installation, crawls.c.report_id) == 0
+    for r in range(pages):
+        assert fetched.count(f"/r{r}") == 1 and fetched.count(f"/p{r}.jpg") == 1, (r, fetched)
+    assert _rows(installation, runs) == 2 and _rows(installation, runs, runs.c.ended_at.is_(None)) == 0
+
+
+def test_a_killed_runs_reports_are_finished_by_the_next_run_and_it_is_marked_crashed(
+    installation: Installation, site: Site
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    ids = _file_reports(installation, site)
+    env = _env(installation, site)
+    _kill_when(_start(env, "run"), lambda: 1 <= _rows(installation, crawls) < REPORTS, "a first recorded crawl")
+    with installation.catalog.read() as conn:
+        (dead,) = conn.scalars(sa.select(runs.c.id))
+    # while the dead run's lease lasts, its reports are not for anyone else
+    assert installation.catalog.claim_reports("a-probe", limit=100) == []
+    _leases_expire(installation)
+    finisher = _start(env, "run")
+    _, err = finisher.communicate(timeout=900)
+    assert finisher.returncode == 0, err.decode()[-3000:]
+    assert {installation.catalog.get_report(i).status for i in ids} == {"done"}
+    assert _duplicates(installation, crawls.c.report_id) == 0, "a crawl recorded before the kill was repeated"
+    assert _rows(installation, media, media.c.status.in_(("new", "hashed"))) == 0
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(uuid.UUID(dead)).state
+    assert state is not None and state.is_crashed(), state

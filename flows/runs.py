@@ -1,0 +1,111 @@
+"""A flow run's identity, its lease on the catalog, and Prefect's record of runs whose
+process died.
+
+A run of process-report holds its reports under a lease (``catalog.claims``) named by its
+Prefect flow run ID. A process that dies (``kill -9``, a lost machine) or that lost the
+Prefect API cannot tell Prefect how it ended, and Prefect shows the run "Running" for good,
+which holds a deployment's concurrency limit. The catalog knows better: a run whose lease
+expired has stopped working. ``crash_dead_runs`` marks such runs crashed in Prefect; the
+next run does it before it claims, and ``hotline doctor`` does it too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from catalog import Catalog
+from catalog.claims import Heartbeat, Run
+from flows.common import installation
+
+
+def this_run_id() -> str:
+    """The current Prefect flow run's ID, or a new one outside a flow run."""
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id or uuid.uuid4())
+
+
+def claims_held(run_id: str, flow: str) -> Heartbeat:
+    """A ``with`` block in which run ``run_id`` holds its lease, renewed in the background;
+    the lease length is the ``claim_lease_s`` setting."""
+    inst = installation()
+    return Heartbeat(inst.catalog, run_id, flow=flow, lease=timedelta(seconds=inst.settings.claim_lease_s))
+
+
+def crash_dead_runs(catalog: Catalog, flow: str, *, settle: bool = True) -> list[str]:
+    """Mark crashed, in Prefect, the runs of ``flow`` that Prefect shows unfinished but whose
+    catalog lease has expired; returns their IDs. ``settle``: note in the catalog that these
+    runs were checked, so later calls skip them (``hotline doctor`` only reads the catalog)."""
+    from prefect.client.orchestration import get_client
+
+    dead = catalog.unsettled_runs(flow)
+    if not dead:
+        return []
+    crashed: list[str] = []
+    with get_client(sync_client=True) as client:
+        for run in dead:
+            if _crash_if_unfinished(client, run):
+                crashed.append(run.id)
+    if settle:
+        catalog.settle_runs([run.id for run in dead])
+    return crashed
+
+
+def _crash_if_unfinished(client: Any, run: Run) -> bool:
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Crashed
+
+    try:
+        flow_run = client.read_flow_run(uuid.UUID(run.id))
+    except (ValueError, ObjectNotFound):  # a generated ID, or a run another Prefect server knew
+        return False
+    state = flow_run.state
+    if state is None or state.is_final():
+        return False
+    how = "ended" if run.ended_at is not None else "stopped renewing its lease"
+    client.set_flow_run_state(flow_run.id, Crashed(message=(
+        f"its process (pid {run.pid} on {run.host}) {how} without telling Prefect how it ended;"
+        " marked crashed by a later run of hotline"
+    )), force=True)
+    return True
+
+
+def settle_dead_runs(flow: str) -> Sequence[str]:
+    """``crash_dead_runs`` for the installation of the current settings, as housekeeping
+    before a run's work: a Prefect API that fails here is logged, and the next run tries again."""
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.logging import get_run_logger
+
+    try:
+        return crash_dead_runs(installation().catalog, flow)
+    except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+        get_run_logger().warning("runs left running by dead processes not checked: %s", exc)
+        return ()
+
+
+def prefect_api_failure(exc: BaseException) -> str | None:
+    """What went wrong, when ``exc`` (or an exception it came from) says the Prefect API
+    could not be reached or failed (5xx); None for any other error."""
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError):
+            where = f" at {seen.request.url.copy_with(path='', query=None)}" if _has_request(seen) else ""
+            return f"{type(seen).__name__}{where}: {seen}"
+        if isinstance(seen, PrefectHTTPStatusError) and seen.response.status_code >= 500:
+            return f"{seen.response.status_code} from {seen.request.url}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _has_request(exc: Any) -> bool:
+    try:
+        return exc.request is not None
+    except RuntimeError:  # httpx raises when the error carries no request
+        return False
