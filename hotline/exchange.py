@@ -159,8 +159,8 @@ def _source_of(inst: Installation, set_name: str) -> str | None:
 
 
 def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list[dict[str, str | None]]) -> int:
-    """Merge ``rows`` into the known set ``set_name`` (verdict baseline); returns how many
-    rows it gained. The set is rewritten whole: its old rows plus the new, deduplicated."""
+    """Merge ``rows`` into the known set ``set_name`` (each row's ``category`` is the verdict
+    the partner recorded); returns how many rows it gained. The set is rewritten whole: its old rows plus the new, deduplicated."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -64,8 +64,9 @@ def test_interpol_gets_only_what_our_analysts_decided(tmp_path: Path, capsys) ->
     pq.write_table(pa.table({"sha256": [hash_image(pictures[1]).sha256], "id": ["icse-1"]}), interpol_set)
     ours.import_known_set(interpol_set, "icse", Verdict.BASELINE, source="interpol")
     add_known_hashes(ours, "partner-at", "at-hotline", [
-        {"pdq": hash_image(pictures[2]).pdq, "id": "at-2"},  # matched only by distance below
-        {"sha256": hash_image(pictures[6]).sha256, "id": "at-6"}])
+        # as a partner's bundle gives them: each row's category is the partner's verdict
+        {"pdq": hash_image(pictures[2]).pdq, "id": "at-2", "category": "baseline"},  # matched only by distance
+        {"sha256": hash_image(pictures[6]).sha256, "id": "at-6", "category": "baseline"}])
 
     interpol_only = crawled(ours, pictures[1], page_url="http://1.example", country="NL")
     partner_near = crawled(ours, reencoded(pictures[2]), page_url="http://2.example", country="NL")

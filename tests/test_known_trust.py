@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from exchange_support import confirmed_item, make_installation, register
+from people import add_people
 from PIL import Image, ImageFilter
 from synthetic import encoded, synthetic_picture
 from typer.testing import CliRunner
@@ -179,7 +180,8 @@ def test_provenance_on_every_automatic_verdict(installation: Installation, pictu
     partner = build_manifest("partner:at", candidates, sender_country="NL", media_included=False)
     assert all("provenance" not in i for i in partner["items"])  # licensed sets' details stay home
 
-    installation.catalog.add_user("sam", "senior", hash_password(PASSWORD), actor="test")
+    add_people(installation.catalog)  # the admin who adds users
+    installation.catalog.add_user("sam", "senior", hash_password(PASSWORD), actor="root")
     with running(create_app(installation), unused_port()) as url:
         client = httpx.Client(base_url=url, follow_redirects=True, timeout=60)
         token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
@@ -300,8 +302,9 @@ def test_a_contested_match_goes_back_to_the_sets_source(tmp_path: Path) -> None:
 
     (seen,) = _crawled(theirs, [picture], "http://x.example/")
     assert _triage(theirs, [seen]).auto_classified == 1
-    theirs.catalog.add_user("senior1", "senior", hash_password(PASSWORD), actor="test")
-    theirs.catalog.add_user("analyst1", "analyst", hash_password(PASSWORD), actor="test")
+    add_people(theirs.catalog)  # the admin who adds users
+    theirs.catalog.add_user("senior1", "senior", hash_password(PASSWORD), actor="root")
+    theirs.catalog.add_user("analyst1", "analyst", hash_password(PASSWORD), actor="root")
     with pytest.raises(Exception, match="only a senior analyst"):
         contest_match(theirs.catalog, seen, "partner-nl-hotline", actor="analyst1", reason="not abuse")
     done = contest_match(theirs.catalog, seen[:12], "partner-nl-hotline", actor="senior1", reason="an adult")

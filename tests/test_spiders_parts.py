@@ -266,19 +266,22 @@ def test_a_sighting_records_the_pages_host_ip_and_country_beside_the_medias() ->
     from spiders.request import CrawlRequest
     from spiders.results import ResultBuilder
 
-    def stored(url: str, sha: str, ip: str) -> StoredMedia:
-        fetch = Fetch(url, 200, ip, country_of(ip), "image/jpeg", datetime.now(UTC))
-        return StoredMedia(MediaRecord(sha, 3), url, fetch)
+    def stored(link: MediaLink, sha: str, ip: str) -> StoredMedia:
+        fetch = Fetch(link.media_url, 200, ip, country_of(ip), "image/jpeg", datetime.now(UTC))
+        return StoredMedia(MediaRecord(sha, 3), link, fetch)
 
     builder = ResultBuilder(CrawlRequest("http://page.example/gallery"))
     builder.add(PageRecord("http://page.example/gallery", "http://page.example/gallery", 200, ip="1.0.16.1",
                            country="JP"))
-    builder.add(MediaLink("http://cdn.example/a.jpg", "http://page.example/gallery", "1.0.16.1"))
-    builder.add(stored("http://cdn.example/a.jpg", "a" * 64, "8.8.8.8"))
-    builder.add(MediaLink("http://cdn.example/b.jpg", "http://page.example/gallery"))  # known from its page record
-    builder.add(stored("http://cdn.example/b.jpg", "b" * 64, "8.8.8.8"))
-    builder.add(MediaLink("http://img.example/c.jpg", "http://img.example/c.jpg"))
-    builder.add(stored("http://img.example/c.jpg", "c" * 64, "8.8.8.8"))
+    a = MediaLink("http://cdn.example/a.jpg", "http://page.example/gallery", "1.0.16.1")
+    builder.add(a)
+    builder.add(stored(a, "a" * 64, "8.8.8.8"))
+    b = MediaLink("http://cdn.example/b.jpg", "http://page.example/gallery")  # known from its page record
+    builder.add(b)
+    builder.add(stored(b, "b" * 64, "8.8.8.8"))
+    c = MediaLink("http://img.example/c.jpg", "http://img.example/c.jpg")
+    builder.add(c)
+    builder.add(stored(c, "c" * 64, "8.8.8.8"))
     result = builder.build({})
     where = {s.sha256[0]: (s.country, s.page_host, s.page_ip, s.page_country) for s in result.sightings}
     assert where == {"a": ("US", "page.example", "1.0.16.1", "JP"), "b": ("US", "page.example", "1.0.16.1", "JP"),
