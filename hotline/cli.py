@@ -154,14 +154,17 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     report = catalog.get_report(report_id)
     outcomes = catalog.outcomes([report_id])
     errs = catalog.report_errors(report_id)
+    crawl_counts = catalog.crawl_counts(report_id)
     if as_json:
-        emit_json({"report": report, "items": outcomes, "errors": errs})
+        emit_json({"report": report, "items": outcomes, "errors": errs, "crawl": crawl_counts})
         return
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, o.urls[0] if o.urls else "")
            for o in outcomes])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
+    if missing := crawl_counts.get("guessed/failed"):
+        typer.echo(f"{missing} media URL(s) guessed from the page text were not there (counted, not errors)")
 
 
 @app.command()

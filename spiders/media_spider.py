@@ -7,7 +7,9 @@ too), frames, refresh targets, pagination, same-site links and image-host viewer
 each is fetched within the request's limits, and every candidate is judged by its magic
 bytes in the evidence pipeline. Every request has an errback, so every failure becomes a
 ``CrawlError`` item instead of a log line; a limit that fires is counted under
-``hotline/limit/<name>`` and becomes a ``limit`` reason (``spiders.results``).
+``hotline/limit/<name>`` and becomes a ``limit`` reason (``spiders.results``). A guessed
+media URL (swept from the page's text, ``GUESSED``) that fails is only counted, under
+``hotline/guessed/failed``: a guess that was wrong is not a fault of the crawl.
 
 What each request is for travels in ``Request.meta`` (``ROLE``): ``page`` (follow links up
 to ``max_depth``), ``viewer`` and ``direct`` (collect media and frames only), ``step`` (a
@@ -29,7 +31,7 @@ from catalog.records import CrawlError, PageRecord
 from spiders.failures import describe_failure
 from spiders.hosting import country_of, recorded_headers
 from spiders.items import Fetch, FetchedMedia, MediaLink
-from spiders.links import PageLinks, css_urls, extract_links, refresh_target
+from spiders.links import PageLinks, css_urls, extract_links, media_accept, refresh_target
 from spiders.magic import sniff
 from spiders.middlewares.deadline import DEADLINE_CUT
 from spiders.request import CrawlRequest
@@ -43,6 +45,7 @@ VIEW = "hotline_view"  # direct | pathway | step
 NESTING = "hotline_nesting"  # frames (or @imports) between this and a top-level page
 CHAIN = "hotline_chain"  # pages passed through by refresh before this one
 STEP = "hotline_step"  # index of a pathway step
+GUESSED = "hotline_guessed"  # a media URL swept from the text, not declared by the markup
 
 MAX_NESTING = 3  # frames in frames, @import in @import
 MAX_STYLESHEETS = 50  # per crawl
@@ -182,7 +185,7 @@ class MediaSpider(Spider):
             meta=meta,
         )]
 
-    def _media_request(self, url: str, view: str) -> Request | None:
+    def _media_request(self, url: str, view: str, *, guessed: bool = False) -> Request | None:
         if url in self._media:
             return None
         if len(self._media) >= self.crawl_request.max_media:
@@ -193,11 +196,21 @@ class MediaSpider(Spider):
             url,
             callback=self.parse_media,
             errback=self.on_error,
+            headers={"Accept": media_accept(url)},
             dont_filter=True,
             priority=1,  # media of pages already seen before more pages
-            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes",
+            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes", GUESSED: guessed,
                   "download_maxsize": self.crawl_request.max_media_bytes},
         )
+
+    def _media_requests(self, links: PageLinks, page_url: str, view: str) -> Iterator[Any]:
+        """A sighting and a request for each media candidate of a page, declared first."""
+        for guessed, urls in ((False, links.media), (True, links.guessed)):
+            for media_url in urls:
+                self._count("links/guessed" if guessed else "links/media")
+                yield MediaLink(media_url, page_url)
+                if (request := self._media_request(media_url, view, guessed=guessed)) is not None:
+                    yield request
 
     def _css_request(self, url: str, view: str, nesting: int) -> Request | None:
         if url in self._stylesheets:
@@ -282,11 +295,7 @@ class MediaSpider(Spider):
         r = self.crawl_request
         meta = page.meta
         role, depth, view, nesting = meta[ROLE], meta[DEPTH], meta[VIEW], meta.get(NESTING, 0)
-        for media_url in links.media:
-            self._count("links/media")
-            yield MediaLink(media_url, page.url)
-            if (request := self._media_request(media_url, view)) is not None:
-                yield request
+        yield from self._media_requests(links, page.url, view)
         for css in links.stylesheets:
             if (request := self._css_request(css, view, 0)) is not None:
                 yield request
@@ -360,11 +369,7 @@ class MediaSpider(Spider):
             self._count("follow/viewers")
             yield self._page_record(response, url, fetch)
             if len(response.body) <= self.crawl_request.max_page_bytes:  # media only, no further pages
-                links = extract_links(page)
-                for media_url in links.media:
-                    yield MediaLink(media_url, page.url)
-                    if (request := self._media_request(media_url, page.meta[VIEW])) is not None:
-                        yield request
+                yield from self._media_requests(extract_links(page), page.url, page.meta[VIEW])
             return
         yield FetchedMedia(url, fetch, response.body)
 
@@ -384,6 +389,9 @@ class MediaSpider(Spider):
         if request.url != url:
             text = f"{text} (redirected to {request.url})"
         role = request.meta.get(ROLE, "other")
+        if request.meta.get(GUESSED) and not reason.limit:
+            self._count("guessed/failed")  # a wrong guess (404, refused ...), not an error
+            return
         if isinstance(failure.value, HttpError) and role in (*_COLLECTING, "step"):
             response = failure.value.response
             yield self._page_record(response, url, fetch_of(response, request.meta.get(CHAIN, ())))
