@@ -110,20 +110,21 @@ _CSS_IMAGE_SET_STRING = re.compile(
 )
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
 # Media-looking strings anywhere in the raw text: markup too broken to parse, inline scripts
-# that build a gallery, comments. Only strings ending in a media extension are taken; the
-# string may hold commas and query strings (CDN URLs such as ``c_fill,w_80/a.jpg``), so
-# it is cut only at quotes, whitespace, brackets and angle brackets.
+# that build a gallery, comments. The text is cut into tokens at quotes, whitespace,
+# brackets and angle brackets only (one pass, so a hostile page cannot make it quadratic):
+# a URL may hold commas and query strings (CDN URLs such as ``c_fill,w_80/a.jpg``). A token
+# counts when it ends in a media extension (and maybe a query) and stands where a value
+# would: after a quote, ``(``, ``[``, ``,`` or ``=`` (``src=/a.jpg``, ``['/a.jpg', '/b.jpg']``),
+# or it is an absolute URL.
 _RAW_EXTENSIONS = "|".join(sorted(e[1:] for e in MEDIA_EXTENSIONS))
-_RAW_MEDIA_URL = re.compile(
-    r"""(?:=|["'(,\[])\s*["']?((?:https?:)?[^\s"'<>()\[\]{}\\^`|]*?[\w~%+@-]\.(?:"""
-    + _RAW_EXTENSIONS
-    + r""")(?:\?[^"'()\s<>]*)?)(?=["')\s>,\]]|$)""",
-    re.IGNORECASE,
-)
+_SWEEP_TOKEN = re.compile(r"""[^\s"'<>()\[\]{}\\^`|]+""")
+_MEDIA_TAIL = re.compile(r".*\.(?:" + _RAW_EXTENSIONS + r")(?:\?.*)?", re.IGNORECASE | re.DOTALL)
+_URL_START = re.compile(r"(?:https?:)?//", re.IGNORECASE)
+_VALUE_OPENERS = frozenset("\"'([,=")
 # Attributes that hold prose, never an address: a file name in an alt text is a caption.
 _TEXT_ATTRIBUTES = re.compile(
     r"""(\s(?:alt|title|aria-label|aria-description|placeholder|data-caption|data-title|data-alt)"""
-    r"""\s*=\s*)(?:"[^"]*"|'[^']*')""",
+    r"""\s*=\s*)(?:"[^"]{0,500}"|'[^']{0,500}')""",
     re.IGNORECASE,
 )
 MAX_RAW_SWEEP = 2 * 1024 * 1024  # characters of a page the sweep reads
@@ -307,6 +308,25 @@ def _media_candidates(sel: Selector, base: str) -> list[str]:
     return found
 
 
+def _swept_value(text: str, start: int, token: str) -> str | None:
+    """The part of ``token`` (found at ``start`` in ``text``) that is a value: from a scheme
+    or ``//`` on (the last one given as a parameter, ``;icon=https://...``, if any), or
+    after a ``=`` or ``,`` before its path; else all of it if a quote, bracket, comma or
+    ``=`` comes before it (whitespace between allowed)."""
+    if starts := [m.start() for m in _URL_START.finditer(token)]:
+        nested = [at for at in starts[1:] if token[at - 1] in "=;,"]
+        return token[nested[-1] if nested else starts[0] :]
+    slash = token.find("/")
+    head = token[: slash if slash >= 0 else len(token)]
+    cut = max(head.rfind("="), head.rfind(","))
+    if cut >= 0:
+        return token[cut + 1 :]
+    before = start - 1
+    while before >= 0 and text[before] in _SPACE:  # only the run just before this token
+        before -= 1
+    return token if before >= 0 and text[before] in _VALUE_OPENERS else None
+
+
 def swept_media_urls(text: str, base: str) -> list[str]:
     """Guessed media URLs: strings anywhere in ``text`` (a page's source) that end in a
     media extension and are written as addresses (``_looks_like_address``), made absolute
@@ -315,11 +335,15 @@ def swept_media_urls(text: str, base: str) -> list[str]:
     attributes (``alt``, ``title`` ...) are skipped."""
     text = _TEXT_ATTRIBUTES.sub(r'\1""', text[:MAX_RAW_SWEEP])
     text = html.unescape(text.replace("\\/", "/"))
-    return [
-        url
-        for m in _RAW_MEDIA_URL.finditer(text)
-        if _looks_like_address(m.group(1)) and (url := _absolute(base, m.group(1)))
-    ]
+    found = []
+    for m in _SWEEP_TOKEN.finditer(text):
+        token = m.group().rstrip(",;")
+        if "." not in token:
+            continue
+        raw = _swept_value(text, m.start(), token)
+        if raw and _MEDIA_TAIL.fullmatch(raw) and _looks_like_address(raw) and (url := _absolute(base, raw)):
+            found.append(url)
+    return found
 
 
 def extract_links(response: TextResponse) -> PageLinks:

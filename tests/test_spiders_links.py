@@ -87,6 +87,15 @@ def test_the_text_sweep_decodes_entities_and_json_escapes() -> None:
     assert not any("&amp;" in url or "\\" in url for url in links.guessed)
 
 
+def test_a_url_given_as_a_parameter_is_the_guess() -> None:
+    links = links_of(
+        "", head="<meta name='msapplication-task' content='name=Forums;action-uri=https://forums.test/;"
+                 "icon-uri=https://s.test/i/favicon.ico'>"
+                 "<script>go('https://r.test/out?to=https://cdn.test/big.jpg')</script>",
+    )
+    assert links.guessed == ("https://s.test/i/favicon.ico", "https://cdn.test/big.jpg")
+
+
 def test_icons_of_every_kind_are_media_candidates() -> None:
     links = links_of(
         "<a href='/downloads/app.ico'>icon</a>",
