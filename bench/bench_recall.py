@@ -253,15 +253,19 @@ def declared_images(html: str, base: str) -> dict[str, str]:
     return found
 
 
-_TOKEN_SPLIT = re.compile(r"""[\s"'<>()\[\]{}`]+""")
+_TOKEN_SPLIT = re.compile(r"""[\s"'<>()\[\]{}`\\]+""")
+# A URL given inside a token as a parameter (";icon-uri=https://...", "0;url=/next").
+_INNER_URL = re.compile(r"(?<=[=;,])(?:https?:)?//|(?<=url=)", re.IGNORECASE)
 
 
 def url_tokens(html: str, base: str) -> set[str]:
     """Every string of the page that could be a URL, as written (entities decoded, JSON's
     ``\\/`` read as ``/``), resolved against ``base``: a fetched URL not among them was
     made up by the extraction (cut at a comma, ``&amp;`` taken literally ...)."""
-    text = unescape(html.replace("\\/", "/"))
-    return keys(base, [t.strip(",;") for t in _TOKEN_SPLIT.split(text) if ("/" in t or "." in t) and len(t) < 4096])
+    text = unescape(html.replace("\\/", "/").replace("\\u0026", "&"))
+    tokens = [t.strip(",;") for t in _TOKEN_SPLIT.split(text) if len(t) < 4096]
+    inner = [t[m.start():] for t in tokens for m in _INNER_URL.finditer(t)]
+    return keys(base, [t for t in tokens + inner if "/" in t or "." in t or t.startswith("?")])
 
 
 def markup_urls(html: str, base: str) -> set[str]:
@@ -366,7 +370,7 @@ def measure(pages: list[Served], views: dict[str, View], user_agent: str) -> Fig
         figures.declared += len(declared)
         figures.declared_hit += len(declared.keys() & fetched)
         figures.fetched += len(fetched)
-        good = fetched & (tokens | browser | declared.keys())
+        good = fetched & (tokens | markup | browser | declared.keys())
         figures.well_formed += len(good)
         figures.malformed += [f"{served.name}: {u}" for u in sorted(fetched - good)]
         figures.neither += [f"{served.name}: {u}" for u in sorted(good - browser - declared.keys() - markup)]
@@ -426,7 +430,9 @@ def main() -> int:
         for served in pages:
             html = HtmlResponse(served.url, body=served.html).text  # decoded as the spider does
             base = page_base(html, served.url)
-            views[served.name] = View(html, declared_images(html, base), url_tokens(html, base), markup_urls(html, base))
+            declared = declared_images(html, base)
+            declared.pop(key(served.url, ""), None)  # url(#svg-filter) and the like: the page itself
+            views[served.name] = View(html, declared, url_tokens(html, base), markup_urls(html, base))
         if not args.no_browser:
             seconds = browse(pages)
             print(f"browser: {seconds:.0f} s for {len(pages)} pages")

@@ -59,7 +59,8 @@ _IMAGE_LINK_RELS = frozenset(
     {"icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon", "fluid-icon", "image_src"}
 )
 
-# (CSS selector, kind) of media candidates; kind "srcset" holds several URLs.
+# (CSS selector, kind) of media candidates; kind "srcset" holds several URLs, "lazy" one
+# URL in an attribute that some sites also use for names (data-image="aries").
 _MEDIA_SOURCES = (
     ("img::attr(src)", "url"),
     ("img::attr(srcset)", "srcset"),
@@ -77,7 +78,7 @@ _MEDIA_SOURCES = (
     ("link[rel~=preload][as=video]::attr(href)", "url"),
     ("meta[itemprop=image]::attr(content)", "url"),
     ("meta[itemprop=contentUrl]::attr(content)", "url"),
-    *((f"[{name}]::attr({name})", "url") for name in _URL_ATTRIBUTES),
+    *((f"[{name}]::attr({name})", "lazy") for name in _URL_ATTRIBUTES),
     *((f"[{name}]::attr({name})", "srcset") for name in _SRCSET_ATTRIBUTES),
 )
 
@@ -121,6 +122,7 @@ _SWEEP_TOKEN = re.compile(r"""[^\s"'<>()\[\]{}\\^`|]+""")
 _MEDIA_TAIL = re.compile(r".*\.(?:" + _RAW_EXTENSIONS + r")(?:\?.*)?", re.IGNORECASE | re.DOTALL)
 _URL_START = re.compile(r"(?:https?:)?//", re.IGNORECASE)
 _VALUE_OPENERS = frozenset("\"'([,=")
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")  # "a.jpg?w=1\u0026h=2" in JSON or a script
 # Attributes that hold prose, never an address: a file name in an alt text is a caption.
 _TEXT_ATTRIBUTES = re.compile(
     r"""(\s(?:alt|title|aria-label|aria-description|placeholder|data-caption|data-title|data-alt)"""
@@ -281,6 +283,8 @@ def _attribute_urls(value: str, base: str, kind: str) -> list[str]:
         except ValueError:
             strings = _QUOTED.findall(text)
         return [url for raw in strings if _looks_like_address(raw) and (url := _absolute(base, raw))]
+    if kind == "lazy" and not ("/" in text or "." in text):
+        return []  # a bare word is a name, not a file
     raws = srcset_urls(text) if kind == "srcset" else [text]
     return [url for raw in raws if (url := _absolute(base, raw))]
 
@@ -314,6 +318,8 @@ def _swept_value(text: str, start: int, token: str) -> str | None:
     after a ``=`` or ``,`` before its path; else all of it if a quote, bracket, comma or
     ``=`` comes before it (whitespace between allowed)."""
     if starts := [m.start() for m in _URL_START.finditer(token)]:
+        if token[starts[0] - 1 : starts[0]] == ":":
+            return None  # file://, ftp:// ...: not a web address
         nested = [at for at in starts[1:] if token[at - 1] in "=;,"]
         return token[nested[-1] if nested else starts[0] :]
     slash = token.find("/")
@@ -327,14 +333,19 @@ def _swept_value(text: str, start: int, token: str) -> str | None:
     return token if before >= 0 and text[before] in _VALUE_OPENERS else None
 
 
+def _unescaped(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16)
+    return m.group() if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate stays escaped
+
+
 def swept_media_urls(text: str, base: str) -> list[str]:
     """Guessed media URLs: strings anywhere in ``text`` (a page's source) that end in a
     media extension and are written as addresses (``_looks_like_address``), made absolute
-    against ``base``. Entities are decoded first (``&amp;`` is ``&``, ``&quot;`` a quote)
-    and JSON's ``\\/`` read as ``/``, as a browser or a script would; values of prose
-    attributes (``alt``, ``title`` ...) are skipped."""
+    against ``base``. Entities are decoded first (``&amp;`` is ``&``, ``&quot;`` a quote),
+    and JSON's ``\\/`` and ``\\u0026`` read as ``/`` and ``&``, as a browser or a script
+    would; values of prose attributes (``alt``, ``title`` ...) are skipped."""
     text = _TEXT_ATTRIBUTES.sub(r'\1""', text[:MAX_RAW_SWEEP])
-    text = html.unescape(text.replace("\\/", "/"))
+    text = _JSON_ESCAPE.sub(_unescaped, html.unescape(text.replace("\\/", "/")))
     found = []
     for m in _SWEEP_TOKEN.finditer(text):
         token = m.group().rstrip(",;")

@@ -80,9 +80,11 @@ def test_the_text_sweep_decodes_entities_and_json_escapes() -> None:
         "<div data-gallery='[{&quot;src&quot;:&quot;/g/1.jpg?w=1&amp;h=2&quot;}]'></div>"
         "<script>var data = {\"img\": \"https:\\/\\/cdn.test\\/g\\/2.jpg\"};</script>"
         "<!-- <img src=\"/old/3.png?a=1&amp;b=2\"> -->"
+        "<script>var t = {\"thumb\": \"/t/4.jpg?q=85\\u0026w=640\\ud800\"};</script>"
     )
     assert links.guessed == (
         "http://site.test/g/1.jpg?w=1&h=2", "https://cdn.test/g/2.jpg", "http://site.test/old/3.png?a=1&b=2",
+        "http://site.test/t/4.jpg?q=85&w=640",
     )
     assert not any("&amp;" in url or "\\" in url for url in links.guessed)
 
@@ -94,6 +96,11 @@ def test_a_url_given_as_a_parameter_is_the_guess() -> None:
                  "<script>go('https://r.test/out?to=https://cdn.test/big.jpg')</script>",
     )
     assert links.guessed == ("https://s.test/i/favicon.ico", "https://cdn.test/big.jpg")
+
+
+def test_other_schemes_are_not_guesses() -> None:
+    links = links_of("<script>x = 'file:///Users/me/Desktop/tag_line.png'; y = 'ftp://f.test/a.jpg'</script>")
+    assert links.guessed == ()
 
 
 def test_icons_of_every_kind_are_media_candidates() -> None:
@@ -138,6 +145,7 @@ def test_json_inside_lazy_loading_attributes() -> None:
         " \"alt\": \"a caption\"}'>"
         "<div data-bg='[\"/j/one.webp\", \"/j/two.webp\"]'></div>"
         "<img data-src='{\"default\": \"/j/trailing-comma.jpg\",}'>"  # not JSON: its quoted strings
+        "<option data-image='aries'>Aries</option>"  # a bare word in a lazy attribute is a name
     )
     assert links.media == (
         "http://site.test/j/default.jpg", "http://site.test/j/double.jpg",
