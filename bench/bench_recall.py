@@ -260,9 +260,9 @@ _INNER_URL = re.compile(r"(?<=[=;,])(?:https?:)?//|(?<=url=)", re.IGNORECASE)
 
 def url_tokens(html: str, base: str) -> set[str]:
     """Every string of the page that could be a URL, as written (entities decoded, JSON's
-    ``\\/`` read as ``/``), resolved against ``base``: a fetched URL not among them was
-    made up by the extraction (cut at a comma, ``&amp;`` taken literally ...)."""
-    text = unescape(html.replace("\\/", "/").replace("\\u0026", "&"))
+    ``\\/`` and ``\\uXXXX`` escapes read), resolved against ``base``: a fetched URL not
+    among them was made up by the extraction (cut at a comma, ``&amp;`` taken literally ...)."""
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), unescape(html.replace("\\/", "/")))
     tokens = [t.strip(",;") for t in _TOKEN_SPLIT.split(text) if len(t) < 4096]
     inner = [t[m.start():] for t in tokens for m in _INNER_URL.finditer(t)]
     return keys(base, [t for t in tokens + inner if "/" in t or "." in t or t.startswith("?")])
@@ -341,6 +341,8 @@ def crawl_all(pages: list[Served], code: Path | None, user_agent: str, work: Pat
 
 @dataclass
 class Figures:
+    """One spider's counts over the corpus, and the URLs behind them."""
+
     browser: int = 0
     browser_hit: int = 0
     declared: int = 0
