@@ -116,6 +116,17 @@ class MediaMixin(Database):
             settle_pending(conn, report_id, result, now, give_up_after)
         return int(crawl_id)
 
+    def crawl_counts(self, report_id: int) -> dict[str, int]:
+        """The counters of the report's latest crawl (pages, media, requests, and outcomes
+        that are counted rather than recorded as errors, such as ``guessed/failed``: media
+        URLs guessed from the page text that were not there); empty before a crawl."""
+        query = (
+            sa.select(crawls.c.stats).where(crawls.c.report_id == report_id).order_by(crawls.c.id.desc()).limit(1)
+        )
+        with self.read() as conn:
+            stats = conn.scalar(query)
+        return {str(k): int(v) for k, v in (stats or {}).items()}
+
     def media_of_reports(self, report_ids: Sequence[int], status: str | None = None) -> list[str]:
         """SHA-256 of the media seen in these reports, optionally only those in ``status``."""
         query = (

@@ -182,8 +182,9 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     outcomes = catalog.outcomes([report_id])
     errs = catalog.report_errors(report_id)
     waiting = catalog.pending_media(report_id)
+    crawl_counts = catalog.crawl_counts(report_id)
     if as_json:
-        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting})
+        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts})
         return
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
@@ -193,6 +194,8 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
               [(p.media_url, p.page_url, p.reason) for p in waiting])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
+    if missing := crawl_counts.get("guessed/failed"):
+        typer.echo(f"{missing} media URL(s) guessed from the page text were not there (counted, not errors)")
 
 
 def _how(outcome: Any) -> str:

@@ -15,8 +15,9 @@ and the benign synthetic pictures they serve.
         site.host_port       # "127.0.0.1:PORT", for a crawl's allow-list
         site.requests        # paths received, in order (thread-safe snapshot)
 
-Unknown paths answer 404. Routes match the full path with its query first, then the
-path alone. The server is a ThreadingHTTPServer with a deep accept queue, so a crawler's
+Unknown paths answer 404, or what ``serve_site(routes, fallback=route)`` answers (a
+whole site from one callable: the recall bench serves saved pages that way). Routes
+match the full path with its query first, then the path alone. The server is a ThreadingHTTPServer with a deep accept queue, so a crawler's
 burst of concurrent connections does not stall. ``serve_site(routes, host=..., port=...)``
 binds another loopback address or a chosen port (two sites on 127.0.0.1:P and
 127.0.0.2:P, for DNS-rebinding tests); ``tls=True`` serves HTTPS with a throwaway
@@ -165,7 +166,7 @@ class Site:
         return self.base_url
 
 
-def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
+def _handler(site: Site, routes: Mapping[str, Route], fallback: Route | None = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _reply(self, send_body: bool) -> None:
             site._record(self.path)
@@ -173,7 +174,7 @@ def _handler(site: Site, routes: Mapping[str, Route]) -> type[BaseHTTPRequestHan
             if route is None:
                 route = routes.get(urlsplit(self.path).path)
             if route is None:  # as a web server maps a request to a file: escapes decoded
-                route = routes.get(unquote(urlsplit(self.path).path))
+                route = routes.get(unquote(urlsplit(self.path).path), fallback)
             if route is None:
                 reply: Reply | Stream = Reply(b"not found", status=404, content_type="text/plain")
             elif callable(route):
@@ -257,7 +258,12 @@ def _tls_context(site: Site, folder: Path) -> ssl.SSLContext:
 
 @contextmanager
 def serve_site(
-    routes: Mapping[str, Route], *, host: str = "127.0.0.1", port: int = 0, tls: bool = False
+    routes: Mapping[str, Route],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: bool = False,
+    fallback: Route | None = None,
 ) -> Iterator[Site]:
     """Serve ``routes`` on ``host`` (a loopback address; port 0: ephemeral) for the
     duration of the block; over HTTPS with ``tls``."""
@@ -267,7 +273,7 @@ def serve_site(
         with tempfile.TemporaryDirectory() as folder:
             context = _tls_context(site, Path(folder))
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.RequestHandlerClass = _handler(site, dict(routes))
+    server.RequestHandlerClass = _handler(site, dict(routes), fallback)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

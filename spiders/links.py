@@ -6,10 +6,19 @@ made absolute (honouring ``<base href>``) and put in the crawl's one form
 (``spiders.urls.normalise_url``), and kept only if it is http(s); links to schemes the
 crawler refuses (``file:``, ``gopher:`` ...) are listed apart so that the crawl can say so.
 Each list keeps page order without duplicates.
+
+Media candidates come in two kinds. *Declared* ones are named by the markup or CSS as a
+resource (``img src``, ``srcset``, lazy-loading attributes, icons, ``url(...)`` ...): a
+failure to fetch one is an error worth recording. *Guessed* ones are strings with a media
+extension found by sweeping the page's text (scripts, comments, attributes we do not
+know); they are fetched only when they look like an address (see ``swept_media_urls``),
+and a guess that fails is counted, not reported (docs/crawling.md).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,13 +29,19 @@ from scrapy.http import TextResponse
 from spiders.addresses import host_port
 from spiders.urls import normalise_url, refused_scheme
 
+_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp"})
+
 MEDIA_EXTENSIONS = frozenset(
     {
         ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
-        ".avif", ".heic", ".heif",
-        ".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp",
+        ".avif", ".heic", ".heif", ".ico",
     }
-)  # fmt: skip
+) | _VIDEO_EXTENSIONS  # fmt: skip
+
+# The Accept header of a media request, as Chromium sends it for an image (CDNs choose
+# AVIF, WebP or JPEG by it, and some refuse a request that asks for HTML) and for a video.
+IMAGE_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+VIDEO_ACCEPT = "*/*"
 
 # url() targets in CSS that are never media: fonts and further stylesheets.
 _NOT_MEDIA_IN_CSS = frozenset({".woff", ".woff2", ".ttf", ".otf", ".eot", ".css"})
@@ -41,7 +56,14 @@ _URL_ATTRIBUTES = (
 )  # fmt: skip
 _SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset")
 
-# (CSS selector, kind) of media candidates; kind "srcset" holds several URLs.
+# <link rel> tokens whose href is an image: icons (any extension, or none) and the
+# "image of this page" hint.
+_IMAGE_LINK_RELS = frozenset(
+    {"icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon", "fluid-icon", "image_src"}
+)
+
+# (CSS selector, kind) of media candidates; kind "srcset" holds several URLs, "lazy" one
+# URL in an attribute that some sites also use for names (data-image="aries").
 _MEDIA_SOURCES = (
     ("img::attr(src)", "url"),
     ("img::attr(srcset)", "srcset"),
@@ -52,13 +74,14 @@ _MEDIA_SOURCES = (
     ("input[type=image]::attr(src)", "url"),
     ("embed::attr(src)", "url"),
     ("object::attr(data)", "url"),
-    ("image::attr(href)", "url"),  # SVG <image>
-    ("link[rel~=image_src]::attr(href)", "url"),
+    ("image::attr(href)", "url"),  # SVG <image> (xlink:href: see _media_candidates)
+    ("image::attr(src)", "url"),  # HTML <image>, which browsers read as <img>
     ("link[rel~=preload][as=image]::attr(href)", "url"),
+    ("link[rel~=preload][as=image]::attr(imagesrcset)", "srcset"),
     ("link[rel~=preload][as=video]::attr(href)", "url"),
     ("meta[itemprop=image]::attr(content)", "url"),
     ("meta[itemprop=contentUrl]::attr(content)", "url"),
-    *((f"[{name}]::attr({name})", "url") for name in _URL_ATTRIBUTES),
+    *((f"[{name}]::attr({name})", "lazy") for name in _URL_ATTRIBUTES),
     *((f"[{name}]::attr({name})", "srcset") for name in _SRCSET_ATTRIBUTES),
 )
 
@@ -90,13 +113,23 @@ _CSS_IMAGE_SET_STRING = re.compile(
     r"""image-set\(([^)]*)\)""", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
-# Media-looking URLs anywhere in the raw text: markup too broken to parse, inline scripts
-# that build a gallery, comments. Only URLs ending in a media extension are taken.
+# Media-looking strings anywhere in the raw text: markup too broken to parse, inline scripts
+# that build a gallery, comments. The text is cut into tokens at quotes, whitespace,
+# brackets and angle brackets only (one pass, so a hostile page cannot make it quadratic):
+# a URL may hold commas and query strings (CDN URLs such as ``c_fill,w_80/a.jpg``). A token
+# counts when it ends in a media extension (and maybe a query) and stands where a value
+# would: after a quote, ``(``, ``[``, ``,`` or ``=`` (``src=/a.jpg``, ``['/a.jpg', '/b.jpg']``),
+# or it is an absolute URL.
 _RAW_EXTENSIONS = "|".join(sorted(e[1:] for e in MEDIA_EXTENSIONS))
-_RAW_MEDIA_URL = re.compile(
-    r"""(?:=|["'(,\[])\s*["']?((?:https?:)?[\w./~%+@:-]*?[\w~%+@-]+\.(?:"""
-    + _RAW_EXTENSIONS
-    + r""")(?:\?[^"'()\s<>]*)?)(?=["')\s>,\]]|$)""",
+_SWEEP_TOKEN = re.compile(r"""[^\s"'<>()\[\]{}\\^`|]+""")
+_MEDIA_TAIL = re.compile(r".*\.(?:" + _RAW_EXTENSIONS + r")(?:\?.*)?", re.IGNORECASE | re.DOTALL)
+_URL_START = re.compile(r"(?:https?:)?//", re.IGNORECASE)
+_VALUE_OPENERS = frozenset("\"'([,=")
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")  # "a.jpg?w=1\u0026h=2" in JSON or a script
+# Attributes that hold prose, never an address: a file name in an alt text is a caption.
+_TEXT_ATTRIBUTES = re.compile(
+    r"""(\s(?:alt|title|aria-label|aria-description|placeholder|data-caption|data-title|data-alt)"""
+    r"""\s*=\s*)(?:"[^"]{0,500}"|'[^']{0,500}')""",
     re.IGNORECASE,
 )
 MAX_RAW_SWEEP = 2 * 1024 * 1024  # characters of a page the sweep reads
@@ -110,7 +143,8 @@ _REFRESH = re.compile(
 class PageLinks:
     """Absolute http(s) URLs found on one page, by what to do with them."""
 
-    media: tuple[str, ...] = ()  # media candidates
+    media: tuple[str, ...] = ()  # declared media candidates
+    guessed: tuple[str, ...] = ()  # media-looking addresses swept from the text, not declared
     pages: tuple[str, ...] = ()  # other pages on the same host:port (one level deeper)
     pagination: tuple[str, ...] = ()  # more pages of this gallery or thread (same level)
     frames: tuple[str, ...] = ()  # <iframe>/<frame> documents, any site (part of this page)
@@ -124,14 +158,68 @@ def has_media_extension(url: str) -> bool:
     return _extension(url) in MEDIA_EXTENSIONS
 
 
+def media_accept(url: str) -> str:
+    """The Accept header a browser would send for the media candidate ``url``."""
+    return VIDEO_ACCEPT if _extension(url) in _VIDEO_EXTENSIONS else IMAGE_ACCEPT
+
+
 def _extension(url: str) -> str:
     path = urlsplit(url).path.lower()
     dot = path.rfind(".")
     return path[dot:] if dot > path.rfind("/") else ""
 
 
-def _srcset_urls(value: str) -> list[str]:
-    return [c.strip().split()[0] for c in value.split(",") if c.strip()]
+_SPACE = " \t\n\r\f"
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URLs of a ``srcset`` value, parsed as the HTML standard does ("parse a srcset
+    attribute"): a URL runs to the next whitespace, so commas inside it
+    (``/upload/c_fill,w_80/a.jpg``) belong to it; trailing commas end a candidate without
+    descriptors; descriptors run to the next comma outside parentheses."""
+    urls: list[str] = []
+    pos, end = 0, len(value)
+    while True:
+        while pos < end and (value[pos] in _SPACE or value[pos] == ","):
+            pos += 1
+        if pos >= end:
+            return urls
+        start = pos
+        while pos < end and value[pos] not in _SPACE:
+            pos += 1
+        url = value[start:pos]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:  # skip the descriptors: to a comma outside parentheses, or the end
+            in_parens = False
+            while pos < end and (value[pos] != "," or in_parens):
+                if value[pos] == "(":
+                    in_parens = True
+                elif value[pos] == ")":
+                    in_parens = False
+                pos += 1
+        if url:
+            urls.append(url)
+
+
+def _json_strings(value: object) -> list[str]:
+    """Every string inside a decoded JSON value, depth first."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    return []
+
+
+def _looks_like_address(raw: str) -> bool:
+    """Whether a string is written as an address rather than a bare name: a scheme
+    (``https://``), a host (``//cdn``), or a path with at least one ``/``. ``pic0.jpg``
+    alone is how captions, alt texts and file lists name a picture, not how a page
+    addresses one."""
+    raw = raw.strip()
+    return "/" in raw and not any(c in _SPACE for c in raw)
 
 
 def _absolute(base: str, raw: str) -> str | None:
@@ -192,15 +280,36 @@ def _ordered(urls: list[str], *exclude: dict[str, None]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _attribute_urls(value: str, base: str, kind: str) -> list[str]:
+    """The URLs one attribute value names: CSS ``url(...)``, JSON (``{"default": "/a.jpg"}``,
+    as some lazy loaders write), a srcset, or one URL."""
+    text = value.strip()
+    if "url(" in text.lower():  # data-bg="url(/a.jpg)"
+        return css_urls(text, base)[0]
+    if text[:1] in ("{", "["):
+        try:
+            strings = _json_strings(json.loads(text))
+        except ValueError:
+            strings = _QUOTED.findall(text)
+        return [url for raw in strings if _looks_like_address(raw) and (url := _absolute(base, raw))]
+    if kind == "lazy" and not ("/" in text or "." in text):
+        return []  # a bare word is a name, not a file
+    raws = srcset_urls(text) if kind == "srcset" else [text]
+    return [url for raw in raws if (url := _absolute(base, raw))]
+
+
 def _media_candidates(sel: Selector, base: str) -> list[str]:
     found: list[str] = []
     for selector, kind in _MEDIA_SOURCES:
         for value in sel.css(selector).getall():
-            if "url(" in value.lower():  # data-bg="url(/a.jpg)"
-                found.extend(css_urls(value, base)[0])
-                continue
-            raws = _srcset_urls(value) if kind == "srcset" else [value]
-            found.extend(url for raw in raws if (url := _absolute(base, raw)))
+            found.extend(_attribute_urls(value, base, kind))
+    # SVG <image xlink:href>: the HTML parser keeps the prefixed name, which CSS cannot name
+    for value in sel.xpath("//image/@*[name()='xlink:href']").getall():
+        found.extend(_attribute_urls(value, base, "url"))
+    for link in sel.css("link[href]"):
+        rels = set(link.attrib.get("rel", "").lower().split())
+        if rels & _IMAGE_LINK_RELS and (url := _absolute(base, link.attrib["href"])):
+            found.append(url)
     for meta in sel.css("meta"):
         name = (meta.attrib.get("property") or meta.attrib.get("name") or "").strip().lower()
         if name in _META_MEDIA and (url := _absolute(base, meta.attrib.get("content", ""))):
@@ -212,10 +321,49 @@ def _media_candidates(sel: Selector, base: str) -> list[str]:
     return found
 
 
-def raw_media_urls(text: str, base: str) -> list[str]:
-    """URLs with a media extension anywhere in ``text`` (attribute values, scripts, broken
-    tags), made absolute against ``base``."""
-    return [url for m in _RAW_MEDIA_URL.finditer(text[:MAX_RAW_SWEEP]) if (url := _absolute(base, m.group(1)))]
+def _swept_value(text: str, start: int, token: str) -> str | None:
+    """The part of ``token`` (found at ``start`` in ``text``) that is a value: from a scheme
+    or ``//`` on (the last one given as a parameter, ``;icon=https://...``, if any), or
+    after a ``=`` or ``,`` before its path; else all of it if a quote, bracket, comma or
+    ``=`` comes before it (whitespace between allowed)."""
+    if starts := [m.start() for m in _URL_START.finditer(token)]:
+        if token[starts[0] - 1 : starts[0]] == ":":
+            return None  # file://, ftp:// ...: not a web address
+        nested = [at for at in starts[1:] if token[at - 1] in "=;,"]
+        return token[nested[-1] if nested else starts[0] :]
+    slash = token.find("/")
+    head = token[: slash if slash >= 0 else len(token)]
+    cut = max(head.rfind("="), head.rfind(","))
+    if cut >= 0:
+        return token[cut + 1 :]
+    before = start - 1
+    while before >= 0 and text[before] in _SPACE:  # only the run just before this token
+        before -= 1
+    return token if before >= 0 and text[before] in _VALUE_OPENERS else None
+
+
+def _unescaped(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16)
+    return m.group() if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate stays escaped
+
+
+def swept_media_urls(text: str, base: str) -> list[str]:
+    """Guessed media URLs: strings anywhere in ``text`` (a page's source) that end in a
+    media extension and are written as addresses (``_looks_like_address``), made absolute
+    against ``base``. Entities are decoded first (``&amp;`` is ``&``, ``&quot;`` a quote),
+    and JSON's ``\\/`` and ``\\u0026`` read as ``/`` and ``&``, as a browser or a script
+    would; values of prose attributes (``alt``, ``title`` ...) are skipped."""
+    text = _TEXT_ATTRIBUTES.sub(r'\1""', text[:MAX_RAW_SWEEP])
+    text = _JSON_ESCAPE.sub(_unescaped, html.unescape(text.replace("\\/", "/")))
+    found = []
+    for m in _SWEEP_TOKEN.finditer(text):
+        token = m.group().rstrip(",;")
+        if "." not in token:
+            continue
+        raw = _swept_value(text, m.start(), token)
+        if raw and _MEDIA_TAIL.fullmatch(raw) and _looks_like_address(raw) and (url := _absolute(base, raw)):
+            found.append(url)
+    return found
 
 
 def extract_links(response: TextResponse) -> PageLinks:
@@ -225,7 +373,6 @@ def extract_links(response: TextResponse) -> PageLinks:
     this_page = normalise_url(response.url) or response.url
     sel = response.selector
     media = _media_candidates(sel, base)
-    media.extend(raw_media_urls(response.text, base))
     stylesheets: list[str] = []
     for link in sel.css("link[href]"):
         if "stylesheet" in link.attrib.get("rel", "").lower().split():
@@ -272,6 +419,7 @@ def extract_links(response: TextResponse) -> PageLinks:
     pagination_t = _ordered(pagination, {this_page: None})
     return PageLinks(
         media=tuple(media_set),
+        guessed=_ordered(swept_media_urls(response.text, base), media_set, {this_page: None}),
         pages=_ordered(pages, dict.fromkeys(pagination_t), media_set),
         pagination=pagination_t,
         frames=_ordered(frames, {this_page: None}),

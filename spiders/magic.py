@@ -66,6 +66,8 @@ def sniff(data: bytes) -> MediaType | None:
     dib_size = int.from_bytes(head[14:18], "little")
     if head.startswith(b"BM") and len(head) >= 18 and dib_size in _BMP_DIB_SIZES:
         return _image("image/bmp")
+    if head.startswith(b"\x00\x00\x01\x00") and head[4:6] != b"\x00\x00" and head[9:10] == b"\x00":
+        return _image("image/x-icon")  # ICO: type 1, at least one image, reserved byte 0
     if head[4:8] == b"ftyp":
         return _ftyp(head)
     if head.startswith(b"\x1a\x45\xdf\xa3"):

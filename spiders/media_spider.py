@@ -7,7 +7,9 @@ too), frames, refresh targets, pagination, same-site links and image-host viewer
 each is fetched within the request's limits, and every candidate is judged by its magic
 bytes in the evidence pipeline. Every request has an errback, so every failure becomes a
 ``CrawlError`` item instead of a log line; a limit that fires is counted under
-``hotline/limit/<name>`` and becomes a ``limit`` reason (``spiders.results``).
+``hotline/limit/<name>`` and becomes a ``limit`` reason (``spiders.results``). A guessed
+media URL (swept from the page's text, ``GUESSED``) that fails is only counted, under
+``hotline/guessed/failed``: a guess that was wrong is not a fault of the crawl.
 
 What each request is for travels in ``Request.meta`` (``ROLE``): ``page`` (follow links up
 to ``max_depth``), ``viewer`` and ``direct`` (collect media and frames only), ``step`` (a
@@ -38,7 +40,7 @@ from spiders.errors import StorePaused
 from spiders.failures import GONE_STATUSES, describe_failure
 from spiders.hosting import country_of, recorded_headers
 from spiders.items import Fetch, FetchedMedia, MediaLink, UnstoredMedia
-from spiders.links import PageLinks, css_urls, extract_links, refresh_target
+from spiders.links import PageLinks, css_urls, extract_links, media_accept, refresh_target
 from spiders.magic import sniff
 from spiders.middlewares.deadline import DEADLINE_CUT
 from spiders.request import CrawlRequest
@@ -54,6 +56,7 @@ NESTING = "hotline_nesting"  # frames (or @imports) between this and a top-level
 CHAIN = "hotline_chain"  # pages passed through by refresh before this one
 STEP = "hotline_step"  # index of a pathway step
 SIGHTING = "hotline_sighting"  # the MediaLink a media request was made for
+GUESSED = "hotline_guessed"  # a media URL swept from the text, not declared by the markup
 
 # Longer URLs are not requested (a limit reason says how many): Apache's and many CDNs'
 # request-line limit; Scrapy's own 2083 would drop real signed CDN URLs without a word.
@@ -225,7 +228,7 @@ class MediaSpider(Spider):
         self._count("limit/url_length")
         return True
 
-    def _media_request(self, link: MediaLink, view: str) -> Request | None:
+    def _media_request(self, link: MediaLink, view: str, *, guessed: bool = False) -> Request | None:
         url = link.media_url
         if url in self._media or self._too_long(url):
             return None
@@ -237,11 +240,20 @@ class MediaSpider(Spider):
             url,
             callback=self.parse_media,
             errback=self.on_error,
+            headers={"Accept": media_accept(url)},
             dont_filter=True,
             priority=1,  # media of pages already seen before more pages
-            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes", SIGHTING: link,
+            meta={ROLE: "media", VIEW: view, LIMIT: "max_media_bytes", SIGHTING: link, GUESSED: guessed,
                   "download_maxsize": self.crawl_request.max_media_bytes},
         )
+
+    def _media_requests(self, links: PageLinks, page_url: str, view: str,
+                        page_ip: str | None = None) -> Iterator[Any]:
+        """A sighting and a request for each media candidate of a page, declared first, and
+        a reason for each link to a scheme the crawler refuses."""
+        yield from self._media_links(links.media, page_url, view, page_ip)
+        yield from self._media_links(links.guessed, page_url, view, page_ip, guessed=True)
+        yield from self._refused(links.refused, page_url)
 
     def _css_request(self, url: str, view: str, nesting: int) -> Request | None:
         if url in self._stylesheets or self._too_long(url):
@@ -331,8 +343,7 @@ class MediaSpider(Spider):
         r = self.crawl_request
         meta = page.meta
         role, depth, view, nesting = meta[ROLE], meta[DEPTH], meta[VIEW], meta.get(NESTING, 0)
-        yield from self._media_links(links.media, page.url, view, _ip(page))
-        yield from self._refused(links.refused, page.url)
+        yield from self._media_requests(links, page.url, view, _ip(page))
         for css in links.stylesheets:
             if (request := self._css_request(css, view, 0)) is not None:
                 yield request
@@ -393,14 +404,14 @@ class MediaSpider(Spider):
                 yield request
 
     def _media_links(self, urls: Iterable[str], page_url: str, view: str,
-                     page_ip: str | None = None) -> Iterator[Any]:
+                     page_ip: str | None = None, *, guessed: bool = False) -> Iterator[Any]:
         """A sighting for each media URL of a page (or stylesheet), and a request for each
         URL not requested yet, carrying that sighting."""
         for media_url in urls:
-            self._count("links/media")
+            self._count("links/guessed" if guessed else "links/media")
             link = MediaLink(media_url, page_url, page_ip)
             yield link
-            if (request := self._media_request(link, view)) is not None:
+            if (request := self._media_request(link, view, guessed=guessed)) is not None:
                 yield request
 
     def _refused(self, links: Iterable[str], page_url: str) -> Iterator[CrawlError]:
@@ -422,9 +433,7 @@ class MediaSpider(Spider):
             self._count("follow/viewers")
             yield self._page_record(response, url, fetch)
             if len(response.body) <= self.crawl_request.max_page_bytes:  # media only, no further pages
-                links = extract_links(page)
-                yield from self._media_links(links.media, page.url, page.meta[VIEW], _ip(page))
-                yield from self._refused(links.refused, page.url)
+                yield from self._media_requests(extract_links(page), page.url, page.meta[VIEW], _ip(page))
             else:
                 self._count("limit/max_page_bytes")
                 yield CrawlError(url, f"page behind a media link larger than max_page_bytes "
@@ -451,6 +460,9 @@ class MediaSpider(Spider):
         if request.url != url:
             text = f"{text} (redirected to {request.url})"
         role = request.meta.get(ROLE, "other")
+        if request.meta.get(GUESSED) and not reason.limit:
+            self._count("guessed/failed")  # a wrong guess (404, refused ...), not an error
+            return
         if isinstance(failure.value, HttpError) and role in (*_COLLECTING, "step"):
             response = failure.value.response
             yield self._page_record(response, url, fetch_of(response, request.meta.get(CHAIN, ())))

@@ -132,3 +132,19 @@ def test_demo_crawls_a_local_site_end_to_end(data_dir: Path) -> None:
     tampered.write_bytes(bytes(blob))
     refused = run(data_dir, "bundle", "open", str(tampered), ok=False)
     assert refused.returncode != 0 and "error:" in refused.stderr
+
+
+def test_report_show_counts_failed_guesses_apart_from_errors(data_dir: Path) -> None:
+    from catalog import Catalog
+    from catalog.records import CrawlError, CrawlResult
+
+    run(data_dir, "init")
+    url = "http://example.test/gallery"
+    report_id = run_json(data_dir, "report", "add", url)["id"]
+    result = CrawlResult(url=url, errors=(CrawlError(url, "HTTP 500"),), stats={"guessed/failed": 3, "pages": 1})
+    Catalog(f"sqlite:///{data_dir / 'catalog.db'}").record_crawl(report_id, result)
+
+    shown = run_json(data_dir, "report", "show", str(report_id))
+    assert shown["crawl"]["guessed/failed"] == 3 and [e["reason"] for e in shown["errors"]] == ["HTTP 500"]
+    text = run(data_dir, "report", "show", str(report_id)).stdout
+    assert "3 media URL(s) guessed from the page text were not there (counted, not errors)" in text

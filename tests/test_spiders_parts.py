@@ -10,7 +10,7 @@ from twisted.python.failure import Failure
 
 from spiders.failures import describe_failure
 from spiders.hosting import country_of, recorded_headers
-from spiders.links import css_urls, extract_links, raw_media_urls, refresh_target
+from spiders.links import css_urls, extract_links, refresh_target, swept_media_urls
 from spiders.media_spider import _as_html
 from spiders.pinning import PinnedResolver, PinTable, scripted_resolver
 
@@ -44,12 +44,17 @@ def links_of(body: str, head: str = "", url: str = BASE):  # type: ignore[no-unt
         ("<input type='image' src='/btn.png'>", "http://site.test/btn.png"),
         ("<object data='/obj.swf.jpg'></object>", "http://site.test/obj.swf.jpg"),
         ("<embed src='/emb.mp4'>", "http://site.test/emb.mp4"),
-        ("<script>var pics = ['/js/one.jpg', \"/js/two.png\"];</script>", "http://site.test/js/two.png"),
         ("<img src='/broken.jpg'<p>", "http://site.test/broken.jpg"),
     ],
 )
 def test_media_candidates_in_markup(markup: str, expected: str) -> None:
     assert expected in links_of(markup).media
+
+
+def test_media_urls_in_scripts_are_guesses() -> None:
+    links = links_of("<script>var pics = ['/js/one.jpg', \"/js/two.png\"];</script>")
+    assert links.guessed == ("http://site.test/js/one.jpg", "http://site.test/js/two.png")
+    assert links.media == ()
 
 
 @pytest.mark.parametrize(
@@ -120,7 +125,7 @@ def test_refresh_targets(content: str, expected: str | None) -> None:
 
 def test_raw_sweep_ignores_prose_and_non_media() -> None:
     text = "see photo.jpg in the text; href='/page.html'; data='/x.png'"
-    assert raw_media_urls(text, BASE) == ["http://site.test/x.png"]
+    assert swept_media_urls(text, BASE) == ["http://site.test/x.png"]
 
 
 def test_html_is_recognised_by_its_bytes() -> None:
