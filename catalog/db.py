@@ -176,7 +176,7 @@ class Database:
     def read(self) -> Iterator[sa.Connection]:
         """A read-only snapshot that does not block writers."""
         options: dict[str, Any] = {_READ_ONLY: True}
-        if self.engine.dialect.name == "postgresql":  # one snapshot for the whole transaction (issue 7)
+        if self.engine.dialect.name == "postgresql":  # one snapshot for the whole transaction
             options["isolation_level"] = "REPEATABLE READ"
         with self.engine.connect().execution_options(**options) as conn:
             with conn.begin():

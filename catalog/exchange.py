@@ -1,4 +1,4 @@
-"""Secure exchange (issue 6): the partner registry and the bundles received from partners.
+"""Secure exchange: the partner registry and the bundles received from partners.
 
 A partner is registered once and updated in place; its Ed25519 signing keys accumulate
 (a rotation adds a key, so bundles signed before the rotation still verify) unless they are

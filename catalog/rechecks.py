@@ -1,4 +1,4 @@
-"""Takedown tracking (issue 4): which URLs to re-check, and what each re-check found.
+"""Takedown tracking: which URLs to re-check, and what each re-check found.
 
 The targets are the sightings (``sightings.media_url``) of items whose current verdict is
 ``baseline`` or ``national``, least recently checked first. Each re-check is one row of

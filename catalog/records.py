@@ -43,7 +43,7 @@ class PageRecord:
     size: int = 0
     fetched_at: datetime | None = None
     redirects: tuple[str, ...] = ()
-    # issue 4: how the page was seen
+    # how the page was seen
     view: str | None = None  # direct | pathway (reached through the report's pathway) | step
     referer: str | None = None  # the Referer header sent
     headers: dict[str, str] = field(default_factory=dict)  # response headers that matter
@@ -69,7 +69,7 @@ class SightingRecord:
     ip: str | None = None
     country: str | None = None
     seen_at: datetime | None = None
-    # issue 4: the media URL's own fetch
+    # the media URL's own fetch
     final_url: str | None = None
     redirects: tuple[str, ...] = ()
     http_status: int | None = None
@@ -126,7 +126,7 @@ class HashRecord:
     quality: int | None = None
 
 
-# issue 3: per-frame PDQ of videos and animated images
+# per-frame PDQ of videos and animated images
 @dataclass(frozen=True)
 class FrameHashRecord:
     """The PDQ hash of one sampled frame of a video or animation, ``t`` seconds in."""
@@ -190,8 +190,8 @@ class Report:
     processed_at: datetime | None = None
     error: str | None = None
     referer: str | None = None
-    pathway: tuple[str, ...] = ()  # issue 4: pages the reporter went through, in order
-    user_agent: str | None = None  # issue 4: the reporter's browser, replayed by the crawler
+    pathway: tuple[str, ...] = ()  # pages the reporter went through, in order
+    user_agent: str | None = None  # the reporter's browser, replayed by the crawler
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ class KnownSetEntry:
     enabled: bool
     source: str | None
     imported_at: datetime
-    # issue 3: the set's categories -> verdicts, known-benign sets, the imported format
+    # the set's categories -> verdicts, known-benign sets, the imported format
     category_verdicts: dict[str, Verdict | None] = field(default_factory=dict)  # None: review
     benign: bool = False
     format: str | None = None
@@ -384,7 +384,7 @@ class ExportEntry:
 
 @dataclass(frozen=True)
 class Partner:
-    """A partner hotline (issue 6): the countries it handles, its public keys (base64 of the
+    """A partner hotline: the countries it handles, its public keys (base64 of the
     raw 32 bytes) and where its bundles go."""
 
     name: str
@@ -429,7 +429,7 @@ class ResendRequest:
     sent_at: datetime | None
 
 
-# issue 5: the review queue: users, clusters, gradings, derived verdicts, four-eyes
+# the review queue: users, clusters, gradings, derived verdicts, four-eyes
 @dataclass(frozen=True)
 class GradingRecord:
     """An item graded once, by attributes (classification/attributes.py defines the values);
@@ -570,4 +570,4 @@ class ClusterPlan:
     novel: bool = True
     similar_to: str | None = None
     split_from: int | None = None
-# (end of issue 5 records)
+# (end of the review queue's records)

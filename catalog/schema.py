@@ -206,7 +206,7 @@ rechecks = sa.Table(
     sa.Index("ix_rechecks_url_checked", "url", "checked_at"),
 )
 
-# Crawl evidence (issue 4; migration 0004): how a report is replayed, how each page was seen,
+# Crawl evidence (migration 0004): how a report is replayed, how each page was seen,
 # and each media URL's own fetch (final URL, redirects, status, claimed type, headers).
 reports.append_column(sa.Column("pathway", sa.JSON))  # URLs the reporter went through, in order
 reports.append_column(sa.Column("user_agent", sa.Text))  # the reporter's browser
@@ -219,7 +219,7 @@ sightings.append_column(sa.Column("http_status", sa.Integer))
 sightings.append_column(sa.Column("content_type", sa.String(255)))
 sightings.append_column(sa.Column("headers", sa.JSON))
 
-# Secure exchange (issue 6): partner hotlines, bundles received from them (replay protection),
+# Secure exchange: partner hotlines, bundles received from them (replay protection),
 # and explicit re-send requests on the export ledger.
 partners = sa.Table(
     "partners",
@@ -266,13 +266,13 @@ export_resends = sa.Table(
     sa.Index("ix_export_resends_open", "destination", "bundle_id"),
 )
 
-# Retention (issue 8; migration 0008): when an item's evidence was purged (hashes and verdicts stay).
+# Retention (migration 0008): when an item's evidence was purged (hashes and verdicts stay).
 media.append_column(sa.Column("purged_at", sa.DateTime))
-# Faults (issue 8; migration 0009): runs that failed transiently on an item (storage
+# Faults (migration 0009): runs that failed transiently on an item (storage
 # unreachable); at the installation's quarantine_after the item becomes status 'error'.
 media.append_column(sa.Column("attempts", sa.Integer, nullable=False, server_default="0"))
 
-# Review queue (issue 5; migration 0005): people who log in and their sessions, clusters of
+# Review queue (migration 0005): people who log in and their sessions, clusters of
 # near-duplicate queued items with one lease each, gradings (attributes, append-only), the
 # verdicts derived per jurisdiction, and four-eyes confirmations.
 users = sa.Table(
@@ -384,9 +384,9 @@ confirmations = sa.Table(
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
-# (end of issue 5 tables)
+# (end of the review queue's tables)
 
-# Hashing and matching (issue 3; migration 0003): per-frame PDQ of videos and animated
+# Hashing and matching (migration 0003): per-frame PDQ of videos and animated
 # images, and per known set a category -> verdict mapping, a known-benign flag and the
 # format it was imported from.
 frame_hashes = sa.Table(

@@ -33,8 +33,8 @@ app.add_typer(known_app, name="known")
 app.add_typer(queue_app, name="queue")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(export_app, name="export")
-keys_app = typer.Typer(help="This installation's keys (issue 6).", no_args_is_help=True)
-partner_app = typer.Typer(help="Partner hotlines we exchange bundles with (issue 6).", no_args_is_help=True)
+keys_app = typer.Typer(help="This installation's keys.", no_args_is_help=True)
+partner_app = typer.Typer(help="Partner hotlines we exchange bundles with.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(partner_app, name="partner")
 
@@ -734,7 +734,7 @@ def whoami(as_json: JsonOpt = False) -> None:
         typer.echo(f"{info['name']} ({info['role']})")
 
 
-# -- the review app, its users, law profiles (issue 5) -------------------------------------
+# -- the review app, its users, law profiles -------------------------------------
 user_app = typer.Typer(help="People who log in to the review app.", no_args_is_help=True)
 profile_app = typer.Typer(help="Law profiles: how gradings become each jurisdiction's verdict.", no_args_is_help=True)
 rules_app = typer.Typer(help="The installation's review rules (kept in the catalog; an admin changes them).",
@@ -994,7 +994,7 @@ def bundle_open(
             len(i.get("sightings", []))) for i in manifest.get("items", [])])
 
 
-# Secure exchange (issue 6) ----------------------------------------------------------------
+# Secure exchange ----------------------------------------------------------------
 
 
 @keys_app.command("show")
@@ -1213,7 +1213,7 @@ def export_hashset(
         typer.echo(f"{len(items)} confirmed item(s) written to {out} ({fmt})")
 
 
-# Statistics (issue 7) ----------------------------------------------------------------
+# Statistics ----------------------------------------------------------------
 stats_app = typer.Typer(help="Statistics: the figures, snapshots for statisticians, the HTML report.")
 app.add_typer(stats_app, name="stats")
 FromSnapshotOpt = Annotated[

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     crawl_request_timeout_s: float = 20.0
     crawl_timeout_s: float = 300.0
     crawl_user_agent: str = "hotline/0.1 (+https://github.com/hotline)"
-    # Crawl limits (issue 4); each one that fires is recorded as a reason on the report.
+    # Crawl limits; each one that fires is recorded as a reason on the report.
     crawl_max_depth: int = Field(1, ge=0, description="Link levels followed on the reported site.")
     crawl_max_media: int = Field(2000, gt=0, description="Media URLs fetched per report.")
     crawl_max_page_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest HTML page parsed.")
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     evidence_url: str | None = Field(
         None, description="Evidence store: s3://bucket/prefix (cluster profile); default <data_dir>/evidence."
     )
-    # Cluster profile and fault tolerance (issue 8)
+    # Cluster profile and fault tolerance
     known_url: str | None = Field(
         None, description="Known-hash set files on S3 (s3://bucket/prefix), cached in <data_dir>/known on each machine."
     )
@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         None, gt=0, description="Purge evidence this many days after verdict and export (retention flow); None: never."
     )
     pdq_threshold: int = Field(31, ge=0, le=256)
-    # Hashing and matching (issue 3)
+    # Hashing and matching
     pdq_min_quality: int = Field(
         50, ge=0, le=100,
         description="PDQ hashes of lower quality (flat, dark, tiny pictures; video frames too) neither match "
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     known_flood_window_h: float = Field(24.0, gt=0, description="The window known_flood_threshold counts in, hours.")
     export_media: bool = Field(False, description="Put media into the INTERPOL-drop bundles.")
 
-    # Review queue and classification (issue 5)
+    # Review queue and classification
     law_profiles: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Jurisdictions whose verdicts are derived besides INTERPOL's baseline and `country`."
     )
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    # Secure exchange (issue 6)
+    # Secure exchange
     interpol_destination: str | None = Field(
         None, description="INTERPOL drop: a directory or s3://bucket/prefix; default <data_dir>/drop."
     )
@@ -196,7 +196,7 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    # Statistics (issue 7)
+    # Statistics
     stats_dir: Path | None = Field(
         None, description="Where statistics snapshots are written (for statisticians); default <data_dir>/stats."
     )

@@ -1,5 +1,5 @@
 """Review queue: users and web sessions, clusters, leases, gradings, per-jurisdiction
-verdicts, four-eyes confirmations (issue 5).
+verdicts, four-eyes confirmations.
 
 Revision ID: 0005
 Revises: 0001
