@@ -104,8 +104,8 @@ def run_demo(settings: Settings, images: int = 8, *, quiet: bool = False) -> dic
               [(e.stage, e.url or (e.sha256 or "")[:16], e.reason) for e in errors])
     say(
         f"{summary['auto_classified']} item(s) auto-classified from known sets (analyst views spared), "
-        f"{summary['queued']} queued for review. Next: `hotline queue list`, "
-        "`hotline classify ID --verdict ...`, `hotline export`, `hotline stats`."
+        f"{summary['queued']} queued for review. Next: `hotline queue list`, `hotline user add` and "
+        "`hotline login` (decisions are made by users), `hotline classify ID ...`, `hotline export`, `hotline stats`."
     )
     inst.close()
     return {"report_id": report_id, "summary": summary, "items": outcomes, "errors": errors}
