@@ -92,7 +92,10 @@ def base_tables_sql(*, country: str, url_policy: str) -> dict[str, str]:
             SELECT v.id AS verdict_id, m.item_id, {jurisdiction} AS jurisdiction, v.verdict,
                    v.verdict IN ('baseline', 'national') AS illegal, v.source, v.set_name, v.created_at,
                    v.id = max(v.id) OVER (PARTITION BY m.item_id) AS is_current,
-                   coalesce(v.confirm_required, FALSE) AND NOT coalesce(v.confirmed, FALSE) AS awaiting_confirmation
+                   -- undetermined (the grading leaves an unclear age or depiction that matters)
+                   -- waits for a senior as a four-eyes verdict waits for its confirmation
+                   coalesce(v.confirm_required, FALSE) AND NOT coalesce(v.confirmed, FALSE)
+                   OR v.verdict = 'undetermined' AS awaiting_confirmation
             FROM src_verdicts v JOIN item_map m USING (sha256)""",
         "jurisdiction_verdicts": """
             SELECT v.id AS verdict_id, m.item_id, upper(v.jurisdiction) AS jurisdiction, v.illegal, v.profile,
