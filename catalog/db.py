@@ -155,9 +155,19 @@ class Database:
         """Bring the schema to the newest revision; safe to run from several processes."""
         cfg = _alembic_config()
         with self.engine.connect() as conn:
+            before = MigrationContext.configure(conn).get_current_heads()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
             conn.commit()
+            after = MigrationContext.configure(conn).get_current_heads()
+        if self.engine.dialect.name == "sqlite" and before != after:
+            # Migrations rewrite whole tables; without this their pages stay in the WAL
+            # file (hundreds of KiB for a new catalog) until some later checkpoint.
+            raw = self.engine.raw_connection()  # outside a transaction, as a checkpoint must be
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
         return head_revision()
 
     def schema_revision(self) -> str | None:

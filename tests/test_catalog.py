@@ -165,7 +165,7 @@ def test_integrity_checks_and_reattachment(catalog: Catalog) -> None:
     catalog.record_crawl(second, CrawlResult("http://b.test/", media=(MediaRecord(seen, 3),), sightings=(
         SightingRecord(seen, "http://b.test/x.jpg", "http://b.test/"),)))
     for report_id in (first, second):
-        catalog.claim_pending_reports(ids=[report_id])
+        catalog.claim_reports("test-run", ids=[report_id])
         catalog.finish_report(report_id)
     assert catalog.media_without_sightings() == [lost]
     assert catalog.done_reports_with_unprocessed_media() == [second]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from exchange_support import make_installation, register
+from people import add_people
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -82,7 +83,9 @@ def test_interpol_gets_only_what_our_analysts_decided(tmp_path: Path, capsys) ->
     assert waiting.hints and waiting.hints[0].startswith("partner-at: baseline (pdq distance")
     catalog.override_verdict(unconfirmed, Verdict.BASELINE, actor="ann", reason="seen", confirm_required=True)
     first = catalog.override_verdict(confirmed, Verdict.BASELINE, actor="ann", reason="seen", confirm_required=True)
-    catalog.confirm_verdict(first, "bob")
+    add_people(catalog, ann="analyst", sam="senior")
+    catalog.record_reveal("sam", confirmed)
+    catalog.confirm_verdict(first, "sam")
     catalog.record_verdict(decided, Verdict.NATIONAL, actor="ann")
 
     (delivery,) = export_route(ours, interpol_route(ours), actor="test")

@@ -53,8 +53,9 @@ def serve_gallery(reports_n: int, images: int, delay_s: float = 0.02) -> Iterato
         yield site
 
 
-def _cut_after(proxy: TcpProxy, endpoint: str, bucket: str, stored: int) -> None:
-    """Cut the relay once ``stored`` objects are in the bucket (asked of moto directly)."""
+def _cut_after(proxy: TcpProxy, endpoint: str, bucket: str, prefix: str, stored: int) -> None:
+    """Cut the relay once ``stored`` objects are under ``prefix`` (asked of moto directly; the
+    bucket is shared with other tests, so its own count says nothing)."""
     import boto3
     from cluster_support import AWS
 
@@ -62,7 +63,7 @@ def _cut_after(proxy: TcpProxy, endpoint: str, bucket: str, stored: int) -> None
                           aws_secret_access_key=AWS["AWS_SECRET_ACCESS_KEY"], region_name=AWS["AWS_DEFAULT_REGION"])
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        if client.list_objects_v2(Bucket=bucket).get("KeyCount", 0) >= stored:
+        if client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) >= stored:
             proxy.cut()
             return
         time.sleep(0.05)
@@ -82,7 +83,8 @@ def _figures(inst: Installation, found: int) -> dict[str, int]:
 
     return {"found": found, "stored": stored or 0, "pending": waiting or 0,
             "lost": found - (stored or 0) - (waiting or 0), "store_failures": total("evidence/failed"),
-            "not_tried": total("evidence/not_fetched") + total("evidence/not_tried")}
+            "not_tried": total("evidence/not_fetched") + total("evidence/not_tried"),
+            "paused": total("evidence/paused")}
 
 
 def _statuses(inst: Installation) -> list[str]:
@@ -109,9 +111,10 @@ def _check_kept(inst: Installation, summary: dict[str, object], figures: dict[st
     assert any("evidence store failing: stopped storing media" in r for r in reasons), reasons
     assert all(row.page_url.rsplit("/", 1)[-1].startswith("r") and row.stage == "evidence" for row in rows)
     assert any(needle in row.reason for row in rows)
-    # the crawl paused: once the store had failed MAX_FAILURES times in a row, the rest was
-    # kept without trying the store (not fetched, or fetched already and not tried)
-    assert figures["not_tried"] > 0, figures
+    # the crawl paused once the store had failed MAX_FAILURES times in a row. How many items
+    # were then kept without a try depends on how many puts were already under way (the
+    # pause itself is tested without timing below)
+    assert figures["paused"] > 0, str(figures)
 
 
 def _check_recovered(inst: Installation, figures: dict[str, int]) -> None:
@@ -159,13 +162,14 @@ def test_an_s3_outage_mid_crawl_keeps_every_item_and_the_next_run_stores_them(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "hotline-data"))
-    monkeypatch.setenv("HOTLINE_EVIDENCE_URL", f"s3://{BUCKET}/{uuid.uuid4().hex}/evidence")
+    prefix = f"{uuid.uuid4().hex}/"
+    monkeypatch.setenv("HOTLINE_EVIDENCE_URL", f"s3://{BUCKET}/{prefix}evidence")
     monkeypatch.setenv("HOTLINE_S3_ENDPOINT_URL", proxy.url)
     monkeypatch.setenv("HOTLINE_S3_MAX_ATTEMPTS", "2")
     monkeypatch.setenv("HOTLINE_CRAWL_MAX_STORE_FAILURES", str(MAX_FAILURES))
     inst = Installation.init(Settings())
     try:
-        watcher = threading.Thread(target=_cut_after, args=(proxy, s3_server, BUCKET, cut_at), daemon=True)
+        watcher = threading.Thread(target=_cut_after, args=(proxy, s3_server, BUCKET, prefix, cut_at), daemon=True)
         with serve_gallery(reports_n, images, delay_s=0.1) as site:
             watcher.start()
             monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
@@ -261,7 +265,7 @@ def test_a_second_attempt_settles_each_item_by_what_the_site_answers(
         rows = {r.media_url.rsplit("/", 1)[-1]: r for r in conn.execute(sa.select(pending_media))}
     assert rows["ok.jpg"].status == "stored"
     assert (rows["gone.jpg"].status, rows["gone.jpg"].reason) == ("closed", "HTTP 404")
-    assert rows["text.jpg"].status == "closed" and "no longer media" in rows["text.jpg"].reason
+    assert rows["text.jpg"].status == "closed" and "not media by its magic bytes" in rows["text.jpg"].reason
     assert (rows["flaky.jpg"].status, rows["flaky.jpg"].attempts) == ("pending", 2)
     assert "HTTP 503" in rows["flaky.jpg"].reason and "timed out" in rows["slow.jpg"].reason
     catalog.record_crawl(report, result, give_up_after=3)  # the site keeps failing: given up

@@ -110,7 +110,7 @@ def test_a_run_that_loses_prefect_finishes_reports_and_exits_1(installation: Ins
         time.sleep(8)  # the run's lease expires
         doctor = subprocess.run([sys.executable, "-m", "hotline.cli", "doctor", "--json"], env=env,
                                 capture_output=True, timeout=600)
-        checks = {c["name"]: c for c in json.loads(doctor.stdout)}
+        checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
         assert checks["prefect runs"]["ok"] and run_id in checks["prefect runs"]["detail"], checks
         with get_client(sync_client=True) as client:
             assert client.read_flow_run(uuid.UUID(run_id)).state.is_crashed()

@@ -306,7 +306,7 @@ def test_repair_reattaches_what_an_older_crawl_lost(
         "http://site.test/b", media=(MediaRecord(sha(unhashed), len(unhashed)),),
         sightings=(SightingRecord(sha(unhashed), "http://site.test/b.jpg", "http://site.test/b"),)))
     for report_id in (first, second):
-        catalog.claim_pending_reports(ids=[report_id])
+        catalog.claim_reports("test-run", ids=[report_id])
         catalog.finish_report(report_id)
 
     checks = {c.name: c for c in doctor(installation)}
