@@ -3,7 +3,7 @@ same bytes to the same server.
 
     .venv/bin/python bench/bench_bundle.py [--media-mb 2048] [--item-mb 16] [--dir DIR]
 
-Targets (issue 6): build + encrypt + upload MB/s >= 70 % of the baseline's; peak memory of
+Targets: build + encrypt + upload MB/s >= 70 % of the baseline's; peak memory of
 the export <= 256 MB.
 
 * Server: moto's S3 server (``moto_server``) in its own process on 127.0.0.1.

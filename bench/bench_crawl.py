@@ -16,7 +16,7 @@ concurrency (CONCURRENT_REQUESTS 16, 8 per host):
 Prints pages/s and media/s of both and the full spider's throughput as a share of the
 baseline's, per run and best of ``--repeat``, with each side's CPU time: both are
 CPU-bound in one process (a worker's reactor thread), so the gap is the spider's own CPU
-work. Target (issue 4): at least 80 %. Figures vary between runs on a shared 2-core
+work. Target: at least 80 %. Figures vary between runs on a shared 2-core
 machine (16.3–18.3 s for the same plain run); the ratio is what counts.
 """
 

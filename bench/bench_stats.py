@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bench_stats.py [--items 1000000] [--reports 100000] [--dir DIR]
 
-Targets (issue 7): snapshot build <= 60 s; every view <= 1 s. Baselines, measured in the
+Targets: snapshot build <= 60 s; every view <= 1 s. Baselines, measured in the
 same run: for the snapshot, a bare read of the same catalog rows with the sqlite3 driver
 (the floor any snapshot pays); for a view, computing the figures live from the catalog
 (what `hotline stats` does without a snapshot).

@@ -1,4 +1,4 @@
-"""Pure parts of the spider added for issue 4: link extraction patterns, CSS, refresh,
+"""Pure parts of the spider: link extraction patterns, CSS, refresh,
 hosting country, recorded headers, DNS pinning, failure reasons. No network, no crawl."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Takedown re-checks (issue 4), the catalog's new crawl columns and migration 0004, and the
+"""Takedown re-checks, the catalog's new crawl columns and migration 0004, and the
 report options of the command line.
 
 Re-checks fetch from test sites on 127.0.0.1 through the same guarded worker as crawls;
