@@ -41,8 +41,8 @@ from evidence.errors import EvidenceError
 from hotline.installation import Installation
 from review import auth
 from review.config import review_config
-from review.media import MediaUnavailable, ThumbnailCache, placeholder, render
 from review.passwords import hash_password
+from review.thumbnails import MediaUnavailable, ThumbnailCache, placeholder, render
 
 HERE = Path(__file__).resolve().parent
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
