@@ -9,28 +9,23 @@ gets HTTP 403 on every media URL.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
-from catalog import Verdict
 from catalog.errors import CatalogError, NotFound
-from catalog.users import MEDIA_ROLES, ROLES
+from catalog.users import MEDIA_ROLES
 from classification import claim_next, cluster_queue, decide_cluster, decide_item, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
@@ -40,12 +35,10 @@ from classification.review import confirm, profiles_changed, recompute, set_by_h
 from evidence.errors import EvidenceError
 from hotline.installation import Installation
 from review import auth
-from review.config import review_config
+from review.app_state import HAND_VERDICTS, HERE, ReviewApp, redirect, review_app
 from review.passwords import hash_password
-from review.thumbnails import MediaUnavailable, ThumbnailCache, placeholder, render
+from review.thumbnails import MediaUnavailable, placeholder, render
 
-HERE = Path(__file__).resolve().parent
-SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 REVEAL_GRANT_SECONDS = 120
 PRESETS = [  # key, label, attributes: the common verdicts, one key each
     ("1", "Baseline: real child, prepubescent, sexual activity",
@@ -63,59 +56,43 @@ PRESETS = [  # key, label, attributes: the common verdicts, one key each
     ("0", "Adult, nothing sexual: not illegal",
      dict(age_group="adult", depiction="real", severity="0")),
 ]
-HAND_VERDICTS = [v.value for v in Verdict if v is not Verdict.UNDETERMINED]  # undetermined is derived, never typed
 HOME_BY_ROLE = {"analyst": "/queue", "senior": "/queue", "operator": "/overview", "statistician": "/overview",
                 "admin": "/admin/users"}
 
 
-class ReviewApp:
-    """The state one app instance shares between requests."""
+class Sessions(BaseHTTPMiddleware):
+    """Looks the session up, times the app (Server-Timing) and sets the security headers."""
 
-    def __init__(self, installation: Installation) -> None:
-        self.inst = installation
-        self.settings = installation.settings
-        self.catalog = installation.catalog
-        self.config = review_config(self.settings)
-        self.thumbs = ThumbnailCache()
-        self.grants = URLSafeTimedSerializer(secrets.token_bytes(32), salt="hotline-reveal")
-        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        self.idle = timedelta(minutes=self.settings.review_idle_minutes)
-        self.lifetime = timedelta(hours=self.settings.review_session_hours)
+    def __init__(self, app: ASGIApp, review: ReviewApp) -> None:
+        super().__init__(app)
+        self.review = review
 
-    # -- helpers ------------------------------------------------------------------------
-    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        session = request.state.session
-        context.update(request=request, session=session, user=session.user if session else None,
-                       csrf=session.csrf if session else "", roles=ROLES)
-        if session is not None and session.user.role in MEDIA_ROLES:
-            context.setdefault("reveals", self.catalog.reveals_today(session.user.name))
-            context.setdefault("budget", self.budget(session.user))
-        return self.templates.TemplateResponse(request, name, context, status_code=status)
-
-    def budget(self, user: Any) -> int:
-        return user.reveal_budget if user.reveal_budget is not None else self.settings.review_reveal_budget
-
-    def blur(self, user: Any) -> int:
-        return user.blur if user.blur is not None else self.settings.review_blur
-
-    def item_kind(self, sha256: str) -> str:
-        if not SHA_RE.match(sha256):
-            raise HTTPException(404, "no such item")
-        kind = self.catalog.media_kind(sha256)
-        if kind is None:
-            raise HTTPException(404, "no such item")
-        return kind
-
-    def may_reveal(self, user: Any, sha256: str) -> bool:
-        """Seniors may reveal any item; analysts only the items of the cluster they hold."""
-        if user.role == "senior":
-            return True
-        cluster_id = self.catalog.cluster_of(sha256)
-        return cluster_id is not None and self.catalog.lease_holder(cluster_id) == user.name
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        request.state.session = auth.current_session(request, self.review.catalog, self.review.idle)
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        response.headers["Cache-Control"] = "no-store"  # no page or picture in the browser's disk cache
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        return response
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+async def on_login_required(request: Request, exc: Exception) -> Response:
+    if request.headers.get("hx-request"):
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    return redirect("/login")
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/media/") or request.headers.get("hx-request"):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code)
+    return review_app(request).page(request, "error.html", status=exc.status_code, message=exc.detail, back="/")
 
 
 def create_app(installation: Installation) -> Starlette:
@@ -139,8 +116,8 @@ def create_app(installation: Installation) -> Starlette:
         name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
         token = auth.login(catalog, name, password, app_state.lifetime)
         if token is None:
-            return _redirect("/login?error=1")
-        response = _redirect("/")
+            return redirect("/login?error=1")
+        response = redirect("/")
         auth.set_cookie(response, auth.SESSION_COOKIE, token, secure=app_state.settings.review_secure_cookies,
                         max_age=int(app_state.lifetime.total_seconds()))
         response.delete_cookie(auth.LOGIN_COOKIE, path="/")
@@ -150,12 +127,12 @@ def create_app(installation: Installation) -> Starlette:
         session = auth.require(request)
         await auth.check_csrf(request, session.csrf)
         catalog.end_session(auth.token_hash(request.cookies[auth.SESSION_COOKIE]))
-        response = _redirect("/login")
+        response = redirect("/login")
         response.delete_cookie(auth.SESSION_COOKIE, path="/")
         return response
 
     async def home(request: Request) -> Response:
-        return _redirect(HOME_BY_ROLE[auth.require(request).user.role])
+        return redirect(HOME_BY_ROLE[auth.require(request).user.role])
 
     # -- the queue ----------------------------------------------------------------------
     async def queue_page(request: Request) -> Response:
@@ -170,7 +147,7 @@ def create_app(installation: Installation) -> Starlette:
         session = auth.require(request, MEDIA_ROLES)
         await auth.check_csrf(request, session.csrf)
         cluster_id = claim_next(catalog, app_state.config, session.user.name)
-        return _redirect(f"/cluster/{cluster_id}" if cluster_id else "/queue?empty=1")
+        return redirect(f"/cluster/{cluster_id}" if cluster_id else "/queue?empty=1")
 
     async def queue_previous(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
@@ -181,21 +158,21 @@ def create_app(installation: Installation) -> Starlette:
         for subject in claims:
             if subject and subject != current and claim_next(catalog, app_state.config, session.user.name,
                                                              int(subject)):
-                return _redirect(f"/cluster/{subject}")
-        return _redirect(f"/cluster/{current}" if current else "/queue")
+                return redirect(f"/cluster/{subject}")
+        return redirect(f"/cluster/{current}" if current else "/queue")
 
     async def cluster_claim(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
         await auth.check_csrf(request, session.csrf)
         cluster_id = int(request.path_params["cluster_id"])
         claim_next(catalog, app_state.config, session.user.name, cluster_id)
-        return _redirect(f"/cluster/{cluster_id}")
+        return redirect(f"/cluster/{cluster_id}")
 
     async def cluster_release(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
         await auth.check_csrf(request, session.csrf)
         catalog.release_cluster(int(request.path_params["cluster_id"]), session.user.name)
-        return _redirect("/queue")
+        return redirect("/queue")
 
     async def cluster_page(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
@@ -225,7 +202,7 @@ def create_app(installation: Installation) -> Starlette:
         except (ClassificationError, ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/cluster/{cluster_id}")
         next_id = claim_next(catalog, app_state.config, session.user.name)
-        return _redirect(f"/cluster/{next_id}" if next_id else "/queue?done=1")
+        return redirect(f"/cluster/{next_id}" if next_id else "/queue?done=1")
 
     async def cluster_split(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
@@ -235,7 +212,7 @@ def create_app(installation: Installation) -> Starlette:
             split_item(catalog, cluster_id, form.get("sha256", ""), session.user.name)
         except (ClassificationError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/cluster/{cluster_id}")
-        return _redirect(f"/cluster/{cluster_id}")
+        return redirect(f"/cluster/{cluster_id}")
 
     async def preview(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
@@ -310,7 +287,7 @@ def create_app(installation: Installation) -> Starlette:
                           reason=str(form.get("reason", "")), match_type=str(form.get("match_type", "")) or None)
         except (ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
-        return _redirect(f"/item/{sha256}")
+        return redirect(f"/item/{sha256}")
 
     async def senior_item_action(request: Request, act: Callable[[str, str, dict[str, str]], object]) -> Response:
         """A senior's decision on one item (``act(sha256, name, form)``), then back to its page."""
@@ -322,7 +299,7 @@ def create_app(installation: Installation) -> Starlette:
             act(sha256, session.user.name, form)
         except (ClassificationError, ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
-        return _redirect(f"/item/{sha256}")
+        return redirect(f"/item/{sha256}")
 
     async def item_grade(request: Request) -> Response:
         """A senior grades an item again: an undetermined one, or one they see otherwise."""
@@ -345,7 +322,7 @@ def create_app(installation: Installation) -> Starlette:
             confirm(catalog, int(request.path_params["verdict_id"]), session.user.name)
         except (ClassificationError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back="/confirmations")
-        return _redirect("/confirmations")
+        return redirect("/confirmations")
 
     # -- everyone: figures without media; one's own settings ---------------------------------
     async def overview(request: Request) -> Response:
@@ -363,7 +340,7 @@ def create_app(installation: Installation) -> Starlette:
             catalog.update_user(session.user.name, actor=session.user.name, blur=int(form.get("blur", "")))
         except ValueError as exc:
             return page(request, "error.html", status=400, message=str(exc), back="/me")
-        return _redirect("/me")
+        return redirect("/me")
 
     # -- admin ----------------------------------------------------------------------------
     async def users_page(request: Request) -> Response:
@@ -386,43 +363,14 @@ def create_app(installation: Installation) -> Starlette:
                     password_hash=hash_password(form["password"]) if form.get("password") else None)
         except (ValueError, CatalogError) as exc:
             return page(request, "error.html", status=400, message=str(exc), back="/admin/users")
-        return _redirect("/admin/users")
+        return redirect("/admin/users")
 
     async def recompute_submit(request: Request) -> Response:
         session = auth.require(request, {"admin"})
         await auth.check_csrf(request, session.csrf)
         summary = recompute(catalog, app_state.config, requested_by=session.user.name)
-        return _redirect(f"/admin/users?recomputed={summary.verdict_changes}+verdicts,+"
+        return redirect(f"/admin/users?recomputed={summary.verdict_changes}+verdicts,+"
                          f"{summary.kept_exported}+kept+as+exported")
-
-    # -- plumbing -----------------------------------------------------------------------
-    async def on_login_required(request: Request, exc: Exception) -> Response:
-        if request.headers.get("hx-request"):
-            return Response(status_code=401, headers={"HX-Redirect": "/login"})
-        return _redirect("/login")
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if request.url.path.startswith("/media/") or request.headers.get("hx-request"):
-            return PlainTextResponse(exc.detail, status_code=exc.status_code)
-        return page(request, "error.html", status=exc.status_code, message=exc.detail, back="/")
-
-    class Sessions(BaseHTTPMiddleware):
-        """Looks the session up, times the app (Server-Timing) and sets the security headers."""
-
-        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-            started = time.perf_counter()
-            request.state.session = auth.current_session(request, catalog, app_state.idle)
-            response = await call_next(request)
-            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
-            response.headers["Cache-Control"] = "no-store"  # no page or picture in the browser's disk cache
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "no-referrer"
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Content-Security-Policy"] = (
-                "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
-                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-            return response
 
     routes = [
         Route("/", home),
@@ -458,7 +406,7 @@ def create_app(installation: Installation) -> Starlette:
     cluster_queue(catalog, app_state.config.clustering)  # items queued before the app existed
     if profiles_changed(catalog, app_state.config):  # a law profile was edited: its verdicts follow
         recompute(catalog, app_state.config)
-    app = Starlette(routes=routes, middleware=[Middleware(Sessions)],
+    app = Starlette(routes=routes, middleware=[Middleware(Sessions, review=app_state)],
                     exception_handlers={auth.LoginRequired: on_login_required, HTTPException: on_http_error})
     app.state.review = app_state
     return app
