@@ -34,9 +34,8 @@ from classification.known import contest_match
 from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
 from evidence.errors import EvidenceError
 from hotline.installation import Installation
-from review import auth
+from review import admin_routes, auth
 from review.app_state import HAND_VERDICTS, HERE, ReviewApp, redirect, review_app
-from review.passwords import hash_password
 from review.thumbnails import MediaUnavailable, placeholder, render
 
 REVEAL_GRANT_SECONDS = 120
@@ -342,36 +341,6 @@ def create_app(installation: Installation) -> Starlette:
             return page(request, "error.html", status=400, message=str(exc), back="/me")
         return redirect("/me")
 
-    # -- admin ----------------------------------------------------------------------------
-    async def users_page(request: Request) -> Response:
-        auth.require(request, {"admin"})
-        return page(request, "users.html", users=catalog.users(), profiles=app_state.config.profiles,
-                    summary=request.query_params.get("recomputed"))
-
-    async def users_submit(request: Request) -> Response:
-        session = auth.require(request, {"admin"})
-        form = await auth.check_csrf(request, session.csrf)
-        try:
-            if form.get("action") == "add":
-                catalog.add_user(form.get("name", ""), form.get("role", ""), hash_password(form.get("password", "")),
-                                 actor=session.user.name)
-            else:
-                catalog.update_user(
-                    form.get("name", ""), actor=session.user.name, role=form.get("role") or None,
-                    active={"yes": True, "no": False}.get(form.get("active", "")),
-                    reveal_budget=int(form["reveal_budget"]) if form.get("reveal_budget") else None,
-                    password_hash=hash_password(form["password"]) if form.get("password") else None)
-        except (ValueError, CatalogError) as exc:
-            return page(request, "error.html", status=400, message=str(exc), back="/admin/users")
-        return redirect("/admin/users")
-
-    async def recompute_submit(request: Request) -> Response:
-        session = auth.require(request, {"admin"})
-        await auth.check_csrf(request, session.csrf)
-        summary = recompute(catalog, app_state.config, requested_by=session.user.name)
-        return redirect(f"/admin/users?recomputed={summary.verdict_changes}+verdicts,+"
-                         f"{summary.kept_exported}+kept+as+exported")
-
     routes = [
         Route("/", home),
         Route("/login", login_form, methods=["GET"]),
@@ -398,9 +367,7 @@ def create_app(installation: Installation) -> Starlette:
         Route("/overview", overview),
         Route("/me", me_page, methods=["GET"]),
         Route("/me", me_submit, methods=["POST"]),
-        Route("/admin/users", users_page, methods=["GET"]),
-        Route("/admin/users", users_submit, methods=["POST"]),
-        Route("/admin/recompute", recompute_submit, methods=["POST"]),
+        *admin_routes.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     cluster_queue(catalog, app_state.config.clustering)  # items queued before the app existed
