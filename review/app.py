@@ -9,7 +9,6 @@ gets HTTP 403 on every media URL.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 
@@ -34,7 +33,7 @@ from classification.known import contest_match
 from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
 from evidence.errors import EvidenceError
 from hotline.installation import Installation
-from review import admin_routes, auth
+from review import account_routes, admin_routes, auth, overview_routes
 from review.app_state import HAND_VERDICTS, HERE, ReviewApp, redirect, review_app
 from review.thumbnails import MediaUnavailable, placeholder, render
 
@@ -55,8 +54,6 @@ PRESETS = [  # key, label, attributes: the common verdicts, one key each
     ("0", "Adult, nothing sexual: not illegal",
      dict(age_group="adult", depiction="real", severity="0")),
 ]
-HOME_BY_ROLE = {"analyst": "/queue", "senior": "/queue", "operator": "/overview", "statistician": "/overview",
-                "admin": "/admin/users"}
 
 
 class Sessions(BaseHTTPMiddleware):
@@ -99,39 +96,6 @@ def create_app(installation: Installation) -> Starlette:
     app_state = ReviewApp(installation)
     catalog = app_state.catalog
     page = app_state.page
-
-    # -- login ------------------------------------------------------------------------
-    async def login_form(request: Request) -> Response:
-        nonce = secrets.token_urlsafe(24)
-        response = page(request, "login.html", login_csrf=nonce, error=request.query_params.get("error"))
-        auth.set_cookie(response, auth.LOGIN_COOKIE, nonce, secure=app_state.settings.review_secure_cookies)
-        return response
-
-    async def login_submit(request: Request) -> Response:
-        form = await request.form()
-        sent, expected = str(form.get("csrf", "")), request.cookies.get(auth.LOGIN_COOKIE, "")
-        if not expected or not secrets.compare_digest(sent, expected):
-            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
-        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-        token = auth.login(catalog, name, password, app_state.lifetime)
-        if token is None:
-            return redirect("/login?error=1")
-        response = redirect("/")
-        auth.set_cookie(response, auth.SESSION_COOKIE, token, secure=app_state.settings.review_secure_cookies,
-                        max_age=int(app_state.lifetime.total_seconds()))
-        response.delete_cookie(auth.LOGIN_COOKIE, path="/")
-        return response
-
-    async def logout(request: Request) -> Response:
-        session = auth.require(request)
-        await auth.check_csrf(request, session.csrf)
-        catalog.end_session(auth.token_hash(request.cookies[auth.SESSION_COOKIE]))
-        response = redirect("/login")
-        response.delete_cookie(auth.SESSION_COOKIE, path="/")
-        return response
-
-    async def home(request: Request) -> Response:
-        return redirect(HOME_BY_ROLE[auth.require(request).user.role])
 
     # -- the queue ----------------------------------------------------------------------
     async def queue_page(request: Request) -> Response:
@@ -323,29 +287,8 @@ def create_app(installation: Installation) -> Starlette:
             return page(request, "error.html", status=409, message=str(exc), back="/confirmations")
         return redirect("/confirmations")
 
-    # -- everyone: figures without media; one's own settings ---------------------------------
-    async def overview(request: Request) -> Response:
-        auth.require(request)
-        return page(request, "overview.html", counts=catalog.queue_counts(), verdicts=catalog.verdict_counts())
-
-    async def me_page(request: Request) -> Response:
-        auth.require(request)
-        return page(request, "me.html", default_blur=app_state.settings.review_blur)
-
-    async def me_submit(request: Request) -> Response:
-        session = auth.require(request)
-        form = await auth.check_csrf(request, session.csrf)
-        try:
-            catalog.update_user(session.user.name, actor=session.user.name, blur=int(form.get("blur", "")))
-        except ValueError as exc:
-            return page(request, "error.html", status=400, message=str(exc), back="/me")
-        return redirect("/me")
-
     routes = [
-        Route("/", home),
-        Route("/login", login_form, methods=["GET"]),
-        Route("/login", login_submit, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
+        *account_routes.ROUTES,
         Route("/queue", queue_page),
         Route("/queue/next", queue_next, methods=["POST"]),
         Route("/queue/previous", queue_previous, methods=["POST"]),
@@ -364,9 +307,7 @@ def create_app(installation: Installation) -> Starlette:
         Route("/item/{sha256}/contest", item_contest, methods=["POST"]),
         Route("/confirmations", confirmations_page),
         Route("/confirmations/{verdict_id:int}", confirm_submit, methods=["POST"]),
-        Route("/overview", overview),
-        Route("/me", me_page, methods=["GET"]),
-        Route("/me", me_submit, methods=["POST"]),
+        *overview_routes.ROUTES,
         *admin_routes.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
