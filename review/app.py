@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from itsdangerous import BadSignature, SignatureExpired
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -31,13 +30,10 @@ from classification.derive import explain, main_verdict
 from classification.errors import ClassificationError
 from classification.known import contest_match
 from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
-from evidence.errors import EvidenceError
 from hotline.installation import Installation
-from review import account_routes, admin_routes, auth, overview_routes
+from review import account_routes, admin_routes, auth, media_routes, overview_routes
 from review.app_state import HAND_VERDICTS, HERE, ReviewApp, redirect, review_app
-from review.thumbnails import MediaUnavailable, placeholder, render
 
-REVEAL_GRANT_SECONDS = 120
 PRESETS = [  # key, label, attributes: the common verdicts, one key each
     ("1", "Baseline: real child, prepubescent, sexual activity",
      dict(age_group="prepubescent", depiction="real", sexual_activity="1", severity="2")),
@@ -188,48 +184,6 @@ def create_app(installation: Installation) -> Starlette:
         return page(request, "_derived.html", rows=explain(grading, app_state.config.profiles),
                     verdict=main_verdict(found, app_state.config.profiles.home.jurisdiction).value)
 
-    # -- media --------------------------------------------------------------------------
-    async def thumb(request: Request) -> Response:
-        session = auth.require(request, MEDIA_ROLES)
-        sha256 = request.path_params["sha256"]
-        kind = app_state.item_kind(sha256)
-        blur = app_state.blur(session.user)
-
-        def make() -> bytes:
-            try:
-                return render(app_state.inst.evidence.get(sha256), kind, clear=False, blur=blur)
-            except (MediaUnavailable, EvidenceError) as exc:
-                return placeholder(str(exc) or "unavailable")
-
-        return Response(app_state.thumbs.get((sha256, blur), make), media_type="image/jpeg")
-
-    async def reveal(request: Request) -> Response:
-        session = auth.require(request, MEDIA_ROLES)
-        await auth.check_csrf(request, session.csrf)
-        sha256 = request.path_params["sha256"]
-        app_state.item_kind(sha256)
-        if not app_state.may_reveal(session.user, sha256):
-            raise HTTPException(403, "claim the item's cluster before revealing it")
-        count = catalog.record_reveal(session.user.name, sha256, cluster=catalog.cluster_of(sha256))
-        grant = app_state.grants.dumps([session.user.name, sha256])
-        return page(request, "_revealed.html", sha256=sha256, grant=grant, reveals=count)
-
-    async def clear(request: Request) -> Response:
-        session = auth.require(request, MEDIA_ROLES)
-        sha256 = request.path_params["sha256"]
-        kind = app_state.item_kind(sha256)
-        try:
-            who, what = app_state.grants.loads(request.query_params.get("grant", ""), max_age=REVEAL_GRANT_SECONDS)
-        except (BadSignature, SignatureExpired):
-            raise HTTPException(403, "reveal the item first") from None
-        if who != session.user.name or what != sha256:
-            raise HTTPException(403, "reveal the item first")
-        try:
-            data = render(app_state.inst.evidence.get(sha256), kind, clear=True, blur=0)
-        except (MediaUnavailable, EvidenceError) as exc:
-            data = placeholder(str(exc) or "unavailable")
-        return Response(data, media_type="image/jpeg")
-
     # -- item, four eyes, overrides -----------------------------------------------------------
     async def item_page(request: Request) -> Response:
         auth.require(request, MEDIA_ROLES)
@@ -298,9 +252,7 @@ def create_app(installation: Installation) -> Starlette:
         Route("/cluster/{cluster_id:int}/decide", cluster_decide, methods=["POST"]),
         Route("/cluster/{cluster_id:int}/split", cluster_split, methods=["POST"]),
         Route("/preview", preview, methods=["POST"]),
-        Route("/media/{sha256}/thumb", thumb),
-        Route("/media/{sha256}/reveal", reveal, methods=["POST"]),
-        Route("/media/{sha256}/clear", clear),
+        *media_routes.ROUTES,
         Route("/item/{sha256}", item_page),
         Route("/item/{sha256}/grade", item_grade, methods=["POST"]),
         Route("/item/{sha256}/override", item_override, methods=["POST"]),
