@@ -10,7 +10,6 @@ gets HTTP 403 on every media URL.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,14 +23,13 @@ from starlette.types import ASGIApp
 
 from catalog.errors import CatalogError, NotFound
 from catalog.users import MEDIA_ROLES
-from classification import claim_next, cluster_queue, decide_cluster, decide_item, grading_from_form, parse_verdict
+from classification import claim_next, cluster_queue, decide_cluster, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
 from classification.errors import ClassificationError
-from classification.known import contest_match
-from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
+from classification.review import profiles_changed, recompute, split_item
 from hotline.installation import Installation
-from review import account_routes, admin_routes, auth, media_routes, overview_routes
+from review import account_routes, admin_routes, auth, confirmation_routes, item_routes, media_routes, overview_routes
 from review.app_state import HAND_VERDICTS, HERE, ReviewApp, redirect, review_app
 
 PRESETS = [  # key, label, attributes: the common verdicts, one key each
@@ -184,63 +182,6 @@ def create_app(installation: Installation) -> Starlette:
         return page(request, "_derived.html", rows=explain(grading, app_state.config.profiles),
                     verdict=main_verdict(found, app_state.config.profiles.home.jurisdiction).value)
 
-    # -- item, four eyes, overrides -----------------------------------------------------------
-    async def item_page(request: Request) -> Response:
-        auth.require(request, MEDIA_ROLES)
-        sha256 = request.path_params["sha256"]
-        kind = app_state.item_kind(sha256)
-        contested = {h.set_name for h in catalog.known_holds(kind="contested") if h.sha256 == sha256}
-        return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
-                    verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
-                    severity=SEVERITY, matches=catalog.matches_of(sha256), contested=contested)
-
-    async def item_contest(request: Request) -> Response:
-        session = auth.require(request, {"senior"})
-        form = await auth.check_csrf(request, session.csrf)
-        sha256 = request.path_params["sha256"]
-        app_state.item_kind(sha256)
-        try:
-            contest_match(catalog, sha256, str(form.get("set", "")), actor=session.user.name,
-                          reason=str(form.get("reason", "")), match_type=str(form.get("match_type", "")) or None)
-        except (ValueError, CatalogError) as exc:
-            return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
-        return redirect(f"/item/{sha256}")
-
-    async def senior_item_action(request: Request, act: Callable[[str, str, dict[str, str]], object]) -> Response:
-        """A senior's decision on one item (``act(sha256, name, form)``), then back to its page."""
-        session = auth.require(request, {"senior"})
-        form = await auth.check_csrf(request, session.csrf)
-        sha256 = request.path_params["sha256"]
-        app_state.item_kind(sha256)
-        try:
-            act(sha256, session.user.name, form)
-        except (ClassificationError, ValueError, CatalogError) as exc:
-            return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
-        return redirect(f"/item/{sha256}")
-
-    async def item_grade(request: Request) -> Response:
-        """A senior grades an item again: an undetermined one, or one they see otherwise."""
-        return await senior_item_action(request, lambda sha256, name, form: decide_item(
-            catalog, app_state.config, sha256, name, grading_from_form(form), reason=form.get("reason") or None))
-
-    async def item_override(request: Request) -> Response:
-        return await senior_item_action(request, lambda sha256, name, form: set_by_hand(
-            catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")), name, form.get("reason", "")))
-
-    async def confirmations_page(request: Request) -> Response:
-        session = auth.require(request, {"senior"})
-        pending = [p for p in catalog.pending_confirmations() if p.actor != session.user.name]
-        return page(request, "confirmations.html", pending=pending, escalated=catalog.escalated_items())
-
-    async def confirm_submit(request: Request) -> Response:
-        session = auth.require(request, {"senior"})
-        await auth.check_csrf(request, session.csrf)
-        try:
-            confirm(catalog, int(request.path_params["verdict_id"]), session.user.name)
-        except (ClassificationError, CatalogError) as exc:
-            return page(request, "error.html", status=409, message=str(exc), back="/confirmations")
-        return redirect("/confirmations")
-
     routes = [
         *account_routes.ROUTES,
         Route("/queue", queue_page),
@@ -253,12 +194,8 @@ def create_app(installation: Installation) -> Starlette:
         Route("/cluster/{cluster_id:int}/split", cluster_split, methods=["POST"]),
         Route("/preview", preview, methods=["POST"]),
         *media_routes.ROUTES,
-        Route("/item/{sha256}", item_page),
-        Route("/item/{sha256}/grade", item_grade, methods=["POST"]),
-        Route("/item/{sha256}/override", item_override, methods=["POST"]),
-        Route("/item/{sha256}/contest", item_contest, methods=["POST"]),
-        Route("/confirmations", confirmations_page),
-        Route("/confirmations/{verdict_id:int}", confirm_submit, methods=["POST"]),
+        *item_routes.ROUTES,
+        *confirmation_routes.ROUTES,
         *overview_routes.ROUTES,
         *admin_routes.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
