@@ -1,5 +1,9 @@
 """The review app: server-rendered pages (Starlette + Jinja2, a little htmx) over the
-classification functions and the catalog. ``create_app`` builds it; ``hotline serve`` runs it.
+classification functions and the catalog. ``create_app`` builds it from one route module
+per area (``account_routes``, ``queue_routes``, ``cluster_routes``, ``media_routes``,
+``item_routes``, ``confirmation_routes``, ``overview_routes``, ``admin_routes``) and adds
+what every request goes through: the session lookup with the security headers, and the
+error answers. ``hotline serve`` runs it.
 
 Pages show as little as possible: thumbnails are blurred and greyscale, made on the server,
 so the browser never holds a clear picture until the analyst reveals one (audited, counted
@@ -17,12 +21,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from catalog.users import MEDIA_ROLES
-from classification import claim_next, cluster_queue
+from classification import cluster_queue
 from classification.review import profiles_changed, recompute
 from hotline.installation import Installation
 from review import (
@@ -34,6 +37,7 @@ from review import (
     item_routes,
     media_routes,
     overview_routes,
+    queue_routes,
 )
 from review.app_state import HERE, ReviewApp, redirect, review_app
 
@@ -74,43 +78,13 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(installation: Installation) -> Starlette:
-    """The review app over ``installation`` (its catalog, evidence store and settings)."""
+    """The review app over ``installation`` (its catalog, evidence store and settings): each
+    area's routes, the session middleware and the error pages, sharing one ``ReviewApp``
+    that handlers find in ``app.state`` (``review_app(request)``)."""
     app_state = ReviewApp(installation)
-    catalog = app_state.catalog
-    page = app_state.page
-
-    # -- the queue ----------------------------------------------------------------------
-    async def queue_page(request: Request) -> Response:
-        session = auth.require(request, MEDIA_ROLES)
-        offset = max(0, int(request.query_params.get("offset", "0") or 0))
-        shown = catalog.queue_clusters(priority=app_state.config.priority, limit=50, offset=offset)
-        catalog.audit(session.user.name, "queue.view", None, clusters=[c.id for c in shown], blurred=True)
-        return page(request, "queue.html", clusters=shown, counts=catalog.queue_counts(), offset=offset,
-                    priority=app_state.config.priority)
-
-    async def queue_next(request: Request) -> Response:
-        session = auth.require(request, MEDIA_ROLES)
-        await auth.check_csrf(request, session.csrf)
-        cluster_id = claim_next(catalog, app_state.config, session.user.name)
-        return redirect(f"/cluster/{cluster_id}" if cluster_id else "/queue?empty=1")
-
-    async def queue_previous(request: Request) -> Response:
-        session = auth.require(request, MEDIA_ROLES)
-        await auth.check_csrf(request, session.csrf)
-        claims = [e.subject for e in catalog.audit_entries(action="cluster.claim", limit=200)
-                  if e.actor == session.user.name]
-        current = request.query_params.get("from")
-        for subject in claims:
-            if subject and subject != current and claim_next(catalog, app_state.config, session.user.name,
-                                                             int(subject)):
-                return redirect(f"/cluster/{subject}")
-        return redirect(f"/cluster/{current}" if current else "/queue")
-
     routes = [
         *account_routes.ROUTES,
-        Route("/queue", queue_page),
-        Route("/queue/next", queue_next, methods=["POST"]),
-        Route("/queue/previous", queue_previous, methods=["POST"]),
+        *queue_routes.ROUTES,
         *cluster_routes.ROUTES,
         *media_routes.ROUTES,
         *item_routes.ROUTES,
@@ -119,11 +93,10 @@ def create_app(installation: Installation) -> Starlette:
         *admin_routes.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    cluster_queue(catalog, app_state.config.clustering)  # items queued before the app existed
-    if profiles_changed(catalog, app_state.config):  # a law profile was edited: its verdicts follow
-        recompute(catalog, app_state.config)
+    cluster_queue(app_state.catalog, app_state.config.clustering)  # items queued before the app existed
+    if profiles_changed(app_state.catalog, app_state.config):  # a law profile was edited: its verdicts follow
+        recompute(app_state.catalog, app_state.config)
     app = Starlette(routes=routes, middleware=[Middleware(Sessions, review=app_state)],
                     exception_handlers={auth.LoginRequired: on_login_required, HTTPException: on_http_error})
     app.state.review = app_state
     return app
-
