@@ -35,9 +35,9 @@ from hotline.installation import Installation
 from hotline.settings import Settings
 from hotline.site import unused_port
 from review.config import review_config
-from review.media import render
 from review.passwords import hash_password
 from review.sample import seed_queue
+from review.thumbnails import render
 
 PASSWORD = "bench password 1"
 
