@@ -39,7 +39,7 @@ from hashing.errors import (
 )
 from hashing.frames import FrameHash, VpdqResult, compare_frames
 from hashing.image import HashingConfig, ImageHashes, hash_image, hash_images
-from hashing.known import (
+from hashing.knownsets import (
     FORMATS,
     KnownSet,
     KnownSetFile,

@@ -20,7 +20,7 @@ from catalog.users import SYSTEM
 from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
 from hashing import KnownSetFile
-from hashing.known.remote import RemoteSets
+from hashing.knownsets.remote import RemoteSets
 from hotline.keys import InstallationKeys
 from hotline.settings import Settings
 from spiders import CrawlRequest
@@ -129,8 +129,8 @@ class Installation:
         (re-importing the same content changes nothing). A benign set's verdict is always
         not-illegal. The previous version's file is removed once the catalog names the new one."""
         from hashing import KnownSet, open_set_index
-        from hashing.known.categories import FORMAT_PROFILES, load_category_profile, plan_categories
-        from hashing.known.importer import read_known_set, write_known_set
+        from hashing.knownsets.categories import FORMAT_PROFILES, load_category_profile, plan_categories
+        from hashing.knownsets.importer import read_known_set, write_known_set
 
         if benign:
             verdict = Verdict.NOT_ILLEGAL

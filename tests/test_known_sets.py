@@ -16,7 +16,7 @@ from PIL import Image
 from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
 
-import hashing.known.pdq_index as pdq_index_module
+import hashing.knownsets.pdq_index as pdq_index_module
 from catalog.records import Verdict
 from hashing import (
     ImageHashes,
@@ -28,7 +28,7 @@ from hashing import (
     import_known_set,
     pdq_distance,
 )
-from hashing.known import COLUMNS
+from hashing.knownsets import COLUMNS
 
 
 def write_source(path: Path, columns: Mapping[str, Sequence[object]]) -> Path:

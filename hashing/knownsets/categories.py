@@ -2,7 +2,7 @@
 
 The same VICS category number means different things in different national programmes,
 so a set names at import the profile its categories follow (``vics-us``, ``caid-uk``,
-``icse``, ``hotline``; shipped in ``hashing/known/category_profiles/``, more in
+``icse``, ``hotline``; shipped in ``hashing/knownsets/category_profiles/``, more in
 ``<data_dir>/category_profiles/``). A profile is one TOML file: a ``name``, a ``title``,
 the ``sources`` its meanings come from, and one line per category with its meaning and
 the outcome of a match: a verdict (``baseline``, ``national``, ``not-illegal``) or

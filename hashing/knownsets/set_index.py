@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.known.digest_index import PREFIX as DIGESTS_PREFIX
-from hashing.known.digest_index import DigestIndex
-from hashing.known.mih import MihIndex
+from hashing.knownsets.digest_index import PREFIX as DIGESTS_PREFIX
+from hashing.knownsets.digest_index import DigestIndex
+from hashing.knownsets.mih import MihIndex
 from hashing.signals.pdq import pdq_to_packed
 
 _FORMAT = "hotline-pdq-set-index/1"

@@ -27,9 +27,9 @@ from catalog.records import MatchRecord, Verdict, known_row_key
 from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
-from hashing.known.digest_index import DigestIndex
-from hashing.known.schema import COLUMNS, DIGEST_COLUMNS
-from hashing.known.set_index import PdqMatch, SetIndex, open_digest_index
+from hashing.knownsets.digest_index import DigestIndex
+from hashing.knownsets.schema import COLUMNS, DIGEST_COLUMNS
+from hashing.knownsets.set_index import PdqMatch, SetIndex, open_digest_index
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashing.video import VideoHashes
 
@@ -331,7 +331,7 @@ def _row_meta(known: KnownSet, rows: set[int]) -> dict[int, tuple[str | None, st
 
 
 def _content_of(path: Path) -> str:
-    from hashing.known.importer import stored_content_sha256
+    from hashing.knownsets.importer import stored_content_sha256
 
     return stored_content_sha256(path)
 

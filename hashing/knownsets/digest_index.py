@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.known.schema import HASH_COLUMNS, HEX_LENGTHS
+from hashing.knownsets.schema import HASH_COLUMNS, HEX_LENGTHS
 
 PREFIX = "digests-"
 _CHUNK = 1 << 20

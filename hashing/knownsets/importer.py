@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.known.categories import CategoryPlan
-from hashing.known.formats import Locate, read_source
-from hashing.known.schema import (
+from hashing.knownsets.categories import CategoryPlan
+from hashing.knownsets.formats import Locate, read_source
+from hashing.knownsets.schema import (
     COLUMNS,
     HASH_COLUMNS,
     HEX_LENGTHS,
