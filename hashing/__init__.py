@@ -44,10 +44,6 @@ from hashing.knownsets import (
     KnownSet,
     KnownSetFile,
     Matcher,
-    MihIndex,
-    PdqHit,
-    PdqIndex,
-    SetIndex,
     delete_set_index,
     import_known_set,
     open_set_index,
@@ -60,6 +56,7 @@ from hashing.signals import (
     get_signal_type,
     pdq_distance,
 )
+from hashing.signals.pdq import MihIndex, PdqHit, PdqIndex, SetIndex
 from hashing.stored import HashBatch, hash_stored_media, known_sets_of, match_stored_media
 from hashing.video import VideoConfig, VideoHashes, hash_video
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from synthetic import synthetic_video
 
-import hashing.knownsets.set_index as set_index_module
+import hashing.signals.pdq.set_index as set_index_module
 from catalog.records import Verdict
 from hashing import KnownSet, Matcher, MihIndex, PdqIndex, SetIndex, hash_image, hash_video, import_known_set
 from hashing.signals.pdq import pdq_to_packed
@@ -148,7 +148,7 @@ def test_videos_match_known_videos_the_vpdq_way(tmp_path: Path) -> None:
 
 
 def test_digest_index_finds_every_row_and_is_reused(tmp_path: Path) -> None:
-    from hashing.knownsets.set_index import open_digest_index
+    from hashing.knownsets.digest_index import open_digest_index
 
     md5s = [f"{n:032x}" for n in (5, 3, 3, 9)] + [None]
     source = tmp_path / "in.parquet"

@@ -16,7 +16,7 @@ from PIL import Image
 from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
 
-import hashing.knownsets.pdq_index as pdq_index_module
+import hashing.signals.pdq.brute_force as pdq_index_module
 from catalog.records import Verdict
 from hashing import (
     ImageHashes,

@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
 from hashing.knownsets.schema import HASH_COLUMNS, HEX_LENGTHS
+from hashing.signals.index import folder_lock
 
-PREFIX = "digests-"
+_PREFIX = "digests-"
 _CHUNK = 1 << 20
 
 
@@ -33,10 +34,10 @@ class DigestIndex:
     def open(cls, folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
         """Load the index of this set content, building it first when missing. The
         caller holds the set folder's lock when it may build."""
-        target = folder / f"{PREFIX}{content_sha256[:16]}"
+        target = folder / f"{_PREFIX}{content_sha256[:16]}"
         if not (target / "complete").exists():
             _build(target, parquet)
-            for old in folder.glob(f"{PREFIX}*"):
+            for old in folder.glob(f"{_PREFIX}*"):
                 if old != target:
                     shutil.rmtree(old, ignore_errors=True)
         return cls.open_existing(folder, content_sha256)
@@ -44,7 +45,7 @@ class DigestIndex:
     @classmethod
     def open_existing(cls, folder: Path, content_sha256: str) -> DigestIndex:
         """Load a complete index; ``FileNotFoundError`` when there is none."""
-        target = folder / f"{PREFIX}{content_sha256[:16]}"
+        target = folder / f"{_PREFIX}{content_sha256[:16]}"
         if not (target / "complete").exists():
             raise FileNotFoundError(target / "complete")
         keys = {c: _load(target / f"{c}.npy") for c in HASH_COLUMNS}
@@ -64,6 +65,16 @@ class DigestIndex:
         for n, a, b in zip(present, lo.tolist(), hi.tolist(), strict=True):
             found[n] = np.asarray(rows[a:b])
         return found
+
+
+def open_digest_index(folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
+    """The set's exact digest index, built under the folder's lock when this content has
+    none yet."""
+    try:
+        return DigestIndex.open_existing(folder, content_sha256)
+    except FileNotFoundError:
+        with folder_lock(folder):
+            return DigestIndex.open(folder, parquet, content_sha256)
 
 
 def _load(path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ takes the verdict the set maps the matched row's category to.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,10 +28,10 @@ from catalog.records import MatchRecord, Verdict, known_row_key
 from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
-from hashing.knownsets.digest_index import DigestIndex
+from hashing.knownsets.digest_index import DigestIndex, open_digest_index
 from hashing.knownsets.schema import COLUMNS, DIGEST_COLUMNS
-from hashing.knownsets.set_index import PdqMatch, SetIndex, open_digest_index
-from hashing.signals.pdq import PDQ_MATCH_THRESHOLD
+from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, SetIndex
+from hashing.signals.pdq.set_index import PdqMatch
 from hashing.video import VideoHashes
 
 _MATCH_ORDER = {name: rank for rank, name in enumerate((*DIGEST_COLUMNS, "pdq", "vpdq"))}
@@ -281,6 +282,11 @@ def open_set_index(known: KnownSet) -> SetIndex:
     index = SetIndex.open(known.index_folder, Path(known.path), content)
     open_digest_index(known.index_folder, Path(known.path), content)
     return index
+
+
+def delete_set_index(folder: Path) -> None:
+    """Remove a set's indexes (the set was deleted)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _content(known: KnownSet) -> str:

@@ -35,14 +35,7 @@ class SignalType(ABC):
     @classmethod
     def validate_hex(cls, value: str) -> str:
         """Return ``value`` stripped and lowercased, or raise ``InvalidHashError``."""
-        if not isinstance(value, str):
-            raise InvalidHashError(f"{cls.name} hash must be a str, got {value!r}")
-        normalised = value.strip().lower()
-        if len(normalised) != cls.hex_length or not _HEX.fullmatch(normalised):
-            raise InvalidHashError(
-                f"{value!r} is not a {cls.name} hash ({cls.hex_length} hex digits)"
-            )
-        return normalised
+        return normalise_hex(value, cls.name, cls.hex_length)
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
@@ -69,6 +62,18 @@ class ImageHasher(ABC):
     @classmethod
     @abstractmethod
     def hash_image(cls, image: Image.Image) -> SignalHash: ...
+
+
+def normalise_hex(value: str, name: str, hex_length: int) -> str:
+    """``value`` stripped and lowercased when it is ``hex_length`` hex digits, else
+    ``InvalidHashError`` naming the signal type ``name`` (for code below the signal
+    classes, such as an index, that must not import them)."""
+    if not isinstance(value, str):
+        raise InvalidHashError(f"{name} hash must be a str, got {value!r}")
+    normalised = value.strip().lower()
+    if len(normalised) != hex_length or not _HEX.fullmatch(normalised):
+        raise InvalidHashError(f"{value!r} is not a {name} hash ({hex_length} hex digits)")
+    return normalised
 
 
 _HEX = re.compile(r"[0-9a-f]+")

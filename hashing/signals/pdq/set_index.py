@@ -12,13 +12,10 @@ manifest is replaced atomically, so a reader sees the old or the new index, neve
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.knownsets.digest_index import PREFIX as DIGESTS_PREFIX
-from hashing.knownsets.digest_index import DigestIndex
-from hashing.knownsets.mih import MihIndex
-from hashing.signals.pdq import pdq_to_packed
+from hashing.signals.index import folder_lock
+from hashing.signals.pdq.mih import MihIndex
+from hashing.signals.pdq.packing import pdq_to_packed
 
 _FORMAT = "hotline-pdq-set-index/1"
 _COMPACT_SHARE = 0.25
+_OWN_PREFIXES = ("segment-", "live-")
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ class SetIndex:
                 return cls._load(folder, current)
             except (OSError, ValueError):  # compacted under us: look again under the lock
                 pass
-        with _locked(folder):
+        with folder_lock(folder):
             current = _read_manifest(folder)
             if current is not None and current["content_sha256"] == content_sha256:
                 return cls._load(folder, current)
@@ -174,26 +171,10 @@ class SetIndex:
         tmp = self.folder / ".manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, sort_keys=True))
         os.replace(tmp, self.folder / "manifest.json")
-        keep = {"manifest.json", ".lock"} | {s.name for s in self._segments}
-        keep |= {s.live_file for s in self._segments if s.live_file}
-        for path in self.folder.iterdir():
-            if path.name not in keep and not path.name.startswith(DIGESTS_PREFIX):
+        keep = {s.name for s in self._segments} | {s.live_file for s in self._segments if s.live_file}
+        for path in self.folder.iterdir():  # only its own: the folder holds the set's other indexes too
+            if path.name.startswith(_OWN_PREFIXES) and path.name not in keep:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-
-
-def open_digest_index(folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
-    """The set's exact digest index (see ``digest_index``), built under the lock when
-    this content has none yet."""
-    try:
-        return DigestIndex.open_existing(folder, content_sha256)
-    except FileNotFoundError:
-        with _locked(folder):
-            return DigestIndex.open(folder, parquet, content_sha256)
-
-
-def delete_set_index(folder: Path) -> None:
-    """Remove a set's index (the set was deleted)."""
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
@@ -221,14 +202,3 @@ def _read_manifest(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return manifest if manifest.get("format") == _FORMAT else None
-
-
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

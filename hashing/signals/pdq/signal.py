@@ -1,18 +1,13 @@
-"""PDQ, Meta's 256-bit perceptual image hash (via the ``pdqhash`` binding).
-
-The hex form is Meta's reference one: the binding's bit vector read most significant
-bit first, so these hashes compare directly with ThreatExchange and NCMEC lists.
-"""
+"""PDQ, Meta's 256-bit perceptual image hash (via the ``pdqhash`` binding)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
+from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
 
 PDQ_MATCH_THRESHOLD = 31
 """Meta's recommended Hamming distance for a confident PDQ match."""
@@ -26,7 +21,7 @@ original, in its order (checked against the ``reg-test-input/dih`` vectors)."""
 
 class PdqSignal(SignalType, ImageHasher):
     name = "pdq"
-    hex_length = 64
+    hex_length = PDQ_HEX_LENGTH
 
     @classmethod
     def hash_image(cls, image: Image.Image) -> SignalHash:
@@ -57,29 +52,6 @@ class PdqSignal(SignalType, ImageHasher):
         ]
 
 
-def bits_to_hex(bits: np.ndarray) -> str:
-    """The 256-entry 0/1 vector from ``pdqhash`` as 64 hex digits, MSB first."""
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
-
-
-def pdq_to_packed(hashes: Sequence[str]) -> np.ndarray:
-    """Validated PDQ hex strings as a ``uint8`` array of shape ``[N, 32]``."""
-    if not hashes:
-        return np.zeros((0, 32), dtype=np.uint8)
-    joined = "".join(PdqSignal.validate_hex(h) for h in hashes)
-    return np.frombuffer(bytes.fromhex(joined), dtype=np.uint8).reshape(len(hashes), 32)
-
-
 def pdq_distance(a: str, b: str) -> int:
     """Hamming distance between two PDQ hashes (0..256)."""
     return PdqSignal.distance(a, b)
-
-
-__all__ = [
-    "DIHEDRAL_NAMES",
-    "PDQ_MATCH_THRESHOLD",
-    "PdqSignal",
-    "bits_to_hex",
-    "pdq_distance",
-    "pdq_to_packed",
-]
