@@ -87,18 +87,18 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
     decoded = decode(data, config.decode)
     whole = decoded.image
     inner = _trimmed(whole, config)
-    variants, quality = PdqSignal.hash_dihedral(inner)
+    pdq = PdqSignal.hash_with_variants(inner)
     return ImageHashes(
         sha256=Sha256Signal.hash_bytes(data).value,
         md5=Md5Signal.hash_bytes(data).value,
         sha1=Sha1Signal.hash_bytes(data).value,
-        pdq=variants[0],
-        pdq_quality=quality,
+        pdq=pdq.value,
+        pdq_quality=pdq.quality or 0,
         phash=PhashSignal.hash_image(inner).value,
         width=decoded.width,
         height=decoded.height,
         pdq_untrimmed=PdqSignal.hash_image(whole).value if inner is not whole else None,
-        dihedral=tuple(variants[1:]),
+        dihedral=pdq.variants,
         frames=tuple(_frame_hash(t, frame, config) for t, frame in decoded.frames),
     )
 

@@ -93,7 +93,7 @@ def test_set_index_is_persisted_and_updated_incrementally(
     path2, content2 = _set_file(tmp_path, "s", changed)
     updated = SetIndex.open(folder, path2, content2)
     assert (len(updated), updated.segments) == (415, 2)
-    found = {m.pdq for m in updated.search(hashes[:10] + changed[-3:], 0)}
+    found = {m.value for m in updated.search(hashes[:10] + changed[-3:], 0)}
     assert found == set(hashes[5:10] + changed[-3:])  # removed ones are gone, new ones there
 
     path3, content3 = _set_file(tmp_path, "s", hashes[:100])  # most rows left: rebuilt compact

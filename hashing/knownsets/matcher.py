@@ -30,8 +30,8 @@ from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
 from hashing.knownsets.digest_index import DigestIndex, open_digest_index
 from hashing.knownsets.schema import COLUMNS, DIGEST_COLUMNS
+from hashing.signals.index import IndexHit
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, SetIndex
-from hashing.signals.pdq.set_index import PdqMatch
 from hashing.video import VideoHashes
 
 _MATCH_ORDER = {name: rank for rank, name in enumerate((*DIGEST_COLUMNS, "pdq", "vpdq"))}
@@ -195,18 +195,18 @@ class Matcher:
             return []
         known = self.sets[set_index]
         hits = [hit for hit in self._indexes[set_index].search(queries, known.pdq_threshold)
-                if known_row_key("pdq", hit.pdq) not in known.held]
+                if known_row_key("pdq", hit.value) not in known.held]
         rows = {pdq: [meta for meta in found if not _held_id(known, meta[0])] for pdq, found in
-                _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in hits}).items()}
-        best: dict[int, PdqMatch] = {}
+                _rows_by_pdq(known, self._digests[set_index], {hit.value for hit in hits}).items()}
+        best: dict[int, IndexHit] = {}
         for hit in hits:
             owner = owners[hit.query]
-            if rows[hit.pdq] and (owner not in best or (hit.distance, hit.pdq) < (best[owner].distance,
-                                                                                    best[owner].pdq)):
+            if rows[hit.value] and (owner not in best or (hit.distance, hit.value) < (best[owner].distance,
+                                                                                    best[owner].value)):
                 best[owner] = hit
         return [
             _Found(owner, set_index, self._record(
-                items[owner], set_index, "pdq", hit.distance, *rows[hit.pdq][0], known_hash=hit.pdq,
+                items[owner], set_index, "pdq", hit.distance, *rows[hit.value][0], known_hash=hit.value,
                 quality=_image_quality(items[owner]),
             ))  # fmt: skip
             for owner, hit in best.items()
@@ -232,18 +232,18 @@ class Matcher:
             return []
         known = self.sets[set_index]
         hits = [hit for hit in self._indexes[set_index].search(queries, known.pdq_threshold)
-                if known_row_key("pdq", hit.pdq) not in known.held]
-        rows = _rows_by_pdq(known, self._digests[set_index], {hit.pdq for hit in hits})
+                if known_row_key("pdq", hit.value) not in known.held]
+        rows = _rows_by_pdq(known, self._digests[set_index], {hit.value for hit in hits})
         matched_frames: dict[tuple[int, str], set[int]] = defaultdict(set)
         matched_known: dict[tuple[int, str], set[str]] = defaultdict(set)
         categories: dict[str, str | None] = {}
         for hit in hits:
             item, frame = owners[hit.query]
-            for known_id, category in rows[hit.pdq]:
+            for known_id, category in rows[hit.value]:
                 if known_id is None or _held_id(known, known_id):  # videos are grouped by id
                     continue
                 matched_frames[item, known_id].add(frame)
-                matched_known[item, known_id].add(hit.pdq)
+                matched_known[item, known_id].add(hit.value)
                 categories.setdefault(known_id, category)
         sizes = _frames_per_id(known, {known_id for _, known_id in matched_frames})
         best: dict[int, tuple[VpdqResult, str]] = {}

@@ -8,6 +8,7 @@ from PIL import Image
 
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
 from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
+from hashing.signals.pdq.set_index import SetIndex
 
 PDQ_MATCH_THRESHOLD = 31
 """Meta's recommended Hamming distance for a confident PDQ match."""
@@ -22,6 +23,13 @@ original, in its order (checked against the ``reg-test-input/dih`` vectors)."""
 class PdqSignal(SignalType, ImageHasher):
     name = "pdq"
     hex_length = PDQ_HEX_LENGTH
+    content_types = frozenset({"image"})
+    match_threshold = PDQ_MATCH_THRESHOLD
+    index_cls = SetIndex
+    has_quality = True
+    variant_names = DIHEDRAL_NAMES
+    variants_label = "dihedral"
+    hash_untrimmed = True  # a 5% white frame moves PDQ by about 100 bits
 
     @classmethod
     def hash_image(cls, image: Image.Image) -> SignalHash:
@@ -36,13 +44,13 @@ class PdqSignal(SignalType, ImageHasher):
         return SignalHash(bits_to_hex(bits), int(quality))
 
     @classmethod
-    def hash_dihedral(cls, image: Image.Image) -> tuple[list[str], int]:
-        """The eight dihedral PDQ hashes, in ``DIHEDRAL_NAMES`` order after the
-        original, and the quality. A rotated or mirrored copy of the image hashes
-        within a few bits of one of them."""
+    def hash_with_variants(cls, image: Image.Image) -> SignalHash:
+        """The PDQ with its seven dihedral variants (``DIHEDRAL_NAMES`` order), in one
+        pass: a rotated or mirrored copy of the image hashes within a few bits of one."""
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
         vectors, quality = pdqhash.compute_dihedral(pixels)
-        return [bits_to_hex(v) for v in vectors], int(quality)
+        original, *variants = (bits_to_hex(v) for v in vectors)
+        return SignalHash(original, int(quality), tuple(variants))
 
     @classmethod
     def get_examples(cls) -> list[str]:
