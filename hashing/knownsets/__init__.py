@@ -6,17 +6,17 @@ from __future__ import annotations
 from hashing.knownsets.formats import FORMATS, detect_format
 from hashing.knownsets.importer import KnownSetFile, import_known_set
 from hashing.knownsets.matcher import KnownSet, Matcher, delete_set_index, open_set_index
-from hashing.knownsets.schema import COLUMNS, HASH_COLUMNS, validate_set_name
+from hashing.knownsets.schema import columns, hash_columns, validate_set_name
 
 __all__ = [
-    "COLUMNS",
     "FORMATS",
-    "HASH_COLUMNS",
     "KnownSet",
     "KnownSetFile",
     "Matcher",
+    "columns",
     "delete_set_index",
     "detect_format",
+    "hash_columns",
     "import_known_set",
     "open_set_index",
     "validate_set_name",

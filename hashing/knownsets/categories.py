@@ -34,8 +34,6 @@ Outcome = Verdict | None
 _OUTCOMES: dict[str, Outcome] = {v.value: v for v in Verdict} | {REVIEW: None}
 _KEYS = {"name", "title", "sources", "categories"}
 _LINE_KEYS = {"meaning", "verdict"}
-# which profile a format's categories follow when the import names none
-FORMAT_PROFILES = {"icse": "icse"}
 
 
 def parse_outcome(text: str) -> Outcome:

@@ -29,11 +29,12 @@ from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes
 from hashing.knownsets.digest_index import DigestIndex, open_digest_index
-from hashing.knownsets.schema import COLUMNS, DIGEST_COLUMNS
+from hashing.knownsets.schema import META_COLUMNS, hash_columns
 from hashing.signals.index import IndexHit
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, SetIndex
 from hashing.video import VideoHashes
 
+DIGEST_COLUMNS = ("md5", "sha1", "sha256")
 _MATCH_ORDER = {name: rank for rank, name in enumerate((*DIGEST_COLUMNS, "pdq", "vpdq"))}
 Hashes = ImageHashes | VideoHashes
 
@@ -293,7 +294,9 @@ def _content(known: KnownSet) -> str:
     """The set's content digest, after checking its file is a normalised set."""
     try:
         names = pq.read_schema(known.path).names
-        missing = [c for c in COLUMNS if c not in names]
+        missing = [c for c in META_COLUMNS if c not in names]
+        if not any(c in names for c in hash_columns()):
+            missing.append("a hash column")
         if missing:
             raise KnownSetError(
                 f"known set {known.name!r}: {str(known.path)!r} is not a normalised "

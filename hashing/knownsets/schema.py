@@ -1,7 +1,10 @@
 """The normalised known-hash set format, and the rules for set names.
 
-A set is one Parquet file with exactly these string columns, in this order; every hash
-is lowercase hex or null and every row has at least one hash.
+A set is one Parquet file with exactly these string columns, in this order: one per
+signal type known sets carry (``known_set_signal_types``: md5, sha1, sha256, pdq), then
+``id`` and ``category``. Every hash is lowercase hex or null and every row has at least
+one hash. A set written before a signal type was added lacks its column; readers take
+the missing column as empty.
 """
 
 from __future__ import annotations
@@ -11,19 +14,26 @@ import re
 import pyarrow as pa
 
 from hashing.errors import KnownSetError
-from hashing.signals import SIGNAL_TYPES
+from hashing.signals import known_set_signal_types
 
-HASH_COLUMNS: tuple[str, ...] = ("md5", "sha1", "sha256", "pdq")
-DIGEST_COLUMNS: tuple[str, ...] = ("md5", "sha1", "sha256")
 META_COLUMNS: tuple[str, ...] = ("id", "category")
-COLUMNS: tuple[str, ...] = HASH_COLUMNS + META_COLUMNS
-SCHEMA = pa.schema([pa.field(name, pa.string()) for name in COLUMNS])
-HEX_LENGTHS: dict[str, int] = {
-    name: SIGNAL_TYPES[name].hex_length for name in HASH_COLUMNS
-}
 METADATA_KEY = b"hotline.known_set"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}", re.IGNORECASE)
+
+
+def hash_columns() -> tuple[str, ...]:
+    """The hash columns of a normalised set, in order."""
+    return tuple(s.name for s in known_set_signal_types())
+
+
+def columns() -> tuple[str, ...]:
+    """Every column of a normalised set, in order."""
+    return hash_columns() + META_COLUMNS
+
+
+def arrow_schema() -> pa.Schema:
+    return pa.schema([pa.field(name, pa.string()) for name in columns()])
 
 
 def validate_set_name(name: str) -> str:
