@@ -51,6 +51,8 @@ def check_declarations(signal: type[SignalType]) -> None:
     assert signal.hex_length > 0 and signal.hex_length % 2 == 0  # whole bytes
     assert signal.content_types and signal.content_types <= CONTENT_TYPES
     suffixes = [""]
+    if "video" in signal.content_types:
+        assert issubclass(signal, BytesHasher)  # a video's frames are hashed by PDQ alone (vPDQ)
     if issubclass(signal, ImageHasher):
         assert signal.content_types == {"image"}  # a video has no one picture to hash
         suffixes += [f"_{v}" for v in signal.variant_names] + ["_untrimmed"] * signal.hash_untrimmed

@@ -189,7 +189,7 @@ class Matcher:
         queries: list[str] = []
         for n, item in enumerate(items):
             if isinstance(item, ImageHashes) and item.pdq_quality >= self.min_quality:
-                for pdq in item.pdq_queries(self.min_quality):
+                for pdq in item.lookups("pdq", self.min_quality):
                     owners.append(n)
                     queries.append(pdq)
         if not queries:
