@@ -32,7 +32,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from hashing.known.mih import MihIndex  # noqa: E402
+from hashing.signals.pdq.mih import MihIndex  # noqa: E402
 
 RADIUS = 31
 

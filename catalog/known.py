@@ -1,5 +1,5 @@
 """The registry of known-hash sets. The hashes themselves live in Parquet files (see
-``hashing.known``); the catalog records each set's name, verdict, category mapping, file
+``hashing.knownsets``); the catalog records each set's name, verdict, category mapping, file
 and state, the known rows held out of matching (flood quarantine, contested matches), and
 the automatic verdicts an earlier category rule produced (``known_rechecks``)."""
 

@@ -1,15 +1,18 @@
 """hashing: turn media bytes into hashes, and match hashes against known-hash sets.
 
-One job, two halves. ``hash_media`` decodes untrusted bytes safely, as an image or a
-video by what the bytes are: ``hash_image`` returns ``ImageHashes`` (md5, sha1, sha256,
-PDQ with quality and its eight dihedral variants, pHash, the untrimmed PDQ when a
-uniform border was cut off, per-frame PDQ of animations); ``hash_video`` returns
-``VideoHashes`` (digests, PDQ of frames sampled by time after black bars are removed).
-``Matcher`` finds those hashes in known-hash sets imported with ``import_known_set``
-(Parquet, CSV, VICS JSON, ICSE), digests exactly and PDQ through each set's persisted
-multi-index (``SetIndex``), videos the vPDQ way. Hashes cross every boundary as
-lowercase hex strings. Each algorithm is one ``SignalType`` in ``hashing/signals/``;
-errors are in ``hashing/errors.py``. See docs/hashing.md.
+One job, two halves, both driven by the signal types: each algorithm is one
+``SignalType`` in ``hashing/signals/`` (PDQ with its indexes in ``signals/pdq/``), and
+``SIGNAL_TYPES`` decides what is hashed, stored, imported from known sets and matched.
+``hash_media`` decodes untrusted bytes safely, as an image or a video by what the bytes
+are: ``hash_image`` returns ``ImageHashes`` (md5, sha1, sha256, PDQ with quality and its
+eight dihedral variants, pHash, the untrimmed PDQ when a uniform border was cut off,
+per-frame PDQ of animations); ``hash_video`` returns ``VideoHashes`` (digests, PDQ of
+frames sampled by time after black bars are removed). ``Matcher`` finds those hashes in
+known-hash sets imported with ``import_known_set`` (``hashing/knownsets/``; one module a
+format in ``knownsets/formats/``), each signal type through its index (PDQ's persisted
+multi-index ``SetIndex``), digests exactly, videos the vPDQ way. Hashes cross every
+boundary as lowercase hex strings; errors are in ``hashing/errors.py``. See
+docs/hashing.md.
 
 May import: ``catalog``, ``evidence`` (errors), Pillow, imagehash, pdqhash, PyAV, NumPy,
 PyArrow, DuckDB. Nothing here does network I/O or knows about flows, spiders or exports.
@@ -39,15 +42,11 @@ from hashing.errors import (
 )
 from hashing.frames import FrameHash, VpdqResult, compare_frames
 from hashing.image import HashingConfig, ImageHashes, hash_image, hash_images
-from hashing.known import (
+from hashing.knownsets import (
     FORMATS,
     KnownSet,
     KnownSetFile,
     Matcher,
-    MihIndex,
-    PdqHit,
-    PdqIndex,
-    SetIndex,
     delete_set_index,
     import_known_set,
     open_set_index,
@@ -60,6 +59,7 @@ from hashing.signals import (
     get_signal_type,
     pdq_distance,
 )
+from hashing.signals.pdq import MihIndex, PdqHit, PdqIndex, SetIndex
 from hashing.stored import HashBatch, hash_stored_media, known_sets_of, match_stored_media
 from hashing.video import VideoConfig, VideoHashes, hash_video
 

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.records import FrameHashRecord
-from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_to_packed
+from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, PdqSignal, pdq_to_packed
+
+FRAME_SIGNAL = PdqSignal
+"""The signal type of every frame of a video or an animation: PDQ, compared the vPDQ way."""
 
 VPDQ_MIN_QUALITY = 50
 """Frames whose PDQ quality is below this (flat, dark, blurred) are ignored by vPDQ."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,9 +12,9 @@ from catalog.records import FrameHashRecord, HashRecord
 from hashing.borders import IMAGE_BORDERS, BorderConfig, content_box
 from hashing.decode import DecodeConfig, decode
 from hashing.errors import HashingError
-from hashing.frames import FrameHash
-from hashing.signals import Md5Signal, PdqSignal, PhashSignal, Sha1Signal, Sha256Signal
-from hashing.signals.pdq import DIHEDRAL_NAMES
+from hashing.frames import FRAME_SIGNAL, FrameHash
+from hashing.item_hashes import ItemHashes
+from hashing.signals import BytesHasher, ImageHasher, SignalHash, get_signal_type, signal_types_for
 
 
 @dataclass(frozen=True)
@@ -27,78 +27,96 @@ class HashingConfig:
 
 
 @dataclass(frozen=True)
-class ImageHashes:
+class ImageHashes(ItemHashes):
     """The hashes of one image file.
 
     Digests are of the bytes as received. The perceptual hashes are of the first frame
-    after EXIF rotation and after trimming a uniform border: ``pdq`` (with
-    ``pdq_quality``), ``phash``, and ``dihedral``, the PDQ of its seven rotations and
-    mirrorings (``DIHEDRAL_NAMES`` order) so a turned copy still matches. When a border
-    was trimmed, ``pdq_untrimmed`` is the PDQ of the whole picture. ``frames`` holds
-    every frame of an animation (empty for still images). ``width`` and ``height`` are
-    the upright size the file declares.
+    after EXIF rotation and after trimming a uniform border, each with its variants:
+    PDQ's ``dihedral``, the PDQ of its seven rotations and mirrorings (``DIHEDRAL_NAMES``
+    order), so a turned copy still matches. When a border was trimmed, ``untrimmed``
+    holds the hash of the whole picture for the signal types that keep it (PDQ:
+    ``pdq_untrimmed``). ``frames`` holds every frame of an animation (empty for still
+    images). ``width`` and ``height`` are the upright size the file declares.
     """
 
-    sha256: str
-    md5: str
-    sha1: str
-    pdq: str
-    pdq_quality: int
-    phash: str
     width: int
     height: int
-    pdq_untrimmed: str | None = None
-    dihedral: tuple[str, ...] = ()
+    untrimmed: Mapping[str, str] = field(default_factory=dict)
     frames: tuple[FrameHash, ...] = ()
 
+    @property
+    def pdq(self) -> str:
+        return self.signals["pdq"].value
+
+    @property
+    def pdq_quality(self) -> int:
+        return self.signals["pdq"].quality or 0
+
+    @property
+    def dihedral(self) -> tuple[str, ...]:
+        return self.signals["pdq"].variants
+
+    @property
+    def pdq_untrimmed(self) -> str | None:
+        return self.untrimmed.get("pdq")
+
+    @property
+    def phash(self) -> str:
+        return self.signals["phash"].value
+
     def records(self) -> list[HashRecord]:
-        """One ``HashRecord`` per algorithm, keyed by this file's SHA-256."""
-        records = [
-            HashRecord(self.sha256, "md5", self.md5),
-            HashRecord(self.sha256, "sha1", self.sha1),
-            HashRecord(self.sha256, "sha256", self.sha256),
-            HashRecord(self.sha256, "pdq", self.pdq, quality=self.pdq_quality),
-            HashRecord(self.sha256, "phash", self.phash),
+        """One ``HashRecord`` per signal type, then the untrimmed hashes
+        (``<name>_untrimmed``), then the variants (``<name>_<variant>``)."""
+        records = super().records()
+        records += [HashRecord(self.sha256, f"{name}_untrimmed", value) for name, value in self.untrimmed.items()]
+        return records + [
+            HashRecord(self.sha256, f"{name}_{variant}", value)
+            for name, found in self.signals.items()
+            for variant, value in zip(variant_names(name), found.variants, strict=True)
         ]
-        if self.pdq_untrimmed is not None:
-            records.append(HashRecord(self.sha256, "pdq_untrimmed", self.pdq_untrimmed))
-        records += [
-            HashRecord(self.sha256, f"pdq_{name}", value)
-            for name, value in zip(DIHEDRAL_NAMES, self.dihedral, strict=True)
-        ]
-        return records
 
     def frame_records(self) -> list[FrameHashRecord]:
         return [f.record(self.sha256, n) for n, f in enumerate(self.frames)]
 
-    def pdq_queries(self, min_quality: int = 0) -> list[str]:
-        """Every PDQ hash worth looking up for this item, without repeats; animation
-        frames below ``min_quality`` are left out."""
-        candidates = [self.pdq, *self.dihedral]
-        if self.pdq_untrimmed is not None:
-            candidates.append(self.pdq_untrimmed)
-        candidates += [f.pdq for f in self.frames if f.quality >= min_quality]
-        return list(dict.fromkeys(candidates))
+    def lookups(self, name: str, min_quality: int = 0) -> list[str]:
+        """Also the untrimmed picture's hash, and for the frame signal (PDQ) the
+        animation frames at or above ``min_quality``."""
+        found = super().lookups(name, min_quality)
+        if not found:
+            return found
+        if name in self.untrimmed:
+            found.append(self.untrimmed[name])
+        if name == FRAME_SIGNAL.name:
+            found += [f.pdq for f in self.frames if f.quality >= min_quality]
+        return list(dict.fromkeys(found))
+
+
+def variant_names(name: str) -> tuple[str, ...]:
+    """The variants the signal type ``name`` computes (``pdq``: the dihedral ones)."""
+    signal = get_signal_type(name)
+    return signal.variant_names if issubclass(signal, ImageHasher) else ()
 
 
 def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHashes:
-    """Hash one image file. Raises a ``HashingError`` subclass for anything that is
-    not a decodable image within the configured limits."""
+    """Hash one image file with every signal type for images. Raises a ``HashingError``
+    subclass for anything that is not a decodable image within the configured limits."""
     decoded = decode(data, config.decode)
     whole = decoded.image
     inner = _trimmed(whole, config)
-    variants, quality = PdqSignal.hash_dihedral(inner)
+    signals: dict[str, SignalHash] = {}
+    untrimmed: dict[str, str] = {}
+    for signal in signal_types_for("image"):
+        if issubclass(signal, BytesHasher):
+            signals[signal.name] = signal.hash_bytes(data)
+        elif issubclass(signal, ImageHasher):
+            signals[signal.name] = signal.hash_with_variants(inner)
+            if signal.hash_untrimmed and inner is not whole:
+                untrimmed[signal.name] = signal.hash_image(whole).value
     return ImageHashes(
-        sha256=Sha256Signal.hash_bytes(data).value,
-        md5=Md5Signal.hash_bytes(data).value,
-        sha1=Sha1Signal.hash_bytes(data).value,
-        pdq=variants[0],
-        pdq_quality=quality,
-        phash=PhashSignal.hash_image(inner).value,
+        signals=signals,
         width=decoded.width,
         height=decoded.height,
-        pdq_untrimmed=PdqSignal.hash_image(whole).value if inner is not whole else None,
-        dihedral=tuple(variants[1:]),
+        untrimmed=untrimmed,
         frames=tuple(_frame_hash(t, frame, config) for t, frame in decoded.frames),
     )
 
@@ -124,5 +142,5 @@ def _trimmed(image: Image.Image, config: HashingConfig) -> Image.Image:
 
 
 def _frame_hash(t: float, frame: Image.Image, config: HashingConfig) -> FrameHash:
-    pdq = PdqSignal.hash_image(_trimmed(frame, config))
+    pdq = FRAME_SIGNAL.hash_image(_trimmed(frame, config))
     return FrameHash(t, pdq.value, pdq.quality or 0)

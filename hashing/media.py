@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from catalog.records import FrameHashRecord, HashRecord
 from hashing.errors import UnsupportedImageError
 from hashing.frames import FrameHash
-from hashing.image import HashingConfig, ImageHashes, hash_image
-from hashing.signals.pdq import DIHEDRAL_NAMES
+from hashing.image import HashingConfig, ImageHashes, hash_image, variant_names
+from hashing.signals import SIGNAL_TYPES, ImageHasher, SignalHash, signal_types_for
 from hashing.sniff import sniff
 from hashing.video import VideoConfig, VideoHashes, hash_video
 
@@ -47,51 +47,49 @@ def hash_media(
 def hashes_from_records(
     records: Mapping[str, HashRecord], frames: list[FrameHashRecord] | None = None
 ) -> MediaHashes:
-    """Rebuild the matchable hashes of an item from what the catalog stored
-    (sizes unknown: 0)."""
+    """Rebuild the matchable hashes of an item from what the catalog stored (sizes
+    unknown: 0). An item with a hash only images have is an image."""
     frame_hashes = tuple(FrameHash(f.t, f.pdq, f.quality) for f in frames or [])
-    if "pdq" not in records:
+    image = any(s.name in records and "video" not in s.content_types for s in SIGNAL_TYPES.values())
+    signals: dict[str, SignalHash] = {}
+    for signal in signal_types_for("image" if image else "video"):
+        if signal.name in records:
+            found = records[signal.name]
+            variants = [records.get(f"{signal.name}_{v}") for v in variant_names(signal.name)]
+            quality = (found.quality or 0) if signal.has_quality else found.quality
+            signals[signal.name] = SignalHash(found.value, quality, tuple(v.value for v in variants if v))
+    if not image:
         videohash = records.get("videohash")
         return VideoHashes(
-            sha256=records["sha256"].value, md5=records["md5"].value,
-            sha1=records["sha1"].value, width=0, height=0, duration=None,
-            frames=frame_hashes, videohash=videohash.value if videohash else None,
+            signals=signals, width=0, height=0, duration=None, frames=frame_hashes,
+            videohash=videohash.value if videohash else None,
         )  # fmt: skip
-    pdq = records["pdq"]
-    untrimmed = records.get("pdq_untrimmed")
-    return ImageHashes(
-        sha256=records["sha256"].value,
-        md5=records["md5"].value,
-        sha1=records["sha1"].value,
-        pdq=pdq.value,
-        pdq_quality=pdq.quality or 0,
-        phash=records["phash"].value,
-        width=0,
-        height=0,
-        pdq_untrimmed=untrimmed.value if untrimmed else None,
-        dihedral=tuple(
-            records[f"pdq_{n}"].value for n in DIHEDRAL_NAMES if f"pdq_{n}" in records
-        ),
-        frames=frame_hashes,
-    )
+    untrimmed = {n: records[f"{n}_untrimmed"].value for n in signals if f"{n}_untrimmed" in records}
+    return ImageHashes(signals=signals, width=0, height=0, untrimmed=untrimmed, frames=frame_hashes)
 
 
 def summarise(hashes: MediaHashes) -> dict[str, object]:
     """The hashes of one file as plain JSON values (what ``hotline hash --json`` prints):
-    ``kind``, the digests, ``pdq`` (64 hex) with ``pdq_quality``, ``phash`` (16 hex),
-    ``frames`` (``{t, pdq, quality}`` per sampled frame of a video or animation), and for
-    images the untrimmed and dihedral PDQ variants."""
-    frames = [{"t": f.t, "pdq": f.pdq, "quality": f.quality} for f in hashes.frames]
-    common = {"md5": hashes.md5, "sha1": hashes.sha1, "sha256": hashes.sha256}
+    ``kind``, every signal type's hash by name (``null`` when not computed for the kind:
+    ``pdq`` and ``phash`` of a video), with ``<name>_quality`` for those that have one
+    (``pdq_quality``), ``frames`` (``{t, pdq, quality}`` per sampled frame of a video or
+    animation), for images the untrimmed hashes and the variants (``pdq_untrimmed``,
+    ``pdq_dihedral``), for videos ``videohash`` and ``duration``, then the size."""
+    out: dict[str, object] = {"kind": "video" if isinstance(hashes, VideoHashes) else "image"}
+    for signal in SIGNAL_TYPES.values():
+        found = hashes.signals.get(signal.name)
+        out[signal.name] = found.value if found else None
+        if signal.has_quality:
+            out[f"{signal.name}_quality"] = found.quality if found else None
+    out["frames"] = [{"t": f.t, "pdq": f.pdq, "quality": f.quality} for f in hashes.frames]
     if isinstance(hashes, VideoHashes):
-        return {
-            "kind": "video", **common, "pdq": None, "pdq_quality": None, "phash": None,
-            "frames": frames, "videohash": hashes.videohash, "duration": hashes.duration,
-            "width": hashes.width, "height": hashes.height,
-        }  # fmt: skip
-    return {
-        "kind": "image", **common, "pdq": hashes.pdq, "pdq_quality": hashes.pdq_quality,
-        "phash": hashes.phash, "frames": frames, "pdq_untrimmed": hashes.pdq_untrimmed,
-        "pdq_dihedral": dict(zip(DIHEDRAL_NAMES, hashes.dihedral, strict=True)),
-        "width": hashes.width, "height": hashes.height,
-    }  # fmt: skip
+        out |= {"videohash": hashes.videohash, "duration": hashes.duration}
+    else:
+        for signal in signal_types_for("image"):
+            if issubclass(signal, ImageHasher) and signal.name in hashes.signals:
+                if signal.hash_untrimmed:
+                    out[f"{signal.name}_untrimmed"] = hashes.untrimmed.get(signal.name)
+                if signal.variant_names:
+                    variants = hashes.signals[signal.name].variants
+                    out[f"{signal.name}_{signal.variants_label}"] = dict(zip(signal.variant_names, variants, strict=True))
+    return out | {"width": hashes.width, "height": hashes.height}

@@ -15,7 +15,7 @@ from catalog.records import FrameHashRecord
 from evidence import EvidenceError
 from hashing.errors import HashingError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD
-from hashing.known import KnownSet, Matcher
+from hashing.knownsets import KnownSet, Matcher
 from hashing.media import MediaConfig, hash_media, hashes_from_records
 from hashing.video import VideoHashes
 

@@ -339,7 +339,7 @@ def known_import(
     Project VIC VICS JSON (1.x or 2.0), or an ICSE-style semicolon export. Prints what each category
     becomes; a category nobody maps refuses the import."""
     from classification import parse_verdict
-    from hashing.known.categories import parse_outcome
+    from hashing.knownsets.categories import parse_outcome
 
     categories = {}
     for pair in category or []:
@@ -439,7 +439,7 @@ def match_files(files: list[Path], as_json: JsonOpt = False) -> None:
     (set, match_type md5|sha1|sha256|pdq|vpdq, distance, verdict). Exit status 1 when any
     file could not be hashed."""
     from hashing import HashingError, Matcher, hash_media, known_sets_of
-    from hashing.known.categories import outcome_text
+    from hashing.knownsets.categories import outcome_text
 
     inst = _open()
     config, s = inst.media_config(), inst.settings

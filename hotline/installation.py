@@ -20,7 +20,7 @@ from catalog.users import SYSTEM
 from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
 from hashing import KnownSetFile
-from hashing.known.remote import RemoteSets
+from hashing.knownsets.remote import RemoteSets
 from hotline.keys import InstallationKeys
 from hotline.settings import Settings
 from spiders import CrawlRequest
@@ -129,14 +129,15 @@ class Installation:
         (re-importing the same content changes nothing). A benign set's verdict is always
         not-illegal. The previous version's file is removed once the catalog names the new one."""
         from hashing import KnownSet, open_set_index
-        from hashing.known.categories import FORMAT_PROFILES, load_category_profile, plan_categories
-        from hashing.known.importer import read_known_set, write_known_set
+        from hashing.knownsets.categories import load_category_profile, plan_categories
+        from hashing.knownsets.formats import get_format
+        from hashing.knownsets.importer import read_known_set, write_known_set
 
         if benign:
             verdict = Verdict.NOT_ILLEGAL
         previous = {e.name: e for e in self.catalog.known_sets()}.get(name.lower())
         normalised = read_known_set(file, name, fmt=fmt, min_pdq_quality=self.settings.pdq_min_quality)
-        profile_name = category_profile or FORMAT_PROFILES.get(normalised.source_format)
+        profile_name = category_profile or get_format(normalised.source_format).category_profile
         profile = (None if profile_name is None
                    else load_category_profile(profile_name, [self.settings.data_dir / "category_profiles"]))
         plan = plan_categories(

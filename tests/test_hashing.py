@@ -1,5 +1,5 @@
 """Image hashing: PDQ conformance with Meta's reference vectors, every Pillow mode,
-hostile input, and the contract every signal type shares.
+and hostile input (the contract every signal type shares: test_signal_types.py).
 
 Only benign inputs: images synthesised here and the public vectors in shared/vectors.
 """
@@ -20,7 +20,6 @@ from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
 
 from hashing import (
-    SIGNAL_TYPES,
     CorruptImageError,
     DecodeConfig,
     EmptyImageError,
@@ -34,7 +33,6 @@ from hashing import (
     hash_images,
     pdq_distance,
 )
-from hashing.signals import BytesHasher, ImageHasher, SignalType
 from hashing.signals.pdq import DIHEDRAL_NAMES
 
 VECTORS = Path(__file__).absolute().parents[2] / "shared" / "vectors"
@@ -278,7 +276,7 @@ def test_pixel_limit_is_configurable() -> None:
     )
 
 
-# --- distances and the signal-type contract ------------------------------------------
+# --- distances (the signal-type contract: test_signal_types.py) ----------------------
 
 
 def test_pdq_distance() -> None:
@@ -288,29 +286,6 @@ def test_pdq_distance() -> None:
     assert pdq_distance(" " + ones.upper(), ones) == 0
     with pytest.raises(InvalidHashError, match="'xyz'"):
         pdq_distance("xyz", zero)
-
-
-@pytest.mark.parametrize("signal", SIGNAL_TYPES.values(), ids=list(SIGNAL_TYPES))
-def test_signal_type_contract(signal: type[SignalType]) -> None:
-    examples = signal.get_examples()
-    assert examples
-    for example in examples:
-        assert signal.validate_hex(example) == example
-        assert len(example) == signal.hex_length
-        assert signal.validate_hex(f"  {example.upper()}\n") == example
-        assert signal.distance(example, example) == 0
-        with pytest.raises(InvalidHashError):
-            signal.validate_hex(example[:-1])
-        with pytest.raises(InvalidHashError):
-            signal.validate_hex("g" + example[1:])
-    a, b = examples[0], examples[-1]
-    assert signal.distance(a, b) == signal.distance(b, a)
-    if issubclass(signal, BytesHasher):
-        computed = signal.hash_bytes(b"benign bytes").value
-    else:
-        assert issubclass(signal, ImageHasher)
-        computed = signal.hash_image(synthetic_image(11)).value
-    assert signal.validate_hex(computed) == computed
 
 
 def test_only_allowed_formats_are_decoded() -> None:

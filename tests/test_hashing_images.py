@@ -141,7 +141,7 @@ def test_animations_are_hashed_per_frame_and_by_first_frame(fmt: str) -> None:
     for frame, still in zip(hashes.frames, stills, strict=True):
         assert pdq_distance(frame.pdq, still.pdq) <= 31
     assert pdq_distance(hashes.frames[1].pdq, hashes.frames[2].pdq) > 31
-    assert set(hashes.pdq_queries()) >= {f.pdq for f in hashes.frames}
+    assert set(hashes.lookups("pdq")) >= {f.pdq for f in hashes.frames}
     assert [r.index for r in hashes.frame_records()] == [0, 1, 2]
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from synthetic import synthetic_video
 
-import hashing.known.set_index as set_index_module
+import hashing.signals.pdq.set_index as set_index_module
 from catalog.records import Verdict
 from hashing import KnownSet, Matcher, MihIndex, PdqIndex, SetIndex, hash_image, hash_video, import_known_set
 from hashing.signals.pdq import pdq_to_packed
@@ -93,7 +93,7 @@ def test_set_index_is_persisted_and_updated_incrementally(
     path2, content2 = _set_file(tmp_path, "s", changed)
     updated = SetIndex.open(folder, path2, content2)
     assert (len(updated), updated.segments) == (415, 2)
-    found = {m.pdq for m in updated.search(hashes[:10] + changed[-3:], 0)}
+    found = {m.value for m in updated.search(hashes[:10] + changed[-3:], 0)}
     assert found == set(hashes[5:10] + changed[-3:])  # removed ones are gone, new ones there
 
     path3, content3 = _set_file(tmp_path, "s", hashes[:100])  # most rows left: rebuilt compact
@@ -148,7 +148,7 @@ def test_videos_match_known_videos_the_vpdq_way(tmp_path: Path) -> None:
 
 
 def test_digest_index_finds_every_row_and_is_reused(tmp_path: Path) -> None:
-    from hashing.known.set_index import open_digest_index
+    from hashing.knownsets.digest_index import open_digest_index
 
     md5s = [f"{n:032x}" for n in (5, 3, 3, 9)] + [None]
     source = tmp_path / "in.parquet"

@@ -16,7 +16,7 @@ from PIL import Image
 from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
 
-import hashing.known.pdq_index as pdq_index_module
+import hashing.signals.pdq.brute_force as pdq_index_module
 from catalog.records import Verdict
 from hashing import (
     ImageHashes,
@@ -28,7 +28,7 @@ from hashing import (
     import_known_set,
     pdq_distance,
 )
-from hashing.known import COLUMNS
+from hashing.knownsets import columns
 
 
 def write_source(path: Path, columns: Mapping[str, Sequence[object]]) -> Path:
@@ -58,8 +58,8 @@ def test_import_normalises_and_deduplicates(tmp_path: Path) -> None:
     assert known.rows == 3
     assert len(known.content_sha256) == 64
     table = pq.read_table(known.path)
-    assert table.column_names == list(COLUMNS)
-    assert all(table.schema.field(c).type == pa.string() for c in COLUMNS)
+    assert table.column_names == list(columns())
+    assert all(table.schema.field(c).type == pa.string() for c in columns())
     assert sorted(table.to_pylist(), key=lambda r: r["id"]) == [
         {
             "md5": MD5_A,

@@ -29,7 +29,7 @@ from classification import FloodConfig, triage
 from classification.known import contest_match, send_rechecks_to_review
 from exports.outbound import build_manifest
 from hashing import KnownSetError, hash_image, hash_stored_media, match_stored_media
-from hashing.known.categories import available_category_profiles, load_category_profile_file
+from hashing.knownsets.categories import available_category_profiles, load_category_profile_file
 from hotline.cli import app
 from hotline.exchange import export_feedback_file, export_to_partner, import_bundle_file
 from hotline.installation import Installation

@@ -1,9 +1,14 @@
 """The tiny abstract classes every signal type implements.
 
-A signal type is one hash algorithm: a name, a fixed-length lowercase hex form, a
-distance, and examples for the shared contract test. What it can hash is a mixin:
-``BytesHasher`` (cryptographic digests of the raw bytes) or ``ImageHasher``
-(perceptual hashes of the decoded RGB image).
+A signal type is one hash algorithm, and everything hotline does with it follows from its
+class: ``name`` is the ``hashes.algorithm`` it is stored under, the known-set column it is
+imported into and the ``match_type`` of its matches; ``content_types`` says which media
+it is computed for; ``column_aliases`` are the other names known-set files give its
+column; its hashes travel as ``hex_length`` lowercase hex digits; ``match_threshold`` is
+the largest ``distance`` that still matches, found by ``index_cls`` (``None``: looked up
+exactly); ``get_examples`` feeds the shared contract test. What it can hash is a mixin:
+``BytesHasher`` (digests of the raw bytes) or ``ImageHasher`` (perceptual hashes of the
+decoded RGB image).
 """
 
 from __future__ import annotations
@@ -11,19 +16,27 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from PIL import Image
 
 from hashing.errors import InvalidHashError
 
+if TYPE_CHECKING:
+    from hashing.signals.index import SignalIndex
+
+CONTENT_TYPES = frozenset({"image", "video"})
+"""What a signal type can be computed for: the kinds ``hashing.sniff`` tells apart."""
+
 
 @dataclass(frozen=True)
 class SignalHash:
-    """One computed hash: lowercase hex, plus quality where the algorithm has one."""
+    """One computed hash: lowercase hex, its quality where the algorithm has one, and the
+    hashes of the same picture turned or mirrored (in the type's ``variant_names`` order)."""
 
     value: str
     quality: int | None = None
+    variants: tuple[str, ...] = ()
 
 
 class SignalType(ABC):
@@ -31,18 +44,21 @@ class SignalType(ABC):
 
     name: ClassVar[str]
     hex_length: ClassVar[int]
+    content_types: ClassVar[frozenset[str]]
+    column_aliases: ClassVar[tuple[str, ...]] = ()
+    """Other header names of its column in known-set files, lowercase ("sha-1")."""
+    known_set_column: ClassVar[bool] = True
+    """Whether known sets carry it: a column of the normalised set, looked up when matching."""
+    match_threshold: ClassVar[int] = 0
+    index_cls: ClassVar[type[SignalIndex] | None] = None
+    """Finds a set's hashes within ``match_threshold``; ``None``: exact lookups only."""
+    has_quality: ClassVar[bool] = False
+    """Its hashes carry a quality (0-100); one below the matcher's minimum is not looked up."""
 
     @classmethod
     def validate_hex(cls, value: str) -> str:
         """Return ``value`` stripped and lowercased, or raise ``InvalidHashError``."""
-        if not isinstance(value, str):
-            raise InvalidHashError(f"{cls.name} hash must be a str, got {value!r}")
-        normalised = value.strip().lower()
-        if len(normalised) != cls.hex_length or not _HEX.fullmatch(normalised):
-            raise InvalidHashError(
-                f"{value!r} is not a {cls.name} hash ({cls.hex_length} hex digits)"
-            )
-        return normalised
+        return normalise_hex(value, cls.name, cls.hex_length)
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
@@ -64,11 +80,37 @@ class BytesHasher(ABC):
 
 
 class ImageHasher(ABC):
-    """A signal type computed from a decoded RGB image (see ``hashing.decode``)."""
+    """A signal type computed from a decoded RGB image (see ``hashing.decode``), after a
+    uniform border was trimmed off (``hashing.borders``)."""
+
+    variant_names: ClassVar[tuple[str, ...]] = ()
+    """Turned or mirrored copies hashed with the picture and looked up too, each stored as
+    ``<name>_<variant>``."""
+    variants_label: ClassVar[str] = "variants"
+    """``hotline hash --json`` lists the variants under ``<name>_<variants_label>``."""
+    hash_untrimmed: ClassVar[bool] = False
+    """Also hash the whole picture when a border was trimmed (``<name>_untrimmed``)."""
 
     @classmethod
     @abstractmethod
     def hash_image(cls, image: Image.Image) -> SignalHash: ...
+
+    @classmethod
+    def hash_with_variants(cls, image: Image.Image) -> SignalHash:
+        """The hash of ``image`` with its ``variant_names`` variants (none by default)."""
+        return cls.hash_image(image)
+
+
+def normalise_hex(value: str, name: str, hex_length: int) -> str:
+    """``value`` stripped and lowercased when it is ``hex_length`` hex digits, else
+    ``InvalidHashError`` naming the signal type ``name`` (for code below the signal
+    classes, such as an index, that must not import them)."""
+    if not isinstance(value, str):
+        raise InvalidHashError(f"{name} hash must be a str, got {value!r}")
+    normalised = value.strip().lower()
+    if len(normalised) != hex_length or not _HEX.fullmatch(normalised):
+        raise InvalidHashError(f"{value!r} is not a {name} hash ({hex_length} hex digits)")
+    return normalised
 
 
 _HEX = re.compile(r"[0-9a-f]+")

@@ -9,6 +9,7 @@ from hashing.signals.base import BytesHasher, SignalHash, SignalType
 
 
 class _DigestSignal(SignalType, BytesHasher):
+    content_types = frozenset({"image", "video"})
     _examples: ClassVar[tuple[bytes, ...]] = (b"", b"hotline")
 
     @classmethod
@@ -30,8 +31,10 @@ class Md5Signal(_DigestSignal):
 class Sha1Signal(_DigestSignal):
     name = "sha1"
     hex_length = 40
+    column_aliases = ("sha-1",)
 
 
 class Sha256Signal(_DigestSignal):
     name = "sha256"
     hex_length = 64
+    column_aliases = ("sha-256",)

@@ -11,6 +11,10 @@ from hashing.signals.base import ImageHasher, SignalHash, SignalType
 class PhashSignal(SignalType, ImageHasher):
     name = "phash"
     hex_length = 16
+    content_types = frozenset({"image"})
+    # Stored for every image, not matched: no hash list hotline imports carries pHash, and
+    # a column of its own would change the content digest of every set imported before.
+    known_set_column = False
 
     @classmethod
     def hash_image(cls, image: Image.Image) -> SignalHash:

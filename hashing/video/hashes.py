@@ -10,8 +10,9 @@ from PIL import Image
 from catalog.records import FrameHashRecord, HashRecord
 from hashing.borders import VIDEO_BARS, BorderConfig, content_box
 from hashing.errors import CorruptVideoError
-from hashing.frames import FrameHash
-from hashing.signals import Md5Signal, PdqSignal, Sha1Signal, Sha256Signal
+from hashing.frames import FRAME_SIGNAL, FrameHash
+from hashing.item_hashes import ItemHashes
+from hashing.signals import BytesHasher, signal_types_for
 from hashing.video.collage import collage_hash
 from hashing.video.sample import SampleConfig, sample_frames
 
@@ -31,13 +32,11 @@ class VideoConfig:
 
 
 @dataclass(frozen=True)
-class VideoHashes:
-    """The hashes of one video file: digests of the bytes, PDQ and quality of each
-    sampled frame (after bar removal), and the collage hash (``videohash``)."""
+class VideoHashes(ItemHashes):
+    """The hashes of one video file: the signal types for videos (digests of the bytes),
+    PDQ and quality of each sampled frame (after bar removal), and the collage hash
+    (``videohash``, a secondary value that never decides a match)."""
 
-    sha256: str
-    md5: str
-    sha1: str
     width: int
     height: int
     duration: float | None
@@ -55,11 +54,7 @@ class VideoHashes:
                 f"video is damaged or truncated, and matched on those frames alone")
 
     def records(self) -> list[HashRecord]:
-        records = [
-            HashRecord(self.sha256, "md5", self.md5),
-            HashRecord(self.sha256, "sha1", self.sha1),
-            HashRecord(self.sha256, "sha256", self.sha256),
-        ]
+        records = super().records()
         if self.videohash is not None:
             records.append(HashRecord(self.sha256, "videohash", self.videohash))
         return records
@@ -69,8 +64,9 @@ class VideoHashes:
 
 
 def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
-    """Hash one video file. Raises a ``VideoDecodeError`` for anything that is not a
-    decodable video with at least one frame."""
+    """Hash one video file with every signal type for videos that hashes bytes, and its
+    sampled frames. Raises a ``VideoDecodeError`` for anything that is not a decodable
+    video with at least one frame."""
     info, frames = sample_frames(data, config.sample)
     hashed: list[FrameHash] = []
     thumbnails: list[np.ndarray] = []
@@ -80,15 +76,13 @@ def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
             if box is not None:
                 left, top, right, bottom = box
                 pixels = pixels[top:bottom, left:right]
-        pdq = PdqSignal.hash_pixels(pixels)
+        pdq = FRAME_SIGNAL.hash_pixels(pixels)
         hashed.append(FrameHash(t, pdq.value, pdq.quality or 0))
         thumbnails.append(_thumbnail(pixels))
     if not hashed:
         raise CorruptVideoError("the video stream holds no decodable frame")
     return VideoHashes(
-        sha256=Sha256Signal.hash_bytes(data).value,
-        md5=Md5Signal.hash_bytes(data).value,
-        sha1=Sha1Signal.hash_bytes(data).value,
+        signals={s.name: s.hash_bytes(data) for s in signal_types_for("video") if issubclass(s, BytesHasher)},
         width=info.width,
         height=info.height,
         duration=info.duration,

@@ -1,8 +1,9 @@
-"""Exact lookups in a known set without scanning it: per hash column (md5, sha1, sha256,
-and pdq, to find the rows of a PDQ near match), the set's values as sorted fixed-width
-bytes with their row numbers, saved as ``.npy`` files
-and opened memory-mapped; a lookup is a binary search. Built once per set content (a
-changed set gets a new one), beside the set's PDQ index."""
+"""Exact lookups in a known set without scanning it: per hash column (the digests, and the
+near-matched ones such as pdq, to find the rows of a near match), the set's values as
+sorted fixed-width bytes with their row numbers, saved as ``.npy`` files and opened
+memory-mapped; a lookup is a binary search. Built once per set content (a changed set
+gets a new one), beside the set's other indexes. A column the set file lacks (written
+before its signal type was added) is empty."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.known.schema import HASH_COLUMNS, HEX_LENGTHS
+from hashing.knownsets.schema import hash_columns
+from hashing.signals import get_signal_type
+from hashing.signals.index import folder_lock
 
-PREFIX = "digests-"
+_PREFIX = "digests-"
 _CHUNK = 1 << 20
 
 
@@ -33,10 +36,10 @@ class DigestIndex:
     def open(cls, folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
         """Load the index of this set content, building it first when missing. The
         caller holds the set folder's lock when it may build."""
-        target = folder / f"{PREFIX}{content_sha256[:16]}"
+        target = folder / f"{_PREFIX}{content_sha256[:16]}"
         if not (target / "complete").exists():
             _build(target, parquet)
-            for old in folder.glob(f"{PREFIX}*"):
+            for old in folder.glob(f"{_PREFIX}*"):
                 if old != target:
                     shutil.rmtree(old, ignore_errors=True)
         return cls.open_existing(folder, content_sha256)
@@ -44,11 +47,11 @@ class DigestIndex:
     @classmethod
     def open_existing(cls, folder: Path, content_sha256: str) -> DigestIndex:
         """Load a complete index; ``FileNotFoundError`` when there is none."""
-        target = folder / f"{PREFIX}{content_sha256[:16]}"
+        target = folder / f"{_PREFIX}{content_sha256[:16]}"
         if not (target / "complete").exists():
             raise FileNotFoundError(target / "complete")
-        keys = {c: _load(target / f"{c}.npy") for c in HASH_COLUMNS}
-        rows = {c: _load(target / f"{c}-rows.npy") for c in HASH_COLUMNS}
+        keys = {c: _load(target / f"{c}.npy", _width(c)) for c in hash_columns()}
+        rows = {c: _load(target / f"{c}-rows.npy", np.uint32) for c in hash_columns()}
         return cls(keys, rows)
 
     def lookup(self, column: str, values: Sequence[str | None]) -> list[np.ndarray]:
@@ -66,16 +69,33 @@ class DigestIndex:
         return found
 
 
-def _load(path: Path) -> np.ndarray:
+def open_digest_index(folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
+    """The set's exact digest index, built under the folder's lock when this content has
+    none yet."""
+    try:
+        return DigestIndex.open_existing(folder, content_sha256)
+    except FileNotFoundError:
+        with folder_lock(folder):
+            return DigestIndex.open(folder, parquet, content_sha256)
+
+
+def _load(path: Path, dtype: np.dtype | str | type) -> np.ndarray:
+    """The saved array; empty (of ``dtype``) when the index has no such column."""
+    if not path.exists():
+        return np.zeros(0, dtype=dtype)
     try:
         return np.load(path, mmap_mode="r")
     except ValueError:  # an empty array cannot be memory-mapped
         return np.load(path)
 
 
+def _width(column: str) -> str:
+    """The fixed-width bytes type of a column's hashes."""
+    return f"S{get_signal_type(column).hex_length // 2}"
+
+
 def _packed(values: Sequence[str], column: str) -> np.ndarray:
-    width = HEX_LENGTHS[column] // 2
-    return np.frombuffer(bytes.fromhex("".join(values)), dtype=f"S{width}")
+    return np.frombuffer(bytes.fromhex("".join(values)), dtype=_width(column))
 
 
 def _build(target: Path, parquet: Path) -> None:
@@ -83,16 +103,17 @@ def _build(target: Path, parquet: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        table = pq.read_table(parquet, columns=list(HASH_COLUMNS))
+        names = pq.read_schema(parquet).names
+        table = pq.read_table(parquet, columns=[c for c in hash_columns() if c in names])
     except (OSError, ValueError) as exc:
         raise KnownSetError(f"cannot read digests from {str(parquet)!r}: {exc}") from exc
-    for column in HASH_COLUMNS:
+    for column in table.column_names:
         values = table.column(column)
         rows = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False)).astype(np.uint32)
         present = values.drop_null()
         keys = np.concatenate(
             [_packed(chunk, column) for chunk in _chunks(present)] or
-            [np.zeros(0, dtype=f"S{HEX_LENGTHS[column] // 2}")]
+            [np.zeros(0, dtype=_width(column))]
         )
         order = np.argsort(keys, kind="stable")
         np.save(tmp / f"{column}.npy", keys[order])

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_to_packed
+from hashing.signals.pdq.packing import pdq_to_packed
+from hashing.signals.pdq.signal import PDQ_MATCH_THRESHOLD
 
 _BLOCK_WORDS = 1 << 22
 """uint64 words per XOR block (32 MiB): bounds memory per comparison step."""

@@ -2,7 +2,7 @@
 
 The same VICS category number means different things in different national programmes,
 so a set names at import the profile its categories follow (``vics-us``, ``caid-uk``,
-``icse``, ``hotline``; shipped in ``hashing/known/category_profiles/``, more in
+``icse``, ``hotline``; shipped in ``hashing/knownsets/category_profiles/``, more in
 ``<data_dir>/category_profiles/``). A profile is one TOML file: a ``name``, a ``title``,
 the ``sources`` its meanings come from, and one line per category with its meaning and
 the outcome of a match: a verdict (``baseline``, ``national``, ``not-illegal``) or
@@ -34,8 +34,6 @@ Outcome = Verdict | None
 _OUTCOMES: dict[str, Outcome] = {v.value: v for v in Verdict} | {REVIEW: None}
 _KEYS = {"name", "title", "sources", "categories"}
 _LINE_KEYS = {"meaning", "verdict"}
-# which profile a format's categories follow when the import names none
-FORMAT_PROFILES = {"icse": "icse"}
 
 
 def parse_outcome(text: str) -> Outcome:

@@ -1,18 +1,14 @@
-"""PDQ, Meta's 256-bit perceptual image hash (via the ``pdqhash`` binding).
-
-The hex form is Meta's reference one: the binding's bit vector read most significant
-bit first, so these hashes compare directly with ThreatExchange and NCMEC lists.
-"""
+"""PDQ, Meta's 256-bit perceptual image hash (via the ``pdqhash`` binding)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
+from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
+from hashing.signals.pdq.set_index import SetIndex
 
 PDQ_MATCH_THRESHOLD = 31
 """Meta's recommended Hamming distance for a confident PDQ match."""
@@ -26,7 +22,14 @@ original, in its order (checked against the ``reg-test-input/dih`` vectors)."""
 
 class PdqSignal(SignalType, ImageHasher):
     name = "pdq"
-    hex_length = 64
+    hex_length = PDQ_HEX_LENGTH
+    content_types = frozenset({"image"})
+    match_threshold = PDQ_MATCH_THRESHOLD
+    index_cls = SetIndex
+    has_quality = True
+    variant_names = DIHEDRAL_NAMES
+    variants_label = "dihedral"
+    hash_untrimmed = True  # a 5% white frame moves PDQ by about 100 bits
 
     @classmethod
     def hash_image(cls, image: Image.Image) -> SignalHash:
@@ -41,13 +44,13 @@ class PdqSignal(SignalType, ImageHasher):
         return SignalHash(bits_to_hex(bits), int(quality))
 
     @classmethod
-    def hash_dihedral(cls, image: Image.Image) -> tuple[list[str], int]:
-        """The eight dihedral PDQ hashes, in ``DIHEDRAL_NAMES`` order after the
-        original, and the quality. A rotated or mirrored copy of the image hashes
-        within a few bits of one of them."""
+    def hash_with_variants(cls, image: Image.Image) -> SignalHash:
+        """The PDQ with its seven dihedral variants (``DIHEDRAL_NAMES`` order), in one
+        pass: a rotated or mirrored copy of the image hashes within a few bits of one."""
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
         vectors, quality = pdqhash.compute_dihedral(pixels)
-        return [bits_to_hex(v) for v in vectors], int(quality)
+        original, *variants = (bits_to_hex(v) for v in vectors)
+        return SignalHash(original, int(quality), tuple(variants))
 
     @classmethod
     def get_examples(cls) -> list[str]:
@@ -57,29 +60,6 @@ class PdqSignal(SignalType, ImageHasher):
         ]
 
 
-def bits_to_hex(bits: np.ndarray) -> str:
-    """The 256-entry 0/1 vector from ``pdqhash`` as 64 hex digits, MSB first."""
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
-
-
-def pdq_to_packed(hashes: Sequence[str]) -> np.ndarray:
-    """Validated PDQ hex strings as a ``uint8`` array of shape ``[N, 32]``."""
-    if not hashes:
-        return np.zeros((0, 32), dtype=np.uint8)
-    joined = "".join(PdqSignal.validate_hex(h) for h in hashes)
-    return np.frombuffer(bytes.fromhex(joined), dtype=np.uint8).reshape(len(hashes), 32)
-
-
 def pdq_distance(a: str, b: str) -> int:
     """Hamming distance between two PDQ hashes (0..256)."""
     return PdqSignal.distance(a, b)
-
-
-__all__ = [
-    "DIHEDRAL_NAMES",
-    "PDQ_MATCH_THRESHOLD",
-    "PdqSignal",
-    "bits_to_hex",
-    "pdq_distance",
-    "pdq_to_packed",
-]

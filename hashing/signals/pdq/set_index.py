@@ -12,13 +12,10 @@ manifest is replaced atomically, so a reader sees the old or the new index, neve
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,22 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.known.digest_index import PREFIX as DIGESTS_PREFIX
-from hashing.known.digest_index import DigestIndex
-from hashing.known.mih import MihIndex
-from hashing.signals.pdq import pdq_to_packed
+from hashing.signals.index import IndexHit, SignalIndex, folder_lock
+from hashing.signals.pdq.mih import MihIndex
+from hashing.signals.pdq.packing import pdq_to_packed
 
 _FORMAT = "hotline-pdq-set-index/1"
 _COMPACT_SHARE = 0.25
-
-
-@dataclass(frozen=True)
-class PdqMatch:
-    """Query ``query`` (position in the batch) is ``distance`` bits from known ``pdq``."""
-
-    query: int
-    pdq: str
-    distance: int
+_OWN_PREFIXES = ("segment-", "live-")
 
 
 @dataclass
@@ -53,7 +41,7 @@ class _Segment:
     live_file: str | None
 
 
-class SetIndex:
+class SetIndex(SignalIndex):
     """Near-duplicate PDQ search over the distinct PDQ hashes of one known set."""
 
     def __init__(self, folder: Path, content_sha256: str, segments: list[_Segment]) -> None:
@@ -71,29 +59,29 @@ class SetIndex:
         return len(self._segments)
 
     @classmethod
-    def open(cls, folder: Path, parquet: Path, content_sha256: str) -> SetIndex:
-        """The index of the set file ``parquet`` (whose content digest is
-        ``content_sha256``): loaded when up to date, else updated or built and saved."""
+    def open(cls, folder: Path, parquet: Path, content_sha256: str, column: str = "pdq") -> SetIndex:
+        """The index of the PDQ ``column`` of the set file ``parquet`` (whose content digest
+        is ``content_sha256``): loaded when up to date, else updated or built and saved."""
         current = _read_manifest(folder)
         if current is not None and current["content_sha256"] == content_sha256:
             try:
                 return cls._load(folder, current)
             except (OSError, ValueError):  # compacted under us: look again under the lock
                 pass
-        with _locked(folder):
+        with folder_lock(folder):
             current = _read_manifest(folder)
             if current is not None and current["content_sha256"] == content_sha256:
                 return cls._load(folder, current)
-            wanted = _distinct_pdq(parquet)
+            wanted = _distinct_pdq(parquet, column)
             if current is None:
                 return cls._rebuild(folder, content_sha256, wanted)
             return cls._load(folder, current)._update(content_sha256, wanted)
 
-    def search(self, queries: list[str], radius: int) -> list[PdqMatch]:
-        """Every live entry within ``radius`` bits of each query, by query then
-        distance."""
+    def search(self, queries: list[str], radius: int) -> list[IndexHit]:
+        """Every live entry within ``radius`` bits of each query, by query, then distance,
+        then hash."""
         packed = pdq_to_packed(queries)
-        found: list[PdqMatch] = []
+        found: list[IndexHit] = []
         for segment in self._segments:
             hits = segment.index.search(packed, radius)
             if segment.live is not None and len(hits):
@@ -104,10 +92,10 @@ class SetIndex:
                 hits_query, hits_entry, hits_distance = hits.query, hits.entry, hits.distance
             rows = segment.index.words[hits_entry]
             found += [
-                PdqMatch(int(q), row.tobytes().hex(), int(d))
+                IndexHit(int(q), row.tobytes().hex(), int(d))
                 for q, row, d in zip(hits_query, rows, hits_distance, strict=True)
             ]
-        found.sort(key=lambda m: (m.query, m.distance, m.pdq))
+        found.sort(key=lambda m: (m.query, m.distance, m.value))
         return found
 
     # --- building and updating --------------------------------------------------------
@@ -174,26 +162,10 @@ class SetIndex:
         tmp = self.folder / ".manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, sort_keys=True))
         os.replace(tmp, self.folder / "manifest.json")
-        keep = {"manifest.json", ".lock"} | {s.name for s in self._segments}
-        keep |= {s.live_file for s in self._segments if s.live_file}
-        for path in self.folder.iterdir():
-            if path.name not in keep and not path.name.startswith(DIGESTS_PREFIX):
+        keep = {s.name for s in self._segments} | {s.live_file for s in self._segments if s.live_file}
+        for path in self.folder.iterdir():  # only its own: the folder holds the set's other indexes too
+            if path.name.startswith(_OWN_PREFIXES) and path.name not in keep:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-
-
-def open_digest_index(folder: Path, parquet: Path, content_sha256: str) -> DigestIndex:
-    """The set's exact digest index (see ``digest_index``), built under the lock when
-    this content has none yet."""
-    try:
-        return DigestIndex.open_existing(folder, content_sha256)
-    except FileNotFoundError:
-        with _locked(folder):
-            return DigestIndex.open(folder, parquet, content_sha256)
-
-
-def delete_set_index(folder: Path) -> None:
-    """Remove a set's index (the set was deleted)."""
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
@@ -202,12 +174,12 @@ def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
     return _Segment(name, MihIndex.load(folder / name), None, None)
 
 
-def _distinct_pdq(parquet: Path) -> np.ndarray:
+def _distinct_pdq(parquet: Path, column: str) -> np.ndarray:
     try:
-        column = pq.read_table(parquet, columns=["pdq"]).column("pdq")
+        values = pq.read_table(parquet, columns=[column]).column(column)
     except (OSError, ValueError) as exc:
         raise KnownSetError(f"cannot read PDQ hashes from {str(parquet)!r}: {exc}") from exc
-    values = pc.unique(column.drop_null()).to_pylist()
+    values = pc.unique(values.drop_null()).to_pylist()
     return pdq_to_packed(sorted(values))
 
 
@@ -221,14 +193,3 @@ def _read_manifest(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return manifest if manifest.get("format") == _FORMAT else None
-
-
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -20,17 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.known.categories import CategoryPlan
-from hashing.known.formats import Locate, read_source
-from hashing.known.schema import (
-    COLUMNS,
-    HASH_COLUMNS,
-    HEX_LENGTHS,
-    META_COLUMNS,
-    METADATA_KEY,
-    SCHEMA,
-    validate_set_name,
-)
+from hashing.knownsets.categories import CategoryPlan
+from hashing.knownsets.formats import Locate, read_source
+from hashing.knownsets.schema import META_COLUMNS, METADATA_KEY, arrow_schema, columns, hash_columns, validate_set_name
+from hashing.signals import get_signal_type
 
 _FORMAT = "hotline-known-set/1"
 
@@ -111,7 +104,7 @@ def _without_flat_pdq(
         return table, 0, where
     table = table.set_column(table.column_names.index("pdq"), "pdq",
                              pc.if_else(flat, pa.scalar(None, pdq.type), pdq))
-    others = [c for c in HASH_COLUMNS if c in table.column_names and c != "pdq"]
+    others = [c for c in hash_columns() if c in table.column_names and c != "pdq"]
     keep = pc.invert(flat)
     for column in others:  # a hash present (empty text is no hash, as ``normalise`` reads it)
         text = _as_string(table, column, source)
@@ -150,9 +143,10 @@ def import_known_set(
     ``dest_dir/<name>-<first 16 digits of content_sha256>.parquet``.
 
     ``source`` is in one of ``FORMATS`` (``fmt``, or detected from its bytes): Parquet
-    or CSV with any non-empty subset of the columns md5, sha1, sha256 and pdq (hex, any
-    case, surrounding whitespace ignored, empty means null) plus optional ``id`` and
-    ``category``; Project VIC VICS JSON; an ICSE-style semicolon export. The file name
+    or CSV with any non-empty subset of the hash columns (one per known-set signal type:
+    md5, sha1, sha256, pdq; hex, any case, surrounding whitespace ignored, empty means
+    null) plus optional ``id`` and ``category``; Project VIC VICS JSON; an ICSE-style
+    semicolon export. The file name
     carries the content digest, so a new version never overwrites the one the catalog
     still names, and importing the same content again writes nothing. Raises
     ``KnownSetError`` naming the first bad line or record; nothing is written then.
@@ -176,48 +170,50 @@ def stored_content_sha256(path: Path) -> str:
 def normalise(
     table: pa.Table, source: str = "known set", locate: Locate | None = None
 ) -> pa.Table:
-    """Validate ``table`` and return it in ``SCHEMA``, deduplicated and sorted.
+    """Validate ``table`` and return it in the normalised schema, deduplicated and sorted.
     ``locate`` names a 0-based row for error messages (default "row N", 1-based)."""
     where = locate or (lambda row: f"row {row + 1}")
-    unknown = [c for c in table.column_names if c not in COLUMNS]
+    names, hashes = columns(), hash_columns()
+    unknown = [c for c in table.column_names if c not in names]
     if unknown:
         raise KnownSetError(
             f"{source}: unknown column(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(COLUMNS)}"
+            f"allowed: {', '.join(names)}"
         )
     if len(set(table.column_names)) != len(table.column_names):
         raise KnownSetError(f"{source}: duplicate column names {table.column_names!r}")
-    present = [c for c in HASH_COLUMNS if c in table.column_names]
+    present = [c for c in hashes if c in table.column_names]
     if not present:
         raise KnownSetError(
-            f"{source}: no hash column; need at least one of {', '.join(HASH_COLUMNS)}"
+            f"{source}: no hash column; need at least one of {', '.join(hashes)}"
         )
-    columns = {c: _hex_column(table, c, source) for c in present}
-    problems = [_first_bad_hex(table, c, columns[c], source, where) for c in present]
-    problems.append(_first_row_without_hash(columns, source, where))
+    values = {c: _hex_column(table, c, source) for c in present}
+    problems = [_first_bad_hex(table, c, values[c], source, where) for c in present]
+    problems.append(_first_row_without_hash(values, source, where))
     found = [p for p in problems if p is not None]
     if found:
         raise KnownSetError(min(found, key=lambda p: p[0])[1])
     for column in META_COLUMNS:
         if column in table.column_names:
-            columns[column] = _text_column(table, column, source)
+            values[column] = _text_column(table, column, source)
     out = pa.table(
-        {c: columns.get(c, pa.nulls(table.num_rows, pa.string())) for c in COLUMNS},
-        schema=SCHEMA,
+        {c: values.get(c, pa.nulls(table.num_rows, pa.string())) for c in names},
+        schema=arrow_schema(),
     )
     out = (
-        out.group_by(list(COLUMNS), use_threads=False)
+        out.group_by(list(names), use_threads=False)
         .aggregate([])
-        .select(list(COLUMNS))
+        .select(list(names))
     )
-    return out.sort_by([(c, "ascending") for c in COLUMNS]).combine_chunks()
+    return out.sort_by([(c, "ascending") for c in names]).combine_chunks()
 
 
 def content_sha256(table: pa.Table) -> str:
     """SHA-256 of a normalised table: one JSON array per row, in table order."""
-    digest = hashlib.sha256(f"{_FORMAT}\n{json.dumps(list(COLUMNS))}\n".encode())
-    for batch in table.select(list(COLUMNS)).to_batches(max_chunksize=65536):
-        for row in zip(*(batch.column(c).to_pylist() for c in COLUMNS), strict=True):
+    names = list(columns())
+    digest = hashlib.sha256(f"{_FORMAT}\n{json.dumps(names)}\n".encode())
+    for batch in table.select(names).to_batches(max_chunksize=65536):
+        for row in zip(*(batch.column(c).to_pylist() for c in names), strict=True):
             digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
     return digest.hexdigest()
 
@@ -231,7 +227,8 @@ def _hex_column(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
 def _first_bad_hex(
     table: pa.Table, column: str, text: pa.ChunkedArray, source: str, where: Locate
 ) -> tuple[int, str] | None:
-    pattern = f"^[0-9a-f]{{{HEX_LENGTHS[column]}}}$"
+    length = get_signal_type(column).hex_length
+    pattern = f"^[0-9a-f]{{{length}}}$"
     bad = pc.and_kleene(
         pc.is_valid(text), pc.invert(pc.match_substring_regex(text, pattern))
     )
@@ -241,15 +238,15 @@ def _first_bad_hex(
     value = table.column(column)[first].as_py()
     return first, (
         f"{source}: {where(first)}: column {column!r}: {value!r} is not a {column} "
-        f"hash ({HEX_LENGTHS[column]} hex digits)"
+        f"hash ({length} hex digits)"
     )
 
 
 def _first_row_without_hash(
-    columns: dict[str, pa.ChunkedArray], source: str, where: Locate
+    hashes: dict[str, pa.ChunkedArray], source: str, where: Locate
 ) -> tuple[int, str] | None:
     has_hash: pa.ChunkedArray | None = None
-    for values in columns.values():
+    for values in hashes.values():
         valid = pc.is_valid(values)
         has_hash = valid if has_hash is None else pc.or_(has_hash, valid)
     first = (
@@ -261,7 +258,7 @@ def _first_row_without_hash(
         return None
     return first, (
         f"{source}: {where(first)}: no hash; every row needs one of "
-        f"{', '.join(columns)}"
+        f"{', '.join(hashes)}"
     )
 
 

@@ -1,0 +1,24 @@
+"""Known-hash sets: import them into a normalised Parquet format, index them, match
+against them."""
+
+from __future__ import annotations
+
+from hashing.knownsets.formats import FORMATS, detect_format
+from hashing.knownsets.importer import KnownSetFile, import_known_set
+from hashing.knownsets.known_set import KnownSet, delete_set_index, open_set_index
+from hashing.knownsets.matcher import Matcher
+from hashing.knownsets.schema import columns, hash_columns, validate_set_name
+
+__all__ = [
+    "FORMATS",
+    "KnownSet",
+    "KnownSetFile",
+    "Matcher",
+    "columns",
+    "delete_set_index",
+    "detect_format",
+    "hash_columns",
+    "import_known_set",
+    "open_set_index",
+    "validate_set_name",
+]

@@ -1,0 +1,214 @@
+"""Match batches of hashed items against known-hash sets.
+
+Every signal type known sets carry is looked up in each set, in registry order: an
+item's hashes of that type (with their variants: PDQ's seven rotations and mirrorings,
+the untrimmed picture's, an animation's frames) are searched in the set's index for the
+type within the set's threshold (``KnownSet.threshold``), and the nearest wins. A type
+without an index (the digests md5, sha1, sha256) is binary-searched in the set's digest
+index (``digest_index``), which also finds the rows of every near hit. A video is
+compared in the vPDQ way with every known item of the set (the rows sharing an ``id``):
+the share of its usable frames near one of the item's frames, and the share of the
+item's frames near one of its frames, must both reach ``vpdq_threshold``. Each (item,
+set, match type) yields at most its best match; a match takes the verdict the set maps
+the matched row's category to.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.records import MatchRecord, known_row_key
+from hashing.errors import KnownSetError
+from hashing.frames import FRAME_SIGNAL, VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
+from hashing.image import ImageHashes
+from hashing.knownsets.digest_index import open_digest_index
+from hashing.knownsets.known_set import KnownSet, open_set_index, set_content
+from hashing.knownsets.set_rows import frames_per_id, rows_by_hash
+from hashing.media import MediaHashes
+from hashing.signals import IndexHit, SignalType, known_set_signal_types
+from hashing.video import VideoHashes
+
+VPDQ = "vpdq"
+"""The match type of a video matched frame by frame; listed after every signal type's."""
+
+
+@dataclass(frozen=True)
+class _Found:
+    item: int
+    set_index: int
+    record: MatchRecord
+
+
+class Matcher:
+    """Matches hashed items against a fixed list of known sets, by the signal types
+    registered when it is made.
+
+    ``min_quality`` (default 50, Meta's guidance) skips the hashes whose quality is below
+    it (PDQ: images whose ``pdq_quality`` is below it) and leaves video and animation
+    frames below it out: the hashes of flat, dark or tiny pictures match each other by
+    accident, so no flat hash carries a match. Hashes without a quality (digests) are
+    never filtered. ``skipped`` counts, over the matcher's life, the images and frames
+    left out so (``pdq_images``, ``frames``).
+    """
+
+    def __init__(
+        self,
+        sets: Sequence[KnownSet],
+        *,
+        min_quality: int = VPDQ_MIN_QUALITY,
+        vpdq_threshold: float = VPDQ_THRESHOLD,
+    ) -> None:
+        names = [s.name for s in sets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise KnownSetError(
+                f"known set names must be unique, repeated: {duplicates!r}"
+            )
+        self.sets: tuple[KnownSet, ...] = tuple(sets)
+        self.min_quality = min_quality
+        self.skipped: Counter[str] = Counter()
+        self.vpdq_threshold = vpdq_threshold
+        self._signals = known_set_signal_types()
+        self._order = {name: rank for rank, name in enumerate([*(s.name for s in self._signals), VPDQ])}
+        self._indexes = [open_set_index(s) for s in self.sets]
+        self._digests = [open_digest_index(s.index_folder, Path(s.path), set_content(s)) for s in self.sets]
+
+    def match(self, items: Sequence[MediaHashes]) -> list[MatchRecord]:
+        """Every item's best match per set and match type, in item, set, type order."""
+        if not items or not self.sets:
+            return []
+        self._count_skipped(items)
+        found: list[_Found] = []
+        for set_index in range(len(self.sets)):
+            for signal in self._signals:
+                found += self._match_signal(items, set_index, signal)
+            found += self._match_videos(items, set_index)
+        found.sort(key=lambda f: (f.item, f.set_index, self._order[f.record.match_type]))
+        return [f.record for f in found]
+
+    def _record(
+        self, item: MediaHashes, set_index: int, match_type: str, distance: int,
+        known_id: str | None, category: str | None, *, known_hash: str | None = None,
+        quality: int | None = None,
+    ) -> MatchRecord:  # fmt: skip
+        known = self.sets[set_index]
+        return MatchRecord(
+            sha256=item.sha256,
+            set_name=known.name,
+            match_type=match_type,
+            distance=distance,
+            verdict=known.verdict_for(category),
+            known_id=known_id,
+            category=category,
+            set_version=known.content_sha256,
+            category_profile=known.category_profile,
+            quality=quality,
+            known_hash=known_hash,
+        )
+
+    def _count_skipped(self, items: Sequence[MediaHashes]) -> None:
+        for item in items:
+            if isinstance(item, ImageHashes):
+                for signal in self._signals:
+                    found = item.signals.get(signal.name)
+                    if signal.has_quality and found is not None:
+                        self.skipped[f"{signal.name}_images"] += (found.quality or 0) < self.min_quality
+            self.skipped["frames"] += sum(f.quality < self.min_quality for f in item.frames)
+
+    def _search(self, set_index: int, signal: type[SignalType], queries: list[str]) -> list[IndexHit]:
+        """The set's hashes of ``signal`` within its threshold of each query; exact
+        lookups in the digest index for a type without an index."""
+        index = self._indexes[set_index].get(signal.name)
+        if index is not None:
+            return index.search(queries, self.sets[set_index].threshold(signal))
+        rows = self._digests[set_index].lookup(signal.name, queries)
+        return [IndexHit(n, value, 0) for n, (value, found) in enumerate(zip(queries, rows, strict=True)) if len(found)]
+
+    def _match_signal(self, items: Sequence[MediaHashes], set_index: int, signal: type[SignalType]) -> list[_Found]:
+        """Each item's nearest hash of ``signal`` in the set, on a row not held out."""
+        owners: list[int] = []
+        queries: list[str] = []
+        for n, item in enumerate(items):
+            for value in item.lookups(signal.name, self.min_quality):
+                owners.append(n)
+                queries.append(value)
+        if not queries:
+            return []
+        known = self.sets[set_index]
+        hits = [hit for hit in self._search(set_index, signal, queries)
+                if known_row_key(signal.name, hit.value) not in known.held]
+        rows = {value: [meta for meta in found if not _held_id(known, meta[0])] for value, found in
+                rows_by_hash(known, self._digests[set_index], signal.name, {hit.value for hit in hits}).items()}
+        best: dict[int, IndexHit] = {}
+        for hit in hits:
+            owner = owners[hit.query]
+            if rows[hit.value] and (owner not in best or (hit.distance, hit.value) < (best[owner].distance,
+                                                                                      best[owner].value)):
+                best[owner] = hit
+        return [
+            _Found(owner, set_index, self._record(
+                items[owner], set_index, signal.name, hit.distance, *rows[hit.value][0], known_hash=hit.value,
+                quality=items[owner].signals[signal.name].quality,
+            ))  # fmt: skip
+            for owner, hit in best.items()
+        ]
+
+    def _match_videos(self, items: Sequence[MediaHashes], set_index: int) -> list[_Found]:
+        owners: list[tuple[int, int]] = []  # (item, frame number among its usable frames)
+        queries: list[str] = []
+        usable: dict[int, int] = {}
+        lowest: dict[int, int] = {}  # the lowest quality among an item's usable frames
+        for n, candidate in enumerate(items):
+            if not isinstance(candidate, VideoHashes):
+                continue
+            pdqs = list(dict.fromkeys(
+                f.pdq for f in candidate.frames if f.quality >= self.min_quality
+            ))  # fmt: skip
+            usable[n] = len(pdqs)
+            lowest[n] = min((f.quality for f in candidate.frames if f.quality >= self.min_quality), default=0)
+            for k, pdq in enumerate(pdqs):
+                owners.append((n, k))
+                queries.append(pdq)
+        if not queries:
+            return []
+        known = self.sets[set_index]
+        signal = FRAME_SIGNAL.name
+        hits = [hit for hit in self._indexes[set_index][signal].search(queries, known.threshold(FRAME_SIGNAL))
+                if known_row_key(signal, hit.value) not in known.held]
+        rows = rows_by_hash(known, self._digests[set_index], signal, {hit.value for hit in hits})
+        matched_frames: dict[tuple[int, str], set[int]] = defaultdict(set)
+        matched_known: dict[tuple[int, str], set[str]] = defaultdict(set)
+        categories: dict[str, str | None] = {}
+        for hit in hits:
+            item, frame = owners[hit.query]
+            for known_id, category in rows[hit.value]:
+                if known_id is None or _held_id(known, known_id):  # videos are grouped by id
+                    continue
+                matched_frames[item, known_id].add(frame)
+                matched_known[item, known_id].add(hit.value)
+                categories.setdefault(known_id, category)
+        sizes = frames_per_id(known, {known_id for _, known_id in matched_frames}, signal)
+        best: dict[int, tuple[VpdqResult, str]] = {}
+        for (item, known_id), frames in matched_frames.items():
+            result = VpdqResult(
+                len(frames) / usable[item],
+                len(matched_known[item, known_id]) / max(1, sizes.get(known_id, 1)),
+            )
+            if result.matches(self.vpdq_threshold) and (
+                item not in best or result.distance < best[item][0].distance
+            ):
+                best[item] = (result, known_id)
+        return [
+            _Found(item, set_index, self._record(
+                items[item], set_index, VPDQ, result.distance, known_id,
+                categories.get(known_id), quality=lowest[item],
+            ))  # fmt: skip
+            for item, (result, known_id) in best.items()
+        ]
+
+
+def _held_id(known: KnownSet, known_id: str | None) -> bool:
+    return known_id is not None and known_row_key("id", known_id) in known.held
