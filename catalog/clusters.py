@@ -16,19 +16,23 @@ import sqlalchemy as sa
 
 from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
-from catalog.errors import Forbidden, InvalidState, NotFound
+from catalog.errors import DecidedMeanwhile, Forbidden, InvalidState, NotFound
 from catalog.records import (
     ClusterCandidate,
     ClusterMember,
     ClusterPlan,
     ClusterSummary,
     Decision,
+    DecisionState,
     GradingRecord,
     JurisdictionVerdict,
     PendingConfirmation,
+    ReviewRules,
+    SeenState,
     Verdict,
 )
-from catalog.review import classifiable_status, current_verdicts
+from catalog.review import check_unchanged, classifiable_status, current_verdicts, lock_items, read_decision_state
+from catalog.rules import check_rules
 from catalog.schema import (
     audit_log,
     cluster_leases,
@@ -45,7 +49,10 @@ from catalog.schema import (
     sightings,
     verdicts,
 )
-from catalog.users import SYSTEM, require_role
+from catalog.users import require_role
+
+DECIDED = ("classified", "escalated", "known")
+"""Media statuses of an item that has a verdict."""
 
 PRIORITIES = ("new", "report_age", "newest_report", "size", "first_seen")
 """Keys the queue can be ordered by, in the order given (``HOTLINE_QUEUE_PRIORITY``)."""
@@ -91,6 +98,15 @@ def _jurisdiction_rows(sha256: str, grading_id: int | None, found: Sequence[Juri
 
 def _baseline_sha256(found: Sequence[JurisdictionVerdict]) -> str | None:
     return next((j.profile_sha256 for j in found if j.jurisdiction == "INTERPOL"), None)
+
+
+def _check_not_decided(conn: sa.Connection, statuses: dict[str, str]) -> None:
+    """Items to decide in a cluster that someone decided meanwhile (on the command line or
+    the item page) refuse the decision, ``DecidedMeanwhile`` naming who and when."""
+    for sha256, status in sorted(statuses.items()):
+        if status in DECIDED:
+            change = read_decision_state(conn, sha256).changes_since(SeenState(None))
+            raise DecidedMeanwhile(sha256, change or f"{sha256[:12]!r} was decided meanwhile")
 
 
 def decided_status(verdict: Verdict | str) -> str:
@@ -348,28 +364,36 @@ class ClustersMixin(Database):
             raise InvalidState(f"cluster {cluster_id} is not claimed by {actor!r}{who}")
 
     # -- decisions ----------------------------------------------------------------------
-    def record_decisions(self, cluster_id: int | None, actor: str, decisions: Sequence[Decision]) -> list[int]:
+    def record_decisions(self, cluster_id: int | None, actor: str, decisions: Sequence[Decision], *,
+                         rules: ReviewRules | None = None) -> list[int]:
         """Record one decision per item (grading, jurisdiction verdicts, main verdict) in one
         transaction, each audited. With ``cluster_id``, ``actor`` must hold its lease and the
         items must be queued in it; the lease ends when the cluster has no items left.
+        A decision made on a state of its item (``Decision.seen``), or under review
+        ``rules``, that changed meanwhile is refused (``DecidedMeanwhile``, ``RulesChanged``),
+        as is a cluster decision on an item someone decided meanwhile.
         Returns the new verdict IDs, in the order of ``decisions``."""
         now = utcnow()
         wanted = [d.sha256 for d in decisions]
         with self.write() as conn:
-            statuses = dict(conn.execute(sa.select(media.c.sha256, media.c.status).where(media.c.sha256.in_(wanted))).all())
+            statuses = lock_items(conn, wanted)
             missing = [s for s in wanted if s not in statuses]
             if missing:
                 raise NotFound(f"no media item(s) {[s[:12] for s in missing]!r}")
             unready = [s[:12] for s in wanted if statuses[s] in ("new", "error")]
             if unready:
                 raise InvalidState(f"media item(s) {unready!r} cannot be classified yet")
+            for d in decisions:
+                check_unchanged(conn, d.sha256, d.seen)
             if cluster_id is not None:
+                _check_not_decided(conn, statuses)  # first: deciding them may have ended the lease
                 self._check_lease(conn, cluster_id, actor, now)
                 inside = set(conn.scalars(sa.select(cluster_members.c.sha256).where(
                     cluster_members.c.cluster_id == cluster_id, cluster_members.c.sha256.in_(wanted))))
                 stray = [s[:12] for s in wanted if s not in inside or statuses[s] != "queued"]
                 if stray:
                     raise InvalidState(f"item(s) {stray!r} are not waiting in cluster {cluster_id}")
+            check_rules(conn, rules)
             # a handful of batched statements whatever the cluster's size
             grading_ids = [int(r.id) for r in conn.execute(
                 gradings.insert().returning(gradings.c.id, sort_by_parameter_order=True),
@@ -464,50 +488,60 @@ class ClustersMixin(Database):
         return [PendingConfirmation(verdict_id=r.id, sha256=r.sha256, verdict=Verdict(r.verdict), actor=r.actor,
                                     reason=r.reason, created_at=r.created_at) for r in rows]
 
-    def decision_state(self, sha256: str) -> dict[str, Any]:
+    def decision_state(self, sha256: str) -> DecisionState:
         """Who has graded and decided the item, and its current verdict: whether it was
-        confirmed or exported (the rules for a new decision depend on these)."""
+        confirmed or exported (the rules for a new decision depend on these). A decision
+        made on it carries its ``seen`` back, so that a change meanwhile refuses it."""
         with self.read() as conn:
-            return _decision_state(conn, sha256)
+            return read_decision_state(conn, sha256)
 
     def confirm_verdict(self, verdict_id: int, actor: str) -> None:
         """A second analyst confirms a verdict (four-eyes; audited). The confirmer is an active
         senior who neither graded nor decided the item and has revealed it (an audited
-        ``media.reveal``); the verdict must still be the item's current one."""
+        ``media.reveal``); the verdict must still be the item's current one
+        (``DecidedMeanwhile`` otherwise: it was replaced meanwhile) and not confirmed yet."""
         with self.write() as conn:
             row = conn.execute(sa.select(verdicts).where(verdicts.c.id == verdict_id)).first()
             if row is None:
                 raise NotFound(f"no verdict {verdict_id}")
+            lock_items(conn, [row.sha256])
+            state = read_decision_state(conn, row.sha256)
+            if state.verdict_id != verdict_id:
+                raise DecidedMeanwhile(row.sha256, f"verdict {verdict_id} is no longer current: "
+                                                   f"{state.changes_since(SeenState(verdict_id))}")
             require_role(conn, actor, {"senior"}, "confirm a verdict")
-            state = _decision_state(conn, row.sha256)
-            if actor in state["graders"] or actor in state["deciders"]:
+            if actor in state.graders or actor in state.deciders:
                 raise Forbidden(f"{actor!r} graded or decided {row.sha256[:12]!r}: a confirmation needs "
                                 "someone who did neither")
             if not conn.scalar(sa.select(audit_log.c.id).where(
                     audit_log.c.action == "media.reveal", audit_log.c.actor == actor,
                     audit_log.c.subject == row.sha256).limit(1)):
                 raise Forbidden(f"{actor!r} has not opened {row.sha256[:12]!r}: reveal the item before confirming it")
-            newest = conn.scalar(sa.select(sa.func.max(verdicts.c.id)).where(verdicts.c.sha256 == row.sha256))
-            if newest != verdict_id:
-                raise InvalidState(f"verdict {verdict_id} is no longer the current verdict of {row.sha256[:12]!r}")
             if not row.confirm_required:
                 raise InvalidState(f"verdict {verdict_id} needs no confirmation")
-            if conn.scalar(sa.select(confirmations.c.id).where(confirmations.c.verdict_id == verdict_id)):
-                raise InvalidState(f"verdict {verdict_id} is confirmed already")
+            if state.confirmed:
+                raise InvalidState(f"verdict {verdict_id} is confirmed already, by {state.confirmed_by}"
+                                   f" at {state.confirmed_at:%Y-%m-%d %H:%M:%S} UTC")
             conn.execute(confirmations.insert().values(verdict_id=verdict_id, sha256=row.sha256, actor=actor,
                                                        created_at=utcnow()))
             audit(conn, actor, "verdict.confirm", row.sha256, verdict_id=verdict_id, verdict=row.verdict,
                   first=row.actor)
 
     def override_verdict(self, sha256: str, verdict: Verdict, *, actor: str, reason: str,
-                         confirm_required: bool = False) -> int:
+                         confirm_required: bool = False, expected: SeenState | None = None,
+                         rules: ReviewRules | None = None) -> int:
         """Set an item's verdict by hand, with the reason (audited as ``verdict.override``);
-        the item's grading stays as it was. Returns the verdict's ID."""
+        the item's grading stays as it was. Returns the verdict's ID. ``expected``: the
+        item's decisions as the analyst saw them, ``rules``: the review rules
+        ``confirm_required`` was worked out under; when either changed meanwhile the verdict
+        is refused (``DecidedMeanwhile``, ``RulesChanged``)."""
         if not reason.strip():
             raise ValueError("a verdict set by hand needs a reason")
         now = utcnow()
         with self.write() as conn:
             classifiable_status(conn, sha256)
+            check_unchanged(conn, sha256, expected)
+            check_rules(conn, rules)
             previous = conn.execute(sa.select(verdicts.c.id, verdicts.c.verdict, verdicts.c.grading_id,
                                               verdicts.c.baseline_profile_sha256)
                                     .where(verdicts.c.sha256 == sha256).order_by(verdicts.c.id.desc()).limit(1)).first()
@@ -551,7 +585,9 @@ class ClustersMixin(Database):
 
     # -- history, recomputation ------------------------------------------------------------
     def item_decisions(self, sha256: str) -> dict[str, Any]:
-        """An item's gradings, verdicts (with confirmations) and jurisdiction verdicts, oldest first."""
+        """An item's gradings, verdicts (with confirmations) and jurisdiction verdicts, oldest
+        first, and (``seen``) its decision state as they show it: what a decision made on
+        this history carries."""
         with self.read() as conn:
             graded = [dict(r._mapping) for r in conn.execute(
                 sa.select(gradings).where(gradings.c.sha256 == sha256).order_by(gradings.c.id))]
@@ -564,7 +600,8 @@ class ClustersMixin(Database):
                 sa.select(jurisdiction_verdicts).where(jurisdiction_verdicts.c.sha256 == sha256)
                 .order_by(jurisdiction_verdicts.c.id))]
             exported = list(conn.scalars(sa.select(export_items.c.destination).where(export_items.c.sha256 == sha256)))
-        return {"gradings": graded, "verdicts": decided, "jurisdictions": per, "exported_to": exported}
+            seen = read_decision_state(conn, sha256).seen
+        return {"gradings": graded, "verdicts": decided, "jurisdictions": per, "exported_to": exported, "seen": seen}
 
     def graded_items(self) -> list[dict[str, Any]]:
         """Every item with a grading: its current grading, current main verdict, current
@@ -619,19 +656,3 @@ class ClustersMixin(Database):
             audit(conn, actor, "profiles.recompute", None, profiles=profiles, items=len(changes),
                   requested_by=requested_by or actor)
 
-
-def _decision_state(conn: sa.Connection, sha256: str) -> dict[str, Any]:
-    graders = set(conn.scalars(sa.select(gradings.c.actor).where(gradings.c.sha256 == sha256)))
-    current = conn.execute(sa.select(verdicts).where(verdicts.c.sha256 == sha256)
-                           .order_by(verdicts.c.id.desc()).limit(1)).first()
-    deciders = set(conn.scalars(sa.select(verdicts.c.actor).where(
-        verdicts.c.sha256 == sha256, verdicts.c.source == "analyst"))) - {SYSTEM}
-    confirmed = current is not None and conn.scalar(
-        sa.select(confirmations.c.id).where(confirmations.c.verdict_id == current.id)) is not None
-    exported = conn.scalar(sa.select(export_items.c.sha256).where(export_items.c.sha256 == sha256).limit(1)) is not None
-    return dict(graders=graders, deciders=deciders,
-                verdict=Verdict(current.verdict) if current is not None else None,
-                source=current.source if current is not None else None,
-                actor=current.actor if current is not None else None,
-                confirm_required=bool(current.confirm_required) if current is not None else False,
-                confirmed=confirmed, exported=exported)

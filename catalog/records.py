@@ -472,6 +472,89 @@ class Decision:
     amends: bool = False  # it changes the outcome another decision gave the item (audited as an override)
     reason: str | None = None
     confirm_required: bool = False  # four-eyes: exportable only once a second analyst confirms
+    seen: SeenState | None = None  # the item's decisions as the analyst saw them; None: as the call finds them
+
+
+@dataclass(frozen=True)
+class SeenState:
+    """What someone saw of an item's decisions when they made up their mind: its newest
+    verdict (None: none yet) and whether that was confirmed or exported. A decision carrying
+    it is refused (``DecidedMeanwhile``) when the item's state is no longer this one.
+    ``token`` and ``from_token`` carry it through a web form."""
+
+    verdict_id: int | None
+    confirmed: bool = False
+    exported: bool = False
+
+    @property
+    def token(self) -> str:
+        """``-`` (no verdict), or the verdict's ID, ``c`` if confirmed, ``e`` if exported: ``7ce``."""
+        if self.verdict_id is None:
+            return "-"
+        return f"{self.verdict_id}{'c' if self.confirmed else ''}{'e' if self.exported else ''}"
+
+    @classmethod
+    def from_token(cls, token: str) -> SeenState:
+        text = token.strip()
+        if text == "-":
+            return cls(None)
+        digits = text.rstrip("ce")
+        flags = text[len(digits):]
+        if not digits.isdigit() or flags not in ("", "c", "e", "ce"):
+            raise ValueError(f"not a seen decision state: {token!r}")
+        return cls(int(digits), confirmed="c" in flags, exported="e" in flags)
+
+
+@dataclass(frozen=True)
+class DecisionState:
+    """Who graded and decided an item, and its newest verdict with whether it was confirmed
+    or exported: what the rules for a new decision on it depend on."""
+
+    sha256: str
+    graders: frozenset[str] = frozenset()
+    deciders: frozenset[str] = frozenset()  # analysts who set a verdict (the operator account left out)
+    verdict_id: int | None = None
+    verdict: Verdict | None = None
+    source: str | None = None  # analyst | known-set
+    actor: str | None = None
+    decided_at: datetime | None = None
+    confirm_required: bool = False
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+    exported_to: tuple[str, ...] = ()
+    exported_at: datetime | None = None  # the newest export of the item
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_by is not None
+
+    @property
+    def exported(self) -> bool:
+        return bool(self.exported_to)
+
+    @property
+    def seen(self) -> SeenState:
+        return SeenState(self.verdict_id, confirmed=self.confirmed, exported=self.exported)
+
+    def changes_since(self, seen: SeenState) -> str | None:
+        """What happened to the item since ``seen`` (who, what, when); None when nothing did."""
+        item = repr(self.sha256[:12])
+        if self.verdict_id != seen.verdict_id:
+            if self.verdict_id is None:
+                return f"the verdict of {item} was withdrawn meanwhile"
+            return (f"{item} was decided meanwhile: {self.verdict} by {self.actor} at {_when(self.decided_at)}"
+                    f" (verdict {self.verdict_id})")
+        if self.confirmed and not seen.confirmed:
+            return (f"the verdict of {item} (verdict {self.verdict_id}) was confirmed meanwhile by"
+                    f" {self.confirmed_by} at {_when(self.confirmed_at)}")
+        if self.exported and not seen.exported:
+            return (f"the verdict of {item} (verdict {self.verdict_id}) was exported meanwhile, to"
+                    f" {', '.join(self.exported_to)} at {_when(self.exported_at)}")
+        return None
+
+
+def _when(at: datetime | None) -> str:
+    return "an unknown time" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,57 @@ import sqlalchemy as sa
 
 from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
-from catalog.errors import Ambiguous, InvalidState, NotFound
+from catalog.errors import Ambiguous, DecidedMeanwhile, InvalidState, NotFound
 from catalog.media import insert_ignoring_duplicates
-from catalog.records import REVIEW, ItemOutcome, MatchRecord, QueueItem, Verdict, is_partner_source
-from catalog.schema import hashes, known_sets, matches, media, sightings, verdict_withdrawals, verdicts
+from catalog.records import (
+    REVIEW,
+    DecisionState,
+    ItemOutcome,
+    MatchRecord,
+    QueueItem,
+    ReviewRules,
+    SeenState,
+    Verdict,
+    is_partner_source,
+)
+from catalog.rules import check_rules
+from catalog.schema import (
+    confirmations,
+    export_items,
+    exports,
+    gradings,
+    hashes,
+    known_sets,
+    matches,
+    media,
+    sightings,
+    verdict_withdrawals,
+    verdicts,
+)
+from catalog.users import SYSTEM
 
 NEAR_MATCHES = ("pdq", "vpdq")  # match types by distance; every other type is an exact digest
 
 
+def lock_items(conn: sa.Connection, sha256s: Sequence[str]) -> dict[str, str]:
+    """The status of each of these items that exists, their media rows locked until the
+    transaction ends: every decision on an item reads its state after this, so two writers
+    deciding at once take turns and the second sees what the first wrote.
+
+    On PostgreSQL this is SELECT ... FOR UPDATE (in key order, so that two writers locking
+    several items cannot deadlock), which also waits for any transaction that is adding a
+    verdict, grading, confirmation or export of the item (their foreign keys hold a key-share
+    lock on the row). SQLite needs nothing here: every write transaction starts with BEGIN
+    IMMEDIATE, so writers are one at a time (``catalog.db``)."""
+    query = (sa.select(media.c.sha256, media.c.status).where(media.c.sha256.in_(list(sha256s)))
+             .order_by(media.c.sha256).with_for_update())
+    return {sha256: str(status) for sha256, status in conn.execute(query).all()}
+
+
 def classifiable_status(conn: sa.Connection, sha256: str) -> str:
-    """The item's status, once it is known to exist and to be far enough along for a verdict."""
-    status = conn.scalar(sa.select(media.c.status).where(media.c.sha256 == sha256))
+    """The item's status, once it is known to exist and to be far enough along for a verdict;
+    its row locked for the decision (``lock_items``)."""
+    status = lock_items(conn, [sha256]).get(sha256)
     if status is None:
         raise NotFound(f"no media item {sha256!r}")
     if status in ("new", "error"):
@@ -44,6 +84,40 @@ def current_verdicts() -> sa.Subquery:
         .subquery()
     )
     return sa.select(verdicts).join(newest, newest.c.id == verdicts.c.id).subquery("current_verdicts")
+
+
+def read_decision_state(conn: sa.Connection, sha256: str) -> DecisionState:
+    """Who graded and decided the item, and its newest verdict: confirmed, exported?"""
+    graders = frozenset(conn.scalars(sa.select(gradings.c.actor).where(gradings.c.sha256 == sha256)))
+    current = conn.execute(sa.select(verdicts).where(verdicts.c.sha256 == sha256)
+                           .order_by(verdicts.c.id.desc()).limit(1)).first()
+    deciders = frozenset(conn.scalars(sa.select(verdicts.c.actor).where(
+        verdicts.c.sha256 == sha256, verdicts.c.source == "analyst"))) - {SYSTEM}
+    confirmation = None if current is None else conn.execute(
+        sa.select(confirmations.c.actor, confirmations.c.created_at)
+        .where(confirmations.c.verdict_id == current.id)).first()
+    sent = conn.execute(sa.select(export_items.c.destination, exports.c.created_at)
+                        .join(exports, exports.c.id == export_items.c.export_id)
+                        .where(export_items.c.sha256 == sha256).order_by(exports.c.created_at)).all()
+    if current is None:
+        return DecisionState(sha256, graders=graders, deciders=deciders,
+                             exported_to=tuple(d for d, _ in sent), exported_at=sent[-1][1] if sent else None)
+    return DecisionState(
+        sha256, graders=graders, deciders=deciders, verdict_id=current.id, verdict=Verdict(current.verdict),
+        source=current.source, actor=current.actor, decided_at=current.created_at,
+        confirm_required=bool(current.confirm_required),
+        confirmed_by=confirmation.actor if confirmation else None,
+        confirmed_at=confirmation.created_at if confirmation else None,
+        exported_to=tuple(d for d, _ in sent), exported_at=sent[-1][1] if sent else None)
+
+
+def check_unchanged(conn: sa.Connection, sha256: str, seen: SeenState | None) -> DecisionState:
+    """The item's decision state, read in the deciding transaction after ``lock_items``;
+    ``DecidedMeanwhile`` when it is no longer the state ``seen`` (None: nothing to compare)."""
+    state = read_decision_state(conn, sha256)
+    if seen is not None and (change := state.changes_since(seen)) is not None:
+        raise DecidedMeanwhile(sha256, change)
+    return state
 
 
 class ReviewMixin(Database):
@@ -188,10 +262,16 @@ class ReviewMixin(Database):
         return found[0]
 
     def record_verdict(self, sha256: str, verdict: Verdict, *, actor: str, reason: str | None = None,
-                       confirm_required: bool = False) -> int:
-        """Record an analyst's verdict on an item (audited). Returns the verdict's ID."""
+                       confirm_required: bool = False, expected: SeenState | None = None,
+                       rules: ReviewRules | None = None) -> int:
+        """Record an analyst's verdict on an item (audited). Returns the verdict's ID.
+        ``expected``: the item's decisions as the analyst saw them, ``rules``: the review
+        rules ``confirm_required`` was worked out under; when either changed meanwhile the
+        verdict is refused (``DecidedMeanwhile``, ``RulesChanged``)."""
         with self.write() as conn:
             status = classifiable_status(conn, sha256)
+            check_unchanged(conn, sha256, expected)
+            check_rules(conn, rules)
             verdict_id = inserted_id(conn.execute(
                 verdicts.insert().values(
                     sha256=sha256, verdict=str(verdict), source="analyst", actor=actor,

@@ -29,7 +29,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from catalog import Verdict
-from catalog.errors import CatalogError, NotFound
+from catalog.errors import CatalogError, ChangedMeanwhile, NotFound
+from catalog.records import SeenState
 from catalog.users import MEDIA_ROLES, ROLES
 from classification import claim_next, cluster_queue, decide_cluster, decide_item, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
@@ -116,6 +117,11 @@ class ReviewApp:
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def _seen(form: dict[str, str]) -> SeenState | None:
+    """The item's decisions as the page showed them (``seen``), which a decision is made on."""
+    return SeenState.from_token(form["seen"]) if form.get("seen") else None
 
 
 def create_app(installation: Installation) -> Starlette:
@@ -213,6 +219,11 @@ def create_app(installation: Installation) -> Starlette:
                     profiles=app_state.config.profiles, four_eyes=catalog.review_rules().four_eyes,
                     error=request.query_params.get("error"))
 
+    def meanwhile(request: Request, exc: ChangedMeanwhile, back: str) -> Response:
+        """Another analyst (or an admin) got there first: say who did what, and to reload."""
+        return page(request, "error.html", status=409, back=back,
+                    message=f"{exc}. Reload the page to see it as it is now, then decide.")
+
     async def cluster_decide(request: Request) -> Response:
         session = auth.require(request, MEDIA_ROLES)
         form = await auth.check_csrf(request, session.csrf)
@@ -220,8 +231,11 @@ def create_app(installation: Installation) -> Starlette:
         try:
             grading = grading_from_form(form, genders=[g for g in form.get("genders", "").split(",") if g])
             verdict = parse_verdict(form["verdict"]) if form.get("verdict") else None
+            shown = [s for s in form.get("items", "").split(",") if s] or None  # the items the page showed
             decide_cluster(catalog, app_state.config, cluster_id, session.user.name, grading, verdict=verdict,
-                           reason=form.get("reason") or None)
+                           reason=form.get("reason") or None, items=shown)
+        except ChangedMeanwhile as exc:
+            return meanwhile(request, exc, f"/cluster/{cluster_id}")
         except (ClassificationError, ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/cluster/{cluster_id}")
         next_id = claim_next(catalog, app_state.config, session.user.name)
@@ -296,7 +310,8 @@ def create_app(installation: Installation) -> Starlette:
         sha256 = request.path_params["sha256"]
         kind = app_state.item_kind(sha256)
         contested = {h.set_name for h in catalog.known_holds(kind="contested") if h.sha256 == sha256}
-        return page(request, "item.html", sha256=sha256, kind=kind, history=catalog.item_decisions(sha256),
+        history = catalog.item_decisions(sha256)
+        return page(request, "item.html", sha256=sha256, kind=kind, history=history, seen=history["seen"].token,
                     verdicts=HAND_VERDICTS, cluster_id=catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
                     severity=SEVERITY, matches=catalog.matches_of(sha256), contested=contested)
 
@@ -320,6 +335,8 @@ def create_app(installation: Installation) -> Starlette:
         app_state.item_kind(sha256)
         try:
             act(sha256, session.user.name, form)
+        except ChangedMeanwhile as exc:
+            return meanwhile(request, exc, f"/item/{sha256}")
         except (ClassificationError, ValueError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
         return _redirect(f"/item/{sha256}")
@@ -327,11 +344,13 @@ def create_app(installation: Installation) -> Starlette:
     async def item_grade(request: Request) -> Response:
         """A senior grades an item again: an undetermined one, or one they see otherwise."""
         return await senior_item_action(request, lambda sha256, name, form: decide_item(
-            catalog, app_state.config, sha256, name, grading_from_form(form), reason=form.get("reason") or None))
+            catalog, app_state.config, sha256, name, grading_from_form(form), reason=form.get("reason") or None,
+            expected=_seen(form)))
 
     async def item_override(request: Request) -> Response:
         return await senior_item_action(request, lambda sha256, name, form: set_by_hand(
-            catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")), name, form.get("reason", "")))
+            catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")), name, form.get("reason", ""),
+            expected=_seen(form)))
 
     async def confirmations_page(request: Request) -> Response:
         session = auth.require(request, {"senior"})
@@ -343,6 +362,8 @@ def create_app(installation: Installation) -> Starlette:
         await auth.check_csrf(request, session.csrf)
         try:
             confirm(catalog, int(request.path_params["verdict_id"]), session.user.name)
+        except ChangedMeanwhile as exc:
+            return meanwhile(request, exc, "/confirmations")
         except (ClassificationError, CatalogError) as exc:
             return page(request, "error.html", status=409, message=str(exc), back="/confirmations")
         return _redirect("/confirmations")
