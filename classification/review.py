@@ -25,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from catalog import Catalog, Verdict
+from catalog.catalog import Catalog
+from catalog.decisions.records import Decision, DecisionState, GradingRecord, SeenState, Verdict
+from catalog.decisions.store import ReviewStore
 from catalog.errors import CatalogError, ChangedMeanwhile, DecidedMeanwhile, InvalidState
-from catalog.records import Decision, DecisionState, GradingRecord, SeenState, User
-from catalog.users import MEDIA_ROLES, SYSTEM
+from catalog.users.records import User
+from catalog.users.store import MEDIA_ROLES, SYSTEM, UserStore
 from classification.clusters import ClusteringConfig
 from classification.derive import decide, main_verdict
 from classification.errors import LeaseLost, NotAllowed, ReviewError
@@ -46,12 +48,12 @@ class ReviewConfig:
     clustering: ClusteringConfig = ClusteringConfig()
 
 
-def claim_next(catalog: Catalog, config: ReviewConfig, analyst: str, cluster_id: int | None = None) -> int | None:
+def claim_next(catalog: ReviewStore, config: ReviewConfig, analyst: str, cluster_id: int | None = None) -> int | None:
     """Claim ``cluster_id``, or the next free cluster by priority; None when none is free."""
     return catalog.claim_cluster(analyst, lease=config.lease, cluster_id=cluster_id, priority=config.priority)
 
 
-def reviewer(catalog: Catalog, name: str) -> User:
+def reviewer(catalog: UserStore, name: str) -> User:
     """The active analyst or senior ``name``; NotAllowed for anyone else (including names
     that are no user)."""
     try:
@@ -64,7 +66,7 @@ def reviewer(catalog: Catalog, name: str) -> User:
     return user
 
 
-def current_state(catalog: Catalog, sha256: str, expected: SeenState | None = None) -> DecisionState:
+def current_state(catalog: ReviewStore, sha256: str, expected: SeenState | None = None) -> DecisionState:
     """The item's decision state now; ``DecidedMeanwhile`` when it is no longer the one the
     analyst saw (``expected``). The catalog checks again when it writes the decision."""
     state = catalog.decision_state(sha256)
@@ -171,7 +173,7 @@ def decide_item(
     return verdict_id
 
 
-def split_item(catalog: Catalog, cluster_id: int, sha256: str, analyst: str) -> int:
+def split_item(catalog: ReviewStore, cluster_id: int, sha256: str, analyst: str) -> int:
     """Split an item that differs from the rest into a cluster of its own; returns its ID."""
     try:
         return catalog.split_item(cluster_id, sha256, analyst)
@@ -179,7 +181,7 @@ def split_item(catalog: Catalog, cluster_id: int, sha256: str, analyst: str) -> 
         raise _lease_error(exc) from exc
 
 
-def confirm(catalog: Catalog, verdict_id: int, analyst: str) -> None:
+def confirm(catalog: ReviewStore, verdict_id: int, analyst: str) -> None:
     """A second analyst confirms a verdict under the four-eyes rule: an active senior who
     neither graded nor decided the item and has revealed it (the catalog checks, so every
     path does). A verdict replaced or confirmed meanwhile is ``DecidedMeanwhile``."""
@@ -222,7 +224,7 @@ class RecomputeSummary:
     kept_by_hand: int  # would change, but the verdict was set by hand
 
 
-def profiles_changed(catalog: Catalog, config: ReviewConfig) -> bool:
+def profiles_changed(catalog: ReviewStore, config: ReviewConfig) -> bool:
     """Whether verdicts were derived under other profile files than the ones loaded now, or
     a jurisdiction now applied has no verdicts yet (then ``recompute`` has work to do)."""
     used = catalog.profile_fingerprints()
@@ -233,7 +235,7 @@ def profiles_changed(catalog: Catalog, config: ReviewConfig) -> bool:
     return bool({u for u in used if u[0] in applied} - loaded) or bool(applied - {j for j, _ in used})
 
 
-def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
+def recompute(catalog: ReviewStore, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
     """Re-derive verdicts under the current profiles. A jurisdiction verdict is re-recorded
     when its profile file changed or its outcome did; the main verdict changes only when it
     was derived (not set by hand) and the item has not been exported. The new rows are the

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from catalog import Catalog, Verdict
-from catalog.records import SeenState
+from catalog.catalog import Catalog
+from catalog.decisions.records import SeenState, Verdict
 from classification.review import amending, current_state, reviewer
 
 _ALIASES: dict[str, Verdict] = {

@@ -28,10 +28,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from catalog import Verdict
+from catalog.decisions.records import SeenState, Verdict
 from catalog.errors import CatalogError, ChangedMeanwhile, NotFound
-from catalog.records import SeenState
-from catalog.users import MEDIA_ROLES, ROLES
+from catalog.users.store import MEDIA_ROLES, ROLES
 from classification import claim_next, cluster_queue, decide_cluster, decide_item, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict

@@ -28,8 +28,11 @@ import pytest
 from people import NO_LOGIN, add_people, reviewers
 from typer.testing import CliRunner
 
-from catalog import Catalog, CrawlResult, HashRecord, MediaRecord, SightingRecord, Verdict
+from catalog.catalog import Catalog
+from catalog.decisions.records import Verdict
 from catalog.errors import DecidedMeanwhile, RulesChanged
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from classification import (
     ReviewConfig,
     claim_next,

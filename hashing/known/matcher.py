@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.records import MatchRecord, Verdict, known_row_key
+from catalog.decisions.records import Verdict
+from catalog.known_sets.records import MatchRecord, known_row_key
 from hashing.errors import KnownSetError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes

@@ -12,12 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
 from catalog.db import Database, utcnow
+from catalog.decisions.records import ReviewRules
 from catalog.errors import NotFound, RulesChanged
-from catalog.records import ReviewRules
 from catalog.schema import review_rules
-from catalog.users import require_role
+from catalog.users.audit import audit
+from catalog.users.store import require_role
 
 RULE_TYPES: dict[str, type] = {"four_eyes": bool}
 """Each rule and the type of its value (``ReviewRules`` has one field per rule)."""
@@ -54,7 +54,9 @@ def _shown(value: Any) -> str:
     return ("on" if value else "off") if isinstance(value, bool) else repr(value)
 
 
-class RulesMixin(Database):
+class RuleRows(Database):
+    """Part of ``ReviewStore``: the review rules."""
+
     def review_rules(self) -> ReviewRules:
         with self.read() as conn:
             return read_rules(conn)
