@@ -59,7 +59,9 @@ def settings_env(data_dir: Path, endpoint: str) -> dict[str, str]:
 
 def setup(media_mb: int, item_mb: int) -> dict[str, object]:
     """In this process's environment: an installation with confirmed random-byte items."""
-    from catalog import CrawlResult, HashRecord, MediaRecord, SightingRecord, Verdict
+    from catalog.decisions.records import Verdict
+    from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+    from catalog.reports.records import CrawlResult
     from hotline.installation import Installation
     from hotline.settings import Settings
 
@@ -87,7 +89,7 @@ def run_export() -> dict[str, object]:
     """Measured: the INTERPOL export of every item, media included, to S3. The process
     loads what an export needs (catalog, evidence store, keys, exports, boto3), not the
     crawler and hashing libraries that opening a whole installation imports."""
-    from catalog import Catalog
+    from catalog.catalog import Catalog
     from evidence import LocalEvidenceStore, load_data_key
     from hotline.exchange import export_route, interpol_route
     from hotline.keys import InstallationKeys

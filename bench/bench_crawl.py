@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
 from hotline.site import Route, serve_site, synthetic_image

@@ -116,7 +116,7 @@ def quality_gate(images: list[bytes]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from catalog.records import Verdict
+    from catalog.decisions.records import Verdict
 
     flats = [flat_picture(n) for n in range(max(1, len(images) // 10))]
     mixed = images + flats

@@ -200,7 +200,7 @@ def _run_profile(name: str, workers: int, images: int, site: str, reports: int, 
                  s3_endpoint: str | None, services: dict[str, list[int]]) -> dict[str, Any]:
     from cluster_support import BUCKET, postgres_database
 
-    from catalog import Verdict
+    from catalog.decisions.records import Verdict
     from flows.process_report import process_report
     from hotline.installation import Installation
     from hotline.settings import Settings

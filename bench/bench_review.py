@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from catalog import Verdict
+from catalog.decisions.records import Verdict
 from classification import claim_next, decide_cluster, grading
 from hotline.installation import Installation
 from hotline.settings import Settings

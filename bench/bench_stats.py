@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from catalog.db import utcnow
 from stats import SnapshotOptions, compute_figures, open_snapshot, write_snapshot
 from stats.extract import SOURCES

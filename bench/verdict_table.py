@@ -18,7 +18,7 @@ import argparse
 import itertools
 from collections import Counter
 
-from catalog.records import GradingRecord
+from catalog.decisions.records import GradingRecord
 from classification import available_profiles, grading, load_profile_set
 from classification.attributes import ATTRIBUTE_VALUES
 from classification.derive import main_verdict

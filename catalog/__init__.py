@@ -4,59 +4,24 @@ One job: remember reports, crawls, pages, media, sightings, hashes, known-set ma
 verdicts, exports and the append-only audit log, for several writing processes at once
 (SQLite in WAL mode by default, PostgreSQL by URL). The schema is versioned with Alembic.
 
+One narrow store per area, each owning its tables, with its records beside it:
+
+* ``reports``: reports, the runs that claim them, crawls and pages, items not stored yet,
+  re-checks (``ReportStore``);
+* ``media_items``: media, sightings, hashes, failing items, integrity (``MediaStore``);
+* ``known_sets``: known-hash sets, their matches, held rows (``KnownSetStore``);
+* ``decisions``: the review queue and clusters, gradings, verdicts, overrides,
+  confirmations, reveals and review rules (``ReviewStore``);
+* ``exchange_ledger``: partners, bundles sent and received, evidence purges
+  (``ExchangeStore``);
+* ``users``: users, sessions, command-line tokens and the audit log (``UserStore``).
+
+``catalog.catalog.Catalog`` composes them all; a caller that needs one area can take that
+store's type. ``db`` runs transactions and migrations, ``schema`` holds the tables,
+``errors`` the exception tree, ``db_backup`` copies the database out and back. Each area's
+``records`` module is plain dataclasses, so a process that needs only records (a crawl
+worker) does not import SQLAlchemy: this package imports nothing on its own.
+
 May import: the standard library, SQLAlchemy, Alembic. Imported by every other package;
 it imports none of them.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from catalog.catalog import Catalog
-    from catalog.errors import Ambiguous, CatalogError, InvalidState, NotFound
-    from catalog.records import (
-        CrawlError,
-        CrawlResult,
-        HashRecord,
-        MatchRecord,
-        MediaRecord,
-        PageRecord,
-        SightingRecord,
-        Verdict,
-    )
-
-# Names load on first use, so that a process that needs only the records (a crawl worker,
-# which starts once per report) does not import SQLAlchemy and Alembic.
-_HOMES = {
-    "Catalog": "catalog.catalog",
-    **dict.fromkeys(("Ambiguous", "CatalogError", "InvalidState", "NotFound"), "catalog.errors"),
-    **dict.fromkeys(("CrawlError", "CrawlResult", "HashRecord", "MatchRecord", "MediaRecord", "PageRecord",
-                     "SightingRecord", "Verdict"), "catalog.records"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'catalog' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-__all__ = [
-    "Ambiguous",
-    "Catalog",
-    "CatalogError",
-    "InvalidState",
-    "NotFound",
-    "CrawlError",
-    "CrawlResult",
-    "HashRecord",
-    "MatchRecord",
-    "MediaRecord",
-    "PageRecord",
-    "SightingRecord",
-    "Verdict",
-]

@@ -1,26 +1,16 @@
-"""``Catalog``: one object over the catalog's tables, a mixin per area."""
+"""``Catalog``: the one object over the catalog's tables, composed of the area stores, as
+hasher-matcher-actioner's unified store implements every store interface. A caller that
+needs one area only can take that store's type (``ReviewStore``, ``ReportStore`` ...)."""
 
 from __future__ import annotations
 
-from catalog.audit import AuditMixin
-from catalog.claims import ClaimsMixin
-from catalog.clusters import ClustersMixin
-from catalog.exchange import ExchangeMixin
-from catalog.faults import FaultsMixin
-from catalog.integrity import IntegrityMixin
-from catalog.known import KnownSetsMixin
-from catalog.ledger import LedgerMixin
-from catalog.media import MediaMixin
-from catalog.pending import PendingMixin
-from catalog.rechecks import RechecksMixin
-from catalog.reports import ReportsMixin
-from catalog.retention import RetentionMixin
-from catalog.review import ReviewMixin
-from catalog.rules import RulesMixin
-from catalog.users import UsersMixin
+from catalog.decisions.store import ReviewStore
+from catalog.exchange_ledger.store import ExchangeStore
+from catalog.known_sets.store import KnownSetStore
+from catalog.media_items.store import MediaStore
+from catalog.reports.store import ReportStore
+from catalog.users.store import UserStore
 
 
-class Catalog(ReportsMixin, ClaimsMixin, MediaMixin, ReviewMixin, KnownSetsMixin, LedgerMixin, ExchangeMixin,
-              RetentionMixin, ClustersMixin, UsersMixin, RulesMixin, RechecksMixin, FaultsMixin, IntegrityMixin,
-              PendingMixin, AuditMixin):
+class Catalog(ReportStore, MediaStore, KnownSetStore, ReviewStore, ExchangeStore, UserStore):
     """The catalog at a SQLAlchemy URL. Each method is one transaction."""

@@ -25,6 +25,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
 
 _READ_ONLY = "hotline_read_only"
 
@@ -138,6 +139,14 @@ def _alembic_config() -> Config:
 def head_revision() -> str:
     """The newest schema revision(s), comma-separated when branches are open."""
     return ",".join(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
+
+
+def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows, skipping any that collide with a primary key or unique constraint."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
 class Database:

@@ -4,6 +4,10 @@ CatalogError
  ├── NotFound        no row with that key
  ├── Ambiguous       a media-ID prefix names more than one item
  ├── InvalidState    the change does not fit the row's current state
+ │    └── ChangedMeanwhile    what a decision was made on changed before it was written
+ │         ├── DecidedMeanwhile   the item was decided, confirmed or exported meanwhile:
+ │         │                      says who did what, when
+ │         └── RulesChanged       the review rules (four-eyes) changed meanwhile
  ├── Forbidden       the actor's role (or part in the item) does not allow it
  └── DatabaseFault   the database failed in an expected way (``database_fault``): full,
                      read-only, locked beyond the timeout, disconnected, damaged, not to
@@ -82,6 +86,25 @@ class Ambiguous(CatalogError, LookupError):
 
 class InvalidState(CatalogError):
     """The change asked for does not fit the current state of the row."""
+
+
+class ChangedMeanwhile(InvalidState):
+    """A decision was made on a state of the item or of the review rules that another writer
+    changed before it was written: it is refused, not written over that change. Look
+    again (reload), then decide."""
+
+
+class DecidedMeanwhile(ChangedMeanwhile):
+    """Someone decided, confirmed or exported the item after the decision's maker saw it;
+    ``sha256`` is the item, the message says who did what, when."""
+
+    def __init__(self, sha256: str, message: str) -> None:
+        self.sha256 = sha256
+        super().__init__(message)
+
+
+class RulesChanged(ChangedMeanwhile):
+    """An admin changed the review rules after the decision was made under the old ones."""
 
 
 class Forbidden(CatalogError, PermissionError):

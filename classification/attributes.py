@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from catalog.records import GradingRecord
+from catalog.decisions.records import GradingRecord
 from classification.errors import InvalidGrading
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from catalog import Catalog
-from catalog.records import ClusterCandidate, ClusterPlan
+from catalog.catalog import Catalog
+from catalog.decisions.records import ClusterCandidate, ClusterPlan
 
 DEFAULT_PDQ_THRESHOLD = 31
 """PDQ distance at which two pictures count as the same picture (Meta's recommendation)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from catalog.records import Decision, GradingRecord, JurisdictionVerdict, Verdict
+from catalog.decisions.records import Decision, GradingRecord, JurisdictionVerdict, Verdict
 from classification.errors import InvalidGrading
 from classification.profiles import BASELINE, ProfileSet
 

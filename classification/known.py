@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import Catalog, InvalidState, NotFound
-from catalog.records import KnownHold, known_row_key
+from catalog.catalog import Catalog
+from catalog.errors import InvalidState, NotFound
+from catalog.known_sets.records import KnownHold, known_row_key
+from catalog.known_sets.store import KnownSetStore
 from classification.clusters import ClusteringConfig, cluster_queue
 
 CONTEST_ROLES = frozenset({"senior"})
@@ -74,7 +76,7 @@ def contest_match(
     return Contest(sha256, set_name, key, hold_id, bool(sent))
 
 
-def contested_feedback(catalog: Catalog, *, source: str | None = None, unsent_only: bool = True) -> list[KnownHold]:
+def contested_feedback(catalog: KnownSetStore, *, source: str | None = None, unsent_only: bool = True) -> list[KnownHold]:
     """Contested matches owed to a set's source: all, or those of sets from ``source``
     (e.g. ``partner:at-hotline``), not yet sent (``unsent_only``)."""
     sources = {e.name: e.source for e in catalog.known_sets()}

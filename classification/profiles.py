@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from catalog.records import GradingRecord, JurisdictionVerdict
+from catalog.decisions.records import GradingRecord, JurisdictionVerdict
 from classification.attributes import ATTRIBUTE_VALUES, BOOLEAN_ATTRIBUTES, SEVERITY, concrete_readings
 from classification.errors import ProfileError, UnknownJurisdiction
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from catalog import Catalog, MatchRecord
+from catalog.catalog import Catalog
+from catalog.known_sets.records import MatchRecord
 from classification.clusters import ClusteringConfig, cluster_queue
 
 

@@ -7,6 +7,10 @@ so the rules hold on every path:
 * who decides is an active ``analyst`` or ``senior`` (a user, not a typed name);
 * the installation's review rules are read from the catalog on every decision (``four_eyes``:
   baseline and national verdicts wait for a confirmation before export);
+* a decision carries the item's state as the analyst saw it and the rules it was made
+  under; the catalog reads both again in the transaction that writes it, with the item
+  locked, and refuses it when another writer changed either meanwhile (``DecidedMeanwhile``,
+  ``RulesChanged``) instead of writing over that change;
 * a decision that changes another decision's outcome is an override: it needs a reason and is
   audited as ``verdict.override``; under four-eyes it waits for a third reviewer (whoever
   confirms has neither graded nor decided the item, the catalog checks);
@@ -21,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from catalog import Catalog, Verdict
-from catalog.errors import CatalogError, InvalidState
-from catalog.records import Decision, GradingRecord, User
-from catalog.users import MEDIA_ROLES, SYSTEM
+from catalog.catalog import Catalog
+from catalog.decisions.records import Decision, DecisionState, GradingRecord, SeenState, Verdict
+from catalog.decisions.store import ReviewStore
+from catalog.errors import CatalogError, ChangedMeanwhile, DecidedMeanwhile, InvalidState
+from catalog.users.records import User
+from catalog.users.store import MEDIA_ROLES, SYSTEM, UserStore
 from classification.clusters import ClusteringConfig
 from classification.derive import decide, main_verdict
 from classification.errors import LeaseLost, NotAllowed, ReviewError
@@ -42,12 +48,12 @@ class ReviewConfig:
     clustering: ClusteringConfig = ClusteringConfig()
 
 
-def claim_next(catalog: Catalog, config: ReviewConfig, analyst: str, cluster_id: int | None = None) -> int | None:
+def claim_next(catalog: ReviewStore, config: ReviewConfig, analyst: str, cluster_id: int | None = None) -> int | None:
     """Claim ``cluster_id``, or the next free cluster by priority; None when none is free."""
     return catalog.claim_cluster(analyst, lease=config.lease, cluster_id=cluster_id, priority=config.priority)
 
 
-def reviewer(catalog: Catalog, name: str) -> User:
+def reviewer(catalog: UserStore, name: str) -> User:
     """The active analyst or senior ``name``; NotAllowed for anyone else (including names
     that are no user)."""
     try:
@@ -60,16 +66,24 @@ def reviewer(catalog: Catalog, name: str) -> User:
     return user
 
 
-def amending(catalog: Catalog, sha256: str, user: User, verdict: Verdict, reason: str | None,
-             four_eyes: bool) -> tuple[bool, bool]:
-    """(confirm_required, amends) for ``user`` giving ``sha256`` the verdict ``verdict``,
-    under the rules for an item that may have been decided before; NotAllowed when the rules
-    forbid it."""
+def current_state(catalog: ReviewStore, sha256: str, expected: SeenState | None = None) -> DecisionState:
+    """The item's decision state now; ``DecidedMeanwhile`` when it is no longer the one the
+    analyst saw (``expected``). The catalog checks again when it writes the decision."""
     state = catalog.decision_state(sha256)
-    current: Verdict | None = state["verdict"]
+    if expected is not None and (change := state.changes_since(expected)) is not None:
+        raise DecidedMeanwhile(sha256, change)
+    return state
+
+
+def amending(state: DecisionState, user: User, verdict: Verdict, reason: str | None,
+             four_eyes: bool) -> tuple[bool, bool]:
+    """(confirm_required, amends) for ``user`` giving the item in ``state`` the verdict
+    ``verdict``, under the rules for an item that may have been decided before; NotAllowed
+    when the rules forbid it."""
+    sha256, current = state.sha256, state.verdict
     if current is Verdict.UNDETERMINED and user.role != "senior":
         raise NotAllowed(f"{sha256[:12]!r} is undetermined (unclear age group or depiction): a senior decides it")
-    fixed = "exported" if state["exported"] else "confirmed" if state["confirmed"] else None
+    fixed = "exported" if state.exported else "confirmed" if state.confirmed else None
     if fixed and user.role != "senior":
         raise NotAllowed(f"the verdict of {sha256[:12]!r} was {fixed}: only a senior may change it")
     changes = current is not None and current is not verdict and current is not Verdict.UNDETERMINED
@@ -77,7 +91,7 @@ def amending(catalog: Catalog, sha256: str, user: User, verdict: Verdict, reason
     if amends and not (reason and reason.strip()):
         what = f"was {fixed}" if fixed else f"is {current.value if current else None!r}"
         raise NotAllowed(f"the verdict of {sha256[:12]!r} {what}: changing it is an override and needs a reason")
-    others = (state["graders"] | state["deciders"]) - {user.name}
+    others = (state.graders | state.deciders) - {user.name}
     disagrees = changes and bool(others)  # two people saw it differently: a third one decides
     return four_eyes and (verdict.exportable or disagrees), amends
 
@@ -105,22 +119,25 @@ def decide_cluster(
     reason: str | None = None,
     items: Sequence[str] | None = None,
 ) -> list[int]:
-    """One grading for every item still waiting in the cluster (or for ``items`` of it):
-    each gets its jurisdiction verdicts and main verdict. The analyst must hold the lease.
-    Returns the verdict IDs."""
+    """One grading for every item still waiting in the cluster, or for ``items`` of it (the
+    ones the analyst saw: an item that joined the cluster since is left waiting, one that
+    someone decided since refuses the decision, ``DecidedMeanwhile``): each gets its
+    jurisdiction verdicts and main verdict. The analyst must hold the lease. Returns the
+    verdict IDs."""
     user = reviewer(catalog, analyst)
-    waiting = [m.sha256 for m in catalog.cluster_members(cluster_id)]
-    chosen = waiting if items is None else [s for s in waiting if s in set(items)]
+    chosen = [m.sha256 for m in catalog.cluster_members(cluster_id)] if items is None else list(dict.fromkeys(items))
     if not chosen:
         raise ReviewError(f"cluster {cluster_id} has no items waiting" if items is None
-                          else f"none of those items is waiting in cluster {cluster_id}")
+                          else f"no items of cluster {cluster_id} were chosen")
     # queued items have no decision yet: only the rules and the role matter
-    four_eyes = catalog.review_rules().four_eyes
-    decisions = [decide(s, grading, config.profiles, verdict=verdict, reason=reason, four_eyes=four_eyes)
+    rules = catalog.review_rules()
+    decisions = [decide(s, grading, config.profiles, verdict=verdict, reason=reason, four_eyes=rules.four_eyes)
                  for s in chosen]
     _senior_for_undetermined(user, config, decisions[0])
     try:
-        return catalog.record_decisions(cluster_id, analyst, decisions)
+        return catalog.record_decisions(cluster_id, analyst, decisions, rules=rules)
+    except ChangedMeanwhile:
+        raise
     except InvalidState as exc:
         raise _lease_error(exc) from exc
 
@@ -134,9 +151,12 @@ def decide_item(
     *,
     verdict: Verdict | None = None,
     reason: str | None = None,
+    expected: SeenState | None = None,
 ) -> int:
-    """Grade one item outside the web queue (the command line). Refused while another
-    analyst holds the item's cluster."""
+    """Grade one item outside the web queue (the command line, the item page). Refused while
+    another analyst holds the item's cluster, and (``DecidedMeanwhile``) when the item's
+    decisions are no longer as the analyst saw them: ``expected``, or as this call found
+    them."""
     user = reviewer(catalog, analyst)
     cluster_id = catalog.cluster_of(sha256)
     holder = catalog.lease_holder(cluster_id) if cluster_id is not None else None
@@ -144,16 +164,16 @@ def decide_item(
         raise LeaseLost(f"{holder} is reviewing the cluster of {sha256[:12]!r}")
     decision = decide(sha256, grading, config.profiles, verdict=verdict, reason=reason)
     _senior_for_undetermined(user, config, decision)
-    confirm_required, amends = amending(catalog, sha256, user, decision.verdict, reason,
-                                        catalog.review_rules().four_eyes)
+    state, rules = current_state(catalog, sha256, expected), catalog.review_rules()
+    confirm_required, amends = amending(state, user, decision.verdict, reason, rules.four_eyes)
     decision = replace(decision, confirm_required=confirm_required, amends=amends,
-                       reason=decision.reason or (reason or "").strip() or None)
-    (verdict_id,) = catalog.record_decisions(None, analyst, [decision])
+                       reason=decision.reason or (reason or "").strip() or None, seen=expected or state.seen)
+    (verdict_id,) = catalog.record_decisions(None, analyst, [decision], rules=rules)
     catalog.refresh_open_clusters()
     return verdict_id
 
 
-def split_item(catalog: Catalog, cluster_id: int, sha256: str, analyst: str) -> int:
+def split_item(catalog: ReviewStore, cluster_id: int, sha256: str, analyst: str) -> int:
     """Split an item that differs from the rest into a cluster of its own; returns its ID."""
     try:
         return catalog.split_item(cluster_id, sha256, analyst)
@@ -161,30 +181,36 @@ def split_item(catalog: Catalog, cluster_id: int, sha256: str, analyst: str) -> 
         raise _lease_error(exc) from exc
 
 
-def confirm(catalog: Catalog, verdict_id: int, analyst: str) -> None:
+def confirm(catalog: ReviewStore, verdict_id: int, analyst: str) -> None:
     """A second analyst confirms a verdict under the four-eyes rule: an active senior who
     neither graded nor decided the item and has revealed it (the catalog checks, so every
-    path does)."""
+    path does). A verdict replaced or confirmed meanwhile is ``DecidedMeanwhile``."""
     try:
         catalog.confirm_verdict(verdict_id, analyst)
+    except ChangedMeanwhile:
+        raise
     except (InvalidState, PermissionError) as exc:
         raise NotAllowed(str(exc)) from exc
 
 
 def set_by_hand(catalog: Catalog, config: ReviewConfig, sha256: str, verdict: Verdict, analyst: str,
-                reason: str) -> int:
+                reason: str, expected: SeenState | None = None) -> int:
     """Set an item's main verdict by hand (a senior's override, or an analyst's own call),
     with the reason (audited as ``verdict.override``). Under four-eyes an exportable verdict,
     or one that disagrees with another person's decision, waits for a confirmation by someone
-    who has neither graded nor decided the item: a disagreement goes to a third reviewer."""
+    who has neither graded nor decided the item: a disagreement goes to a third reviewer.
+    Refused (``DecidedMeanwhile``) when the item's decisions are no longer as the analyst saw
+    them: ``expected``, or as this call found them."""
     if verdict is Verdict.UNDETERMINED:
         raise NotAllowed("undetermined is not a verdict to set by hand: grade the age group or depiction unclear")
     user = reviewer(catalog, analyst)
     if not (reason and reason.strip()):
         raise NotAllowed("a verdict set by hand needs a reason")
-    confirm_required, _ = amending(catalog, sha256, user, verdict, reason, catalog.review_rules().four_eyes)
+    state, rules = current_state(catalog, sha256, expected), catalog.review_rules()
+    confirm_required, _ = amending(state, user, verdict, reason, rules.four_eyes)
     verdict_id = catalog.override_verdict(sha256, verdict, actor=analyst, reason=reason,
-                                          confirm_required=confirm_required)
+                                          confirm_required=confirm_required, expected=expected or state.seen,
+                                          rules=rules)
     catalog.refresh_open_clusters()
     return verdict_id
 
@@ -198,7 +224,7 @@ class RecomputeSummary:
     kept_by_hand: int  # would change, but the verdict was set by hand
 
 
-def profiles_changed(catalog: Catalog, config: ReviewConfig) -> bool:
+def profiles_changed(catalog: ReviewStore, config: ReviewConfig) -> bool:
     """Whether verdicts were derived under other profile files than the ones loaded now, or
     a jurisdiction now applied has no verdicts yet (then ``recompute`` has work to do)."""
     used = catalog.profile_fingerprints()
@@ -209,7 +235,7 @@ def profiles_changed(catalog: Catalog, config: ReviewConfig) -> bool:
     return bool({u for u in used if u[0] in applied} - loaded) or bool(applied - {j for j, _ in used})
 
 
-def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
+def recompute(catalog: ReviewStore, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
     """Re-derive verdicts under the current profiles. A jurisdiction verdict is re-recorded
     when its profile file changed or its outcome did; the main verdict changes only when it
     was derived (not set by hand) and the item has not been exported. The new rows are the

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from catalog import Catalog, Verdict
-from classification.review import amending, reviewer
+from catalog.catalog import Catalog
+from catalog.decisions.records import SeenState, Verdict
+from classification.review import amending, current_state, reviewer
 
 _ALIASES: dict[str, Verdict] = {
     "baseline": Verdict.BASELINE,
@@ -27,7 +28,8 @@ def parse_verdict(text: str) -> Verdict:
 
 
 def classify(
-    catalog: Catalog, media_id: str, verdict: Verdict, *, analyst: str, reason: str | None = None
+    catalog: Catalog, media_id: str, verdict: Verdict, *, analyst: str, reason: str | None = None,
+    expected: SeenState | None = None,
 ) -> str:
     """Record ``analyst``'s verdict, without a grading, on the item whose ID is or starts with
     ``media_id``. ``analyst`` is an active analyst or senior (the command line passes the
@@ -35,15 +37,22 @@ def classify(
     is an override with a reason, an exported or confirmed verdict is a senior's to change,
     and under four-eyes the verdict waits for a confirmation.
 
+    Someone else's decision, confirmation or export of the item between this call's look at
+    it (or ``expected``, what the analyst saw) and its write refuses it (``DecidedMeanwhile``),
+    as does a change of the review rules (``RulesChanged``).
+
     Returns the item's full SHA-256. The verdict and the analyst are written to the audit
     log in the same transaction."""
     user = reviewer(catalog, analyst)
     sha256 = catalog.resolve_media_id(media_id)
-    confirm_required, amends = amending(catalog, sha256, user, verdict, reason, catalog.review_rules().four_eyes)
+    state, rules = current_state(catalog, sha256, expected), catalog.review_rules()
+    confirm_required, amends = amending(state, user, verdict, reason, rules.four_eyes)
+    seen = expected or state.seen
     if amends:
         catalog.override_verdict(sha256, verdict, actor=user.name, reason=reason or "",
-                                 confirm_required=confirm_required)
+                                 confirm_required=confirm_required, expected=seen, rules=rules)
     else:
-        catalog.record_verdict(sha256, verdict, actor=user.name, reason=reason, confirm_required=confirm_required)
+        catalog.record_verdict(sha256, verdict, actor=user.name, reason=reason, confirm_required=confirm_required,
+                               expected=seen, rules=rules)
     catalog.refresh_open_clusters()  # the item leaves its cluster in the review queue
     return sha256

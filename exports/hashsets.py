@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Sequence
 
-from catalog.records import ExportCandidate
+from catalog.exchange_ledger.records import ExportCandidate
 
 PARQUET_NAME = "hashes.parquet"
 VICS_NAME = "hashes.vics.json"

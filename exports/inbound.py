@@ -28,8 +28,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from catalog import Catalog
-from catalog.records import Partner
+from catalog.catalog import Catalog
+from catalog.exchange_ledger.records import Partner
 from exports.bundle import read_bundle
 from exports.destinations import sha256_of_file
 from exports.errors import BundleError, BundleMalformed, BundleReplayed

@@ -38,8 +38,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from catalog import Catalog
-from catalog.records import ExportCandidate
+from catalog.catalog import Catalog
+from catalog.exchange_ledger.records import ExportCandidate
 from exports.bundle import write_bundle
 from exports.destinations import Destination, sha256_of_file
 from exports.errors import DeliveryRefused, ExportError

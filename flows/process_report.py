@@ -18,8 +18,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 
-from catalog import MatchRecord
-from catalog.records import PendingMedia
+from catalog.known_sets.records import MatchRecord
+from catalog.reports.records import PendingMedia
 from classification import FloodConfig, triage
 from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, publish_summary, task_runner
 from flows.runs import claims_held, settle_dead_runs, this_run_id
@@ -32,7 +32,7 @@ FLOW = "process-report"
 
 @task(**CATALOG_RETRIES)
 def claim_reports(run_id: str, report_ids: list[int] | None, limit: int) -> list[int]:
-    """Claim the reports for this run (``catalog.claims``): those another live run holds are skipped."""
+    """Claim the reports for this run (``catalog.reports.claims``): those another live run holds are skipped."""
     return [r.id for r in installation().catalog.claim_reports(run_id, limit=limit, ids=report_ids)]
 
 
@@ -40,7 +40,7 @@ def claim_reports(run_id: str, report_ids: list[int] | None, limit: int) -> list
 def crawl_report(report_id: int) -> int:
     """Crawl one report into the evidence store; returns how many media items it found.
     A report with items an earlier crawl could not store fetches just those again
-    (``catalog.pending``); otherwise a crawl that a killed run had recorded already is kept,
+    (``catalog.reports.pending``); otherwise a crawl that a killed run had recorded already is kept,
     not repeated."""
     inst = installation()
     waiting = inst.catalog.pending_media(report_id)
@@ -137,7 +137,7 @@ def finish_reports(run_id: str, report_ids: list[int]) -> dict[str, Any]:
 @flow(name=FLOW, task_runner=task_runner())
 def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dict[str, Any]:
     """Process the given reports, or up to ``limit`` pending ones. The run holds its
-    reports under a lease renewed while it works (``catalog.claims``); runs that died
+    reports under a lease renewed while it works (``catalog.reports.claims``); runs that died
     before it are marked crashed in Prefect first (``flows.runs``)."""
     settle_dead_runs(FLOW)
     run_id = this_run_id()

@@ -1,7 +1,7 @@
 """A flow run's identity, its lease on the catalog, and Prefect's record of runs whose
 process died.
 
-A run of process-report holds its reports under a lease (``catalog.claims``) named by its
+A run of process-report holds its reports under a lease (``catalog.reports.claims``) named by its
 Prefect flow run ID. A process that dies (``kill -9``, a lost machine) or that lost the
 Prefect API cannot tell Prefect how it ended, and Prefect shows the run "Running" for good,
 which holds a deployment's concurrency limit. The catalog knows better: a run whose lease
@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from catalog import Catalog
-from catalog.claims import Heartbeat, Run
+from catalog.reports.claims import Heartbeat
+from catalog.reports.records import Run
+from catalog.reports.store import ReportStore
 from flows.common import installation
 
 
@@ -35,7 +36,7 @@ def claims_held(run_id: str, flow: str) -> Heartbeat:
     return Heartbeat(inst.catalog, run_id, flow=flow, lease=timedelta(seconds=inst.settings.claim_lease_s))
 
 
-def crash_dead_runs(catalog: Catalog, flow: str, *, settle: bool = True) -> list[str]:
+def crash_dead_runs(catalog: ReportStore, flow: str, *, settle: bool = True) -> list[str]:
     """Mark crashed, in Prefect, the runs of ``flow`` that Prefect shows unfinished but whose
     catalog lease has expired; returns their IDs. ``settle``: note in the catalog that these
     runs were checked, so later calls skip them (``hotline doctor`` only reads the catalog)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from catalog.records import FrameHashRecord
+from catalog.media_items.records import FrameHashRecord
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, PdqSignal, pdq_to_packed
 
 FRAME_SIGNAL = PdqSignal

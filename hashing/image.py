@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from catalog.records import FrameHashRecord, HashRecord
+from catalog.media_items.records import FrameHashRecord, HashRecord
 from hashing.borders import IMAGE_BORDERS, BorderConfig, content_box
 from hashing.decode import DecodeConfig, decode
 from hashing.errors import HashingError

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from catalog.records import HashRecord
+from catalog.media_items.records import HashRecord
 from hashing.signals import SignalHash
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from catalog.records import FrameHashRecord, HashRecord
+from catalog.media_items.records import FrameHashRecord, HashRecord
 from hashing.errors import UnsupportedImageError
 from hashing.frames import FrameHash
 from hashing.image import HashingConfig, ImageHashes, hash_image, variant_names

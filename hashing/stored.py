@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog import Catalog, HashRecord, MatchRecord
-from catalog.records import FrameHashRecord
+from catalog.catalog import Catalog
+from catalog.known_sets.records import MatchRecord
+from catalog.media_items.records import FrameHashRecord, HashRecord
 from evidence import EvidenceError
 from hashing.errors import HashingError
 from hashing.frames import VPDQ_MIN_QUALITY, VPDQ_THRESHOLD

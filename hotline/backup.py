@@ -30,7 +30,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.backup import (
+from catalog.db import create_catalog_engine, sqlite_path, utcnow
+from catalog.db_backup import (
     Restored,
     backup_sqlite,
     catalog_healthy,
@@ -40,7 +41,6 @@ from catalog.backup import (
     restore_postgres,
     restore_sqlite,
 )
-from catalog.db import create_catalog_engine, sqlite_path, utcnow
 from catalog.schema import media
 from evidence import EvidenceError, EvidenceStore
 from hotline.installation import Installation

@@ -44,8 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def handles_errors(func: F) -> F:
     """Library errors become a clean message on stderr and exit status 1."""
-    from catalog import CatalogError
-    from catalog.errors import database_fault
+    from catalog.errors import CatalogError, database_fault
     from evidence import EvidenceError
     from exports.errors import BundleError, DeliveryError, KeyFileError
     from hashing.errors import HashingError
@@ -1405,7 +1404,7 @@ def restore(
     """Restore a backup: missing keys, then the catalog into a fresh file (or database) that
     takes the old one's place (kept, renamed), then the schema and an evidence check against
     the backup's manifest. Works on a damaged catalog; stop the workers first."""
-    from catalog.users import SYSTEM
+    from catalog.users.store import SYSTEM
     from hotline.backup import BackupError, restore_backup
 
     settings = _settings()

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog import Verdict
+from catalog.decisions.records import Verdict
 from hashing import hash_image
 from hotline import site
 from hotline.installation import Installation

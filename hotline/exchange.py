@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from catalog import NotFound
 from catalog.db import utcnow
-from catalog.records import PARTNER_SOURCE, Partner
+from catalog.errors import NotFound
+from catalog.exchange_ledger.records import Partner
+from catalog.known_sets.records import PARTNER_SOURCE
 from classification.known import contested_feedback, feedback_rows
 from exports import BundleError, Delivery, destination_for, export_pending
 from exports.destinations import Destination, LocalDirectoryDrop

@@ -1,7 +1,7 @@
 """The hashing stage of process-report, fault-tolerant: one batch of stored items hashed,
 recorded, and each failure sorted into permanent (quarantined now, with its reason) or
 transient (the evidence store unreachable: the item stays ``new``, is counted, and is tried
-again by the next run until ``quarantine_after``; see ``catalog.faults``)."""
+again by the next run until ``quarantine_after``; see ``catalog.media_items.store``)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from catalog.errors import Forbidden
-from catalog.records import User
-from catalog.users import SYSTEM
+from catalog.users.records import User
+from catalog.users.store import SYSTEM
 from hotline.installation import Installation
 from hotline.settings import Settings
 

@@ -14,9 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog import Catalog, Verdict
-from catalog.records import PendingMedia, Report
-from catalog.users import SYSTEM
+from catalog.catalog import Catalog
+from catalog.decisions.records import Verdict
+from catalog.reports.records import PendingMedia, Report
+from catalog.users.store import SYSTEM
 from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
 from hashing import KnownSetFile

@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from catalog import Verdict
-from catalog.users import MEDIA_ROLES, ROLES
+from catalog.decisions.records import Verdict
+from catalog.errors import ChangedMeanwhile
+from catalog.users.store import MEDIA_ROLES, ROLES
 from hotline.installation import Installation
 from review.config import review_config
 from review.thumbnails import ThumbnailCache
@@ -54,6 +55,11 @@ class ReviewApp:
             context.setdefault("reveals", self.catalog.reveals_today(session.user.name))
             context.setdefault("budget", self.budget(session.user))
         return self.templates.TemplateResponse(request, name, context, status_code=status)
+
+    def meanwhile(self, request: Request, exc: ChangedMeanwhile, back: str) -> Response:
+        """Another analyst (or an admin) got there first: say who did what, and to reload."""
+        return self.page(request, "error.html", status=409, back=back,
+                         message=f"{exc}. Reload the page to see it as it is now, then decide.")
 
     def budget(self, user: Any) -> int:
         return user.reveal_budget if user.reveal_budget is not None else self.settings.review_reveal_budget

@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from catalog import Catalog
-from catalog.records import WebSession
+from catalog.catalog import Catalog
+from catalog.users.records import WebSession
 from review.passwords import verify_password
 
 SESSION_COOKIE = "hotline_session"

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from catalog.errors import CatalogError, NotFound
-from catalog.users import MEDIA_ROLES
+from catalog.errors import CatalogError, ChangedMeanwhile, NotFound
+from catalog.users.store import MEDIA_ROLES
 from classification import claim_next, decide_cluster, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.derive import explain, main_verdict
@@ -81,8 +81,11 @@ async def cluster_decide(request: Request) -> Response:
     try:
         grading = grading_from_form(form, genders=[g for g in form.get("genders", "").split(",") if g])
         verdict = parse_verdict(form["verdict"]) if form.get("verdict") else None
+        shown = [s for s in form.get("items", "").split(",") if s] or None  # the items the page showed
         decide_cluster(app_state.catalog, app_state.config, cluster_id, session.user.name, grading,
-                       verdict=verdict, reason=form.get("reason") or None)
+                       verdict=verdict, reason=form.get("reason") or None, items=shown)
+    except ChangedMeanwhile as exc:
+        return app_state.meanwhile(request, exc, f"/cluster/{cluster_id}")
     except (ClassificationError, ValueError, CatalogError) as exc:
         return app_state.page(request, "error.html", status=409, message=str(exc), back=f"/cluster/{cluster_id}")
     next_id = claim_next(app_state.catalog, app_state.config, session.user.name)

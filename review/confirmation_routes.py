@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from catalog.errors import CatalogError
+from catalog.errors import CatalogError, ChangedMeanwhile
 from classification.errors import ClassificationError
 from classification.review import confirm
 from review import auth
@@ -28,6 +28,8 @@ async def confirm_submit(request: Request) -> Response:
     await auth.check_csrf(request, session.csrf)
     try:
         confirm(app_state.catalog, int(request.path_params["verdict_id"]), session.user.name)
+    except ChangedMeanwhile as exc:
+        return app_state.meanwhile(request, exc, "/confirmations")
     except (ClassificationError, CatalogError) as exc:
         return app_state.page(request, "error.html", status=409, message=str(exc), back="/confirmations")
     return redirect("/confirmations")

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from catalog.errors import CatalogError
-from catalog.users import MEDIA_ROLES
+from catalog.decisions.records import SeenState
+from catalog.errors import CatalogError, ChangedMeanwhile
+from catalog.users.store import MEDIA_ROLES
 from classification import decide_item, grading_from_form, parse_verdict
 from classification.attributes import ATTRIBUTE_VALUES, SEVERITY
 from classification.errors import ClassificationError
@@ -20,14 +21,20 @@ from review import auth
 from review.app_state import HAND_VERDICTS, redirect, review_app
 
 
+def _seen(form: dict[str, str]) -> SeenState | None:
+    """The item's decisions as the page showed them (``seen``), which a decision is made on."""
+    return SeenState.from_token(form["seen"]) if form.get("seen") else None
+
+
 async def item_page(request: Request) -> Response:
     auth.require(request, MEDIA_ROLES)
     app_state = review_app(request)
     sha256 = request.path_params["sha256"]
     kind = app_state.item_kind(sha256)
     contested = {h.set_name for h in app_state.catalog.known_holds(kind="contested") if h.sha256 == sha256}
-    return app_state.page(request, "item.html", sha256=sha256, kind=kind,
-                          history=app_state.catalog.item_decisions(sha256), verdicts=HAND_VERDICTS,
+    history = app_state.catalog.item_decisions(sha256)
+    return app_state.page(request, "item.html", sha256=sha256, kind=kind, history=history,
+                          seen=history["seen"].token, verdicts=HAND_VERDICTS,
                           cluster_id=app_state.catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
                           severity=SEVERITY, matches=app_state.catalog.matches_of(sha256), contested=contested)
 
@@ -55,6 +62,8 @@ async def senior_item_action(request: Request, act: Callable[[str, str, dict[str
     app_state.item_kind(sha256)
     try:
         act(sha256, session.user.name, form)
+    except ChangedMeanwhile as exc:
+        return app_state.meanwhile(request, exc, f"/item/{sha256}")
     except (ClassificationError, ValueError, CatalogError) as exc:
         return app_state.page(request, "error.html", status=409, message=str(exc), back=f"/item/{sha256}")
     return redirect(f"/item/{sha256}")
@@ -65,14 +74,14 @@ async def item_grade(request: Request) -> Response:
     app_state = review_app(request)
     return await senior_item_action(request, lambda sha256, name, form: decide_item(
         app_state.catalog, app_state.config, sha256, name, grading_from_form(form),
-        reason=form.get("reason") or None))
+        reason=form.get("reason") or None, expected=_seen(form)))
 
 
 async def item_override(request: Request) -> Response:
     app_state = review_app(request)
     return await senior_item_action(request, lambda sha256, name, form: set_by_hand(
         app_state.catalog, app_state.config, sha256, parse_verdict(form.get("verdict", "")), name,
-        form.get("reason", "")))
+        form.get("reason", ""), expected=_seen(form)))
 
 
 ROUTES: list[BaseRoute] = [

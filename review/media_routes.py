@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from catalog.users import MEDIA_ROLES
+from catalog.users.store import MEDIA_ROLES
 from evidence.errors import EvidenceError
 from review import auth
 from review.app_state import review_app

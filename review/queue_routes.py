@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from catalog.users import MEDIA_ROLES
+from catalog.users.store import MEDIA_ROLES
 from classification import claim_next
 from review import auth
 from review.app_state import redirect, review_app

@@ -13,7 +13,10 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-from catalog import CrawlResult, HashRecord, MatchRecord, MediaRecord, SightingRecord, Verdict
+from catalog.decisions.records import Verdict
+from catalog.known_sets.records import MatchRecord
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from classification import ClusteringConfig, cluster_queue
 from hashing import hash_image
 from hotline.installation import Installation

@@ -2,7 +2,7 @@
 
 One job: given a reported URL (``CrawlRequest``), fetch it and the media it is or links
 to, put every media file straight into the encrypted evidence store, and describe what
-was found (``catalog.records.CrawlResult``): pages, media by SHA-256, sightings, and a
+was found (``catalog.reports.records.CrawlResult``): pages, media by SHA-256, sightings, and a
 readable reason for everything that failed. Each crawl runs in its own process
 (``python -m spiders.worker``) because Scrapy's reactor cannot restart in one process.
 

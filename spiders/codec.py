@@ -9,14 +9,8 @@ import typing
 from datetime import datetime
 from typing import Any, TypeVar
 
-from catalog.records import (
-    CrawlError,
-    CrawlResult,
-    MediaRecord,
-    PageRecord,
-    PendingMedia,
-    SightingRecord,
-)
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlError, CrawlResult, PageRecord, PendingMedia
 from spiders.errors import InvalidCrawlResult
 
 T = TypeVar("T")

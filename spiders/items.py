@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from catalog.records import MediaRecord
+from catalog.media_items.records import MediaRecord
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from catalog.records import CrawlError, PageRecord
+from catalog.reports.records import CrawlError, PageRecord
 from spiders.errors import StorePaused
 from spiders.failures import GONE_STATUSES, describe_failure
 from spiders.hosting import country_of, recorded_headers

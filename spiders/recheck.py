@@ -11,7 +11,7 @@ without one) and the reporter's user agent when the report had one. Outcomes (``
 - ``changed``: it serves something else (other media, or no media at all);
 - ``missing``: HTTP 404/410, or the host name does not exist (NXDOMAIN); it becomes
   ``removed`` once that many consecutive checks agree (the ``recheck_removed_after``
-  setting; see ``catalog.rechecks``);
+  setting; see ``catalog.reports.takedowns``);
 - anything else (a refused connection, a failed or unanswered DNS lookup, a timeout, HTTP
   5xx or 403, a refused redirect) proves nothing either way: a server restarting or a DNS
   outage says nothing about the content. No row is written, and the reason is recorded on
@@ -31,7 +31,7 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from catalog.records import RecheckRecord, RecheckTarget
+from catalog.reports.records import RecheckRecord, RecheckTarget
 from spiders.errors import InvalidCrawlResult, WorkerFailed
 from spiders.failures import describe_failure
 from spiders.magic import sniff
@@ -39,7 +39,7 @@ from spiders.request import CrawlRequest
 from spiders.runner import WORKER, WORKER_MARGIN_S, run_json_worker
 
 if TYPE_CHECKING:
-    from catalog import Catalog
+    from catalog.reports.store import ReportStore
 
 RECHECK_STAGE = "recheck"
 
@@ -194,7 +194,7 @@ def fetch_for_recheck(
 
 
 def recheck_confirmed(
-    catalog: Catalog,
+    catalog: ReportStore,
     limits: Callable[[str], CrawlRequest],
     *,
     limit: int = 500,

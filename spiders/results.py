@@ -19,14 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from catalog.records import (
-    CrawlError,
-    CrawlResult,
-    MediaRecord,
-    PageRecord,
-    PendingMedia,
-    SightingRecord,
-)
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlError, CrawlResult, PageRecord, PendingMedia
 from spiders.hosting import country_of
 from spiders.items import FetchedMedia, MediaLink, StoredMedia, UnstoredMedia
 from spiders.media_spider import MAX_NESTING, MAX_STYLESHEETS, MAX_URL_LENGTH

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
-from catalog.records import CrawlError, CrawlResult
+from catalog.reports.records import CrawlError, CrawlResult
 from evidence.spec import EvidenceSpec
 from spiders.codec import result_from_json
 from spiders.errors import WorkerFailed

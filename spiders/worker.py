@@ -21,7 +21,7 @@ import sys
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
-from catalog.records import CrawlResult
+from catalog.reports.records import CrawlResult
 from evidence.spec import EvidenceSpec
 from spiders.codec import result_to_json
 from spiders.media_spider import MediaSpider

@@ -18,9 +18,9 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from catalog.db import utcnow
-from catalog.records import REVIEW
+from catalog.decisions.records import REVIEW
 from catalog.schema import (
     confirmations,
     crawls,

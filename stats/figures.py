@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from stats.build import SnapshotOptions, build
 from stats.extract import extract
 from stats.snapshot import open_snapshot

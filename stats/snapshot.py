@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from stats.build import SnapshotOptions, build, relations
 from stats.errors import NoSnapshot, SnapshotError
 from stats.extract import Extract, extract

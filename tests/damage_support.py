@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from catalog import CrawlResult, MediaRecord, SightingRecord
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from hotline.installation import Installation
 from hotline.settings import Settings
 from hotline.site import synthetic_image

@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from catalog import CrawlResult, HashRecord, MediaRecord, SightingRecord, Verdict
-from catalog.records import Partner
+from catalog.decisions.records import Verdict
+from catalog.exchange_ledger.records import Partner
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from hashing import hash_image
 from hotline.exchange import partner_from_key_files
 from hotline.installation import Installation

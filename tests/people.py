@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 
 NO_LOGIN = "!no-login"  # not an argon2 hash: nobody can log in with it
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from catalog.db import utcnow
 from catalog.schema import (
     confirmations,

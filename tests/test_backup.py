@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from damage_support import DAMAGE, damage, open_installation, run, run_json, seed, seeded
 
-from catalog.backup import BackupFailed, backup_sqlite
+from catalog.db_backup import BackupFailed, backup_sqlite
 from evidence import LocalEvidenceStore
 from hotline.backup import check_evidence
 from hotline.installation import Installation

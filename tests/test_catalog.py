@@ -8,9 +8,13 @@ import multiprocessing
 import pytest
 import sqlalchemy as sa
 
-from catalog import Catalog, CrawlError, CrawlResult, HashRecord, MatchRecord, MediaRecord, SightingRecord, Verdict
+from catalog.catalog import Catalog
 from catalog.db import head_revision
+from catalog.decisions.records import Verdict
 from catalog.errors import Ambiguous, InvalidState, NotFound
+from catalog.known_sets.records import MatchRecord
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlError, CrawlResult
 
 
 def _sha(i: int) -> str:

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from catalog import Catalog
-from catalog.claims import Heartbeat
+from catalog.catalog import Catalog
+from catalog.reports.claims import Heartbeat
 
 LONG = timedelta(minutes=10)
 

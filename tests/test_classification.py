@@ -12,9 +12,12 @@ import pytest
 import sqlalchemy as sa
 from people import reviewers
 
-from catalog import Catalog, CrawlResult, HashRecord, MatchRecord, MediaRecord, SightingRecord, Verdict
+from catalog.catalog import Catalog
+from catalog.decisions.records import ClusterCandidate, Verdict
 from catalog.errors import InvalidState
-from catalog.records import ClusterCandidate
+from catalog.known_sets.records import MatchRecord
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from classification import (
     ClusteringConfig,
     ReviewConfig,
@@ -379,7 +382,7 @@ def test_migration_0005_adds_and_removes_its_tables(tmp_path: Path) -> None:
 
 
 def test_videos_join_by_vpdq_over_their_frame_hashes(catalog: Catalog) -> None:
-    from catalog.records import FrameHashRecord
+    from catalog.media_items.records import FrameHashRecord
     from classification.clusters import vpdq_distance
 
     rng = random.Random(11)

@@ -135,8 +135,8 @@ def test_demo_crawls_a_local_site_end_to_end(data_dir: Path) -> None:
 
 
 def test_report_show_counts_failed_guesses_apart_from_errors(data_dir: Path) -> None:
-    from catalog import Catalog
-    from catalog.records import CrawlError, CrawlResult
+    from catalog.catalog import Catalog
+    from catalog.reports.records import CrawlError, CrawlResult
 
     run(data_dir, "init")
     url = "http://example.test/gallery"

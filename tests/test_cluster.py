@@ -20,8 +20,11 @@ from botocore.config import Config
 from cluster_support import AWS, BUCKET, cluster_settings, postgres_database
 from people import add_people
 
-from catalog import Catalog, CrawlResult, MediaRecord, SightingRecord, Verdict
+from catalog.catalog import Catalog
 from catalog.db import head_revision
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from catalog.schema import media, verdicts
 from classification import classify
 from evidence import EvidenceError, EvidenceSpec, EvidenceUnavailable, S3EvidenceStore, new_data_key, write_data_key

@@ -22,8 +22,8 @@ import pytest
 import sqlalchemy as sa
 from people import add_people
 
-from catalog import Verdict
 from catalog.db import utcnow
+from catalog.decisions.records import Verdict
 from catalog.schema import crawls, export_items, exports, media, report_errors, reports, runs, sightings, verdicts
 from classification import classify
 from hashing import hash_image

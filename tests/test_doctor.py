@@ -22,7 +22,7 @@ from damage_support import (
     small_tmpfs,
 )
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from hashing import hash_image
 from hotline import maintenance
 from hotline.installation import Installation

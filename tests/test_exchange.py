@@ -14,7 +14,10 @@ import pytest
 from exchange_support import confirmed_item, make_installation, register
 from typer.testing import CliRunner
 
-from catalog import CrawlResult, MediaRecord, NotFound, Verdict
+from catalog.decisions.records import Verdict
+from catalog.errors import NotFound
+from catalog.media_items.records import MediaRecord
+from catalog.reports.records import CrawlResult
 from exports import (
     BundleMalformed,
     BundleNotForUs,

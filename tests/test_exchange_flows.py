@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from exchange_support import confirmed_item, make_installation, register
 
-from catalog import Verdict
+from catalog.decisions.records import Verdict
 from flows.export_partners import export_partners
 from flows.import_bundles import import_bundles
 from hotline.site import synthetic_image

@@ -18,7 +18,9 @@ from people import add_people
 from PIL import Image
 from typer.testing import CliRunner
 
-from catalog import CrawlResult, MediaRecord, SightingRecord, Verdict
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from classification.queue import triage
 from exports import read_bundle
 from hashing import hash_image, match_stored_media

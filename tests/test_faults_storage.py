@@ -223,7 +223,7 @@ def test_storing_pauses_after_failures_in_a_row_and_a_success_resets_the_count(t
 def test_a_second_attempt_settles_each_item_by_what_the_site_answers(
     installation: Installation, tmp_path: Path
 ) -> None:
-    from catalog.records import CrawlResult, PendingMedia
+    from catalog.reports.records import CrawlResult, PendingMedia
     from hotline.site import Reply, SiteRequest
     from spiders import CrawlRequest, crawl
 
@@ -276,8 +276,9 @@ def test_a_second_attempt_settles_each_item_by_what_the_site_answers(
 
 
 def test_pending_items_are_kept_and_settled_on_both_databases(catalog_url: str) -> None:
-    from catalog import Catalog
-    from catalog.records import CrawlError, CrawlResult, MediaRecord, PendingMedia, SightingRecord
+    from catalog.catalog import Catalog
+    from catalog.media_items.records import MediaRecord, SightingRecord
+    from catalog.reports.records import CrawlError, CrawlResult, PendingMedia
 
     catalog = Catalog(catalog_url)
     catalog.migrate()

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from synthetic import encoded, synthetic_picture, synthetic_video
 
-from catalog import Verdict
+from catalog.decisions.records import Verdict
 from classification import triage
 from hashing import hash_image, hash_stored_media, hash_video, match_stored_media
 from hotline.installation import Installation
@@ -19,7 +19,8 @@ from hotline.installation import Installation
 
 def _store(inst: Installation, *items: tuple[bytes, str]) -> list[str]:
     """Put media into the evidence store and the catalog as a crawl would."""
-    from catalog.records import CrawlResult, MediaRecord, SightingRecord
+    from catalog.media_items.records import MediaRecord, SightingRecord
+    from catalog.reports.records import CrawlResult
 
     sha256s = [inst.evidence.put(data) for data, _ in items]
     report = inst.catalog.add_report("http://gallery.test/", actor="test")
@@ -138,7 +139,7 @@ def test_migration_0003_goes_down_and_up_alone(tmp_path: Path) -> None:
     db.migrate()
     columns = {c["name"] for c in sa.inspect(db.engine).get_columns("known_sets")}
     assert {"category_verdicts", "benign", "format"} <= columns
-    from catalog import Catalog
+    from catalog.catalog import Catalog
 
     entry = Catalog(db.url).get_known_set("old")
     assert (entry.benign, entry.category_verdicts, entry.format) == (False, {}, None)

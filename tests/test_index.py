@@ -13,7 +13,7 @@ import pytest
 from synthetic import synthetic_video
 
 import hashing.signals.pdq.set_index as set_index_module
-from catalog.records import Verdict
+from catalog.decisions.records import Verdict
 from hashing import KnownSet, Matcher, MihIndex, PdqIndex, SetIndex, hash_image, hash_video, import_known_set
 from hashing.signals.pdq import pdq_to_packed
 

@@ -17,7 +17,7 @@ from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
 
 import hashing.signals.pdq.brute_force as pdq_index_module
-from catalog.records import Verdict
+from catalog.decisions.records import Verdict
 from hashing import (
     ImageHashes,
     KnownSet,

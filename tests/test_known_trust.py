@@ -23,8 +23,9 @@ from PIL import Image, ImageFilter
 from synthetic import encoded, synthetic_picture
 from typer.testing import CliRunner
 
-from catalog import Verdict
-from catalog.records import CrawlResult, MediaRecord, SightingRecord
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from classification import FloodConfig, triage
 from classification.known import contest_match, send_rechecks_to_review
 from exports.outbound import build_manifest
@@ -199,7 +200,7 @@ def test_provenance_on_every_automatic_verdict(installation: Installation, pictu
 def test_migration_lists_verdicts_of_the_earlier_rule(tmp_path: Path) -> None:
     from alembic import command
 
-    from catalog import Catalog
+    from catalog.catalog import Catalog
     from catalog.db import _alembic_config
 
     url = f"sqlite:///{tmp_path / 'catalog.db'}"

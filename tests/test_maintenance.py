@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from catalog import CrawlResult, MediaRecord, SightingRecord, Verdict
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from catalog.schema import verdicts
 from hashing import hash_image
 from hotline.installation import Installation

@@ -14,7 +14,7 @@ from cluster_support import Profile
 from people import add_people
 from PIL import Image
 
-from catalog import Verdict
+from catalog.decisions.records import Verdict
 from classification import classify
 from exports import BundleNotForUs, BundleTampered, open_bundle_file
 from flows.export_bundles import export_bundles
@@ -172,7 +172,8 @@ def test_a_bundle_for_another_recipient_is_refused(installation: Installation, t
 
 
 def _one_item_bundle(installation: Installation) -> Path:
-    from catalog import CrawlResult, MediaRecord, SightingRecord
+    from catalog.media_items.records import MediaRecord, SightingRecord
+    from catalog.reports.records import CrawlResult
 
     data = synthetic_image(3)
     sha256 = installation.evidence.put(data)

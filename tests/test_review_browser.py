@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from catalog import Verdict
+from catalog.decisions.records import Verdict
 from hotline.installation import Installation
 from hotline.settings import Settings
 from hotline.site import unused_port

@@ -17,7 +17,9 @@ import pytest
 from PIL import Image, ImageStat
 from synthetic import encoded, synthetic_picture
 
-from catalog.records import CrawlResult, MediaRecord, SightingRecord, Verdict
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from hashing import (
     InvalidHashError,
     KnownSetError,

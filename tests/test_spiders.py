@@ -21,13 +21,8 @@ import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.test import get_crawler
 
-from catalog.records import (
-    CrawlError,
-    CrawlResult,
-    MediaRecord,
-    PageRecord,
-    SightingRecord,
-)
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlError, CrawlResult, PageRecord
 from evidence.spec import EvidenceSpec
 from evidence.store import (
     LocalEvidenceStore,

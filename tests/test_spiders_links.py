@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from scrapy.http import HtmlResponse
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
 from hotline.site import Reply, SiteRequest, serve_site, synthetic_image

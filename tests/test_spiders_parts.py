@@ -266,7 +266,8 @@ def test_a_sighting_records_the_pages_host_ip_and_country_beside_the_medias() ->
     page takes its own fetch as the page's."""
     from datetime import UTC, datetime
 
-    from catalog.records import MediaRecord, PageRecord
+    from catalog.media_items.records import MediaRecord
+    from catalog.reports.records import PageRecord
     from spiders.items import Fetch, MediaLink, StoredMedia
     from spiders.request import CrawlRequest
     from spiders.results import ResultBuilder

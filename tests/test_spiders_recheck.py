@@ -17,17 +17,11 @@ import sqlalchemy as sa
 from alembic import command
 from typer.testing import CliRunner
 
-from catalog import Catalog, Verdict
+from catalog.catalog import Catalog
 from catalog.db import _alembic_config
-from catalog.records import (
-    CrawlResult,
-    HashRecord,
-    MediaRecord,
-    PageRecord,
-    RecheckRecord,
-    RecheckTarget,
-    SightingRecord,
-)
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult, PageRecord, RecheckRecord, RecheckTarget
 from flows.recheck import recheck_takedowns
 from hotline.cli import app
 from hotline.installation import Installation

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catalog.records import CrawlResult
+from catalog.reports.records import CrawlResult
 from evidence.spec import EvidenceSpec
 from evidence.store import LocalEvidenceStore, load_data_key, new_data_key, write_data_key
 from hotline.site import (

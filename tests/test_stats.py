@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from stats_seed import PARTNER, T0, Seeded, seed, site_type
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from stats import Figures, SnapshotOptions, compute_figures
 from stats.sitetypes import site_type_sql
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from stats_seed import seed
 
-from catalog import Catalog
+from catalog.catalog import Catalog
 from stats import SnapshotOptions, compute_figures, render_report
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]

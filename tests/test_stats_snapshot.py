@@ -23,8 +23,10 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 from stats_seed import ANALYST, REASON, REFERER, seed
 
-from catalog import Catalog, CrawlResult, MediaRecord, SightingRecord
+from catalog.catalog import Catalog
 from catalog.db import utcnow
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from catalog.schema import crawls, hashes, media, reports, sightings
 from hotline.installation import Installation
 from stats import (

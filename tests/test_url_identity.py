@@ -20,8 +20,9 @@ from scrapy import Request
 from synthetic import truncated_video
 from w3lib.url import safe_url_string
 
-from catalog import MediaRecord, SightingRecord, Verdict
-from catalog.records import CrawlResult
+from catalog.decisions.records import Verdict
+from catalog.media_items.records import MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
 from flows.process_report import process_report

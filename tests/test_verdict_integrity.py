@@ -21,9 +21,11 @@ import pytest
 from people import hotline_cli, reviewers
 from pydantic import ValidationError
 
-from catalog import Catalog, CrawlResult, HashRecord, MediaRecord, SightingRecord, Verdict
+from catalog.catalog import Catalog
+from catalog.decisions.records import GradingRecord, Verdict
 from catalog.errors import Forbidden
-from catalog.records import GradingRecord
+from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
+from catalog.reports.records import CrawlResult
 from classification import ReviewConfig, classify, confirm, decide_item, grading, load_profile_set, recompute, triage
 from classification.attributes import ATTRIBUTE_VALUES, grading_from_form
 from classification.derive import main_verdict

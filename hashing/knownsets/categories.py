@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog.records import REVIEW, Verdict
+from catalog.decisions.records import REVIEW, Verdict
 from hashing.errors import KnownSetError
 
 SHIPPED = Path(__file__).resolve().parent / "category_profiles"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.records import Verdict
+from catalog.decisions.records import Verdict
 from hashing.errors import KnownSetError
 from hashing.knownsets.digest_index import open_digest_index
 from hashing.knownsets.importer import stored_content_sha256

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.records import MatchRecord, known_row_key
+from catalog.known_sets.records import MatchRecord, known_row_key
 from hashing.errors import KnownSetError
 from hashing.frames import FRAME_SIGNAL, VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
 from hashing.image import ImageHashes

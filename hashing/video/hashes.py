@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from catalog.records import FrameHashRecord, HashRecord
+from catalog.media_items.records import FrameHashRecord, HashRecord
 from hashing.borders import VIDEO_BARS, BorderConfig, content_box
 from hashing.errors import CorruptVideoError
 from hashing.frames import FRAME_SIGNAL, FrameHash

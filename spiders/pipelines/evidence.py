@@ -33,7 +33,8 @@ from PIL import Image
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from catalog.records import CrawlError, MediaRecord
+from catalog.media_items.records import MediaRecord
+from catalog.reports.records import CrawlError
 from evidence.errors import EvidenceError
 from evidence.spec import EvidenceSpec
 from evidence.store import EvidenceStore

@@ -24,7 +24,6 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -32,25 +31,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog.db import Database, utcnow
-from catalog.records import Report
-from catalog.reports import report_record
+from catalog.reports.records import Report, Run, report_record
 from catalog.schema import reports, runs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Run:
-    """A run's registration: who it is and how long its claims hold."""
-
-    id: str
-    flow: str
-    host: str
-    pid: int
-    started_at: datetime
-    expires_at: datetime
-    ended_at: datetime | None
-    summary: dict[str, Any] | None  # what the run did, as it said when it ended
 
 
 def _run(row: sa.Row) -> Run:
@@ -64,7 +48,9 @@ def _live_owner(now: datetime) -> sa.ColumnElement[bool]:
     return sa.exists().where(runs.c.id == reports.c.claimed_by, runs.c.ended_at.is_(None), runs.c.expires_at > now)
 
 
-class ClaimsMixin(Database):
+class RunClaims(Database):
+    """Part of ``ReportStore``: runs and their claims on reports."""
+
     def start_run(self, run_id: str, *, flow: str, lease: timedelta) -> None:
         """Register run ``run_id`` (this process) with a lease of ``lease``; a run
         registered again (a retried flow run) gets a fresh lease."""
@@ -164,7 +150,7 @@ class Heartbeat:
     fails (the catalog unreachable for a moment) is logged and tried again at the next
     beat: the lease leaves three more beats before it expires."""
 
-    def __init__(self, catalog: ClaimsMixin, run_id: str, *, flow: str, lease: timedelta) -> None:
+    def __init__(self, catalog: RunClaims, run_id: str, *, flow: str, lease: timedelta) -> None:
         self.catalog, self.run_id, self.flow, self.lease = catalog, run_id, flow, lease
         self.summary: dict[str, Any] | None = None  # set by the run before it leaves the block
         self._stop = threading.Event()

@@ -19,7 +19,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from catalog.db import Database, utcnow
-from catalog.records import CrawlResult, PendingMedia
+from catalog.reports.records import CrawlResult, PendingMedia
 from catalog.schema import pending_media, reports
 
 
@@ -64,7 +64,9 @@ def settle_pending(
         conn.execute(pending_media.update().where(pending_media.c.id == existing.id).values(**values))
 
 
-class PendingMixin(Database):
+class PendingMediaRows(Database):
+    """Part of ``ReportStore``: media found but not stored yet."""
+
     def pending_media(self, report_id: int) -> list[PendingMedia]:
         """The report's items still waiting to be stored, in the order they were found."""
         query = (

@@ -14,16 +14,18 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
 from catalog.db import Database, utcnow
-from catalog.records import Verdict
-from catalog.review import current_verdicts
+from catalog.decisions.records import Verdict
+from catalog.decisions.verdict_rows import current_verdicts
 from catalog.schema import export_items, media
+from catalog.users.audit import audit
 
 DECIDED = ("known", "classified")
 
 
-class RetentionMixin(Database):
+class EvidencePurges(Database):
+    """Part of ``ExchangeStore``: which items' evidence may be purged."""
+
     def purge_candidates(self, decided_before: datetime, limit: int = 10_000) -> list[str]:
         """Items whose evidence may be purged (see the module docstring)."""
         cv = current_verdicts()

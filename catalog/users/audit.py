@@ -6,24 +6,13 @@ committed together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from catalog.db import Database, utcnow
 from catalog.schema import audit_log
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str | None
-    detail: dict[str, Any] | None
+from catalog.users.records import AuditEntry
 
 
 def audit(
@@ -37,7 +26,9 @@ def audit(
     )
 
 
-class AuditMixin(Database):
+class AuditLog(Database):
+    """Part of ``UserStore``: the audit log."""
+
     def audit(self, actor: str, action: str, subject: str | None = None, **detail: Any) -> None:
         """Append one entry in a transaction of its own."""
         with self.write() as conn:

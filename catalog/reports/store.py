@@ -1,4 +1,9 @@
-"""Reports: the URLs the public (or a partner) reported, and the reasons recorded on them."""
+"""``ReportStore``: reports and crawls. It owns ``reports`` and ``report_errors`` (the URLs
+the public or a partner reported, and the reasons recorded on them), ``runs`` (the runs
+that claim reports: ``reports.claims``), ``crawls`` and ``pages`` (``reports.crawls``),
+``pending_media`` (``reports.pending``) and ``rechecks`` (takedown tracking:
+``reports.takedowns``). Records: ``reports.records``.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,20 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
-from catalog.db import Database, inserted_id, utcnow
+from catalog.db import inserted_id, utcnow
 from catalog.errors import NotFound
-from catalog.records import Report, ReportError
+from catalog.reports.claims import RunClaims
+from catalog.reports.crawls import CrawlRecording
+from catalog.reports.pending import PendingMediaRows
+from catalog.reports.records import Report, ReportError, report_record
+from catalog.reports.takedowns import Takedowns
 from catalog.schema import report_errors, reports
+from catalog.users.audit import audit
 
 
-def report_record(row: sa.Row) -> Report:
-    m = row._mapping
-    return Report(
-        id=m["id"],
-        url=m["url"],
-        source=m["source"],
-        status=m["status"],
-        received_at=m["received_at"],
-        processed_at=m["processed_at"],
-        error=m["error"],
-        referer=m["referer"],
-        pathway=tuple(m["pathway"] or ()),
-        user_agent=m["user_agent"],
-    )
+class ReportStore(RunClaims, CrawlRecording, PendingMediaRows, Takedowns):
+    """Reports, the runs that claim them, their crawls, items not stored yet, and re-checks."""
 
-
-class ReportsMixin(Database):
     def add_report(
         self,
         url: str,

@@ -3,7 +3,7 @@ it has not processed.
 
 Media reach hashing, matching and the review queue only through their sightings
 (``media_of_reports``), so an item without one is evidence nobody will ever look at. A
-crawl records its media and sightings in one transaction (``MediaMixin.record_crawl``) and
+crawl records its media and sightings in one transaction (``ReportStore.record_crawl``) and
 the crawler gives every stored item a sighting, so neither check should ever find
 anything; they exist for catalogs written by older versions, which lost the sightings of
 media whose URL needed escaping, and as a standing guard.
@@ -18,25 +18,16 @@ second visit to the site), so the next run hashes, matches and queues what it ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
 from catalog.db import Database, utcnow
+from catalog.media_items.records import Repair
 from catalog.schema import crawls, media, report_errors, reports, sightings
+from catalog.users.audit import audit
 
 UNPROCESSED = ("new", "hashed")  # statuses an item leaves when matched, queued or failed
-
-
-@dataclass(frozen=True)
-class Repair:
-    """What ``reattach_media`` did."""
-
-    reattached: tuple[str, ...]  # SHA-256s given a sighting
-    unattached: tuple[str, ...]  # items without a sighting and without a crawl that recorded them
-    reports: tuple[int, ...]  # reports put back to pending
 
 
 def _orphans() -> sa.Select[Any]:
@@ -54,7 +45,9 @@ def _done_with_unprocessed() -> sa.Select[Any]:
     )
 
 
-class IntegrityMixin(Database):
+class MediaIntegrity(Database):
+    """Part of ``MediaStore``: items without sightings, and their repair."""
+
     def media_without_sightings(self) -> list[str]:
         """SHA-256s of stored items seen on no report."""
         with self.read() as conn:

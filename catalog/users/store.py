@@ -1,4 +1,6 @@
-"""People who log in (the review app, or ``hotline login``), their sessions and tokens.
+"""``UserStore``: who acts. It owns ``users`` (people who log in: the review app, or
+``hotline login``), ``web_sessions`` and ``cli_tokens``, and the append-only ``audit_log``
+(``users.audit``). Records: ``users.records``.
 
 The catalog stores a slow password hash (made by the caller; ``review.passwords`` uses
 argon2id) and, for web sessions and command-line tokens, only the SHA-256 of the token the
@@ -16,11 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
-from catalog.db import Database, utcnow
+from catalog.db import utcnow
 from catalog.errors import Forbidden, InvalidState, NotFound
-from catalog.records import User, WebSession
 from catalog.schema import cli_tokens, users, web_sessions
+from catalog.users.audit import AuditLog, audit
+from catalog.users.records import User, WebSession
 
 ROLES = ("analyst", "senior", "operator", "statistician", "admin")
 """analyst grades; senior also confirms (four-eyes) and overrides; operator runs the
@@ -62,7 +64,9 @@ def _check_role(role: str) -> str:
     return role
 
 
-class UsersMixin(Database):
+class UserStore(AuditLog):
+    """Users, their sessions and command-line tokens, and the audit log."""
+
     def add_user(self, name: str, role: str, password_hash: str, *, actor: str) -> User:
         """Add a user (audited); refused when the name is taken."""
         name = name.strip()

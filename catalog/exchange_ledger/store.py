@@ -1,4 +1,8 @@
-"""Secure exchange: the partner registry and the bundles received from partners.
+"""``ExchangeStore``: the exchange with partners and INTERPOL. It owns ``partners`` and
+``inbound_bundles`` (here), the export ledger (``exports``, ``export_items``,
+``export_locations``, ``export_resends``: ``exchange_ledger.ledger``) and the purging of
+evidence once it is decided and delivered (``exchange_ledger.purges``). Records:
+``exchange_ledger.records``.
 
 A partner is registered once and updated in place; its Ed25519 signing keys accumulate
 (a rotation adds a key, so bundles signed before the rotation still verify) unless they are
@@ -14,11 +18,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
-from catalog.db import Database, inserted_id, utcnow
+from catalog.db import inserted_id, utcnow
 from catalog.errors import NotFound
-from catalog.records import InboundEntry, Partner
+from catalog.exchange_ledger.ledger import ExportLedger
+from catalog.exchange_ledger.purges import EvidencePurges
+from catalog.exchange_ledger.records import InboundEntry, Partner
 from catalog.schema import inbound_bundles, partners, reports
+from catalog.users.audit import audit
 
 
 def _partner(row: sa.Row) -> Partner:
@@ -35,7 +41,9 @@ def _inbound(row: sa.Row) -> InboundEntry:
     return InboundEntry(**row._mapping)
 
 
-class ExchangeMixin(Database):
+class ExchangeStore(ExportLedger, EvidencePurges):
+    """Partners, bundles received, the export ledger and evidence purges."""
+
     def save_partner(self, partner: Partner, *, actor: str, replace_signing_keys: bool = False) -> Partner:
         """Register ``partner`` or update it (audited). Signing keys are added to the ones
         already registered unless ``replace_signing_keys``; returns the stored partner."""

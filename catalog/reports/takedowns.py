@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from catalog.db import Database
-from catalog.records import RecheckRecord, RecheckTarget, Verdict
-from catalog.review import current_verdicts
+from catalog.decisions.records import Verdict
+from catalog.decisions.verdict_rows import current_verdicts
+from catalog.reports.records import RecheckRecord, RecheckTarget
 from catalog.schema import rechecks, reports, sightings
 
 # still-up: the same item is served; changed: something else is; missing: HTTP 404/410 or
@@ -30,7 +31,9 @@ def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
-class RechecksMixin(Database):
+class Takedowns(Database):
+    """Part of ``ReportStore``: re-checks of URLs where confirmed material was seen."""
+
     def recheck_targets(self, limit: int = 500) -> list[RecheckTarget]:
         """Sightings of confirmed items (current verdict baseline or national), one per
         (report, item, URL), those never or least recently re-checked first."""

@@ -18,11 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
 from catalog.db import Database, inserted_id, utcnow
+from catalog.decisions.records import Verdict
+from catalog.decisions.verdict_rows import current_verdicts
 from catalog.errors import NotFound
-from catalog.records import ExportCandidate, ExportEntry, ResendRequest, UnroutedLocation, Verdict
-from catalog.review import NEAR_MATCHES, current_verdicts
+from catalog.exchange_ledger.records import ExportCandidate, ExportEntry, ResendRequest, UnroutedLocation
+from catalog.known_sets.matches import NEAR_MATCHES
 from catalog.schema import (
     confirmations,
     export_items,
@@ -34,6 +35,7 @@ from catalog.schema import (
     media,
     sightings,
 )
+from catalog.users.audit import audit
 
 
 def location_key(media_url: str, page_url: str) -> str:
@@ -55,7 +57,9 @@ def _hosted_in(countries: Collection[str] | None) -> sa.ColumnElement[bool]:
     return sa.or_(sightings.c.country.in_(wanted), sightings.c.page_country.in_(wanted))
 
 
-class LedgerMixin(Database):
+class ExportLedger(Database):
+    """Part of ``ExchangeStore``: the export ledger."""
+
     def export_candidates(
         self,
         destination: str | None,

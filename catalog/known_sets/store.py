@@ -1,7 +1,9 @@
-"""The registry of known-hash sets. The hashes themselves live in Parquet files (see
-``hashing.knownsets``); the catalog records each set's name, verdict, category mapping, file
-and state, the known rows held out of matching (flood quarantine, contested matches), and
-the automatic verdicts an earlier category rule produced (``known_rechecks``)."""
+"""``KnownSetStore``: known-hash sets. The hashes themselves live in Parquet files (see
+``hashing.knownsets``); the store owns ``known_sets`` (each set's name, verdict, category
+mapping, file and state), ``known_holds`` (the known rows held out of matching: flood
+quarantine, contested matches), ``known_rechecks`` (the automatic verdicts an earlier
+category rule produced) and ``matches`` (``known_sets.matches``). Records:
+``known_sets.records``."""
 
 from __future__ import annotations
 
@@ -11,15 +13,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.audit import audit
-from catalog.db import Database, inserted_id, utcnow
+from catalog.db import inserted_id, utcnow
+from catalog.decisions.records import REVIEW, Verdict
+from catalog.decisions.verdict_rows import current_verdicts, withdraw_automatic
 from catalog.errors import NotFound
-from catalog.records import REVIEW, KnownHold, KnownRecheck, KnownSetEntry, MatchRecord, Verdict
-from catalog.review import current_verdicts, withdraw_automatic
+from catalog.known_sets.matches import KnownMatches
+from catalog.known_sets.records import KnownHold, KnownRecheck, KnownSetEntry, MatchRecord
 from catalog.schema import frame_hashes, hashes, known_holds, known_rechecks, known_sets, matches
+from catalog.users.audit import audit
 
 FLOOD_FACTOR = 10
 """A row floods when it matches at least this many times as many items as in its history."""
+
 
 def _entry(row: sa.Row) -> KnownSetEntry:
     m = row._mapping
@@ -46,7 +51,9 @@ def _outcome(text: str) -> Verdict | None:
     return None if text == REVIEW else Verdict(text)
 
 
-class KnownSetsMixin(Database):
+class KnownSetStore(KnownMatches):
+    """Known-hash sets, their matches, held rows and rechecks."""
+
     def register_known_set(
         self,
         *,
@@ -287,7 +294,7 @@ def hold_row(
 
 
 def _statistics(conn: sa.Connection, min_quality: int) -> dict[str, Any]:
-    """``KnownSetsMixin.known_set_statistics`` in ``conn``'s transaction."""
+    """``KnownSetStore.known_set_statistics`` in ``conn``'s transaction."""
     per_set: dict[str, dict[str, Any]] = {}
 
     def entry(name: str) -> dict[str, Any]:

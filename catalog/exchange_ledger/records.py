@@ -1,0 +1,108 @@
+"""Records of the exchange with partners and INTERPOL: partners, export candidates and the
+ledger of delivered bundles, bundles received, re-send requests and unrouted locations.
+
+Frozen dataclasses, plain values only (no SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from catalog.decisions.records import Verdict
+
+
+@dataclass(frozen=True)
+class ExportCandidate:
+    """An item with an exportable verdict that a destination has not received yet."""
+
+    sha256: str
+    verdict: Verdict
+    verdict_id: int
+    verdict_source: str
+    actor: str
+    decided_at: datetime
+    kind: str
+    mime: str | None
+    size: int
+    hashes: dict[str, str]
+    sightings: tuple[dict[str, object], ...]
+    provenance: dict[str, object] | None = None  # automatic verdicts: what produced it
+    # analyst | analyst-confirmed | known-set-exact | known-set-near (see docs/bundle-format.md)
+    verdict_basis: str = ""
+
+
+@dataclass(frozen=True)
+class UnroutedLocation:
+    """A location of a decided item whose hosting country is unknown (neither the media's
+    nor the page's): no partner route takes it, so the operator routes it by hand."""
+
+    sha256: str
+    verdict: Verdict
+    report_id: int
+    media_url: str
+    page_url: str
+    ip: str | None
+    page_ip: str | None
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class ExportEntry:
+    """One delivered bundle in the export ledger."""
+
+    bundle_id: str
+    destination: str
+    location: str
+    items: int
+    sha256: str
+    size: int
+    created_at: datetime
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner hotline: the countries it handles, its public keys (base64 of the
+    raw 32 bytes) and where its bundles go."""
+
+    name: str
+    countries: tuple[str, ...]
+    encryption_key: str  # X25519: we encrypt to it
+    signing_keys: tuple[str, ...]  # Ed25519: bundles it signs with any of these are its own
+    destination: str  # directory path or s3://bucket/prefix
+    endpoint_url: str | None = None
+    media: bool = False  # the agreement lets media go to it
+    hash_sets: bool = True  # it receives our confirmed hashes
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundEntry:
+    """A bundle that reached us: imported, or refused with the reason."""
+
+    id: int
+    bundle_id: str | None
+    partner: str | None
+    location: str
+    sha256: str
+    size: int
+    status: str  # imported | refused
+    reason: str | None
+    summary: dict[str, object] | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ResendRequest:
+    """An explicit request to send an item to a destination again."""
+
+    id: int
+    destination: str
+    sha256: str
+    requested_at: datetime
+    actor: str
+    reason: str | None
+    bundle_id: str | None  # the bundle that re-sent it, once sent
+    sent_at: datetime | None
