@@ -179,3 +179,17 @@ def test_integrity_checks_and_reattachment(catalog: Catalog) -> None:
     assert [(r.status, r.processed_at) for r in map(catalog.get_report, (first, second))] == [("pending", None)] * 2
     assert catalog.open_crawl(first) == 1  # the crawl is kept: no second visit
     assert catalog.media_without_sightings() == [] and catalog.done_reports_with_unprocessed_media() == []
+
+
+def test_a_partner_match_of_a_type_the_catalog_does_not_know_is_only_a_hint(catalog: Catalog) -> None:
+    """Only content digests are exact: a partner's verdict reached by any other match type (a
+    signal type added after this code was written included) decides nothing."""
+    report = catalog.add_report("http://site.test/", actor="t")
+    catalog.record_crawl(report, _crawl(2))
+    for name, source in (("partner-at", "partner:at-hotline"), ("ours", None)):
+        catalog.register_known_set(name=name, verdict=None, path=f"/{name}.parquet", rows=1,
+                                   content_sha256=hashlib.sha256(name.encode()).hexdigest(), actor="t", source=source)
+    catalog.record_matches([MatchRecord(_sha(0), "partner-at", "toyhash", 1, Verdict.BASELINE),
+                            MatchRecord(_sha(1), "ours", "toyhash", 1, Verdict.BASELINE)])
+    outcomes = {o.sha256: o.verdict for o in catalog.outcomes([report])}
+    assert outcomes == {_sha(0): None, _sha(1): Verdict.BASELINE}

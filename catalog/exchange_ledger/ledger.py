@@ -23,7 +23,7 @@ from catalog.decisions.records import Verdict
 from catalog.decisions.verdict_rows import current_verdicts
 from catalog.errors import NotFound
 from catalog.exchange_ledger.records import ExportCandidate, ExportEntry, ResendRequest, UnroutedLocation
-from catalog.known_sets.matches import NEAR_MATCHES
+from catalog.known_sets.matches import EXACT_MATCHES
 from catalog.schema import (
     confirmations,
     export_items,
@@ -111,7 +111,7 @@ class ExportLedger(Database):
             for h in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_(keys))):
                 digests.setdefault(h.sha256, {})[h.algorithm] = h.value
             exact = set(conn.execute(sa.select(matches.c.sha256, matches.c.set_name).where(
-                matches.c.sha256.in_(keys), matches.c.match_type.not_in(NEAR_MATCHES))).tuples())
+                matches.c.sha256.in_(keys), matches.c.match_type.in_(EXACT_MATCHES))).tuples())
             notified: set[tuple[str, str, str]] = set()
             if locations and destination is not None:
                 notified = set(conn.execute(sa.select(

@@ -17,7 +17,9 @@ from catalog.known_sets.records import MatchRecord, is_partner_source
 from catalog.schema import known_sets, matches, media, verdicts
 from catalog.users.audit import audit
 
-NEAR_MATCHES = ("pdq", "vpdq")  # match types by distance; every other type is an exact digest
+EXACT_MATCHES = ("md5", "sha1", "sha256")
+"""Match types that are content digests. Every other type (PDQ, vPDQ, a signal type added
+later) is a match by distance, so a partner's verdict on it stays a hint for an analyst."""
 
 
 def match_from_row(m: Mapping[str, Any]) -> MatchRecord:
@@ -90,7 +92,7 @@ class KnownMatches(Database):
                 sa.select(known_sets.c.name, known_sets.c.source).where(
                     known_sets.c.name.in_({m.set_name for m in best.values()})))}
             undecided = {s for s in undecided
-                         if not (best[s].match_type in NEAR_MATCHES and is_partner_source(sources.get(best[s].set_name)))}
+                         if not (best[s].match_type not in EXACT_MATCHES and is_partner_source(sources.get(best[s].set_name)))}
             for sha256 in sorted(undecided):
                 m = best[sha256]
                 conn.execute(
