@@ -89,13 +89,16 @@ def run_export() -> dict[str, object]:
     crawler and hashing libraries that opening a whole installation imports."""
     from catalog import Catalog
     from evidence import LocalEvidenceStore, load_data_key
+    from evidence.spec import S3Budget
     from hotline.exchange import export_route, interpol_route
     from hotline.keys import InstallationKeys
     from hotline.settings import Settings
 
     settings = Settings()
     inst = SimpleNamespace(settings=settings, catalog=Catalog(settings.catalog), keys=InstallationKeys(settings.keys_dir),
-                           evidence=LocalEvidenceStore(settings.evidence_dir, load_data_key(settings.data_key_file)))
+                           evidence=LocalEvidenceStore(settings.evidence_dir, load_data_key(settings.data_key_file)),
+                           s3_budget=S3Budget(settings.s3_connect_timeout_s, settings.s3_read_timeout_s,
+                                              settings.s3_max_attempts))
     route = interpol_route(inst)  # type: ignore[arg-type]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu0 = _cpu_seconds()
