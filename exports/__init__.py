@@ -6,8 +6,9 @@ the INTERPOL drop and partner hotlines. The byte format is specified in
 
 Modules: ``keys`` (Ed25519/X25519 key files and fingerprints), ``format`` (the wire
 format's pure pieces), ``chunks`` (streaming chunk encryption and verification),
-``bundle`` (write and open), ``destinations`` (directories, and the seam),
-``s3`` (S3 destinations and inbound prefixes), ``outbound`` (routes and the outbox: build,
+``bundle`` (write and open), ``destinations`` (the seam: a registry of destinations by
+URL scheme), ``directory_destination`` (directories), ``s3`` (S3 destinations and inbound
+prefixes), ``outbound`` (routes and the outbox: build,
 deliver, record), ``hashsets`` (Parquet and VICS JSON hash sets), ``inbound`` (import a
 partner's bundle), ``opening`` (open a bundle file with key files).
 
@@ -26,7 +27,8 @@ from exports.bundle import (
     read_bundle,
     write_bundle,
 )
-from exports.destinations import Destination, LocalDirectoryDrop, destination_for
+from exports.destinations import Destination, DestinationOptions, destination_for, register_destination
+from exports.directory_destination import LocalDirectoryDrop
 from exports.errors import (
     BundleError,
     BundleMalformed,
@@ -60,6 +62,7 @@ __all__ = [
     "DeliveryRefused",
     "DeliveryError",
     "Destination",
+    "DestinationOptions",
     "ExportError",
     "KeyFileError",
     "LocalDirectoryDrop",
@@ -78,5 +81,6 @@ __all__ = [
     "open_bundle",
     "open_bundle_file",
     "read_bundle",
+    "register_destination",
     "write_bundle",
 ]

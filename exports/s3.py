@@ -35,6 +35,7 @@ from evidence.s3 import (  # the same s3://bucket/prefix URLs, refusals and budg
     refusal,
 )
 from evidence.spec import S3Budget
+from exports.destinations import DestinationOptions, check_bundle_file, check_bundle_name, register_destination
 from exports.errors import DeliveryConflict, DeliveryError, DeliveryRefused
 
 DEFAULT_PART_SIZE = 8 << 20
@@ -58,6 +59,11 @@ class S3Destination:
     def from_url(cls, url: str, endpoint_url: str | None = None, **kw: Any) -> S3Destination:
         bucket, prefix = parse_s3_url(url)
         return cls(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, **kw)
+
+    @classmethod
+    def from_location(cls, where: str, options: DestinationOptions) -> S3Destination:
+        """``s3://bucket/prefix`` on the endpoint, with the part size and budget of ``options``."""
+        return cls.from_url(where, options.endpoint_url, part_size=options.part_size, budget=options.budget)
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -96,14 +102,10 @@ class S3Destination:
         return f"s3://{self.bucket}/{self.key(name)}"
 
     def key(self, name: str) -> str:
-        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
-            raise ValueError(f"bundle name {name!r} must be a plain file name not starting with '.'")
-        return self.prefix + name
+        return self.prefix + check_bundle_name(name)
 
     # Destination -------------------------------------------------------------------------
     def deliver(self, path: Path, name: str) -> str:
-        from exports.destinations import check_bundle_file
-
         path, key = Path(path), self.key(name)
         check_bundle_file(path)
         size = path.stat().st_size
@@ -331,3 +333,6 @@ def _read_parts(path: Path, part_size: int) -> Iterator[tuple[int, bytes]]:
 
 def _multipart_etag(md5s: list[bytes]) -> str:
     return f"{hashlib.md5(b''.join(md5s), usedforsecurity=False).hexdigest()}-{len(md5s)}"
+
+
+register_destination("s3", S3Destination.from_location)
