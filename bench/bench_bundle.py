@@ -6,15 +6,16 @@ same bytes to the same server.
 Targets: build + encrypt + upload MB/s >= 70 % of the baseline's; peak memory of
 the export <= 256 MB.
 
-* Server: moto's S3 server (``moto_server``) in its own process on 127.0.0.1.
+* Server: moto's S3 server (``python -m moto.server``) in its own process on 127.0.0.1.
 * Setup (not timed): a fresh installation whose evidence store holds ``--media-mb`` of
   random bytes (benign, ``--item-mb`` per item, sealed like any evidence), each item with a
   baseline verdict, and the INTERPOL route pointed at ``s3://bench/drop`` with media.
 * Measured, each in a fresh process (its peak RSS is the figure): (1) ``export_route``:
-  read and decrypt each item from the evidence store, write the tar, encrypt and sign into
-  the outbox, multipart upload, verify, record in the ledger; (2) the baseline: boto3's
-  ``upload_file`` (what ``aws s3 cp`` does: s3transfer, default TransferConfig) of the
-  finished bundle file to another key of the same server.
+  read and decrypt each item from the evidence store, write the tar, encrypt and sign it
+  while it is uploaded (streamed through boto3's managed transfer), check the object's size
+  and CRC32, record in the ledger; (2) the baseline: boto3's ``upload_file`` (what
+  ``aws s3 cp`` does: s3transfer, default TransferConfig) of the finished bundle file to
+  another key of the same server.
 
 MB/s counts the bundle's bytes (1 MB = 10^6 bytes). The machine is shared with other
 engineers' work (2 cores), so absolute figures vary from run to run; the ratio is measured
@@ -193,7 +194,7 @@ def main() -> None:
         ours = size / float(exported["seconds"]) / 1e6
         plain = size / float(baseline["seconds"]) / 1e6
         print(f"bundle: {size / 1e6:.0f} MB, {exported['items']} items (machine shared with other work; 2 cores)")
-        print(f"export (build + encrypt + sign + multipart upload + verify + ledger): "
+        print(f"export (build + encrypt + sign + upload + verify + ledger): "
               f"{exported['seconds']:.1f} s = {ours:.1f} MB/s, CPU {exported['cpu_s']:.1f} s, peak RSS {exported['peak_rss_mb']:.0f} MB "
               f"({exported['rss_before_mb']:.0f} MB before it started)")
         print(f"baseline (boto3 upload_file of the same bytes, same server): "

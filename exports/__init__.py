@@ -13,7 +13,7 @@ deliver, record), ``hashsets`` (Parquet and VICS JSON hash sets), ``inbound`` (i
 partner's bundle), ``opening`` (open a bundle file with key files).
 
 May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow``, ``catalog`` and
-``evidence`` (its S3 URL parsing).
+``evidence`` (its S3 URL parsing, refusals and client budget).
 Imported by ``hotline`` and ``flows``; it imports no other hotline package.
 """
 
