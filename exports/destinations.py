@@ -3,8 +3,8 @@ the registry that picks one by the URL scheme of a location (:func:`destination_
 
 Each kind of destination lives in a module of its own and registers itself here with
 :func:`register_destination`: ``exports.directory_destination`` (a path without a scheme, or
-``file:``) and ``exports.s3`` (``s3://bucket/prefix``). Adding one is adding such a module;
-nothing here names a kind.
+``file:``) and ``exports.s3_destination`` (``s3://bucket/prefix``), both imported by the
+package. Adding one is adding such a module; nothing here names a kind.
 
 A destination only ever receives finished bundle files, which are already encrypted and
 signed; it refuses anything that does not start with the bundle magic

@@ -28,7 +28,7 @@ from classification.known import contested_feedback, feedback_rows
 from exports import BundleError, Delivery, DestinationOptions, LocalDirectoryDrop, destination_for, export_pending
 from exports.destinations import Destination
 from exports.inbound import ImportResult, import_bundle
-from exports.keys import (
+from exports.key_files import (
     load_ed25519_public_key,
     load_x25519_public_key,
     raw_public_bytes,

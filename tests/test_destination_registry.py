@@ -19,7 +19,7 @@ from exports import (
     write_bundle,
 )
 from exports.destinations import check_bundle_file, check_bundle_name
-from exports.keys import generate_encryption_key, generate_signing_key
+from exports.key_files import generate_encryption_key, generate_signing_key
 from hotline.exchange import export_to_partner, poll_inbound
 from hotline.site import synthetic_image
 
