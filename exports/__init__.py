@@ -4,15 +4,16 @@ One job: build, encrypt, sign, deliver and open bundles, the files hotline excha
 the INTERPOL drop and partner hotlines. The byte format is specified in
 ``docs/bundle-format.md``; plaintext media never touches the disk on either side.
 
-Modules: ``keys`` (Ed25519/X25519 key files and fingerprints), ``format`` (the wire
-format's pure pieces), ``chunks`` (streaming chunk encryption and verification),
-``bundle`` (write and open), ``destinations`` (directories, and the seam),
-``s3`` (S3 destinations and inbound prefixes), ``outbound`` (routes and the outbox: build,
-deliver, record), ``hashsets`` (Parquet and VICS JSON hash sets), ``inbound`` (import a
-partner's bundle), ``opening`` (open a bundle file with key files).
+Modules: ``key_files`` (Ed25519/X25519 key files and fingerprints), ``format`` (the wire
+format's pure pieces), ``chunks`` (streaming chunk encryption and verification), ``bundle``
+(write and open), ``destinations`` (the seam: a registry of destinations by URL scheme),
+``directory_destination`` (directories), ``s3_destination`` (S3 destinations and inbound
+prefixes), ``outbound`` (routes and the outbox: build, deliver, record), ``hashsets``
+(Parquet and VICS JSON hash sets), ``inbound`` (import a partner's bundle), ``opening``
+(open a bundle file with key files).
 
 May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow``, ``catalog`` and
-``evidence`` (its S3 URL parsing).
+``evidence`` (its S3 URL parsing, refusals and client budget).
 Imported by ``hotline`` and ``flows``; it imports no other hotline package.
 """
 
@@ -26,7 +27,8 @@ from exports.bundle import (
     read_bundle,
     write_bundle,
 )
-from exports.destinations import Destination, LocalDirectoryDrop, destination_for
+from exports.destinations import Destination, DestinationOptions, destination_for, register_destination
+from exports.directory_destination import LocalDirectoryDrop
 from exports.errors import (
     BundleError,
     BundleMalformed,
@@ -42,10 +44,10 @@ from exports.errors import (
     UnknownSender,
     UnsupportedBundle,
 )
-from exports.keys import fingerprint
+from exports.key_files import fingerprint
 from exports.opening import open_bundle_file
 from exports.outbound import Delivery, Route, build_manifest, export_pending
-from exports.s3 import S3Destination
+from exports.s3_destination import S3Destination
 
 __all__ = [
     "BundleError",
@@ -60,6 +62,7 @@ __all__ = [
     "DeliveryRefused",
     "DeliveryError",
     "Destination",
+    "DestinationOptions",
     "ExportError",
     "KeyFileError",
     "LocalDirectoryDrop",
@@ -78,5 +81,6 @@ __all__ = [
     "open_bundle",
     "open_bundle_file",
     "read_bundle",
+    "register_destination",
     "write_bundle",
 ]

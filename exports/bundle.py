@@ -41,7 +41,7 @@ from exports.errors import (
     BundleTampered,
     UnknownSender,
 )
-from exports.keys import fingerprint, raw_public_bytes
+from exports.key_files import fingerprint, raw_public_bytes
 
 MANIFEST_NAME = "manifest.json"
 MEDIA_DIR = "media/"
@@ -111,24 +111,8 @@ def write_bundle(
     (they are added). Each item's digest is checked before it is written. If this raises
     part-way, ``out`` holds an unsigned, unfinished bundle that every reader refuses.
     """
-    if not recipients:
-        raise ValueError("a bundle needs at least one recipient")
-    fps = [fingerprint(r) for r in recipients]
-    if len(set(fps)) != len(fps):
-        raise ValueError(f"duplicate recipients: {fps!r}")
-    if not fmt.MIN_CHUNK_SIZE <= chunk_size <= fmt.MAX_CHUNK_SIZE:
-        raise ValueError(
-            f"chunk_size {chunk_size!r} is outside [{fmt.MIN_CHUNK_SIZE}, {fmt.MAX_CHUNK_SIZE}]"
-        )
-    reserved = sorted({"bundle_id", "format"} & manifest.keys())
-    if reserved:
-        raise ValueError(f"manifest keys {reserved!r} are set by write_bundle")
-
+    fps, bundle_id = _check_write(manifest, recipients, chunk_size, bundle_id)
     now = datetime.now(UTC).replace(microsecond=0)
-    if bundle_id is None:
-        bundle_id = uuid.uuid4().hex
-    elif not re.fullmatch(r"[0-9a-f]{32}", bundle_id):
-        raise ValueError(f"bundle_id must be 32 lowercase hex digits, got {bundle_id!r}")
     manifest_bytes = json.dumps(
         {
             **manifest,
@@ -160,20 +144,9 @@ def write_bundle(
         hdr_hash=fmt.header_hash(header_bytes),
         chunk_size=chunk_size,
     )
-    count = 0
-    seen: set[str] = set()
-    mtime = int(now.timestamp())
-    tar = _TarWriter(writer, mtime)
+    tar = _TarWriter(writer, int(now.timestamp()))
     tar.add(MANIFEST_NAME, manifest_bytes)
-    for sha256, data in media:
-        _check_item(sha256, data if check_digests else None, seen)
-        tar.add(MEDIA_DIR + sha256, data)
-        count += 1
-        del data  # before the next item is loaded: one item in memory at a time
-    names: set[str] = set()
-    for name, data in files:
-        _check_file(name, names)
-        tar.add(FILES_DIR + name, data)
+    count = _add_members(tar, media, files, check_digests)
     tar.close()
     writer.finish()
     signature = sender.sign(fmt.signature_message(sink.digest()))
@@ -187,6 +160,48 @@ def write_bundle(
         recipient_fingerprints=tuple(fps),
         created_at=header.created_at,
     )
+
+
+def _check_write(
+    manifest: Mapping[str, Any], recipients: Sequence[X25519PublicKey], chunk_size: int, bundle_id: str | None
+) -> tuple[list[str], str]:
+    """Refuse what :func:`write_bundle` cannot write; the recipients' fingerprints and the
+    bundle ID (drawn at random unless given)."""
+    if not recipients:
+        raise ValueError("a bundle needs at least one recipient")
+    fps = [fingerprint(r) for r in recipients]
+    if len(set(fps)) != len(fps):
+        raise ValueError(f"duplicate recipients: {fps!r}")
+    if not fmt.MIN_CHUNK_SIZE <= chunk_size <= fmt.MAX_CHUNK_SIZE:
+        raise ValueError(
+            f"chunk_size {chunk_size!r} is outside [{fmt.MIN_CHUNK_SIZE}, {fmt.MAX_CHUNK_SIZE}]"
+        )
+    reserved = sorted({"bundle_id", "format"} & manifest.keys())
+    if reserved:
+        raise ValueError(f"manifest keys {reserved!r} are set by write_bundle")
+    if bundle_id is None:
+        bundle_id = uuid.uuid4().hex
+    elif not re.fullmatch(r"[0-9a-f]{32}", bundle_id):
+        raise ValueError(f"bundle_id must be 32 lowercase hex digits, got {bundle_id!r}")
+    return fps, bundle_id
+
+
+def _add_members(
+    tar: _TarWriter, media: Iterable[tuple[str, bytes]], files: Iterable[tuple[str, bytes]], check_digests: bool
+) -> int:
+    """Media items, then attached files, each checked; returns how many media items."""
+    count = 0
+    seen: set[str] = set()
+    for sha256, data in media:
+        _check_item(sha256, data if check_digests else None, seen)
+        tar.add(MEDIA_DIR + sha256, data)
+        count += 1
+        del data  # before the next item is loaded: one item in memory at a time
+    names: set[str] = set()
+    for name, data in files:
+        _check_file(name, names)
+        tar.add(FILES_DIR + name, data)
+    return count
 
 
 def open_bundle(

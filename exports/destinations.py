@@ -1,28 +1,34 @@
-"""Where finished bundles go, and where partners' bundles arrive: the Destination seam, a
-local (or mounted) directory, and S3 (``exports.s3``), chosen by :func:`destination_for`.
+"""Where finished bundles go, and where partners' bundles arrive: the Destination seam and
+the registry that picks one by the URL scheme of a location (:func:`destination_for`).
+
+Each kind of destination lives in a module of its own and registers itself here with
+:func:`register_destination`: ``exports.directory_destination`` (a path without a scheme, or
+``file:``) and ``exports.s3_destination`` (``s3://bucket/prefix``), both imported by the
+package. Adding one is adding such a module; nothing here names a kind.
 
 A destination only ever receives finished bundle files, which are already encrypted and
-signed; it refuses anything that does not start with the bundle magic, so a plaintext file
-cannot be dropped by mistake. Delivery is idempotent: the same name with the same bytes is
-a no-op, the same name with different bytes is a :class:`DeliveryConflict`.
+signed; it refuses anything that does not start with the bundle magic
+(:func:`check_bundle_file`), so a plaintext file cannot be dropped by mistake. Delivery is
+idempotent: the same name with the same bytes is a no-op, the same name with different bytes
+is a :class:`DeliveryConflict`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
-from exports.errors import DeliveryConflict, DeliveryError
+from evidence.spec import S3Budget
+from exports.errors import DeliveryError
 from exports.format import MAGIC
 
 
+@runtime_checkable
 class Destination(Protocol):
-    """A place bundles are delivered to and picked up from: a directory or S3."""
+    """A place bundles are delivered to and picked up from."""
 
     def deliver(self, path: Path, name: str) -> str:
         """Put the bundle file at ``path`` there as ``name``; return where it now is."""
@@ -45,76 +51,73 @@ class Destination(Protocol):
         ...
 
 
-def destination_for(where: str, endpoint_url: str | None = None, **s3: Any) -> Destination:
-    """``s3://bucket/prefix`` -> :class:`~exports.s3.S3Destination` (``s3`` keyword arguments
-    go to it); anything else is a local directory path."""
-    if where.startswith("s3://"):
-        from exports.s3 import S3Destination
+@runtime_checkable
+class StreamingDestination(Destination, Protocol):
+    """A destination that takes a bundle while it is being written, so no copy is written
+    locally; the upload becomes visible only when the stream is completed."""
 
-        return S3Destination.from_url(where, endpoint_url, **s3)
-    if "://" in where:
-        raise ValueError(f"destination {where!r} is neither s3://bucket/prefix nor a directory path")
-    return LocalDirectoryDrop(Path(where))
+    def open_stream(self, name: str) -> BundleStream:
+        """A stream to write bundle ``name`` into."""
+        ...
+
+    def discard_incomplete(self, name: str) -> None:
+        """Remove what a run that died mid-stream left of ``name``."""
+        ...
+
+
+class BundleStream(Protocol):
+    """The writing end of a streamed delivery."""
+
+    def write(self, data: bytes | memoryview) -> int: ...
+
+    def complete(self) -> str:
+        """Make the bundle visible under its name (the commit point); returns where it is."""
+        ...
+
+    def abort(self) -> None:
+        """Give up: nothing becomes visible under the bundle's name."""
+        ...
 
 
 @dataclass(frozen=True)
-class LocalDirectoryDrop:
-    """Copies bundles into ``root`` atomically: temp file in ``root``, fsync, rename.
+class DestinationOptions:
+    """What an installation's settings say about reaching destinations; each kind takes
+    what applies to it and ignores the rest."""
 
-    ``root`` must already exist: a missing drop (say, an unmounted share) is an error,
-    not something to create. Temp files are named ``.<name>.*.part``.
-    """
+    endpoint_url: str | None = None  # object stores: the endpoint (None: AWS)
+    part_size: int = 8 << 20  # object stores: the size of an upload's parts
+    budget: S3Budget = field(default_factory=S3Budget)  # object stores: timeouts and attempts per request
 
-    root: Path
-    file_mode: int = 0o640
 
-    def deliver(self, path: Path, name: str) -> str:
-        path, target = Path(path), self._target(name)
-        check_bundle_file(path)
-        if not self.root.is_dir():
-            raise DeliveryError(f"drop directory {str(self.root)!r} does not exist")
-        if target.exists():
-            if _same_bytes(path, target):
-                return str(target)
-            raise DeliveryConflict(
-                f"{str(target)!r} already exists with different content"
-            )
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-                out.flush()
-                os.fchmod(out.fileno(), self.file_mode)
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.root)
-        return str(target)
+Opener = Callable[[str, DestinationOptions], Destination]
+_OPENERS: dict[str, Opener] = {}
 
-    def exists(self, name: str) -> bool:
-        return self._target(name).is_file()
 
-    def locate(self, name: str) -> str:
-        return str(self._target(name))
+def register_destination(scheme: str, opener: Opener) -> None:
+    """Locations ``<scheme>://...`` (``scheme`` "": a path without one) are opened by
+    ``opener(location, options)``."""
+    scheme = scheme.lower()
+    if _OPENERS.get(scheme, opener) != opener:  # the same opener again (a module imported twice) is fine
+        raise ValueError(f"the destination scheme {scheme!r} is registered already")
+    _OPENERS[scheme] = opener
 
-    def list_bundles(self) -> list[str]:
-        if not self.root.is_dir():
-            raise DeliveryError(f"directory {str(self.root)!r} does not exist")
-        found = [p for p in self.root.glob("*.hlb") if p.is_file() and not p.name.startswith(".")]
-        return [p.name for p in sorted(found, key=lambda p: (p.stat().st_mtime, p.name))]
 
-    def fetch(self, name: str, into: Path) -> Path:
-        shutil.copyfile(self._target(name), into)
-        return Path(into)
+def scheme_of(where: str) -> str:
+    """``s3://b/p`` -> ``s3``; ``file:/srv/drop`` -> ``file``; ``/srv/drop`` -> ``""``."""
+    if "://" in where:
+        return where.split("://", 1)[0].lower()
+    return "file" if where.startswith("file:") else ""
 
-    def _target(self, name: str) -> Path:
-        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
-            raise ValueError(
-                f"bundle name {name!r} must be a plain file name not starting with '.'"
-            )
-        return Path(self.root) / name
+
+def destination_for(where: str, options: DestinationOptions | None = None) -> Destination:
+    """The destination at ``where``, by its scheme."""
+    scheme = scheme_of(where)
+    opener = _OPENERS.get(scheme)
+    if opener is None:
+        known = ", ".join(f"{s}:" for s in sorted(_OPENERS) if s)
+        raise ValueError(f"destination {where!r}: no destination is registered for {scheme + ':'!r} "
+                         f"(known: {known}, or a directory path)")
+    return opener(where, options or DestinationOptions())
 
 
 def check_bundle_file(path: Path) -> None:
@@ -132,10 +135,11 @@ def check_bundle_file(path: Path) -> None:
         )
 
 
-def _same_bytes(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    return sha256_of_file(a) == sha256_of_file(b)
+def check_bundle_name(name: str) -> str:
+    """``name`` if it is a plain file name not starting with '.', else ValueError."""
+    if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"bundle name {name!r} must be a plain file name not starting with '.'")
+    return name
 
 
 def sha256_of_file(path: Path) -> tuple[str, int]:
@@ -147,11 +151,3 @@ def sha256_of_file(path: Path) -> tuple[str, int]:
             h.update(block)
             size += len(block)
     return h.hexdigest(), size
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

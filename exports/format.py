@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from exports.errors import BundleMalformed, BundleTampered, UnsupportedBundle
-from exports.keys import fingerprint, raw_public_bytes
+from exports.key_files import fingerprint, raw_public_bytes
 
 MAGIC = b"HLBUNDLE"
 FORMAT_VERSION = 1

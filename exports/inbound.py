@@ -33,7 +33,7 @@ from catalog.exchange_ledger.records import Partner
 from exports.bundle import read_bundle
 from exports.destinations import sha256_of_file
 from exports.errors import BundleError, BundleMalformed, BundleReplayed
-from exports.keys import fingerprint
+from exports.key_files import fingerprint
 from exports.outbound import KINDS
 
 _HEX = re.compile(r"^[0-9a-f]+$")

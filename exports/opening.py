@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from exports.bundle import OpenedBundle, open_bundle
-from exports.keys import load_x25519_private_key
+from exports.key_files import load_x25519_private_key
 
 
 def open_bundle_file(

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from catalog.catalog import Catalog
 from catalog.exchange_ledger.records import ExportCandidate
 from exports.bundle import write_bundle
-from exports.destinations import Destination, sha256_of_file
+from exports.destinations import BundleStream, Destination, StreamingDestination, sha256_of_file
 from exports.errors import DeliveryRefused, ExportError
 from exports.hashsets import hash_set_files
 
@@ -228,13 +228,12 @@ def _build(
     return pending.bundle_id, None
 
 
-def _open_stream(destination: Destination, name: str) -> Any:
+def _open_stream(destination: Destination, name: str) -> BundleStream | None:
     """A streamed upload to ``destination`` if it offers one and is reachable, else None."""
-    opener = getattr(destination, "open_stream", None)
-    if opener is None:
+    if not isinstance(destination, StreamingDestination):
         return None
     try:
-        return opener(name)
+        return destination.open_stream(name)
     except DeliveryRefused:  # no bucket, no access: building the bundle would not help
         raise
     except Exception:  # noqa: BLE001 - the store is down: build into the outbox, deliver later
@@ -276,7 +275,8 @@ def _flush(
         elif pending.sha256 is not None and destination.exists(name):  # the run died after delivering
             location = destination.locate(name)
         else:  # never finished, or torn by a crash, and never delivered
-            getattr(destination, "discard_incomplete", lambda _name: None)(name)
+            if isinstance(destination, StreamingDestination):
+                destination.discard_incomplete(name)
             bundle.unlink(missing_ok=True)
             sidecar.unlink()
             continue

@@ -26,10 +26,10 @@ from catalog.errors import NotFound
 from catalog.exchange_ledger.records import Partner
 from catalog.known_sets.records import PARTNER_SOURCE
 from classification.known import contested_feedback, feedback_rows
-from exports import BundleError, Delivery, destination_for, export_pending
-from exports.destinations import Destination, LocalDirectoryDrop
+from exports import BundleError, Delivery, DestinationOptions, LocalDirectoryDrop, destination_for, export_pending
+from exports.destinations import Destination
 from exports.inbound import ImportResult, import_bundle
-from exports.keys import (
+from exports.key_files import (
     load_ed25519_public_key,
     load_x25519_public_key,
     raw_public_bytes,
@@ -54,13 +54,13 @@ def partner_from_key_files(
     hash_sets: bool = True,
 ) -> Partner:
     """A partner record from its public key files (PEM), checked: the destination must be a
-    directory path or an s3:// URL, the countries two-letter codes."""
+    location some destination takes (a directory path, an s3:// URL), the countries two-letter codes."""
     bad = [c for c in countries if len(c) != 2 or not c.isalpha()]
     if not countries or bad:
         raise ValueError(f"countries must be two-letter ISO 3166 codes, got {countries!r}")
     if not signing_keys:
         raise ValueError("a partner needs at least one signing (Ed25519) public key")
-    destination_for(destination, endpoint_url)  # refuses what is neither
+    destination_for(destination, DestinationOptions(endpoint_url))  # refuses a location no destination takes
 
     def b64(key: object) -> str:
         return base64.b64encode(raw_public_bytes(key)).decode("ascii")  # type: ignore[arg-type]
@@ -74,7 +74,7 @@ def partner_from_key_files(
 
 
 def _destination(inst: Installation, where: str, endpoint_url: str | None) -> Destination:
-    return destination_for(where, endpoint_url, part_size=inst.settings.s3_part_size, budget=inst.s3_budget)
+    return destination_for(where, DestinationOptions(endpoint_url, inst.settings.s3_part_size, inst.s3_budget))
 
 
 def interpol_route(inst: Installation) -> Route:
@@ -238,4 +238,4 @@ def poll_inbound(inst: Installation, *, actor: str) -> PollResult:
 def _location(source: Destination, name: str) -> str:
     if isinstance(source, LocalDirectoryDrop):
         return str((source.root / name).resolve())
-    return source.url(name)  # type: ignore[attr-defined]
+    return source.locate(name)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from evidence import new_data_key, write_data_key
 from exports.errors import KeyFileError
-from exports.keys import (
+from exports.key_files import (
     PrivateKey,
     fingerprint,
     generate_encryption_key,

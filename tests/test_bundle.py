@@ -31,12 +31,12 @@ from exports import (
     UnsupportedBundle,
     fingerprint,
     iter_bundle_media,
-    keys,
+    key_files,
     open_bundle,
     write_bundle,
 )
 from exports import format as fmt
-from exports.keys import raw_public_bytes
+from exports.key_files import raw_public_bytes
 
 MEDIA = [
     (hashlib.sha256(b).hexdigest(), b)
@@ -55,17 +55,17 @@ MANIFEST = {
 
 @pytest.fixture(scope="module")
 def sender() -> Ed25519PrivateKey:
-    return keys.generate_signing_key()
+    return key_files.generate_signing_key()
 
 
 @pytest.fixture(scope="module")
 def alice() -> X25519PrivateKey:
-    return keys.generate_encryption_key()
+    return key_files.generate_encryption_key()
 
 
 @pytest.fixture(scope="module")
 def bob() -> X25519PrivateKey:
-    return keys.generate_encryption_key()
+    return key_files.generate_encryption_key()
 
 
 def make(sender, recipients, media=MEDIA, chunk_size=fmt.DEFAULT_CHUNK_SIZE) -> bytes:
@@ -301,7 +301,7 @@ def test_wrong_recipient(sender, alice, bob):
 
 def test_untrusted_sender(sender, alice):
     data = make(sender, [alice])
-    other = keys.generate_signing_key()
+    other = key_files.generate_signing_key()
     with pytest.raises(UnknownSender, match=fingerprint(sender.public_key())):
         opened(data, alice, trusted_senders=[other.public_key()])
     with pytest.raises(UnknownSender):
@@ -499,27 +499,27 @@ def test_vectors_are_in_the_doc():
 
 
 def test_key_files_round_trip(tmp_path):
-    sk, ek = keys.generate_signing_key(), keys.generate_encryption_key()
-    keys.save_private_key(tmp_path / "sign.pem", sk)
-    keys.save_private_key(tmp_path / "enc.pem", ek)
-    keys.save_public_key(tmp_path / "sign.pub.pem", sk.public_key())
-    keys.save_public_key(tmp_path / "enc.pub.pem", ek.public_key())
+    sk, ek = key_files.generate_signing_key(), key_files.generate_encryption_key()
+    key_files.save_private_key(tmp_path / "sign.pem", sk)
+    key_files.save_private_key(tmp_path / "enc.pem", ek)
+    key_files.save_public_key(tmp_path / "sign.pub.pem", sk.public_key())
+    key_files.save_public_key(tmp_path / "enc.pub.pem", ek.public_key())
     assert stat.S_IMODE((tmp_path / "sign.pem").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "enc.pem").stat().st_mode) == 0o600
     assert b"BEGIN PRIVATE KEY" in (tmp_path / "sign.pem").read_bytes()
     assert b"BEGIN PUBLIC KEY" in (tmp_path / "enc.pub.pem").read_bytes()
 
     fp = fingerprint
-    assert fp(keys.load_ed25519_private_key(tmp_path / "sign.pem").public_key()) == fp(
+    assert fp(key_files.load_ed25519_private_key(tmp_path / "sign.pem").public_key()) == fp(
         sk.public_key()
     )
-    assert fp(keys.load_x25519_private_key(tmp_path / "enc.pem").public_key()) == fp(
+    assert fp(key_files.load_x25519_private_key(tmp_path / "enc.pem").public_key()) == fp(
         ek.public_key()
     )
-    assert fp(keys.load_ed25519_public_key(tmp_path / "sign.pub.pem")) == fp(
+    assert fp(key_files.load_ed25519_public_key(tmp_path / "sign.pub.pem")) == fp(
         sk.public_key()
     )
-    assert fp(keys.load_x25519_public_key(tmp_path / "enc.pub.pem")) == fp(
+    assert fp(key_files.load_x25519_public_key(tmp_path / "enc.pub.pem")) == fp(
         ek.public_key()
     )
     assert (
@@ -529,35 +529,35 @@ def test_key_files_round_trip(tmp_path):
 
 
 def test_key_files_refusals(tmp_path):
-    sk = keys.generate_signing_key()
+    sk = key_files.generate_signing_key()
     path = tmp_path / "sign.pem"
-    keys.save_private_key(path, sk)
+    key_files.save_private_key(path, sk)
     before = path.read_bytes()
     with pytest.raises(KeyFileError, match="already exists"):
-        keys.save_private_key(path, keys.generate_signing_key())
+        key_files.save_private_key(path, key_files.generate_signing_key())
     with pytest.raises(KeyFileError, match="already exists"):
-        keys.save_public_key(path, sk.public_key())
+        key_files.save_public_key(path, sk.public_key())
     assert path.read_bytes() == before
 
     with pytest.raises(KeyFileError, match=r"missing\.pem.*does not exist"):
-        keys.load_ed25519_private_key(tmp_path / "missing.pem")
+        key_files.load_ed25519_private_key(tmp_path / "missing.pem")
     with pytest.raises(
         KeyFileError, match="holds a Ed25519 private key, expected a X25519 private key"
     ):
-        keys.load_x25519_private_key(path)
+        key_files.load_x25519_private_key(path)
     with pytest.raises(KeyFileError, match="does not hold a PEM public key"):
-        keys.load_ed25519_public_key(path)
-    keys.save_public_key(
-        tmp_path / "enc.pub.pem", keys.generate_encryption_key().public_key()
+        key_files.load_ed25519_public_key(path)
+    key_files.save_public_key(
+        tmp_path / "enc.pub.pem", key_files.generate_encryption_key().public_key()
     )
     with pytest.raises(
         KeyFileError,
         match="enc.pub.pem.*X25519 public key, expected a Ed25519 public key",
     ):
-        keys.load_ed25519_public_key(tmp_path / "enc.pub.pem")
+        key_files.load_ed25519_public_key(tmp_path / "enc.pub.pem")
     (tmp_path / "junk.pem").write_bytes(b"not a key")
     with pytest.raises(KeyFileError, match="junk.pem"):
-        keys.load_ed25519_private_key(tmp_path / "junk.pem")
+        key_files.load_ed25519_private_key(tmp_path / "junk.pem")
 
 
 # --- destinations ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from exports import (
     iter_bundle_files,
     write_bundle,
 )
-from exports.keys import generate_encryption_key, generate_signing_key
+from exports.key_files import generate_encryption_key, generate_signing_key
 from exports.outbound import MANIFEST_KIND
 from hashing import hash_image, import_known_set, match_stored_media
 from hotline.cli import app

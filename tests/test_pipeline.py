@@ -162,7 +162,7 @@ def test_the_crawler_refuses_local_addresses_that_are_not_allow_listed(
 
 
 def test_a_bundle_for_another_recipient_is_refused(installation: Installation, tmp_path: Path) -> None:
-    from exports.keys import generate_encryption_key, save_private_key
+    from exports.key_files import generate_encryption_key, save_private_key
 
     other = tmp_path / "other.key"
     save_private_key(other, generate_encryption_key())

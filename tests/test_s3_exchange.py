@@ -14,11 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
+import boto3.s3.transfer
 import pytest
 from exchange_support import confirmed_item, make_installation, register
 
 from exports import DeliveryConflict, DeliveryError, S3Destination, write_bundle
-from exports.keys import generate_encryption_key, generate_signing_key
+from exports.key_files import generate_encryption_key, generate_signing_key
+from exports.s3_destination import crc32_of_file
 from hotline.exchange import export_to_partner, poll_inbound
 
 BUCKET = "exchange"
@@ -27,12 +29,15 @@ MiB = 1 << 20
 
 class FlakyS3Proxy:
     """Forwards S3 requests to ``upstream``; can fail every UploadPart after the first
-    ``fail_parts_after`` with HTTP 500, or drop the last part from CompleteMultipartUpload."""
+    ``fail_parts_after`` with HTTP 500, drop the last part from CompleteMultipartUpload, or
+    answer HEAD with an ETag that is not the MD5 of the object, as S3 does on SSE-KMS and
+    SSE-C buckets (``opaque_etags``)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.removeprefix("http://")
         self.fail_parts_after: int | None = None
         self.drop_last_part = False
+        self.opaque_etags = False
         self.parts_seen = 0
         self.failures = 0
         self._lock = threading.Lock()
@@ -65,6 +70,8 @@ class FlakyS3Proxy:
                 data = reply.read()
                 self.send_response(reply.status)
                 for k, v in reply.getheaders():
+                    if k.lower() == "etag" and proxy.opaque_etags and self.command == "HEAD":
+                        v = f'"{os.urandom(16).hex()}"'
                     if k.lower() not in ("transfer-encoding", "content-length", "connection", "server", "date"):
                         self.send_header(k, v)
                 length = reply.getheader("Content-Length") if self.command == "HEAD" else None
@@ -142,6 +149,8 @@ def test_multipart_delivery_is_verified_and_idempotent(s3, moto_url: str, proxy:
     assert dest.deliver(big, "hotline-big.hlb") == f"s3://{BUCKET}/drop/hotline-big.hlb"
     head = s3.head_object(Bucket=BUCKET, Key="drop/hotline-big.hlb")
     assert head["ContentLength"] == big.stat().st_size and head["ETag"].endswith('-3"')  # three parts
+    head = s3.head_object(Bucket=BUCKET, Key="drop/hotline-big.hlb", ChecksumMode="ENABLED")
+    assert (head["ChecksumType"], head["ChecksumCRC32"]) == ("FULL_OBJECT", crc32_of_file(big))  # S3's own
     assert dest.deliver(big, "hotline-big.hlb") == f"s3://{BUCKET}/drop/hotline-big.hlb"  # no-op
     dest.deliver(small, "hotline-small.hlb")
     assert dest.list_bundles() == ["hotline-big.hlb", "hotline-small.hlb"]
@@ -157,9 +166,57 @@ def test_multipart_delivery_is_verified_and_idempotent(s3, moto_url: str, proxy:
     # A store that loses a part: the object fails verification and is removed.
     proxy.drop_last_part = True
     lossy = S3Destination.from_url(f"s3://{BUCKET}/drop", proxy.url, part_size=5 * MiB)
-    with pytest.raises(DeliveryError, match=r"failed verification after upload: has \(size, ETag\) \(10485760, '[0-9a-f]+-2'\)"):
+    with pytest.raises(DeliveryError, match=r"failed verification after upload: has \(size, CRC32\) \(10485760, '[A-Za-z0-9+/]+=*'\)"):
         lossy.deliver(big, "hotline-lossy.hlb")
     assert "drop/hotline-lossy.hlb" not in _keys(s3)
+
+
+def test_uploads_are_accepted_where_the_etag_is_not_the_md5(s3, moto_url: str, proxy: FlakyS3Proxy,
+                                                           tmp_path: Path) -> None:
+    """On SSE-KMS and SSE-C buckets an object's ETag is not the MD5 of its data: a correct
+    upload, single or multipart, delivered or streamed, is accepted and not removed, and
+    delivering it again is a no-op."""
+    proxy.opaque_etags = True
+    dest = S3Destination.from_url(f"s3://{BUCKET}/kms", proxy.url, part_size=5 * MiB)
+    for size in (1000, 12 * MiB):
+        bundle = _bundle_file(tmp_path / f"b{size}.hlb", size)
+        assert dest.deliver(bundle, f"hotline-{size}.hlb") == f"s3://{BUCKET}/kms/hotline-{size}.hlb"
+        assert dest.deliver(bundle, f"hotline-{size}.hlb") == f"s3://{BUCKET}/kms/hotline-{size}.hlb"  # no-op
+        stream = dest.open_stream(f"hotline-streamed-{size}.hlb")
+        data = bundle.read_bytes()
+        for at in range(0, len(data), 1 << 16):
+            stream.write(data[at:at + (1 << 16)])
+        assert stream.complete() == f"s3://{BUCKET}/kms/hotline-streamed-{size}.hlb"
+        for key in (f"kms/hotline-{size}.hlb", f"kms/hotline-streamed-{size}.hlb"):
+            assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
+
+
+def test_an_abandoned_stream_leaves_nothing_under_the_name(s3, moto_url: str, tmp_path: Path) -> None:
+    """A bundle whose writing stops (the run failed while building it) never appears, whether
+    it had started a multipart upload or still fitted one part."""
+    dest = S3Destination.from_url(f"s3://{BUCKET}/drop", moto_url, part_size=5 * MiB)
+    data = _bundle_file(tmp_path / "big.hlb", 12 * MiB).read_bytes()
+    for written in (1000, 11 * MiB):
+        stream = dest.open_stream(f"hotline-{written}.hlb")
+        for at in range(0, written, 1 << 16):
+            stream.write(data[at:min(written, at + (1 << 16))])
+        stream.abort()
+        with pytest.raises(DeliveryError, match="abandoned"):
+            stream.complete()
+    assert _keys(s3) == [] and s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_an_object_uploaded_in_other_parts_is_recognised(s3, moto_url: str, tmp_path: Path) -> None:
+    """The same bundle already there, uploaded with another part size (an earlier run with
+    another setting, or by hand): delivering it is a no-op, not a conflict."""
+    bundle = _bundle_file(tmp_path / "big.hlb", 12 * MiB)
+    s3.upload_file(str(bundle), BUCKET, "drop/hotline-big.hlb",
+                   Config=boto3.s3.transfer.TransferConfig(multipart_threshold=6 * MiB, multipart_chunksize=6 * MiB))
+    dest = S3Destination.from_url(f"s3://{BUCKET}/drop", moto_url, part_size=5 * MiB)
+    assert dest.deliver(bundle, "hotline-big.hlb") == f"s3://{BUCKET}/drop/hotline-big.hlb"
+    other = _bundle_file(tmp_path / "other.hlb", 12 * MiB)
+    with pytest.raises(DeliveryConflict):
+        dest.deliver(other, "hotline-big.hlb")
 
 
 def test_outage_mid_upload_is_retried_without_loss_or_duplicates(s3, moto_url: str, proxy: FlakyS3Proxy,
