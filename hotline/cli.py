@@ -667,7 +667,7 @@ def classify(
         result: dict[str, Any] = {"sha256": sha256, "verdict": parsed.value, "analyst": who}
     else:
         from classification import decide_item, grading
-        from review.config import review_config
+        from hotline.installation import review_config
 
         graded = grading(age_group=age_group or "", depiction=depiction or "", genders=gender or (),
                          sexual_activity=sexual_activity, genital_focus=genital_focus, severity=severity,
@@ -896,7 +896,7 @@ def profile_check(file: Path, as_json: JsonOpt = False) -> None:
 def profile_recompute(as_json: JsonOpt = False) -> None:
     """Re-derive verdicts after a law profile changed (exported and hand-set verdicts stay)."""
     from classification import recompute
-    from review.config import review_config
+    from hotline.installation import review_config
 
     inst = _open()
     summary = recompute(inst.catalog, review_config(inst.settings), requested_by=_actor(inst))
@@ -913,7 +913,7 @@ def profile_recompute(as_json: JsonOpt = False) -> None:
 def queue_clusters(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt = False) -> None:
     """Clusters of near-duplicates waiting for an analyst, in priority order."""
     from classification import cluster_queue
-    from review.config import review_config
+    from hotline.installation import review_config
 
     inst = _open()
     config = review_config(inst.settings)

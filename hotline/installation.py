@@ -1,7 +1,8 @@
 """An installation: the data directory, opened. ``init`` creates it, ``open`` uses it.
 
 Everything a flow or a command needs (the catalog, the evidence store, the keys, the
-known-set folder) is reached through one ``Installation``, built from the one ``Settings``.
+known-set folder, how media are hashed and how decisions are made) is reached through one
+``Installation``, built from the one ``Settings``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from catalog import Catalog, Verdict
 from catalog.records import PendingMedia, Report
 from catalog.users import SYSTEM
+from classification import ClusteringConfig, ReviewConfig, load_profile_set
 from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
 from hashing import KnownSetFile
@@ -31,6 +34,18 @@ if TYPE_CHECKING:
 
 class NotInitialised(RuntimeError):
     """The data directory has not been set up with ``hotline init``."""
+
+
+def review_config(settings: Settings) -> ReviewConfig:
+    """How decisions are made under ``settings``: law profiles (baseline, the home country,
+    ``law_profiles``), lease, priority and clustering (the review rules are the catalog's)."""
+    return ReviewConfig(
+        profiles=load_profile_set(settings.country, settings.law_profiles, [settings.law_profiles_dir],
+                                  allow_baseline_override=settings.allow_interpol_profile),
+        lease=timedelta(minutes=settings.review_lease_minutes),
+        priority=tuple(settings.queue_priority),
+        clustering=ClusteringConfig(pdq_threshold=settings.cluster_pdq_threshold),
+    )
 
 
 _SHARED_LOCK = threading.Lock()

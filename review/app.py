@@ -38,9 +38,8 @@ from classification.errors import ClassificationError
 from classification.known import contest_match
 from classification.review import confirm, profiles_changed, recompute, set_by_hand, split_item
 from evidence.errors import EvidenceError
-from hotline.installation import Installation
+from hotline.installation import Installation, review_config
 from review import auth
-from review.config import review_config
 from review.media import MediaUnavailable, ThumbnailCache, placeholder, render
 from review.passwords import hash_password
 
