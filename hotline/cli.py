@@ -1316,7 +1316,7 @@ def demo(
 ) -> None:
     """Serve a generated benign site on 127.0.0.1, report it, process it and show the outcome."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
-    from hotline.demo import run_demo
+    from hotline.demo.gallery_demo import run_demo
 
     result = run_demo(_settings(), images=images, quiet=as_json)
     if as_json:

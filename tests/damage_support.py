@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from catalog import CrawlResult, MediaRecord, SightingRecord
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
 from hotline.settings import Settings
-from hotline.site import synthetic_image
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
 DAMAGE = ("truncated", "zeroed header", "garbage in the middle")

@@ -1,6 +1,6 @@
 """Shared by the exchange tests: two installations (ours and a partner's), confirmed items
 with sightings in given countries, and registering each installation at the other.
-All media are synthetic: Pillow pictures from ``hotline.site`` or random bytes."""
+All media are synthetic: Pillow pictures from ``hotline.demo.local_site`` or random bytes."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from exports.keys import generate_encryption_key, generate_signing_key
 from exports.outbound import MANIFEST_KIND
 from hashing import hash_image, import_known_set, match_stored_media
 from hotline.cli import app
+from hotline.demo.local_site import synthetic_image
 from hotline.exchange import (
     INTERPOL,
     export_route,
@@ -38,7 +39,6 @@ from hotline.exchange import (
     poll_inbound,
 )
 from hotline.installation import Installation
-from hotline.site import synthetic_image
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from catalog import CrawlResult, MediaRecord, SightingRecord, Verdict
 from catalog.schema import verdicts
 from hashing import hash_image
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
 from hotline.maintenance import doctor, purge_evidence
-from hotline.site import synthetic_image
 
 
 def _item(inst: Installation, seed: int) -> str:
