@@ -89,8 +89,8 @@ def run_export() -> dict[str, object]:
     crawler and hashing libraries that opening a whole installation imports."""
     from catalog import Catalog
     from evidence import LocalEvidenceStore, load_data_key
-    from hotline.exchange import export_route, interpol_route
-    from hotline.keys import InstallationKeys
+    from hotline.installation_keys import InstallationKeys
+    from hotline.services.partner_exchange import export_route, interpol_route
     from hotline.settings import Settings
 
     settings = Settings()

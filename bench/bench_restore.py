@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from catalog import CrawlResult, MediaRecord, SightingRecord  # noqa: E402
-from hotline.backup import check_evidence, make_backup, restore_backup  # noqa: E402
 from hotline.installation import Installation  # noqa: E402
+from hotline.services.installation_backup import check_evidence, make_backup, restore_backup  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 
 

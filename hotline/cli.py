@@ -94,7 +94,7 @@ def _open(*, read_only: bool = False):  # noqa: ANN202
 
 def _actor(inst: Any) -> str:
     """Who a command acts as: the logged-in user, else the operator account (never a typed name)."""
-    from hotline.identity import actor
+    from hotline.services.identity import actor
 
     return actor(inst)
 
@@ -587,7 +587,7 @@ def known_feedback(
 ) -> None:
     """Export contested matches not yet told to their source, for the operator to hand over
     (partners' sets are told in the next bundle to the partner instead)."""
-    from hotline.exchange import export_feedback_file
+    from hotline.services.partner_exchange import export_feedback_file
 
     inst = _open()
     written = export_feedback_file(inst, out, source=source, actor=_actor(inst))
@@ -655,7 +655,7 @@ def classify(
     profiles), or a verdict alone. You act as the analyst or senior logged in with `hotline login`."""
     from classification import classify as record
     from classification import parse_verdict
-    from hotline.identity import require_user
+    from hotline.services.identity import require_user
 
     parsed = parse_verdict(verdict) if verdict else None
     inst = _open()
@@ -696,7 +696,7 @@ def login(
     as_json: JsonOpt = False,
 ) -> None:
     """Log in as a user of this installation: later commands act as them (token file, mode 0600)."""
-    from hotline.identity import login as log_in
+    from hotline.services.identity import login as log_in
 
     inst = _open()
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else str(typer.prompt("Password", hide_input=True))
@@ -711,7 +711,7 @@ def login(
 @handles_errors
 def logout(as_json: JsonOpt = False) -> None:
     """End this command line's login (the token stops working and its file is removed)."""
-    from hotline.identity import logout as log_out
+    from hotline.services.identity import logout as log_out
 
     name = log_out(_open())
     if as_json:
@@ -724,7 +724,7 @@ def logout(as_json: JsonOpt = False) -> None:
 @handles_errors
 def whoami(as_json: JsonOpt = False) -> None:
     """Who the command line acts as: the logged-in user, or the operator account."""
-    from hotline.identity import current_user
+    from hotline.services.identity import current_user
 
     user = current_user(_open())
     info = {"name": user.name, "role": user.role} if user else {"name": "system", "role": "operator account"}
@@ -1042,7 +1042,7 @@ def partner_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a partner hotline, or update it."""
-    from hotline.exchange import partner_from_key_files
+    from hotline.services.partner_exchange import partner_from_key_files
 
     inst = _open()
     partner = partner_from_key_files(
@@ -1087,7 +1087,7 @@ def partner_remove(name: str, as_json: JsonOpt = False) -> None:
 def bundle_import(file: Path, as_json: JsonOpt = False) -> None:
     """Verify, decrypt and import a partner's bundle: reports for our jurisdiction, its
     baseline hashes as a known set. A refusal is recorded and reported."""
-    from hotline.exchange import import_bundle_file
+    from hotline.services.partner_exchange import import_bundle_file
 
     inst = _open()
     result = import_bundle_file(inst, file, actor=_actor(inst))
@@ -1328,7 +1328,7 @@ def doctor(as_json: JsonOpt = False) -> None:
     """Check keys, catalog integrity and schema, evidence (a sample decrypts, orphaned objects),
     quarantined items, free space and Prefect. Each check is ok, warn or fail; the exit status
     is the worst: 0 ok, 1 warn, 2 fail. Reads only; never ends in a traceback."""
-    from hotline.maintenance import LEVELS, Check, run_doctor, worst
+    from hotline.services.doctor import LEVELS, Check, run_doctor, worst
 
     try:
         checks = run_doctor(_settings())
@@ -1360,7 +1360,7 @@ def backup(
     """Back up the catalog (SQLite online backup, or pg_dump), the keys, and a manifest of the
     evidence objects; or, with --verify, check a backup and hold the evidence store against
     its manifest (exit 1 when objects are missing)."""
-    from hotline.backup import BackupError, make_backup, verify_backup
+    from hotline.services.installation_backup import BackupError, make_backup, verify_backup
 
     if (destination is None) == (verify is None):
         raise ValueError("give a destination folder, or --verify BACKUP")
@@ -1406,7 +1406,7 @@ def restore(
     takes the old one's place (kept, renamed), then the schema and an evidence check against
     the backup's manifest. Works on a damaged catalog; stop the workers first."""
     from catalog.users import SYSTEM
-    from hotline.backup import BackupError, restore_backup
+    from hotline.services.installation_backup import BackupError, restore_backup
 
     settings = _settings()
     try:
@@ -1443,7 +1443,7 @@ def purge(
     """Delete the evidence of items decided (and exported, if exportable) long ago; hashes and verdicts stay."""
     from datetime import timedelta
 
-    from hotline.maintenance import purge_evidence
+    from hotline.services.evidence_purge import purge_evidence
 
     inst = _open()
     result = purge_evidence(inst, older_than=timedelta(days=older_than_days), actor=_actor(inst),

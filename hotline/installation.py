@@ -24,7 +24,7 @@ from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
 from hashing import KnownSetFile
 from hashing.known.remote import RemoteSets
-from hotline.keys import InstallationKeys
+from hotline.installation_keys import InstallationKeys
 from hotline.settings import Settings
 from spiders import CrawlRequest
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from catalog import CrawlResult, HashRecord, MediaRecord, SightingRecord, Verdict
 from catalog.records import Partner
 from hashing import hash_image
-from hotline.exchange import partner_from_key_files
 from hotline.installation import Installation
+from hotline.services.partner_exchange import partner_from_key_files
 from hotline.settings import Settings
 
 

@@ -28,9 +28,9 @@ from evidence import EvidenceError, EvidenceSpec, EvidenceUnavailable, S3Evidenc
 from flows.common import task_runner
 from hashing import hash_image
 from hotline.demo.local_site import serve_site, synthetic_image, unused_port
-from hotline.faults import hash_batch
 from hotline.installation import Installation
-from hotline.maintenance import doctor
+from hotline.services.doctor import doctor
+from hotline.services.hashing_stage import hash_batch
 from hotline.settings import Settings
 from spiders import CrawlRequest, crawl
 

@@ -30,7 +30,8 @@ from exports.outbound import MANIFEST_KIND
 from hashing import hash_image, import_known_set, match_stored_media
 from hotline.cli import app
 from hotline.demo.local_site import synthetic_image
-from hotline.exchange import (
+from hotline.installation import Installation
+from hotline.services.partner_exchange import (
     INTERPOL,
     export_route,
     export_to_partner,
@@ -38,7 +39,6 @@ from hotline.exchange import (
     interpol_route,
     poll_inbound,
 )
-from hotline.installation import Installation
 
 
 @pytest.fixture

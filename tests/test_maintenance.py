@@ -11,7 +11,8 @@ from catalog.schema import verdicts
 from hashing import hash_image
 from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
-from hotline.maintenance import doctor, purge_evidence
+from hotline.services.doctor import doctor
+from hotline.services.evidence_purge import purge_evidence
 
 
 def _item(inst: Installation, seed: int) -> str:
