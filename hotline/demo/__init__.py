@@ -4,5 +4,6 @@
 show; ``gallery_demo``: ``hotline demo``, such a gallery crawled end to end.
 
 May import: the standard library and Pillow (``local_site``, which tests and crawl
-benchmarks import on their own); the installation, flows and hashing (``gallery_demo``).
+benchmarks import on their own); the installation, flows, hashing and the command line's
+output (``gallery_demo``, which ``hotline demo`` runs).
 """

@@ -19,10 +19,10 @@ import pyarrow.parquet as pq
 
 from catalog import Verdict
 from hashing import hash_image
+from hotline.cli.output import console
+from hotline.cli.output import table as print_table
 from hotline.demo.local_site import Route, serve_site, synthetic_image
 from hotline.installation import Installation
-from hotline.output import console
-from hotline.output import table as print_table
 from hotline.settings import Settings
 
 DEMO_SET = "demo-known"
