@@ -194,6 +194,13 @@ class Installation:
         sample = SampleConfig(interval=s.video_sample_interval, max_frames=s.video_max_frames)
         return MediaConfig(video=VideoConfig(sample=sample))
 
+    def rotate_key(self, name: str, *, actor: str = SYSTEM) -> tuple[str, str]:
+        """Retire the ``name`` key pair (signing, inbox or drop) and create a new one, audited;
+        returns the old and the new public key's fingerprint."""
+        old, new = self.keys.rotate(name)
+        self.catalog.audit(actor, "keys.rotate", name, old=old, new=new)
+        return old, new
+
     def delete_known_set(self, name: str, *, actor: str = SYSTEM) -> None:
         """Unregister a set (audited) and remove its file and index; past matches stay."""
         from hashing import KnownSet, delete_set_index

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import typer
 
@@ -125,18 +125,16 @@ def export_hashset(
     as_json: JsonOpt = False,
 ) -> None:
     """Write our analysts' confirmed hashes as Parquet or VICS JSON, for tools such as Griffeye."""
-    from exports.hashsets import hash_rows, to_parquet, to_vics
+    from hotline.services.partner_exchange import write_hash_set
 
     if fmt not in ("parquet", "vics"):
         raise ValueError(f"--format must be parquet or vics, not {fmt!r}")
     inst = open_installation()
-    items = inst.catalog.export_candidates(None, 1_000_000, sources=("analyst",))  # all, whatever was sent
-    out.write_bytes(to_parquet(hash_rows(items)) if fmt == "parquet" else to_vics(items))
-    inst.catalog.audit(actor_of(inst), "hashset.write", str(out), format=fmt, items=len(items))
+    items = write_hash_set(inst, out, cast(Literal["parquet", "vics"], fmt), actor=actor_of(inst))
     if as_json:
-        emit_json({"file": out, "format": fmt, "items": len(items)})
+        emit_json({"file": out, "format": fmt, "items": items})
     else:
-        typer.echo(f"{len(items)} confirmed item(s) written to {out} ({fmt})")
+        typer.echo(f"{items} confirmed item(s) written to {out} ({fmt})")
 
 
 @bundle_app.command("open")
@@ -147,13 +145,10 @@ def bundle_open(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a bundle's signature, decrypt it and list what it holds."""
-    from exports import open_bundle_file
-    from exports.inbound import partner_keys
+    from hotline.services.partner_exchange import open_bundle
 
     inst = open_installation()
-    trusted = [*inst.keys.signing_publics(), *(k for p in inst.catalog.partners() for k in partner_keys(p))]
-    opened = open_bundle_file(file, key or inst.keys.receiving_keys(), trusted=trusted)
-    inst.catalog.audit(actor_of(inst), "bundle.open", opened.bundle_id, file=str(file))
+    opened = open_bundle(inst, file, key=key, actor=actor_of(inst))
     manifest = opened.manifest
     if as_json:
         emit_json({"bundle_id": opened.bundle_id, "sender": opened.sender_fingerprint, "verified": True,
@@ -230,8 +225,7 @@ def keys_rotate(
     """Retire a key pair and create a new one; retired keys still open (inbox, drop) or verify
     (signing) bundles in flight. Give partners the new public key."""
     inst = open_installation()
-    old, new = inst.keys.rotate(key)
-    inst.catalog.audit(actor_of(inst), "keys.rotate", key, old=old, new=new)
+    old, new = inst.rotate_key(key, actor=actor_of(inst))
     if as_json:
         emit_json({"key": key, "old": old, "new": new, "public_file": inst.keys.public_files()[key]})
     else:

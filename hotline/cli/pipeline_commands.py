@@ -108,18 +108,10 @@ def recheck(
 def hash_files(files: list[Path], as_json: JsonOpt = False) -> None:
     """Hash image and video files: MD5, SHA-1, SHA-256, PDQ (+quality), pHash; video frames' PDQ.
     Exit status 1 when any file could not be hashed (its `error` says why)."""
-    from hashing import HashingError, hash_media
-    from hashing.media import summarise
     from hotline.installation import Installation
+    from hotline.services.file_hashing import hashes_of_files
 
-    config = Installation(load_settings()).media_config()
-    results: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            results.append({"path": str(file), **summarise(hash_media(file.read_bytes(), config, claimed=file.name)),
-                            "error": None})
-        except (HashingError, OSError) as exc:
-            results.append({"path": str(file), "kind": None, "error": str(exc) or type(exc).__name__})
+    results = hashes_of_files(files, Installation(load_settings()).media_config())
     if as_json:
         emit_json(results)
     else:
@@ -136,23 +128,9 @@ def match_files(files: list[Path], as_json: JsonOpt = False) -> None:
     """Hash files and match them against the enabled known sets: per file its matches
     (set, match_type md5|sha1|sha256|pdq|vpdq, distance, verdict). Exit status 1 when any
     file could not be hashed."""
-    from hashing import HashingError, Matcher, hash_media, known_sets_of
-    from hashing.known.categories import outcome_text
+    from hotline.services.file_hashing import matches_of_files
 
-    inst = open_installation()
-    config, s = inst.media_config(), inst.settings
-    matcher = Matcher(known_sets_of(inst.catalog), min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold)
-    results: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            hashes = hash_media(file.read_bytes(), config, claimed=file.name)
-        except (HashingError, OSError) as exc:
-            results.append({"path": str(file), "sha256": None, "matches": [], "error": str(exc) or type(exc).__name__})
-            continue
-        found = [{"set": m.set_name, "match_type": m.match_type, "distance": m.distance,
-                  "verdict": outcome_text(m.verdict), "known_id": m.known_id, "category": m.category}
-                 for m in matcher.match([hashes])]
-        results.append({"path": str(file), "sha256": hashes.sha256, "matches": found, "error": None})
+    results = matches_of_files(open_installation(), files)
     if as_json:
         emit_json(results)
     else:

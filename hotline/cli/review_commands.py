@@ -4,7 +4,7 @@ law profiles."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -45,8 +45,8 @@ def classify(
     """Record a decision on a media item (full SHA-256 or at least its first 8 digits): a grading
     by attributes (at least --age-group and --depiction; the verdicts are derived by the law
     profiles), or a verdict alone. You act as the analyst or senior logged in with `hotline login`."""
-    from classification import classify as record
-    from classification import parse_verdict
+    from classification import grading, parse_verdict
+    from hotline.services.decisions import decide
     from hotline.services.identity import require_user
 
     parsed = parse_verdict(verdict) if verdict else None
@@ -55,29 +55,18 @@ def classify(
     if age_group is None and depiction is None:
         if parsed is None:
             raise ValueError("give --verdict, or grade with --age-group and --depiction")
-        sha256 = record(inst.catalog, media_id, parsed, analyst=who, reason=reason)
-        result: dict[str, Any] = {"sha256": sha256, "verdict": parsed.value, "analyst": who}
+        result = decide(inst, media_id, who, verdict=parsed, reason=reason)
     else:
-        from classification import decide_item, grading
-        from hotline.installation import review_config
-
         graded = grading(age_group=age_group or "", depiction=depiction or "", genders=gender or (),
                          sexual_activity=sexual_activity, genital_focus=genital_focus, severity=severity,
                          self_generated=self_generated, tags=tag or ())
-        sha256 = inst.catalog.resolve_media_id(media_id)
-        decide_item(inst.catalog, review_config(inst.settings), sha256, who, graded, verdict=parsed, reason=reason)
-        history = inst.catalog.item_decisions(sha256)
-        newest = history["verdicts"][-1]
-        result = {"sha256": sha256, "verdict": newest["verdict"], "analyst": who,
-                  "confirm_required": bool(newest["confirm_required"]),
-                  "jurisdictions": {j["jurisdiction"]: j["illegal"] for j in history["jurisdictions"]
-                                    if j["grading_id"] == newest["grading_id"]}}
+        result = decide(inst, media_id, who, verdict=parsed, graded=graded, reason=reason)
     if as_json:
         emit_json(result)
     else:
         waits = " (waits for a senior)" if result["verdict"] == "undetermined" else (
             " (waits for a confirmation)" if result.get("confirm_required") else "")
-        typer.echo(f"{sha256[:16]}: {result['verdict']} (by {who}){waits}")
+        typer.echo(f"{result['sha256'][:16]}: {result['verdict']} (by {who}){waits}")
 
 
 @commands.command()
@@ -171,16 +160,9 @@ def rules_set(
 @handles_errors
 def profile_list(as_json: JsonOpt = False) -> None:
     """Law profiles available (shipped and the installation's), and which ones apply."""
-    from classification import available_profiles
-    from classification.profiles import baseline_warning
+    from hotline.services.decisions import law_profiles
 
-    settings = load_settings()
-    applied = {"INTERPOL", settings.country.upper(), *(c.upper() for c in settings.law_profiles)}
-    found = available_profiles([settings.law_profiles_dir], allow_baseline_override=settings.allow_interpol_profile)
-    rows: list[dict[str, Any]] = [{"jurisdiction": p.jurisdiction, "name": p.name, "rules": len(p.rules), "applied": p.jurisdiction in applied,
-             "home": p.jurisdiction == settings.country.upper(), "path": p.path, "sha256": p.sha256,
-             "warning": baseline_warning(p)}
-            for p in found.values()]
+    rows = law_profiles(load_settings())
     if as_json:
         emit_json(rows)
     else:

@@ -7,6 +7,8 @@ packages to one data directory, its settings and its keys.
 ``evidence_purge``    evidence of items decided long ago deleted (hashes and verdicts stay)
 ``installation_backup``  ``hotline backup`` and ``hotline restore``
 ``identity``          who the command line acts as (``hotline login`` tokens, or the operator)
+``decisions``         decisions made outside the review app (``hotline classify``), the law profiles
+``file_hashing``      files hashed and matched by hand (``hotline hash``, ``hotline match``)
 
 May import: the core (``hotline.settings``, ``hotline.installation``) and the library
 packages; never the command line. Of the web app only its password hashing
