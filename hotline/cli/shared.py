@@ -25,30 +25,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def handles_errors(func: F) -> F:
     """Library errors become a clean message on stderr and exit status 1."""
-    from catalog import CatalogError
-    from catalog.errors import database_fault
-    from evidence import EvidenceError
-    from exports.errors import BundleError, DeliveryError, KeyFileError
-    from hashing.errors import HashingError
-    from hotline.installation import NotInitialised
-    from stats.errors import StatsError
-
-    expected = (CatalogError, EvidenceError, BundleError, KeyFileError, DeliveryError, HashingError, NotInitialised,
-                ValueError, FileNotFoundError, PermissionError, StatsError)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except expected as exc:
-            fail(str(exc) or type(exc).__name__)
         except Exception as exc:
+            if isinstance(exc, _expected_errors()):
+                fail(str(exc) or type(exc).__name__)
+            from catalog.errors import database_fault
+
             fault = database_fault(exc, where=_catalog_where())
             if fault is None:
                 raise
             fail(str(fault))
 
     return wrapper  # type: ignore[return-value]
+
+
+@functools.cache
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """The errors a command reports as a message; imported when one is raised, not when the
+    command line starts (they bring the catalog, the exports and the hashing along)."""
+    from catalog import CatalogError
+    from evidence import EvidenceError
+    from exports.errors import BundleError, DeliveryError, KeyFileError
+    from hashing.errors import HashingError
+    from hotline.installation import NotInitialised
+    from stats.errors import StatsError
+
+    return (CatalogError, EvidenceError, BundleError, KeyFileError, DeliveryError, HashingError, NotInitialised,
+            ValueError, FileNotFoundError, PermissionError, StatsError)
 
 
 def _catalog_where() -> str | None:
