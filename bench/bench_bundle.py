@@ -93,8 +93,8 @@ def run_export() -> dict[str, object]:
     from catalog.catalog import Catalog
     from evidence import LocalEvidenceStore, load_data_key
     from evidence.spec import S3Budget
-    from hotline.exchange import export_route, interpol_route
-    from hotline.keys import InstallationKeys
+    from hotline.installation_keys import InstallationKeys
+    from hotline.services.partner_exchange import export_route, interpol_route
     from hotline.settings import Settings
 
     settings = Settings()

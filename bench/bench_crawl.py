@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_crawl.py [--pages 2000] [--images 10000] [--repeat 1]
 
-A local site on 127.0.0.1 (``hotline.site.serve_site``): an index linking section pages,
+A local site on 127.0.0.1 (``hotline.demo.local_site.serve_site``): an index linking section pages,
 section pages linking gallery pages, every page showing its share of the images (distinct
 benign synthetic JPEGs). Measured in the same run, each in its own process, with the same
 concurrency (CONCURRENT_REQUESTS 16, 8 per host):
@@ -35,7 +35,7 @@ from pathlib import Path
 from catalog.catalog import Catalog
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
-from hotline.site import Route, serve_site, synthetic_image
+from hotline.demo.local_site import Route, serve_site, synthetic_image
 from spiders import CrawlRequest, crawl
 
 CONCURRENCY = {"CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py [--reports 1000] [--images 50] [--profiles single,cluster-1,cluster-2]
 
-A local site on 127.0.0.1 (``hotline.site.serve_site``, in a process of its own) serves one page per report, each
+A local site on 127.0.0.1 (``hotline.demo.local_site.serve_site``, in a process of its own) serves one page per report, each
 showing ``--images`` distinct benign synthetic JPEGs; a known set holds one picture in ten
 (exact SHA-256), so matching has work to do. Each profile gets a fresh installation, the
 reports are filed, and one ``process_report(limit=N)`` run (Prefect's engine, on a local
@@ -54,7 +54,7 @@ STAGES = {
 
 
 def _picture(seed: int) -> bytes:
-    from hotline.site import synthetic_image
+    from hotline.demo.local_site import synthetic_image
 
     return synthetic_image(seed, (256, 192), quality=85)
 
@@ -247,7 +247,7 @@ def _run_profile(name: str, workers: int, images: int, site: str, reports: int, 
 
 
 def _serve(reports: int, images: int, ready: Any, stop: Any) -> None:
-    from hotline.site import serve_site
+    from hotline.demo.local_site import serve_site
 
     with serve_site(_site_routes(reports, images)) as site:
         ready.put(site.host_port)
@@ -277,7 +277,7 @@ def _moto_process() -> Iterator[tuple[str, int]]:
     import boto3
     from cluster_support import BUCKET
 
-    from hotline.site import unused_port
+    from hotline.demo.local_site import unused_port
 
     port = unused_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

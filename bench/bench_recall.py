@@ -61,7 +61,7 @@ from w3lib.url import canonicalize_url, safe_url_string
 
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
-from hotline.site import Reply, SiteRequest, image_bytes, serve_site
+from hotline.demo.local_site import Reply, SiteRequest, image_bytes, serve_site
 from spiders import CrawlRequest, crawl
 from spiders.links import css_urls, srcset_urls
 from spiders.runner import WORKER_MARGIN_S, run_worker

@@ -37,9 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from catalog.media_items.records import MediaRecord, SightingRecord  # noqa: E402
-from catalog.reports.records import CrawlResult
-from hotline.backup import check_evidence, make_backup, restore_backup  # noqa: E402
+from catalog.reports.records import CrawlResult  # noqa: E402
 from hotline.installation import Installation  # noqa: E402
+from hotline.services.installation_backup import check_evidence, make_backup, restore_backup  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 
 

@@ -31,10 +31,9 @@ import httpx
 
 from catalog.decisions.records import Verdict
 from classification import claim_next, decide_cluster, grading
-from hotline.installation import Installation
+from hotline.demo.local_site import unused_port
+from hotline.installation import Installation, review_config
 from hotline.settings import Settings
-from hotline.site import unused_port
-from review.config import review_config
 from review.passwords import hash_password
 from review.sample import seed_queue
 from review.thumbnails import render

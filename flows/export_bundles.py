@@ -1,5 +1,5 @@
 """export-bundles: deliver baseline and nationally illegal items not yet exported, as one
-encrypted, signed bundle, to the INTERPOL drop (a directory or S3; see ``hotline.exchange``).
+encrypted, signed bundle, to the INTERPOL drop (a directory or S3; see ``hotline.services.partner_exchange``).
 
 Until INTERPOL's keys are configured (``HOTLINE_INTERPOL_KEYS``), the drop is
 ``<data_dir>/drop`` and the bundle is encrypted to the installation's own drop key, so it can
@@ -14,7 +14,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import installation
-from hotline.exchange import INTERPOL, export_route, interpol_route
+from hotline.services.partner_exchange import INTERPOL, export_route, interpol_route
 
 
 # No task retries: each S3 call retries within the installation's S3 budget (the one retry

@@ -15,7 +15,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
-from hotline.exchange import export_to_partner
+from hotline.services.partner_exchange import export_to_partner
 
 
 @task

@@ -13,7 +13,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
-from hotline.exchange import poll_inbound
+from hotline.services.partner_exchange import poll_inbound
 
 
 # No task retries: each S3 call retries within the installation's S3 budget; the next

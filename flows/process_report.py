@@ -24,7 +24,7 @@ from classification import FloodConfig, triage
 from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, publish_summary, task_runner
 from flows.runs import claims_held, settle_dead_runs, this_run_id
 from hashing import match_stored_media
-from hotline.faults import hash_batch
+from hotline.services.hashing_stage import hash_batch
 from spiders import crawl
 
 FLOW = "process-report"
@@ -64,7 +64,7 @@ def plan_hashing(report_ids: list[int]) -> list[list[str]]:
 @task(**IO_RETRIES)
 def hash_media(sha256s: list[str], report_ids: list[int]) -> dict[str, Any]:
     """Hash one batch (images and videos, by their bytes) and record hashes and failures
-    (``hotline.faults``); returns the SHA-256s hashed and the failures counted."""
+    (``hotline.services.hashing_stage``); returns the SHA-256s hashed and the failures counted."""
     return vars(hash_batch(installation(), sha256s, report_ids))
 
 

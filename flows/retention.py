@@ -1,5 +1,5 @@
 """retention: purge the evidence of items decided (and, if exportable, exported) more than
-``retention_days`` ago (``hotline.maintenance.purge_evidence``: audited per item; items
+``retention_days`` ago (``hotline.services.evidence_purge.purge_evidence``: audited per item; items
 under review and quarantined items are never touched; hashes, verdicts and sightings stay).
 
 Does nothing while ``retention_days`` is unset, the default. Safe to kill and run again:
@@ -17,7 +17,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import IO_RETRIES, installation
-from hotline.maintenance import purge_evidence
+from hotline.services.evidence_purge import purge_evidence
 
 
 @task(**IO_RETRIES)

@@ -1,7 +1,8 @@
 """An installation: the data directory, opened. ``init`` creates it, ``open`` uses it.
 
 Everything a flow or a command needs (the catalog, the evidence store, the keys, the
-known-set folder) is reached through one ``Installation``, built from the one ``Settings``.
+known-set folder, how media are hashed and how decisions are made) is reached through one
+``Installation``, built from the one ``Settings``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,11 +20,12 @@ from catalog.catalog import Catalog
 from catalog.decisions.records import Verdict
 from catalog.reports.records import PendingMedia, Report
 from catalog.users.store import SYSTEM
+from classification import ClusteringConfig, ReviewConfig, load_profile_set
 from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
 from hashing import KnownSetFile
 from hashing.knownsets.remote import RemoteSets
-from hotline.keys import InstallationKeys
+from hotline.installation_keys import InstallationKeys
 from hotline.settings import Settings
 from spiders import CrawlRequest
 
@@ -32,6 +35,18 @@ if TYPE_CHECKING:
 
 class NotInitialised(RuntimeError):
     """The data directory has not been set up with ``hotline init``."""
+
+
+def review_config(settings: Settings) -> ReviewConfig:
+    """How decisions are made under ``settings``: law profiles (baseline, the home country,
+    ``law_profiles``), lease, priority and clustering (the review rules are the catalog's)."""
+    return ReviewConfig(
+        profiles=load_profile_set(settings.country, settings.law_profiles, [settings.law_profiles_dir],
+                                  allow_baseline_override=settings.allow_interpol_profile),
+        lease=timedelta(minutes=settings.review_lease_minutes),
+        priority=tuple(settings.queue_priority),
+        clustering=ClusteringConfig(pdq_threshold=settings.cluster_pdq_threshold),
+    )
 
 
 _SHARED_LOCK = threading.Lock()
@@ -180,6 +195,13 @@ class Installation:
         s = self.settings
         sample = SampleConfig(interval=s.video_sample_interval, max_frames=s.video_max_frames)
         return MediaConfig(video=VideoConfig(sample=sample))
+
+    def rotate_key(self, name: str, *, actor: str = SYSTEM) -> tuple[str, str]:
+        """Retire the ``name`` key pair (signing, inbox or drop) and create a new one, audited;
+        returns the old and the new public key's fingerprint."""
+        old, new = self.keys.rotate(name)
+        self.catalog.audit(actor, "keys.rotate", name, old=old, new=new)
+        return old, new
 
     def delete_known_set(self, name: str, *, actor: str = SYSTEM) -> None:
         """Unregister a set (audited) and remove its file and index; past matches stay."""

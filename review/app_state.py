@@ -23,8 +23,7 @@ from starlette.templating import Jinja2Templates
 from catalog.decisions.records import Verdict
 from catalog.errors import ChangedMeanwhile
 from catalog.users.store import MEDIA_ROLES, ROLES
-from hotline.installation import Installation
-from review.config import review_config
+from hotline.installation import Installation, review_config
 from review.thumbnails import ThumbnailCache
 
 HERE = Path(__file__).resolve().parent

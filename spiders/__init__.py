@@ -15,7 +15,7 @@ takedown tracking.
 
 May import: the standard library, Scrapy/Twisted, Pillow (image dimensions), PyAV (a video's
 declared frame size, imported only when a crawl meets a video), iptocc (offline
-IP-to-country), ``catalog`` and ``evidence``. Not ``hashing``: a crawl worker starts once per
+IP-to-country), pydantic (the result JSON, ``spiders.codec``), ``catalog`` and ``evidence``. Not ``hashing``: a crawl worker starts once per
 report and must stay light, so the few lines that read a video's frame size are its own.
 """
 

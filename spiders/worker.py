@@ -24,12 +24,12 @@ from scrapy.crawler import CrawlerProcess
 from catalog.reports.records import CrawlResult
 from evidence.spec import EvidenceSpec
 from spiders.codec import result_to_json
+from spiders.crawl_settings import crawl_settings
 from spiders.media_spider import MediaSpider
 from spiders.pinning import PROCESS_PINS, scripted_resolver
 from spiders.recheck import Observation, RecheckSpider, observations_to_json
 from spiders.request import CrawlRequest
 from spiders.results import ResultBuilder
-from spiders.settings import crawl_settings
 
 
 def run_crawl(

@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
+from hotline.demo.local_site import unused_port
 from hotline.installation import Installation
 from hotline.settings import Settings
-from hotline.site import unused_port
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = os.environ.get("HOTLINE_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")

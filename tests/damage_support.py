@@ -20,9 +20,9 @@ import pytest
 
 from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
 from hotline.settings import Settings
-from hotline.site import synthetic_image
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
 DAMAGE = ("truncated", "zeroed header", "garbage in the middle")

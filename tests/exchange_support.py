@@ -1,6 +1,6 @@
 """Shared by the exchange tests: two installations (ours and a partner's), confirmed items
 with sightings in given countries, and registering each installation at the other.
-All media are synthetic: Pillow pictures from ``hotline.site`` or random bytes."""
+All media are synthetic: Pillow pictures from ``hotline.demo.local_site`` or random bytes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from catalog.exchange_ledger.records import Partner
 from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
 from hashing import hash_image
-from hotline.exchange import partner_from_key_files
 from hotline.installation import Installation
+from hotline.services.partner_exchange import partner_from_key_files
 from hotline.settings import Settings
 
 

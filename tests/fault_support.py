@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.site import unused_port
+from hotline.demo.local_site import unused_port
 
 
 @contextmanager

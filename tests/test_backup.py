@@ -15,8 +15,8 @@ from damage_support import DAMAGE, damage, open_installation, run, run_json, see
 
 from catalog.db_backup import BackupFailed, backup_sqlite
 from evidence import LocalEvidenceStore
-from hotline.backup import check_evidence
 from hotline.installation import Installation
+from hotline.services.installation_backup import check_evidence
 from hotline.settings import Settings
 
 

@@ -30,11 +30,11 @@ from classification import classify
 from evidence import EvidenceError, EvidenceSpec, EvidenceUnavailable, S3EvidenceStore, new_data_key, write_data_key
 from flows.common import task_runner
 from hashing import hash_image
-from hotline.faults import hash_batch
+from hotline.demo.local_site import serve_site, synthetic_image, unused_port
 from hotline.installation import Installation
-from hotline.maintenance import doctor
+from hotline.services.doctor import doctor
+from hotline.services.hashing_stage import hash_batch
 from hotline.settings import Settings
-from hotline.site import serve_site, synthetic_image, unused_port
 from spiders import CrawlRequest, crawl
 
 

@@ -45,9 +45,9 @@ from classification import (
     triage,
 )
 from classification.review import set_by_hand
+from hotline.demo.local_site import unused_port
 from hotline.installation import Installation
 from hotline.settings import Settings
-from hotline.site import unused_port
 from review.app import create_app
 from review.passwords import hash_password
 from review.server import running
@@ -291,9 +291,9 @@ def test_two_seniors_confirming_at_once_confirm_once(catalog: Catalog, writers: 
 def test_the_command_line_says_so_in_one_line_and_exits_1(
     installation: Installation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hotline.identity
+    import hotline.services.identity
     from hotline.cli import app
-    from hotline.identity import TOKEN_LIFETIME, token_hash
+    from hotline.services.identity import TOKEN_LIFETIME, token_hash
 
     cat = installation.catalog
     reviewers(cat)
@@ -301,7 +301,7 @@ def test_the_command_line_says_so_in_one_line_and_exits_1(
     cat.start_cli_token("bob", token_hash("bobs-token"), TOKEN_LIFETIME)
     # the command line writes when it looks its login up: the first writer starts after that
     logged_in = threading.Event()
-    real_require_user = hotline.identity.require_user
+    real_require_user = hotline.services.identity.require_user
 
     def require_user(*args: Any, **kwargs: Any) -> Any:
         user = real_require_user(*args, **kwargs)
@@ -312,7 +312,7 @@ def test_the_command_line_says_so_in_one_line_and_exits_1(
         assert logged_in.wait(WAIT)
         return decide_item(first, CONFIG, item, "ann", BASELINE)
 
-    monkeypatch.setattr(hotline.identity, "require_user", require_user)
+    monkeypatch.setattr(hotline.services.identity, "require_user", require_user)
     first = Catalog(installation.settings.catalog)
     with _first_holds_until_second_writes(first, Catalog, "record_verdict", "override_verdict"), \
             ThreadPoolExecutor(1) as pool:

@@ -27,8 +27,8 @@ from catalog.decisions.records import Verdict
 from catalog.schema import crawls, export_items, exports, media, report_errors, reports, runs, sightings, verdicts
 from classification import classify
 from hashing import hash_image
+from hotline.demo.local_site import Route, Site, serve_site, synthetic_image
 from hotline.installation import Installation
-from hotline.site import Route, Site, serve_site, synthetic_image
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

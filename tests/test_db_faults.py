@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from cluster_support import POSTGRES_SERVER, postgres_database
 
-from hotline.site import unused_port
+from hotline.demo.local_site import unused_port
 
 
 def hotline(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from exchange_support import confirmed_item
 
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
-from hotline.site import synthetic_image
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]

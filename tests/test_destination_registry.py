@@ -20,8 +20,8 @@ from exports import (
 )
 from exports.destinations import check_bundle_file, check_bundle_name
 from exports.key_files import generate_encryption_key, generate_signing_key
-from hotline.exchange import export_to_partner, poll_inbound
-from hotline.site import synthetic_image
+from hotline.demo.local_site import synthetic_image
+from hotline.services.partner_exchange import export_to_partner, poll_inbound
 
 BOXES: dict[str, dict[str, bytes]] = {}  # toy://<box> -> bundle name -> bytes
 

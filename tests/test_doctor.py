@@ -24,9 +24,9 @@ from damage_support import (
 
 from catalog.catalog import Catalog
 from hashing import hash_image
-from hotline import maintenance
 from hotline.installation import Installation
-from hotline.maintenance import Check, doctor, orphaned_objects, worst
+from hotline.services import doctor as doctor_service
+from hotline.services.doctor import Check, doctor, orphaned_objects, worst
 
 
 def _checks(document: dict) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -48,7 +48,7 @@ def test_a_check_that_raises_is_that_checks_failure(installation: Installation,
     def broken(_inst: Installation) -> Check:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(maintenance, "CHECKS", [("keys", broken, False), *maintenance.CHECKS[1:]])
+    monkeypatch.setattr(doctor_service, "CHECKS", [("keys", broken, False), *doctor_service.CHECKS[1:]])
     checks = {c.name: c for c in doctor(installation)}
     assert checks["keys"].level == "fail" and checks["keys"].detail == "RuntimeError: disk on fire"
     assert checks["catalog integrity"].level == "ok" and checks["prefect"].level == "ok"

@@ -32,7 +32,9 @@ from exports.key_files import generate_encryption_key, generate_signing_key
 from exports.outbound import MANIFEST_KIND
 from hashing import hash_image, import_known_set, match_stored_media
 from hotline.cli import app
-from hotline.exchange import (
+from hotline.demo.local_site import synthetic_image
+from hotline.installation import Installation
+from hotline.services.partner_exchange import (
     INTERPOL,
     export_route,
     export_to_partner,
@@ -40,8 +42,6 @@ from hotline.exchange import (
     interpol_route,
     poll_inbound,
 )
-from hotline.installation import Installation
-from hotline.site import synthetic_image
 
 
 @pytest.fixture

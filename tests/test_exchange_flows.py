@@ -11,7 +11,7 @@ from exchange_support import confirmed_item, make_installation, register
 from catalog.decisions.records import Verdict
 from flows.export_partners import export_partners
 from flows.import_bundles import import_bundles
-from hotline.site import synthetic_image
+from hotline.demo.local_site import synthetic_image
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -25,10 +25,10 @@ from classification.queue import triage
 from exports import read_bundle
 from hashing import hash_image, match_stored_media
 from hotline.cli import app
-from hotline.exchange import add_known_hashes, export_route, export_to_partner, interpol_route
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
-from hotline.maintenance import doctor
-from hotline.site import synthetic_image
+from hotline.services.doctor import doctor
+from hotline.services.partner_exchange import add_known_hashes, export_route, export_to_partner, interpol_route
 
 
 def crawled(inst: Installation, data: bytes, *, page_url: str, country: str | None = None,

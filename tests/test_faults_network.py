@@ -19,8 +19,8 @@ from fault_support import SilentServer
 from evidence import EvidenceError, EvidenceUnavailable, S3EvidenceStore, new_data_key
 from evidence.spec import S3Budget
 from exports import DeliveryError, DeliveryRefused
-from hotline.exchange import export_route, interpol_route
-from hotline.site import synthetic_image
+from hotline.demo.local_site import synthetic_image
+from hotline.services.partner_exchange import export_route, interpol_route
 
 # a hung call costs about attempts x read timeout, plus botocore's backoff (under 1 s each)
 BUDGET = {"s3_connect_timeout_s": 2.0, "s3_read_timeout_s": 2.0, "s3_max_attempts": 2}

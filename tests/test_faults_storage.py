@@ -20,9 +20,9 @@ from fault_support import TcpProxy, grow, small_filesystem
 
 from catalog.schema import crawls, pending_media, report_errors, reports, sightings
 from flows.process_report import process_report
+from hotline.demo.local_site import Route, Site, serve_site, synthetic_image
 from hotline.installation import Installation
 from hotline.settings import Settings
-from hotline.site import Route, Site, serve_site, synthetic_image
 from spiders.results import NO_MEDIA
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -224,7 +224,7 @@ def test_a_second_attempt_settles_each_item_by_what_the_site_answers(
     installation: Installation, tmp_path: Path
 ) -> None:
     from catalog.reports.records import CrawlResult, PendingMedia
-    from hotline.site import Reply, SiteRequest
+    from hotline.demo.local_site import Reply, SiteRequest
     from spiders import CrawlRequest, crawl
 
     picture = synthetic_image(41, (64, 48))

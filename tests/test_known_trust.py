@@ -32,10 +32,10 @@ from exports.outbound import build_manifest
 from hashing import KnownSetError, hash_image, hash_stored_media, match_stored_media
 from hashing.knownsets.categories import available_category_profiles, load_category_profile_file
 from hotline.cli import app
-from hotline.exchange import export_feedback_file, export_to_partner, import_bundle_file
+from hotline.demo.local_site import synthetic_image, unused_port
 from hotline.installation import Installation
-from hotline.maintenance import doctor
-from hotline.site import synthetic_image, unused_port
+from hotline.services.doctor import doctor
+from hotline.services.partner_exchange import export_feedback_file, export_to_partner, import_bundle_file
 from review.app import create_app
 from review.passwords import hash_password
 from review.server import running

@@ -11,9 +11,10 @@ from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
 from catalog.schema import verdicts
 from hashing import hash_image
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
-from hotline.maintenance import doctor, purge_evidence
-from hotline.site import synthetic_image
+from hotline.services.doctor import doctor
+from hotline.services.evidence_purge import purge_evidence
 
 
 def _item(inst: Installation, seed: int) -> str:

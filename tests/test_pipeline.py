@@ -20,8 +20,8 @@ from exports import BundleNotForUs, BundleTampered, open_bundle_file
 from flows.export_bundles import export_bundles
 from flows.process_report import process_report
 from hashing import hash_image
+from hotline.demo.local_site import Reply, serve_site, synthetic_image, unused_port
 from hotline.installation import Installation
-from hotline.site import Reply, serve_site, synthetic_image, unused_port
 from stats import compute_figures
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

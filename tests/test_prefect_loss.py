@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from cluster_support import _base_env, _wait_healthy
 
 from catalog.schema import crawls, runs
+from hotline.demo.local_site import Route, serve_site, synthetic_image, unused_port
 from hotline.installation import Installation
-from hotline.site import Route, serve_site, synthetic_image, unused_port
 
 REPORTS = 3
 IMAGES = 6

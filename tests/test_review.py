@@ -23,11 +23,10 @@ from PIL import Image, ImageFilter
 
 from catalog.schema import web_sessions
 from classification import decide_item, grading
-from hotline.installation import Installation
+from hotline.demo.local_site import unused_port
+from hotline.installation import Installation, review_config
 from hotline.settings import Settings
-from hotline.site import unused_port
 from review.app import create_app
-from review.config import review_config
 from review.passwords import hash_password, verify_password
 from review.sample import seed_queue
 from review.server import running

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from catalog.decisions.records import Verdict
+from hotline.demo.local_site import unused_port
 from hotline.installation import Installation
 from hotline.settings import Settings
-from hotline.site import unused_port
 from review.app import create_app
 from review.passwords import hash_password
 from review.sample import seed_queue

@@ -21,7 +21,7 @@ from exchange_support import confirmed_item, make_installation, register
 from exports import DeliveryConflict, DeliveryError, S3Destination, write_bundle
 from exports.key_files import generate_encryption_key, generate_signing_key
 from exports.s3_destination import crc32_of_file
-from hotline.exchange import export_to_partner, poll_inbound
+from hotline.services.partner_exchange import export_to_partner, poll_inbound
 
 BUCKET = "exchange"
 MiB = 1 << 20

@@ -30,7 +30,7 @@ from evidence.store import (
     new_data_key,
     write_data_key,
 )
-from hotline.site import Reply, Route, SiteRequest, image_bytes, serve_site, unused_port
+from hotline.demo.local_site import Reply, Route, SiteRequest, image_bytes, serve_site, unused_port
 from spiders import CrawlRequest, InvalidCrawlRequest, crawl
 from spiders.addresses import AddressPolicy, address_refusal, host_port
 from spiders.codec import result_from_json, result_to_json

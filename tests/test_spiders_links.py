@@ -15,7 +15,7 @@ from scrapy.http import HtmlResponse
 from catalog.catalog import Catalog
 from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
-from hotline.site import Reply, SiteRequest, serve_site, synthetic_image
+from hotline.demo.local_site import Reply, SiteRequest, serve_site, synthetic_image
 from spiders import CrawlRequest, crawl
 from spiders.links import IMAGE_ACCEPT, VIDEO_ACCEPT, PageLinks, extract_links, media_accept, srcset_urls
 from spiders.magic import sniff

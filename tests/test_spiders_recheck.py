@@ -24,8 +24,8 @@ from catalog.media_items.records import HashRecord, MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult, PageRecord, RecheckRecord, RecheckTarget
 from flows.recheck import recheck_takedowns
 from hotline.cli import app
+from hotline.demo.local_site import Reply, Route, SiteRequest, serve_site, synthetic_image, unused_port
 from hotline.installation import Installation
-from hotline.site import Reply, Route, SiteRequest, serve_site, synthetic_image, unused_port
 from spiders import CrawlRequest
 from spiders.recheck import Observation, judge, recheck_confirmed
 

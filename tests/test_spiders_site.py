@@ -21,7 +21,7 @@ from PIL import Image
 from catalog.reports.records import CrawlResult
 from evidence.spec import EvidenceSpec
 from evidence.store import LocalEvidenceStore, load_data_key, new_data_key, write_data_key
-from hotline.site import (
+from hotline.demo.local_site import (
     Reply,
     Route,
     Site,

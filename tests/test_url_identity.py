@@ -27,9 +27,9 @@ from evidence.spec import EvidenceSpec
 from evidence.store import new_data_key, write_data_key
 from flows.process_report import process_report
 from hashing import hash_image
+from hotline.demo.local_site import Reply, serve_site, synthetic_image
 from hotline.installation import Installation
-from hotline.maintenance import doctor
-from hotline.site import Reply, serve_site, synthetic_image
+from hotline.services.doctor import doctor
 from spiders import CrawlRequest, crawl
 from spiders.items import Fetch, MediaLink, StoredMedia
 from spiders.media_spider import MAX_URL_LENGTH

@@ -33,7 +33,7 @@ from classification.errors import InvalidGrading, NotAllowed, ProfileError
 from classification.profiles import SHIPPED, available_profiles, baseline_warning
 from classification.review import set_by_hand
 from hotline.installation import Installation
-from hotline.maintenance import doctor
+from hotline.services.doctor import doctor
 from hotline.settings import Settings
 
 PROFILES = load_profile_set("XX", ["DE", "GB", "NL", "US"])

@@ -19,19 +19,19 @@ import pyarrow.parquet as pq
 
 from catalog.decisions.records import Verdict
 from hashing import hash_image
-from hotline import site
+from hotline.cli.output import console
+from hotline.cli.output import table as print_table
+from hotline.demo.local_site import Route, serve_site, synthetic_image
 from hotline.installation import Installation
-from hotline.output import console
-from hotline.output import table as print_table
 from hotline.settings import Settings
 
 DEMO_SET = "demo-known"
 
 
-def _gallery(images: int) -> tuple[dict[str, site.Route], list[bytes]]:
+def _gallery(images: int) -> tuple[dict[str, Route], list[bytes]]:
     """The site's files, and the pictures whose hashes go into the known set."""
-    pictures = [site.synthetic_image(seed) for seed in range(images)]
-    files: dict[str, site.Route] = {f"/img/{i}.jpg": (data, "image/jpeg") for i, data in enumerate(pictures)}
+    pictures = [synthetic_image(seed) for seed in range(images)]
+    files: dict[str, Route] = {f"/img/{i}.jpg": (data, "image/jpeg") for i, data in enumerate(pictures)}
     # A near-duplicate: the known set holds picture 2's original, the site a smaller re-encode.
     from PIL import Image
 
@@ -78,7 +78,7 @@ def run_demo(settings: Settings, images: int = 8, *, quiet: bool = False) -> dic
         inst.import_known_set(_known_set_file(known, Path(tmp)), DEMO_SET, None,
                               category_verdicts={"demo": Verdict.NOT_ILLEGAL},
                               source="hotline demo (synthetic pictures)")
-    with site.serve_site(files) as gallery:
+    with serve_site(files) as gallery:
         allow = [a for a in os.environ.get("HOTLINE_CRAWL_ALLOW", "").split(",") if a]
         os.environ["HOTLINE_CRAWL_ALLOW"] = ",".join([*allow, gallery.host_port])
         url = gallery.url("/")

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -26,9 +26,18 @@ from catalog.errors import NotFound
 from catalog.exchange_ledger.records import Partner
 from catalog.known_sets.records import PARTNER_SOURCE
 from classification.known import contested_feedback, feedback_rows
-from exports import BundleError, Delivery, DestinationOptions, LocalDirectoryDrop, destination_for, export_pending
+from exports import (
+    BundleError,
+    Delivery,
+    DestinationOptions,
+    LocalDirectoryDrop,
+    OpenedBundle,
+    destination_for,
+    export_pending,
+    open_bundle_file,
+)
 from exports.destinations import Destination
-from exports.inbound import ImportResult, import_bundle
+from exports.inbound import ImportResult, import_bundle, partner_keys
 from exports.key_files import (
     load_ed25519_public_key,
     load_x25519_public_key,
@@ -149,6 +158,18 @@ def export_feedback_file(inst: Installation, out: Path, *, source: str | None = 
     return len(owed)
 
 
+def write_hash_set(inst: Installation, out: Path, fmt: Literal["parquet", "vics"], *, actor: str) -> int:
+    """Write every hash our analysts confirmed, whatever was sent before, to ``out`` as Parquet
+    or Project VIC VICS 2.0 JSON (hashes only, no media), for tools such as Griffeye; audited.
+    Returns how many items."""
+    from exports.hashsets import hash_rows, to_parquet, to_vics
+
+    items = inst.catalog.export_candidates(None, 1_000_000, sources=("analyst",))
+    out.write_bytes(to_parquet(hash_rows(items)) if fmt == "parquet" else to_vics(items))
+    inst.catalog.audit(actor, "hashset.write", str(out), format=fmt, items=len(items))
+    return len(items)
+
+
 def _source_of(inst: Installation, set_name: str) -> str | None:
     try:
         return inst.catalog.get_known_set(set_name).source
@@ -183,6 +204,15 @@ def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list
     finally:
         Path(tmp).unlink(missing_ok=True)
     return imported.rows - old_rows
+
+
+def open_bundle(inst: Installation, path: Path, *, key: Path | None = None, actor: str) -> OpenedBundle:
+    """Verify the bundle at ``path`` (signed by us or by a partner) and decrypt it with ``key``
+    or our receiving keys; audited. Raises a ``BundleError`` naming what is wrong."""
+    trusted = [*inst.keys.signing_publics(), *(k for p in inst.catalog.partners() for k in partner_keys(p))]
+    opened = open_bundle_file(path, key or inst.keys.receiving_keys(), trusted=trusted)
+    inst.catalog.audit(actor, "bundle.open", opened.bundle_id, file=str(path))
+    return opened
 
 
 def import_bundle_file(inst: Installation, path: Path, *, location: str | None = None, actor: str) -> ImportResult:

@@ -1,4 +1,4 @@
-"""Keeping an installation healthy: purging old evidence, and ``hotline doctor``'s checks.
+"""``hotline doctor``'s checks of an installation's health.
 
 The doctor never raises: each check ends ``ok``, ``warn`` or ``fail``, and an exception
 inside a check is that check's ``fail``. It is run when something is wrong, so it must
@@ -25,29 +25,6 @@ from catalog.schema import media, reports
 from evidence import EvidenceError
 from hotline.installation import Installation
 from hotline.settings import Settings
-
-
-@dataclass(frozen=True)
-class PurgeResult:
-    candidates: int
-    purged: int
-    missing: int  # evidence already gone (recorded as purged all the same)
-    dry_run: bool
-
-
-def purge_evidence(inst: Installation, *, older_than: timedelta, actor: str, dry_run: bool = False) -> PurgeResult:
-    """Delete the evidence of items decided (and, if exportable, exported) more than
-    ``older_than`` ago; their hashes, verdicts and sightings stay. Audited per item."""
-    candidates = inst.catalog.purge_candidates(utcnow() - older_than)
-    if dry_run:
-        return PurgeResult(len(candidates), 0, 0, True)
-    missing = 0
-    for sha256 in candidates:
-        if not inst.evidence.delete(sha256):
-            missing += 1
-    purged = inst.catalog.mark_purged(candidates, actor=actor, reason=f"retention: decided over {older_than} ago")
-    return PurgeResult(len(candidates), purged, missing, False)
-
 
 Level = Literal["ok", "warn", "fail"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "fail")  # in order of severity; the exit status is the index

@@ -1,0 +1,16 @@
+"""What flows and commands call on an installation: the work that wires the library
+packages to one data directory, its settings and its keys.
+
+``partner_exchange``  routes of our bundles (INTERPOL, partners, hash sets), partners' bundles in
+``hashing_stage``     process-report's hashing of stored items, failures sorted and counted
+``doctor``            ``hotline doctor``'s health checks
+``evidence_purge``    evidence of items decided long ago deleted (hashes and verdicts stay)
+``installation_backup``  ``hotline backup`` and ``hotline restore``
+``identity``          who the command line acts as (``hotline login`` tokens, or the operator)
+``decisions``         decisions made outside the review app (``hotline classify``), the law profiles
+``file_hashing``      files hashed and matched by hand (``hotline hash``, ``hotline match``)
+
+May import: the core (``hotline.settings``, ``hotline.installation``) and the library
+packages; never the command line. Of the web app only its password hashing
+(``review.passwords``), which a command-line login checks the same way.
+"""
