@@ -35,7 +35,7 @@ from hotline.demo.local_site import unused_port
 from hotline.installation import Installation, review_config
 from hotline.settings import Settings
 from review.passwords import hash_password
-from review.sample import seed_queue
+from review.sample_queue import seed_queue
 from review.thumbnails import render
 
 PASSWORD = "bench password 1"

@@ -2,7 +2,7 @@
 baseline or national) was seen, and record whether it is still up, changed, missing or
 (missing at enough consecutive checks) removed.
 
-One task, one worker process for the whole batch: the logic is ``spiders.recheck``.
+One task, one worker process for the whole batch: the logic is ``spiders.takedown_recheck``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
-from spiders.recheck import recheck_confirmed
+from spiders.takedown_recheck import recheck_confirmed
 
 
 @task(retries=1, retry_delay_seconds=30)

@@ -2,7 +2,7 @@
 docs/statistics.md) from one consistent read of the catalog, and make it the current one.
 
 Statisticians' open read-only connections keep working while a new snapshot is written
-(``stats.snapshot``: versioned folders, an atomic ``current`` link); the newest
+(``stats.snapshot_versions``: versioned folders, an atomic ``current`` link); the newest
 ``HOTLINE_STATS_KEEP`` snapshots are kept.
 """
 

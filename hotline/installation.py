@@ -190,7 +190,7 @@ class Installation:
     def media_config(self) -> MediaConfig:
         """How media are hashed under this installation's settings."""
         from hashing import MediaConfig, VideoConfig
-        from hashing.video.sample import SampleConfig
+        from hashing.video.frame_sampling import SampleConfig
 
         s = self.settings
         sample = SampleConfig(interval=s.video_sample_interval, max_frames=s.video_max_frames)

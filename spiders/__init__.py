@@ -10,7 +10,7 @@ Safety: requests go only to public addresses (``spiders.addresses``, enforced on
 request and redirect by ``AddressGuardMiddleware``) unless an exact ``host:port`` is
 allow-listed, and connections go only to the addresses checked (``spiders.pinning``);
 limits bound every request and the whole crawl; media bytes are never written in
-plaintext nor logged. ``spiders.recheck`` fetches confirmed items' URLs again for
+plaintext nor logged. ``spiders.takedown_recheck`` fetches confirmed items' URLs again for
 takedown tracking.
 
 May import: the standard library, Scrapy/Twisted, Pillow (image dimensions), PyAV (a video's

@@ -5,7 +5,7 @@ Reads ``{"request": CrawlRequest fields, "evidence": EvidenceSpec fields}``
 ``{host: [[addresses], ...]}`` for tests, which never touch real DNS) as JSON on stdin,
 crawls, and writes the CrawlResult as one JSON document on stdout. With ``"mode":
 "recheck"`` and ``"urls": [...]`` it fetches those URLs for takedown tracking instead
-(``spiders.recheck``; the request gives the limits, ``"headers"`` optional extra
+(``spiders.takedown_recheck``; the request gives the limits, ``"headers"`` optional extra
 headers per URL) and writes a JSON list of
 observations; nothing is stored.
 Logs go to stderr. Exits 0 whatever the site did; non-zero means a bug or bad input.
@@ -27,9 +27,9 @@ from spiders.codec import result_to_json
 from spiders.crawl_settings import crawl_settings
 from spiders.media_spider import MediaSpider
 from spiders.pinning import PROCESS_PINS, scripted_resolver
-from spiders.recheck import Observation, RecheckSpider, observations_to_json
 from spiders.request import CrawlRequest
 from spiders.results import ResultBuilder
+from spiders.takedown_recheck import Observation, RecheckSpider, observations_to_json
 
 
 def run_crawl(

@@ -14,7 +14,7 @@ from stats.console import console_tables
 from stats.errors import NoSnapshot, SnapshotError, StatsError
 from stats.figures import Figures, compute_figures, read_figures, snapshot_figures
 from stats.report import render_report, write_report
-from stats.snapshot import SnapshotInfo, current_database, open_snapshot, write_snapshot
+from stats.snapshot_versions import SnapshotInfo, current_database, open_snapshot, write_snapshot
 
 __all__ = [
     "Figures",

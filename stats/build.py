@@ -1,6 +1,6 @@
 """Build the statistics database in DuckDB from one extract of the catalog.
 
-The same build serves a snapshot file (``stats.snapshot``) and the figures computed live
+The same build serves a snapshot file (``stats.snapshot_versions``) and the figures computed live
 in memory (``hotline stats``): base tables (pseudonymised rows), derived tables (one row per
 item, report and tracked URL), then the figure views. The extract is staged as registered
 Arrow tables (``src_*``) and temporary lookup tables that are dropped at the end, so no

@@ -13,7 +13,7 @@ import duckdb
 from catalog.catalog import Catalog
 from stats.build import SnapshotOptions, build
 from stats.extract import extract
-from stats.snapshot import open_snapshot
+from stats.snapshot_versions import open_snapshot
 from stats.views import VIEWS
 
 

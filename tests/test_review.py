@@ -28,7 +28,7 @@ from hotline.installation import Installation, review_config
 from hotline.settings import Settings
 from review.app import create_app
 from review.passwords import hash_password, verify_password
-from review.sample import seed_queue
+from review.sample_queue import seed_queue
 from review.server import running
 
 PASSWORD = "correct horse battery"

@@ -20,7 +20,7 @@ from hotline.installation import Installation
 from hotline.settings import Settings
 from review.app import create_app
 from review.passwords import hash_password
-from review.sample import seed_queue
+from review.sample_queue import seed_queue
 from review.server import running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -27,7 +27,7 @@ from hotline.cli import app
 from hotline.demo.local_site import Reply, Route, SiteRequest, serve_site, synthetic_image, unused_port
 from hotline.installation import Installation
 from spiders import CrawlRequest
-from spiders.recheck import Observation, judge, recheck_confirmed
+from spiders.takedown_recheck import Observation, judge, recheck_confirmed
 
 PICS = {n: synthetic_image(200 + n, size=(80, 60)) for n in range(8)}
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -297,10 +297,10 @@ def test_a_failed_worker_leaves_every_url_inconclusive(
 ) -> None:
     import sys
 
-    import spiders.recheck
+    import spiders.takedown_recheck
 
     report_id = confirmed_sightings(installation.catalog, {"http://127.0.0.1:9/a.jpg": (PICS[0], Verdict.BASELINE)})
-    monkeypatch.setattr(spiders.recheck, "WORKER", (sys.executable, "-c", "import sys; sys.exit(3)"))
+    monkeypatch.setattr(spiders.takedown_recheck, "WORKER", (sys.executable, "-c", "import sys; sys.exit(3)"))
     summary = recheck_confirmed(installation.catalog, installation.recheck_request)
     assert (summary.targets, summary.inconclusive) == (1, 1) and installation.catalog.rechecks_of() == []
     [error] = installation.catalog.report_errors(report_id)

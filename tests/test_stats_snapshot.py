@@ -38,7 +38,7 @@ from stats import (
     write_snapshot,
 )
 from stats.facts import FACTS
-from stats.snapshot import CURRENT, DATABASE
+from stats.snapshot_versions import CURRENT, DATABASE
 from stats.views import VIEWS
 
 NL = SnapshotOptions(country="NL")
@@ -161,7 +161,7 @@ def test_layout_manifest_audit_and_the_same_figures_as_live(installation: Instal
 def test_a_failed_build_leaves_the_current_snapshot_and_no_debris(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import stats.snapshot
+    import stats.snapshot_versions
 
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     catalog.migrate()
@@ -171,7 +171,7 @@ def test_a_failed_build_leaves_the_current_snapshot_and_no_debris(
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(stats.snapshot, "_write_parquet", broken)
+    monkeypatch.setattr(stats.snapshot_versions, "_write_parquet", broken)
     with pytest.raises(OSError, match="disk full"):
         write_snapshot(catalog, folder, NL)
     catalog.dispose()

@@ -26,7 +26,7 @@ from hashing import (
     hash_video,
     pdq_distance,
 )
-from hashing.video.sample import SampleConfig
+from hashing.video.frame_sampling import SampleConfig
 
 VIDEO_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "video"
 VIDEOS = sorted(VIDEO_VECTORS.glob("*.mp4"))

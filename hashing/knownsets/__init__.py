@@ -7,7 +7,7 @@ from hashing.knownsets.formats import FORMATS, detect_format
 from hashing.knownsets.importer import KnownSetFile, import_known_set
 from hashing.knownsets.known_set import KnownSet, delete_set_index, open_set_index
 from hashing.knownsets.matcher import Matcher
-from hashing.knownsets.schema import columns, hash_columns, validate_set_name
+from hashing.knownsets.set_schema import columns, hash_columns, validate_set_name
 
 __all__ = [
     "FORMATS",

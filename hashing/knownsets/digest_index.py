@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
-from hashing.knownsets.schema import hash_columns
+from hashing.knownsets.set_schema import hash_columns
 from hashing.signals import get_signal_type
 from hashing.signals.index import folder_lock
 

@@ -22,7 +22,14 @@ import pyarrow.parquet as pq
 from hashing.errors import KnownSetError
 from hashing.knownsets.categories import CategoryPlan
 from hashing.knownsets.formats import Locate, read_source
-from hashing.knownsets.schema import META_COLUMNS, METADATA_KEY, arrow_schema, columns, hash_columns, validate_set_name
+from hashing.knownsets.set_schema import (
+    META_COLUMNS,
+    METADATA_KEY,
+    arrow_schema,
+    columns,
+    hash_columns,
+    validate_set_name,
+)
 from hashing.signals import get_signal_type
 
 _FORMAT = "hotline-known-set/1"

@@ -16,7 +16,7 @@ from catalog.decisions.records import Verdict
 from hashing.errors import KnownSetError
 from hashing.knownsets.digest_index import open_digest_index
 from hashing.knownsets.importer import stored_content_sha256
-from hashing.knownsets.schema import META_COLUMNS, hash_columns
+from hashing.knownsets.set_schema import META_COLUMNS, hash_columns
 from hashing.signals import PDQ_MATCH_THRESHOLD, PdqSignal, SignalIndex, SignalType, known_set_signal_types
 
 

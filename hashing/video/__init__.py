@@ -1,7 +1,7 @@
 """Video: frames sampled by time, black bars removed, PDQ per frame (vPDQ), digests of
 the bytes, and a videohash-style collage hash as a secondary signal."""
 
+from hashing.video.frame_sampling import sample_frames
 from hashing.video.hashes import VideoConfig, VideoHashes, hash_video
-from hashing.video.sample import sample_frames
 
 __all__ = ["VideoConfig", "VideoHashes", "hash_video", "sample_frames"]

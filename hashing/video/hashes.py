@@ -14,7 +14,7 @@ from hashing.frames import FRAME_SIGNAL, FrameHash
 from hashing.item_hashes import ItemHashes
 from hashing.signals import BytesHasher, signal_types_for
 from hashing.video.collage import collage_hash
-from hashing.video.sample import SampleConfig, sample_frames
+from hashing.video.frame_sampling import SampleConfig, sample_frames
 
 _THUMBNAIL_SIDE = 96
 """Frames are kept this small for the collage hash, so memory stays flat however long

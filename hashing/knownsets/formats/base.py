@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from hashing.errors import KnownSetError
-from hashing.knownsets.schema import hash_columns
+from hashing.knownsets.set_schema import hash_columns
 from hashing.signals import known_set_signal_types
 
 Locate = Callable[[int], str]

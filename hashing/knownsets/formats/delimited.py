@@ -15,7 +15,7 @@ from hashing.knownsets.formats.base import (
     hash_column_names,
     string_table,
 )
-from hashing.knownsets.schema import hash_columns
+from hashing.knownsets.set_schema import hash_columns
 
 _OTHER_COLUMNS = {
     "id": "id", "mediaid": "id", "category": "category", "quality": "quality", "pdq_quality": "quality",

@@ -11,7 +11,7 @@ from typing import Any
 
 from hashing.errors import KnownSetError
 from hashing.knownsets.formats.base import KnownSetFormat, SourceTable, read_text, string_table
-from hashing.knownsets.schema import hash_columns
+from hashing.knownsets.set_schema import hash_columns
 
 
 def is_json(head: bytes) -> bool:
