@@ -33,8 +33,8 @@ from catalog.decisions.records import Verdict
 from classification import claim_next, decide_cluster, grading
 from hotline.demo.local_site import unused_port
 from hotline.installation import Installation, review_config
+from hotline.passwords import hash_password
 from hotline.settings import Settings
-from review.passwords import hash_password
 from review.sample_queue import seed_queue
 from review.thumbnails import render
 

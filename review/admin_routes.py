@@ -9,9 +9,9 @@ from starlette.routing import BaseRoute, Route
 
 from catalog.errors import CatalogError
 from classification.review import recompute
+from hotline.passwords import hash_password
 from review import auth
 from review.app_state import redirect, review_app
-from review.passwords import hash_password
 
 
 async def users_page(request: Request) -> Response:

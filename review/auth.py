@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from catalog.catalog import Catalog
 from catalog.users.records import WebSession
-from review.passwords import verify_password
+from hotline.passwords import verify_password
 
 SESSION_COOKIE = "hotline_session"
 LOGIN_COOKIE = "hotline_login"

@@ -47,9 +47,9 @@ from classification import (
 from classification.review import set_by_hand
 from hotline.demo.local_site import unused_port
 from hotline.installation import Installation
+from hotline.passwords import hash_password
 from hotline.settings import Settings
 from review.app import create_app
-from review.passwords import hash_password
 from review.server import running
 
 CONFIG = ReviewConfig(profiles=load_profile_set("XX", ["DE"]))

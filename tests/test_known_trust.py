@@ -34,10 +34,10 @@ from hashing.knownsets.categories import available_category_profiles, load_categ
 from hotline.cli import app
 from hotline.demo.local_site import synthetic_image, unused_port
 from hotline.installation import Installation
+from hotline.passwords import hash_password
 from hotline.services.doctor import doctor
 from hotline.services.partner_exchange import export_feedback_file, export_to_partner, import_bundle_file
 from review.app import create_app
-from review.passwords import hash_password
 from review.server import running
 
 PASSWORD = "correct horse battery"

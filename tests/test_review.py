@@ -25,9 +25,9 @@ from catalog.schema import web_sessions
 from classification import decide_item, grading
 from hotline.demo.local_site import unused_port
 from hotline.installation import Installation, review_config
+from hotline.passwords import hash_password, verify_password
 from hotline.settings import Settings
 from review.app import create_app
-from review.passwords import hash_password, verify_password
 from review.sample_queue import seed_queue
 from review.server import running
 

@@ -17,9 +17,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from catalog.decisions.records import Verdict
 from hotline.demo.local_site import unused_port
 from hotline.installation import Installation
+from hotline.passwords import hash_password
 from hotline.settings import Settings
 from review.app import create_app
-from review.passwords import hash_password
 from review.sample_queue import seed_queue
 from review.server import running
 

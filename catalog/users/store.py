@@ -2,7 +2,7 @@
 ``hotline login``), ``web_sessions`` and ``cli_tokens``, and the append-only ``audit_log``
 (``users.audit``). Records: ``users.records``.
 
-The catalog stores a slow password hash (made by the caller; ``review.passwords`` uses
+The catalog stores a slow password hash (made by the caller; ``hotline.passwords`` uses
 argon2id) and, for web sessions and command-line tokens, only the SHA-256 of the token the
 browser or the user's token file holds. A session ends at ``expires_at`` or after ``idle``
 without a request, whichever comes first; a command-line token at ``expires_at``.

@@ -77,7 +77,7 @@ def user_add(
 ) -> None:
     """Add a user (the password is stored as an argon2id hash). An admin's job: log in as one;
     the first admin is added by the operator account (no login) while there is none."""
-    from review.passwords import hash_password
+    from hotline.passwords import hash_password
 
     inst = open_installation()
     user = inst.catalog.add_user(name, role, hash_password(_password(password_stdin)), actor=actor_of(inst))
@@ -100,7 +100,7 @@ def user_set(
 ) -> None:
     """Change a user's role, state, budget, blur or password (an admin's job; ends their sessions and
     command-line logins when needed)."""
-    from review.passwords import hash_password
+    from hotline.passwords import hash_password
 
     inst = open_installation()
     user = inst.catalog.update_user(name, actor=actor_of(inst), role=role, active=active, blur=blur,

@@ -11,6 +11,5 @@ packages to one data directory, its settings and its keys.
 ``file_hashing``      files hashed and matched by hand (``hotline hash``, ``hotline match``)
 
 May import: the core (``hotline.settings``, ``hotline.installation``) and the library
-packages; never the command line. Of the web app only its password hashing
-(``review.passwords``), which a command-line login checks the same way.
+packages; never the command line or the web app.
 """

@@ -49,7 +49,7 @@ def _stored_token(settings: Settings) -> str | None:
 
 def login(inst: Installation, name: str, password: str) -> Path:
     """Check ``name``'s password and store a new token (file mode 0600); returns the file."""
-    from review.passwords import verify_password
+    from hotline.passwords import verify_password
 
     if not verify_password(inst.catalog.password_hash(name), password):
         inst.catalog.audit(name[:128] or "?", "user.login_failed", name[:128], via="command line")

@@ -1,5 +1,5 @@
-"""Password hashing for the review app: argon2id (argon2-cffi's defaults: 64 MiB, 3 passes),
-with the parameters stored in the hash so they can be raised later."""
+"""Password hashing for hotline's accounts (the review app's login and `hotline login`): argon2id
+(argon2-cffi's defaults: 64 MiB, 3 passes), with the parameters stored in the hash so they can be raised later."""
 
 from __future__ import annotations
 
