@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_support import mounted_at
 
 from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
@@ -101,30 +102,19 @@ def read_only(folder: Path) -> Iterator[Path]:
             for p, mode in modes.items():
                 p.chmod(mode)
         return
-    view = folder.with_name(folder.name + "-ro")
-    view.mkdir()
-    if not _mount("--bind", str(folder), str(view)):
-        view.rmdir()
-        pytest.skip("cannot bind-mount here")
-    try:
-        if not _mount("-o", "remount,bind,ro", str(view)):
+    with mounted_at(folder.with_name(folder.name + "-ro"), "--bind", str(folder)) as view:
+        if not _mount("-o", "remount,bind,ro", str(view.resolve())):
             pytest.skip("cannot remount read-only here")
         yield view
-    finally:
-        subprocess.run(["umount", str(view)], check=True)
-        view.rmdir()
 
 
 @contextmanager
 def small_tmpfs(folder: Path, size: str = "1M") -> Iterator[Path]:
-    """A file system of ``size`` at ``folder`` (root only: skips otherwise)."""
-    folder.mkdir()
-    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)):
+    """A file system of ``size`` reached at ``folder`` (root only: skips otherwise)."""
+    if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
+    with mounted_at(folder, "-t", "tmpfs", "-o", f"size={size}", "tmpfs") as disk:
+        yield disk
 
 
 def fill(folder: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,25 +18,43 @@ from hotline.demo.local_site import unused_port
 
 
 @contextmanager
-def small_filesystem(path: Path, size: str) -> Iterator[None]:
-    """A tmpfs of ``size`` (``mount``'s syntax: ``256k``) mounted on the empty folder
-    ``path``, so that writes there fail with ENOSPC once it is full; unmounted afterwards.
-    ``grow(path, size)`` frees space as an operator would. Skips the test, with the reason,
-    where mounting is not allowed (no root or CAP_SYS_ADMIN)."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-                             capture_output=True, text=True, check=False)
+def mounted_at(link: Path, *mount_args: str) -> Iterator[Path]:
+    """``mount MOUNT_ARGS POINT`` on a fresh folder outside pytest's temporary tree, reached
+    as ``link`` (a symbolic link to it); lazily unmounted afterwards. A mount a killed run
+    leaves behind then never stops pytest's clean-up of old temporary folders. Skips the
+    test, with the reason, where mounting is not allowed (no root or CAP_SYS_ADMIN)."""
+    point = Path(tempfile.mkdtemp(prefix="hotline-test-mount-"))
+    mounted = subprocess.run(["mount", *mount_args, str(point)], capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
-        pytest.skip(f"a full filesystem needs a small tmpfs, and mount was refused: {mounted.stderr.strip()!r}")
+        point.rmdir()
+        pytest.skip(f"this test needs a mount, and mount was refused: {mounted.stderr.strip()!r}")
+    was_folder = link.is_dir()  # an empty folder (say, the evidence store's) is stood in for
+    if was_folder:
+        link.rmdir()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(point, target_is_directory=True)
     try:
-        yield
+        yield link
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+        link.unlink()
+        if was_folder:
+            link.mkdir()
+        point.rmdir()
+
+
+@contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``mount``'s syntax: ``256k``) reached at ``path``, so that writes
+    there fail with ENOSPC once it is full. ``grow(path, size)`` frees space as an operator
+    would."""
+    with mounted_at(path, "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs") as disk:
+        yield disk
 
 
 def grow(path: Path, size: str) -> None:
     """Give the tmpfs mounted on ``path`` more room (its files stay)."""
-    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True, capture_output=True)
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path.resolve())], check=True, capture_output=True)
 
 
 class TcpProxy:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from cluster_support import POSTGRES_SERVER, postgres_database
+from damage_support import small_tmpfs
 
 from hotline.demo.local_site import unused_port
 
@@ -97,18 +98,6 @@ def test_a_write_lock_held_beyond_the_timeout(data_dir: Path) -> None:
         holder.close()
     one_line_error(result, "stayed locked by another process", "HOTLINE_CATALOG_LOCK_TIMEOUT_S", "database is locked")
     assert hotline(data_dir, "report", "add", "http://example.org/b").returncode == 0  # the lock released
-
-
-@contextmanager
-def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
-    folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_a_catalog_on_a_full_disk(tmp_path: Path) -> None:
