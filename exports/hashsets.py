@@ -5,7 +5,10 @@ The Parquet form has the string columns ``md5, sha1, sha256, pdq, id, category``
 ``baseline`` or ``national``). The VICS form is the Project VIC data model 2.0 JSON that
 forensic tools such as Griffeye import: an ``@odata.context`` naming the 2.0 model and a
 ``value`` array of Media records (``MediaID``, ``Category``, ``MD5``, ``SHA1`` in upper-case
-hex, ``MediaSize``, ``DateUpdated``). Both hold hashes only, never media.
+hex, ``MediaSize``, ``DateUpdated``). The 2.0 model names no field for the other hashes; a
+record also carries ``SHA256`` (upper-case hex) and ``PDQ`` (hex, as PDQ lists write it),
+named as the importers of hotline and of other VICS readers that take extra hashes expect,
+so that a round trip keeps every hash. Both forms hold hashes only, never media.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ def to_vics(items: Sequence[ExportCandidate]) -> bytes:
             "Category": VICS_CATEGORY[i.verdict.value],
             "MD5": (i.hashes.get("md5") or "").upper() or None,
             "SHA1": (i.hashes.get("sha1") or "").upper() or None,
+            "SHA256": i.sha256.upper(),
+            "PDQ": i.hashes.get("pdq"),
             "MediaSize": i.size,
             "DateUpdated": i.decided_at.isoformat(timespec="seconds") + "Z",
         }

@@ -205,6 +205,13 @@ def test_hash_sets_for_partners_are_parquet_and_vics(pair, tmp_path: Path) -> No
     md5 = ours.catalog.hashes_of([mine])[mine]["md5"].value
     assert by_md5[md5.upper()]["Category"] == 1 and len(by_md5) == 2
     assert {m["Category"] for m in vics["value"]} == {1, 2} and all(m["MediaID"] for m in vics["value"])
+    # every hash survives a round trip through VICS, not only MD5 and SHA-1
+    vics_file = tmp_path / "partner.vics.json"
+    vics_file.write_bytes(files["hashes.vics.json"])
+    written = import_known_set(vics_file, tmp_path / "round-trip", "from-nl-vics")
+    rows = {r["sha256"]: r for r in pq.read_table(written.path).to_pylist()}
+    mine_hashes = ours.catalog.hashes_of([mine])[mine]
+    assert rows[mine]["pdq"] == mine_hashes["pdq"].value and rows[mine]["sha1"] == mine_hashes["sha1"].value
     parquet = tmp_path / "partner.parquet"
     parquet.write_bytes(files["hashes.parquet"])
     assert pq.read_table(parquet).column_names == ["md5", "sha1", "sha256", "pdq", "id", "category"]
