@@ -31,6 +31,7 @@ from stats.extract import Extract, extract
 from stats.facts import FACTS
 
 DATABASE = "hotline.duckdb"
+STORAGE_VERSION = "v1.4.0"
 CURRENT = "current"
 VERSIONS = "versions"
 # Columns that must never appear in a statistician's snapshot, whatever the policy.
@@ -113,7 +114,9 @@ def _prune(folder: Path, keep: int) -> list[str]:
 def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version: str,
                  timings: dict[str, float]) -> dict[str, dict[str, object]]:
     """Write the database, the Parquet files and the manifest into ``folder``, synced to disk."""
-    con = duckdb.connect(str(folder / DATABASE))
+    # Written in the storage format of DuckDB's long-term release, so that the `duckdb`
+    # command line a statistician installs (which may be older than this library) opens it.
+    con = duckdb.connect(str(folder / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         step = time.perf_counter()
         build(con, data, options, version=version)

@@ -8,6 +8,8 @@ import base64
 import hashlib
 import io
 import json
+import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -311,3 +313,33 @@ def test_postgresql_catalog_gives_the_same_figures(tmp_path: Path) -> None:
     from_lite = compute_figures(lite, NL)
     lite.dispose()
     assert replace(from_pg, as_of=from_lite.as_of) == from_lite
+
+
+def _doc_examples() -> tuple[list[str], list[str]]:
+    """The shell and Python examples of docs/statistics.md's snapshot section, as written."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "statistics.md").read_text()
+    blocks = re.findall(r"```(sh|python)\n(.*?)```", text, flags=re.S)
+    return ([b for kind, b in blocks if kind == "sh" and b.startswith("duckdb ")],
+            [b for kind, b in blocks if kind == "python" and "duckdb.connect" in b])
+
+
+def test_the_docs_duckdb_examples_run_as_written(installation: Installation, tmp_path: Path) -> None:
+    seed(installation.catalog)
+    folder = tmp_path / "stats"
+    write_snapshot(installation.catalog, folder, NL)
+    shell, python = _doc_examples()
+    assert shell and python
+    duckdb_command = Path(sys.executable).with_name("duckdb")  # installed by the duckdb-cli package
+    for example in shell:
+        argv = shlex.split(example.replace("<stats dir>", str(folder)))
+        done = subprocess.run([str(duckdb_command), *argv[1:]], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert "reports" in done.stdout  # the overview's columns, printed as a table
+    for example in python:
+        shown = subprocess.run([sys.executable, "-c", example.replace("<stats dir>", str(folder))],
+                               capture_output=True, text=True, timeout=600)
+        assert shown.returncode == 0, shown.stderr
+    con = open_snapshot(folder)
+    stages = con.sql("SELECT stage FROM time_to WHERE jurisdiction = 'INTERPOL'").fetchall()
+    con.close()
+    assert sorted(s for (s,) in stages) == ["crawl", "export", "removal", "verdict"]  # one row a stage
