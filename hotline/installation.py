@@ -152,15 +152,19 @@ class Installation:
         if benign:
             verdict = Verdict.NOT_ILLEGAL
         previous = {e.name: e for e in self.catalog.known_sets()}.get(name.lower())
-        normalised = read_known_set(file, name, fmt=fmt, min_pdq_quality=self.settings.pdq_min_quality)
-        profile_name = category_profile or get_format(normalised.source_format).category_profile
-        profile = (None if profile_name is None
-                   else load_category_profile(profile_name, [self.settings.data_dir / "category_profiles"]))
-        plan = plan_categories(
-            normalised.category_counts(), verdict=None if benign else verdict, profile=profile,
-            explicit=category_verdicts, unknown=unknown_category, benign=benign, source=str(file),
-        )
-        imported = replace(write_known_set(normalised, self.settings.known_dir), categories=plan)
+        normalised = read_known_set(file, name, fmt=fmt, min_pdq_quality=self.settings.pdq_min_quality,
+                                    work_dir=self.settings.known_dir)
+        try:
+            profile_name = category_profile or get_format(normalised.source_format).category_profile
+            profile = (None if profile_name is None
+                       else load_category_profile(profile_name, [self.settings.data_dir / "category_profiles"]))
+            plan = plan_categories(
+                normalised.category_counts(), verdict=None if benign else verdict, profile=profile,
+                explicit=category_verdicts, unknown=unknown_category, benign=benign, source=str(file),
+            )
+            imported = replace(write_known_set(normalised, self.settings.known_dir), categories=plan)
+        finally:
+            normalised.discard()  # nothing left when the import stopped; a no-op once in place
         if self.settings.known_url:  # cluster profile: the other machines fetch it from there
             self._remote_sets().upload(imported.path)
         changed = self.catalog.register_known_set(

@@ -114,6 +114,48 @@ def test_reimport_is_idempotent_and_order_independent(tmp_path: Path) -> None:
     assert changed.content_sha256 != first.content_sha256
 
 
+def _csv_list(path: Path, rows: int, bad_line: int | None = None) -> Path:
+    """A CSV list with repeated rows, mixed-case hex and categories; ``bad_line``: a bad MD5."""
+    rng = np.random.default_rng(7)
+    lines = ["MD5,sha1,category"]
+    for n in range(rows):
+        md5 = rng.bytes(16).hex().upper() if n % 3 else rng.bytes(16).hex()
+        lines.append(f"{md5},{rng.bytes(20).hex()},{1 + n % 2}")
+        if n % 10 == 9:
+            lines.append(lines[-1])
+    if bad_line is not None:
+        lines[bad_line - 1] = "not-a-hash," + lines[bad_line - 1].split(",", 1)[1]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_list_read_in_batches_is_the_list_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashing.knownsets.formats import base, read_source
+    from hashing.knownsets.importer import content_sha256, normalise
+
+    source = _csv_list(tmp_path / "list.csv", 200)
+    whole = normalise(read_source(source).table)
+    monkeypatch.setattr(base, "BATCH_ROWS", 7)  # 31 batches, duplicates across them
+    streamed = import_known_set(source, tmp_path / "known", "s")
+    assert streamed.rows == whole.num_rows == 200
+    assert streamed.content_sha256 == content_sha256(whole)
+    assert pq.read_table(streamed.path).select(list(columns())).equals(whole)
+    parquet = write_source(tmp_path / "list.parquet", {c: whole.column(c).to_pylist() for c in whole.column_names})
+    assert import_known_set(parquet, tmp_path / "again", "s").content_sha256 == streamed.content_sha256
+    assert [p.name for p in (tmp_path / "known").iterdir()] == [streamed.path.name]  # no spill or sort files
+
+
+def test_a_bad_row_in_a_later_batch_is_named_by_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashing.knownsets.formats import base
+
+    monkeypatch.setattr(base, "BATCH_ROWS", 7)
+    source = _csv_list(tmp_path / "list.csv", 60, bad_line=50)
+    (tmp_path / "known").mkdir()
+    with pytest.raises(KnownSetError, match="line 50: column 'md5': 'not-a-hash'"):
+        import_known_set(source, tmp_path / "known", "s")
+    assert list((tmp_path / "known").iterdir()) == []
+
+
 def test_bad_hex_names_row_column_and_value_and_writes_nothing(tmp_path: Path) -> None:
     source = write_source(
         tmp_path / "in.parquet",

@@ -8,7 +8,7 @@ before its signal type was added) is empty."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -103,26 +103,25 @@ def _build(target: Path, parquet: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        names = pq.read_schema(parquet).names
-        table = pq.read_table(parquet, columns=[c for c in hash_columns() if c in names])
-    except (OSError, ValueError) as exc:
+        source = pq.ParquetFile(parquet)
+        names = [c for c in hash_columns() if c in source.schema_arrow.names]
+        for column in names:  # a column at a time, read in batches: memory for one column's keys
+            keys_parts, rows_parts, start = [], [], 0
+            for batch in source.iter_batches(batch_size=_CHUNK, columns=[column]):
+                values = batch.column(0)
+                valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+                rows_parts.append((np.flatnonzero(valid) + start).astype(np.uint32))
+                keys_parts.append(_packed(values.drop_null().to_pylist(), column))
+                start += len(values)
+            keys = np.concatenate(keys_parts or [np.zeros(0, dtype=_width(column))])
+            rows = np.concatenate(rows_parts or [np.zeros(0, dtype=np.uint32)])
+            order = np.argsort(keys, kind="stable")
+            np.save(tmp / f"{column}.npy", keys[order])
+            np.save(tmp / f"{column}-rows.npy", rows[order])
+            del keys, rows, order, keys_parts, rows_parts
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise KnownSetError(f"cannot read digests from {str(parquet)!r}: {exc}") from exc
-    for column in table.column_names:
-        values = table.column(column)
-        rows = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False)).astype(np.uint32)
-        present = values.drop_null()
-        keys = np.concatenate(
-            [_packed(chunk, column) for chunk in _chunks(present)] or
-            [np.zeros(0, dtype=_width(column))]
-        )
-        order = np.argsort(keys, kind="stable")
-        np.save(tmp / f"{column}.npy", keys[order])
-        np.save(tmp / f"{column}-rows.npy", rows[order])
     (tmp / "complete").write_text("")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
-
-
-def _chunks(values: pa.ChunkedArray) -> Iterator[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values.slice(start, _CHUNK).to_pylist()

@@ -4,6 +4,12 @@ Validation is all-or-nothing: the first bad value stops the import before anythi
 written, and the error names its 1-based row, its column and the value. The output is
 sorted and deduplicated, so the same input always gives the same bytes and the same
 ``content_sha256``.
+
+A set is read in batches (formats that can be streamed are: CSV, ICSE, Parquet), each
+validated and spilled to a Parquet file beside the known folder; DuckDB then sorts and
+deduplicates the spill under a memory limit, spilling to disk itself, and the sorted rows
+are written batch by batch. So the memory an import needs does not grow with the list:
+hash lists of tens of millions of rows import on an ordinary machine.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +29,7 @@ import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
 from hashing.knownsets.categories import CategoryPlan
-from hashing.knownsets.formats import Locate, read_source
+from hashing.knownsets.formats import Locate, read_batches
 from hashing.knownsets.set_schema import (
     META_COLUMNS,
     METADATA_KEY,
@@ -52,37 +60,131 @@ class KnownSetFile:
 
 @dataclass(frozen=True)
 class NormalisedSet:
-    """A known-hash list read, validated and normalised, not written yet: what the import
-    checks (its categories) before anything reaches the known folder."""
+    """A known-hash list read, validated and normalised into a file not in the known folder
+    yet: what the import checks (its categories) before the set is put in place by
+    ``write_known_set``; ``discard`` removes the file when the import stops there."""
 
     name: str
-    table: pa.Table
+    path: Path  # the normalised rows, sorted and deduplicated, with their metadata
+    rows: int
     content_sha256: str
     source_format: str
     flat_pdq: int = 0  # PDQ hashes left out for a quality below the minimum (rows without another hash too)
+    categories: dict[str | None, int] = field(default_factory=dict)  # rows per category (None: without one)
 
     def category_counts(self) -> dict[str | None, int]:
         """Rows per category (``None``: rows without one)."""
-        counts = self.table.group_by("category", use_threads=False).aggregate([([], "count_all")])
-        return dict(zip(counts.column("category").to_pylist(), counts.column("count_all").to_pylist(), strict=True))
+        return dict(self.categories)
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+_BATCH_ROWS = 65_536
+_SORT_MEMORY = "400MB"  # DuckDB's limit while it sorts; beyond it, it spills to disk
 
 
 def read_known_set(
-    source: Path, name: str, *, fmt: str | None = None, min_pdq_quality: int = 0
+    source: Path, name: str, *, fmt: str | None = None, min_pdq_quality: int = 0,
+    work_dir: Path | None = None,
 ) -> NormalisedSet:
     """Read ``source`` in one of ``FORMATS`` (``fmt``, or detected from its bytes) and
-    validate and normalise it. When the rows carry their PDQ's ``quality`` (0-100), a PDQ
-    below ``min_pdq_quality`` is not imported as a matchable hash (a row left without any
-    hash is dropped): flat hashes match by accident. Raises ``KnownSetError`` naming the
-    first bad line or record."""
+    validate and normalise it into a file in ``work_dir`` (default: the system's temporary
+    folder; pass the known folder so that ``write_known_set`` only renames it). When the
+    rows carry their PDQ's ``quality`` (0-100), a PDQ below ``min_pdq_quality`` is not
+    imported as a matchable hash (a row left without any hash is dropped): flat hashes
+    match by accident. Raises ``KnownSetError`` naming the first bad line or record."""
     name = validate_set_name(name)
-    read = read_source(Path(source), fmt)
-    table, flat, locate = _without_flat_pdq(read.table, min_pdq_quality, str(source), read.locate)
-    if flat and not table.num_rows:
-        raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
-                            "nothing matchable to import")
-    table = normalise(table, str(source), locate)
-    return NormalisedSet(name, table, content_sha256(table), read.format, flat)
+    folder = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
+    made = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        spill = _temp_path(folder, f".{name}.spill.")
+    except OSError as exc:
+        raise KnownSetError(f"cannot write to {str(folder)!r}: {exc}") from exc
+    try:
+        rows, flat, source_format = _spill_batches(Path(source), fmt, min_pdq_quality, spill)
+        if flat and not rows:
+            raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
+                                "nothing matchable to import")
+        return _sorted_set(spill, folder, name, source_format, flat)
+    except BaseException:
+        spill.unlink(missing_ok=True)
+        if made:  # a refused list leaves nothing behind, not even the folder
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        spill.unlink(missing_ok=True)
+
+
+def _spill_batches(source: Path, fmt: str | None, min_pdq_quality: int, spill: Path) -> tuple[int, int, str]:
+    """Validate each batch of ``source`` and append it, normalised but unsorted, to
+    ``spill``; returns the rows written, the PDQs left out as flat and the source's format."""
+    rows = flat = 0
+    source_format = fmt or "parquet"
+    with pq.ParquetWriter(spill, arrow_schema(), compression="zstd") as writer:
+        for read in read_batches(source, fmt):
+            source_format = read.format
+            table, left_out, locate = _without_flat_pdq(read.table, min_pdq_quality, str(source), read.locate)
+            table = normalise_rows(table, str(source), locate)
+            writer.write_table(table)
+            rows, flat = rows + table.num_rows, flat + left_out
+    return rows, flat, source_format
+
+
+def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: int) -> NormalisedSet:
+    """Sort and deduplicate ``spill`` (DuckDB, bounded memory) into a normalised set file in
+    ``folder``, digesting and counting its rows on the way."""
+    import duckdb  # only an import needs it; matching processes never load it here
+
+    names = list(columns())
+    order = ", ".join(f'"{c}" ASC NULLS LAST' for c in names)
+    quoted = ", ".join(f'"{c}"' for c in names)
+    digest = _digest_start()
+    categories: Counter[str | None] = Counter()
+    rows = 0
+    try:
+        out = _temp_path(folder, f".{name}.sorted.")
+        scratch = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}.sort."))
+    except OSError as exc:
+        raise KnownSetError(f"cannot write to {str(folder)!r}: {exc}") from exc
+    try:
+        con = duckdb.connect(config={"memory_limit": _SORT_MEMORY, "temp_directory": str(scratch),
+                                     "preserve_insertion_order": False, "threads": 2})
+        try:
+            reader = con.sql(
+                f"SELECT DISTINCT {quoted} FROM read_parquet(?) ORDER BY {order}", params=[str(spill)]
+            ).to_arrow_reader(_BATCH_ROWS)
+            with pq.ParquetWriter(out, arrow_schema(), compression="zstd") as writer:
+                for batch in reader:
+                    table = pa.Table.from_batches([batch]).cast(arrow_schema())
+                    _digest_update(digest, table)
+                    categories.update(table.column("category").to_pylist())
+                    rows += table.num_rows
+                    writer.write_table(table, row_group_size=_BATCH_ROWS * 8)
+                content = digest.hexdigest()
+                writer.add_key_value_metadata({METADATA_KEY: json.dumps({
+                    "format": _FORMAT, "name": name, "rows": rows, "content_sha256": content,
+                    "source_format": source_format,
+                }, sort_keys=True)})
+        finally:
+            con.close()
+    except (OSError, duckdb.Error, pa.ArrowException) as exc:
+        out.unlink(missing_ok=True)
+        raise KnownSetError(f"cannot sort the rows of {name!r} in {str(folder)!r}: {exc}") from exc
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return NormalisedSet(name, out, rows, content, source_format, flat, dict(categories))
+
+
+def _temp_path(folder: Path, prefix: str) -> Path:
+    """A new owner-only file name in ``folder``: hash lists are usually licensed data."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".parquet")
+    os.close(fd)
+    return Path(name)
 
 
 def _without_flat_pdq(
@@ -121,24 +223,22 @@ def _without_flat_pdq(
 
 
 def write_known_set(normalised: NormalisedSet, dest_dir: Path) -> KnownSetFile:
-    """Write ``normalised`` to ``dest_dir/<name>-<first 16 digits of content_sha256>.parquet``
-    (nothing is written when that file exists: same name, same content)."""
-    table, digest = normalised.table, normalised.content_sha256
-    metadata = {
-        "format": _FORMAT,
-        "name": normalised.name,
-        "rows": table.num_rows,
-        "content_sha256": digest,
-        "source_format": normalised.source_format,
-    }
-    table = table.replace_schema_metadata(
-        {METADATA_KEY: json.dumps(metadata, sort_keys=True)}
-    )
+    """Put ``normalised`` in place as ``dest_dir/<name>-<first 16 digits of content_sha256>.parquet``
+    (when that file exists, same name and same content, it is kept and the new one discarded)."""
+    digest = normalised.content_sha256
     path = Path(dest_dir) / f"{normalised.name}-{digest[:16]}.parquet"
-    if not path.exists():
-        _write_atomically(table, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            normalised.discard()
+        else:
+            with open(normalised.path, "rb") as handle:
+                os.fsync(handle.fileno())
+            shutil.move(normalised.path, path)  # a rename when it was made in ``dest_dir``
+    except OSError as exc:
+        raise KnownSetError(f"cannot write {str(path)!r}: {exc}") from exc
     return KnownSetFile(
-        name=normalised.name, path=path, rows=table.num_rows, content_sha256=digest,
+        name=normalised.name, path=path, rows=normalised.rows, content_sha256=digest,
         source_format=normalised.source_format, flat_pdq=normalised.flat_pdq,
     )
 
@@ -158,13 +258,13 @@ def import_known_set(
     still names, and importing the same content again writes nothing. Raises
     ``KnownSetError`` naming the first bad line or record; nothing is written then.
     """
-    return write_known_set(read_known_set(source, name, fmt=fmt), dest_dir)
+    return write_known_set(read_known_set(source, name, fmt=fmt, work_dir=dest_dir), dest_dir)
 
 
 def stored_content_sha256(path: Path) -> str:
     """The content digest recorded in a normalised set file's metadata."""
     try:
-        raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+        raw = (pq.ParquetFile(path).metadata.metadata or {}).get(METADATA_KEY)
         if raw is None:
             raise KeyError(METADATA_KEY)
         return str(json.loads(raw)["content_sha256"])
@@ -177,7 +277,17 @@ def stored_content_sha256(path: Path) -> str:
 def normalise(
     table: pa.Table, source: str = "known set", locate: Locate | None = None
 ) -> pa.Table:
-    """Validate ``table`` and return it in the normalised schema, deduplicated and sorted.
+    """Validate ``table`` and return it in the normalised schema, deduplicated and sorted
+    (in memory: for a table at hand; files go through ``read_known_set``)."""
+    names = list(columns())
+    out = normalise_rows(table, source, locate).group_by(names, use_threads=False).aggregate([]).select(names)
+    return out.sort_by([(c, "ascending") for c in names]).combine_chunks()
+
+
+def normalise_rows(
+    table: pa.Table, source: str = "known set", locate: Locate | None = None
+) -> pa.Table:
+    """Validate ``table`` and return its rows in the normalised schema, in their order.
     ``locate`` names a 0-based row for error messages (default "row N", 1-based)."""
     where = locate or (lambda row: f"row {row + 1}")
     names, hashes = columns(), hash_columns()
@@ -203,26 +313,28 @@ def normalise(
     for column in META_COLUMNS:
         if column in table.column_names:
             values[column] = _text_column(table, column, source)
-    out = pa.table(
+    return pa.table(
         {c: values.get(c, pa.nulls(table.num_rows, pa.string())) for c in names},
         schema=arrow_schema(),
     )
-    out = (
-        out.group_by(list(names), use_threads=False)
-        .aggregate([])
-        .select(list(names))
-    )
-    return out.sort_by([(c, "ascending") for c in names]).combine_chunks()
 
 
 def content_sha256(table: pa.Table) -> str:
     """SHA-256 of a normalised table: one JSON array per row, in table order."""
+    digest = _digest_start()
+    _digest_update(digest, table)
+    return digest.hexdigest()
+
+
+def _digest_start() -> hashlib._Hash:
+    return hashlib.sha256(f"{_FORMAT}\n{json.dumps(list(columns()))}\n".encode())
+
+
+def _digest_update(digest: hashlib._Hash, table: pa.Table) -> None:
     names = list(columns())
-    digest = hashlib.sha256(f"{_FORMAT}\n{json.dumps(names)}\n".encode())
     for batch in table.select(names).to_batches(max_chunksize=65536):
         for row in zip(*(batch.column(c).to_pylist() for c in names), strict=True):
             digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
-    return digest.hexdigest()
 
 
 def _hex_column(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
@@ -295,27 +407,3 @@ def _as_string(table: pa.Table, column: str, source: str) -> pa.ChunkedArray:
 def _is_string_view(kind: pa.DataType) -> bool:
     check = getattr(pa.types, "is_string_view", None)
     return bool(check and check(kind))
-
-
-def _write_atomically(table: pa.Table, path: Path) -> None:
-    """Temp file in the same folder, fsync, ``os.replace``. The file keeps
-    ``mkstemp``'s owner-only permissions: hash lists are usually licensed data."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-    except OSError as exc:
-        raise KnownSetError(f"cannot write to {str(path.parent)!r}: {exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError | pa.ArrowException):
-            raise KnownSetError(f"cannot write {str(path)!r}: {exc}") from exc
-        raise

@@ -8,6 +8,7 @@ Shipped: ``parquet``, ``csv`` (also any file no other format recognises), ``vics
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from hashing.errors import KnownSetError
@@ -49,6 +50,11 @@ def read_source(path: Path, fmt: str | None = None) -> SourceTable:
     return get_format(fmt or detect_format(path)).read(Path(path))
 
 
+def read_batches(path: Path, fmt: str | None = None) -> Iterator[SourceTable]:
+    """Read ``path`` in ``fmt`` (detected when ``None``) a batch of rows at a time."""
+    return get_format(fmt or detect_format(path)).read_batches(Path(path))
+
+
 __all__ = [
     "FORMATS",
     "KnownSetFormat",
@@ -56,5 +62,6 @@ __all__ = [
     "SourceTable",
     "detect_format",
     "get_format",
+    "read_batches",
     "read_source",
 ]

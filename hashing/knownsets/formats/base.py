@@ -4,14 +4,15 @@ A format is one ``KnownSetFormat``: its name (``--format``), how to recognise a 
 its first bytes, and a reader that turns a file into a PyArrow table of string columns
 named like the normalised schema (any hash column, ``id``, ``category``; ``quality`` for
 the PDQ's), plus a function that names a row the way a person finds it in the file
-("line 7", "record 3 (MediaID 12)"), for error messages.
+("line 7", "record 3 (MediaID 12)"), for error messages. A format whose files can be read
+a part at a time also gives ``batches``, which yields such tables one batch of rows after
+another, so that a list of any length imports in bounded memory.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,36 @@ class KnownSetFormat:
     read: Callable[[Path], SourceTable]
     detect: Callable[[bytes], bool] | None
     category_profile: str | None = None
+    batches: Callable[[Path], Iterator[SourceTable]] | None = None
+
+    def read_batches(self, path: Path) -> Iterator[SourceTable]:
+        """The file's rows a batch at a time (one batch for a format that cannot stream)."""
+        if self.batches is None:
+            yield self.read(path)
+        else:
+            yield from self.batches(path)
+
+
+BATCH_ROWS = 100_000
+
+
+def joined(batches: Callable[[Path], Iterator[SourceTable]]) -> Callable[[Path], SourceTable]:
+    """A reader of the whole file from a reader of its batches."""
+
+    def read(path: Path) -> SourceTable:
+        parts = list(batches(path))
+        starts = [0]
+        for part in parts:
+            starts.append(starts[-1] + part.table.num_rows)
+
+        def locate(row: int) -> str:
+            n = max(k for k in range(len(parts)) if starts[k] <= row)
+            return parts[n].locate(row - starts[n])
+
+        table = pa.concat_tables([p.table for p in parts], promote_options="default")
+        return SourceTable(table, locate, parts[0].format)
+
+    return read
 
 
 def hash_column_names() -> dict[str, str]:
@@ -58,32 +89,58 @@ def read_text(path: Path) -> str:
         raise KnownSetError(f"{str(path)!r} is not UTF-8 text: {exc}") from exc
 
 
-def delimited_rows(path: Path, delimiter: str | None) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and ``(line number, fields)`` rows; a row with the wrong number of
-    fields is refused with its line number."""
-    text = read_text(path)
+def delimited_batches(
+    path: Path, delimiter: str | None
+) -> tuple[list[str], Iterator[list[tuple[int, list[str]]]]]:
+    """The header, then ``(line number, fields)`` rows ``BATCH_ROWS`` at a time, read as the
+    file is streamed; a row with the wrong number of fields is refused with its line number."""
+    size = BATCH_ROWS
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the generator
+    except OSError as exc:
+        raise KnownSetError(f"cannot read {str(path)!r}: {exc}") from exc
+    try:
+        first = handle.readline(1 << 16)
+        handle.seek(0)
+    except UnicodeDecodeError as exc:
+        handle.close()
+        raise KnownSetError(f"{str(path)!r} is not UTF-8 text: {exc}") from exc
     if delimiter is None:
-        first = text.split("\n", 1)[0]
         delimiter = max(",;\t", key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(handle, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
+        handle.close()
         raise KnownSetError(f"{str(path)!r}: empty file, expected a header line") from None
-    rows = []
-    try:
-        for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if len(fields) != len(header):
-                raise KnownSetError(
-                    f"{str(path)!r}: line {reader.line_num}: {len(fields)} fields, the "
-                    f"header has {len(header)}: {delimiter.join(fields)[:200]!r}"
-                )
-            rows.append((reader.line_num, fields))
-    except csv.Error as exc:
-        raise KnownSetError(f"{str(path)!r}: line {reader.line_num}: {exc}") from exc
-    return [h.strip() for h in header], rows
+    except (csv.Error, UnicodeDecodeError) as exc:
+        handle.close()
+        raise KnownSetError(f"{str(path)!r}: line 1: {exc}") from exc
+
+    def rows() -> Iterator[list[tuple[int, list[str]]]]:
+        batch: list[tuple[int, list[str]]] = []
+        try:
+            for fields in reader:
+                if not fields or all(not f.strip() for f in fields):
+                    continue
+                if len(fields) != len(header):
+                    raise KnownSetError(
+                        f"{str(path)!r}: line {reader.line_num}: {len(fields)} fields, the "
+                        f"header has {len(header)}: {delimiter.join(fields)[:200]!r}"
+                    )
+                batch.append((reader.line_num, fields))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        except csv.Error as exc:
+            raise KnownSetError(f"{str(path)!r}: line {reader.line_num}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise KnownSetError(f"{str(path)!r} is not UTF-8 text: {exc}") from exc
+        finally:
+            handle.close()
+        yield batch
+
+    return [h.strip() for h in header], rows()
 
 
 def string_table(columns: dict[str, list[Any]], count: int) -> pa.Table:

@@ -5,14 +5,16 @@ other format recognises is read as CSV."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hashing.errors import KnownSetError
 from hashing.knownsets.formats.base import (
     KnownSetFormat,
     SourceTable,
-    delimited_rows,
+    delimited_batches,
     hash_column_names,
+    joined,
     string_table,
 )
 from hashing.knownsets.set_schema import hash_columns
@@ -22,8 +24,8 @@ _OTHER_COLUMNS = {
 }  # fmt: skip
 
 
-def read_csv(path: Path) -> SourceTable:
-    header, rows = delimited_rows(path, None)
+def csv_batches(path: Path) -> Iterator[SourceTable]:
+    header, batches = delimited_batches(path, None)
     names = hash_column_names() | _OTHER_COLUMNS
     wanted = {n: names[h.lower()] for n, h in enumerate(header) if h.lower() in names}
     targets = list(wanted.values())
@@ -34,9 +36,13 @@ def read_csv(path: Path) -> SourceTable:
             f"{str(path)!r}: no hash column in the header {header!r}; need one of "
             f"{', '.join(hash_columns())}"
         )
-    columns = {target: [fields[n] for _, fields in rows] for n, target in wanted.items()}
-    lines = [line for line, _ in rows]
-    return SourceTable(string_table(columns, len(rows)), lambda row: f"line {lines[row]}", "csv")
+    for rows in batches:
+        columns = {target: [fields[n] for _, fields in rows] for n, target in wanted.items()}
+        yield SourceTable(string_table(columns, len(rows)), _lines([line for line, _ in rows]), "csv")
 
 
-CSV = KnownSetFormat("csv", read_csv, detect=None)
+def _lines(lines: list[int]) -> Callable[[int], str]:
+    return lambda row: f"line {lines[row]}"
+
+
+CSV = KnownSetFormat("csv", joined(csv_batches), detect=None, batches=csv_batches)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
@@ -175,12 +175,17 @@ def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
 
 
 def _distinct_pdq(parquet: Path, column: str) -> np.ndarray:
+    """The set's distinct PDQs, packed and in the order of their hex form (packed bytes sort
+    as the hex does); read in batches, so a large set needs memory for its packed hashes only."""
     try:
-        values = pq.read_table(parquet, columns=[column]).column(column)
-    except (OSError, ValueError) as exc:
+        batches = pq.ParquetFile(parquet).iter_batches(batch_size=1 << 20, columns=[column])
+        parts = [pdq_to_packed(b.column(0).drop_null().to_pylist()) for b in batches]
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise KnownSetError(f"cannot read PDQ hashes from {str(parquet)!r}: {exc}") from exc
-    values = pc.unique(values.drop_null()).to_pylist()
-    return pdq_to_packed(sorted(values))
+    if not parts:
+        return pdq_to_packed([])
+    keys = np.unique(_as_keys(np.concatenate(parts)))
+    return np.frombuffer(keys.tobytes(), dtype=np.uint8).reshape(-1, 32)
 
 
 def _as_keys(packed: np.ndarray) -> np.ndarray:
