@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -77,24 +78,23 @@ class MihIndex:
 
     @classmethod
     def build(cls, packed: np.ndarray) -> MihIndex:
-        if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != 32:
-            raise ValueError(f"expected uint8 [N, 32] packed PDQ hashes, got {packed.shape}")
-        words = np.ascontiguousarray(packed).view(np.uint64)
-        n = len(words)
-        bucket_bits = int(min(_MAX_BUCKET_BITS, max(4, int(np.ceil(np.log2(max(n, 2)))))))
-        ids, offsets = [], []
-        offset_type = np.uint32 if n < 2**32 else np.uint64
-        # Transient memory matters at 10M entries (the tables themselves are ~1.1 GB):
-        # keys are uint32 and made in chunks, offsets are summed in place.
-        keys = np.empty(n, dtype=np.uint32)
-        for start, _bits in _SPLITS:
-            for r0 in range(0, n, _BUILD_CHUNK):
-                keys[r0 : r0 + _BUILD_CHUNK] = _keys(words[r0 : r0 + _BUILD_CHUNK], start, bucket_bits)
-            ids.append(np.argsort(keys, kind="stable").astype(np.uint32))
-            table = np.zeros((1 << bucket_bits) + 1, dtype=offset_type)
-            np.cumsum(np.bincount(keys, minlength=1 << bucket_bits), out=table[1:])
-            offsets.append(table)
-        return cls(words, ids, offsets)
+        words = _words(packed)
+        tables = list(_tables(words))
+        return cls(words, [ids for ids, _ in tables], [offsets for _, offsets in tables])
+
+    @classmethod
+    def write(cls, packed: np.ndarray, folder: Path) -> None:
+        """Build the index into ``folder`` a table at a time, each saved as soon as it is
+        made: the memory a build needs is one table's, not all of them (at 10M entries the
+        tables together are ~1.1 GB)."""
+        words = _words(packed)
+        folder.mkdir(parents=True, exist_ok=True)
+        _save(folder / "hashes.npy", words)
+        for t, (ids, offsets) in enumerate(_tables(words)):
+            _save(folder / f"ids-{t}.npy", ids)
+            _save(folder / f"offsets-{t}.npy", offsets)
+            del ids, offsets
+        _write_json(folder / "mih.json", {"format": _FORMAT, "entries": len(words)})
 
     # --- persistence -----------------------------------------------------------------
 
@@ -212,6 +212,29 @@ def _masks(probe: int, bits: int) -> np.ndarray:
         ]
         _MASK_CACHE[key] = np.array(values, dtype=np.uint64)
     return _MASK_CACHE[key]
+
+
+def _words(packed: np.ndarray) -> np.ndarray:
+    if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != 32:
+        raise ValueError(f"expected uint8 [N, 32] packed PDQ hashes, got {packed.shape}")
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _tables(words: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each table's entry rows sorted by bucket, and its bucket offsets, one table at a time."""
+    n = len(words)
+    bucket_bits = int(min(_MAX_BUCKET_BITS, max(4, int(np.ceil(np.log2(max(n, 2)))))))
+    offset_type = np.uint32 if n < 2**32 else np.uint64
+    # Transient memory matters at 10M entries: keys are uint32 and made in chunks, offsets
+    # are summed in place.
+    keys = np.empty(n, dtype=np.uint32)
+    for start, _bits in _SPLITS:
+        for r0 in range(0, n, _BUILD_CHUNK):
+            keys[r0 : r0 + _BUILD_CHUNK] = _keys(words[r0 : r0 + _BUILD_CHUNK], start, bucket_bits)
+        ids = np.argsort(keys, kind="stable").astype(np.uint32)
+        table = np.zeros((1 << bucket_bits) + 1, dtype=offset_type)
+        np.cumsum(np.bincount(keys, minlength=1 << bucket_bits), out=table[1:])
+        yield ids, table
 
 
 def _save(path: Path, array: np.ndarray) -> None:

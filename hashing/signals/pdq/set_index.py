@@ -170,7 +170,7 @@ class SetIndex(SignalIndex):
 
 def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
     name = f"segment-{uuid.uuid4().hex[:12]}"
-    MihIndex.build(packed).save(folder / name)
+    MihIndex.write(packed, folder / name)
     return _Segment(name, MihIndex.load(folder / name), None, None)
 
 
