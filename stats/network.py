@@ -18,12 +18,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from catalog.db import utcnow
 from stats.errors import NoSnapshot
+from stats.figures import Figures
 from stats.publication import CONTEXT_ROWS, PERIOD_ROWS, check_period
 from stats.snapshot_versions import (
     DATABASE,
@@ -64,7 +66,7 @@ class NetworkInfo:
 
 def read_received(folder: Path) -> list[Received]:
     """Every (hotline, month) kept in ``folder``, ordered by hotline and month."""
-    out = []
+    out: list[Received] = []
     if not folder.is_dir():
         return out
     for hotline in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -257,3 +259,75 @@ def open_network(folder: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(current_database(folder)), read_only=True)
     except NoSnapshot:
         raise NoSnapshot(f"no network statistics in {str(folder)!r}; run `hotline stats import` first") from None
+
+
+NETWORK_TITLES: dict[str, str] = {
+    "network_overview": "The network: figures summed over hotlines",
+    "urls_exchanged": "URLs exchanged: locations sent, reports received from partners",
+    "reports_by_hosting_country": "Reports of illegal content per hosting country (network)",
+    "removal_in_network": "Time to removal: hosted inside the network and outside (hours)",
+    "new_material": "New material: items that matched no known set, by month first seen",
+}
+
+
+def _scoped_rows(con: duckdb.DuckDBPyConnection, name: str, jurisdiction: str) -> list[dict[str, Any]]:
+    rel = con.sql(f"SELECT * FROM {_scoped(name)} WHERE jurisdiction = ?", params=[jurisdiction]) \
+        if "jurisdiction" in con.sql(f"SELECT * FROM {name} LIMIT 0").columns else con.sql(f"SELECT * FROM {name}")
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def network_figures(folder: Path, jurisdiction: str = "home") -> Figures:
+    """The current network snapshot's figures for ``jurisdiction`` (``home``: each hotline
+    under its own), shaped as a hotline's, for the console and the HTML report: the
+    overview and the charts' views summed over hotlines, every other view per hotline."""
+    con = open_network(folder)
+    try:
+        known = ["home", *(j for (j,) in con.sql("SELECT DISTINCT jurisdiction FROM jurisdictions ORDER BY 1")
+                             .fetchall())]
+        where = jurisdiction if jurisdiction == "home" else jurisdiction.upper()
+        if where not in known or "network_overview" not in {n for (n,) in con.sql(
+                "SELECT table_name FROM information_schema.tables").fetchall()}:
+            raise ValueError(f"no network figures for jurisdiction {where!r}; there are figures for "
+                             f"{', '.join(known)}")
+        views = {name: _scoped_rows(con, name, where) for name in [*VIEWS, *NETWORK_TITLES]}
+        overview = views["network_overview"][0] if views["network_overview"] else {}
+        views["overview"] = [overview]
+        views["removal_days"] = _summed(views["removal_days"], ("bucket", "days_from", "days_to"), "content_urls")
+        views["hosting_countries"] = sorted(
+            ({"country": r["country"], "illegal_items": r["illegal_items"], "reports": r["reports"],
+              "in_network": r["in_network"]} for r in views["reports_by_hosting_country"]),
+            key=lambda r: -r["illegal_items"])
+        hours = con.sql(f"SELECT median(hours_to_removal) FROM {_scoped('takedowns')} "
+                        "WHERE illegal AND jurisdiction = ?", params=[where]).fetchall()[0][0]
+        views["time_to"] = [{"hotline": "network", "stage": "removal", "median_hours": hours}, *views["time_to"]]
+        as_of, version = con.sql("SELECT as_of, version FROM snapshot").fetchall()[0]
+    finally:
+        con.close()
+    return Figures(
+        as_of=as_of, version=f"network {version}", jurisdiction=where, jurisdictions=known,
+        reports=overview.get("reports_received", 0), reports_by_status={}, items=overview.get("items", 0),
+        items_by_status={}, known_items=overview.get("items_known", 0), new_items=overview.get("items_new", 0),
+        known_by_set=_totals(views["known_set_matches"], "set_name", "items_matched"),
+        verdicts=_totals(views["items_by_verdict"], "verdict", "items"),
+        verdicts_by_source=_totals(views["items_by_verdict"], "verdict_source", "items"),
+        overview=overview, views=views,
+    )
+
+
+def _totals(rows: list[dict[str, Any]], key: str, value: str) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.get(key) is not None:
+            out[str(r[key])] += int(r[value])
+    return dict(out)
+
+
+def _summed(rows: list[dict[str, Any]], keys: tuple[str, ...], value: str) -> list[dict[str, Any]]:
+    """Rows summed over hotlines by ``keys`` (first-seen order kept), with their share."""
+    sums: dict[tuple[Any, ...], int] = {}
+    for r in rows:
+        k = tuple(r[c] for c in keys)
+        sums[k] = sums.get(k, 0) + int(r[value])
+    total = sum(sums.values())
+    return [{**dict(zip(keys, k, strict=True)), value: n, f"share_of_{value}": n / total if total else None}
+            for k, n in sums.items()]
