@@ -271,8 +271,12 @@ NETWORK_TITLES: dict[str, str] = {
 
 
 def _scoped_rows(con: duckdb.DuckDBPyConnection, name: str, jurisdiction: str) -> list[dict[str, Any]]:
-    rel = con.sql(f"SELECT * FROM {_scoped(name)} WHERE jurisdiction = ?", params=[jurisdiction]) \
-        if "jurisdiction" in con.sql(f"SELECT * FROM {name} LIMIT 0").columns else con.sql(f"SELECT * FROM {name}")
+    columns = con.sql(f"SELECT * FROM {name} LIMIT 0").columns
+    if "jurisdiction" not in columns:
+        rel = con.sql(f"SELECT * FROM {name}")
+    else:  # a network view has its home rows already; a hotline's view gets them here
+        source = _scoped(name) if "hotline" in columns else name
+        rel = con.sql(f"SELECT * FROM {source} WHERE jurisdiction = ?", params=[jurisdiction])
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
