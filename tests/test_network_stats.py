@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 from exchange_support import confirmed_item, make_installation, register
-from stats_seed import sha, seed
+from stats_seed import seed, sha
 
 from catalog.db import utcnow
 from exports.errors import BundleReplayed, StatisticsSuperseded, UnknownSender
@@ -239,3 +239,23 @@ def test_the_command_line_publishes_imports_and_reports(network: Any, tmp_path: 
     page = _cli(coord.settings.data_dir, "LU", "stats", "report", "--network", "--out", str(tmp_path / "r"), "--json")
     html = Path(page["report"]).read_text()
     assert "URLs exchanged" in html and "nl-hotline" in html and "be-hotline" in html and "<svg" in html
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_scheduled_flows_publish_and_import(network: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.import_stats import import_statistics
+    from flows.publish_stats import publish_statistics_flow
+
+    coord, nl, _ = network
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(nl.settings.data_dir))
+    monkeypatch.setenv("HOTLINE_COUNTRY", "NL")
+    monkeypatch.setenv("HOTLINE_STATS_COORDINATOR", str(nl.settings.stats_coordinator))
+    monkeypatch.setenv("HOTLINE_STATS_COORDINATOR_KEY", str(nl.settings.stats_coordinator_key))
+    published = publish_statistics_flow()  # the setting's last two months with figures
+    assert [p["period"] for p in published] == ["2026-03", f"{utcnow():%Y-%m}"]
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(coord.settings.data_dir))
+    monkeypatch.setenv("HOTLINE_COUNTRY", "LU")
+    polled = import_statistics()
+    assert [r["hotline"] for r in polled["imported"]] == ["nl-hotline", "nl-hotline"] and polled["refused"] == []
+    assert polled["snapshot"]["hotlines"] == ["nl-hotline"] and polled["snapshot"]["periods"] == 2
+    assert import_statistics()["skipped"] == 2
