@@ -108,6 +108,7 @@ def main() -> int:
           + f", new items {total['items_new']:,}): {'YES' if equal else 'NO'}")
     before = net.sql("SELECT * FROM network_overview ORDER BY jurisdiction").fetchall()
     version = net.sql("SELECT version FROM snapshot").fetchall()[0][0]
+    kept_before = net.sql("SELECT count(*) FROM periods").fetchall()[0][0]
     net.close()
 
     again = sorted(inbox.glob("*.hlb"))[0]
@@ -135,9 +136,10 @@ def main() -> int:
     net.close()
     replaced = [r.replaced for r in corrected.imported]
     print(f"corrected month {newer[0].period}: imported {len(corrected.imported)} (replaced {replaced}); reports "
-          f"{total['reports_received']:,} -> {after['reports_received']:,}; months kept {periods} "
-          f"(before {len(polled.imported)})")
-    ok = equal and same and replaced == [True] and after["reports_received"] == total["reports_received"] + 1  # type: ignore[operator]
+          f"{total['reports_received']:,} -> {after['reports_received']:,}; (hotline, month)s kept {periods} "
+          f"(before {kept_before})")
+    ok = equal and same and replaced == [True] and periods == kept_before and \
+        after["reports_received"] == total["reports_received"] + 1  # type: ignore[operator]
     for c in own.values():
         c.close()
     for inst in (coord, *hotlines.values()):
