@@ -9,7 +9,8 @@ format's pure pieces), ``chunks`` (streaming chunk encryption and verification),
 (write and open), ``destinations`` (the seam: a registry of destinations by URL scheme),
 ``directory_destination`` (directories), ``s3_destination`` (S3 destinations and inbound
 prefixes), ``outbound`` (routes and the outbox: build, deliver, record), ``hashsets``
-(Parquet and VICS JSON hash sets), ``inbound`` (import a partner's bundle), ``opening``
+(Parquet and VICS JSON hash sets), ``inbound`` (import a partner's bundle), ``statistics``
+(monthly statistics bundles for the network's coordinator), ``opening``
 (open a bundle file with key files).
 
 May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow``, ``catalog`` and

@@ -11,6 +11,7 @@ ExportError
  │    ├── BundleNotForUs       no recipient entry matches our key's fingerprint
  │    ├── UnknownSender        the signer is not among the trusted senders
  │    └── BundleReplayed       a bundle with this ID was imported already
+ │         └── StatisticsSuperseded  statistics for that hotline and month as new or newer are kept
  └── DeliveryError         a destination could not take a bundle
       ├── DeliveryConflict     a different file already sits under that name
       └── DeliveryRefused      the destination refused for good (missing bucket, access denied,
@@ -56,6 +57,11 @@ class UnknownSender(BundleError):
 
 class BundleReplayed(BundleError):
     """A bundle with this bundle ID was imported before; importing it again is refused."""
+
+
+class StatisticsSuperseded(BundleReplayed):
+    """A statistics bundle for a hotline and month as recent as this one, or more recent, was
+    imported already: this one (late, or repeated under a new ID) changes nothing."""
 
 
 class DeliveryError(ExportError):

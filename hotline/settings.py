@@ -204,6 +204,22 @@ class Settings(BaseSettings):
         "host", description="What of each URL a snapshot keeps: nothing, the host name, or the full URL."
     )
     stats_keep: int = Field(3, ge=1, description="Snapshots kept; older ones are deleted after a new one is current.")
+    # The network's statistics: publishing them to a coordinator, and being one
+    stats_coordinator: str | None = Field(
+        None, description="Where our monthly statistics bundles go: the coordinator's directory or s3://bucket/prefix."
+    )
+    stats_coordinator_key: Path | None = Field(
+        None, description="The coordinator's X25519 public key (PEM): statistics bundles are encrypted to it."
+    )
+    stats_publish_months: int = Field(
+        2, ge=1, description="Months the scheduled publication sends again (a late correction replaces a month)."
+    )
+    network_dir: Path | None = Field(
+        None, description="Coordinator: statistics received, publishers' keys, network snapshots; default <data_dir>/network."
+    )
+    stats_inbound: str | None = Field(
+        None, description="Coordinator: where statistics bundles arrive (directory or s3://); default <network_dir>/inbox."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -260,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def snapshot_dir(self) -> Path:
         return self.stats_dir or self.data_dir / "stats"
+
+    @property
+    def network_folder(self) -> Path:
+        return self.network_dir or self.data_dir / "network"
 
     @property
     def data_key_file(self) -> Path:

@@ -3,7 +3,9 @@
 One job: turn a consistent read of the catalog into a DuckDB database of pseudonymised
 tables and documented views (docs/statistics.md), computed live for ``hotline stats`` or
 written as versioned snapshots (DuckDB file + Parquet) that statisticians open read-only
-while flows keep running; and render the figures as tables, JSON or an HTML report. Never
+while flows keep running; cut them into media-free months for the network's coordinator
+(``publication``) and build the network snapshot from the months it receives (``network``);
+and render the figures as tables, JSON or an HTML report. Never
 reads media, never writes SHA-256s, hashes, reporter details or analysts' names.
 
 May import: catalog, duckdb, pyarrow. Imported by the command line and flows/snapshot.py.

@@ -13,6 +13,7 @@ from typing import Any
 
 from stats.charts import horizontal_bars, stacked_columns
 from stats.figures import Figures
+from stats.network import NETWORK_TITLES
 from stats.views import TITLES
 
 MAX_ROWS = 200  # rows shown per table; the snapshot has them all
@@ -127,7 +128,7 @@ def render_report(f: Figures) -> str:
     """The report as one HTML document."""
     source = f"snapshot {f.version}" if f.version else "computed live from the catalog"
     sections = "".join(f"<h2>{escape(title)} <small>({escape(name)})</small></h2>{_table(f.views[name])}"
-                       for name, title in TITLES.items())
+                       for name, title in {**NETWORK_TITLES, **TITLES}.items() if name in f.views)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>hotline statistics {escape(f.jurisdiction)}</title><style>{_CSS}</style></head><body>"

@@ -17,9 +17,11 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow.parquet as pq
@@ -34,6 +36,7 @@ DATABASE = "hotline.duckdb"
 STORAGE_VERSION = "v1.4.0"
 CURRENT = "current"
 VERSIONS = "versions"
+T = TypeVar("T")
 # Columns that must never appear in a statistician's snapshot, whatever the policy.
 FORBIDDEN_COLUMNS = frozenset({"sha256", "md5", "sha1", "pdq", "phash", "referer", "actor", "reason", "ip",
                                "known_id", "detail", "error"})
@@ -139,6 +142,28 @@ def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version:
     return files
 
 
+def publish_version(folder: Path, version: str, fill: Callable[[Path], T], *, keep: int) -> tuple[Path, T, list[str]]:
+    """Have ``fill`` write a version into a hidden folder, rename it into ``versions/``, point
+    ``current`` at it and keep the newest ``keep`` versions; returns the version's folder,
+    what ``fill`` returned and the versions pruned. If anything fails, the current version
+    stays as it was and no partial files are left."""
+    (folder / VERSIONS).mkdir(parents=True, exist_ok=True)
+    building = folder / f".building-{version}-{os.getpid()}"
+    final = folder / VERSIONS / version
+    try:
+        building.mkdir()
+        result = fill(building)
+        try:
+            building.rename(final)
+        except OSError as exc:
+            raise SnapshotError(f"cannot publish snapshot {version!r}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    _point_current(folder, final)
+    return final, result, _prune(folder, keep)
+
+
 def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | None = None, *,
                    keep: int = 3, actor: str = "stats") -> SnapshotInfo:
     """Write a snapshot of the catalog into ``folder``, make it current, keep the newest
@@ -151,23 +176,16 @@ def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | No
     data = extract(catalog)
     timings = {"extract": time.perf_counter() - started}
     as_of, version = data.as_of, data.as_of.strftime("%Y%m%dT%H%M%S%fZ")
-    (folder / VERSIONS).mkdir(parents=True, exist_ok=True)
-    building = folder / f".building-{version}-{os.getpid()}"
-    final = folder / VERSIONS / version
-    try:
-        building.mkdir()
+    step = 0.0
+
+    def fill(building: Path) -> dict[str, dict[str, object]]:
+        nonlocal data, step
         files = _build_files(building, data, options, version, timings)
         del data  # the extracted rows (with SHA-256s) are no longer needed
         step = time.perf_counter()
-        try:
-            building.rename(final)
-        except OSError as exc:
-            raise SnapshotError(f"cannot publish snapshot {version!r}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    _point_current(folder, final)
-    pruned = _prune(folder, keep)
+        return files
+
+    final, files, pruned = publish_version(folder, version, fill, keep=keep)
     timings["publish"] = time.perf_counter() - step
     rows = {name: int(info["rows"]) for name, info in files.items()}  # type: ignore[call-overload]
     seconds = time.perf_counter() - started

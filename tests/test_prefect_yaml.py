@@ -34,3 +34,6 @@ def test_schedules_are_valid_and_exports_are_scheduled() -> None:
             scheduled[deployment["entrypoint"]] = schedule["cron"]
     assert "flows/export_bundles.py:export_bundles" in scheduled
     assert "flows/process_report.py:process_report" in scheduled
+    # the network's statistics: published by every hotline, imported by the coordinator
+    assert "flows/publish_stats.py:publish_statistics_flow" in scheduled
+    assert "flows/import_stats.py:import_statistics" in scheduled

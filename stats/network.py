@@ -1,0 +1,337 @@
+"""The network snapshot: every publishing hotline's monthly statistics in one DuckDB file.
+
+A coordinator keeps the newest statistics of each (hotline, month) it received in
+``<received>/<hotline>/<YYYY-MM>/`` (``manifest.json`` and the Parquet files of
+``stats.publication``). The network snapshot is built from them: per hotline, the months
+are put together and the figure views of ``stats.views`` computed over them, exactly as the
+hotline's own snapshot computes them; each view's rows are kept with a ``hotline`` column
+(the publisher; the column a view already called ``hotline``, whose report it was, becomes
+``reported_by``). The network figures (``NETWORK_VIEWS``) sum and compare across hotlines.
+It is written as a versioned snapshot (``stats.snapshot_versions``), read like the local one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from catalog.db import utcnow
+from stats.errors import NoSnapshot
+from stats.figures import Figures
+from stats.publication import CONTEXT_ROWS, PERIOD_ROWS, check_period
+from stats.snapshot_versions import (
+    DATABASE,
+    _check_media_free,
+    _fsync,
+    _write_parquet,
+    current_database,
+    publish_version,
+)
+from stats.views import VIEWS
+
+ITEM_KEYED = ("item_facts", "items", "matches", "report_items", "takedowns", "illegal_sightings")
+MANIFEST = "manifest.json"
+THREE_DAYS_H = 72
+
+
+@dataclass(frozen=True)
+class Received:
+    """One month of one hotline's statistics, as the coordinator keeps it."""
+
+    hotline: str
+    period: str
+    as_of: datetime
+    country: str
+    bundle_id: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    version: str
+    path: Path
+    hotlines: list[str]
+    periods: int
+    seconds: float
+    rows: dict[str, int]
+
+
+def read_received(folder: Path) -> list[Received]:
+    """Every (hotline, month) kept in ``folder``, ordered by hotline and month."""
+    out: list[Received] = []
+    if not folder.is_dir():
+        return out
+    for hotline in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for month in sorted(p for p in hotline.iterdir() if not p.name.startswith(".")):
+            m = json.loads((month / MANIFEST).read_text())
+            out.append(Received(hotline=hotline.name, period=m["period"], as_of=_instant(m["as_of"]),
+                                country=m["sender_country"], bundle_id=m["bundle_id"], path=month.resolve()))
+    return out
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.removesuffix("Z"))
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _hotline_tables(months: list[Received]) -> duckdb.DuckDBPyConnection:
+    """An in-memory database of one hotline's months put together, with its figure views.
+    Item numbers are numbers of one publication: each month's are moved to a range of its own."""
+    con = duckdb.connect()
+    for name in PERIOD_ROWS:
+        parts = []
+        for k, m in enumerate(months):
+            rekey = f" REPLACE (item_id + {k << 32} AS item_id)" if name in ITEM_KEYED else ""
+            parts.append(f"SELECT *{rekey}, DATE '{check_period(m.period).isoformat()}' AS period "
+                         f"FROM read_parquet({_quote(m.path / f'{name}.parquet')})")
+        con.execute(f"CREATE TABLE {name} AS " + " UNION ALL BY NAME ".join(parts))
+    newest = max(months, key=lambda m: m.as_of)
+    every = ", ".join(_quote(m.path / "jurisdictions.parquet") for m in months)
+    con.execute(f"CREATE TABLE jurisdictions AS SELECT jurisdiction, bool_or(own) AS own FROM read_parquet([{every}]) "
+                "GROUP BY ALL ORDER BY 2 DESC, 1")
+    con.execute(f"CREATE TABLE known_sets AS SELECT * FROM read_parquet({_quote(newest.path / 'known_sets.parquet')})")
+    # the views read the state's moment (what is overdue) and the home country here
+    con.execute("CREATE TABLE snapshot AS SELECT CAST(? AS TIMESTAMP) AS as_of, ? AS country",
+                [newest.as_of, newest.country])
+    for name, sql in VIEWS.items():
+        con.execute(f"CREATE VIEW {name} AS {sql}")
+    return con
+
+
+def _with_hotline(table: pa.Table, hotline: str) -> pa.Table:
+    if "hotline" in table.column_names:
+        table = table.rename_columns(["reported_by" if c == "hotline" else c for c in table.column_names])
+    return table.add_column(0, "hotline", pa.array([hotline] * table.num_rows, pa.string()))
+
+
+def _scoped(table: str) -> str:
+    """``table``'s rows under each jurisdiction, and again as ``home``: each hotline's own."""
+    return f"""(SELECT * FROM {table}
+                UNION ALL BY NAME
+                SELECT * REPLACE ('home' AS jurisdiction) FROM {table}
+                WHERE (hotline, jurisdiction) IN (SELECT (hotline, jurisdiction) FROM jurisdictions WHERE own))"""
+
+
+def _network_views(overview_counts: list[str]) -> dict[str, str]:
+    sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in overview_counts)
+    in_network = "country IN (SELECT country FROM hotlines)"
+    return {
+        # the overview summed over hotlines, shares computed again from the sums
+        "network_overview": f"""
+            WITH o AS (SELECT jurisdiction, count(*) AS hotlines, {sums} FROM {_scoped('overview')} GROUP BY ALL),
+            t AS (SELECT jurisdiction,
+                         sum(within_3_days) / nullif(sum(reached + overdue), 0) AS share_removed_within_3_days,
+                         sum(within_3_working_days) / nullif(sum(reached + overdue_3_working_days), 0)
+                           AS share_removed_within_3_working_days
+                  FROM {_scoped('time_to')} WHERE stage = 'removal' GROUP BY ALL)
+            SELECT o.*, reports_illegal / nullif(reports_assessed, 0) AS share_reports_illegal,
+                   items_illegal / nullif(items_assessed, 0) AS share_items_illegal,
+                   items_known / nullif(items, 0) AS share_items_known,
+                   items_new / nullif(items, 0) AS share_items_new,
+                   t.share_removed_within_3_days, t.share_removed_within_3_working_days
+            FROM o LEFT JOIN t USING (jurisdiction) ORDER BY jurisdiction = 'home' DESC, jurisdiction""",
+        # locations told to INTERPOL and partners, and reports partners' bundles brought in
+        "urls_exchanged": """
+            SELECT hotline, period, 'sent' AS direction, destination AS counterpart, CAST(locations AS BIGINT) AS urls,
+                   CAST(content_urls AS BIGINT) AS content_urls
+            FROM exchanged
+            UNION ALL
+            SELECT hotline, period, 'received', reported_by, count(*), NULL
+            FROM report_facts WHERE partner AND jurisdiction IN (SELECT jurisdiction FROM jurisdictions j
+                                                                 WHERE j.own AND j.hotline = report_facts.hotline)
+            GROUP BY ALL ORDER BY hotline, period, direction, counterpart""",
+        "reports_by_hosting_country": f"""
+            SELECT jurisdiction, country, {in_network} AS in_network,
+                   count(DISTINCT (hotline, report_id)) AS reports, count(DISTINCT hotline) AS hotlines,
+                   count(*) FILTER (WHERE first_of_item_in_country) AS illegal_items
+            FROM {_scoped('illegal_sightings')} GROUP BY ALL ORDER BY jurisdiction, reports DESC, country""",
+        # takedown inside the network (hosted in a country with a hotline in it) and outside
+        "removal_in_network": f"""
+            SELECT *, within_3_days / nullif(reached + overdue, 0) AS share_within_3_days FROM (
+              SELECT t.jurisdiction, t.{in_network} AS in_network, count(*) AS eligible,
+                     count(hours_to_removal) AS reached, median(hours_to_removal) AS median_hours,
+                     quantile_cont(hours_to_removal, 0.9) AS p90_hours,
+                     count(*) FILTER (WHERE hours_to_removal <= {THREE_DAYS_H}) AS within_3_days,
+                     count(*) FILTER (WHERE hours_to_removal IS NULL
+                                      AND notice_at <= h.as_of - INTERVAL {THREE_DAYS_H} HOUR) AS overdue,
+                     median(working_days_to_removal) AS median_working_days
+              FROM {_scoped('takedowns')} t JOIN hotlines h USING (hotline) WHERE t.illegal
+              GROUP BY ALL)
+            ORDER BY jurisdiction, in_network DESC""",
+        # new material: items first seen that matched no known set, by month
+        "new_material": f"""
+            SELECT *, items_new / nullif(items, 0) AS share_items_new FROM (
+              SELECT jurisdiction, month, count(DISTINCT hotline) AS hotlines, count(*) AS items,
+                     count(*) FILTER (WHERE NOT known) AS items_new
+              FROM {_scoped('item_facts')} GROUP BY ALL)
+            ORDER BY jurisdiction, month""",
+    }
+
+
+def build_network(con: duckdb.DuckDBPyConnection, received: list[Received], *, version: str) -> None:
+    """Create the network snapshot's tables and views in ``con``."""
+    by_hotline: dict[str, list[Received]] = defaultdict(list)
+    for r in received:
+        by_hotline[r.hotline].append(r)
+    tables: dict[str, list[pa.Table]] = defaultdict(list)
+    for hotline, months in sorted(by_hotline.items()):
+        h = _hotline_tables(months)
+        try:
+            for name in [*PERIOD_ROWS, *CONTEXT_ROWS, *VIEWS]:
+                tables[name].append(_with_hotline(h.sql(f"SELECT * FROM {name}").to_arrow_table(), hotline))
+        finally:
+            h.close()
+    con.execute("CREATE TABLE snapshot AS SELECT ? AS version, CAST(? AS TIMESTAMP) AS as_of, 'network' AS kind",
+                [version, utcnow()])
+    hotlines = pa.Table.from_pylist(
+        [{"hotline": h, "country": max(ms, key=lambda m: m.as_of).country, "periods": len(ms),
+          "first_period": min(m.period for m in ms), "last_period": max(m.period for m in ms),
+          "as_of": max(m.as_of for m in ms)} for h, ms in sorted(by_hotline.items())],
+        schema=pa.schema([("hotline", pa.string()), ("country", pa.string()), ("periods", pa.int64()),
+                          ("first_period", pa.string()), ("last_period", pa.string()), ("as_of", pa.timestamp("us"))]))
+    periods = pa.Table.from_pylist(
+        [{"hotline": r.hotline, "period": r.period, "as_of": r.as_of, "bundle_id": r.bundle_id} for r in received],
+        schema=pa.schema([("hotline", pa.string()), ("period", pa.string()), ("as_of", pa.timestamp("us")),
+                          ("bundle_id", pa.string())]))
+    for name, table in {"hotlines": hotlines, "periods": periods}.items():
+        con.register(f"raw_{name}", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM raw_{name}")
+        con.unregister(f"raw_{name}")
+    for name, parts in tables.items():
+        con.register(f"raw_{name}", pa.concat_tables(parts, promote_options="permissive"))
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM raw_{name}")
+        con.unregister(f"raw_{name}")
+    for name in [*PERIOD_ROWS, *CONTEXT_ROWS, *VIEWS]:
+        if name not in tables:  # no hotline yet: the tables exist, empty, so that queries still run
+            con.execute(f"CREATE TABLE {name} (hotline VARCHAR, jurisdiction VARCHAR)")
+    counts = []
+    if tables.get("overview"):
+        counts = [c for c in con.sql("SELECT * FROM overview LIMIT 0").columns
+                  if c not in ("hotline", "jurisdiction") and not c.startswith("share_")]
+    if counts:
+        for name, sql in _network_views(counts).items():
+            con.execute(f"CREATE VIEW {name} AS {sql}")
+
+
+def write_network_snapshot(received_folder: Path, folder: Path, *, keep: int = 3) -> NetworkInfo:
+    """Build the network snapshot from what ``received_folder`` keeps; make it current."""
+    started = time.perf_counter()
+    received = read_received(received_folder)
+    version = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+
+    def fill(building: Path) -> dict[str, dict[str, object]]:
+        con = duckdb.connect(str(building / DATABASE))
+        try:
+            build_network(con, received, version=version)
+            _check_media_free(con)
+            con.execute("CHECKPOINT")
+            files = _write_parquet(con, building / "parquet")
+        finally:
+            con.close()
+        manifest = {"version": version, "kind": "network", "database": DATABASE, "relations": files,
+                    "periods": [{"hotline": r.hotline, "period": r.period, "as_of": r.as_of.isoformat() + "Z",
+                                 "bundle_id": r.bundle_id} for r in received]}
+        (building / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        for path in [*building.rglob("*.parquet"), building / DATABASE, building / "manifest.json"]:
+            _fsync(path)
+        return files
+
+    final, files, _ = publish_version(folder, version, fill, keep=keep)
+    rows = {name: int(info["rows"]) for name, info in files.items()}  # type: ignore[call-overload]
+    return NetworkInfo(version=version, path=final, hotlines=sorted({r.hotline for r in received}),
+                       periods=len(received), seconds=time.perf_counter() - started, rows=rows)
+
+
+def open_network(folder: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the current network snapshot."""
+    try:
+        return duckdb.connect(str(current_database(folder)), read_only=True)
+    except NoSnapshot:
+        raise NoSnapshot(f"no network statistics in {str(folder)!r}; run `hotline stats import` first") from None
+
+
+NETWORK_TITLES: dict[str, str] = {
+    "network_overview": "The network: figures summed over hotlines",
+    "urls_exchanged": "URLs exchanged: locations sent, reports received from partners",
+    "reports_by_hosting_country": "Reports of illegal content per hosting country (network)",
+    "removal_in_network": "Time to removal: hosted inside the network and outside (hours)",
+    "new_material": "New material: items that matched no known set, by month first seen",
+}
+
+
+def _scoped_rows(con: duckdb.DuckDBPyConnection, name: str, jurisdiction: str) -> list[dict[str, Any]]:
+    columns = con.sql(f"SELECT * FROM {name} LIMIT 0").columns
+    if "jurisdiction" not in columns:
+        rel = con.sql(f"SELECT * FROM {name}")
+    else:  # a network view has its home rows already; a hotline's view gets them here
+        source = _scoped(name) if "hotline" in columns else name
+        rel = con.sql(f"SELECT * FROM {source} WHERE jurisdiction = ?", params=[jurisdiction])
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def network_figures(folder: Path, jurisdiction: str = "home") -> Figures:
+    """The current network snapshot's figures for ``jurisdiction`` (``home``: each hotline
+    under its own), shaped as a hotline's, for the console and the HTML report: the
+    overview and the charts' views summed over hotlines, every other view per hotline."""
+    con = open_network(folder)
+    try:
+        known = ["home", *(j for (j,) in con.sql("SELECT DISTINCT jurisdiction FROM jurisdictions ORDER BY 1")
+                             .fetchall())]
+        where = jurisdiction if jurisdiction == "home" else jurisdiction.upper()
+        if where not in known or "network_overview" not in {n for (n,) in con.sql(
+                "SELECT table_name FROM information_schema.tables").fetchall()}:
+            raise ValueError(f"no network figures for jurisdiction {where!r}; there are figures for "
+                             f"{', '.join(known)}")
+        views = {name: _scoped_rows(con, name, where) for name in [*VIEWS, *NETWORK_TITLES]}
+        overview = views["network_overview"][0] if views["network_overview"] else {}
+        views["overview"] = [overview]
+        views["removal_days"] = _summed(views["removal_days"], ("bucket", "days_from", "days_to"), "content_urls")
+        views["hosting_countries"] = sorted(
+            ({"country": r["country"], "illegal_items": r["illegal_items"], "reports": r["reports"],
+              "in_network": r["in_network"]} for r in views["reports_by_hosting_country"]),
+            key=lambda r: -r["illegal_items"])
+        hours = con.sql(f"SELECT median(hours_to_removal) FROM {_scoped('takedowns')} "
+                        "WHERE illegal AND jurisdiction = ?", params=[where]).fetchall()[0][0]
+        views["time_to"] = [{"hotline": "network", "stage": "removal", "median_hours": hours}, *views["time_to"]]
+        as_of, version = con.sql("SELECT as_of, version FROM snapshot").fetchall()[0]
+    finally:
+        con.close()
+    return Figures(
+        as_of=as_of, version=f"network {version}", jurisdiction=where, jurisdictions=known,
+        reports=overview.get("reports_received", 0), reports_by_status={}, items=overview.get("items", 0),
+        items_by_status={}, known_items=overview.get("items_known", 0), new_items=overview.get("items_new", 0),
+        known_by_set=_totals(views["known_set_matches"], "set_name", "items_matched"),
+        verdicts=_totals(views["items_by_verdict"], "verdict", "items"),
+        verdicts_by_source=_totals(views["items_by_verdict"], "verdict_source", "items"),
+        overview=overview, views=views,
+    )
+
+
+def _totals(rows: list[dict[str, Any]], key: str, value: str) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.get(key) is not None:
+            out[str(r[key])] += int(r[value])
+    return dict(out)
+
+
+def _summed(rows: list[dict[str, Any]], keys: tuple[str, ...], value: str) -> list[dict[str, Any]]:
+    """Rows summed over hotlines by ``keys`` (first-seen order kept), with their share."""
+    sums: dict[tuple[Any, ...], int] = {}
+    for r in rows:
+        k = tuple(r[c] for c in keys)
+        sums[k] = sums.get(k, 0) + int(r[value])
+    total = sum(sums.values())
+    return [{**dict(zip(keys, k, strict=True)), value: n, f"share_of_{value}": n / total if total else None}
+            for k, n in sums.items()]

@@ -1,0 +1,261 @@
+"""The network's statistics: three installations on one machine (two hotlines and a
+coordinator, each its own data directory). The hotlines publish signed, media-free monthly
+statistics bundles; the coordinator imports them and builds the network snapshot, whose
+per-hotline views equal each hotline's own snapshot and whose network figures are their sums.
+A repeated bundle changes nothing; a corrected one replaces the month it describes; an older
+one arriving late is refused. Through the services, the command line and Prefect's engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from exchange_support import confirmed_item, make_installation, register
+from stats_seed import seed, sha
+
+from catalog.db import utcnow
+from exports.errors import BundleReplayed, StatisticsSuperseded, UnknownSender
+from hotline.installation import Installation
+from hotline.services.network_stats import (
+    add_publisher,
+    import_statistics_file,
+    poll_statistics,
+    publish_statistics,
+)
+from stats import SnapshotOptions, write_snapshot
+from stats.network import open_network
+from stats.snapshot_versions import DATABASE
+from stats.views import VIEWS
+
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    """Rows in a stable order, floats rounded (sums of the same numbers in another order)."""
+    return sorted((tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in con.sql(sql).fetchall()),
+                  key=repr)
+
+
+def _own_snapshot(inst: Installation) -> duckdb.DuckDBPyConnection:
+    s = inst.settings
+    info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country))
+    return duckdb.connect(str(info.path / DATABASE), read_only=True)
+
+
+def _network(coord: Installation) -> duckdb.DuckDBPyConnection:
+    return open_network(coord.settings.network_folder / "snapshot")
+
+
+def _assert_views_equal(network: duckdb.DuckDBPyConnection, hotline: str, own: duckdb.DuckDBPyConnection) -> None:
+    """Every figure view of ``hotline`` in the network snapshot equals its own snapshot's."""
+    for name in VIEWS:
+        columns = own.sql(f"SELECT * FROM {name} LIMIT 0").columns
+        picked = ", ".join("reported_by AS hotline" if c == "hotline" else c for c in columns)
+        mine = _rows(own, f"SELECT * FROM {name}")
+        theirs = _rows(network, f"SELECT {picked} FROM {name} WHERE hotline = '{hotline}'")
+        assert theirs == mine, name
+
+
+def _overview(con: duckdb.DuckDBPyConnection, jurisdiction: str, where: str = "") -> dict[str, Any]:
+    rel = con.sql(f"SELECT * FROM overview WHERE jurisdiction = '{jurisdiction}' {where}")
+    rows = rel.fetchall()
+    assert len(rows) == 1, (jurisdiction, where, rows)
+    return dict(zip(rel.columns, rows[0], strict=True))
+
+
+def _network_overview(con: duckdb.DuckDBPyConnection, jurisdiction: str) -> dict[str, Any]:
+    rel = con.sql(f"SELECT * FROM network_overview WHERE jurisdiction = '{jurisdiction}'")
+    return dict(zip(rel.columns, rel.fetchall()[0], strict=True))
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Any:
+    coord = make_installation(tmp_path, "coordinator", "LU")
+    inbox = coord.settings.network_folder / "inbox"
+    inbox.mkdir(parents=True)
+    publish_to = {"stats_coordinator": str(inbox), "stats_coordinator_key": coord.keys.public_files()["inbox"]}
+    nl = make_installation(tmp_path, "nl", "NL", **publish_to)
+    be = make_installation(tmp_path, "be", "BE", **publish_to)
+    seed(nl.catalog)
+    seed(be.catalog)
+    # the Belgian hotline has more than the seed: its own figures differ from the Dutch ones
+    for k, country in enumerate(("BE", "BE", "NL", "FR")):
+        confirmed_item(be, os.urandom(64) + bytes([k]), page_url=f"http://be{k}.example.test/gallery",
+                       country=country, image=False)
+    add_publisher(coord, "nl-hotline", [nl.keys.public_files()["signing"]], actor="test")
+    register(coord, be, "be-hotline", countries=["BE"])  # a partner's statistics are taken too
+    yield coord, nl, be
+    for inst in (coord, nl, be):
+        inst.close()
+
+
+def test_network_figures_are_the_sum_of_the_hotlines_own(network: Any) -> None:
+    coord, nl, be = network
+    sent = publish_statistics(nl, actor="test") + publish_statistics(be, actor="test")
+    assert sorted(p.period for p in sent) == ["2026-01", "2026-01", "2026-02", "2026-02", "2026-03", "2026-03",
+                                              f"{utcnow():%Y-%m}", f"{utcnow():%Y-%m}"]
+    polled = poll_statistics(coord, actor="test")
+    assert polled.refused == [] and len(polled.imported) == 8 and polled.snapshot is not None
+    assert {r.hotline for r in polled.imported} == {"nl-hotline", "be-hotline"}
+
+    own_nl, own_be, net = _own_snapshot(nl), _own_snapshot(be), _network(coord)
+    _assert_views_equal(net, "nl-hotline", own_nl)
+    _assert_views_equal(net, "be-hotline", own_be)
+    nl_home, be_home = _overview(own_nl, "NL"), _overview(own_be, "BE")
+    assert be_home["reports_received"] == nl_home["reports_received"] + 4 == 306
+    assert be_home["items_illegal"] > nl_home["items_illegal"]
+    counts = [c for c, v in nl_home.items() if isinstance(v, int) and not c.startswith("share")]
+    assert len(counts) >= 25
+    for jurisdiction, mine, theirs in (("home", nl_home, be_home),
+                                       ("INTERPOL", _overview(own_nl, "INTERPOL"), _overview(own_be, "INTERPOL"))):
+        total = _network_overview(net, jurisdiction)
+        assert total["hotlines"] == 2
+        assert {c: total[c] for c in counts} == {c: mine[c] + theirs[c] for c in counts}, jurisdiction
+        assert total["share_items_new"] == pytest.approx((mine["items_new"] + theirs["items_new"])
+                                                         / (mine["items"] + theirs["items"]))
+    # network figures: URLs exchanged, reports per hosting country, removal inside and outside
+    exchanged = dict(net.sql("SELECT direction, sum(urls) FROM urls_exchanged GROUP BY 1").fetchall())
+    locations = sum(own.sql("SELECT count(*) FROM export_locations").fetchall()[0][0] for own in (own_nl, own_be))
+    partner_reports = nl_home["reports_from_partners"] + be_home["reports_from_partners"]
+    assert exchanged == {"sent": locations, "received": partner_reports} and locations > 0
+    hosted = dict(net.sql("SELECT country, reports FROM reports_by_hosting_country WHERE jurisdiction = 'home'")
+                  .fetchall())
+    be_hosted = own_be.sql("SELECT count(DISTINCT report_id) FROM illegal_sightings "
+                           "WHERE jurisdiction = 'BE' AND country = 'BE'").fetchall()[0][0]
+    assert hosted["BE"] == be_hosted == 2 and hosted["NL"] > 0
+    removal = {inside: (eligible, reached) for inside, eligible, reached in net.sql(
+        "SELECT in_network, eligible, reached FROM removal_in_network WHERE jurisdiction = 'home'").fetchall()}
+    tracked = [own.sql(f"SELECT count(*), count(hours_to_removal), count(*) FILTER (WHERE country IN ('NL', 'BE')) "
+                       f"FROM takedowns WHERE illegal AND jurisdiction = '{j}'").fetchall()[0]
+               for own, j in ((own_nl, "NL"), (own_be, "BE"))]
+    assert sum(removal[True]) + sum(removal[False]) == sum(t[0] + t[1] for t in tracked)
+    assert removal[True][0] == sum(t[2] for t in tracked) > 0 and removal[False][0] > 0
+    # no item's SHA-256, no URL, no reporter and no analyst reached the coordinator
+    texts = []
+    for (name,) in net.sql("SELECT table_name FROM information_schema.tables").fetchall():
+        texts += [repr(r) for r in net.sql(f"SELECT * FROM {name}").fetchall()]
+    everything = "\n".join(texts)
+    assert sha(1) not in everything and sha(2) not in everything and "://" not in everything
+    assert "secret" not in everything and ".test" not in everything
+    for con in (own_nl, own_be, net):
+        con.close()
+
+
+def test_a_repeated_bundle_changes_nothing_and_a_corrected_one_replaces(network: Any) -> None:
+    coord, nl, be = network
+    publish_statistics(nl, actor="test")
+    publish_statistics(be, actor="test")
+    first = poll_statistics(coord, actor="test")
+    assert len(first.imported) == 8 and first.snapshot is not None
+    net = _network(coord)
+    before = _rows(net, "SELECT * FROM network_overview")
+    home_before = _network_overview(net, "home")
+    net.close()
+
+    # the same bundle again, picked up at its place or as a copy under another name: refused
+    inbox = coord.settings.network_folder / "inbox"
+    again = sorted(inbox.glob("*.hlb"))[0]
+    with pytest.raises(BundleReplayed):
+        import_statistics_file(coord, again, actor="test")
+    shutil.copy(again, inbox / "hotline-copy.hlb")
+    repeated = poll_statistics(coord, actor="test")
+    assert repeated.imported == [] and repeated.skipped == 8 and repeated.snapshot is None
+    assert [why.split(":")[0] for _, why in repeated.refused] == ["BundleReplayed"]
+    net = _network(coord)
+    assert net.sql("SELECT version FROM snapshot").fetchall()[0][0] == first.snapshot.version
+    assert _rows(net, "SELECT * FROM network_overview") == before
+    assert net.sql("SELECT count(*) FROM periods").fetchall()[0][0] == 8
+    net.close()
+
+    # a correction of this month: a new report at the Dutch hotline, published twice
+    month = f"{utcnow():%Y-%m}"
+    confirmed_item(nl, os.urandom(80), page_url="http://late.example.test/gallery", country="NL", image=False)
+    older = publish_statistics(nl, periods=[month], actor="test")[0]
+    newer = publish_statistics(nl, periods=[month], actor="test")[0]
+    done = poll_statistics(coord, actor="test", files=[Path(newer.location)])
+    assert [(r.hotline, r.period, r.replaced) for r in done.imported] == [("nl-hotline", month, True)]
+    with pytest.raises(StatisticsSuperseded):  # the older version, arriving late
+        import_statistics_file(coord, Path(older.location), actor="test")
+    assert [e.status for e in coord.catalog.inbound(limit=2)] == ["refused", "imported"]
+
+    net, own_nl, own_be = _network(coord), _own_snapshot(nl), _own_snapshot(be)
+    _assert_views_equal(net, "nl-hotline", own_nl)
+    _assert_views_equal(net, "be-hotline", own_be)
+    after = _network_overview(net, "home")
+    assert after["reports_received"] == home_before["reports_received"] + 1 == 302 + 306 + 1
+    assert net.sql("SELECT count(*) FROM periods").fetchall()[0][0] == 8
+    assert net.sql(f"SELECT bundle_id FROM periods WHERE hotline = 'nl-hotline' AND period = '{month}'"
+                   ).fetchall() == [(newer.bundle_id,)]
+    for con in (net, own_nl, own_be):
+        con.close()
+
+
+def test_statistics_of_an_unknown_sender_are_refused(network: Any, tmp_path: Path) -> None:
+    coord, nl, _ = network
+    stranger = make_installation(tmp_path, "stranger", "DK", stats_coordinator=nl.settings.stats_coordinator,
+                                 stats_coordinator_key=nl.settings.stats_coordinator_key)
+    sent = publish_statistics(stranger, periods=[f"{utcnow():%Y-%m}"], actor="test")  # a month of nothing
+    with pytest.raises(UnknownSender):
+        import_statistics_file(coord, Path(sent[0].location), actor="test")
+    refused = coord.catalog.inbound(limit=1)[0]
+    assert refused.status == "refused" and "UnknownSender" in (refused.reason or "")
+    assert not (coord.settings.network_folder / "received").exists() or not any(
+        p for p in (coord.settings.network_folder / "received").iterdir() if not p.name.startswith("."))
+    stranger.close()
+
+
+def _cli(data_dir: Path, country: str, *args: str, **env: str) -> Any:
+    environment = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_COUNTRY": country, "COLUMNS": "200",
+                   **{f"HOTLINE_{k.upper()}": v for k, v in env.items()}}
+    environment.pop("HOTLINE_CONFIG", None)
+    done = subprocess.run([*HOTLINE, *args], capture_output=True, text=True, env=environment, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if "--json" in args else done.stdout
+
+
+def test_the_command_line_publishes_imports_and_reports(network: Any, tmp_path: Path) -> None:
+    coord, nl, be = network
+    for inst in network:
+        inst.close()
+    env = {"stats_coordinator": str(coord.settings.network_folder / "inbox"),
+           "stats_coordinator_key": str(coord.keys.public_files()["inbox"])}
+    sent = _cli(nl.settings.data_dir, "NL", "stats", "publish", "--all", "--json", **env)["published"]
+    assert len(sent) == 4
+    assert len(_cli(be.settings.data_dir, "BE", "stats", "publish", "--months", "1", "--json", **env)["published"]) == 1
+    polled = _cli(coord.settings.data_dir, "LU", "stats", "import", "--json")
+    assert len(polled["imported"]) == 5 and polled["refused"] == []
+    figures = _cli(coord.settings.data_dir, "LU", "stats", "network", "--json")
+    assert figures["jurisdiction"] == "home" and figures["overview"]["hotlines"] == 2
+    # the Dutch hotline's four months, and this month of the Belgian one
+    assert figures["overview"]["reports_received"] == 302 + 2 + 4  # the seed's two recent reports, our four
+    page = _cli(coord.settings.data_dir, "LU", "stats", "report", "--network", "--out", str(tmp_path / "r"), "--json")
+    html = Path(page["report"]).read_text()
+    assert "URLs exchanged" in html and "nl-hotline" in html and "be-hotline" in html and "<svg" in html
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_scheduled_flows_publish_and_import(network: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.import_stats import import_statistics
+    from flows.publish_stats import publish_statistics_flow
+
+    coord, nl, _ = network
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(nl.settings.data_dir))
+    monkeypatch.setenv("HOTLINE_COUNTRY", "NL")
+    monkeypatch.setenv("HOTLINE_STATS_COORDINATOR", str(nl.settings.stats_coordinator))
+    monkeypatch.setenv("HOTLINE_STATS_COORDINATOR_KEY", str(nl.settings.stats_coordinator_key))
+    published = publish_statistics_flow()  # the setting's last two months with figures
+    assert [p["period"] for p in published] == ["2026-03", f"{utcnow():%Y-%m}"]
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(coord.settings.data_dir))
+    monkeypatch.setenv("HOTLINE_COUNTRY", "LU")
+    polled = import_statistics()
+    assert [r["hotline"] for r in polled["imported"]] == ["nl-hotline", "nl-hotline"] and polled["refused"] == []
+    assert polled["snapshot"]["hotlines"] == ["nl-hotline"] and polled["snapshot"]["periods"] == 2
+    assert import_statistics()["skipped"] == 2
