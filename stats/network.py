@@ -29,6 +29,7 @@ from stats.figures import Figures
 from stats.publication import CONTEXT_ROWS, PERIOD_ROWS, check_period
 from stats.snapshot_versions import (
     DATABASE,
+    STORAGE_VERSION,
     _check_media_free,
     _fsync,
     _write_parquet,
@@ -231,7 +232,7 @@ def write_network_snapshot(received_folder: Path, folder: Path, *, keep: int = 3
     version = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
 
     def fill(building: Path) -> dict[str, dict[str, object]]:
-        con = duckdb.connect(str(building / DATABASE))
+        con = duckdb.connect(str(building / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION})
         try:
             build_network(con, received, version=version)
             _check_media_free(con)
