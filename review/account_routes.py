@@ -14,7 +14,7 @@ from review import auth
 from review.app_state import redirect, review_app
 
 HOME_BY_ROLE = {"analyst": "/queue", "senior": "/queue", "operator": "/overview", "statistician": "/overview",
-                "admin": "/admin/users"}
+                "admin": "/admin/users", "intake": "/me"}
 
 
 async def login_form(request: Request) -> Response:

@@ -1,6 +1,6 @@
 """What every page of the review app shares: the ``ReviewApp`` state one app instance keeps
 between requests (installation, catalog, review configuration, thumbnail cache, reveal
-grants, templates) and the helpers the route modules use to reach it and to answer.
+grants, templates, the intake's rate limit and the login throttle) and the helpers the route modules use to reach it and to answer.
 
 Route handlers take only the request (Starlette's endpoint signature); they find the state
 with ``review_app(request)``, which reads the app's ``state`` where ``create_app`` put it.
@@ -24,6 +24,7 @@ from catalog.decisions.records import Verdict
 from catalog.errors import ChangedMeanwhile
 from catalog.users.store import MEDIA_ROLES, ROLES
 from hotline.installation import Installation, review_config
+from review.limits import LoginThrottle, RateLimit
 from review.thumbnails import ThumbnailCache
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +45,9 @@ class ReviewApp:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.idle = timedelta(minutes=self.settings.review_idle_minutes)
         self.lifetime = timedelta(hours=self.settings.review_session_hours)
+        self.intake_rate = RateLimit(self.settings.intake_rate_per_minute)
+        self.logins = LoginThrottle(self.settings.login_free_failures, self.settings.login_backoff_s,
+                                    self.settings.login_backoff_max_s)
 
     # -- helpers ------------------------------------------------------------------------
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:

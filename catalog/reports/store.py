@@ -1,8 +1,9 @@
 """``ReportStore``: reports and crawls. It owns ``reports`` and ``report_errors`` (the URLs
 the public or a partner reported, and the reasons recorded on them), ``runs`` (the runs
 that claim reports: ``reports.claims``), ``crawls`` and ``pages`` (``reports.crawls``),
-``pending_media`` (``reports.pending``) and ``rechecks`` (takedown tracking:
-``reports.takedowns``). Records: ``reports.records``.
+``pending_media`` (``reports.pending``), ``rechecks`` (takedown tracking:
+``reports.takedowns``) and ``intake_requests`` (the HTTP intake's idempotency keys:
+``reports.intake_keys``). Records: ``reports.records``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from catalog.db import utcnow
 from catalog.errors import NotFound
 from catalog.reports.claims import RunClaims
 from catalog.reports.crawls import CrawlRecording
+from catalog.reports.intake_keys import IntakeKeys
 from catalog.reports.pending import PendingMediaRows
 from catalog.reports.records import FiledReport, NewReport, Report, ReportError, report_record
 from catalog.reports.takedowns import Takedowns
@@ -24,7 +26,7 @@ from catalog.schema import report_errors, reports
 from catalog.users.audit import audit_many
 
 
-class ReportStore(RunClaims, CrawlRecording, PendingMediaRows, Takedowns):
+class ReportStore(RunClaims, CrawlRecording, PendingMediaRows, Takedowns, IntakeKeys):
     """Reports, the runs that claim them, their crawls, items not stored yet, and re-checks."""
 
     def add_report(

@@ -122,3 +122,28 @@ def user_list(as_json: JsonOpt = False) -> None:
     else:
         table("users", ["name", "role", "active", "blur", "reveal budget", "since"],
               [(u.name, u.role, u.active, u.blur, u.reveal_budget, u.created_at) for u in users])
+
+
+@user_app.command("client")
+@handles_errors
+def user_client(
+    name: str,
+    days: Annotated[float | None, typer.Option(help="How long the token lasts (default intake_token_days).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A token for an intake client NAME (a public report form, a partner's system) to file reports
+    over HTTP (POST /api/reports); NAME is added with the intake role when new. An admin's job; the
+    token is shown once."""
+    import secrets
+    from datetime import timedelta
+
+    from hotline.services.identity import token_hash
+
+    inst = open_installation()
+    token = secrets.token_urlsafe(32)
+    lifetime = timedelta(days=days if days is not None else inst.settings.intake_token_days)
+    expires = inst.catalog.issue_intake_token(name, token_hash(token), lifetime, actor=actor_of(inst))
+    if as_json:
+        emit_json({"client": name, "token": token, "expires_at": expires})
+    else:
+        typer.echo(f"intake client {name}: token (shown once, valid until {expires:%Y-%m-%d}):\n{token}")

@@ -189,6 +189,7 @@ def file_reports(
             _file(catalog, batch, summary, actor=actor, window=window, keep_results=keep_results)
             batch = []
     _file(catalog, batch, summary, actor=actor, window=window, keep_results=keep_results)
+    summary.results.sort(key=lambda r: r.line)  # refusals are noted before their batch is filed
     catalog.audit(actor, "report.intake", via, source=source, **summary.counts())
     return summary
 
