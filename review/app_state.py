@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class ReviewApp:
         self.thumbs = ThumbnailCache()
         self.grants = URLSafeTimedSerializer(secrets.token_bytes(32), salt="hotline-reveal")
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.templates.env.filters["human"] = human
         self.idle = timedelta(minutes=self.settings.review_idle_minutes)
         self.lifetime = timedelta(hours=self.settings.review_session_hours)
         self.intake_rate = RateLimit(self.settings.intake_rate_per_minute)
@@ -84,6 +85,22 @@ class ReviewApp:
             return True
         cluster_id = self.catalog.cluster_of(sha256)
         return cluster_id is not None and self.catalog.lease_holder(cluster_id) == user.name
+
+
+def human(value: Any) -> str:
+    """A value as a page shows it to a person: yes/no, nothing for a missing value, times
+    to the minute (the catalog keeps UTC), lists joined."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(human(v) for v in value)
+    return str(value)
 
 
 def review_app(request: Request) -> ReviewApp:

@@ -63,8 +63,8 @@ class LoginThrottle:
         with self._lock:
             for key in keys:
                 count = self._failures.get(key, (0, 0.0))[0] + 1
-                extra = count - self.free
-                delay = 0.0 if extra <= 0 else min(self.max_s, self.backoff_s * 2 ** min(extra - 1, 30))
+                extra = count - self.free  # 0 at the last free failure: the first wait starts
+                delay = 0.0 if extra < 0 else min(self.max_s, self.backoff_s * 2 ** min(extra, 30))
                 self._failures[key] = (count, now + delay)
             if len(self._failures) > MAX_KEYS:  # forget keys quiet for longer than the longest wait
                 self._failures = {k: v for k, v in self._failures.items() if v[1] > now - self.max_s}

@@ -1,4 +1,4 @@
-"""Who acts: ``login``, ``logout``, ``whoami``, and the users of the installation."""
+"""Who acts: ``login``, ``logout``, ``whoami``, ``passwd``, and the users of the installation."""
 
 from __future__ import annotations
 
@@ -59,6 +59,29 @@ def whoami(as_json: JsonOpt = False) -> None:
         emit_json(info)
     else:
         typer.echo(f"{info['name']} ({info['role']})")
+
+
+@commands.command()
+@handles_errors
+def passwd(
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the current password, then the "
+                                                 "new one, a line each, from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change your own password (the logged-in user's); every login of yours ends: log in again."""
+    from hotline.services.identity import change_password
+
+    inst = open_installation()
+    if password_stdin:
+        current, new = sys.stdin.readline().rstrip("\r\n"), sys.stdin.readline().rstrip("\r\n")
+    else:
+        current = str(typer.prompt("Current password", hide_input=True))
+        new = str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+    name = change_password(inst, current, new)
+    if as_json:
+        emit_json({"user": name, "password": "changed"})
+    else:
+        typer.echo(f"password of {name} changed; log in again (hotline login {name})")
 
 
 def _password(from_stdin: bool) -> str:
