@@ -139,3 +139,25 @@ def test_the_http_intake_limits_each_clients_rate_and_describes_itself(intake) -
     post = spec["paths"]["/api/reports"]["post"]
     assert {"201", "401", "409", "413", "429"} <= set(post["responses"])
     assert "url" in spec["components"]["schemas"]["ReportIn"]["properties"]
+
+
+def test_a_batch_links_repeats_in_one_transaction_on_every_catalog(catalog_url: str) -> None:
+    from catalog.catalog import Catalog
+
+    catalog = Catalog(catalog_url)
+    catalog.migrate()
+    try:
+        entries = [NewReport(url=u, url_key=k) for u, k in [
+            ("http://f.test/1", "http://f.test/1"), ("http://F.test/1#x", "http://f.test/1"),
+            ("http://f.test/2", "http://f.test/2"), ("http://f.test/1", "http://f.test/1")]]
+        filed = catalog.add_reports(entries, actor="system", link_within=timedelta(days=1))
+        assert [(f.url, f.linked_to) for f in filed] == [
+            ("http://f.test/1", None), ("http://F.test/1#x", filed[0].id), ("http://f.test/2", None),
+            ("http://f.test/1", filed[0].id)]
+        assert [catalog.get_report(f.id).status for f in filed] == ["pending", "linked", "pending", "linked"]
+        catalog.finish_report(filed[2].id, failed=True, error="unreachable")
+        again = catalog.add_reports(entries[2:3], actor="system", link_within=timedelta(days=1))
+        assert again[0].linked_to is None  # a failed report is no investigation to share
+        assert len(catalog.audit_entries("report.add")) == 5
+    finally:
+        catalog.dispose()
