@@ -13,6 +13,7 @@ default to read-only transactions. That is what lets them work on a read-only fi
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,6 +93,8 @@ def create_catalog_engine(url: str, *, read_only: bool = False, lock_timeout_s: 
     if read_only and path is not None:
         return _read_only_sqlite_engine(url, path, lock_timeout_s)
     busy_ms = int(lock_timeout_s * 1000)
+    if path is not None:
+        _create_private(path)
     engine = sa.create_engine(url, connect_args={"timeout": lock_timeout_s, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
@@ -103,6 +106,8 @@ def create_catalog_engine(url: str, *, read_only: bool = False, lock_timeout_s: 
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        if path is not None:
+            _restrict(path)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
@@ -110,6 +115,26 @@ def create_catalog_engine(url: str, *, read_only: bool = False, lock_timeout_s: 
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the catalog file readable by its owner only (SQLite gives its -wal and -shm
+    files the database file's mode): it names reporters' URLs, users and the audit log."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError, PermissionError):
+        pass  # there already (_restrict tightens it), or a folder SQLite will name in its error
+
+
+def _restrict(path: Path) -> None:
+    """Take group and other permissions off the catalog and its -wal and -shm files, where
+    a catalog made before they were created private left them."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            pass  # gone meanwhile, or another user's file: not ours to change
 
 
 def _read_only_sqlite_engine(url: str, path: Path, lock_timeout_s: float) -> sa.Engine:

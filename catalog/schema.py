@@ -539,3 +539,23 @@ runs = sa.Table(
     sa.Index("ix_runs_settled_at", "settled_at"),
 )
 reports.append_column(sa.Column("claimed_by", sa.String(64), index=True))  # runs.id of the last claim
+
+# Intake: the URL identity of a report (spiders.urls.normalise_url), the earlier report a
+# repeated URL is linked to instead of being crawled again, and the reporter's reference.
+reports.append_column(sa.Column("url_key", sa.Text))
+reports.append_column(sa.Column("linked_to", sa.Integer, sa.ForeignKey("reports.id", name="fk_reports_linked_to")))
+reports.append_column(sa.Column("reporter_ref", sa.String(200)))
+sa.Index("ix_reports_url_key", reports.c.url_key, reports.c.received_at)
+
+intake_requests = sa.Table(
+    "intake_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client", sa.String(128), nullable=False),  # the intake client's user name
+    sa.Column("idempotency_key", sa.String(200), nullable=False),
+    sa.Column("body_sha256", sa.String(64), nullable=False),  # the same key with another body is refused
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),  # the answer given, given again
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("client", "idempotency_key", name="uq_intake_requests_key"),
+)

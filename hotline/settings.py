@@ -145,7 +145,31 @@ class Settings(BaseSettings):
     review_reveal_budget: int = Field(40, ge=0, description="Default reveals a day per analyst, shown against their count.")
     review_host: str = Field("127.0.0.1", description="Address `hotline serve` listens on.")
     review_port: int = Field(8080, ge=0, le=65535)
-    review_secure_cookies: bool = Field(False, description="Mark cookies Secure (set when served over HTTPS).")
+    review_secure_cookies: bool = Field(
+        False, description="Always mark cookies Secure (they are anyway when a request arrives over HTTPS)."
+    )
+    review_behind_proxy: bool = Field(
+        False, description="A reverse proxy in front: trust its X-Forwarded-Proto (HTTPS: Secure cookies)."
+    )
+    login_free_failures: int = Field(
+        3, ge=1, description="Wrong passwords per account or client address before logins there are slowed."
+    )
+    login_backoff_s: float = Field(
+        2.0, gt=0, description="The first wait after the free failures; it doubles with each further failure."
+    )
+    login_backoff_max_s: float = Field(900.0, gt=0, description="The longest wait between two login attempts.")
+
+    # Intake (`hotline report add --from`, the HTTP intake API)
+    intake_duplicate_window_days: float = Field(
+        30.0, ge=0, description="A URL reported again within this many days is linked to the earlier report, "
+        "not crawled again (0: never linked)."
+    )
+    intake_batch_size: int = Field(5000, gt=0, description="Reports filed per transaction.")
+    intake_max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest HTTP intake request (else 413).")
+    intake_max_reports: int = Field(1000, gt=0, description="Most reports in one HTTP intake request (else 413).")
+    intake_rate_per_minute: int = Field(120, gt=0, description="HTTP intake requests a client may make a minute "
+                                        "(else 429 with Retry-After).")
+    intake_token_days: float = Field(365.0, gt=0, description="How long an intake client's token lasts.")
 
     @field_validator("four_eyes")
     @classmethod

@@ -1,7 +1,8 @@
 """The review app: server-rendered pages (Starlette + Jinja2, a little htmx) over the
 classification functions and the catalog. ``create_app`` builds it from one route module
 per area (``account_routes``, ``queue_routes``, ``cluster_routes``, ``media_routes``,
-``item_routes``, ``confirmation_routes``, ``overview_routes``, ``admin_routes``) and adds
+``item_routes``, ``confirmation_routes``, ``overview_routes``, ``admin_routes``, and
+``intake_routes``: the HTTP intake API) and adds
 what every request goes through: the session lookup with the security headers, and the
 error answers. ``hotline serve`` runs it.
 
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -34,6 +35,7 @@ from review import (
     auth,
     cluster_routes,
     confirmation_routes,
+    intake_routes,
     item_routes,
     media_routes,
     overview_routes,
@@ -72,6 +74,8 @@ async def on_login_required(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
     if request.url.path.startswith("/media/") or request.headers.get("hx-request"):
         return PlainTextResponse(exc.detail, status_code=exc.status_code)
     return review_app(request).page(request, "error.html", status=exc.status_code, message=exc.detail, back="/")
@@ -91,6 +95,7 @@ def create_app(installation: Installation) -> Starlette:
         *confirmation_routes.ROUTES,
         *overview_routes.ROUTES,
         *admin_routes.ROUTES,
+        *intake_routes.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     cluster_queue(app_state.catalog, app_state.config.clustering)  # items queued before the app existed

@@ -1,6 +1,6 @@
 """What every page of the review app shares: the ``ReviewApp`` state one app instance keeps
 between requests (installation, catalog, review configuration, thumbnail cache, reveal
-grants, templates) and the helpers the route modules use to reach it and to answer.
+grants, templates, the intake's rate limit and the login throttle) and the helpers the route modules use to reach it and to answer.
 
 Route handlers take only the request (Starlette's endpoint signature); they find the state
 with ``review_app(request)``, which reads the app's ``state`` where ``create_app`` put it.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from catalog.decisions.records import Verdict
 from catalog.errors import ChangedMeanwhile
 from catalog.users.store import MEDIA_ROLES, ROLES
 from hotline.installation import Installation, review_config
+from review.limits import LoginThrottle, RateLimit
 from review.thumbnails import ThumbnailCache
 
 HERE = Path(__file__).resolve().parent
@@ -42,8 +43,12 @@ class ReviewApp:
         self.thumbs = ThumbnailCache()
         self.grants = URLSafeTimedSerializer(secrets.token_bytes(32), salt="hotline-reveal")
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.templates.env.filters["human"] = human
         self.idle = timedelta(minutes=self.settings.review_idle_minutes)
         self.lifetime = timedelta(hours=self.settings.review_session_hours)
+        self.intake_rate = RateLimit(self.settings.intake_rate_per_minute)
+        self.logins = LoginThrottle(self.settings.login_free_failures, self.settings.login_backoff_s,
+                                    self.settings.login_backoff_max_s)
 
     # -- helpers ------------------------------------------------------------------------
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -80,6 +85,22 @@ class ReviewApp:
             return True
         cluster_id = self.catalog.cluster_of(sha256)
         return cluster_id is not None and self.catalog.lease_holder(cluster_id) == user.name
+
+
+def human(value: Any) -> str:
+    """A value as a page shows it to a person: yes/no, nothing for a missing value, times
+    to the minute (the catalog keeps UTC), lists joined."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(human(v) for v in value)
+    return str(value)
 
 
 def review_app(request: Request) -> ReviewApp:

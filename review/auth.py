@@ -1,7 +1,10 @@
 """Logins, sessions, roles and CSRF for the review app.
 
-The browser holds a random session token in an HttpOnly, SameSite=Strict cookie; the
-catalog keeps only its SHA-256. Every form carries the session's CSRF token (htmx sends it
+The browser holds a random session token in an HttpOnly, SameSite=Strict cookie (Secure
+whenever the app is reached over HTTPS, directly or through a proxy that says so); the
+catalog keeps only its SHA-256. Wrong passwords slow further logins down, per account and
+per client address (``review.limits.LoginThrottle``), and the slow hash is checked in a
+worker thread so that guessing never stalls other users' pages. Every form carries the session's CSRF token (htmx sends it
 as the ``X-CSRF-Token`` header); the login form, which has no session yet, uses a
 double-submit cookie instead.
 """
@@ -21,6 +24,7 @@ from starlette.responses import Response
 from catalog.catalog import Catalog
 from catalog.users.records import WebSession
 from hotline.passwords import verify_password
+from hotline.settings import Settings
 
 SESSION_COOKIE = "hotline_session"
 LOGIN_COOKIE = "hotline_login"
@@ -42,6 +46,24 @@ def login(catalog: Catalog, name: str, password: str, lifetime: timedelta) -> st
     token = secrets.token_urlsafe(32)
     catalog.start_session(name, token_hash(token), secrets.token_urlsafe(32), lifetime)
     return token
+
+
+def is_https(request: Request, settings: Settings) -> bool:
+    """Whether the browser reached the app over HTTPS: directly, or (``review_behind_proxy``)
+    as the proxy says in X-Forwarded-Proto; ``review_secure_cookies`` says so always."""
+    if settings.review_secure_cookies or request.url.scheme == "https":
+        return True
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return settings.review_behind_proxy and forwarded == "https"
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The client's address: behind a proxy (``review_behind_proxy``) the last one it added to
+    X-Forwarded-For (the earlier ones are the client's own say), else the peer's."""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if settings.review_behind_proxy and forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return request.client.host if request.client else "?"
 
 
 def current_session(request: Request, catalog: Catalog, idle: timedelta) -> WebSession | None:

@@ -19,15 +19,16 @@ def serve(installation: Installation, host: str | None = None, port: int | None 
     from review.app import create_app
 
     settings = installation.settings
+    # proxy headers are read by the app itself, and only with review_behind_proxy (review.auth)
     uvicorn.run(create_app(installation), host=host or settings.review_host, port=port or settings.review_port,
-                log_level="warning", access_log=False, server_header=False)
+                log_level="warning", access_log=False, server_header=False, proxy_headers=False)
 
 
 @contextmanager
 def running(app: Starlette, port: int) -> Iterator[str]:
     """``app`` served on 127.0.0.1:``port`` in a thread; yields its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
+                                           access_log=False, lifespan="off", proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

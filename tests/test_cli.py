@@ -148,3 +148,28 @@ def test_report_show_counts_failed_guesses_apart_from_errors(data_dir: Path) -> 
     assert shown["crawl"]["guessed/failed"] == 3 and [e["reason"] for e in shown["errors"]] == ["HTTP 500"]
     text = run(data_dir, "report", "show", str(report_id)).stdout
     assert "3 media URL(s) guessed from the page text were not there (counted, not errors)" in text
+
+
+def test_version_own_password_and_a_private_catalog(data_dir: Path) -> None:
+    assert run(data_dir, "--version").stdout.startswith("hotline ")
+    run(data_dir, "init")
+    from catalog.catalog import Catalog
+
+    catalog = Catalog(f"sqlite:///{data_dir / 'catalog.db'}")
+    catalog.audit("system", "test.write")  # the write-ahead log and shared memory exist while it is open
+    try:
+        for name in ("catalog.db", "catalog.db-wal", "catalog.db-shm"):
+            assert (data_dir / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        catalog.engine.dispose()
+    run(data_dir, "user", "add", "root", "--role", "admin", "--password-stdin", stdin="first passphrase\n")
+    refused = run(data_dir, "passwd", "--password-stdin", stdin="x\ny long enough\n", ok=False)
+    assert refused.returncode != 0 and "log in first" in refused.stderr
+    run(data_dir, "login", "root", "--password-stdin", stdin="first passphrase\n")
+    wrong = run(data_dir, "passwd", "--password-stdin", stdin="not it\nsecond passphrase\n", ok=False)
+    assert "current password is wrong" in wrong.stderr
+    changed = run(data_dir, "passwd", "--password-stdin", "--json", stdin="first passphrase\nsecond passphrase\n")
+    assert json.loads(changed.stdout) == {"user": "root", "password": "changed"}
+    assert run(data_dir, "whoami").stdout.startswith("system")  # the old login ended with the change
+    assert run(data_dir, "login", "root", "--password-stdin", stdin="first passphrase\n", ok=False).returncode != 0
+    run(data_dir, "login", "root", "--password-stdin", stdin="second passphrase\n")

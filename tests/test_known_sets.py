@@ -506,3 +506,34 @@ def test_icse_semicolon_export(tmp_path: Path) -> None:
     source.write_text(f"MD5;SHA1;PhotoDNA;Baseline\n{MD5_A};;;maybe\n")
     with pytest.raises(KnownSetError, match="line 2: column 'Baseline': 'maybe'"):
         import_known_set(source, tmp_path / "sets", "icse")
+
+
+def test_a_vics_file_nested_too_deeply_is_refused_with_a_reason(tmp_path: Path) -> None:
+    source = tmp_path / "deep.json"
+    depth = 100_000
+    source.write_text('{"@odata.context": "x", "value": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(KnownSetError, match="nested too deeply"):
+        import_known_set(source, tmp_path / "sets", "deep")
+
+
+def test_detection_reads_only_the_first_bytes_and_refuses_junk(tmp_path: Path) -> None:
+    import os
+    import tracemalloc
+
+    junk = tmp_path / "junk.bin"
+    with open(junk, "wb") as out:
+        out.write(b"\x00\xff" + os.urandom(1 << 20))
+        for _ in range(31):  # 32 MiB, sparse
+            out.seek(1 << 20, os.SEEK_CUR)
+        out.write(b"\x00")
+    tracemalloc.start()
+    try:
+        with pytest.raises(KnownSetError, match="first bytes are neither Parquet, JSON nor UTF-8 text"):
+            import_known_set(junk, tmp_path / "sets", "junk")
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # the whole file would be 33 MiB, and twice that decoded
+    text = tmp_path / "list.txt"
+    text.write_text("md5\n" + MD5_A + "\n")
+    assert import_known_set(text, tmp_path / "sets", "text").rows == 1  # text still falls back to CSV

@@ -272,3 +272,8 @@ def test_a_senior_decides_an_undetermined_item_on_its_page(site) -> None:  # typ
     senior.post(f"/item/{sha}/grade", data={"csrf": csrf, **clear})
     assert inst.catalog.item_decisions(sha)["verdicts"][-1]["verdict"] == "baseline"
     assert inst.catalog.escalated_items() == []
+    page = senior.get(f"/item/{sha}").text
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert "True" not in cells and "False" not in cells and "None" not in cells and "yes" in cells
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", page)  # times to the minute, no microseconds
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>", page)

@@ -75,13 +75,41 @@ class Report:
     id: int
     url: str
     source: str
-    status: str  # pending | processing | done | failed (pending again: items wait to be stored)
+    status: str  # pending | processing | done | failed | linked (pending again: items wait to be stored)
     received_at: datetime
     processed_at: datetime | None = None
     error: str | None = None
     referer: str | None = None
     pathway: tuple[str, ...] = ()  # pages the reporter went through, in order
     user_agent: str | None = None  # the reporter's browser, replayed by the crawler
+    linked_to: int | None = None  # status linked: the earlier report of the same URL, not crawled again
+    reporter_ref: str | None = None  # the reporter's own reference (a partner's case number)
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report to file, checked already: ``url_key`` is ``spiders.urls.normalise_url`` of
+    ``url`` (the one URL identity repeats are found by; None: never found as a repeat);
+    ``received_at`` None: now."""
+
+    url: str
+    url_key: str | None
+    source: str = "public"
+    referer: str | None = None
+    pathway: tuple[str, ...] = ()
+    user_agent: str | None = None
+    reporter_ref: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    """A report as filed: ``linked_to`` names the earlier report of its URL when it was
+    linked to it rather than queued for a crawl."""
+
+    id: int
+    url: str
+    linked_to: int | None = None
 
 
 def report_record(row: Any) -> Report:
@@ -98,6 +126,8 @@ def report_record(row: Any) -> Report:
         referer=m["referer"],
         pathway=tuple(m["pathway"] or ()),
         user_agent=m["user_agent"],
+        linked_to=m["linked_to"],
+        reporter_ref=m["reporter_ref"],
     )
 
 

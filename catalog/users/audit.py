@@ -26,6 +26,15 @@ def audit(
     )
 
 
+def audit_many(conn: sa.Connection, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    """Append one entry per (subject, detail) in ``entries``, in ``conn``'s transaction, in
+    one statement (a batch of thousands of reports)."""
+    if entries:
+        at = utcnow()
+        conn.execute(audit_log.insert(), [dict(at=at, actor=actor, action=action, subject=subject, detail=detail or None)
+                                          for subject, detail in entries])
+
+
 class AuditLog(Database):
     """Part of ``UserStore``: the audit log."""
 

@@ -24,9 +24,11 @@ from catalog.schema import cli_tokens, users, web_sessions
 from catalog.users.audit import AuditLog, audit
 from catalog.users.records import User, WebSession
 
-ROLES = ("analyst", "senior", "operator", "statistician", "admin")
+ROLES = ("analyst", "senior", "operator", "statistician", "admin", "intake")
 """analyst grades; senior also confirms (four-eyes) and overrides; operator runs the
-pipeline; statistician sees figures only; admin manages users. Only analyst and senior see media."""
+pipeline; statistician sees figures only; admin manages users; intake is a system that files
+reports over HTTP (a public report form, a partner's system), with a token and no password.
+Only analyst and senior see media."""
 MEDIA_ROLES = frozenset({"analyst", "senior"})
 SYSTEM = "system"
 """The operator account: unattended flows, recomputation, and commands run without a login act
@@ -106,7 +108,8 @@ class UserStore(AuditLog):
                 raise ValueError(f"a reveal budget cannot be negative: {reveal_budget!r}")
             values["reveal_budget"] = reveal_budget
         with self.write() as conn:
-            if not (actor == name and set(values) <= {"blur"}):  # one's own blur is one's own business
+            # one's own blur and password are one's own business (the caller checked the old password)
+            if not (actor == name and set(values) <= {"blur", "password_hash"}):
                 _require_admin(conn, actor, "change users")
             if not conn.execute(users.update().where(users.c.name == name).values(updated_at=utcnow(), **values)).rowcount:
                 raise NotFound(f"no user {name!r}")
@@ -169,6 +172,27 @@ class UserStore(AuditLog):
             conn.execute(web_sessions.delete().where(web_sessions.c.token_sha256 == token_sha256))
             if name:
                 audit(conn, name, "user.logout", name)
+
+    def issue_intake_token(self, name: str, token_sha256: str, lifetime: timedelta, *, actor: str) -> datetime:
+        """A token for the intake client ``name`` (an admin's act, audited), added as a user
+        with the intake role and no password when it is new; returns when the token expires.
+        The client's earlier tokens keep working until they expire or it is deactivated."""
+        now = utcnow()
+        with self.write() as conn:
+            _require_admin(conn, actor, "issue intake tokens")
+            row = conn.execute(sa.select(users).where(users.c.name == name)).first()
+            if row is None:
+                if not name or len(name) > 128 or any(c.isspace() for c in name) or name.lower() in RESERVED:
+                    raise ValueError(f"an intake client's name is 1 to 128 characters without spaces, not {name!r}")
+                conn.execute(users.insert().values(name=name, role="intake", password_hash="!no password: intake client",
+                                                   active=True, created_at=now, updated_at=now))
+                audit(conn, actor, "user.add", name, role="intake")
+            elif row.role != "intake":
+                raise InvalidState(f"{name!r} is a user with the {row.role} role, not an intake client")
+            conn.execute(cli_tokens.insert().values(token_sha256=token_sha256, user_name=name, created_at=now,
+                                                    expires_at=now + lifetime, last_used_at=now))
+            audit(conn, actor, "user.intake_token", name, expires_at=(now + lifetime).isoformat())
+        return now + lifetime
 
     # -- command-line tokens ------------------------------------------------------------------
     def start_cli_token(self, name: str, token_sha256: str, lifetime: timedelta) -> datetime:

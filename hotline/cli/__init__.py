@@ -7,7 +7,7 @@ One module per group of commands, each with a Typer of its own merged into ``app
 ``installation_commands`` (init, doctor, backup, restore, purge, repair, audit, demo),
 ``pipeline_commands`` (run, recheck, hash, match), ``report_commands``, ``known_commands``,
 ``review_commands`` (classify, serve, queue, rules, profile), ``user_commands`` (login,
-logout, whoami, user), ``exchange_commands`` (export, bundle, keys, partner) and
+logout, whoami, passwd, user), ``exchange_commands`` (export, bundle, keys, partner) and
 ``stats_commands``.
 """
 
@@ -44,11 +44,24 @@ for group in (installation_commands, pipeline_commands, report_commands, known_c
     app.add_typer(group.commands)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"hotline {version('hotline')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("hotline (version unknown: not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", envvar="HOTLINE_DATA_DIR", help="Data directory.")
     ] = None,
+    show_version: Annotated[bool, typer.Option("--version", help="Print hotline's version and exit.",
+                                               callback=_print_version, is_eager=True)] = False,
 ) -> None:
     if data_dir is not None:
         os.environ["HOTLINE_DATA_DIR"] = str(data_dir)

@@ -17,7 +17,10 @@ commands.add_typer(report_app, name="report")
 @report_app.command("add")
 @handles_errors
 def report_add(
-    url: str,
+    url: Annotated[str | None, typer.Argument(help="The reported URL (or --from FILE).")] = None,
+    from_file: Annotated[str | None, typer.Option(
+        "--from", help="A file of reports: one URL a line, or CSV with a header (url, pathway, user_agent, "
+        "reporter_ref, received_at, referer); - reads stdin.")] = None,
     referer: Annotated[str | None, typer.Option(help="Where the reporter found the URL.")] = None,
     source: Annotated[str, typer.Option(help="Who reported it: public or a partner's name.")] = "public",
     pathway: Annotated[
@@ -25,22 +28,58 @@ def report_add(
         typer.Option(help="A page the reporter went through before URL; repeat, in order (replayed)."),
     ] = None,
     user_agent: Annotated[str | None, typer.Option(help="The reporter's browser user agent (replayed).")] = None,
+    again: Annotated[bool, typer.Option("--again", help="Crawl even a URL reported within the duplicate window "
+                                        "(else it is linked to the earlier report).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """File a report of URL; `hotline run` processes it."""
-    from spiders import CrawlRequest
+    """File a report of URL, or of every URL in a file; `hotline run` processes them. A URL
+    reported within `intake_duplicate_window_days` is linked to the earlier report, not crawled again."""
+    from hotline.services.intake import IntakeEntry, file_reports, open_text, read_entries
 
-    steps = tuple(pathway or ())
-    # refuses what the crawler would refuse, before it is filed
-    replayed: dict[str, Any] = {"user_agent": user_agent} if user_agent else {}
-    CrawlRequest(url=url, referer=referer, pathway=steps, **replayed)
+    if (url is None) == (from_file is None):
+        raise typer.BadParameter("give either a URL or --from FILE")
     inst = open_installation()
-    report_id = inst.catalog.add_report(url, actor=actor_of(inst), source=source, referer=referer,
-                                        pathway=steps, user_agent=user_agent)
+    if from_file is not None:
+        with open_text(from_file) as stream:
+            summary = file_reports(inst.catalog, read_entries(stream), inst.settings, actor=actor_of(inst),
+                                   source=source, via="stdin" if from_file == "-" else from_file, again=again)
+        _print_summary(summary, as_json)
+        return
+    assert url is not None
+    entry = IntakeEntry(line=1, url=url, pathway=tuple(pathway or ()), user_agent=user_agent, referer=referer)
+    result = file_reports(inst.catalog, [entry], inst.settings, actor=actor_of(inst), source=source,
+                          via="command line", again=again, keep_results=True).results[0]
+    if result.status == "refused":
+        raise ValueError(result.reason)
     if as_json:
-        emit_json({"id": report_id, "url": url, "status": "pending"})
+        emit_json({"id": result.id, "url": url, "status": "pending" if result.status == "added" else "linked",
+                   **({"linked_to": result.linked_to} if result.linked_to else {})})
+    elif result.linked_to:
+        typer.echo(f"report {result.id} filed: {url}, linked to report {result.linked_to} (reported within "
+                   f"{inst.settings.intake_duplicate_window_days:g} days; --again crawls it anew)")
     else:
-        typer.echo(f"report {report_id} filed: {url}")
+        typer.echo(f"report {result.id} filed: {url}")
+
+
+def _print_summary(summary: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json({**summary.counts(), "first_id": summary.first_id, "last_id": summary.last_id,
+                   "linked": [{"line": r.line, "id": r.id, "url": r.url, "linked_to": r.linked_to}
+                              for r in summary.linked],
+                   "refused": [{"line": r.line, "value": r.url, "reason": r.reason} for r in summary.refused]})
+        return
+    counts = summary.counts()
+    typer.echo(f"{counts['added']} added (reports {summary.first_id}..{summary.last_id}), "
+               if counts["added"] else "0 added, ", nl=False)
+    typer.echo(f"{counts['linked']} already reported (linked), {counts['refused']} refused")
+    shown = 50
+    if summary.linked:
+        table("linked to an earlier report", ["line", "report", "linked to", "url"],
+              [(r.line, r.id, r.linked_to, r.url) for r in summary.linked[:shown]])
+    if summary.refused:
+        table("refused", ["line", "reason"], [(r.line, r.reason) for r in summary.refused[:shown]])
+    if len(summary.linked) > shown or len(summary.refused) > shown:
+        typer.echo(f"(the first {shown} of each shown; --json lists them all)")
 
 
 @report_app.command("list")
@@ -71,6 +110,9 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts})
         return
+    if report.linked_to is not None:
+        typer.echo(f"linked to report {report.linked_to}: the same URL, reported earlier, is crawled there "
+                   f"(hotline report show {report.linked_to})")
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
            for o in outcomes])

@@ -1,4 +1,4 @@
-"""Who acts: ``login``, ``logout``, ``whoami``, and the users of the installation."""
+"""Who acts: ``login``, ``logout``, ``whoami``, ``passwd``, and the users of the installation."""
 
 from __future__ import annotations
 
@@ -59,6 +59,29 @@ def whoami(as_json: JsonOpt = False) -> None:
         emit_json(info)
     else:
         typer.echo(f"{info['name']} ({info['role']})")
+
+
+@commands.command()
+@handles_errors
+def passwd(
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the current password, then the "
+                                                 "new one, a line each, from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change your own password (the logged-in user's); every login of yours ends: log in again."""
+    from hotline.services.identity import change_password
+
+    inst = open_installation()
+    if password_stdin:
+        current, new = sys.stdin.readline().rstrip("\r\n"), sys.stdin.readline().rstrip("\r\n")
+    else:
+        current = str(typer.prompt("Current password", hide_input=True))
+        new = str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+    name = change_password(inst, current, new)
+    if as_json:
+        emit_json({"user": name, "password": "changed"})
+    else:
+        typer.echo(f"password of {name} changed; log in again (hotline login {name})")
 
 
 def _password(from_stdin: bool) -> str:
@@ -122,3 +145,28 @@ def user_list(as_json: JsonOpt = False) -> None:
     else:
         table("users", ["name", "role", "active", "blur", "reveal budget", "since"],
               [(u.name, u.role, u.active, u.blur, u.reveal_budget, u.created_at) for u in users])
+
+
+@user_app.command("client")
+@handles_errors
+def user_client(
+    name: str,
+    days: Annotated[float | None, typer.Option(help="How long the token lasts (default intake_token_days).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A token for an intake client NAME (a public report form, a partner's system) to file reports
+    over HTTP (POST /api/reports); NAME is added with the intake role when new. An admin's job; the
+    token is shown once."""
+    import secrets
+    from datetime import timedelta
+
+    from hotline.services.identity import token_hash
+
+    inst = open_installation()
+    token = secrets.token_urlsafe(32)
+    lifetime = timedelta(days=days if days is not None else inst.settings.intake_token_days)
+    expires = inst.catalog.issue_intake_token(name, token_hash(token), lifetime, actor=actor_of(inst))
+    if as_json:
+        emit_json({"client": name, "token": token, "expires_at": expires})
+    else:
+        typer.echo(f"intake client {name}: token (shown once, valid until {expires:%Y-%m-%d}):\n{token}")

@@ -103,3 +103,19 @@ def require_user(inst: Installation, roles: set[str], what: str) -> User:
     if user.role not in roles:
         raise Forbidden(f"{user.name!r} is {user.role}; only {' or '.join(sorted(roles))} may {what}")
     return user
+
+
+def change_password(inst: Installation, current: str, new: str) -> str:
+    """The logged-in user's own password, after the current one is checked; their logins
+    (this token included) end with the change. Returns the user's name."""
+    from hotline.passwords import hash_password, verify_password
+
+    user = current_user(inst)
+    if user is None:
+        raise Forbidden("log in first (`hotline login NAME`): the operator account has no password")
+    if not verify_password(inst.catalog.password_hash(user.name), current):
+        inst.catalog.audit(user.name, "user.password_refused", user.name, via="command line")
+        raise Forbidden("the current password is wrong")
+    inst.catalog.update_user(user.name, actor=user.name, password_hash=hash_password(new))
+    token_file(inst.settings).unlink(missing_ok=True)
+    return user.name

@@ -26,7 +26,9 @@ _HEAD = 4096
 
 
 def detect_format(path: Path) -> str:
-    """The format of ``path`` from its first bytes."""
+    """The format of ``path`` from its first bytes (only those are read). A file no format
+    recognises is taken for the text format (CSV) only when it begins as text: junk is
+    refused here, before a reader loads the whole of it."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(_HEAD)
@@ -35,7 +37,21 @@ def detect_format(path: Path) -> str:
     for fmt in FORMATS.values():
         if fmt.detect is not None and fmt.detect(head):
             return fmt.name
+    if not _is_text(head):
+        raise KnownSetError(f"{str(path)!r} is no known-hash set: its first bytes are neither Parquet, JSON nor "
+                            f"UTF-8 text ({', '.join(FORMATS)}; --format names one)")
     return next(f.name for f in FORMATS.values() if f.detect is None)
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether ``head`` is UTF-8 text without NUL bytes (a character cut at its end aside)."""
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return len(head) == _HEAD and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+    return True
 
 
 def get_format(name: str) -> KnownSetFormat:

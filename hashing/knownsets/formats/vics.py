@@ -47,6 +47,8 @@ def _media_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
         raise KnownSetError(
             f"{str(path)!r}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
+    except RecursionError:  # Python's parser recurses per level; a VICS record is a few levels deep
+        raise KnownSetError(f"{str(path)!r}: JSON nested too deeply to be a VICS document") from None
     if not isinstance(document, dict) or not (
         "odata.metadata" in document or "@odata.context" in document
     ):
