@@ -75,7 +75,7 @@ class Report:
     id: int
     url: str
     source: str
-    status: str  # pending | processing | done | failed (pending again: items wait to be stored)
+    status: str  # pending | processing | done | failed | linked (a partner handles it; pending again: items wait)
     received_at: datetime
     processed_at: datetime | None = None
     error: str | None = None

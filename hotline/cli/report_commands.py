@@ -25,9 +25,13 @@ def report_add(
         typer.Option(help="A page the reporter went through before URL; repeat, in order (replayed)."),
     ] = None,
     user_agent: Annotated[str | None, typer.Option(help="The reporter's browser user agent (replayed).")] = None,
+    crawl_anyway: Annotated[
+        bool, typer.Option("--crawl-anyway", help="Crawl it even if a partner already handles the URL.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """File a report of URL; `hotline run` processes it."""
+    """File a report of URL; `hotline run` processes it (a URL a partner already handles is
+    linked to the partner's case instead, unless --crawl-anyway)."""
     from spiders import CrawlRequest
 
     steps = tuple(pathway or ())
@@ -37,6 +41,8 @@ def report_add(
     inst = open_installation()
     report_id = inst.catalog.add_report(url, actor=actor_of(inst), source=source, referer=referer,
                                         pathway=steps, user_agent=user_agent)
+    if crawl_anyway:
+        inst.catalog.crawl_anyway(report_id, actor=actor_of(inst))
     if as_json:
         emit_json({"id": report_id, "url": url, "status": "pending"})
     else:
@@ -46,7 +52,7 @@ def report_add(
 @report_app.command("list")
 @handles_errors
 def report_list(
-    status: Annotated[str | None, typer.Option(help="pending, processing, done or failed.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, processing, done, failed or linked.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List reports."""
@@ -56,6 +62,15 @@ def report_list(
     else:
         table("reports", ["id", "status", "received", "url", "error"],
               [(r.id, r.status, r.received_at, r.url, r.error) for r in reports])
+
+
+@report_app.command("crawl-anyway")
+@handles_errors
+def report_crawl_anyway(report_id: int) -> None:
+    """Crawl a report although a partner already handles its URL (audited)."""
+    inst = open_installation()
+    inst.catalog.crawl_anyway(report_id, actor=actor_of(inst))
+    typer.echo(f"report {report_id} will be crawled by the next run")
 
 
 @report_app.command("show")
@@ -68,9 +83,19 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     errs = catalog.report_errors(report_id)
     waiting = catalog.pending_media(report_id)
     crawl_counts = catalog.crawl_counts(report_id)
+    partners = catalog.partner_handling(report_id=report_id)
+    decided = {o.sha256: catalog.partner_handling(sha256=o.sha256) for o in outcomes}
     if as_json:
-        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts})
+        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts,
+                   "partners": partners, "partner_decisions": {k: v for k, v in decided.items() if v}})
         return
+    for h in partners:
+        typer.echo(f"already handled by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC (its case {h.case_ref}, "
+                   f"{h.state}){'' if report.status == 'linked' else '; crawled anyway'}")
+    for sha256, seen in decided.items():
+        for h in seen:
+            typer.echo(f"item {sha256[:12]} already decided by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC: "
+                       f"{h.verdict} (shown, not applied: our analysts decide)")
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
            for o in outcomes])
