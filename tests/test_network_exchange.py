@@ -197,3 +197,19 @@ def _sighting(inst: Installation, sha256: str, country: str):
     return CrawlResult("http://m.example/", media=(MediaRecord(sha256, size, "image/jpeg"),),
                        sightings=(SightingRecord(sha256, "http://m.example/x.jpg", "http://m.example/",
                                                  ip="192.0.2.8", country=country),))
+
+
+def test_a_report_the_partner_sent_us_or_one_crawled_already_is_not_linked(trio) -> None:
+    nl, at, _ = trio
+    for url in ("http://takedown.example/", "http://begun.example/"):
+        nl.catalog.add_report(url, actor="public")
+        nl.catalog.finish_report(nl.catalog.list_reports()[-1].id)
+    sent_for_takedown = at.catalog.add_report("http://takedown.example/", actor="import", source="nl-hotline")
+    begun = at.catalog.add_report("http://begun.example/", actor="public")
+    from catalog.reports.records import CrawlResult
+
+    at.catalog.record_crawl(begun, CrawlResult("http://begun.example/"))
+    at.catalog.defer_report(begun, "items wait to be stored")  # pending again, crawled in part
+    send_handled_list(nl, "at-hotline", actor="test")
+    poll_inbound(at, actor="test")
+    assert {at.catalog.get_report(r).status for r in (sent_for_takedown, begun)} == {"pending"}

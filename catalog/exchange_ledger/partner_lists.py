@@ -20,7 +20,7 @@ from catalog.decisions.verdict_rows import current_verdicts
 from catalog.errors import NotFound
 from catalog.exchange_ledger.ledger import counted_verdict
 from catalog.exchange_ledger.records import ListSource, PartnerHandled
-from catalog.schema import media, partner_handled, partner_list_entries, reports
+from catalog.schema import crawls, media, partner_handled, partner_list_entries, reports
 from catalog.users.audit import audit
 
 DECIDED = (Verdict.BASELINE.value, Verdict.NATIONAL.value, Verdict.NOT_ILLEGAL.value)
@@ -116,11 +116,12 @@ class PartnerLists(Database):
                 raise NotFound(f"no report {report_id!r}")
             audit(conn, actor, "report.crawl_anyway", str(report_id))
 
-    def linkable_reports(self, report_ids: Collection[int]) -> list[tuple[int, str, datetime]]:
-        """Of ``report_ids``, those a partner's case may stand for: (ID, URL, received)."""
-        query = sa.select(reports.c.id, reports.c.url, reports.c.received_at).where(
+    def linkable_reports(self, report_ids: Collection[int]) -> list[tuple[int, str, datetime, str]]:
+        """Of ``report_ids``, those a partner's case may stand for: not crawled yet (no crawl
+        recorded), not to be crawled anyway. (ID, URL, received, source)."""
+        query = sa.select(reports.c.id, reports.c.url, reports.c.received_at, reports.c.source).where(
             reports.c.id.in_(list(report_ids)), reports.c.crawl_anyway.is_not(True),
-            reports.c.status.in_(("pending", "processing")))
+            reports.c.status.in_(("pending", "processing")), ~sa.exists().where(crawls.c.report_id == reports.c.id))
         with self.read() as conn:
             return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
 
@@ -131,7 +132,8 @@ class PartnerLists(Database):
 
     def handled_list_source(self, *, exclude_source: str | None = None) -> ListSource:
         """What our handled list names: every report (but those ``exclude_source`` filed, so
-        a partner is not told back what it told us) and every decided item."""
+        a partner is not told back what it told us) and every item our analysts decided (an
+        automatic verdict may be the partner's own hash coming back)."""
         cv = current_verdicts()
         with self.read() as conn:
             query = sa.select(reports.c.id, reports.c.url, reports.c.status, reports.c.received_at)
@@ -139,6 +141,6 @@ class PartnerLists(Database):
                 query = query.where(reports.c.source != exclude_source)
             rows = tuple(tuple(r) for r in conn.execute(query.order_by(reports.c.id)))
             items = tuple(tuple(r) for r in conn.execute(
-                sa.select(cv.c.sha256, cv.c.verdict, cv.c.created_at).where(cv.c.verdict.in_(DECIDED),
-                                                                            counted_verdict(cv))))
+                sa.select(cv.c.sha256, cv.c.verdict, cv.c.created_at).where(
+                    cv.c.verdict.in_(DECIDED), cv.c.source == "analyst", counted_verdict(cv))))
         return ListSource(reports=rows, items=items)  # type: ignore[arg-type]

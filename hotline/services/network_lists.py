@@ -74,7 +74,7 @@ def _second(at: datetime) -> datetime:
 
 def handled_list(inst: Installation, partner: Partner) -> list[ListEntry]:
     """Our handled list for ``partner``, keyed: reports we investigate or crawled (not those it
-    told us of, not those we left to another partner), and the items we decided."""
+    told us of, not those we left to another partner), and the items our analysts decided."""
     key = partnership_key_with(inst, partner)
     source = inst.catalog.handled_list_source(exclude_source=partner.name)
     first: dict[str, ListEntry] = {}  # a URL reported twice is listed once, with its first report
@@ -132,16 +132,18 @@ def take_handled_list(inst: Installation, partner: Partner, manifest: dict[str, 
 
 
 def check_reports(inst: Installation, report_ids: Sequence[int], *, actor: str) -> list[int]:
-    """Before crawling: link each of ``report_ids`` whose URL a partner has crawled, or
-    reported before us, to that partner's case; returns the reports linked (not to crawl)."""
+    """Before crawling: link each of ``report_ids`` (not crawled yet) whose URL a partner has
+    crawled, or received before us, to that partner's case; returns the reports linked (not
+    to crawl). A report the partner itself sent us stays ours."""
     partners = [p for p in inst.catalog.partners() if p.name in set(inst.catalog.partners_with_lists())]
     open_reports = inst.catalog.linkable_reports(report_ids) if partners and report_ids else []
     links: list[tuple[int, str, Any]] = []
     taken: set[int] = set()
     for partner in partners:
         key = partnership_key_with(inst, partner)
-        digests = {rid: (keyed_digest(key, "url", url_identity(url)), at) for rid, url, at in open_reports
-                   if rid not in taken}
+        # a report the partner sent us (notice and takedown) is ours to crawl: it is hosted here
+        digests = {rid: (keyed_digest(key, "url", url_identity(url)), at) for rid, url, at, source in open_reports
+                   if rid not in taken and source != partner.name}
         hits = inst.catalog.partner_list_hits(partner.name, "url", [d for d, _ in digests.values()])
         for rid, (digest, at) in digests.items():
             entry = hits.get(digest)
