@@ -67,25 +67,34 @@ class PartnerLists(Database):
 
     def link_reports(self, links: Sequence[tuple[int, str, Entry]], *, actor: str) -> list[int]:
         """Link each (report, partner, entry) to the partner's case: the report becomes
-        ``linked`` and is not crawled (unless ``crawl_anyway``), audited. Returns the reports linked."""
+        ``linked`` and is not crawled (unless ``crawl_anyway``); audited, one row per partner
+        naming its reports and cases. Returns the reports linked."""
         now = utcnow()
-        done: list[int] = []
         with self.write() as conn:
-            for report_id, partner, (_, _, case, state, _, since) in links:
-                insert_ignoring_duplicates(conn, partner_handled, [dict(
-                    partner=partner, report_id=report_id, case_ref=case, state=state, since=since, found_at=now)])
-                changed = conn.execute(reports.update().where(
-                    reports.c.id == report_id, reports.c.status.in_(("pending", "processing")),
-                    reports.c.crawl_anyway.is_not(True)).values(
-                    status="linked", processed_at=now, error=f"handled by partner {partner} (case {case}) since {since}"))
-                if changed.rowcount:
-                    done.append(report_id)
-                    audit(conn, actor, "report.linked", str(report_id), partner=partner, case=case, state=state)
-        return done
+            # read again in the writing transaction: a report crawled or asked for meanwhile stays as it is
+            open_now = set(conn.scalars(sa.select(reports.c.id).where(
+                reports.c.id.in_([rid for rid, _, _ in links]), reports.c.status.in_(("pending", "processing")),
+                reports.c.crawl_anyway.is_not(True))))
+            chosen = {rid: (partner, entry) for rid, partner, entry in links if rid in open_now}
+            if not chosen:
+                return []
+            insert_ignoring_duplicates(conn, partner_handled, [
+                dict(partner=p, report_id=rid, case_ref=e[2], state=e[3], since=e[5], found_at=now)
+                for rid, (p, e) in chosen.items()])
+            conn.execute(
+                reports.update().where(reports.c.id == sa.bindparam("rid")).values(
+                    status="linked", processed_at=now, error=sa.bindparam("why")),
+                [dict(rid=rid, why=f"handled by partner {p} (case {e[2]}) since {e[5]}")
+                 for rid, (p, e) in chosen.items()])
+            for partner in sorted({p for p, _ in chosen.values()}):
+                mine = {rid: e for rid, (p, e) in chosen.items() if p == partner}
+                audit(conn, actor, "report.linked", partner, reports=sorted(mine),
+                      cases={str(rid): e[2] for rid, e in mine.items()})
+        return sorted(chosen)
 
     def note_partner_decisions(self, hits: Sequence[tuple[str, str, Entry]], *, actor: str) -> int:
         """Record that a partner decided each (item, partner, entry): shown beside the item,
-        deciding nothing (audited). Returns how many were new."""
+        deciding nothing (audited, one row per partner). Returns how many were new."""
         now = utcnow()
         with self.write() as conn:
             known = set(conn.execute(sa.select(partner_handled.c.sha256, partner_handled.c.partner).where(
@@ -93,9 +102,9 @@ class PartnerLists(Database):
             new = [dict(partner=p, sha256=s, case_ref=e[2], verdict=e[4], since=e[5], found_at=now)
                    for s, p, e in hits if (s, p) not in known]
             insert_ignoring_duplicates(conn, partner_handled, new)
-            for row in new:
-                audit(conn, actor, "item.partner_decided", str(row["sha256"]), partner=row["partner"],
-                      verdict=row["verdict"], case=row["case_ref"])
+            for partner in sorted({str(r["partner"]) for r in new}):
+                audit(conn, actor, "item.partner_decided", partner,
+                      verdicts={str(r["sha256"]): r["verdict"] for r in new if r["partner"] == partner})
         return len(new)
 
     def partner_handling(self, *, report_id: int | None = None, sha256: str | None = None) -> list[PartnerHandled]:
