@@ -213,3 +213,32 @@ def test_a_report_the_partner_sent_us_or_one_crawled_already_is_not_linked(trio)
     send_handled_list(nl, "at-hotline", actor="test")
     poll_inbound(at, actor="test")
     assert {at.catalog.get_report(r).status for r in (sent_for_takedown, begun)} == {"pending"}
+
+
+def test_the_review_app_shows_a_partners_verdict_on_the_item_and_in_its_cluster(trio) -> None:
+    import re
+
+    import httpx
+
+    from hotline.demo.local_site import unused_port
+    from hotline.passwords import hash_password
+    from review.app import create_app
+    from review.server import running
+
+    nl, at, _ = trio
+    data = synthetic_image(45)
+    confirmed_item(at, data, page_url="http://shown.example/", country="AT")
+    send_handled_list(at, "nl-hotline", actor="test")
+    poll_inbound(nl, actor="test")
+    item = confirmed_item(nl, data, page_url="http://mirror.example/", country="NL", verdict=None)
+    check_items(nl, [item], actor="test")
+    nl.catalog.add_user("admin1", "admin", hash_password("pw-for-tests-only"), actor="system")
+    nl.catalog.add_user("ann", "analyst", hash_password("pw-for-tests-only"), actor="admin1")
+    with running(create_app(nl), unused_port()) as url, httpx.Client(base_url=url, follow_redirects=True,
+                                                                      timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"name": "ann", "password": "pw-for-tests-only", "csrf": token})
+        cluster = nl.catalog.cluster_of(item)
+        for page in (f"/item/{item}", f"/cluster/{cluster}"):
+            text = client.get(page).text
+            assert "Already handled by partner at-hotline since" in text and "baseline" in text, page
