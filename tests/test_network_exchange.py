@@ -242,3 +242,27 @@ def test_the_review_app_shows_a_partners_verdict_on_the_item_and_in_its_cluster(
         for page in (f"/item/{item}", f"/cluster/{cluster}"):
             text = client.get(page).text
             assert "Already handled by partner at-hotline since" in text and "baseline" in text, page
+
+
+def test_new_material_a_known_set_has_later_is_updated_once(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from catalog.decisions.records import Verdict
+    from hotline.services.partner_exchange import recheck_new_material
+
+    inst = make_installation(tmp_path, "be", "BE")
+    item = confirmed_item(inst, synthetic_image(46), page_url="http://q.example/", country="BE")
+    assert [i["escalation"] for i in _interpol_manifest(inst)] == ["new"]
+    route = interpol_route(inst)
+    assert recheck_new_material(inst, route, actor="test") == 0  # no set has it
+    known = tmp_path / "set.parquet"
+    pq.write_table(pa.table({"sha256": [item], "id": ["row-1"]}), known)
+    inst.import_known_set(known, "vendor-set", Verdict.BASELINE)
+    assert recheck_new_material(inst, route, actor="test") == 1
+    (update,) = _interpol_manifest(inst)
+    assert (update["escalation"], update["now_known"][0]["by"]) == ("update", "known-set")
+    (outcome,) = inst.catalog.outcomes([1])
+    assert (outcome.verdict, outcome.verdict_source) == (Verdict.BASELINE, "analyst")  # a later match decides nothing
+    assert recheck_new_material(inst, route, actor="test") == 0 and _interpol_manifest(inst) == []
+    inst.close()

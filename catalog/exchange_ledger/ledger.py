@@ -25,6 +25,7 @@ from catalog.errors import NotFound
 from catalog.exchange_ledger.escalations import (
     NEW,
     UPDATE,
+    escalated,
     escalation_evidence,
     new_material,
     record_escalations,
@@ -170,6 +171,12 @@ class ExportLedger(Database):
             )
             for r in rows
         ]
+
+    def awaiting_update(self, destination: str) -> list[str]:
+        """Items sent to ``destination`` as new material and not updated since: what is
+        matched again against the known sets before each export to it."""
+        with self.read() as conn:
+            return list(conn.scalars(escalated(destination)))
 
     def unrouted_locations(self, limit: int = 1_000) -> list[UnroutedLocation]:
         """Locations of decided items (exportable current verdict, confirmed under four-eyes)

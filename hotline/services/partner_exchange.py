@@ -104,6 +104,22 @@ def interpol_route(inst: Installation) -> Route:
                  escalate="only" if s.interpol_scope == "new" else "flag")
 
 
+def recheck_new_material(inst: Installation, route: Route, *, actor: str) -> int:
+    """Match the items ``route`` was sent as new material against the known sets as they are
+    now (a set imported since, a partner's hash set merged since), so that it is told of a
+    match once, as an update. A match on a decided item records the match only: it changes
+    no verdict. Returns how many items matched."""
+    shas = inst.catalog.awaiting_update(route.name) if route.escalate else []
+    if not shas:
+        return 0
+    from hashing import match_stored_media  # an export that escalates nothing loads no index
+
+    found = match_stored_media(inst.catalog, shas, min_quality=inst.settings.pdq_min_quality,
+                               vpdq_threshold=inst.settings.vpdq_threshold)
+    inst.catalog.record_matches(found, actor=actor)
+    return len({m.sha256 for m in found})
+
+
 def _partner_key(partner: Partner) -> tuple[X25519PublicKey, ...]:
     return (X25519PublicKey.from_public_bytes(base64.b64decode(partner.encryption_key)),)
 
