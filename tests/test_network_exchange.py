@@ -137,6 +137,13 @@ def test_a_url_a_partner_crawled_is_linked_not_crawled_and_a_decided_item_arrive
     shown = runner.invoke(app, ["report", "show", str(same)], env={"HOTLINE_DATA_DIR": str(at.settings.data_dir),
                                                                    "HOTLINE_COUNTRY": "AT"})
     assert shown.exit_code == 0 and "already handled by partner nl-hotline since" in shown.output
+    added = runner.invoke(app, ["report", "add", "http://shared.example/page"],
+                          env={"HOTLINE_DATA_DIR": str(at.settings.data_dir), "HOTLINE_COUNTRY": "AT"})
+    assert added.exit_code == 0 and "linked, not crawled" in added.output, added.output
+    forced = runner.invoke(app, ["report", "add", "http://shared.example/page", "--crawl-anyway"],
+                           env={"HOTLINE_DATA_DIR": str(at.settings.data_dir), "HOTLINE_COUNTRY": "AT"})
+    assert forced.exit_code == 0 and "already handled" not in forced.output
+    assert [r.status for r in at.catalog.list_reports()][-2:] == ["linked", "pending"]
     # the operator crawls it anyway: pending again, and not linked again
     anyway = runner.invoke(app, ["report", "crawl-anyway", str(same)],
                            env={"HOTLINE_DATA_DIR": str(at.settings.data_dir), "HOTLINE_COUNTRY": "AT"})

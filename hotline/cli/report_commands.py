@@ -43,10 +43,19 @@ def report_add(
                                         pathway=steps, user_agent=user_agent)
     if crawl_anyway:
         inst.catalog.crawl_anyway(report_id, actor=actor_of(inst))
+    else:  # looked up in the partners' lists at once, so the operator knows before any run
+        from hotline.services.network_lists import check_reports
+
+        check_reports(inst, [report_id], actor=actor_of(inst))
+    partners = inst.catalog.partner_handling(report_id=report_id)
     if as_json:
-        emit_json({"id": report_id, "url": url, "status": "pending"})
-    else:
-        typer.echo(f"report {report_id} filed: {url}")
+        emit_json({"id": report_id, "url": url, "status": "linked" if partners and not crawl_anyway else "pending",
+                   **({"partners": partners} if partners else {})})
+        return
+    typer.echo(f"report {report_id} filed: {url}")
+    for h in partners:
+        typer.echo(f"already handled by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC (its case {h.case_ref}): "
+                   f"linked, not crawled (crawl it anyway: hotline report crawl-anyway {report_id})")
 
 
 @report_app.command("list")
