@@ -559,3 +559,51 @@ intake_requests = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("client", "idempotency_key", name="uq_intake_requests_key"),
 )
+# The network view (migration 0026). What partners told us they investigate and decided,
+# as keyed hashes only (a list per partner, replaced whole by each list it sends).
+partner_list_entries = sa.Table(
+    "partner_list_entries",
+    metadata,
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # url | media
+    sa.Column("digest", sa.String(32), nullable=False),  # HMAC under the partnership's key, hex of 16 bytes
+    sa.Column("case_ref", sa.String(64)),  # the partner's reference (its report ID)
+    sa.Column("state", sa.String(16)),  # url: the partner's report status
+    sa.Column("verdict", sa.String(16)),  # media: the partner's verdict
+    sa.Column("since", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("partner", "kind", "digest", name="uq_partner_list_entries"),
+)
+
+# Our reports and items a partner's list names: a report linked to the partner's case (not
+# crawled unless the operator asks), an item with the partner's verdict shown.
+partner_handled = sa.Table(
+    "partner_handled",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), index=True),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), index=True),
+    sa.Column("case_ref", sa.String(64)),
+    sa.Column("state", sa.String(16)),
+    sa.Column("verdict", sa.String(16)),
+    sa.Column("since", sa.DateTime, nullable=False),
+    sa.Column("found_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("partner", "report_id", name="uq_partner_handled_report"),
+    sa.UniqueConstraint("partner", "sha256", name="uq_partner_handled_item"),
+)
+
+# Items sent to a destination as new material (no known set nor partner had them), and the
+# bundle that told it of a later match.
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("bundle_id", sa.String(32), nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.Column("update_bundle_id", sa.String(32)),
+    sa.Column("updated_at", sa.DateTime),
+    sa.UniqueConstraint("destination", "sha256", name="uq_escalations"),
+)
+reports.append_column(sa.Column("crawl_anyway", sa.Boolean))  # crawl even if a partner handles the URL

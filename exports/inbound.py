@@ -33,6 +33,7 @@ from catalog.exchange_ledger.records import Partner
 from exports.bundle import read_bundle
 from exports.destinations import sha256_of_file
 from exports.errors import BundleError, BundleMalformed, BundleReplayed
+from exports.handled_lists import HANDLED_FILE, HANDLED_KIND
 from exports.key_files import fingerprint
 from exports.outbound import KINDS
 
@@ -55,6 +56,7 @@ class ImportResult:
     national_not_applied: int
     media_stored: int
     feedback: int = 0  # contested matches of our hash sets the partner told us about
+    list_entries: int = 0  # a handled list: how many entries it holds
 
 
 def partner_keys(partner: Partner) -> list[Ed25519PublicKey]:
@@ -76,13 +78,15 @@ def import_bundle(
     add_known_hashes: Callable[[str, str, list[dict[str, str | None]]], int],
     store_media: Callable[[bytes], str] | None,
     actor: str,
+    take_list: Callable[[Partner, dict[str, Any], bytes], int] | None = None,
 ) -> ImportResult:
     """Import the bundle file at ``path`` (picked up at ``location``).
 
     ``add_known_hashes(set_name, partner, rows)`` merges rows (md5, sha1, sha256, pdq, id,
     category) into a known set and returns how many were new; ``store_media`` puts accepted
-    media into the evidence store (None: media are not accepted). Raises ``BundleError``
-    after recording the refusal.
+    media into the evidence store (None: media are not accepted); ``take_list(partner,
+    manifest, data)`` keeps a handled list (``exports.handled_lists``) and returns its
+    entries (None: lists are refused). Raises ``BundleError`` after recording the refusal.
     """
     digest, size = sha256_of_file(path)
     bundle_id: str | None = None
@@ -98,17 +102,31 @@ def import_bundle(
             items = _items(opened.manifest, opened.bundle_id)
             feedback = _feedback(opened.manifest, opened.bundle_id)
             stored = 0
+            handled: bytes | None = None
+            entries = 0
             for member in members:  # also authenticates every remaining chunk
                 if member.kind == "media" and store_media is not None:
                     store_media(member.data)
                     stored += 1
+                elif member.kind == "file" and member.name == HANDLED_FILE:
+                    handled = member.data
+            if opened.manifest["kind"] == HANDLED_KIND:
+                if take_list is None or handled is None:
+                    raise BundleMalformed(f"bundle {opened.bundle_id!r}: a handled list "
+                                          + ("we do not take" if handled is not None else f"without {HANDLED_FILE}"))
+                entries = take_list(partner, opened.manifest, handled)
     except BundleError as exc:
         catalog.record_inbound(location=location, sha256=digest, size=size, status="refused", actor=actor,
                                bundle_id=bundle_id, partner=partner.name if partner else None,
                                reason=f"{type(exc).__name__}: {exc}")
         raise
-    result = _ingest(catalog, opened.manifest["kind"], items, opened.bundle_id, partner, jurisdiction,
-                     add_known_hashes, stored, actor)
+    if opened.manifest["kind"] == HANDLED_KIND:
+        result = ImportResult(bundle_id=opened.bundle_id, partner=partner.name, kind=HANDLED_KIND, items=0,
+                              reports_added=(), urls_already_reported=0, known_set=None, hashes_added=0,
+                              national_not_applied=0, media_stored=0, list_entries=entries)
+    else:
+        result = _ingest(catalog, opened.manifest["kind"], items, opened.bundle_id, partner, jurisdiction,
+                         add_known_hashes, stored, actor)
     for row in feedback:  # the partner says one of the hashes we sent it matched something wrongly
         catalog.audit(actor, "known_row.feedback_received", str(row["row_key"]), partner=partner.name,
                       bundle=opened.bundle_id, **{k: v for k, v in row.items() if k != "row_key"})
@@ -122,7 +140,7 @@ def _summary(result: ImportResult) -> dict[str, Any]:
     return {"kind": result.kind, "items": result.items, "reports_added": len(result.reports_added),
             "urls_already_reported": result.urls_already_reported, "hashes_added": result.hashes_added,
             "national_not_applied": result.national_not_applied, "media_stored": result.media_stored,
-            "feedback": result.feedback}
+            "feedback": result.feedback, **({"list_entries": result.list_entries} if result.list_entries else {})}
 
 
 def _ingest(
@@ -187,8 +205,8 @@ def _items(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
     def bad(what: str) -> BundleMalformed:
         return BundleMalformed(f"bundle {bundle_id!r} manifest: {what}")
 
-    if manifest.get("kind") not in KINDS:
-        raise bad(f"kind {manifest.get('kind')!r} is not one of {KINDS!r}")
+    if manifest.get("kind") not in (*KINDS, HANDLED_KIND):
+        raise bad(f"kind {manifest.get('kind')!r} is not one of {(*KINDS, HANDLED_KIND)!r}")
     items = manifest.get("items")
     if not isinstance(items, list):
         raise bad(f"items must be a list, got {type(items).__name__}")

@@ -61,12 +61,17 @@ class Route:
     include_media: bool = False
     countries: tuple[str, ...] | None = None  # only items whose media or page is hosted there; those sightings
     sources: tuple[str, ...] | None = None  # only verdicts from these sources (analyst, known-set)
+    # new material (no known set nor partner had it): ``flag`` marks it, lists it first, with its
+    # evidence, and sends an update once it is known; ``only``: nothing but new material
+    escalate: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"route kind must be one of {KINDS!r}, not {self.kind!r}")
         if not self.recipients:
             raise ValueError(f"route {self.name!r} has no recipient keys")
+        if self.escalate not in (None, "flag", "only"):
+            raise ValueError(f"route escalate must be flag, only or None, not {self.escalate!r}")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class _Pending:
     recipients: list[str]
     items: list[tuple[str, int]]
     locations: list[tuple[str, str, str]] = field(default_factory=list)  # (SHA-256, media URL, page URL)
+    escalated: list[tuple[str, str]] = field(default_factory=list)  # (SHA-256, new | update)
 
 
 def build_manifest(
@@ -104,10 +110,12 @@ def build_manifest(
     media_included: bool,
     kind: str = MANIFEST_KIND,
     feedback: Sequence[dict[str, Any]] = (),
+    escalate: bool = False,
 ) -> dict[str, Any]:
     """The manifest of a bundle of ``items``: hashes, verdicts, how each verdict was reached
     and (for item bundles) the sightings each candidate carries; never media. ``feedback``:
-    contested matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1)."""
+    contested matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1);
+    ``escalate``: every item says whether it is new material (10.5)."""
     return {
         **({"known_feedback": [dict(f) for f in feedback]} if feedback else {}),
         "kind": kind,
@@ -129,6 +137,9 @@ def build_manifest(
                 **({"provenance": i.provenance} if i.provenance and destination == "interpol" else {}),
                 "hashes": dict(i.hashes),
                 **({"sightings": [dict(s) for s in i.sightings]} if kind == MANIFEST_KIND else {}),
+                # new material: no known set nor partner had it (docs/bundle-format.md 10.5)
+                **({"new_material": i.escalation == "new"} if escalate else {}),
+                **({"escalation": i.escalation, **(i.evidence or {})} if i.escalation else {}),
             }
             for i in items
         ],
@@ -162,7 +173,8 @@ def export_pending(
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
         while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
                                                   sources=route.sources,
-                                                  locations=route.kind == MANIFEST_KIND)) or carry:
+                                                  locations=route.kind == MANIFEST_KIND,
+                                                  escalate=route.escalate)) or carry:
             bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
                                          feedback=carry)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
@@ -194,12 +206,13 @@ def _build(
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
     manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
-                              kind=route.kind, feedback=feedback)
+                              kind=route.kind, feedback=feedback, escalate=route.escalate is not None)
     files = hash_set_files(items) if route.kind == HASHSET_KIND else []
     pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
                        recipients=[], items=[(i.sha256, i.verdict_id) for i in items],
                        locations=[(i.sha256, str(s["media_url"]), str(s["page_url"]))
-                                  for i in items if route.kind == MANIFEST_KIND for s in i.sightings])
+                                  for i in items if route.kind == MANIFEST_KIND for s in i.sightings],
+                       escalated=[(i.sha256, i.escalation) for i in items if i.escalation])
     sidecar = box / f"{pending.bundle_id}.json"
     _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
 
@@ -262,7 +275,8 @@ def _flush(
     for sidecar in sorted(box.glob("*.json"), key=lambda p: p.stat().st_mtime):
         raw = json.loads(sidecar.read_text())
         pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]],
-                              "locations": [tuple(loc) for loc in raw.get("locations", [])]})
+                              "locations": [tuple(loc) for loc in raw.get("locations", [])],
+                              "escalated": [tuple(e) for e in raw.get("escalated", [])]})
         bundle = box / f"{pending.bundle_id}.hlb"
         name = bundle_file_name(pending.bundle_id)
         whole = bundle.exists() and pending.sha256 is not None and (
@@ -284,7 +298,7 @@ def _flush(
         catalog.record_export(
             bundle_id=pending.bundle_id, destination=pending.destination, location=location,
             recipients=pending.recipients, sha256=pending.sha256, size=pending.size,
-            items=pending.items, actor=actor, locations=pending.locations,
+            items=pending.items, actor=actor, locations=pending.locations, escalated=pending.escalated,
         )
         bundle.unlink(missing_ok=True)
         sidecar.unlink()

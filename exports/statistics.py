@@ -1,5 +1,5 @@
 """Statistics bundles (``hotline.stats/1``): one hotline's media-free figures for one month,
-sent to a coordinator that builds the network's statistics (docs/bundle-format.md 10.5).
+sent to a coordinator that builds the network's statistics (docs/bundle-format.md 10.7).
 
 The same bundle as every other: encrypted to the coordinator's X25519 key, signed with the
 sender's Ed25519 key, delivered to a destination by URL scheme. The manifest carries no

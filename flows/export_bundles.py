@@ -14,7 +14,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import installation
-from hotline.services.partner_exchange import INTERPOL, export_route, interpol_route
+from hotline.services.partner_exchange import INTERPOL, export_route, interpol_route, recheck_new_material
 
 
 # No task retries: each S3 call retries within the installation's S3 budget (the one retry
@@ -25,6 +25,7 @@ def deliver_pending(destination: str) -> list[dict[str, Any]]:
     route = interpol_route(inst)
     if destination != route.name:
         raise ValueError(f"export-bundles delivers to {route.name!r}; partners go through export-partners")
+    recheck_new_material(inst, route, actor="export-bundles")  # new material known since: one update
     return [vars(d) for d in export_route(inst, route, actor="export-bundles")]
 
 

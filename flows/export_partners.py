@@ -1,7 +1,8 @@
 """export-partners: send each partner hotline the confirmed items seen hosted in its
 countries (URLs, hosting details, hashes; media only where its agreement says so) for notice
 and takedown; with ``hash_sets=True``, our analysts' new confirmed hashes instead, as Parquet
-and Project VIC VICS JSON inside the bundle. One task per partner: a partner whose
+and Project VIC VICS JSON inside the bundle; with ``lists=True``, our handled list (keyed
+hashes of the URLs we investigate and the items we decided), so no case is worked twice. One task per partner: a partner whose
 destination is down fails alone, with the reason, and does not hold up the others; its
 bundle waits in the outbox for the next scheduled run (each S3 call retries within the
 installation's S3 budget, the one retry level).
@@ -15,6 +16,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
+from hotline.services.network_lists import send_handled_list
 from hotline.services.partner_exchange import export_to_partner
 
 
@@ -30,16 +32,19 @@ def unrouted_locations() -> int:
 
 
 @task
-def deliver_to_partner(name: str, hash_sets: bool) -> list[dict[str, Any]]:
+def deliver_to_partner(name: str, hash_sets: bool, lists: bool = False) -> list[dict[str, Any]]:
+    if lists:
+        return [vars(send_handled_list(installation(), name, actor="export-lists"))]
     actor = "export-hashsets" if hash_sets else "export-partners"
     return [vars(d) for d in export_to_partner(installation(), name, hash_set=hash_sets, actor=actor)]
 
 
 @flow(name="export-partners")
-def export_partners(partners: list[str] | None = None, hash_sets: bool = False) -> dict[str, Any]:
-    """Deliver to every registered partner (or the named ones)."""
+def export_partners(partners: list[str] | None = None, hash_sets: bool = False, lists: bool = False) -> dict[str, Any]:
+    """Deliver to every registered partner (or the named ones); ``lists``: our handled list
+    (what we investigate and decided, keyed hashes only) instead."""
     names = partner_names(partners)
-    states = {n: deliver_to_partner.submit(n, hash_sets) for n in names}
+    states = {n: deliver_to_partner.submit(n, hash_sets, lists) for n in names}
     delivered: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, str] = {}
     for name, future in states.items():
@@ -49,15 +54,17 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False) 
             delivered[name] = future.result()
         else:
             failed[name] = str(state.message or state.name)
-    unrouted = 0 if hash_sets else unrouted_locations()
+    unrouted = 0 if hash_sets or lists else unrouted_locations()
+    kind = "lists" if lists else "hashsets" if hash_sets else "partners"
     create_table_artifact(
-        key="export-hashsets-summary" if hash_sets else "export-partners-summary",
+        key=f"export-{kind}-summary",
         table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
                for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
                                                  for n, why in failed.items()]
               + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
                    "items": f"{unrouted} location(s)"}] if unrouted else []),
-        description="Hash sets sent to partners" if hash_sets else "Notice-and-takedown bundles sent to partners",
+        description={"lists": "Handled lists (keyed hashes) sent to partners", "hashsets": "Hash sets sent to partners",
+                     "partners": "Notice-and-takedown bundles sent to partners"}[kind],
     )
     if failed:
         raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")

@@ -25,6 +25,7 @@ from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, pub
 from flows.runs import claims_held, settle_dead_runs, this_run_id
 from hashing import match_stored_media
 from hotline.services.hashing_stage import hash_batch
+from hotline.services.network_lists import check_items, check_reports
 from spiders import crawl
 
 FLOW = "process-report"
@@ -34,6 +35,14 @@ FLOW = "process-report"
 def claim_reports(run_id: str, report_ids: list[int] | None, limit: int) -> list[int]:
     """Claim the reports for this run (``catalog.reports.claims``): those another live run holds are skipped."""
     return [r.id for r in installation().catalog.claim_reports(run_id, limit=limit, ids=report_ids)]
+
+
+@task(**CATALOG_RETRIES)
+def defer_to_partners(report_ids: list[int]) -> list[int]:
+    """The claimed reports to crawl: those whose URL a partner handles are linked to its case
+    instead (``hotline.services.network_lists``)."""
+    linked = set(check_reports(installation(), report_ids, actor=FLOW))
+    return [r for r in report_ids if r not in linked]
 
 
 @task(**IO_RETRIES)
@@ -84,6 +93,12 @@ def match_media(sha256s: list[str]) -> list[MatchRecord]:
     return match_stored_media(
         inst.catalog, sha256s, min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold
     )
+
+
+@task(**CATALOG_RETRIES)
+def note_partner_decisions(sha256s: list[str]) -> int:
+    """Note the items a partner decided (its verdict is shown to our analysts; it decides nothing)."""
+    return check_items(installation(), sha256s, actor=FLOW)
 
 
 @task(**CATALOG_RETRIES)
@@ -142,16 +157,19 @@ def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dic
     settle_dead_runs(FLOW)
     run_id = this_run_id()
     with claims_held(run_id, FLOW) as held:
-        claimed = claim_reports(run_id, report_ids, limit)
+        held_reports = claim_reports(run_id, report_ids, limit)
+        claimed = defer_to_partners(held_reports)
         media = sum(crawl_report.map(claimed).result()) if claimed else 0
         outcomes = hash_media.map(plan_hashing(claimed), unmapped(claimed)).result()
         ready = hashed_media(claimed)
         found = match_media(ready)
+        partner_decided = note_partner_decisions(ready)
         counts = queue_media(ready, found)
         closed = finish_reports(run_id, claimed)
         failures = {k: sum(o[k] for o in outcomes) for k in ("deferred", "quarantined")}
         hashed = sum(len(o["hashed"]) for o in outcomes)
-        summary = {"reports": claimed, "media": media, "hashed": hashed, **failures, **counts, **closed}
+        summary = {"reports": claimed, "media": media, "hashed": hashed, **failures, **counts, **closed,
+                   "linked_to_partners": sorted(set(held_reports) - set(claimed)), "partner_decided": partner_decided}
         held.summary = summary  # kept with the run in the catalog, whatever becomes of Prefect
     publish_summary("process-report-summary", summary, "What this run of process-report did")
     return summary

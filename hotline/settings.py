@@ -192,6 +192,10 @@ class Settings(BaseSettings):
     interpol_destination: str | None = Field(
         None, description="INTERPOL drop: a directory or s3://bucket/prefix; default <data_dir>/drop."
     )
+    interpol_scope: Literal["all", "new"] = Field(
+        "all", description="What the INTERPOL drop receives: all (our analysts' confirmed items, new material marked "
+        "and listed first) or new (only new material: items no known set nor partner had, and their updates)."
+    )
     interpol_keys: Annotated[tuple[Path, ...], NoDecode] = Field(
         (), description="INTERPOL's X25519 public keys (PEM files, comma-separated); default: our own drop key."
     )

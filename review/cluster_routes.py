@@ -67,7 +67,9 @@ async def cluster_page(request: Request) -> Response:
     app_state.catalog.audit(session.user.name, "cluster.view", str(cluster_id), items=[m.sha256 for m in members],
                             blurred=True)
     mine = cluster.holder == session.user.name
+    partners = {m.sha256: app_state.catalog.partner_handling(sha256=m.sha256) for m in members}
     return app_state.page(request, "cluster.html", cluster=cluster, members=members, mine=mine, presets=PRESETS,
+                          partners=partners,
                           values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=HAND_VERDICTS,
                           profiles=app_state.config.profiles, four_eyes=app_state.catalog.review_rules().four_eyes,
                           error=request.query_params.get("error"))

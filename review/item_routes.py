@@ -36,7 +36,8 @@ async def item_page(request: Request) -> Response:
     return app_state.page(request, "item.html", sha256=sha256, kind=kind, history=history,
                           seen=history["seen"].token, verdicts=HAND_VERDICTS,
                           cluster_id=app_state.catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
-                          severity=SEVERITY, matches=app_state.catalog.matches_of(sha256), contested=contested)
+                          severity=SEVERITY, matches=app_state.catalog.matches_of(sha256), contested=contested,
+                          partners=app_state.catalog.partner_handling(sha256=sha256))
 
 
 async def item_contest(request: Request) -> Response:

@@ -27,11 +27,11 @@ def confirmed_item(
     *,
     page_url: str,
     country: str,
-    verdict: Verdict = Verdict.BASELINE,
+    verdict: Verdict | None = Verdict.BASELINE,
     image: bool = True,
 ) -> str:
     """Store ``data`` as if crawled from ``page_url`` hosted in ``country``, hash it and
-    record an analyst's ``verdict``; returns its SHA-256."""
+    record an analyst's ``verdict`` (None: leave it queued); returns its SHA-256."""
     sha256 = inst.evidence.put(data)
     catalog = inst.catalog
     report = catalog.add_report(page_url, actor="test")
@@ -47,7 +47,8 @@ def confirmed_item(
                                HashRecord(sha256, "md5", hashlib.md5(data).hexdigest()),
                                HashRecord(sha256, "sha1", hashlib.sha1(data).hexdigest())])
     catalog.queue_unmatched([sha256])
-    catalog.record_verdict(sha256, verdict, actor=f"{inst.settings.country.lower()}-analyst")
+    if verdict is not None:
+        catalog.record_verdict(sha256, verdict, actor=f"{inst.settings.country.lower()}-analyst")
     return sha256
 
 

@@ -18,7 +18,7 @@ from hotline.installation import Installation
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
-EXCHANGE_DEPLOYMENTS = {"export-interpol", "export-partners", "export-hashsets", "import-bundles"}
+EXCHANGE_DEPLOYMENTS = {"export-interpol", "export-partners", "export-hashsets", "export-lists", "import-bundles"}
 
 
 def test_exchange_deployments_have_cron_schedules() -> None:
@@ -31,6 +31,7 @@ def test_exchange_deployments_have_cron_schedules() -> None:
         assert (REPO / module).is_file() and f"def {func}(" in (REPO / module).read_text()
         assert d["work_pool"]["name"] == "hotline" and d["schedules"][0]["cron"]
     assert deployments["export-hashsets"]["parameters"] == {"hash_sets": True}
+    assert deployments["export-lists"]["parameters"] == {"lists": True}
 
 
 @pytest.mark.usefixtures("prefect_server")

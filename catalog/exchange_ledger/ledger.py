@@ -22,10 +22,20 @@ from catalog.db import Database, inserted_id, utcnow
 from catalog.decisions.records import Verdict
 from catalog.decisions.verdict_rows import current_verdicts
 from catalog.errors import NotFound
+from catalog.exchange_ledger.escalations import (
+    NEW,
+    UPDATE,
+    escalated,
+    escalation_evidence,
+    new_material,
+    record_escalations,
+    updates_due,
+)
 from catalog.exchange_ledger.records import ExportCandidate, ExportEntry, ResendRequest, UnroutedLocation
 from catalog.known_sets.matches import EXACT_MATCHES
 from catalog.schema import (
     confirmations,
+    escalations,
     export_items,
     export_locations,
     export_resends,
@@ -68,6 +78,7 @@ class ExportLedger(Database):
         countries: Collection[str] | None = None,
         sources: Collection[str] | None = None,
         locations: bool = True,
+        escalate: str | None = None,
     ) -> list[ExportCandidate]:
         """Items whose current verdict is exportable (and confirmed, under four-eyes) and that
         ``destination`` has not had (or whose re-send was requested); with ``destination``
@@ -76,7 +87,9 @@ class ExportLedger(Database):
         about, and carries only those (all of them on a re-send); otherwise per item.
         ``countries``: only items whose media or page is hosted in one of these countries,
         with only those sightings; ``sources``: only verdicts from these sources
-        (``analyst``, ``known-set``)."""
+        (``analyst``, ``known-set``). ``escalate`` (``flag`` or ``only``): new material
+        (``exchange_ledger.escalations``) is marked, comes first, with its evidence, and an
+        item sent as new that is known now comes again as an update; ``only``: nothing else."""
         cv = current_verdicts()
         sent = sa.select(export_items.c.sha256).where(export_items.c.destination == destination)
         resend = sa.select(export_resends.c.sha256).where(
@@ -88,18 +101,24 @@ class ExportLedger(Database):
                                  export_locations.c.media_url == sightings.c.media_url,
                                  export_locations.c.page_url == sightings.c.page_url)
         fresh = sa.or_(media.c.sha256.not_in(sent), media.c.sha256.in_(resend),
-                       *([media.c.sha256.in_(hosted.where(~told))] if locations else []))
+                       *([media.c.sha256.in_(hosted.where(~told))] if locations else []),
+                       *([media.c.sha256.in_(updates_due(destination))] if escalate else []))
+        is_new = new_material() if escalate else sa.false()
         query = (
             sa.select(media, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.source, cv.c.actor, cv.c.created_at,
                       cv.c.provenance, cv.c.set_name,
-                      cv.c.id.in_(sa.select(confirmations.c.verdict_id)).label("confirmed"))
+                      cv.c.id.in_(sa.select(confirmations.c.verdict_id)).label("confirmed"),
+                      is_new.label("new_material"))
             .join(cv, cv.c.sha256 == media.c.sha256)
             .where(cv.c.verdict.in_([v.value for v in Verdict if v.exportable]),
                    sa.true() if destination is None else fresh,
                    counted_verdict(cv))
-            .order_by(cv.c.id)
+            .order_by(*([is_new.desc()] if escalate else []), cv.c.id)  # new material first, in every bundle
             .limit(limit)
         )
+        if escalate == "only":  # new material, and what was sent as new (updates, new locations)
+            query = query.where(sa.or_(is_new, media.c.sha256.in_(
+                sa.select(escalations.c.sha256).where(escalations.c.destination == destination))))
         if countries is not None:
             query = query.where(media.c.sha256.in_(hosted))
         if sources is not None:
@@ -118,6 +137,10 @@ class ExportLedger(Database):
                     export_locations.c.sha256, export_locations.c.media_url, export_locations.c.page_url).where(
                     export_locations.c.destination == destination, export_locations.c.sha256.in_(keys))).tuples())
             again = set(conn.scalars(resend.where(export_resends.c.sha256.in_(keys)))) if destination else set()
+            fresh_new = {r.sha256 for r in rows if r.new_material} if escalate else set()
+            due = set(conn.scalars(updates_due(destination).where(escalations.c.sha256.in_(keys)))) \
+                if escalate else set()
+            evidence = escalation_evidence(conn, fresh_new, due - fresh_new)
             seen: dict[str, list[dict[str, object]]] = {}
             query = sa.select(sightings).where(sightings.c.sha256.in_(keys), _hosted_in(countries))
             for s in conn.execute(query.order_by(sightings.c.id)):
@@ -143,9 +166,17 @@ class ExportLedger(Database):
                 sightings=tuple(seen.get(r.sha256, [])),
                 provenance=r.provenance,
                 verdict_basis=_basis(r.source, bool(r.confirmed), (r.sha256, r.set_name) in exact),
+                escalation=NEW if r.sha256 in fresh_new else UPDATE if r.sha256 in due else None,
+                evidence=evidence.get(r.sha256),
             )
             for r in rows
         ]
+
+    def awaiting_update(self, destination: str) -> list[str]:
+        """Items sent to ``destination`` as new material and not updated since: what is
+        matched again against the known sets before each export to it."""
+        with self.read() as conn:
+            return list(conn.scalars(escalated(destination)))
 
     def unrouted_locations(self, limit: int = 1_000) -> list[UnroutedLocation]:
         """Locations of decided items (exportable current verdict, confirmed under four-eyes)
@@ -170,9 +201,11 @@ class ExportLedger(Database):
         items: Sequence[tuple[str, int]],
         actor: str,
         locations: Sequence[tuple[str, str, str]] = (),
+        escalated: Sequence[tuple[str, str]] = (),
     ) -> bool:
         """Record a delivered bundle, the items it carried, as (SHA-256, verdict ID) pairs, and
-        the locations it told about, as (SHA-256, media URL, page URL) (audited). Returns
+        the locations it told about, as (SHA-256, media URL, page URL), and the items it
+        carried as new material or as their update, as (SHA-256, ``new`` | ``update``) (audited). Returns
         False if this bundle was recorded already."""
         with self.write() as conn:
             if conn.scalar(sa.select(exports.c.id).where(exports.c.bundle_id == bundle_id)) is not None:
@@ -205,6 +238,7 @@ class ExportLedger(Database):
             new = [row for key, row in rows.items() if key not in told]
             if new:
                 conn.execute(export_locations.insert(), new)
+            record_escalations(conn, destination, bundle_id, escalated)
             if resent:  # re-sent on request: close the requests
                 conn.execute(
                     export_resends.update()

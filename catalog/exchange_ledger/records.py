@@ -30,6 +30,8 @@ class ExportCandidate:
     provenance: dict[str, object] | None = None  # automatic verdicts: what produced it
     # analyst | analyst-confirmed | known-set-exact | known-set-near (see docs/bundle-format.md)
     verdict_basis: str = ""
+    escalation: str | None = None  # new (new material) | update (sent as new, known now) | None
+    evidence: dict[str, object] | None = None  # new material: first seen, hosting countries, grading
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,27 @@ class ResendRequest:
     reason: str | None
     bundle_id: str | None  # the bundle that re-sent it, once sent
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PartnerHandled:
+    """A report or item of ours that a partner's list names: the partner's case (a report)
+    or verdict (an item), since when."""
+
+    partner: str
+    report_id: int | None
+    sha256: str | None
+    case_ref: str | None
+    state: str | None
+    verdict: str | None
+    since: datetime
+    found_at: datetime
+
+
+@dataclass(frozen=True)
+class ListSource:
+    """What our own handled list is made of, before keying: reports (ID, URL, status,
+    received) and decided items (SHA-256, verdict, decided)."""
+
+    reports: tuple[tuple[int, str, str, datetime], ...]
+    items: tuple[tuple[str, str, datetime], ...]

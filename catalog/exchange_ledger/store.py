@@ -1,7 +1,8 @@
 """``ExchangeStore``: the exchange with partners and INTERPOL. It owns ``partners`` and
 ``inbound_bundles`` (here), the export ledger (``exports``, ``export_items``,
 ``export_locations``, ``export_resends``: ``exchange_ledger.ledger``) and the purging of
-evidence once it is decided and delivered (``exchange_ledger.purges``). Records:
+evidence once it is decided and delivered (``exchange_ledger.purges``); partners' handled
+lists and what they name of ours (``partner_lists``). Records:
 ``exchange_ledger.records``.
 
 A partner is registered once and updated in place; its Ed25519 signing keys accumulate
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from catalog.db import inserted_id, utcnow
 from catalog.errors import NotFound
 from catalog.exchange_ledger.ledger import ExportLedger
+from catalog.exchange_ledger.partner_lists import PartnerLists
 from catalog.exchange_ledger.purges import EvidencePurges
 from catalog.exchange_ledger.records import InboundEntry, Partner
 from catalog.schema import inbound_bundles, partners, reports
@@ -41,7 +43,7 @@ def _inbound(row: sa.Row) -> InboundEntry:
     return InboundEntry(**row._mapping)
 
 
-class ExchangeStore(ExportLedger, EvidencePurges):
+class ExchangeStore(ExportLedger, EvidencePurges, PartnerLists):
     """Partners, bundles received, the export ledger and evidence purges."""
 
     def save_partner(self, partner: Partner, *, actor: str, replace_signing_keys: bool = False) -> Partner:

@@ -75,7 +75,7 @@ class Report:
     id: int
     url: str
     source: str
-    status: str  # pending | processing | done | failed | linked (pending again: items wait to be stored)
+    status: str  # pending | processing | done | failed | linked (an earlier report or a partner handles it, not crawled; pending again: items wait)
     received_at: datetime
     processed_at: datetime | None = None
     error: str | None = None

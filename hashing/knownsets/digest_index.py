@@ -106,22 +106,42 @@ def _build(target: Path, parquet: Path) -> None:
         source = pq.ParquetFile(parquet)
         names = [c for c in hash_columns() if c in source.schema_arrow.names]
         for column in names:  # a column at a time, read in batches: memory for one column's keys
-            keys_parts, rows_parts, start = [], [], 0
-            for batch in source.iter_batches(batch_size=_CHUNK, columns=[column]):
-                values = batch.column(0)
-                valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
-                rows_parts.append((np.flatnonzero(valid) + start).astype(np.uint32))
-                keys_parts.append(_packed(values.drop_null().to_pylist(), column))
-                start += len(values)
-            keys = np.concatenate(keys_parts or [np.zeros(0, dtype=_width(column))])
-            rows = np.concatenate(rows_parts or [np.zeros(0, dtype=np.uint32)])
+            keys, rows = _column_keys(source, column)
             order = np.argsort(keys, kind="stable")
-            np.save(tmp / f"{column}.npy", keys[order])
-            np.save(tmp / f"{column}-rows.npy", rows[order])
-            del keys, rows, order, keys_parts, rows_parts
+            _save_ordered(tmp / f"{column}.npy", keys, order)
+            _save_ordered(tmp / f"{column}-rows.npy", rows, order)
+            del keys, rows, order
     except (OSError, ValueError, pa.ArrowException) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise KnownSetError(f"cannot read digests from {str(parquet)!r}: {exc}") from exc
     (tmp / "complete").write_text("")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+
+
+def _column_keys(source: pq.ParquetFile, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """The column's present values packed, and their rows, filled into arrays made once."""
+    total = source.metadata.num_rows
+    keys = np.empty(total, dtype=_width(column))
+    rows = np.empty(total, dtype=np.uint32)
+    filled = start = 0
+    for batch in source.iter_batches(batch_size=_CHUNK, columns=[column]):
+        values = batch.column(0)
+        valid = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
+        keys[filled : filled + len(valid)] = _packed(values.drop_null().to_pylist(), column)
+        rows[filled : filled + len(valid)] = valid + start
+        filled += len(valid)
+        start += len(values)
+    return keys[:filled], rows[:filled]
+
+
+def _save_ordered(path: Path, values: np.ndarray, order: np.ndarray) -> None:
+    """``values[order]`` saved as ``.npy``, gathered a chunk at a time (no second full copy)."""
+    if not len(values):  # an empty file cannot be mapped
+        np.save(path, values)
+        return
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=values.dtype, shape=values.shape)
+    for start in range(0, len(order), _CHUNK):
+        out[start : start + _CHUNK] = values[order[start : start + _CHUNK]]
+    out.flush()
+    del out

@@ -55,15 +55,19 @@ def export_status(as_json: JsonOpt = False) -> None:
 @handles_errors
 def export_partners_command(
     hash_sets: Annotated[bool, typer.Option("--hash-sets", help="Send hash sets instead of takedown items.")] = False,
+    lists: Annotated[bool, typer.Option(
+        "--lists", help="Send our handled list (keyed hashes of what we investigate and decided) instead.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Send partners what they have not had (the export-partners flow)."""
     from flows.export_partners import export_partners
 
     open_installation()
-    summary = export_partners(hash_sets=hash_sets)
+    summary = export_partners(hash_sets=hash_sets, lists=lists)
     if as_json:
         emit_json(summary)
+    elif lists:
+        typer.echo(f"handled list to {len(summary['partners'])} partner(s): {summary['items']} entries")
     else:
         typer.echo(f"{summary['items']} item(s) to {len(summary['partners'])} partner(s)")
         if summary.get("unrouted_locations"):

@@ -30,16 +30,23 @@ def report_add(
     user_agent: Annotated[str | None, typer.Option(help="The reporter's browser user agent (replayed).")] = None,
     again: Annotated[bool, typer.Option("--again", help="Crawl even a URL reported within the duplicate window "
                                         "(else it is linked to the earlier report).")] = False,
+    crawl_anyway: Annotated[
+        bool, typer.Option("--crawl-anyway", help="Crawl it even if a partner already handles the URL.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """File a report of URL, or of every URL in a file; `hotline run` processes them. A URL
-    reported within `intake_duplicate_window_days` is linked to the earlier report, not crawled again."""
+    reported within `intake_duplicate_window_days` is linked to the earlier report, and a URL a
+    partner already handles to the partner's case (unless --crawl-anyway), not crawled again."""
     from hotline.services.intake import IntakeEntry, file_reports, open_text, read_entries
 
     if (url is None) == (from_file is None):
         raise typer.BadParameter("give either a URL or --from FILE")
     inst = open_installation()
     if from_file is not None:
+        if crawl_anyway:
+            raise ValueError("--crawl-anyway is for one URL; for a report of a file use "
+                             "hotline report crawl-anyway ID")
         with open_text(from_file) as stream:
             summary = file_reports(inst.catalog, read_entries(stream), inst.settings, actor=actor_of(inst),
                                    source=source, via="stdin" if from_file == "-" else from_file, again=again)
@@ -51,14 +58,30 @@ def report_add(
                           via="command line", again=again, keep_results=True).results[0]
     if result.status == "refused":
         raise ValueError(result.reason)
+    if result.linked_to:
+        if as_json:
+            emit_json({"id": result.id, "url": url, "status": "linked", "linked_to": result.linked_to})
+        else:
+            typer.echo(f"report {result.id} filed: {url}, linked to report {result.linked_to} (reported within "
+                       f"{inst.settings.intake_duplicate_window_days:g} days; --again crawls it anew)")
+        return
+    report_id = result.id
+    assert report_id is not None  # added: it has its row
+    if crawl_anyway:
+        inst.catalog.crawl_anyway(report_id, actor=actor_of(inst))
+    else:  # looked up in the partners' lists at once, so the operator knows before any run
+        from hotline.services.network_lists import check_reports
+
+        check_reports(inst, [report_id], actor=actor_of(inst))
+    partners = inst.catalog.partner_handling(report_id=report_id)
     if as_json:
-        emit_json({"id": result.id, "url": url, "status": "pending" if result.status == "added" else "linked",
-                   **({"linked_to": result.linked_to} if result.linked_to else {})})
-    elif result.linked_to:
-        typer.echo(f"report {result.id} filed: {url}, linked to report {result.linked_to} (reported within "
-                   f"{inst.settings.intake_duplicate_window_days:g} days; --again crawls it anew)")
-    else:
-        typer.echo(f"report {result.id} filed: {url}")
+        emit_json({"id": report_id, "url": url, "status": "linked" if partners and not crawl_anyway else "pending",
+                   **({"partners": partners} if partners else {})})
+        return
+    typer.echo(f"report {report_id} filed: {url}")
+    for h in partners:
+        typer.echo(f"already handled by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC (its case {h.case_ref}): "
+                   f"linked, not crawled (crawl it anyway: hotline report crawl-anyway {report_id})")
 
 
 def _print_summary(summary: Any, as_json: bool) -> None:
@@ -85,7 +108,7 @@ def _print_summary(summary: Any, as_json: bool) -> None:
 @report_app.command("list")
 @handles_errors
 def report_list(
-    status: Annotated[str | None, typer.Option(help="pending, processing, done or failed.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, processing, done, failed or linked.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List reports."""
@@ -95,6 +118,15 @@ def report_list(
     else:
         table("reports", ["id", "status", "received", "url", "error"],
               [(r.id, r.status, r.received_at, r.url, r.error) for r in reports])
+
+
+@report_app.command("crawl-anyway")
+@handles_errors
+def report_crawl_anyway(report_id: int) -> None:
+    """Crawl a report although a partner already handles its URL (audited)."""
+    inst = open_installation()
+    inst.catalog.crawl_anyway(report_id, actor=actor_of(inst))
+    typer.echo(f"report {report_id} will be crawled by the next run")
 
 
 @report_app.command("show")
@@ -107,12 +139,22 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     errs = catalog.report_errors(report_id)
     waiting = catalog.pending_media(report_id)
     crawl_counts = catalog.crawl_counts(report_id)
+    partners = catalog.partner_handling(report_id=report_id)
+    decided = {o.sha256: catalog.partner_handling(sha256=o.sha256) for o in outcomes}
     if as_json:
-        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts})
+        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts,
+                   "partners": partners, "partner_decisions": {k: v for k, v in decided.items() if v}})
         return
     if report.linked_to is not None:
         typer.echo(f"linked to report {report.linked_to}: the same URL, reported earlier, is crawled there "
                    f"(hotline report show {report.linked_to})")
+    for h in partners:
+        typer.echo(f"already handled by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC (its case {h.case_ref}, "
+                   f"{h.state}){'' if report.status == 'linked' else '; crawled anyway'}")
+    for sha256, seen in decided.items():
+        for h in seen:
+            typer.echo(f"item {sha256[:12]} already decided by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC: "
+                       f"{h.verdict} (shown, not applied: our analysts decide)")
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
            for o in outcomes])

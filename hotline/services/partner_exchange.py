@@ -44,6 +44,7 @@ from exports.key_files import (
     raw_public_bytes,
 )
 from exports.outbound import HASHSET_KIND, MANIFEST_KIND, Route
+from hotline.services.network_lists import take_handled_list
 
 if TYPE_CHECKING:  # an export process needs none of what opening a whole installation imports
     from hotline.installation import Installation
@@ -96,8 +97,27 @@ def interpol_route(inst: Installation) -> Route:
     # INTERPOL gets what an analyst of ours decided (confirmed, under four-eyes), never a
     # verdict taken from a known set: INTERPOL's own sets would go back to it, and a set's
     # match is no assessment of ours
+    # new material (no known set nor partner had it) is marked and listed first, for victim
+    # identification; ``interpol_scope = new`` sends nothing else
     return Route(name=INTERPOL, destination=_destination(inst, where, s.s3_endpoint_url), recipients=keys,
-                 include_media=s.export_media, sources=("analyst",))
+                 include_media=s.export_media, sources=("analyst",),
+                 escalate="only" if s.interpol_scope == "new" else "flag")
+
+
+def recheck_new_material(inst: Installation, route: Route, *, actor: str) -> int:
+    """Match the items ``route`` was sent as new material against the known sets as they are
+    now (a set imported since, a partner's hash set merged since), so that it is told of a
+    match once, as an update. A match on a decided item records the match only: it changes
+    no verdict. Returns how many items matched."""
+    shas = inst.catalog.awaiting_update(route.name) if route.escalate else []
+    if not shas:
+        return 0
+    from hashing import match_stored_media  # an export that escalates nothing loads no index
+
+    found = match_stored_media(inst.catalog, shas, min_quality=inst.settings.pdq_min_quality,
+                               vpdq_threshold=inst.settings.vpdq_threshold)
+    inst.catalog.record_matches(found, actor=actor)
+    return len({m.sha256 for m in found})
 
 
 def _partner_key(partner: Partner) -> tuple[X25519PublicKey, ...]:
@@ -224,6 +244,8 @@ def import_bundle_file(inst: Installation, path: Path, *, location: str | None =
         jurisdiction=s.our_jurisdiction,
         add_known_hashes=lambda name, partner, rows: add_known_hashes(inst, name, partner, rows),
         store_media=inst.evidence.put if s.import_media else None, actor=actor,
+        take_list=lambda partner, manifest, data: take_handled_list(inst, partner, manifest, data,
+                                                                    bundle_id=str(manifest["bundle_id"]), actor=actor),
     )
 
 

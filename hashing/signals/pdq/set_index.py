@@ -176,16 +176,23 @@ def _new_segment(folder: Path, packed: np.ndarray) -> _Segment:
 
 def _distinct_pdq(parquet: Path, column: str) -> np.ndarray:
     """The set's distinct PDQs, packed and in the order of their hex form (packed bytes sort
-    as the hex does); read in batches, so a large set needs memory for its packed hashes only."""
+    as the hex does); read in batches into one array sorted in place, so a large set needs
+    memory for about twice its packed hashes."""
     try:
-        batches = pq.ParquetFile(parquet).iter_batches(batch_size=1 << 20, columns=[column])
-        parts = [pdq_to_packed(b.column(0).drop_null().to_pylist()) for b in batches]
+        source = pq.ParquetFile(parquet)
+        packed = np.empty((source.metadata.num_rows, 32), dtype=np.uint8)
+        filled = 0
+        for batch in source.iter_batches(batch_size=1 << 20, columns=[column]):
+            part = pdq_to_packed(batch.column(0).drop_null().to_pylist())
+            packed[filled : filled + len(part)] = part
+            filled += len(part)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise KnownSetError(f"cannot read PDQ hashes from {str(parquet)!r}: {exc}") from exc
-    if not parts:
-        return pdq_to_packed([])
-    keys = np.unique(_as_keys(np.concatenate(parts)))
-    return np.frombuffer(keys.tobytes(), dtype=np.uint8).reshape(-1, 32)
+    keys = _as_keys(packed[:filled])
+    keys.sort()
+    distinct = np.ones(len(keys), dtype=bool)
+    distinct[1:] = keys[1:] != keys[:-1]
+    return keys[distinct].view(np.uint8).reshape(-1, 32)
 
 
 def _as_keys(packed: np.ndarray) -> np.ndarray:
