@@ -92,10 +92,10 @@ def compare_frames(
     if not a or not b:
         return VpdqResult(0.0, 0.0, len(a), len(b), 0)
     near = pairwise_distances(a, b) <= distance
-    matched = near.any(axis=1)
+    matched = [bool(m) for m in near.any(axis=1)]
     return VpdqResult(
-        float(matched.mean()), float(near.any(axis=0).mean()), len(a), len(b),
-        distinct_count([h for h, m in zip(a, matched.tolist(), strict=True) if m], distance),
+        sum(matched) / len(a), float(near.any(axis=0).mean()), len(a), len(b),
+        distinct_count([h for h, m in zip(a, matched, strict=True) if m], distance),
     )  # fmt: skip
 
 
