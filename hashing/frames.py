@@ -91,11 +91,11 @@ def compare_frames(
     a, b = usable(query, min_quality), usable(target, min_quality)
     if not a or not b:
         return VpdqResult(0.0, 0.0, len(a), len(b), 0)
-    near = pairwise_distances(a, b) <= distance
-    matched = [bool(m) for m in near.any(axis=1)]
+    near: np.ndarray = pairwise_distances(a, b) <= distance
+    matched = np.flatnonzero(near.any(axis=1))
     return VpdqResult(
-        sum(matched) / len(a), float(near.any(axis=0).mean()), len(a), len(b),
-        distinct_count([h for h, m in zip(a, matched, strict=True) if m], distance),
+        len(matched) / len(a), float(near.any(axis=0).mean()), len(a), len(b),
+        distinct_count([a[int(n)] for n in matched], distance),
     )  # fmt: skip
 
 
