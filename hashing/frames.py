@@ -28,9 +28,11 @@ VPDQ_MIN_DISTINCT = 3
 """Matching frames that must differ from each other (by more than the PDQ threshold)."""
 MIRRORED = "mirrored"
 UNCUT = "uncut"
-VIEWS = (MIRRORED, UNCUT)
+OVERLAY = "overlay"
+VIEWS = (MIRRORED, UNCUT, OVERLAY)
 """Other views of a video's frames, kept beside them (``frame_hashes.view``): mirrored
-left to right, and whole when black bars were cut off."""
+left to right, whole when black bars were cut off, and with a static overlay (a logo)
+painted out."""
 
 
 @dataclass(frozen=True)

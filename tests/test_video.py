@@ -6,16 +6,14 @@ Only benign inputs: clips synthesised here and the public vectors in shared/vect
 
 from __future__ import annotations
 
-import io
 import itertools
 import statistics
 from dataclasses import replace
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from synthetic import synthetic_audio, synthetic_video, truncated_video
+from synthetic import decoded_frames, encoded_frames, synthetic_audio, synthetic_video, truncated_video
 
 from hashing import (
     CorruptVideoError,
@@ -217,23 +215,6 @@ def test_near_duplicate_matrix(vector_hashes: dict[str, VideoHashes]) -> None:
 # --- matching re-hosted copies against a known set -----------------------------------
 
 
-def _frames_of(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-
-
-def _encoded(frames: list[np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt, stream.options = "yuv420p", {"preset": "ultrafast"}
-        for pixels in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")))
-        out.mux(stream.encode())
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def known_clip() -> bytes:
     return synthetic_video(20.0, seed=11)
@@ -271,29 +252,45 @@ def test_a_video_matches_a_set_imported_from_vpdq_output(tmp_path: Path) -> None
 
 
 def test_an_excerpt_of_a_known_video_matches(known_clip: bytes, video_set: KnownSet) -> None:
-    excerpt = _encoded(_frames_of(known_clip)[180:420])  # seconds 6 to 14 of 20
+    excerpt = encoded_frames(decoded_frames(known_clip)[180:420])  # seconds 6 to 14 of 20
     assert _matched(video_set, hash_video(excerpt)) == ["known-clip"]
 
 
 def test_a_known_clip_inside_a_compilation_matches(known_clip: bytes, video_set: KnownSet) -> None:
-    compilation = _frames_of(synthetic_video(8.0, seed=12)) + _frames_of(known_clip) + _frames_of(
+    compilation = decoded_frames(synthetic_video(8.0, seed=12)) + decoded_frames(known_clip) + decoded_frames(
         synthetic_video(8.0, seed=13))
-    assert _matched(video_set, hash_video(_encoded(compilation))) == ["known-clip"]
+    assert _matched(video_set, hash_video(encoded_frames(compilation))) == ["known-clip"]
 
 
 def test_a_mirrored_copy_matches(known_clip: bytes, video_set: KnownSet) -> None:
-    mirrored = hash_video(_encoded([f[:, ::-1] for f in _frames_of(known_clip)]))
+    mirrored = hash_video(encoded_frames([f[:, ::-1] for f in decoded_frames(known_clip)]))
     assert _matched(video_set, mirrored) == ["known-clip"]
     assert _matched(video_set, replace(mirrored, views={})) == []  # by the mirrored view
+
+
+def test_a_copy_with_a_logo_matches(known_clip: bytes, video_set: KnownSet) -> None:
+    """A static badge over a 25th of the frame: painted out, the frames match again."""
+    frames = decoded_frames(known_clip)
+    height, width = frames[0].shape[:2]
+    badged = []
+    for frame in frames:
+        frame = frame.copy()
+        frame[8 : 8 + height // 5, width - width // 5 - 8 : width - 8] = (250, 250, 250)
+        frame[8 + height // 15 : 8 + 2 * height // 15, width - width // 5 : width - 16] = (200, 30, 30)
+        badged.append(frame)
+    hashes = hash_video(encoded_frames(badged))
+    assert "overlay" in hashes.views
+    assert _matched(video_set, hashes) == ["known-clip"]
+    assert _matched(video_set, replace(hashes, views={})) == []  # by the overlay view
 
 
 def test_blank_frames_cannot_carry_a_match(known_clip: bytes, video_set: KnownSet) -> None:
     """A clip of black frames with two of the known video's frames: its usable frames all
     match, but two distinct frames are too few to say it is the known video."""
-    frames = _frames_of(known_clip)
+    frames = decoded_frames(known_clip)
     black = np.zeros_like(frames[0])
     clip = [black] * 120 + frames[90:120] + [black] * 120 + frames[300:330] + [black] * 120
-    hashes = hash_video(_encoded(clip))
+    hashes = hash_video(encoded_frames(clip))
     assert 1 <= sum(f.quality >= 50 for f in hashes.frames) <= 3
     assert _matched(video_set, hashes) == []
 

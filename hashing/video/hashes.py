@@ -6,7 +6,9 @@ amount moved the hashes of dark, high-contrast clips past the match threshold. A
 with bars keeps the hashes of its whole frames too (view ``uncut``: sets hashed by
 Meta's vPDQ hash whole frames), and every clip keeps the hashes of its frames mirrored
 left to right (view ``mirrored``: the mirrored frame hashed, which lands nearer a
-mirrored copy than PDQ's dihedral variant of the hash does)."""
+mirrored copy than PDQ's dihedral variant of the hash does) and, when a static overlay
+(a logo) sits on the moving picture, the frames with it painted out (view ``overlay``,
+``hashing.video.overlay``)."""
 
 from __future__ import annotations
 
@@ -19,17 +21,20 @@ from PIL import Image
 from catalog.media_items.records import FrameHashRecord, HashRecord
 from hashing.borders import VIDEO_BARS, BorderConfig, Box, content_box
 from hashing.errors import CorruptVideoError
-from hashing.frames import FRAME_SIGNAL, MIRRORED, UNCUT, FrameHash
+from hashing.frames import FRAME_SIGNAL, MIRRORED, OVERLAY, UNCUT, FrameHash
 from hashing.item_hashes import ItemHashes
 from hashing.signals import BytesHasher, SignalHash, signal_types_for
 from hashing.video.collage import collage_hash
 from hashing.video.frame_sampling import SampleConfig, key_frames, sample_frames
+from hashing.video.overlay import overlay_mask, painted_out
 
 FractionBox = tuple[float, float, float, float]
 """A ``Box`` as shares of the width and height (frames are sampled at other sizes)."""
 _FLAT = 8.0
 """Key frames whose luma varies less than this (fades, black frames) say nothing of bars."""
 
+_OVERLAY_FRAMES = 8
+"""Sampled frames an overlay is looked for on (the first ones; all of a shorter clip)."""
 _THUMBNAIL_SIDE = 96
 """Frames are kept this small for the collage hash, so memory stays flat however long
 the video is."""
@@ -94,6 +99,9 @@ def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
     mirrored: list[FrameHash] = []
     uncut: list[FrameHash] = []
     thumbnails: list[np.ndarray] = []
+    first: list[tuple[float, np.ndarray]] = []  # the first frames, until the overlay is known
+    mask: np.ndarray | None = None
+    painted: list[FrameHash] = []
     for t, pixels in frames:
         if box is not None:
             uncut.append(_frame_hash(t, FRAME_SIGNAL.hash_pixels(pixels)))
@@ -103,9 +111,20 @@ def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
         hashed.append(_frame_hash(t, FRAME_SIGNAL.hash_pixels(pixels)))
         mirrored.append(_frame_hash(t, FRAME_SIGNAL.hash_pixels(pixels[:, ::-1])))
         thumbnails.append(_thumbnail(pixels))
+        if len(first) < _OVERLAY_FRAMES:
+            first.append((t, pixels))
+            if len(first) == _OVERLAY_FRAMES:
+                mask = overlay_mask([p for _, p in first])
+                painted += _painted(first, mask)
+        elif mask is not None:
+            painted += _painted([(t, pixels)], mask)
     if not hashed:
         raise CorruptVideoError("the video stream holds no decodable frame")
+    if len(first) < _OVERLAY_FRAMES:  # a short clip: judged on all its frames
+        painted = _painted(first, overlay_mask([p for _, p in first]))
     views = {MIRRORED: tuple(mirrored)} | ({UNCUT: tuple(uncut)} if uncut else {})
+    if painted:
+        views[OVERLAY] = tuple(painted)
     return VideoHashes(
         signals={s.name: s.hash_bytes(data) for s in signal_types_for("video") if issubclass(s, BytesHasher)},
         width=info.width,
@@ -154,6 +173,12 @@ def _dark_edge(pixels: np.ndarray, config: BorderConfig) -> bool:
     limit = config.max_luma if config.max_luma is not None else 255
     edges = (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])
     return any(float(edge.mean()) <= limit and int(np.ptp(edge)) <= 2 * config.tolerance for edge in edges)
+
+
+def _painted(frames: Sequence[tuple[float, np.ndarray]], mask: np.ndarray | None) -> list[FrameHash]:
+    if mask is None:
+        return []
+    return [_frame_hash(t, FRAME_SIGNAL.hash_pixels(painted_out(p, mask))) for t, p in frames if p.shape[:2] == mask.shape]
 
 
 def _frame_hash(t: float, pdq: SignalHash) -> FrameHash:
