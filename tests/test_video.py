@@ -31,6 +31,7 @@ from hashing import (
 from hashing.frames import VpdqResult
 from hashing.knownsets import KnownSet, Matcher, import_known_set
 from hashing.knownsets.formats import read_source
+from hashing.media import hashes_from_records
 from hashing.video.frame_sampling import SampleConfig
 from hashing.video.hashes import clip_bars
 
@@ -80,6 +81,13 @@ def test_frames_are_sampled_by_time(clip: bytes) -> None:
     capped = hash_video(clip, VideoConfig(sample=SampleConfig(max_frames=2)))
     assert len(capped.frames) == 2
     assert hash_media(clip).frames == hashes.frames  # the bytes say video
+
+
+def test_frame_views_come_back_from_the_catalog_records(clip: bytes) -> None:
+    hashes = hash_video(synthetic_video(3.0, (320, 240), seed=2, bars=30))
+    stored = hashes_from_records({r.algorithm: r for r in hashes.records()}, hashes.frame_records())
+    assert isinstance(stored, VideoHashes) and set(stored.views) == {"mirrored", "uncut"}
+    assert stored.frames == hashes.frames and stored.views == hashes.views
 
 
 def test_letterbox_bars_are_removed_before_hashing() -> None:
