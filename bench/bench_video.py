@@ -3,7 +3,7 @@ clips' matrix, CPU per minute of 720p, peak memory.
 
 1. Recall: 5 benign source clips (4 synthetic ones, moving shapes over textured
    gradients, and one dark, high-contrast one) each get 8 edits a re-hosting site makes:
-   re-encode (a tenth of the bit rate), resize (half size), excerpt (the middle 40%),
+   re-encode (at 150 kbit/s), resize (half size), excerpt (the middle 40%),
    inside a compilation (between two other clips), mirror (left to right),
    letterbox/pad (black bars above and below), logo overlay (a static badge in a corner,
    about 6% of the frame), brightness/contrast. Each copy is matched against the 5
@@ -112,8 +112,9 @@ def sources(seconds: float) -> list[Frames]:
 
 
 def old_hashes(data: bytes) -> tuple[FrameHash, ...]:
-    """Frames hashed as before: each cut by its own black bars."""
-    _, frames = sample_frames(data, SampleConfig(fast=False))
+    """Frames hashed as before: never scaled up, each cut by its own black bars."""
+    info, _ = sample_frames(data)
+    _, frames = sample_frames(data, SampleConfig(fast=False, max_side=min(512, max(info.width, info.height))))
     out = []
     for t, pixels in frames:
         box = content_box(pixels, VIDEO_BARS)
