@@ -116,8 +116,11 @@ def key_frames(data: bytes, max_side: int = 256, limit: int = 64) -> list[np.nda
         stream.thread_type = "NONE"
         stream.codec_context.skip_frame = "NONKEY"
         try:
-            for frame in container.decode(stream):
-                found.append(_scaled(frame, max_side))
+            for packet in container.demux(stream):
+                if not packet.is_keyframe:  # not even parsed
+                    continue
+                for frame in packet.decode():
+                    found.append(_scaled(frame, max_side))
                 if len(found) >= 2 * limit:  # keep every other one: spread over a long clip
                     found = found[::2]
         except av.FFmpegError:
