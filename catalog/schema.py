@@ -398,6 +398,9 @@ frame_hashes = sa.Table(
     sa.Column("pdq", sa.String(64), nullable=False),
     sa.Column("quality", sa.Integer, nullable=False),
 )
+# Other views of a video's frames (migration 0021): null for the frame as sampled,
+# ``mirrored`` and ``uncut`` (see ``hashing.frames.VIEWS``), numbered on after those.
+frame_hashes.append_column(sa.Column("view", sa.String(16)))
 known_sets.append_column(sa.Column("category_verdicts", sa.JSON))
 known_sets.append_column(sa.Column("benign", sa.Boolean, nullable=False, server_default=sa.false()))
 known_sets.append_column(sa.Column("format", sa.String(16)))

@@ -1,6 +1,11 @@
 """Per-frame PDQ of videos and animated images, and the vPDQ comparison of two frame
-lists (Meta's vPDQ: the share of one clip's frames that have a near frame in the other,
-in both directions)."""
+lists: the share of one clip's frames that have a near frame in the other, each way
+(Meta's vPDQ). Two clips match when the SHORTER one (fewer usable frames) is mostly in
+the other: an excerpt of a known video, or a known clip inside a compilation. Meta's
+rule (both ways) missed every excerpt. So that a few frames cannot carry a match, the
+frames compared are those of good quality, and the matching frames must include
+``VPDQ_MIN_DISTINCT`` that differ from each other (a still or blank clip is one frame
+however long it lasts)."""
 
 from __future__ import annotations
 
@@ -18,7 +23,16 @@ FRAME_SIGNAL = PdqSignal
 VPDQ_MIN_QUALITY = 50
 """Frames whose PDQ quality is below this (flat, dark, blurred) are ignored by vPDQ."""
 VPDQ_THRESHOLD = 0.8
-"""Default share of frames, in each direction, that makes two videos a match."""
+"""Default share of the shorter clip's frames that makes two videos a match."""
+VPDQ_MIN_DISTINCT = 3
+"""Matching frames that must differ from each other (by more than the PDQ threshold)."""
+MIRRORED = "mirrored"
+UNCUT = "uncut"
+OVERLAY = "overlay"
+VIEWS = (MIRRORED, UNCUT, OVERLAY)
+"""Other views of a video's frames, kept beside them (``frame_hashes.view``): mirrored
+left to right, whole when black bars were cut off, and with a static overlay (a logo)
+painted out."""
 
 
 @dataclass(frozen=True)
@@ -29,25 +43,38 @@ class FrameHash:
     pdq: str
     quality: int
 
-    def record(self, sha256: str, index: int) -> FrameHashRecord:
-        return FrameHashRecord(sha256, index, self.t, self.pdq, self.quality)
+    def record(self, sha256: str, index: int, view: str | None = None) -> FrameHashRecord:
+        return FrameHashRecord(sha256, index, self.t, self.pdq, self.quality, view)
 
 
 @dataclass(frozen=True)
 class VpdqResult:
     """``query_share``: of the query's usable frames, the share with a near frame in
-    the target; ``target_share`` the other way round."""
+    the target; ``target_share`` the other way round. ``query_frames`` and
+    ``target_frames``: usable frames of each (0: unknown, the shares decide);
+    ``distinct``: matching frames of the query that differ from each other."""
 
     query_share: float
     target_share: float
+    query_frames: int = 0
+    target_frames: int = 0
+    distinct: int = VPDQ_MIN_DISTINCT
 
-    def matches(self, threshold: float = VPDQ_THRESHOLD) -> bool:
-        return self.query_share >= threshold and self.target_share >= threshold
+    @property
+    def shorter_share(self) -> float:
+        """The share of the shorter clip's frames that match (the larger share when the
+        frame counts are unknown or equal)."""
+        if self.query_frames and self.target_frames and self.query_frames != self.target_frames:
+            return self.query_share if self.query_frames < self.target_frames else self.target_share
+        return max(self.query_share, self.target_share)
+
+    def matches(self, threshold: float = VPDQ_THRESHOLD, min_distinct: int = VPDQ_MIN_DISTINCT) -> bool:
+        return self.shorter_share >= threshold and self.distinct >= min_distinct
 
     @property
     def distance(self) -> int:
-        """0..100: how far the weaker direction is from every frame matching."""
-        return int(round(100 * (1 - min(self.query_share, self.target_share))))
+        """0..100: how far the shorter clip is from every frame matching."""
+        return int(round(100 * (1 - self.shorter_share)))
 
 
 def usable(frames: Sequence[FrameHash], min_quality: int = VPDQ_MIN_QUALITY) -> list[str]:
@@ -65,9 +92,25 @@ def compare_frames(
     """vPDQ similarity of two frame lists (brute force: fine for two videos)."""
     a, b = usable(query, min_quality), usable(target, min_quality)
     if not a or not b:
-        return VpdqResult(0.0, 0.0)
-    near = pairwise_distances(a, b) <= distance
-    return VpdqResult(float(near.any(axis=1).mean()), float(near.any(axis=0).mean()))
+        return VpdqResult(0.0, 0.0, len(a), len(b), 0)
+    near: np.ndarray = pairwise_distances(a, b) <= distance
+    matched = np.flatnonzero(near.any(axis=1))
+    return VpdqResult(
+        len(matched) / len(a), float(near.any(axis=0).mean()), len(a), len(b),
+        distinct_count([a[int(n)] for n in matched], distance),
+    )  # fmt: skip
+
+
+def distinct_count(pdqs: Sequence[str], distance: int = PDQ_MATCH_THRESHOLD) -> int:
+    """How many of ``pdqs`` are more than ``distance`` from each other (taken greedily in
+    order, up to ``VPDQ_MIN_DISTINCT``: enough to know a match may stand)."""
+    kept: list[str] = []
+    for pdq in pdqs:
+        if not kept or pairwise_distances([pdq], kept).min() > distance:
+            kept.append(pdq)
+            if len(kept) >= VPDQ_MIN_DISTINCT:
+                break
+    return len(kept)
 
 
 def pairwise_distances(a: Sequence[str], b: Sequence[str]) -> np.ndarray:

@@ -49,7 +49,11 @@ def hashes_from_records(
 ) -> MediaHashes:
     """Rebuild the matchable hashes of an item from what the catalog stored (sizes
     unknown: 0). An item with a hash only images have is an image."""
-    frame_hashes = tuple(FrameHash(f.t, f.pdq, f.quality) for f in frames or [])
+    frame_hashes = tuple(FrameHash(f.t, f.pdq, f.quality) for f in frames or [] if f.view is None)
+    views: dict[str, tuple[FrameHash, ...]] = {}
+    for f in frames or []:
+        if f.view is not None:
+            views[f.view] = (*views.get(f.view, ()), FrameHash(f.t, f.pdq, f.quality))
     image = any(s.name in records and "video" not in s.content_types for s in SIGNAL_TYPES.values())
     signals: dict[str, SignalHash] = {}
     for signal in signal_types_for("image" if image else "video"):
@@ -62,7 +66,7 @@ def hashes_from_records(
         videohash = records.get("videohash")
         return VideoHashes(
             signals=signals, width=0, height=0, duration=None, frames=frame_hashes,
-            videohash=videohash.value if videohash else None,
+            videohash=videohash.value if videohash else None, views=views,
         )  # fmt: skip
     untrimmed = {n: records[f"{n}_untrimmed"].value for n in signals if f"{n}_untrimmed" in records}
     return ImageHashes(signals=signals, width=0, height=0, untrimmed=untrimmed, frames=frame_hashes)

@@ -78,6 +78,6 @@ def match_stored_media(
     if not sets or not sha256s:
         return []
     stored = catalog.hashes_of(sha256s)
-    frames = catalog.frame_hashes_of(sha256s)
+    frames = catalog.frame_hashes_of(sha256s, views=True)
     items = [hashes_from_records(stored[s], frames.get(s)) for s in sha256s if s in stored]
     return Matcher(sets, min_quality=min_quality, vpdq_threshold=vpdq_threshold).match(items)

@@ -37,6 +37,11 @@ def encoded(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
     return buffer.getvalue()
 
 
+WEB_X264 = {"preset": "veryfast", "profile": "high", "bf": "3", "coder": "cabac", "g": "250"}
+"""libx264 options of a web-style encode: High profile, CABAC, B-frames (3), a key frame
+at most every 250 frames."""
+
+
 def synthetic_video(
     seconds: float = 3.0,
     size: tuple[int, int] = (320, 240),
@@ -48,10 +53,12 @@ def synthetic_video(
     container: str = "mp4",
     audio: bool = False,
     bit_rate: int | None = None,
+    x264: dict[str, str] | None = None,
 ) -> bytes:
     """An encoded clip: a textured colour gradient that pans slowly, with discs drifting
     across it, the scene changing every second; ``bars`` pixels of black at top and
-    bottom (letterbox). ``bit_rate`` (bits/s) caps the encoder like a web video would."""
+    bottom (letterbox). ``bit_rate`` (bits/s) caps the encoder like a web video would;
+    ``x264``: libx264 options instead of the fast defaults (``WEB_X264``: a web encode)."""
     width, height = size
     rng = np.random.default_rng(seed)
     inner = height - 2 * bars
@@ -63,7 +70,7 @@ def synthetic_video(
         if bit_rate:
             stream.bit_rate = bit_rate
         if codec == "libx264":
-            stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
+            stream.options = x264 or {"preset": "ultrafast", "tune": "zerolatency"}
         audio_stream = out.add_stream("aac", rate=44100) if audio else None
         pixels = np.zeros((height, width, 3), dtype=np.uint8)
         for second in range(int(np.ceil(seconds))):
@@ -129,3 +136,24 @@ def _silence(out: av.container.OutputContainer, stream: av.audio.stream.AudioStr
             out.mux(packet)
     for packet in stream.encode():
         out.mux(packet)
+
+
+def decoded_frames(data: bytes) -> list[np.ndarray]:
+    """Every frame of an encoded clip, RGB (for editing it and encoding it again)."""
+    with av.open(io.BytesIO(data)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def encoded_frames(frames: list[np.ndarray], *, fps: int = 30, bit_rate: int | None = None) -> bytes:
+    """RGB frames (even sizes) encoded as an H.264 MP4 at ``fps``."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt, stream.options = "yuv420p", {"preset": "ultrafast"}
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        for pixels in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")))
+        out.mux(stream.encode())
+    return buffer.getvalue()

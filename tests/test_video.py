@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
-from synthetic import synthetic_audio, synthetic_video, truncated_video
+from synthetic import decoded_frames, encoded_frames, synthetic_audio, synthetic_video, truncated_video
 
 from hashing import (
     CorruptVideoError,
@@ -26,7 +28,12 @@ from hashing import (
     hash_video,
     pdq_distance,
 )
+from hashing.frames import VpdqResult
+from hashing.knownsets import KnownSet, Matcher, import_known_set
+from hashing.knownsets.formats import read_source
+from hashing.media import hashes_from_records
 from hashing.video.frame_sampling import SampleConfig
+from hashing.video.hashes import clip_bars
 
 VIDEO_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "video"
 VIDEOS = sorted(VIDEO_VECTORS.glob("*.mp4"))
@@ -67,12 +74,20 @@ def test_frames_are_sampled_by_time(clip: bytes) -> None:
     assert (hashes.width, hashes.height) == (320, 240) and hashes.duration == pytest.approx(4.0, abs=0.1)
     assert hashes.videohash is not None and len(hashes.videohash) == 16
     assert [r.algorithm for r in hashes.records()] == ["md5", "sha1", "sha256", "videohash"]
-    assert [r.index for r in hashes.frame_records()] == [0, 1, 2, 3]
+    records = hashes.frame_records()  # the frames, then their mirrored view numbered on
+    assert [(r.index, r.view) for r in records] == [(n, None) for n in range(4)] + [(n, "mirrored") for n in range(4, 8)]
     twice = hash_video(clip, VideoConfig(sample=SampleConfig(interval=0.5)))
     assert [f.t for f in twice.frames] == [0.5 * n for n in range(8)]
     capped = hash_video(clip, VideoConfig(sample=SampleConfig(max_frames=2)))
     assert len(capped.frames) == 2
     assert hash_media(clip).frames == hashes.frames  # the bytes say video
+
+
+def test_frame_views_come_back_from_the_catalog_records(clip: bytes) -> None:
+    hashes = hash_video(synthetic_video(3.0, (320, 240), seed=2, bars=30))
+    stored = hashes_from_records({r.algorithm: r for r in hashes.records()}, hashes.frame_records())
+    assert isinstance(stored, VideoHashes) and set(stored.views) == {"mirrored", "uncut"}
+    assert stored.frames == hashes.frames and stored.views == hashes.views
 
 
 def test_letterbox_bars_are_removed_before_hashing() -> None:
@@ -85,18 +100,40 @@ def test_letterbox_bars_are_removed_before_hashing() -> None:
     assert max(trimmed) <= 31 < min(untrimmed)
     assert compare_frames(plain.frames, boxed.frames, min_quality=0).matches()
     assert not compare_frames(plain.frames, raw.frames, min_quality=0).matches()
+    assert boxed.views["uncut"] == raw.frames and "uncut" not in plain.views  # whole frames kept
+
+
+def test_bars_are_decided_for_the_whole_clip() -> None:
+    """Every sampled frame is cut by the same box, whatever its own edges look like: a
+    dark frame, whose content fades into the bars, is not cut deeper than the others."""
+    dark = [np.zeros((90, 160, 3), np.uint8) for _ in range(2)]
+    for frame, level in zip(dark, (200, 20), strict=True):
+        frame[10:80, 30:130] = level  # a bright frame, then one whose content is nearly black
+        frame[40:50, 60:100] = 255
+    bright_box = (30 / 160, 10 / 90, 130 / 160, 80 / 90)
+    assert clip_bars(dark) == pytest.approx(bright_box)  # the dark frame alone would be cut to its white patch
+    assert clip_bars(dark[1:]) is None and clip_bars([np.full((90, 160, 3), 128, np.uint8)]) is None  # undecided
+    wide = dark[0].copy()
+    wide[10:80, 10:150] = 200  # content nearer the sides in one frame: the bars are no wider than there
+    assert clip_bars([*dark, wide]) == pytest.approx((10 / 160, 10 / 90, 150 / 160, 80 / 90))
+    edge_to_edge = np.full((90, 160, 3), 200, np.uint8)
+    edge_to_edge[40:50] = 0
+    assert clip_bars([*dark, edge_to_edge]) is None  # a frame without bars: the clip has none
 
 
 def test_vpdq_comparison_is_two_sided() -> None:
     def frames(*pdqs: str) -> list[FrameHash]:
         return [FrameHash(float(n), p, 100) for n, p in enumerate(pdqs)]
 
-    a, b, c, d = ("0" * 64, "f" * 64, "0f" * 32, "f0" * 32)
-    result = compare_frames(frames(a, b), frames(a, b, c, d))
-    assert (result.query_share, result.target_share) == (1.0, 0.5)
-    assert not result.matches(0.8) and result.matches(0.5) and result.distance == 50
+    a, b, c, d, e = ("0" * 64, "f" * 64, "0f" * 32, "f0" * 32, "3c" * 32)
+    result = compare_frames(frames(a, b, c), frames(a, b, c, d, e))
+    assert (result.query_share, result.target_share, result.distinct) == (1.0, 0.6, 3)
+    assert result.matches(0.8) and result.distance == 0  # the shorter clip is wholly in the other
+    half = compare_frames(frames(a, b, d, e), frames(a, b, c))
+    assert (half.query_share, half.target_share) == (0.5, pytest.approx(2 / 3)) and not half.matches(0.8)
     low = [FrameHash(0.0, a, 10)]
     assert compare_frames(low, frames(a)).query_share == 0.0  # low-quality frames ignored
+    assert not VpdqResult(1.0, 1.0, 2, 2, distinct=2).matches()  # two distinct frames cannot carry a match
 
 
 # --- bad input -----------------------------------------------------------------------
@@ -181,3 +218,91 @@ def test_near_duplicate_matrix(vector_hashes: dict[str, VideoHashes]) -> None:
             missed.append((a, b))
     assert set(missed) <= set(KNOWN_MISSES), sorted(set(missed) - set(KNOWN_MISSES))
     print("same-prefix pairs missed:", missed)
+
+
+# --- matching re-hosted copies against a known set -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def known_clip() -> bytes:
+    return synthetic_video(20.0, seed=11)
+
+
+@pytest.fixture(scope="module")
+def video_set(known_clip: bytes, tmp_path_factory: pytest.TempPathFactory) -> KnownSet:
+    folder = tmp_path_factory.mktemp("known")
+    frames = hash_video(known_clip).frames
+    source = folder / "known-clip.txt"  # the known video, written as Meta's vPDQ writes it
+    source.write_text("".join(f"{n},{f.quality},{f.pdq},{f.t:.3f}\n" for n, f in enumerate(frames)))
+    imported = import_known_set(source, folder / "sets", "videos")
+    return KnownSet(imported.name, imported.path, "illegal")
+
+
+def _matched(video_set: KnownSet, hashes: VideoHashes) -> list[str | None]:
+    return [m.known_id for m in Matcher([video_set]).match([hashes]) if m.match_type == "vpdq"]
+
+
+def test_the_vpdq_format_imports_one_video_per_file(video_set: KnownSet) -> None:
+    reference = VIDEO_VECTORS / "vpdq-reference" / "chair-19-sd-bar.txt"
+    table = read_source(reference)
+    assert table.format == "vpdq" and set(table.table.column("id").to_pylist()) == {"chair-19-sd-bar"}
+    assert table.table.num_rows == len(reference.read_text().splitlines())
+    assert video_set.path.exists()
+
+
+def test_a_video_matches_a_set_imported_from_vpdq_output(tmp_path: Path) -> None:
+    """Meta's vPDQ hashes every whole frame: a copy with black bars matches through the
+    uncut view of its frames; an unrelated clip does not match."""
+    imported = import_known_set(VIDEO_VECTORS / "vpdq-reference" / "chair-orig-22-sd-bar.txt", tmp_path, "hma")
+    known = KnownSet(imported.name, imported.path, "illegal")
+    assert _matched(known, hash_video((VIDEO_VECTORS / "chair-20-sd-bar.mp4").read_bytes())) == ["chair-orig-22-sd-bar"]
+    assert _matched(known, hash_video((VIDEO_VECTORS / "pattern-hd-no-bar.mp4").read_bytes())) == []
+
+
+def test_an_excerpt_of_a_known_video_matches(known_clip: bytes, video_set: KnownSet) -> None:
+    excerpt = encoded_frames(decoded_frames(known_clip)[180:420])  # seconds 6 to 14 of 20
+    assert _matched(video_set, hash_video(excerpt)) == ["known-clip"]
+
+
+def test_a_known_clip_inside_a_compilation_matches(known_clip: bytes, video_set: KnownSet) -> None:
+    compilation = decoded_frames(synthetic_video(8.0, seed=12)) + decoded_frames(known_clip) + decoded_frames(
+        synthetic_video(8.0, seed=13))
+    assert _matched(video_set, hash_video(encoded_frames(compilation))) == ["known-clip"]
+
+
+def test_a_mirrored_copy_matches(known_clip: bytes, video_set: KnownSet) -> None:
+    mirrored = hash_video(encoded_frames([f[:, ::-1] for f in decoded_frames(known_clip)]))
+    assert _matched(video_set, mirrored) == ["known-clip"]
+    assert _matched(video_set, replace(mirrored, views={})) == []  # by the mirrored view
+
+
+def test_a_copy_with_a_logo_matches(known_clip: bytes, video_set: KnownSet) -> None:
+    """A static badge over a 25th of the frame: painted out, the frames match again."""
+    frames = decoded_frames(known_clip)
+    height, width = frames[0].shape[:2]
+    badged = []
+    for frame in frames:
+        frame = frame.copy()
+        frame[8 : 8 + height // 5, width - width // 5 - 8 : width - 8] = (250, 250, 250)
+        frame[8 + height // 15 : 8 + 2 * height // 15, width - width // 5 : width - 16] = (200, 30, 30)
+        badged.append(frame)
+    hashes = hash_video(encoded_frames(badged))
+    assert "overlay" in hashes.views
+    assert _matched(video_set, hashes) == ["known-clip"]
+    assert _matched(video_set, replace(hashes, views={})) == []  # by the overlay view
+
+
+def test_blank_frames_cannot_carry_a_match(known_clip: bytes, video_set: KnownSet) -> None:
+    """A clip of black frames with two of the known video's frames: its usable frames all
+    match, but two distinct frames are too few to say it is the known video."""
+    frames = decoded_frames(known_clip)
+    black = np.zeros_like(frames[0])
+    clip = [black] * 120 + frames[90:120] + [black] * 120 + frames[300:330] + [black] * 120
+    hashes = hash_video(encoded_frames(clip))
+    assert 1 <= sum(f.quality >= 50 for f in hashes.frames) <= 3
+    assert _matched(video_set, hashes) == []
+
+
+def test_an_unrelated_clip_does_not_match(video_set: KnownSet) -> None:
+    for seed in (21, 22, 23):
+        assert _matched(video_set, hash_video(synthetic_video(10.0, seed=seed))) == []

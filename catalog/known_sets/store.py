@@ -327,6 +327,7 @@ def _statistics(conn: sa.Connection, min_quality: int) -> dict[str, Any]:
             total[key] += f[key]
     images = conn.scalar(sa.select(sa.func.count()).select_from(hashes).where(
         hashes.c.algorithm == "pdq", hashes.c.quality < min_quality))
-    frames = conn.scalar(sa.select(sa.func.count()).select_from(frame_hashes).where(frame_hashes.c.quality < min_quality))
+    frames = conn.scalar(sa.select(sa.func.count()).select_from(frame_hashes).where(
+        frame_hashes.c.quality < min_quality, frame_hashes.c.view.is_(None)))  # sampled frames, not their views
     return {"sets": sets, "sources": sorted(sources.values(), key=lambda t: t["source"] or ""),
             "low_quality": {"min_quality": min_quality, "images": images or 0, "frames": frames or 0}}

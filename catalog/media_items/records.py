@@ -55,13 +55,16 @@ class HashRecord:
 # per-frame PDQ of videos and animated images
 @dataclass(frozen=True)
 class FrameHashRecord:
-    """The PDQ hash of one sampled frame of a video or animation, ``t`` seconds in."""
+    """The PDQ hash of one sampled frame of a video or animation, ``t`` seconds in;
+    ``view``: ``None`` for the frame as hashed, else another view of it (``mirrored``,
+    ``uncut``: see ``hashing.frames.VIEWS``)."""
 
     sha256: str
     index: int
     t: float
     pdq: str
     quality: int
+    view: str | None = None
 
 
 @dataclass(frozen=True)

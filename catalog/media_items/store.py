@@ -68,7 +68,7 @@ class MediaStore(MediaIntegrity):
             insert_ignoring_duplicates(conn, hashes, rows)
             insert_ignoring_duplicates(
                 conn, frame_hashes,
-                [dict(sha256=f.sha256, idx=f.index, t=f.t, pdq=f.pdq, quality=f.quality) for f in frames],
+                [dict(sha256=f.sha256, idx=f.index, t=f.t, pdq=f.pdq, quality=f.quality, view=f.view) for f in frames],
             )
             conn.execute(
                 media.update()
@@ -100,15 +100,18 @@ class MediaStore(MediaIntegrity):
                 )
         return out
 
-    def frame_hashes_of(self, sha256s: Sequence[str]) -> dict[str, list[FrameHashRecord]]:
-        """Per-frame PDQ of videos and animations, in frame order: ``{sha256: [...]}``."""
+    def frame_hashes_of(self, sha256s: Sequence[str], *, views: bool = False) -> dict[str, list[FrameHashRecord]]:
+        """Per-frame PDQ of videos and animations, in frame order: ``{sha256: [...]}``;
+        with ``views``, the frames' other views too (mirrored, uncut)."""
         out: dict[str, list[FrameHashRecord]] = {}
         query = sa.select(frame_hashes).where(frame_hashes.c.sha256.in_(list(sha256s)))
+        if not views:
+            query = query.where(frame_hashes.c.view.is_(None))
         with self.read() as conn:
             for row in conn.execute(query.order_by(frame_hashes.c.sha256, frame_hashes.c.idx)):
                 m = row._mapping  # not row.t: Row.t is SQLAlchemy's typed-tuple view
                 out.setdefault(m["sha256"], []).append(
-                    FrameHashRecord(m["sha256"], m["idx"], m["t"], m["pdq"], m["quality"])
+                    FrameHashRecord(m["sha256"], m["idx"], m["t"], m["pdq"], m["quality"], m["view"])
                 )
         return out
 

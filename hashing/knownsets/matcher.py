@@ -6,9 +6,11 @@ the untrimmed picture's, an animation's frames) are searched in the set's index 
 type within the set's threshold (``KnownSet.threshold``), and the nearest wins. A type
 without an index (the digests md5, sha1, sha256) is binary-searched in the set's digest
 index (``digest_index``), which also finds the rows of every near hit. A video is
-compared in the vPDQ way with every known item of the set (the rows sharing an ``id``):
-the share of its usable frames near one of the item's frames, and the share of the
-item's frames near one of its frames, must both reach ``vpdq_threshold``. Each (item,
+compared in the vPDQ way with every known item of the set (the rows sharing an ``id``),
+by its frames and by each of their views (mirrored; uncut when bars were cut off): the
+share of the shorter one's frames (the video's usable frames, or the item's) near a
+frame of the other must reach ``vpdq_threshold``, and the video's matching frames must
+include ``min_distinct`` that differ from each other (see ``hashing.frames``). Each (item,
 set, match type) yields at most its best match; a match takes the verdict the set maps
 the matched row's category to.
 """
@@ -22,7 +24,15 @@ from pathlib import Path
 
 from catalog.known_sets.records import MatchRecord, known_row_key
 from hashing.errors import KnownSetError
-from hashing.frames import FRAME_SIGNAL, VPDQ_MIN_QUALITY, VPDQ_THRESHOLD, VpdqResult
+from hashing.frames import (
+    FRAME_SIGNAL,
+    VPDQ_MIN_DISTINCT,
+    VPDQ_MIN_QUALITY,
+    VPDQ_THRESHOLD,
+    VpdqResult,
+    distinct_count,
+)
+from hashing.frames import usable as usable_frames
 from hashing.image import ImageHashes
 from hashing.knownsets.digest_index import open_digest_index
 from hashing.knownsets.known_set import KnownSet, open_set_index, set_content
@@ -60,6 +70,7 @@ class Matcher:
         *,
         min_quality: int = VPDQ_MIN_QUALITY,
         vpdq_threshold: float = VPDQ_THRESHOLD,
+        min_distinct: int = VPDQ_MIN_DISTINCT,
     ) -> None:
         names = [s.name for s in sets]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -71,6 +82,7 @@ class Matcher:
         self.min_quality = min_quality
         self.skipped: Counter[str] = Counter()
         self.vpdq_threshold = vpdq_threshold
+        self.min_distinct = min_distinct
         self._signals = known_set_signal_types()
         self._order = {name: rank for rank, name in enumerate([*(s.name for s in self._signals), VPDQ])}
         self._indexes = [open_set_index(s) for s in self.sets]
@@ -157,21 +169,22 @@ class Matcher:
         ]
 
     def _match_videos(self, items: Sequence[MediaHashes], set_index: int) -> list[_Found]:
-        owners: list[tuple[int, int]] = []  # (item, frame number among its usable frames)
+        """Each video's nearest known video of the set, over its frames and their views
+        (mirrored, uncut): the view that matches best decides."""
+        owners: list[tuple[int, str, int]] = []  # (item, view, frame number among its usable frames)
         queries: list[str] = []
-        usable: dict[int, int] = {}
+        usable: dict[tuple[int, str], list[str]] = {}
         lowest: dict[int, int] = {}  # the lowest quality among an item's usable frames
         for n, candidate in enumerate(items):
             if not isinstance(candidate, VideoHashes):
                 continue
-            pdqs = list(dict.fromkeys(
-                f.pdq for f in candidate.frames if f.quality >= self.min_quality
-            ))  # fmt: skip
-            usable[n] = len(pdqs)
             lowest[n] = min((f.quality for f in candidate.frames if f.quality >= self.min_quality), default=0)
-            for k, pdq in enumerate(pdqs):
-                owners.append((n, k))
-                queries.append(pdq)
+            for view, frames in (("", candidate.frames), *candidate.views.items()):
+                pdqs = usable_frames(frames, self.min_quality)
+                usable[n, view] = pdqs
+                for k, pdq in enumerate(pdqs):
+                    owners.append((n, view, k))
+                    queries.append(pdq)
         if not queries:
             return []
         known = self.sets[set_index]
@@ -179,25 +192,27 @@ class Matcher:
         hits = [hit for hit in self._indexes[set_index][signal].search(queries, known.threshold(FRAME_SIGNAL))
                 if known_row_key(signal, hit.value) not in known.held]
         rows = rows_by_hash(known, self._digests[set_index], signal, {hit.value for hit in hits})
-        matched_frames: dict[tuple[int, str], set[int]] = defaultdict(set)
-        matched_known: dict[tuple[int, str], set[str]] = defaultdict(set)
+        matched_frames: dict[tuple[int, str, str], set[int]] = defaultdict(set)
+        matched_known: dict[tuple[int, str, str], set[str]] = defaultdict(set)
         categories: dict[str, str | None] = {}
         for hit in hits:
-            item, frame = owners[hit.query]
+            item, view, frame = owners[hit.query]
             for known_id, category in rows[hit.value]:
                 if known_id is None or _held_id(known, known_id):  # videos are grouped by id
                     continue
-                matched_frames[item, known_id].add(frame)
-                matched_known[item, known_id].add(hit.value)
+                matched_frames[item, view, known_id].add(frame)
+                matched_known[item, view, known_id].add(hit.value)
                 categories.setdefault(known_id, category)
-        sizes = frames_per_id(known, {known_id for _, known_id in matched_frames}, signal)
+        sizes = frames_per_id(known, {known_id for _, _, known_id in matched_frames}, signal)
         best: dict[int, tuple[VpdqResult, str]] = {}
-        for (item, known_id), frames in matched_frames.items():
+        for (item, view, known_id), numbers in matched_frames.items():
+            pdqs = usable[item, view]
+            size = max(1, sizes.get(known_id, 1))
             result = VpdqResult(
-                len(frames) / usable[item],
-                len(matched_known[item, known_id]) / max(1, sizes.get(known_id, 1)),
-            )
-            if result.matches(self.vpdq_threshold) and (
+                len(numbers) / len(pdqs), len(matched_known[item, view, known_id]) / size, len(pdqs), size,
+                distinct_count([pdqs[k] for k in sorted(numbers)]),
+            )  # fmt: skip
+            if result.matches(self.vpdq_threshold, self.min_distinct) and (
                 item not in best or result.distance < best[item][0].distance
             ):
                 best[item] = (result, known_id)

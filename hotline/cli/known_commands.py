@@ -26,7 +26,7 @@ def known_import(
     ] = None,
     source: Annotated[str | None, typer.Option(help="Where the set comes from.")] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="parquet, csv, vics or icse (default: detected).")
+        str | None, typer.Option("--format", help="parquet, csv, vics, icse or vpdq (default: detected).")
     ] = None,
     category_profile: Annotated[
         str | None,

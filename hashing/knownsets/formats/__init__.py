@@ -3,7 +3,8 @@
 Each module defines one ``KnownSetFormat`` (name, detection, reader; see ``base``) and
 ``FORMATS`` lists them once: adding a format is adding its module and its line there.
 Shipped: ``parquet``, ``csv`` (also any file no other format recognises), ``vics``
-(Project VIC VICS JSON), ``icse`` (the ICSE-style semicolon export).
+(Project VIC VICS JSON), ``icse`` (the ICSE-style semicolon export), ``vpdq`` (Meta's
+vPDQ text output: one known video a file).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from hashing.knownsets.formats.delimited import CSV
 from hashing.knownsets.formats.icse import ICSE
 from hashing.knownsets.formats.parquet import PARQUET
 from hashing.knownsets.formats.vics import VICS
+from hashing.knownsets.formats.vpdq import VPDQ
 
-FORMATS: dict[str, KnownSetFormat] = {f.name: f for f in (PARQUET, CSV, VICS, ICSE)}
+FORMATS: dict[str, KnownSetFormat] = {f.name: f for f in (PARQUET, CSV, VICS, ICSE, VPDQ)}
 """Every format by name; detection asks them in this order, the one without ``detect``
 last."""
 
