@@ -99,7 +99,7 @@ class ReportStore(RunClaims, CrawlRecording, PendingMediaRows, Takedowns, Intake
         for start in range(0, len(ordered), 500):
             query = sa.select(reports.c.url_key, reports.c.received_at, reports.c.id).where(
                 reports.c.url_key.in_(ordered[start:start + 500]), reports.c.received_at >= since,
-                reports.c.linked_to.is_(None), reports.c.status != "failed")
+                reports.c.status.not_in(("failed", "linked")))  # a linked report is crawled by nobody here
             for key, at, report_id in conn.execute(query):
                 if key not in found or (at, report_id) > found[key]:
                     found[key] = (at, report_id)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from hashing.errors import KnownSetError
 from hashing.knownsets.set_schema import hash_columns
 from hashing.signals import get_signal_type
+from hashing.signals.base import hex_column_bytes
 from hashing.signals.index import folder_lock
 
 _PREFIX = "digests-"
@@ -128,7 +129,8 @@ def _column_keys(source: pq.ParquetFile, column: str) -> tuple[np.ndarray, np.nd
     for batch in source.iter_batches(batch_size=_CHUNK, columns=[column]):
         values = batch.column(0)
         valid = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
-        keys[filled : filled + len(valid)] = _packed(values.drop_null().to_pylist(), column)
+        keys[filled : filled + len(valid)] = hex_column_bytes(values, np.dtype(_width(column)).itemsize).view(
+            _width(column)).reshape(-1)
         rows[filled : filled + len(valid)] = valid + start
         filled += len(valid)
         start += len(values)

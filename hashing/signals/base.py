@@ -18,11 +18,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 from PIL import Image
 
 from hashing.errors import InvalidHashError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from hashing.signals.index import SignalIndex
 
 CONTENT_TYPES = frozenset({"image", "video"})
@@ -114,3 +117,25 @@ def normalise_hex(value: str, name: str, hex_length: int) -> str:
 
 
 _HEX = re.compile(r"[0-9a-f]+")
+
+
+_NIBBLE = np.full(256, 255, dtype=np.uint8)
+_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def hex_column_bytes(values: pa.Array, nbytes: int) -> np.ndarray:
+    """A column of lowercase hex strings of ``2 * nbytes`` digits (as a normalised set holds
+    them; nulls skipped) as ``uint8 [N, nbytes]``, decoded from Arrow's buffers in one pass:
+    a set of millions of hashes is read without a Python string per hash."""
+    import pyarrow as pa  # only where sets are read: hashing an item does not need it
+
+    values = values.drop_null()
+    if not len(values):
+        return np.zeros((0, nbytes), dtype=np.uint8)
+    values = pa.array(values, pa.string()) if values.type != pa.string() else values
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    digits = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    nibbles = _NIBBLE[digits]
+    if len(digits) != len(values) * nbytes * 2 or (nibbles == 255).any():
+        raise InvalidHashError(f"not {nbytes * 2}-digit lowercase hex hashes")
+    return ((nibbles[0::2] << 4) | nibbles[1::2]).reshape(len(values), nbytes)

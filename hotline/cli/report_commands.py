@@ -55,7 +55,7 @@ def report_add(
     assert url is not None
     entry = IntakeEntry(line=1, url=url, pathway=tuple(pathway or ()), user_agent=user_agent, referer=referer)
     result = file_reports(inst.catalog, [entry], inst.settings, actor=actor_of(inst), source=source,
-                          via="command line", again=again, keep_results=True).results[0]
+                          via="command line", again=again or crawl_anyway, keep_results=True).results[0]
     if result.status == "refused":
         raise ValueError(result.reason)
     if result.linked_to:

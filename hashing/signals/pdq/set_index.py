@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hashing.errors import KnownSetError
+from hashing.signals.base import hex_column_bytes
 from hashing.signals.index import IndexHit, SignalIndex, folder_lock
 from hashing.signals.pdq.mih import MihIndex
 from hashing.signals.pdq.packing import pdq_to_packed
@@ -183,7 +184,7 @@ def _distinct_pdq(parquet: Path, column: str) -> np.ndarray:
         packed = np.empty((source.metadata.num_rows, 32), dtype=np.uint8)
         filled = 0
         for batch in source.iter_batches(batch_size=1 << 20, columns=[column]):
-            part = pdq_to_packed(batch.column(0).drop_null().to_pylist())
+            part = hex_column_bytes(batch.column(0), 32)
             packed[filled : filled + len(part)] = part
             filled += len(part)
     except (OSError, ValueError, pa.ArrowException) as exc:
