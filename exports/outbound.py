@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog.catalog import Catalog
-from catalog.exchange_ledger.records import ExportCandidate
+from catalog.exchange_ledger.records import CorrectionCandidate, ExportCandidate
 from exports.bundle import write_bundle
 from exports.destinations import BundleStream, Destination, StreamingDestination, sha256_of_file
 from exports.errors import DeliveryRefused, ExportError
@@ -48,6 +48,8 @@ from exports.hashsets import hash_set_files
 MANIFEST_KIND = "hotline.items/1"
 HASHSET_KIND = "hotline.hashset/1"
 KINDS = (MANIFEST_KIND, HASHSET_KIND)
+# corrections and retractions of items a destination had, on every route (docs/bundle-format.md 10.5)
+CORRECTION_KIND = "hotline.correction/1"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Delivery:
     sha256: str
     size: int
     feedback: bool = False  # it carried the contested matches (``known_feedback``) this run was given
+    corrections: int = 0  # corrections and retractions it carried (a correction bundle)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class _Pending:
     recipients: list[str]
     items: list[tuple[str, int]]
     locations: list[tuple[str, str, str]] = field(default_factory=list)  # (SHA-256, media URL, page URL)
+    corrections: list[tuple[str, int, str, str]] = field(default_factory=list)  # (SHA-256, verdict ID, was, now)
 
 
 def build_manifest(
@@ -135,6 +139,26 @@ def build_manifest(
     }
 
 
+def build_correction_manifest(
+    destination: str, corrections: Sequence[CorrectionCandidate], *, sender_country: str
+) -> dict[str, Any]:
+    """The manifest of a correction bundle: for each item the destination had, the verdict
+    it had and the new one; a retraction when the new one is not exportable. The reason
+    stays with the sender (its audit log), as the analysts' notes do."""
+    return {
+        "kind": CORRECTION_KIND,
+        "destination": destination,
+        "sender_country": sender_country,
+        "media_included": False,
+        "items": [],
+        "corrections": [
+            {"sha256": c.sha256, "action": c.action, "previous": c.previous.value, "verdict": c.verdict.value,
+             "decided_at": c.decided_at.isoformat() + "Z", "hashes": dict(c.hashes)}
+            for c in corrections
+        ],
+    }
+
+
 def bundle_file_name(bundle_id: str) -> str:
     return f"hotline-{bundle_id}.hlb"
 
@@ -168,6 +192,14 @@ def export_pending(
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
             deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
             carry = []
+        # a changed verdict of an item this destination had: it is told, whatever the route carries
+        while corrections := catalog.correction_candidates(route.name, max_items):
+            manifest = build_correction_manifest(route.name, corrections, sender_country=sender_country)
+            pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
+                               recipients=[], items=[], corrections=[(c.sha256, c.verdict_id, c.previous.value,
+                                                                      c.verdict.value) for c in corrections])
+            streamed = _seal(box, route, pending, manifest, lambda: iter(()), [], sender=sender)
+            deliveries += _flush(catalog, box, route.destination, actor, fresh={pending.bundle_id: streamed})
     return deliveries
 
 
@@ -200,12 +232,30 @@ def _build(
                        recipients=[], items=[(i.sha256, i.verdict_id) for i in items],
                        locations=[(i.sha256, str(s["media_url"]), str(s["page_url"]))
                                   for i in items if route.kind == MANIFEST_KIND for s in i.sightings])
+
+    def media() -> Iterator[tuple[str, bytes]]:
+        return ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
+
+    return pending.bundle_id, _seal(box, route, pending, manifest, media, files, sender=sender)
+
+
+def _seal(
+    box: Path,
+    route: Route,
+    pending: _Pending,
+    manifest: dict[str, Any],
+    media: Callable[[], Iterator[tuple[str, bytes]]],
+    files: Sequence[tuple[str, bytes]],
+    *,
+    sender: Ed25519PrivateKey,
+) -> str | None:
+    """Write the bundle ``pending`` announces, its sidecar first; returns its location at
+    the destination if it was streamed there (otherwise it waits in the outbox as a file)."""
     sidecar = box / f"{pending.bundle_id}.json"
     _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
 
     def write(out: Any) -> _Pending:
-        media = ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
-        info = write_bundle(out, manifest, media, sender=sender, recipients=route.recipients, files=files,
+        info = write_bundle(out, manifest, media(), sender=sender, recipients=route.recipients, files=files,
                             bundle_id=pending.bundle_id, check_digests=False)  # the evidence store checked them
         done = replace(pending, sha256=info.sha256, size=info.size, recipients=list(info.recipient_fingerprints))
         _write_sidecar(sidecar, done)
@@ -215,7 +265,7 @@ def _build(
     if stream is not None:
         try:
             write(stream)
-            return pending.bundle_id, stream.complete()  # the commit point at the destination
+            return stream.complete()  # the commit point at the destination
         except ExportError:
             stream.abort()  # the store failed: build the same bundle into the outbox instead
         except BaseException:
@@ -225,7 +275,7 @@ def _build(
     with part.open("wb") as out:
         write(out)
     part.replace(box / f"{pending.bundle_id}.hlb")
-    return pending.bundle_id, None
+    return None
 
 
 def _open_stream(destination: Destination, name: str) -> BundleStream | None:
@@ -262,7 +312,8 @@ def _flush(
     for sidecar in sorted(box.glob("*.json"), key=lambda p: p.stat().st_mtime):
         raw = json.loads(sidecar.read_text())
         pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]],
-                              "locations": [tuple(loc) for loc in raw.get("locations", [])]})
+                              "locations": [tuple(loc) for loc in raw.get("locations", [])],
+                              "corrections": [tuple(c) for c in raw.get("corrections", [])]})
         bundle = box / f"{pending.bundle_id}.hlb"
         name = bundle_file_name(pending.bundle_id)
         whole = bundle.exists() and pending.sha256 is not None and (
@@ -284,10 +335,10 @@ def _flush(
         catalog.record_export(
             bundle_id=pending.bundle_id, destination=pending.destination, location=location,
             recipients=pending.recipients, sha256=pending.sha256, size=pending.size,
-            items=pending.items, actor=actor, locations=pending.locations,
+            items=pending.items, actor=actor, locations=pending.locations, corrections=pending.corrections,
         )
         bundle.unlink(missing_ok=True)
         sidecar.unlink()
         done.append(Delivery(pending.bundle_id, pending.destination, str(location), len(pending.items),
-                             pending.sha256, pending.size))
+                             pending.sha256, pending.size, corrections=len(pending.corrections)))
     return done

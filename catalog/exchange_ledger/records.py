@@ -106,3 +106,22 @@ class ResendRequest:
     reason: str | None
     bundle_id: str | None  # the bundle that re-sent it, once sent
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CorrectionCandidate:
+    """An item a destination had whose verdict changed since: the destination is told the
+    new verdict (a correction) or that the item is withdrawn (a retraction: the new verdict
+    is not exportable)."""
+
+    sha256: str
+    verdict_id: int  # the new verdict
+    previous: Verdict  # the verdict the destination has
+    verdict: Verdict
+    reason: str | None
+    decided_at: datetime
+    hashes: dict[str, str]
+
+    @property
+    def action(self) -> str:
+        return "correction" if self.verdict.exportable else "retraction"

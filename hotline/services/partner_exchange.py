@@ -25,6 +25,8 @@ from catalog.db import utcnow
 from catalog.errors import NotFound
 from catalog.exchange_ledger.records import Partner
 from catalog.known_sets.records import PARTNER_SOURCE
+from catalog.users.store import SYSTEM
+from classification.clusters import ClusteringConfig, cluster_queue
 from classification.known import contested_feedback, feedback_rows
 from exports import (
     BundleError,
@@ -206,6 +208,38 @@ def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list
     return imported.rows - old_rows
 
 
+def remove_known_hashes(inst: Installation, set_name: str, sha256s: list[str]) -> int:
+    """Remove the rows of these items from the known set ``set_name`` (a partner corrected
+    or retracted them); returns how many went. The set is rewritten whole without them; a
+    set left empty is removed from the registry (its past matches and verdicts stay)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        before = inst.catalog.get_known_set(set_name)
+    except NotFound:
+        return 0
+    columns = ["md5", "sha1", "sha256", "pdq", "id", "category"]
+    table = pq.read_table(before.path).select(columns)
+    kept = table.filter(pc.invert(pc.is_in(table["sha256"], value_set=pa.array(sha256s, pa.string()))))
+    removed = table.num_rows - kept.num_rows
+    if removed == 0:
+        return 0
+    if kept.num_rows == 0:
+        inst.catalog.delete_known_set(set_name, actor=SYSTEM)
+        Path(before.path).unlink(missing_ok=True)
+        return removed
+    fd, tmp = tempfile.mkstemp(dir=inst.settings.known_dir, prefix=f".{set_name}.", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(kept, tmp)
+        inst.import_known_set(Path(tmp), set_name, None, category_profile="hotline", source=before.source)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return removed
+
+
 def open_bundle(inst: Installation, path: Path, *, key: Path | None = None, actor: str) -> OpenedBundle:
     """Verify the bundle at ``path`` (signed by us or by a partner) and decrypt it with ``key``
     or our receiving keys; audited. Raises a ``BundleError`` naming what is wrong."""
@@ -218,13 +252,17 @@ def open_bundle(inst: Installation, path: Path, *, key: Path | None = None, acto
 def import_bundle_file(inst: Installation, path: Path, *, location: str | None = None, actor: str) -> ImportResult:
     """Verify and import one partner bundle file (see ``exports.inbound``)."""
     s = inst.settings
-    return import_bundle(
+    result = import_bundle(
         inst.catalog, Path(path), location=location or str(Path(path).resolve()),
         recipients=inst.keys.receiving_keys(), partners=inst.catalog.partners(),
         jurisdiction=s.our_jurisdiction,
         add_known_hashes=lambda name, partner, rows: add_known_hashes(inst, name, partner, rows),
+        remove_known_hashes=lambda name, sha256s: remove_known_hashes(inst, name, sha256s),
         store_media=inst.evidence.put if s.import_media else None, actor=actor,
     )
+    if result.sent_to_review:  # the partner corrected rows that had classified these items
+        cluster_queue(inst.catalog, ClusteringConfig(pdq_threshold=s.cluster_pdq_threshold))
+    return result
 
 
 @dataclass(frozen=True)
