@@ -68,8 +68,10 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     errs = catalog.report_errors(report_id)
     waiting = catalog.pending_media(report_id)
     crawl_counts = catalog.crawl_counts(report_id)
+    takedowns = catalog.takedown_history(report_id=report_id)
     if as_json:
-        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts})
+        emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts,
+                   "takedowns": [t.as_dict() for t in takedowns]})
         return
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
@@ -77,10 +79,19 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     if waiting:
         table("waiting to be stored (the next run fetches them again)", ["url", "page", "reason"],
               [(p.media_url, p.page_url, p.reason) for p in waiting])
+    if takedowns:
+        table("takedown (re-checks, oldest first)", ["item", "url", "now", "removed", "history"],
+              [(t.sha256[:12] if t.sha256 else "", t.url, t.outcome, t.removed_at or "", takedown_line(t))
+               for t in takedowns])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
     if missing := crawl_counts.get("guessed/failed"):
         typer.echo(f"{missing} media URL(s) guessed from the page text were not there (counted, not errors)")
+
+
+def takedown_line(history: Any) -> str:
+    """A URL's re-checks in one line: ``still-up 12-01 10:00, missing 12-02 10:00, ...``."""
+    return ", ".join(f"{c.outcome} {c.checked_at:%m-%d %H:%M}" for c in history.checks)
 
 
 def _how(outcome: Any) -> str:
