@@ -63,6 +63,7 @@ class Route:
     include_media: bool = False
     countries: tuple[str, ...] | None = None  # only items whose media or page is hosted there; those sightings
     sources: tuple[str, ...] | None = None  # only verdicts from these sources (analyst, known-set)
+    only: frozenset[str] | None = None  # only these items (the escalation route: escalated ones)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -108,12 +109,18 @@ def build_manifest(
     media_included: bool,
     kind: str = MANIFEST_KIND,
     feedback: Sequence[dict[str, Any]] = (),
+    notices: dict[str, tuple[int, bool]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a bundle of ``items``: hashes, verdicts, how each verdict was reached
     and (for item bundles) the sightings each candidate carries; never media. ``feedback``:
-    contested matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1)."""
+    contested matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1);
+    ``notices``: item -> (notice number, escalated) of the items this bundle notifies again
+    (``notices``, 10.6)."""
+    again = [{"sha256": i.sha256, "notice": notices[i.sha256][0], "escalated": notices[i.sha256][1]}
+             for i in items if notices and i.sha256 in notices]
     return {
         **({"known_feedback": [dict(f) for f in feedback]} if feedback else {}),
+        **({"notices": again} if again else {}),
         "kind": kind,
         "destination": destination,
         "sender_country": sender_country,
@@ -185,10 +192,13 @@ def export_pending(
     with _exclusive(box):  # one run per route at a time; another one waits
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
         while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
-                                                  sources=route.sources,
-                                                  locations=route.kind == MANIFEST_KIND)) or carry:
+                                                  sources=route.sources, locations=route.kind == MANIFEST_KIND,
+                                                  only=route.only)) or carry:
+            notices = catalog.open_notices(route.name) if route.kind == MANIFEST_KIND else {}
+            if route.only is not None:  # the escalation route: each item as its partner was last notified
+                notices = catalog.escalations(route.only)
             bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
-                                         feedback=carry)
+                                         feedback=carry, notices=notices)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
             deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
             carry = []
@@ -222,11 +232,12 @@ def _build(
     sender: Ed25519PrivateKey,
     sender_country: str,
     feedback: Sequence[dict[str, Any]] = (),
+    notices: dict[str, tuple[int, bool]] | None = None,
 ) -> tuple[str, str | None]:
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
     manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
-                              kind=route.kind, feedback=feedback)
+                              kind=route.kind, feedback=feedback, notices=notices)
     files = hash_set_files(items) if route.kind == HASHSET_KIND else []
     pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
                        recipients=[], items=[(i.sha256, i.verdict_id) for i in items],

@@ -79,6 +79,7 @@ class ExportLedger(Database):
         countries: Collection[str] | None = None,
         sources: Collection[str] | None = None,
         locations: bool = True,
+        only: Collection[str] | None = None,
     ) -> list[ExportCandidate]:
         """Items whose current verdict is exportable (and confirmed, under four-eyes) and that
         ``destination`` has not had (or whose re-send was requested); with ``destination``
@@ -87,7 +88,7 @@ class ExportLedger(Database):
         about, and carries only those (all of them on a re-send); otherwise per item.
         ``countries``: only items whose media or page is hosted in one of these countries,
         with only those sightings; ``sources``: only verdicts from these sources
-        (``analyst``, ``known-set``)."""
+        (``analyst``, ``known-set``); ``only``: only these items."""
         cv = current_verdicts()
         sent = sa.select(export_items.c.sha256).where(export_items.c.destination == destination)
         resend = sa.select(export_resends.c.sha256).where(
@@ -115,6 +116,8 @@ class ExportLedger(Database):
             query = query.where(media.c.sha256.in_(hosted))
         if sources is not None:
             query = query.where(cv.c.source.in_(list(sources)))
+        if only is not None:
+            query = query.where(media.c.sha256.in_(list(only)))
         with self.read() as conn:
             rows = conn.execute(query).all()
             keys = [r.sha256 for r in rows]

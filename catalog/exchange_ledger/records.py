@@ -125,3 +125,17 @@ class CorrectionCandidate:
     @property
     def action(self) -> str:
         return "correction" if self.verdict.exportable else "retraction"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A re-notice of an item to a destination (notice 2 and on)."""
+
+    destination: str
+    sha256: str
+    notice: int
+    escalated: bool
+    requested_at: datetime
+    reason: str | None
+    bundle_id: str | None  # the bundle that carried it, once sent
+    sent_at: datetime | None

@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -131,11 +132,17 @@ def export_route(
 
 
 def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, actor: str) -> list[Delivery]:
-    """Deliver what partner ``name`` has not had: its notice-and-takedown items, or (``hash_set``)
-    our new confirmed hashes if it takes hash sets."""
+    """Deliver what partner ``name`` has not had: its notice-and-takedown items (and again
+    those a re-check still finds up, ``renotice_hours`` after the last notice), or
+    (``hash_set``) our new confirmed hashes if it takes hash sets."""
     partner = inst.catalog.get_partner(name)
     if hash_set:
         return export_route(inst, hashset_route(inst, partner), actor=actor) if partner.hash_sets else []
+    s = inst.settings
+    if s.renotice_hours > 0:
+        inst.catalog.request_renotices(f"partner:{partner.name}", actor=actor,
+                                       older_than=utcnow() - timedelta(hours=s.renotice_hours),
+                                       escalate_after=s.renotice_escalate_after)
     # matches our senior analysts contested in the partner's hash sets go back with the next bundle
     owed = contested_feedback(inst.catalog, source=f"partner:{partner.name}")
     deliveries = export_route(inst, partner_route(inst, partner), actor=actor, feedback=feedback_rows(owed))
@@ -143,6 +150,26 @@ def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, 
     if carrier is not None:
         inst.catalog.mark_feedback_sent([h.id for h in owed], f"bundle {carrier}", actor=actor)
     return deliveries
+
+
+ESCALATION = "escalation"
+
+
+def escalation_route(inst: Installation) -> Route | None:
+    """Escalated items (a partner notified ``renotice_escalate_after`` times and the content
+    still up), to the escalation destination if the installation has one."""
+    s = inst.settings
+    if not s.escalation_destination:
+        return None
+    keys = tuple(load_x25519_public_key(p) for p in s.escalation_keys) or (inst.keys.drop_public(),)
+    return Route(name=ESCALATION, destination=_destination(inst, s.escalation_destination, s.s3_endpoint_url),
+                 recipients=keys, kind=MANIFEST_KIND, only=frozenset(inst.catalog.escalations()))
+
+
+def export_escalations(inst: Installation, *, actor: str) -> list[Delivery]:
+    """Deliver escalated items the escalation destination has not had (none without one)."""
+    route = escalation_route(inst)
+    return export_route(inst, route, actor=actor) if route is not None and route.only else []
 
 
 def export_feedback_file(inst: Installation, out: Path, *, source: str | None = None, actor: str) -> int:
