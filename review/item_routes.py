@@ -39,7 +39,8 @@ async def item_page(request: Request) -> Response:
                           cluster_id=app_state.catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
                           severity=SEVERITY, matches=app_state.catalog.matches_of(sha256), contested=contested,
                           takedowns=app_state.catalog.takedown_history(sha256=sha256),
-                          corrections=app_state.catalog.corrections_of(sha256))
+                          corrections=app_state.catalog.corrections_of(sha256),
+                          notices=app_state.catalog.notices(sha256s=[sha256]))
 
 
 async def item_contest(request: Request) -> Response:

@@ -7,15 +7,18 @@ pictures only."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 from exchange_support import confirmed_item, make_installation, register
+from typer.testing import CliRunner
 
 from catalog.db import utcnow
 from catalog.reports.records import RecheckRecord
 from exports import open_bundle_file
+from hotline.cli import app
 from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
 from hotline.services.partner_exchange import export_escalations, export_to_partner, poll_inbound
@@ -79,6 +82,11 @@ def test_still_up_items_are_notified_again_then_escalated_until_removed(pair) ->
     bundle = Path(ours.settings.escalation_destination or "") / f"hotline-{escalation.bundle_id}.hlb"
     escalated = open_bundle_file(bundle, ours.keys.drop_private_path).manifest
     assert escalated["notices"] == [{"sha256": sha, "notice": 3, "escalated": True}]
+
+    shown = CliRunner().invoke(app, ["report", "show", "1", "--json"], env={"HOTLINE_DATA_DIR": str(ours.settings.data_dir)})
+    assert shown.exit_code == 0, shown.output
+    assert [(n["destination"], n["notice"], n["escalated"]) for n in json.loads(shown.stdout)["notices"]] == [
+        ("partner:at-hotline", 2, False), ("partner:at-hotline", 3, True)]
 
     _recheck(ours, sha, "removed")  # taken down: no more notices
     assert export_to_partner(ours, "at-hotline", actor="test") == []

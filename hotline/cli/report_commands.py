@@ -69,9 +69,10 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     waiting = catalog.pending_media(report_id)
     crawl_counts = catalog.crawl_counts(report_id)
     takedowns = catalog.takedown_history(report_id=report_id)
+    notices = catalog.notices(sha256s=[o.sha256 for o in outcomes])
     if as_json:
         emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts,
-                   "takedowns": [t.as_dict() for t in takedowns]})
+                   "takedowns": [t.as_dict() for t in takedowns], "notices": notices})
         return
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
@@ -83,6 +84,10 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
         table("takedown (re-checks, oldest first)", ["item", "url", "now", "removed", "history"],
               [(t.sha256[:12] if t.sha256 else "", t.url, t.outcome, t.removed_at or "", takedown_line(t))
                for t in takedowns])
+    if notices:
+        table("notified again (the first bundle was notice 1)", ["item", "to", "notice", "escalated", "sent"],
+              [(n.sha256[:12], n.destination, n.notice, "yes" if n.escalated else "", n.sent_at or "waiting")
+               for n in notices])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
     if missing := crawl_counts.get("guessed/failed"):
