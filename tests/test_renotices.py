@@ -13,14 +13,17 @@ from pathlib import Path
 
 import pytest
 from exchange_support import confirmed_item, make_installation, register
+from people import reviewers
 from typer.testing import CliRunner
 
 from catalog.db import utcnow
+from catalog.decisions.records import Verdict
 from catalog.reports.records import RecheckRecord
+from classification.review import confirm, set_by_hand
 from exports import open_bundle_file
 from hotline.cli import app
 from hotline.demo.local_site import synthetic_image
-from hotline.installation import Installation
+from hotline.installation import Installation, review_config
 from hotline.services.partner_exchange import export_escalations, export_to_partner, poll_inbound
 
 PAGE = "http://a.example/gallery"
@@ -105,3 +108,16 @@ def test_no_renotices_when_switched_off(tmp_path: Path) -> None:
     assert export_to_partner(ours, "at-hotline", actor="test") == [] and ours.catalog.notices() == []
     ours.close()
     theirs.close()
+
+
+def test_a_retracted_item_is_not_notified_again(pair) -> None:
+    ours, _ = pair
+    reviewers(ours.catalog)
+    sha = confirmed_item(ours, synthetic_image(1), page_url=PAGE, country="AT")
+    assert export_to_partner(ours, "at-hotline", actor="test")
+    _recheck(ours, sha, "still-up")
+    verdict_id = set_by_hand(ours.catalog, review_config(ours.settings), sha, Verdict.NOT_ILLEGAL, "sam", "an adult")
+    ours.catalog.record_reveal("sue", sha)
+    confirm(ours.catalog, verdict_id, "sue")
+    (retraction,) = export_to_partner(ours, "at-hotline", actor="test")
+    assert (retraction.items, retraction.corrections) == (0, 1) and ours.catalog.notices() == []

@@ -15,6 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from catalog.db import Database, inserted_id, utcnow
+from catalog.decisions.records import Verdict
+from catalog.decisions.verdict_rows import current_verdicts
+from catalog.exchange_ledger.ledger import counted_verdict
 from catalog.exchange_ledger.records import Notice
 from catalog.schema import export_items, export_locations, export_resends, exports, rechecks, takedown_notices
 from catalog.users.audit import audit
@@ -29,7 +32,8 @@ class TakedownNotices(Database):
         """Ask for every item ``destination`` had to be notified again when a re-check made
         after its last notice (the first bundle, or the last re-notice sent) found it still
         up at a location the destination was told about, and that notice was sent before
-        ``older_than``; an item with a re-send waiting is left alone. Returns the requests
+        ``older_than``; an item with a re-send waiting, or whose current verdict is no
+        longer exportable, is left alone. Returns the requests
         made (audited ``takedown.renotice``, and ``takedown.escalate`` for escalated ones)."""
         made: list[Notice] = []
         now = utcnow()
@@ -50,6 +54,11 @@ class TakedownNotices(Database):
                 if sent_at is not None and sent_at > last[sha]:
                     last[sha] = sent_at
             due = [s for s, at in last.items() if s not in waiting and at < older_than]
+            cv = current_verdicts()  # an item whose verdict changed since is corrected, not notified again
+            decided = set(conn.scalars(sa.select(cv.c.sha256).where(
+                cv.c.sha256.in_(due), cv.c.verdict.in_([v.value for v in Verdict if v.exportable]),
+                counted_verdict(cv))))
+            due = [s for s in due if s in decided]
             if not due:
                 return []
             told = set(conn.execute(sa.select(export_locations.c.sha256, export_locations.c.media_url).where(
