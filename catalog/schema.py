@@ -610,3 +610,35 @@ escalations = sa.Table(
     sa.UniqueConstraint("destination", "sha256", name="uq_escalations"),
 )
 reports.append_column(sa.Column("crawl_anyway", sa.Boolean))  # crawl even if a partner handles the URL
+# Corrections and re-notices (migration 0024): each new verdict of an exported item told to
+# a destination that had it (a correction, or a retraction when the verdict is not
+# exportable), and re-notices of items still up.
+export_corrections = sa.Table(
+    "export_corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("export_id", sa.Integer, sa.ForeignKey("exports.id"), nullable=False, index=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("verdict_id", sa.Integer, sa.ForeignKey("verdicts.id"), nullable=False),  # the verdict told
+    sa.Column("previous", sa.String(16), nullable=False),  # the verdict the destination had
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # correction | retraction
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("destination", "verdict_id", name="uq_export_corrections"),
+    sa.Index("ix_export_corrections_item", "destination", "sha256"),
+)
+# A re-notice is a re-send (``export_resends``) of an item still up to a partner: which notice
+# it is (the first bundle is notice 1), and whether it is escalated.
+takedown_notices = sa.Table(
+    "takedown_notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resend_id", sa.Integer, sa.ForeignKey("export_resends.id"), nullable=False, unique=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), nullable=False),
+    sa.Column("notice", sa.Integer, nullable=False),
+    sa.Column("escalated", sa.Boolean, nullable=False),
+    sa.Column("requested_at", sa.DateTime, nullable=False),
+    sa.Index("ix_takedown_notices_item", "destination", "sha256"),
+)

@@ -14,7 +14,8 @@ so the rules hold on every path:
 * a decision that changes another decision's outcome is an override: it needs a reason and is
   audited as ``verdict.override``; under four-eyes it waits for a third reviewer (whoever
   confirms has neither graded nor decided the item, the catalog checks);
-* changing an exported or confirmed verdict needs a senior and a reason;
+* changing an exported or confirmed verdict needs a senior and a reason; a changed exported
+  verdict also waits for a second senior's confirmation (it goes out as a correction);
 * an undetermined outcome (unclear age group or depiction) waits for a senior;
 * recomputation acts as the operator account (``SYSTEM``): it never counts as anyone's look.
 """
@@ -93,7 +94,10 @@ def amending(state: DecisionState, user: User, verdict: Verdict, reason: str | N
         raise NotAllowed(f"the verdict of {sha256[:12]!r} {what}: changing it is an override and needs a reason")
     others = (state.graders | state.deciders) - {user.name}
     disagrees = changes and bool(others)  # two people saw it differently: a third one decides
-    return four_eyes and (verdict.exportable or disagrees), amends
+    # a changed verdict of an exported item goes to every destination that had it, as a
+    # correction: a second senior confirms it first, whatever the four-eyes rule
+    corrects = changes and state.exported
+    return corrects or (four_eyes and (verdict.exportable or disagrees)), amends
 
 
 def _senior_for_undetermined(user: User, config: ReviewConfig, decision: Decision) -> None:

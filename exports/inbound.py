@@ -12,6 +12,11 @@ open), complete, untampered, and not imported before. Then:
   need not be ours (their URLs still become reports, for our analysts);
 * media, if the bundle carries them and we accept them, go into our evidence store.
 
+A correction bundle (``hotline.correction/1``) changes what an earlier bundle said: each
+item's row in the partner's known set is removed (a retraction, or a correction to a verdict
+we do not apply) or added (a correction to baseline), and the items that row classified go
+back to review.
+
 Whatever the outcome, the bundle is recorded (``inbound_bundles``, audited): imported with
 its counts, or refused with the reason, which is also raised as a ``BundleError``.
 """
@@ -35,7 +40,7 @@ from exports.destinations import sha256_of_file
 from exports.errors import BundleError, BundleMalformed, BundleReplayed
 from exports.handled_lists import HANDLED_FILE, HANDLED_KIND
 from exports.key_files import fingerprint
-from exports.outbound import KINDS
+from exports.outbound import CORRECTION_KIND, KINDS
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
@@ -57,6 +62,9 @@ class ImportResult:
     media_stored: int
     feedback: int = 0  # contested matches of our hash sets the partner told us about
     list_entries: int = 0  # a handled list: how many entries it holds
+    corrections: int = 0  # corrections and retractions of items it sent before
+    hashes_removed: int = 0  # rows of its known set they removed
+    sent_to_review: tuple[str, ...] = ()  # items those rows had classified, back in the queue
 
 
 def partner_keys(partner: Partner) -> list[Ed25519PublicKey]:
@@ -79,14 +87,17 @@ def import_bundle(
     store_media: Callable[[bytes], str] | None,
     actor: str,
     take_list: Callable[[Partner, dict[str, Any], bytes], int] | None = None,
+    remove_known_hashes: Callable[[str, list[str]], int] | None = None,
 ) -> ImportResult:
     """Import the bundle file at ``path`` (picked up at ``location``).
 
     ``add_known_hashes(set_name, partner, rows)`` merges rows (md5, sha1, sha256, pdq, id,
-    category) into a known set and returns how many were new; ``store_media`` puts accepted
-    media into the evidence store (None: media are not accepted); ``take_list(partner,
-    manifest, data)`` keeps a handled list (``exports.handled_lists``) and returns its
-    entries (None: lists are refused). Raises ``BundleError`` after recording the refusal.
+    category) into a known set and returns how many were new; ``remove_known_hashes(set_name,
+    sha256s)`` removes rows and returns how many went (None: a correction bundle is refused);
+    ``store_media`` puts accepted media into the evidence store (None: media are not
+    accepted); ``take_list(partner, manifest, data)`` keeps a handled list
+    (``exports.handled_lists``) and returns its entries (None: lists are refused). Raises
+    ``BundleError`` after recording the refusal.
     """
     digest, size = sha256_of_file(path)
     bundle_id: str | None = None
@@ -99,6 +110,9 @@ def import_bundle(
             partner = _partner_of(opened.sender_fingerprint, partners)
             if catalog.bundle_imported(opened.bundle_id) is not None:
                 raise BundleReplayed(f"bundle {opened.bundle_id!r} from {partner.name!r} was imported already")
+            corrections = _corrections(opened.manifest, opened.bundle_id)
+            if corrections and remove_known_hashes is None:
+                raise BundleMalformed(f"bundle {opened.bundle_id!r}: corrections are not taken here")
             items = _items(opened.manifest, opened.bundle_id)
             feedback = _feedback(opened.manifest, opened.bundle_id)
             stored = 0
@@ -131,6 +145,9 @@ def import_bundle(
         catalog.audit(actor, "known_row.feedback_received", str(row["row_key"]), partner=partner.name,
                       bundle=opened.bundle_id, **{k: v for k, v in row.items() if k != "row_key"})
     result = replace(result, feedback=len(feedback))
+    if corrections:
+        assert remove_known_hashes is not None
+        result = _correct(catalog, result, corrections, partner, add_known_hashes, remove_known_hashes, actor)
     catalog.record_inbound(location=location, sha256=digest, size=size, status="imported", actor=actor,
                            bundle_id=opened.bundle_id, partner=partner.name, summary=_summary(result))
     return result
@@ -140,7 +157,9 @@ def _summary(result: ImportResult) -> dict[str, Any]:
     return {"kind": result.kind, "items": result.items, "reports_added": len(result.reports_added),
             "urls_already_reported": result.urls_already_reported, "hashes_added": result.hashes_added,
             "national_not_applied": result.national_not_applied, "media_stored": result.media_stored,
-            "feedback": result.feedback, **({"list_entries": result.list_entries} if result.list_entries else {})}
+            "feedback": result.feedback, **({"list_entries": result.list_entries} if result.list_entries else {}),
+            **({"corrections": result.corrections, "hashes_removed": result.hashes_removed,
+                "sent_to_review": len(result.sent_to_review)} if result.corrections else {})}
 
 
 def _ingest(
@@ -160,11 +179,7 @@ def _ingest(
     ))
     known = catalog.reported_urls(urls)
     added = tuple(catalog.add_report(u, actor=actor, source=partner.name) for u in urls if u not in known)
-    rows = [
-        {"md5": i["hashes"].get("md5"), "sha1": i["hashes"].get("sha1"), "sha256": i["sha256"],
-         "pdq": i["hashes"].get("pdq"), "id": f"{partner.name}:{i['sha256'][:16]}", "category": i["verdict"]}
-        for i in items if i["verdict"] == "baseline"
-    ]
+    rows = [_row(partner, i["sha256"], i["hashes"], i["verdict"]) for i in items if i["verdict"] == "baseline"]
     set_name = known_set_name(partner.name) if rows else None
     new_hashes = add_known_hashes(set_name, partner.name, rows) if set_name else 0
     return ImportResult(
@@ -172,6 +187,71 @@ def _ingest(
         urls_already_reported=len(known), known_set=set_name, hashes_added=new_hashes,
         national_not_applied=sum(1 for i in items if i["verdict"] == "national"), media_stored=stored,
     )
+
+
+def _correct(
+    catalog: Catalog,
+    result: ImportResult,
+    corrections: list[dict[str, Any]],
+    partner: Partner,
+    add_known_hashes: Callable[[str, str, list[dict[str, str | None]]], int],
+    remove_known_hashes: Callable[[str, list[str]], int],
+    actor: str,
+) -> ImportResult:
+    """Apply a partner's corrections to its known set: a row goes when the item is no
+    longer baseline (national is not applied here, a retraction is nothing), and the items
+    it classified go back to review; an item corrected to baseline gains its row."""
+    set_name = known_set_name(partner.name)
+    gone = [c["sha256"] for c in corrections if c["verdict"] != "baseline"]
+    removed = remove_known_hashes(set_name, gone) if gone else 0
+    sent = catalog.withdraw_row_verdicts(
+        set_name, [_row_id(partner, s) for s in gone], actor=actor,
+        reason=f"partner {partner.name!r} corrected or retracted its verdict") if gone else []
+    rows = [_row(partner, c["sha256"], c["hashes"], "baseline") for c in corrections if c["verdict"] == "baseline"]
+    added = add_known_hashes(set_name, partner.name, rows) if rows else 0
+    for c in corrections:
+        catalog.audit(actor, f"known_row.{c['action']}_received", c["sha256"], partner=partner.name,
+                      bundle=result.bundle_id, previous=c["previous"], verdict=c["verdict"], set=set_name)
+    return replace(result, corrections=len(corrections), hashes_removed=removed, hashes_added=result.hashes_added + added,
+                   known_set=result.known_set or set_name, sent_to_review=tuple(sent))
+
+
+def _row_id(partner: Partner, sha256: str) -> str:
+    return f"{partner.name}:{sha256[:16]}"
+
+
+def _row(partner: Partner, sha256: str, hashes: dict[str, Any], verdict: str) -> dict[str, str | None]:
+    """The partner's known-set row of an item it sent (its id names the partner and the item)."""
+    return {"md5": hashes.get("md5"), "sha1": hashes.get("sha1"), "sha256": sha256, "pdq": hashes.get("pdq"),
+            "id": _row_id(partner, sha256), "category": verdict}
+
+
+_ACTIONS = {"correction": ("baseline", "national"), "retraction": ("not-illegal",)}
+
+
+def _corrections(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
+    """A correction bundle's corrections, checked like items (none for other kinds)."""
+    if manifest.get("kind") != CORRECTION_KIND:
+        return []
+    rows = manifest.get("corrections")
+    if not isinstance(rows, list) or not rows:
+        raise BundleMalformed(f"bundle {bundle_id!r} manifest: corrections must be a non-empty list")
+    for n, c in enumerate(rows):
+        ok = (isinstance(c, dict) and isinstance(c.get("sha256"), str) and len(c["sha256"]) == 64
+              and bool(_HEX.match(c["sha256"])) and c.get("verdict") in _ACTIONS.get(str(c.get("action")), ())
+              and c.get("previous") in ("baseline", "national") and isinstance(c.get("hashes"), dict))
+        if ok:
+            _check_hashes(c["hashes"], f"bundle {bundle_id!r} correction {n}:")
+        else:
+            raise BundleMalformed(f"bundle {bundle_id!r} manifest: correction {n} is not a correction: {c!r:.200}")
+    return rows
+
+
+def _check_hashes(hashes: dict[str, Any], where: str) -> None:
+    for algo, length in _HASH_LENGTHS.items():
+        value = hashes.get(algo)
+        if value is not None and (not isinstance(value, str) or len(value) != length or not _HEX.match(value)):
+            raise BundleMalformed(f"{where} {algo} {value!r} is not {length} lowercase hex digits")
 
 
 def _partner_of(fp: str, partners: Sequence[Partner]) -> Partner:
@@ -205,8 +285,8 @@ def _items(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
     def bad(what: str) -> BundleMalformed:
         return BundleMalformed(f"bundle {bundle_id!r} manifest: {what}")
 
-    if manifest.get("kind") not in (*KINDS, HANDLED_KIND):
-        raise bad(f"kind {manifest.get('kind')!r} is not one of {(*KINDS, HANDLED_KIND)!r}")
+    if manifest.get("kind") not in (*KINDS, HANDLED_KIND, CORRECTION_KIND):
+        raise bad(f"kind {manifest.get('kind')!r} is not one of {(*KINDS, HANDLED_KIND, CORRECTION_KIND)!r}")
     items = manifest.get("items")
     if not isinstance(items, list):
         raise bad(f"items must be a list, got {type(items).__name__}")
@@ -221,10 +301,7 @@ def _items(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
         hashes = item.get("hashes")
         if not isinstance(hashes, dict):
             raise bad(f"item {n} hashes must be an object")
-        for algo, length in _HASH_LENGTHS.items():
-            value = hashes.get(algo)
-            if value is not None and (not isinstance(value, str) or len(value) != length or not _HEX.match(value)):
-                raise bad(f"item {n} {algo} {value!r} is not {length} lowercase hex digits")
+        _check_hashes(hashes, f"bundle {bundle_id!r} manifest: item {n}")
         for s in item.get("sightings", []):
             if not isinstance(s, dict) or not isinstance(s.get("page_url"), str) or not s["page_url"].startswith(
                 ("http://", "https://")

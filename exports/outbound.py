@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog.catalog import Catalog
-from catalog.exchange_ledger.records import ExportCandidate
+from catalog.exchange_ledger.records import CorrectionCandidate, ExportCandidate
 from exports.bundle import write_bundle
 from exports.destinations import BundleStream, Destination, StreamingDestination, sha256_of_file
 from exports.errors import DeliveryRefused, ExportError
@@ -48,6 +48,8 @@ from exports.hashsets import hash_set_files
 MANIFEST_KIND = "hotline.items/1"
 HASHSET_KIND = "hotline.hashset/1"
 KINDS = (MANIFEST_KIND, HASHSET_KIND)
+# corrections and retractions of items a destination had, on every route (docs/bundle-format.md 10.8)
+CORRECTION_KIND = "hotline.correction/1"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Route:
     # new material (no known set nor partner had it): ``flag`` marks it, lists it first, with its
     # evidence, and sends an update once it is known; ``only``: nothing but new material
     escalate: str | None = None
+    only: frozenset[str] | None = None  # only these items (the escalation route: escalated ones)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -85,6 +88,7 @@ class Delivery:
     sha256: str
     size: int
     feedback: bool = False  # it carried the contested matches (``known_feedback``) this run was given
+    corrections: int = 0  # corrections and retractions it carried (a correction bundle)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class _Pending:
     items: list[tuple[str, int]]
     locations: list[tuple[str, str, str]] = field(default_factory=list)  # (SHA-256, media URL, page URL)
     escalated: list[tuple[str, str]] = field(default_factory=list)  # (SHA-256, new | update)
+    corrections: list[tuple[str, int, str, str]] = field(default_factory=list)  # (SHA-256, verdict ID, was, now)
 
 
 def build_manifest(
@@ -111,13 +116,19 @@ def build_manifest(
     kind: str = MANIFEST_KIND,
     feedback: Sequence[dict[str, Any]] = (),
     escalate: bool = False,
+    notices: dict[str, tuple[int, bool]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a bundle of ``items``: hashes, verdicts, how each verdict was reached
     and (for item bundles) the sightings each candidate carries; never media. ``feedback``:
     contested matches of the recipient's hash sets (``known_feedback``, docs/bundle-format.md 10.1);
-    ``escalate``: every item says whether it is new material (10.5)."""
+    ``escalate``: every item says whether it is new material (10.5).
+    ``notices``: item -> (notice number, escalated) of the items this bundle notifies again
+    (``notices``, 10.9)."""
+    again = [{"sha256": i.sha256, "notice": notices[i.sha256][0], "escalated": notices[i.sha256][1]}
+             for i in items if notices and i.sha256 in notices]
     return {
         **({"known_feedback": [dict(f) for f in feedback]} if feedback else {}),
+        **({"notices": again} if again else {}),
         "kind": kind,
         "destination": destination,
         "sender_country": sender_country,
@@ -142,6 +153,26 @@ def build_manifest(
                 **({"escalation": i.escalation, **(i.evidence or {})} if i.escalation else {}),
             }
             for i in items
+        ],
+    }
+
+
+def build_correction_manifest(
+    destination: str, corrections: Sequence[CorrectionCandidate], *, sender_country: str
+) -> dict[str, Any]:
+    """The manifest of a correction bundle: for each item the destination had, the verdict
+    it had and the new one; a retraction when the new one is not exportable. The reason
+    stays with the sender (its audit log), as the analysts' notes do."""
+    return {
+        "kind": CORRECTION_KIND,
+        "destination": destination,
+        "sender_country": sender_country,
+        "media_included": False,
+        "items": [],
+        "corrections": [
+            {"sha256": c.sha256, "action": c.action, "previous": c.previous.value, "verdict": c.verdict.value,
+             "decided_at": c.decided_at.isoformat() + "Z", "hashes": dict(c.hashes)}
+            for c in corrections
         ],
     }
 
@@ -172,14 +203,24 @@ def export_pending(
     with _exclusive(box):  # one run per route at a time; another one waits
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
         while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
-                                                  sources=route.sources,
-                                                  locations=route.kind == MANIFEST_KIND,
-                                                  escalate=route.escalate)) or carry:
+                                                  sources=route.sources, locations=route.kind == MANIFEST_KIND,
+                                                  escalate=route.escalate, only=route.only)) or carry:
+            notices = catalog.open_notices(route.name) if route.kind == MANIFEST_KIND else {}
+            if route.only is not None:  # the escalation route: each item as its partner was last notified
+                notices = catalog.escalations(route.only)
             bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
-                                         feedback=carry)
+                                         feedback=carry, notices=notices)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
             deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
             carry = []
+        # a changed verdict of an item this destination had: it is told, whatever the route carries
+        while corrections := catalog.correction_candidates(route.name, max_items):
+            manifest = build_correction_manifest(route.name, corrections, sender_country=sender_country)
+            pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
+                               recipients=[], items=[], corrections=[(c.sha256, c.verdict_id, c.previous.value,
+                                                                      c.verdict.value) for c in corrections])
+            streamed = _seal(box, route, pending, manifest, lambda: iter(()), [], sender=sender)
+            deliveries += _flush(catalog, box, route.destination, actor, fresh={pending.bundle_id: streamed})
     return deliveries
 
 
@@ -202,23 +243,43 @@ def _build(
     sender: Ed25519PrivateKey,
     sender_country: str,
     feedback: Sequence[dict[str, Any]] = (),
+    notices: dict[str, tuple[int, bool]] | None = None,
 ) -> tuple[str, str | None]:
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
     manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
-                              kind=route.kind, feedback=feedback, escalate=route.escalate is not None)
+                              kind=route.kind, feedback=feedback, escalate=route.escalate is not None,
+                              notices=notices)
     files = hash_set_files(items) if route.kind == HASHSET_KIND else []
     pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
                        recipients=[], items=[(i.sha256, i.verdict_id) for i in items],
                        locations=[(i.sha256, str(s["media_url"]), str(s["page_url"]))
                                   for i in items if route.kind == MANIFEST_KIND for s in i.sightings],
                        escalated=[(i.sha256, i.escalation) for i in items if i.escalation])
+
+    def media() -> Iterator[tuple[str, bytes]]:
+        return ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
+
+    return pending.bundle_id, _seal(box, route, pending, manifest, media, files, sender=sender)
+
+
+def _seal(
+    box: Path,
+    route: Route,
+    pending: _Pending,
+    manifest: dict[str, Any],
+    media: Callable[[], Iterator[tuple[str, bytes]]],
+    files: Sequence[tuple[str, bytes]],
+    *,
+    sender: Ed25519PrivateKey,
+) -> str | None:
+    """Write the bundle ``pending`` announces, its sidecar first; returns its location at
+    the destination if it was streamed there (otherwise it waits in the outbox as a file)."""
     sidecar = box / f"{pending.bundle_id}.json"
     _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
 
     def write(out: Any) -> _Pending:
-        media = ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
-        info = write_bundle(out, manifest, media, sender=sender, recipients=route.recipients, files=files,
+        info = write_bundle(out, manifest, media(), sender=sender, recipients=route.recipients, files=files,
                             bundle_id=pending.bundle_id, check_digests=False)  # the evidence store checked them
         done = replace(pending, sha256=info.sha256, size=info.size, recipients=list(info.recipient_fingerprints))
         _write_sidecar(sidecar, done)
@@ -228,7 +289,7 @@ def _build(
     if stream is not None:
         try:
             write(stream)
-            return pending.bundle_id, stream.complete()  # the commit point at the destination
+            return stream.complete()  # the commit point at the destination
         except ExportError:
             stream.abort()  # the store failed: build the same bundle into the outbox instead
         except BaseException:
@@ -238,7 +299,7 @@ def _build(
     with part.open("wb") as out:
         write(out)
     part.replace(box / f"{pending.bundle_id}.hlb")
-    return pending.bundle_id, None
+    return None
 
 
 def _open_stream(destination: Destination, name: str) -> BundleStream | None:
@@ -276,7 +337,8 @@ def _flush(
         raw = json.loads(sidecar.read_text())
         pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]],
                               "locations": [tuple(loc) for loc in raw.get("locations", [])],
-                              "escalated": [tuple(e) for e in raw.get("escalated", [])]})
+                              "escalated": [tuple(e) for e in raw.get("escalated", [])],
+                              "corrections": [tuple(c) for c in raw.get("corrections", [])]})
         bundle = box / f"{pending.bundle_id}.hlb"
         name = bundle_file_name(pending.bundle_id)
         whole = bundle.exists() and pending.sha256 is not None and (
@@ -299,9 +361,10 @@ def _flush(
             bundle_id=pending.bundle_id, destination=pending.destination, location=location,
             recipients=pending.recipients, sha256=pending.sha256, size=pending.size,
             items=pending.items, actor=actor, locations=pending.locations, escalated=pending.escalated,
+            corrections=pending.corrections,
         )
         bundle.unlink(missing_ok=True)
         sidecar.unlink()
         done.append(Delivery(pending.bundle_id, pending.destination, str(location), len(pending.items),
-                             pending.sha256, pending.size))
+                             pending.sha256, pending.size, corrections=len(pending.corrections)))
     return done

@@ -1,8 +1,10 @@
 """export-partners: send each partner hotline the confirmed items seen hosted in its
 countries (URLs, hosting details, hashes; media only where its agreement says so) for notice
-and takedown; with ``hash_sets=True``, our analysts' new confirmed hashes instead, as Parquet
-and Project VIC VICS JSON inside the bundle; with ``lists=True``, our handled list (keyed
-hashes of the URLs we investigate and the items we decided), so no case is worked twice. One task per partner: a partner whose
+and takedown, again while a re-check still finds it up (re-notices; escalated ones also to
+the escalation destination, if any); with ``hash_sets=True``, our analysts' new confirmed
+hashes instead, as Parquet and Project VIC VICS JSON inside the bundle; with ``lists=True``,
+our handled list (keyed hashes of the URLs we investigate and the items we decided), so no
+case is worked twice. One task per partner: a partner whose
 destination is down fails alone, with the reason, and does not hold up the others; its
 bundle waits in the outbox for the next scheduled run (each S3 call retries within the
 installation's S3 budget, the one retry level).
@@ -17,7 +19,7 @@ from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
 from hotline.services.network_lists import send_handled_list
-from hotline.services.partner_exchange import export_to_partner
+from hotline.services.partner_exchange import export_escalations, export_to_partner
 
 
 @task
@@ -39,6 +41,11 @@ def deliver_to_partner(name: str, hash_sets: bool, lists: bool = False) -> list[
     return [vars(d) for d in export_to_partner(installation(), name, hash_set=hash_sets, actor=actor)]
 
 
+@task
+def deliver_escalations() -> list[dict[str, Any]]:
+    return [vars(d) for d in export_escalations(installation(), actor="export-partners")]
+
+
 @flow(name="export-partners")
 def export_partners(partners: list[str] | None = None, hash_sets: bool = False, lists: bool = False) -> dict[str, Any]:
     """Deliver to every registered partner (or the named ones); ``lists``: our handled list
@@ -56,19 +63,23 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False, 
             failed[name] = str(state.message or state.name)
     unrouted = 0 if hash_sets or lists else unrouted_locations()
     kind = "lists" if lists else "hashsets" if hash_sets else "partners"
+    # items partners were notified of too often while they stay up (none without a destination)
+    escalated = [] if hash_sets or lists else deliver_escalations()
     create_table_artifact(
         key=f"export-{kind}-summary",
         table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
                for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
                                                  for n, why in failed.items()]
               + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
-                   "items": f"{unrouted} location(s)"}] if unrouted else []),
+                   "items": f"{unrouted} location(s)"}] if unrouted else [])
+              + ([{"partner": "(escalation)", "bundles": str(len(escalated)),
+                   "items": str(sum(x["items"] for x in escalated))}] if escalated else []),
         description={"lists": "Handled lists (keyed hashes) sent to partners", "hashsets": "Hash sets sent to partners",
                      "partners": "Notice-and-takedown bundles sent to partners"}[kind],
     )
     if failed:
         raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")
-    return {"partners": names, "deliveries": delivered, "unrouted_locations": unrouted,
+    return {"partners": names, "deliveries": delivered, "unrouted_locations": unrouted, "escalations": escalated,
             "items": sum(d["items"] for ds in delivered.values() for d in ds)}
 
 

@@ -216,8 +216,19 @@ class Settings(BaseSettings):
         (), description="Country codes whose hosted URLs partners' bundles may report to us; default: country."
     )
     import_media: bool = Field(False, description="Keep media that partners' bundles carry (evidence store).")
+    # Takedown loop: a partner is told again about an item a re-check still finds up
+    renotice_hours: float = Field(
+        24.0, ge=0, description="Hours after a notice to a partner before an item a later re-check found still up "
+                                "is notified again (0: never).")
+    renotice_escalate_after: int = Field(
+        3, gt=0, description="Notices of an item to a partner after which the next one is escalated.")
+    escalation_destination: str | None = Field(
+        None, description="Where escalated items also go: a directory or s3://bucket/prefix (None: flagged only).")
+    escalation_keys: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="X25519 public keys (PEM files, comma-separated) of the escalation destination; "
+                        "default: our own drop key.")
 
-    @field_validator("crawl_allow", "interpol_keys", "jurisdiction", mode="before")
+    @field_validator("crawl_allow", "interpol_keys", "escalation_keys", "jurisdiction", mode="before")
     @classmethod
     def _split_allow(cls, value: Any) -> Any:
         if isinstance(value, str):

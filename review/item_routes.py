@@ -1,4 +1,5 @@
-"""One item's page (its decisions, matches and contested known-set rows) and a senior's
+"""One item's page (its decisions, matches and contested known-set rows, corrections sent,
+each URL's re-check history) and a senior's
 decisions on it: grade it again, set its verdict by hand, contest a known-set match."""
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ async def item_page(request: Request) -> Response:
                           seen=history["seen"].token, verdicts=HAND_VERDICTS,
                           cluster_id=app_state.catalog.cluster_of(sha256), values=ATTRIBUTE_VALUES,
                           severity=SEVERITY, matches=app_state.catalog.matches_of(sha256), contested=contested,
-                          partners=app_state.catalog.partner_handling(sha256=sha256))
+                          partners=app_state.catalog.partner_handling(sha256=sha256),
+                          takedowns=app_state.catalog.takedown_history(sha256=sha256),
+                          corrections=app_state.catalog.corrections_of(sha256),
+                          notices=app_state.catalog.notices(sha256s=[sha256]))
 
 
 async def item_contest(request: Request) -> Response:

@@ -28,6 +28,22 @@ def _illegal_by(dimension: str, first_flag: str) -> str:
         FROM items i JOIN total t USING (jurisdiction) LEFT JOIN urls u USING (jurisdiction, {dimension})
         ORDER BY i.jurisdiction, i.illegal_items DESC, i.{dimension}"""
 
+def _removal_by(*dimensions: str) -> str:
+    """Tracked content URLs of illegal items and their time to removal by ``dimensions``
+    (hosting country; host, when the snapshot keeps hosts, else ``unknown``)."""
+    cols = ", ".join(f"coalesce({d}, 'unknown') AS {d.split('.')[-1]}" for d in dimensions)
+    names = ", ".join(d.split(".")[-1] for d in dimensions)
+    return f"""
+        SELECT t.jurisdiction, {cols}, count(*) AS content_urls, count(*) FILTER (WHERE t.removed) AS removed,
+               count(*) FILTER (WHERE t.changed) AS changed,
+               count(*) FILTER (WHERE NOT t.removed AND NOT t.changed) AS still_up,
+               median(t.hours_to_removal) AS median_hours, quantile_cont(t.hours_to_removal, 0.9) AS p90_hours,
+               max(t.hours_to_removal) AS max_hours, median(t.working_days_to_removal) AS median_working_days,
+               count(*) FILTER (WHERE t.overdue_3_working_days) AS overdue_3_working_days
+        FROM takedowns t LEFT JOIN urls u USING (url_id) WHERE t.illegal
+        GROUP BY ALL ORDER BY t.jurisdiction, content_urls DESC, {names}"""
+
+
 VIEWS: dict[str, str] = {
     "time_to": f"""
         WITH events AS (
@@ -186,6 +202,8 @@ VIEWS: dict[str, str] = {
           END
         GROUP BY j.jurisdiction, b.bucket_order, b.bucket, b.days_from, b.days_to
         ORDER BY j.jurisdiction, b.bucket_order""",
+    "removal_by_country": _removal_by("t.country"),
+    "removal_by_host": _removal_by("t.country", "u.host"),
     "duplicates": """
         WITH own AS (SELECT min(jurisdiction) AS jurisdiction FROM jurisdictions WHERE own),
         parts AS (
@@ -249,6 +267,8 @@ TITLES: dict[str, str] = {
     "site_types": "Site types of illegal content",
     "time_to": "Time from report to crawl, verdict, export and removal (hours)",
     "removal_days": "Time to removal of illegal content URLs",
+    "removal_by_country": "Time to removal by hosting country",
+    "removal_by_host": "Time to removal by host and hosting country",
     "duplicates": "Duplicates avoided",
     "by_hotline": "By hotline (ours and partners')",
     "reports_by_period": "Reports by week and month",

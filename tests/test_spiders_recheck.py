@@ -308,8 +308,22 @@ def test_a_failed_worker_leaves_every_url_inconclusive(
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_recheck_command(installation: Installation) -> None:
+def test_recheck_command(installation: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["recheck", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"targets": 0, "still_up": 0, "changed": 0, "missing": 0, "removed": 0,
-                                         "inconclusive": 0}
+                                         "inconclusive": 0, "urls": []}
+    # with URLs: the whole re-check history of each URL the run checked
+    with serve_site({"/a.jpg": (PICS[0], "image/jpeg")}) as site:
+        monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
+        confirmed_sightings(installation.catalog, {site.url("/a.jpg"): (PICS[0], Verdict.BASELINE),
+                                                   site.url("/b.jpg"): (PICS[1], Verdict.NATIONAL)})
+        runs = [CliRunner().invoke(app, ["recheck", "--json"]) for _ in range(2)]
+    assert [r.exit_code for r in runs] == [0, 0], runs[-1].output
+    urls = {u["url"].rsplit("/", 1)[1]: u for u in json.loads(runs[-1].stdout)["urls"]}
+    assert [c["outcome"] for c in urls["a.jpg"]["checks"]] == ["still-up", "still-up"]
+    assert (urls["a.jpg"]["outcome"], urls["a.jpg"]["removed_at"]) == ("still-up", None)
+    gone = urls["b.jpg"]
+    assert [(c["outcome"], c["http_status"]) for c in gone["checks"]] == [("missing", 404), ("removed", 404)]
+    assert gone["outcome"] == "removed" and gone["removed_at"] == gone["checks"][1]["checked_at"]
+    assert gone["sha256"] == sha(PICS[1]) and gone["report_id"] == 1

@@ -92,6 +92,7 @@ class Oracle:
             at = export_at[e["export_id"]]
             self.exported[e["sha256"]] = min(self.exported.get(e["sha256"], at), at)
         self.rechecks = R["rechecks"]
+        self.tracked: dict[tuple[int, str], tuple[datetime, datetime | None]] = {}  # takedowns(), by URL
         # the notice: the first bundle that carried the content URL
         self.noticed: dict[str, datetime] = {}
         for loc in R["export_locations"]:
@@ -160,6 +161,7 @@ class Oracle:
             removed = run[0]["checked_at"] if any(c["outcome"] == "removed" for c in run) else None
             notice = self.noticed.get(url) or max(self.first[h]["created_at"], self.seen[(rid, h)])
             out.append((notice, removed))
+            self.tracked[(rid, url)] = (notice, removed)
         return out
 
 
@@ -439,6 +441,33 @@ def test_an_empty_catalog_has_every_view_with_zeroes(tmp_path: Path) -> None:
     assert f.reports == 0 and f.overview["items"] == 0 and f.overview["share_items_illegal"] is None
     assert [r["stage"] for r in f.views["time_to"]] == ["crawl", "verdict", "export", "removal"]
     assert all(r["reports"] == 0 for r in f.views["report_outcomes"])
+
+
+def test_time_to_removal_by_host_and_country(seeded: tuple[Seeded, Figures], oracle: Oracle) -> None:
+    from urllib.parse import urlsplit
+
+    _, f = seeded
+    oracle.takedowns()
+    country = {(x["report_id"], x["media_url"]): oracle.country(x) for x in oracle.sightings}
+    groups: dict[tuple[str, str], list[datetime | None]] = defaultdict(list)
+    for (rid, url), (notice, removed) in oracle.tracked.items():
+        hours = max(removed - notice, timedelta(0)).total_seconds() / 3600 if removed else None
+        groups[(country[(rid, url)], (urlsplit(url).hostname or "unknown").lower())].append(hours)
+    by_host = {(r["country"], r["host"]): r for r in f.views["removal_by_host"] if r["jurisdiction"] == "NL"}
+    assert set(by_host) == set(groups) and len(groups) > 1
+    for key, hours in groups.items():
+        row, done = by_host[key], [h for h in hours if h is not None]
+        assert (row["content_urls"], row["removed"]) == (len(hours), len(done)), key
+        assert row["median_hours"] == (pytest.approx(quantile(done, 0.5)) if done else None), key
+        assert row["max_hours"] == (pytest.approx(max(done)) if done else None), key
+    by_country = {r["country"]: r for r in f.views["removal_by_country"] if r["jurisdiction"] == "NL"}
+    for c, row in by_country.items():
+        done = [h for (k, _), hs in groups.items() if k == c for h in hs if h is not None]
+        assert row["content_urls"] == sum(len(hs) for (k, _), hs in groups.items() if k == c)
+        assert row["median_hours"] == (pytest.approx(quantile(done, 0.5)) if done else None), c
+    removal = {r["stage"]: r for r in f.views["time_to"] if r["jurisdiction"] == "NL"}["removal"]
+    assert sum(r["content_urls"] for r in by_country.values()) == removal["eligible"]
+    assert sum(r["removed"] for r in by_country.values()) == removal["reached"]
 
 
 def test_docs_explain_every_table_view_column_and_site_type_rule(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ A location goes to a destination once: ``export_locations`` is unique per (desti
 item, location), so recording the same location twice fails instead of sending it twice,
 while a new location of an item sent before is a candidate again and is notified.
 ``export_items`` keeps the bundle that first carried each item (hash-set routes are kept per
-item only). Re-sending is a deliberate act: ``request_resend`` opens a request per item (``export_resends``), the item
+item only). When the verdict of an item a destination had changes (a senior's override,
+confirmed by a second senior), the destination is told once per new verdict
+(``export_corrections``): a correction, or a retraction when the new verdict is not
+exportable. Re-sending is a deliberate act: ``request_resend`` opens a request per item (``export_resends``), the item
 becomes a candidate for that destination again, and the bundle that carries it closes the
 request.
 """
@@ -31,11 +34,18 @@ from catalog.exchange_ledger.escalations import (
     record_escalations,
     updates_due,
 )
-from catalog.exchange_ledger.records import ExportCandidate, ExportEntry, ResendRequest, UnroutedLocation
+from catalog.exchange_ledger.records import (
+    CorrectionCandidate,
+    ExportCandidate,
+    ExportEntry,
+    ResendRequest,
+    UnroutedLocation,
+)
 from catalog.known_sets.matches import EXACT_MATCHES
 from catalog.schema import (
     confirmations,
     escalations,
+    export_corrections,
     export_items,
     export_locations,
     export_resends,
@@ -44,6 +54,7 @@ from catalog.schema import (
     matches,
     media,
     sightings,
+    verdicts,
 )
 from catalog.users.audit import audit
 
@@ -79,6 +90,7 @@ class ExportLedger(Database):
         sources: Collection[str] | None = None,
         locations: bool = True,
         escalate: str | None = None,
+        only: Collection[str] | None = None,
     ) -> list[ExportCandidate]:
         """Items whose current verdict is exportable (and confirmed, under four-eyes) and that
         ``destination`` has not had (or whose re-send was requested); with ``destination``
@@ -89,7 +101,8 @@ class ExportLedger(Database):
         with only those sightings; ``sources``: only verdicts from these sources
         (``analyst``, ``known-set``). ``escalate`` (``flag`` or ``only``): new material
         (``exchange_ledger.escalations``) is marked, comes first, with its evidence, and an
-        item sent as new that is known now comes again as an update; ``only``: nothing else."""
+        item sent as new that is known now comes again as an update; ``only``: nothing else.
+        ``only`` (a collection): only these items."""
         cv = current_verdicts()
         sent = sa.select(export_items.c.sha256).where(export_items.c.destination == destination)
         resend = sa.select(export_resends.c.sha256).where(
@@ -123,6 +136,8 @@ class ExportLedger(Database):
             query = query.where(media.c.sha256.in_(hosted))
         if sources is not None:
             query = query.where(cv.c.source.in_(list(sources)))
+        if only is not None:
+            query = query.where(media.c.sha256.in_(list(only)))
         with self.read() as conn:
             rows = conn.execute(query).all()
             keys = [r.sha256 for r in rows]
@@ -178,6 +193,50 @@ class ExportLedger(Database):
         with self.read() as conn:
             return list(conn.scalars(escalated(destination)))
 
+    def correction_candidates(self, destination: str, limit: int = 10_000) -> list[CorrectionCandidate]:
+        """Items ``destination`` had whose current verdict (decided, confirmed where it must
+        be) differs from the one it was last told: in the bundle that first carried the
+        item, or in the last correction. An undetermined verdict waits for a senior first."""
+        cv = current_verdicts()
+        sent_verdict = verdicts.alias("sent_verdict")
+        final = [v.value for v in Verdict if v is not Verdict.UNDETERMINED]
+        query = (
+            sa.select(export_items.c.sha256, export_items.c.verdict_id.label("sent_id"),
+                      sent_verdict.c.verdict.label("sent"), cv.c.id, cv.c.verdict, cv.c.reason, cv.c.created_at)
+            .join(sent_verdict, sent_verdict.c.id == export_items.c.verdict_id)
+            .join(cv, cv.c.sha256 == export_items.c.sha256)
+            .where(export_items.c.destination == destination, cv.c.id != export_items.c.verdict_id,
+                   cv.c.verdict.in_(final), counted_verdict(cv))
+            .order_by(cv.c.id)
+        )
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+            told = {r.sha256: (r.verdict_id, r.verdict) for r in conn.execute(
+                sa.select(export_corrections).where(export_corrections.c.destination == destination,
+                                                    export_corrections.c.sha256.in_([r.sha256 for r in rows]))
+                .order_by(export_corrections.c.id))}
+            due = []
+            for r in rows:
+                told_id, told_verdict = told.get(r.sha256, (r.sent_id, r.sent))
+                if r.id != told_id and r.verdict != told_verdict:
+                    due.append((r, told_verdict))
+            due = due[:limit]
+            digests: dict[str, dict[str, str]] = {}
+            for h in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_([r.sha256 for r, _ in due]))):
+                digests.setdefault(h.sha256, {})[h.algorithm] = h.value
+        return [CorrectionCandidate(sha256=r.sha256, verdict_id=r.id, previous=Verdict(previous),
+                                    verdict=Verdict(r.verdict), reason=r.reason, decided_at=r.created_at,
+                                    hashes=digests.get(r.sha256, {}))
+                for r, previous in due]
+
+    def corrections_of(self, sha256: str) -> list[dict[str, Any]]:
+        """The corrections and retractions of one item, each destination's, oldest first."""
+        query = (sa.select(export_corrections, exports.c.bundle_id)
+                 .join(exports, exports.c.id == export_corrections.c.export_id)
+                 .where(export_corrections.c.sha256 == sha256).order_by(export_corrections.c.id))
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
     def unrouted_locations(self, limit: int = 1_000) -> list[UnroutedLocation]:
         """Locations of decided items (exportable current verdict, confirmed under four-eyes)
         where neither the media's nor the page's hosting country is known: no partner route
@@ -202,10 +261,12 @@ class ExportLedger(Database):
         actor: str,
         locations: Sequence[tuple[str, str, str]] = (),
         escalated: Sequence[tuple[str, str]] = (),
+        corrections: Sequence[tuple[str, int, str, str]] = (),
     ) -> bool:
         """Record a delivered bundle, the items it carried, as (SHA-256, verdict ID) pairs, and
-        the locations it told about, as (SHA-256, media URL, page URL), and the items it
-        carried as new material or as their update, as (SHA-256, ``new`` | ``update``) (audited). Returns
+        the locations it told about, as (SHA-256, media URL, page URL), the items it carried
+        as new material or as their update, as (SHA-256, ``new`` | ``update``), or the
+        corrections it carried, as (SHA-256, verdict ID, previous verdict, verdict) (audited). Returns
         False if this bundle was recorded already."""
         with self.write() as conn:
             if conn.scalar(sa.select(exports.c.id).where(exports.c.bundle_id == bundle_id)) is not None:
@@ -246,8 +307,15 @@ class ExportLedger(Database):
                            export_resends.c.sha256.in_(resent))
                     .values(bundle_id=bundle_id, sent_at=utcnow())
                 )
+            if corrections:
+                now = utcnow()
+                conn.execute(export_corrections.insert(), [
+                    dict(export_id=export_id, destination=destination, sha256=s, verdict_id=v, previous=p,
+                         verdict=n, action="correction" if Verdict(n).exportable else "retraction", sent_at=now)
+                    for s, v, p, n in corrections])
             audit(conn, actor, "export.deliver", bundle_id, destination=destination, location=location,
-                  items=len(items), locations=len(new), sha256=sha256)
+                  items=len(items), locations=len(new), sha256=sha256,
+                  **({"corrections": len(corrections)} if corrections else {}))
         return True
 
     def request_resend(

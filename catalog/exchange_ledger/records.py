@@ -132,3 +132,36 @@ class ListSource:
 
     reports: tuple[tuple[int, str, str, datetime], ...]
     items: tuple[tuple[str, str, datetime], ...]
+
+
+@dataclass(frozen=True)
+class CorrectionCandidate:
+    """An item a destination had whose verdict changed since: the destination is told the
+    new verdict (a correction) or that the item is withdrawn (a retraction: the new verdict
+    is not exportable)."""
+
+    sha256: str
+    verdict_id: int  # the new verdict
+    previous: Verdict  # the verdict the destination has
+    verdict: Verdict
+    reason: str | None
+    decided_at: datetime
+    hashes: dict[str, str]
+
+    @property
+    def action(self) -> str:
+        return "correction" if self.verdict.exportable else "retraction"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A re-notice of an item to a destination (notice 2 and on)."""
+
+    destination: str
+    sha256: str
+    notice: int
+    escalated: bool
+    requested_at: datetime
+    reason: str | None
+    bundle_id: str | None  # the bundle that carried it, once sent
+    sent_at: datetime | None

@@ -163,6 +163,17 @@ class KnownSetStore(KnownMatches):
             )
         return sent
 
+    def withdraw_row_verdicts(self, set_name: str, known_ids: Sequence[str], *, actor: str, reason: str) -> list[str]:
+        """Withdraw the automatic verdicts that rows ``known_ids`` of ``set_name`` gave (the
+        item's current verdict only) and put those items back in the review queue (audited
+        per item): the set's source corrected or retracted the rows. Returns the items sent back."""
+        if not known_ids:
+            return []
+        with self.write() as conn:
+            matched = conn.scalars(sa.select(matches.c.sha256).distinct().where(
+                matches.c.set_name == set_name, matches.c.known_id.in_(list(known_ids)))).all()
+            return withdraw_automatic(conn, matched, actor=actor, reason=reason, set_name=set_name)
+
     # --- known rows held out of matching ---------------------------------------------------
 
     def hold_known_row(

@@ -180,3 +180,32 @@ class Run:
     expires_at: datetime
     ended_at: datetime | None
     summary: dict[str, Any] | None  # what the run did, as it said when it ended
+
+
+@dataclass(frozen=True)
+class UrlTakedown:
+    """The re-check history of one URL where an item was seen (per report and item): each
+    check, oldest first, what the last one found and when the URL was first found removed."""
+
+    report_id: int | None
+    sha256: str | None
+    url: str
+    checks: tuple[RecheckRecord, ...]
+
+    @property
+    def outcome(self) -> str:
+        return self.checks[-1].outcome
+
+    @property
+    def last_checked(self) -> datetime:
+        return self.checks[-1].checked_at
+
+    @property
+    def removed_at(self) -> datetime | None:
+        return next((c.checked_at for c in self.checks if c.outcome == "removed"), None)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"report_id": self.report_id, "sha256": self.sha256, "url": self.url, "outcome": self.outcome,
+                "last_checked": self.last_checked, "removed_at": self.removed_at,
+                "checks": [{"checked_at": c.checked_at, "outcome": c.outcome, "http_status": c.http_status,
+                            "detail": c.detail} for c in self.checks]}

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from catalog.db import Database
 from catalog.decisions.records import Verdict
 from catalog.decisions.verdict_rows import current_verdicts
-from catalog.reports.records import RecheckRecord, RecheckTarget
+from catalog.reports.records import RecheckRecord, RecheckTarget, UrlTakedown
 from catalog.schema import rechecks, reports, sightings
 
 # still-up: the same item is served; changed: something else is; missing: HTTP 404/410 or
@@ -106,3 +106,23 @@ class Takedowns(Database):
                 RecheckRecord(r.report_id, r.sha256, r.url, r.checked_at, r.outcome, r.http_status, r.detail)
                 for r in conn.execute(query)
             ]
+
+    def takedown_history(
+        self, *, report_id: int | None = None, sha256: str | None = None, since: datetime | None = None
+    ) -> list[UrlTakedown]:
+        """Each URL's re-check history (still up, changed, missing, removed, when), per
+        report and item: of one report, one item, or the URLs checked at or after ``since``."""
+        query = sa.select(rechecks).order_by(rechecks.c.checked_at, rechecks.c.id)
+        if report_id is not None:
+            query = query.where(rechecks.c.report_id == report_id)
+        if sha256 is not None:
+            query = query.where(rechecks.c.sha256 == sha256)
+        if since is not None:
+            query = query.where(rechecks.c.url.in_(
+                sa.select(rechecks.c.url).where(rechecks.c.checked_at >= _naive(since))))
+        grouped: dict[tuple[int | None, str | None, str], list[RecheckRecord]] = {}
+        with self.read() as conn:
+            for r in conn.execute(query):
+                grouped.setdefault((r.report_id, r.sha256, r.url), []).append(
+                    RecheckRecord(r.report_id, r.sha256, r.url, r.checked_at, r.outcome, r.http_status, r.detail))
+        return [UrlTakedown(rid, sha, url, tuple(checks)) for (rid, sha, url), checks in grouped.items()]

@@ -90,12 +90,14 @@ def recheck(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch again the URLs of confirmed items: still up, changed, missing or removed (takedown tracking)."""
+    from catalog.db import utcnow
     from flows.recheck import recheck_takedowns
 
-    open_installation()  # fail early, before Prefect starts, if there is no installation
+    catalog = open_installation().catalog  # fail early, before Prefect starts, if there is no installation
+    started = utcnow()
     summary = recheck_takedowns(limit=limit)
-    if as_json:
-        emit_json(summary)
+    if as_json:  # with the whole history of every URL this run checked
+        emit_json({**summary, "urls": [t.as_dict() for t in catalog.takedown_history(since=started)]})
     else:
         typer.echo(f"{summary['targets']} URL(s) re-checked: {summary['still_up']} still up, "
                    f"{summary['changed']} changed, {summary['missing']} missing (not yet removed), "

@@ -141,9 +141,12 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     crawl_counts = catalog.crawl_counts(report_id)
     partners = catalog.partner_handling(report_id=report_id)
     decided = {o.sha256: catalog.partner_handling(sha256=o.sha256) for o in outcomes}
+    takedowns = catalog.takedown_history(report_id=report_id)
+    notices = catalog.notices(sha256s=[o.sha256 for o in outcomes])
     if as_json:
         emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts,
-                   "partners": partners, "partner_decisions": {k: v for k, v in decided.items() if v}})
+                   "partners": partners, "partner_decisions": {k: v for k, v in decided.items() if v},
+                   "takedowns": [t.as_dict() for t in takedowns], "notices": notices})
         return
     if report.linked_to is not None:
         typer.echo(f"linked to report {report.linked_to}: the same URL, reported earlier, is crawled there "
@@ -161,10 +164,23 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     if waiting:
         table("waiting to be stored (the next run fetches them again)", ["url", "page", "reason"],
               [(p.media_url, p.page_url, p.reason) for p in waiting])
+    if takedowns:
+        table("takedown (re-checks, oldest first)", ["item", "url", "now", "removed", "history"],
+              [(t.sha256[:12] if t.sha256 else "", t.url, t.outcome, t.removed_at or "", takedown_line(t))
+               for t in takedowns])
+    if notices:
+        table("notified again (the first bundle was notice 1)", ["item", "to", "notice", "escalated", "sent"],
+              [(n.sha256[:12], n.destination, n.notice, "yes" if n.escalated else "", n.sent_at or "waiting")
+               for n in notices])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
     if missing := crawl_counts.get("guessed/failed"):
         typer.echo(f"{missing} media URL(s) guessed from the page text were not there (counted, not errors)")
+
+
+def takedown_line(history: Any) -> str:
+    """A URL's re-checks in one line: ``still-up 12-01 10:00, missing 12-02 10:00, ...``."""
+    return ", ".join(f"{c.outcome} {c.checked_at:%m-%d %H:%M}" for c in history.checks)
 
 
 def _how(outcome: Any) -> str:

@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +26,8 @@ from catalog.db import utcnow
 from catalog.errors import NotFound
 from catalog.exchange_ledger.records import Partner
 from catalog.known_sets.records import PARTNER_SOURCE
+from catalog.users.store import SYSTEM
+from classification.clusters import ClusteringConfig, cluster_queue
 from classification.known import contested_feedback, feedback_rows
 from exports import (
     BundleError,
@@ -149,11 +152,17 @@ def export_route(
 
 
 def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, actor: str) -> list[Delivery]:
-    """Deliver what partner ``name`` has not had: its notice-and-takedown items, or (``hash_set``)
-    our new confirmed hashes if it takes hash sets."""
+    """Deliver what partner ``name`` has not had: its notice-and-takedown items (and again
+    those a re-check still finds up, ``renotice_hours`` after the last notice), or
+    (``hash_set``) our new confirmed hashes if it takes hash sets."""
     partner = inst.catalog.get_partner(name)
     if hash_set:
         return export_route(inst, hashset_route(inst, partner), actor=actor) if partner.hash_sets else []
+    s = inst.settings
+    if s.renotice_hours > 0:
+        inst.catalog.request_renotices(f"partner:{partner.name}", actor=actor,
+                                       older_than=utcnow() - timedelta(hours=s.renotice_hours),
+                                       escalate_after=s.renotice_escalate_after)
     # matches our senior analysts contested in the partner's hash sets go back with the next bundle
     owed = contested_feedback(inst.catalog, source=f"partner:{partner.name}")
     deliveries = export_route(inst, partner_route(inst, partner), actor=actor, feedback=feedback_rows(owed))
@@ -161,6 +170,26 @@ def export_to_partner(inst: Installation, name: str, *, hash_set: bool = False, 
     if carrier is not None:
         inst.catalog.mark_feedback_sent([h.id for h in owed], f"bundle {carrier}", actor=actor)
     return deliveries
+
+
+ESCALATION = "escalation"
+
+
+def escalation_route(inst: Installation) -> Route | None:
+    """Escalated items (a partner notified ``renotice_escalate_after`` times and the content
+    still up), to the escalation destination if the installation has one."""
+    s = inst.settings
+    if not s.escalation_destination:
+        return None
+    keys = tuple(load_x25519_public_key(p) for p in s.escalation_keys) or (inst.keys.drop_public(),)
+    return Route(name=ESCALATION, destination=_destination(inst, s.escalation_destination, s.s3_endpoint_url),
+                 recipients=keys, kind=MANIFEST_KIND, only=frozenset(inst.catalog.escalations()))
+
+
+def export_escalations(inst: Installation, *, actor: str) -> list[Delivery]:
+    """Deliver escalated items the escalation destination has not had (none without one)."""
+    route = escalation_route(inst)
+    return export_route(inst, route, actor=actor) if route is not None and route.only else []
 
 
 def export_feedback_file(inst: Installation, out: Path, *, source: str | None = None, actor: str) -> int:
@@ -226,6 +255,38 @@ def add_known_hashes(inst: Installation, set_name: str, partner: str, rows: list
     return imported.rows - old_rows
 
 
+def remove_known_hashes(inst: Installation, set_name: str, sha256s: list[str]) -> int:
+    """Remove the rows of these items from the known set ``set_name`` (a partner corrected
+    or retracted them); returns how many went. The set is rewritten whole without them; a
+    set left empty is removed from the registry (its past matches and verdicts stay)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        before = inst.catalog.get_known_set(set_name)
+    except NotFound:
+        return 0
+    columns = ["md5", "sha1", "sha256", "pdq", "id", "category"]
+    table = pq.read_table(before.path).select(columns)
+    kept = table.filter(pc.invert(pc.is_in(table["sha256"], value_set=pa.array(sha256s, pa.string()))))
+    removed = table.num_rows - kept.num_rows
+    if removed == 0:
+        return 0
+    if kept.num_rows == 0:
+        inst.catalog.delete_known_set(set_name, actor=SYSTEM)
+        Path(before.path).unlink(missing_ok=True)
+        return removed
+    fd, tmp = tempfile.mkstemp(dir=inst.settings.known_dir, prefix=f".{set_name}.", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(kept, tmp)
+        inst.import_known_set(Path(tmp), set_name, None, category_profile="hotline", source=before.source)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return removed
+
+
 def open_bundle(inst: Installation, path: Path, *, key: Path | None = None, actor: str) -> OpenedBundle:
     """Verify the bundle at ``path`` (signed by us or by a partner) and decrypt it with ``key``
     or our receiving keys; audited. Raises a ``BundleError`` naming what is wrong."""
@@ -238,15 +299,19 @@ def open_bundle(inst: Installation, path: Path, *, key: Path | None = None, acto
 def import_bundle_file(inst: Installation, path: Path, *, location: str | None = None, actor: str) -> ImportResult:
     """Verify and import one partner bundle file (see ``exports.inbound``)."""
     s = inst.settings
-    return import_bundle(
+    result = import_bundle(
         inst.catalog, Path(path), location=location or str(Path(path).resolve()),
         recipients=inst.keys.receiving_keys(), partners=inst.catalog.partners(),
         jurisdiction=s.our_jurisdiction,
         add_known_hashes=lambda name, partner, rows: add_known_hashes(inst, name, partner, rows),
+        remove_known_hashes=lambda name, sha256s: remove_known_hashes(inst, name, sha256s),
         store_media=inst.evidence.put if s.import_media else None, actor=actor,
         take_list=lambda partner, manifest, data: take_handled_list(inst, partner, manifest, data,
                                                                     bundle_id=str(manifest["bundle_id"]), actor=actor),
     )
+    if result.sent_to_review:  # the partner corrected rows that had classified these items
+        cluster_queue(inst.catalog, ClusteringConfig(pdq_threshold=s.cluster_pdq_threshold))
+    return result
 
 
 @dataclass(frozen=True)
