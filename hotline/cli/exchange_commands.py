@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, cast
 import typer
 
 from hotline.cli.output import emit_json, table
-from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation
+from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation, use_running_service
 
 commands = typer.Typer()
 bundle_app = typer.Typer(help="Open and verify bundles.", no_args_is_help=True)
@@ -27,6 +27,7 @@ def export(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Export baseline and nationally illegal items not yet exported, as a bundle to the drop."""
     if ctx.invoked_subcommand is not None:
         return
+    use_running_service()
     from flows.export_bundles import export_bundles
 
     open_installation()
@@ -58,6 +59,7 @@ def export_partners_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Send partners what they have not had (the export-partners flow)."""
+    use_running_service()
     from flows.export_partners import export_partners
 
     open_installation()
@@ -180,6 +182,7 @@ def bundle_import(file: Path, as_json: JsonOpt = False) -> None:
 @handles_errors
 def bundle_poll(as_json: JsonOpt = False) -> None:
     """Import every new bundle in the inbound directory or S3 prefix (the import-bundles flow)."""
+    use_running_service()
     from flows.import_bundles import import_bundles
 
     open_installation()

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.output import emit_json, fail, table
-from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation
+from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation, use_running_service
 
 commands = typer.Typer()
 
@@ -23,6 +23,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Process pending reports through the process-report flow (crawl, hash, match, queue)."""
+    use_running_service()
     from catalog.db import utcnow
     from flows.process_report import process_report
     from flows.runs import prefect_api_failure
@@ -90,6 +91,7 @@ def recheck(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch again the URLs of confirmed items: still up, changed, missing or removed (takedown tracking)."""
+    use_running_service()
     from flows.recheck import recheck_takedowns
 
     open_installation()  # fail early, before Prefect starts, if there is no installation
