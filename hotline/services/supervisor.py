@@ -105,9 +105,11 @@ class Supervisor:
         return False
 
     def _tend(self) -> None:
-        """Restart what died, once its backoff has passed."""
+        """Note what became ready; restart what died, once its backoff has passed."""
         now = time.monotonic()
         for r in self._all:
+            if r.state == "starting" and not r.component.step:
+                self._settled(r)
             if r.proc is not None and r.proc.poll() is not None and r.retry_at is None and r.state != "done":
                 code = r.proc.returncode
                 if r.component.step and code == 0:
