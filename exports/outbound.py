@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -150,11 +150,13 @@ def export_pending(
     actor: str,
     max_items: int = 10_000,
     feedback: Sequence[dict[str, Any]] = (),
+    on_bytes: Callable[[int], None] | None = None,
 ) -> list[Delivery]:
     """Deliver every item ``route`` has not had, ``max_items`` a bundle; returns the
     deliveries made, including those an earlier, interrupted run had left in the outbox.
     ``feedback`` (contested matches for the recipient) goes into the first bundle built,
-    which is built for it even when no item is due; its delivery says ``feedback``."""
+    which is built for it even when no item is due; its delivery says ``feedback``. ``on_bytes``
+    hears of each piece of a bundle written (a caller's progress display)."""
     box = outbox / route.name.replace(":", "_")
     box.mkdir(parents=True, exist_ok=True)
     carry = list(feedback)
@@ -164,7 +166,7 @@ def export_pending(
                                                   sources=route.sources,
                                                   locations=route.kind == MANIFEST_KIND)) or carry:
             bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
-                                         feedback=carry)
+                                         feedback=carry, on_bytes=on_bytes)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
             deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
             carry = []
@@ -190,6 +192,7 @@ def _build(
     sender: Ed25519PrivateKey,
     sender_country: str,
     feedback: Sequence[dict[str, Any]] = (),
+    on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[str, str | None]:
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
@@ -205,7 +208,7 @@ def _build(
 
     def write(out: Any) -> _Pending:
         media = ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
-        info = write_bundle(out, manifest, media, sender=sender, recipients=route.recipients, files=files,
+        info = write_bundle(out if on_bytes is None else cast(BinaryIO, _Counted(out, on_bytes)), manifest, media, sender=sender, recipients=route.recipients, files=files,
                             bundle_id=pending.bundle_id, check_digests=False)  # the evidence store checked them
         done = replace(pending, sha256=info.sha256, size=info.size, recipients=list(info.recipient_fingerprints))
         _write_sidecar(sidecar, done)
@@ -226,6 +229,18 @@ def _build(
         write(out)
     part.replace(box / f"{pending.bundle_id}.hlb")
     return pending.bundle_id, None
+
+
+class _Counted:
+    """Pass-through to ``out`` that tells ``on_bytes`` of each piece written."""
+
+    def __init__(self, out: Any, on_bytes: Callable[[int], None]) -> None:
+        self._out, self._on_bytes = out, on_bytes
+
+    def write(self, data: bytes) -> int:
+        written = self._out.write(data)
+        self._on_bytes(len(data))
+        return int(written) if written is not None else len(data)
 
 
 def _open_stream(destination: Destination, name: str) -> BundleStream | None:

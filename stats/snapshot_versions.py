@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -110,16 +111,21 @@ def _prune(folder: Path, keep: int) -> list[str]:
     return removed
 
 
+SNAPSHOT_STEPS = 4  # reading the catalog, building the database, writing Parquet, publishing
+
+
 def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version: str,
-                 timings: dict[str, float]) -> dict[str, dict[str, object]]:
+                 timings: dict[str, float], on_step: Callable[[str], None]) -> dict[str, dict[str, object]]:
     """Write the database, the Parquet files and the manifest into ``folder``, synced to disk."""
     con = duckdb.connect(str(folder / DATABASE))
     try:
+        on_step("building the database")
         step = time.perf_counter()
         build(con, data, options, version=version)
         _check_media_free(con)
         con.execute("CHECKPOINT")
         timings["build"] = time.perf_counter() - step
+        on_step("writing Parquet")
         step = time.perf_counter()
         files = _write_parquet(con, folder / "parquet")
         timings["parquet"] = time.perf_counter() - step
@@ -137,14 +143,17 @@ def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version:
 
 
 def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | None = None, *,
-                   keep: int = 3, actor: str = "stats") -> SnapshotInfo:
+                   keep: int = 3, actor: str = "stats", on_step: Callable[[str], None] | None = None) -> SnapshotInfo:
     """Write a snapshot of the catalog into ``folder``, make it current, keep the newest
     ``keep`` versions, and audit it (``stats.snapshot``). If anything fails, the current
-    snapshot stays as it was and no partial files are left."""
+    snapshot stays as it was and no partial files are left. ``on_step`` hears of each of the
+    ``SNAPSHOT_STEPS`` as it begins (a caller's progress display)."""
+    on_step = on_step or (lambda _step: None)
     options = options or SnapshotOptions()
     if keep < 1:
         raise ValueError(f"keep at least one snapshot, not {keep!r}")
     started = time.perf_counter()
+    on_step("reading the catalog")
     data = extract(catalog)
     timings = {"extract": time.perf_counter() - started}
     as_of, version = data.as_of, data.as_of.strftime("%Y%m%dT%H%M%S%fZ")
@@ -153,8 +162,9 @@ def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | No
     final = folder / VERSIONS / version
     try:
         building.mkdir()
-        files = _build_files(building, data, options, version, timings)
+        files = _build_files(building, data, options, version, timings, on_step)
         del data  # the extracted rows (with SHA-256s) are no longer needed
+        on_step("publishing")
         step = time.perf_counter()
         try:
             building.rename(final)

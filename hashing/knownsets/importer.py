@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from hashing.knownsets.set_schema import (
 from hashing.signals import get_signal_type
 
 _FORMAT = "hotline-known-set/1"
+RowsDone = Callable[[int, int], None]  # rows just done, rows in all: for a caller's progress display
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,14 @@ class NormalisedSet:
 
 
 def read_known_set(
-    source: Path, name: str, *, fmt: str | None = None, min_pdq_quality: int = 0
+    source: Path, name: str, *, fmt: str | None = None, min_pdq_quality: int = 0,
+    on_rows: RowsDone | None = None,
 ) -> NormalisedSet:
     """Read ``source`` in one of ``FORMATS`` (``fmt``, or detected from its bytes) and
     validate and normalise it. When the rows carry their PDQ's ``quality`` (0-100), a PDQ
     below ``min_pdq_quality`` is not imported as a matchable hash (a row left without any
     hash is dropped): flat hashes match by accident. Raises ``KnownSetError`` naming the
-    first bad line or record."""
+    first bad line or record. ``on_rows`` hears of the rows digested (the longest step)."""
     name = validate_set_name(name)
     read = read_source(Path(source), fmt)
     table, flat, locate = _without_flat_pdq(read.table, min_pdq_quality, str(source), read.locate)
@@ -82,7 +85,7 @@ def read_known_set(
         raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
                             "nothing matchable to import")
     table = normalise(table, str(source), locate)
-    return NormalisedSet(name, table, content_sha256(table), read.format, flat)
+    return NormalisedSet(name, table, content_sha256(table, on_rows), read.format, flat)
 
 
 def _without_flat_pdq(
@@ -215,13 +218,15 @@ def normalise(
     return out.sort_by([(c, "ascending") for c in names]).combine_chunks()
 
 
-def content_sha256(table: pa.Table) -> str:
+def content_sha256(table: pa.Table, on_rows: RowsDone | None = None) -> str:
     """SHA-256 of a normalised table: one JSON array per row, in table order."""
     names = list(columns())
     digest = hashlib.sha256(f"{_FORMAT}\n{json.dumps(names)}\n".encode())
     for batch in table.select(names).to_batches(max_chunksize=65536):
         for row in zip(*(batch.column(c).to_pylist() for c in names), strict=True):
             digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+        if on_rows is not None:
+            on_rows(batch.num_rows, table.num_rows)
     return digest.hexdigest()
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, cast
 import typer
 
 from hotline.cli.output import emit_json, table
+from hotline.cli.progress import progress_shown
 from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation, use_running_service
 
 commands = typer.Typer()
@@ -31,7 +32,8 @@ def export(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from flows.export_bundles import export_bundles
 
     open_installation()
-    summary = export_bundles()
+    with progress_shown(as_json):
+        summary = export_bundles()
     if as_json:
         emit_json(summary)
     elif summary["bundle_id"] is None:
@@ -63,7 +65,8 @@ def export_partners_command(
     from flows.export_partners import export_partners
 
     open_installation()
-    summary = export_partners(hash_sets=hash_sets)
+    with progress_shown(as_json):
+        summary = export_partners(hash_sets=hash_sets)
     if as_json:
         emit_json(summary)
     else:

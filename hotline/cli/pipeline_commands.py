@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.output import emit_json, fail, table
+from hotline.cli.progress import progress_shown
 from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation, use_running_service
 
 commands = typer.Typer()
@@ -31,7 +32,8 @@ def run(
     inst = open_installation()  # fail early, before Prefect starts, if there is no installation
     started = utcnow()
     try:
-        summary = process_report(limit=limit)
+        with progress_shown(as_json):
+            summary = process_report(limit=limit)
     except Exception as exc:
         lost = prefect_api_failure(exc)
         if lost is None:
@@ -95,7 +97,8 @@ def recheck(
     from flows.recheck import recheck_takedowns
 
     open_installation()  # fail early, before Prefect starts, if there is no installation
-    summary = recheck_takedowns(limit=limit)
+    with progress_shown(as_json):
+        summary = recheck_takedowns(limit=limit)
     if as_json:
         emit_json(summary)
     else:
