@@ -142,3 +142,28 @@ def test_a_temporary_server_that_does_not_start_is_one_line(data_dir: Path) -> N
     line = _no_traceback(done)
     assert line.startswith("error: the temporary Prefect server did not start within 1 s"), line
     assert "hotline up --detach" in line
+
+
+def test_the_prefect_database_follows_the_catalogs_engine(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from cluster_support import postgres_database
+
+    from hotline.services.box import ensure_prefect_database, prefect_database_url
+    from hotline.settings import Settings
+
+    local = Settings(data_dir=tmp_path / "data")
+    assert prefect_database_url(local) == f"sqlite+aiosqlite:///{(tmp_path / 'data' / 'prefect' / 'prefect.db').resolve()}"
+    with postgres_database() as catalog_url:
+        on_postgres = Settings(data_dir=tmp_path / "data", catalog_url=catalog_url)
+        url = sa.make_url(prefect_database_url(on_postgres))
+        assert url.drivername == "postgresql+asyncpg" and url.database == f"{sa.make_url(catalog_url).database}_prefect"
+        admin = sa.create_engine(sa.make_url(catalog_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            for _ in range(2):  # created once, then found
+                ensure_prefect_database(on_postgres)
+                with admin.connect() as conn:
+                    assert conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database})
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            admin.dispose()
