@@ -167,3 +167,30 @@ def test_the_prefect_database_follows_the_catalogs_engine(tmp_path: Path) -> Non
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
             admin.dispose()
+
+
+def test_up_in_the_foreground_stops_everything_on_ctrl_c(data_dir: Path) -> None:
+    proc = subprocess.Popen([*HOTLINE, "up", "--prefect-port", str(unused_port()), "--review-port", str(unused_port())],
+                            env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:  # one stream, each line prefixed by its component
+            lines.append(line)
+            if line.startswith("hotline | up: every component is running"):
+                break
+        else:
+            pytest.fail("".join(lines[-50:]))
+        pids = [c["pid"] for c in _status(data_dir)["components"] if c["pid"] is not None]
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, rest
+    assert rest.rstrip().endswith("hotline | down") and "Traceback" not in "".join(lines) + rest
+    assert {line.split("|")[0].strip() for line in lines if "|" in line} >= {"hotline", "server", "deploy"}
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (data_dir / "service" / "hotline.pid").exists()
