@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hotline.cli.output import emit_json, table
+from hotline.cli.output import emit_json, fail, table
 from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation
 
 commands = typer.Typer()
@@ -38,7 +38,10 @@ def up(
     argv = [sys.executable, "-m", "hotline.cli", "up"]
     argv += ["--prefect-port", str(prefect_port)] if prefect_port else []
     argv += ["--review-port", str(review_port)] if review_port else []
-    state = box.detach(settings, argv)
+    try:
+        state = box.detach(settings, argv)
+    except KeyboardInterrupt:
+        fail("stopped waiting: hotline up goes on starting in the background (`hotline status`, `hotline down`)")
     if as_json:
         emit_json(box.status(settings))
     else:
