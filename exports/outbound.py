@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -192,11 +192,13 @@ def export_pending(
     actor: str,
     max_items: int = 10_000,
     feedback: Sequence[dict[str, Any]] = (),
+    on_bytes: Callable[[int], None] | None = None,
 ) -> list[Delivery]:
     """Deliver every item ``route`` has not had, ``max_items`` a bundle; returns the
     deliveries made, including those an earlier, interrupted run had left in the outbox.
     ``feedback`` (contested matches for the recipient) goes into the first bundle built,
-    which is built for it even when no item is due; its delivery says ``feedback``."""
+    which is built for it even when no item is due; its delivery says ``feedback``. ``on_bytes``
+    hears of each piece of a bundle written (a caller's progress display)."""
     box = outbox / route.name.replace(":", "_")
     box.mkdir(parents=True, exist_ok=True)
     carry = list(feedback)
@@ -209,7 +211,7 @@ def export_pending(
             if route.only is not None:  # the escalation route: each item as its partner was last notified
                 notices = catalog.escalations(route.only)
             bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
-                                         feedback=carry, notices=notices)
+                                         feedback=carry, notices=notices, on_bytes=on_bytes)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
             deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
             carry = []
@@ -219,7 +221,7 @@ def export_pending(
             pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
                                recipients=[], items=[], corrections=[(c.sha256, c.verdict_id, c.previous.value,
                                                                       c.verdict.value) for c in corrections])
-            streamed = _seal(box, route, pending, manifest, lambda: iter(()), [], sender=sender)
+            streamed = _seal(box, route, pending, manifest, lambda: iter(()), [], sender=sender, on_bytes=on_bytes)
             deliveries += _flush(catalog, box, route.destination, actor, fresh={pending.bundle_id: streamed})
     return deliveries
 
@@ -244,6 +246,7 @@ def _build(
     sender_country: str,
     feedback: Sequence[dict[str, Any]] = (),
     notices: dict[str, tuple[int, bool]] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[str, str | None]:
     """Build the bundle of ``items``; returns its ID and, if it was streamed to the
     destination, its location there (otherwise it waits in the outbox as a file)."""
@@ -260,7 +263,7 @@ def _build(
     def media() -> Iterator[tuple[str, bytes]]:
         return ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
 
-    return pending.bundle_id, _seal(box, route, pending, manifest, media, files, sender=sender)
+    return pending.bundle_id, _seal(box, route, pending, manifest, media, files, sender=sender, on_bytes=on_bytes)
 
 
 def _seal(
@@ -272,6 +275,7 @@ def _seal(
     files: Sequence[tuple[str, bytes]],
     *,
     sender: Ed25519PrivateKey,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> str | None:
     """Write the bundle ``pending`` announces, its sidecar first; returns its location at
     the destination if it was streamed there (otherwise it waits in the outbox as a file)."""
@@ -279,7 +283,8 @@ def _seal(
     _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
 
     def write(out: Any) -> _Pending:
-        info = write_bundle(out, manifest, media(), sender=sender, recipients=route.recipients, files=files,
+        counted = out if on_bytes is None else cast(BinaryIO, _Counted(out, on_bytes))
+        info = write_bundle(counted, manifest, media(), sender=sender, recipients=route.recipients, files=files,
                             bundle_id=pending.bundle_id, check_digests=False)  # the evidence store checked them
         done = replace(pending, sha256=info.sha256, size=info.size, recipients=list(info.recipient_fingerprints))
         _write_sidecar(sidecar, done)
@@ -300,6 +305,18 @@ def _seal(
         write(out)
     part.replace(box / f"{pending.bundle_id}.hlb")
     return None
+
+
+class _Counted:
+    """Pass-through to ``out`` that tells ``on_bytes`` of each piece written."""
+
+    def __init__(self, out: Any, on_bytes: Callable[[int], None]) -> None:
+        self._out, self._on_bytes = out, on_bytes
+
+    def write(self, data: bytes) -> int:
+        written = self._out.write(data)
+        self._on_bytes(len(data))
+        return int(written) if written is not None else len(data)
 
 
 def _open_stream(destination: Destination, name: str) -> BundleStream | None:

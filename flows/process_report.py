@@ -24,11 +24,15 @@ from classification import FloodConfig, triage
 from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, publish_summary, task_runner
 from flows.runs import claims_held, settle_dead_runs, this_run_id
 from hashing import match_stored_media
+from hotline import progress
+from hotline.progress import Progress
 from hotline.services.hashing_stage import hash_batch
 from hotline.services.network_lists import check_items, check_reports
 from spiders import crawl
 
 FLOW = "process-report"
+# what a command that runs this flow in its own process shows (``hotline.progress``)
+CRAWLED, HASHED, MATCHED, QUEUED = "reports crawled", "items hashed", "items matched", "items queued or classified"
 
 
 @task(**CATALOG_RETRIES)
@@ -56,10 +60,12 @@ def crawl_report(report_id: int) -> int:
     if not waiting:
         already = inst.catalog.open_crawl(report_id)
         if already is not None:
+            progress.report(Progress(CRAWLED, advance=1, unit="reports"))
             return already
     report = inst.catalog.get_report(report_id)
     result = crawl(inst.crawl_request(report, retry=waiting), inst.evidence_spec)
     inst.catalog.record_crawl(report_id, result, give_up_after=inst.settings.quarantine_after)
+    progress.report(Progress(CRAWLED, advance=1, unit="reports"))
     return len(result.media)
 
 
@@ -74,7 +80,9 @@ def plan_hashing(report_ids: list[int]) -> list[list[str]]:
 def hash_media(sha256s: list[str], report_ids: list[int]) -> dict[str, Any]:
     """Hash one batch (images and videos, by their bytes) and record hashes and failures
     (``hotline.services.hashing_stage``); returns the SHA-256s hashed and the failures counted."""
-    return vars(hash_batch(installation(), sha256s, report_ids))
+    done = vars(hash_batch(installation(), sha256s, report_ids))
+    progress.report(Progress(HASHED, advance=len(sha256s)))
+    return done
 
 
 @task
@@ -90,9 +98,10 @@ def match_media(sha256s: list[str]) -> list[MatchRecord]:
     inst = installation()
     inst.sync_known_sets()  # cluster profile: set files imported on another machine
     s = inst.settings
-    return match_stored_media(
-        inst.catalog, sha256s, min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold
-    )
+    progress.report(Progress(MATCHED, total=len(sha256s)))
+    found = match_stored_media(inst.catalog, sha256s, min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold)
+    progress.report(Progress(MATCHED, advance=len(sha256s)))
+    return found
 
 
 @task(**CATALOG_RETRIES)
@@ -107,6 +116,7 @@ def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
     s = inst.settings
     flood = FloodConfig(s.known_flood_threshold, timedelta(hours=s.known_flood_window_h))
     result = triage(inst.catalog, sha256s, found, flood=flood)
+    progress.report(Progress(QUEUED, advance=len(sha256s), total=len(sha256s)))
     return {"auto_classified": result.auto_classified, "queued": result.queued,
             "quarantined_rows": result.quarantined}
 
@@ -159,8 +169,11 @@ def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dic
     with claims_held(run_id, FLOW) as held:
         held_reports = claim_reports(run_id, report_ids, limit)
         claimed = defer_to_partners(held_reports)
+        progress.report(Progress(CRAWLED, total=len(claimed), unit="reports"))
         media = sum(crawl_report.map(claimed).result()) if claimed else 0
-        outcomes = hash_media.map(plan_hashing(claimed), unmapped(claimed)).result()
+        planned = plan_hashing(claimed)
+        progress.report(Progress(HASHED, total=sum(map(len, planned))))
+        outcomes = hash_media.map(planned, unmapped(claimed)).result()
         ready = hashed_media(claimed)
         found = match_media(ready)
         partner_decided = note_partner_decisions(ready)

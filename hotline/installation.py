@@ -26,6 +26,7 @@ from evidence.spec import S3Budget
 from hashing import KnownSetFile
 from hashing.knownsets.remote import RemoteSets
 from hotline.installation_keys import InstallationKeys
+from hotline.progress import Progress, ProgressSink, ignore
 from hotline.settings import Settings
 from spiders import CrawlRequest
 
@@ -132,6 +133,7 @@ class Installation:
         fmt: str | None = None, category_verdicts: Mapping[str, Verdict | None] | None = None,
         category_profile: str | None = None, unknown_category: Verdict | None | str = "refuse",
         pdq_threshold: int | None = None, benign: bool = False, actor: str = SYSTEM,
+        progress: ProgressSink = ignore,
     ) -> tuple[KnownSetFile, bool]:
         """Import a known-hash set (Parquet, CSV, VICS JSON or ICSE export; ``fmt`` or
         detected) into the known folder, register it and bring its PDQ index up to date.
@@ -143,7 +145,8 @@ class Installation:
         (``KnownSetError``), before anything is written. Returns the imported file (its
         ``categories``: the table of category, verdict and rows) and whether anything changed
         (re-importing the same content changes nothing). A benign set's verdict is always
-        not-illegal. The previous version's file is removed once the catalog names the new one."""
+        not-illegal. The previous version's file is removed once the catalog names the new one.
+        ``progress`` hears of the rows done (stage ``known-set import``) and of each step."""
         from hashing import KnownSet, open_set_index
         from hashing.knownsets.categories import load_category_profile, plan_categories
         from hashing.knownsets.formats import get_format
@@ -152,8 +155,14 @@ class Installation:
         if benign:
             verdict = Verdict.NOT_ILLEGAL
         previous = {e.name: e for e in self.catalog.known_sets()}.get(name.lower())
+        stage = "known-set import"
+        progress(Progress(stage, unit="rows", note=f"reading {Path(file).name}"))
+
+        def rows_done(step: str, rows: int, total: int | None) -> None:
+            progress(Progress(f"{stage}: {step}", advance=rows, total=total, unit="rows"))
+
         normalised = read_known_set(file, name, fmt=fmt, min_pdq_quality=self.settings.pdq_min_quality,
-                                    work_dir=self.settings.known_dir)
+                                    work_dir=self.settings.known_dir, on_rows=rows_done)
         try:
             profile_name = category_profile or get_format(normalised.source_format).category_profile
             profile = (None if profile_name is None
@@ -162,6 +171,7 @@ class Installation:
                 normalised.category_counts(), verdict=None if benign else verdict, profile=profile,
                 explicit=category_verdicts, unknown=unknown_category, benign=benign, source=str(file),
             )
+            progress(Progress(stage, unit="rows", note="writing and indexing"))
             imported = replace(write_known_set(normalised, self.settings.known_dir), categories=plan)
         finally:
             normalised.discard()  # nothing left when the import stopped; a no-op once in place

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     review_reveal_budget: int = Field(40, ge=0, description="Default reveals a day per analyst, shown against their count.")
     review_host: str = Field("127.0.0.1", description="Address `hotline serve` listens on.")
     review_port: int = Field(8080, ge=0, le=65535)
+    prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the Prefect server `hotline up` runs.")
+    prefect_database_url: str | None = Field(
+        None, description="Database of the Prefect server `hotline up` runs (SQLAlchemy async URL); default: SQLite "
+                          "in <data_dir>/prefect, or a database <name>_prefect beside a PostgreSQL catalog."
+    )
     review_secure_cookies: bool = Field(
         False, description="Always mark cookies Secure (they are anyway when a request arrives over HTTPS)."
     )
@@ -279,6 +284,11 @@ class Settings(BaseSettings):
     @property
     def catalog(self) -> str:
         return self.catalog_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def service_dir(self) -> Path:
+        """Where `hotline up` keeps its pid, state and log files."""
+        return self.data_dir / "service"
 
     @property
     def evidence_dir(self) -> Path:

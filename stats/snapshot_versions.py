@@ -114,18 +114,23 @@ def _prune(folder: Path, keep: int) -> list[str]:
     return removed
 
 
+SNAPSHOT_STEPS = 4  # reading the catalog, building the database, writing Parquet, publishing
+
+
 def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version: str,
-                 timings: dict[str, float]) -> dict[str, dict[str, object]]:
+                 timings: dict[str, float], on_step: Callable[[str], None]) -> dict[str, dict[str, object]]:
     """Write the database, the Parquet files and the manifest into ``folder``, synced to disk."""
     # Written in the storage format of DuckDB's long-term release, so that the `duckdb`
     # command line a statistician installs (which may be older than this library) opens it.
     con = duckdb.connect(str(folder / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
+        on_step("building the database")
         step = time.perf_counter()
         build(con, data, options, version=version)
         _check_media_free(con)
         con.execute("CHECKPOINT")
         timings["build"] = time.perf_counter() - step
+        on_step("writing Parquet")
         step = time.perf_counter()
         files = _write_parquet(con, folder / "parquet")
         timings["parquet"] = time.perf_counter() - step
@@ -165,14 +170,17 @@ def publish_version(folder: Path, version: str, fill: Callable[[Path], T], *, ke
 
 
 def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | None = None, *,
-                   keep: int = 3, actor: str = "stats") -> SnapshotInfo:
+                   keep: int = 3, actor: str = "stats", on_step: Callable[[str], None] | None = None) -> SnapshotInfo:
     """Write a snapshot of the catalog into ``folder``, make it current, keep the newest
     ``keep`` versions, and audit it (``stats.snapshot``). If anything fails, the current
-    snapshot stays as it was and no partial files are left."""
+    snapshot stays as it was and no partial files are left. ``on_step`` hears of each of the
+    ``SNAPSHOT_STEPS`` as it begins (a caller's progress display)."""
+    on_step = on_step or (lambda _step: None)
     options = options or SnapshotOptions()
     if keep < 1:
         raise ValueError(f"keep at least one snapshot, not {keep!r}")
     started = time.perf_counter()
+    on_step("reading the catalog")
     data = extract(catalog)
     timings = {"extract": time.perf_counter() - started}
     as_of, version = data.as_of, data.as_of.strftime("%Y%m%dT%H%M%S%fZ")
@@ -180,8 +188,9 @@ def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | No
 
     def fill(building: Path) -> dict[str, dict[str, object]]:
         nonlocal data, step
-        files = _build_files(building, data, options, version, timings)
+        files = _build_files(building, data, options, version, timings, on_step)
         del data  # the extracted rows (with SHA-256s) are no longer needed
+        on_step("publishing")
         step = time.perf_counter()
         return files
 

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from hashing.knownsets.set_schema import (
 from hashing.signals import get_signal_type
 
 _FORMAT = "hotline-known-set/1"
+RowsDone = Callable[[str, int, "int | None"], None]  # step, rows just done, rows in all if known
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,16 @@ _SORT_MEMORY = "400MB"  # DuckDB's limit while it sorts; beyond it, it spills to
 
 def read_known_set(
     source: Path, name: str, *, fmt: str | None = None, min_pdq_quality: int = 0,
-    work_dir: Path | None = None,
+    work_dir: Path | None = None, on_rows: RowsDone | None = None,
 ) -> NormalisedSet:
     """Read ``source`` in one of ``FORMATS`` (``fmt``, or detected from its bytes) and
     validate and normalise it into a file in ``work_dir`` (default: the system's temporary
     folder; pass the known folder so that ``write_known_set`` only renames it). When the
     rows carry their PDQ's ``quality`` (0-100), a PDQ below ``min_pdq_quality`` is not
     imported as a matchable hash (a row left without any hash is dropped): flat hashes
-    match by accident. Raises ``KnownSetError`` naming the first bad line or record."""
+    match by accident. Raises ``KnownSetError`` naming the first bad line or record.
+    ``on_rows(step, rows, total)`` hears of the rows read, then of the rows sorted and
+    digested (``total`` once known): for a caller's progress display."""
     name = validate_set_name(name)
     folder = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
     made = not folder.exists()
@@ -103,11 +107,11 @@ def read_known_set(
     except OSError as exc:
         raise KnownSetError(f"cannot write to {str(folder)!r}: {exc}") from exc
     try:
-        rows, flat, source_format = _spill_batches(Path(source), fmt, min_pdq_quality, spill)
+        rows, flat, source_format = _spill_batches(Path(source), fmt, min_pdq_quality, spill, on_rows)
         if flat and not rows:
             raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
                                 "nothing matchable to import")
-        return _sorted_set(spill, folder, name, source_format, flat)
+        return _sorted_set(spill, folder, name, source_format, flat, on_rows)
     except BaseException:
         spill.unlink(missing_ok=True)
         if made:  # a refused list leaves nothing behind, not even the folder
@@ -117,7 +121,8 @@ def read_known_set(
         spill.unlink(missing_ok=True)
 
 
-def _spill_batches(source: Path, fmt: str | None, min_pdq_quality: int, spill: Path) -> tuple[int, int, str]:
+def _spill_batches(source: Path, fmt: str | None, min_pdq_quality: int, spill: Path,
+                   on_rows: RowsDone | None) -> tuple[int, int, str]:
     """Validate each batch of ``source`` and append it, normalised but unsorted, to
     ``spill``; returns the rows written, the PDQs left out as flat and the source's format."""
     rows = flat = 0
@@ -129,10 +134,13 @@ def _spill_batches(source: Path, fmt: str | None, min_pdq_quality: int, spill: P
             table = normalise_rows(table, str(source), locate)
             writer.write_table(table)
             rows, flat = rows + table.num_rows, flat + left_out
+            if on_rows is not None:
+                on_rows("reading", read.table.num_rows, None)
     return rows, flat, source_format
 
 
-def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: int) -> NormalisedSet:
+def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: int,
+                on_rows: RowsDone | None) -> NormalisedSet:
     """Sort and deduplicate ``spill`` (DuckDB, bounded memory) into a normalised set file in
     ``folder``, digesting and counting its rows on the way."""
     import duckdb  # only an import needs it; matching processes never load it here
@@ -162,6 +170,8 @@ def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: 
                     categories.update(table.column("category").to_pylist())
                     rows += table.num_rows
                     writer.write_table(table, row_group_size=_BATCH_ROWS * 8)
+                    if on_rows is not None:
+                        on_rows("sorting", table.num_rows, None)
                 content = digest.hexdigest()
                 writer.add_key_value_metadata({METADATA_KEY: json.dumps({
                     "format": _FORMAT, "name": name, "rows": rows, "content_sha256": content,

@@ -7,8 +7,8 @@ One module per group of commands, each with a Typer of its own merged into ``app
 ``installation_commands`` (init, doctor, backup, restore, purge, repair, audit, demo),
 ``pipeline_commands`` (run, recheck, hash, match), ``report_commands``, ``known_commands``,
 ``review_commands`` (classify, serve, queue, rules, profile), ``user_commands`` (login,
-logout, whoami, passwd, user), ``exchange_commands`` (export, bundle, keys, partner) and
-``stats_commands``.
+logout, whoami, passwd, user), ``exchange_commands`` (export, bundle, keys, partner),
+``stats_commands`` and ``service_commands`` (up, down, status).
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from hotline.cli import (  # noqa: E402
     pipeline_commands,
     report_commands,
     review_commands,
+    service_commands,
     stats_commands,
     user_commands,
 )
 
 app = typer.Typer(help="hotline: crawl reported URLs, hash, match, review and export.", no_args_is_help=True)
 for group in (installation_commands, pipeline_commands, report_commands, known_commands, review_commands,
-              user_commands, exchange_commands, stats_commands):
+              user_commands, exchange_commands, stats_commands, service_commands):
     app.add_typer(group.commands)
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal, cast
 import typer
 
 from hotline.cli.output import emit_json, table
-from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation
+from hotline.cli.progress import progress_shown
+from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation, use_running_service
 
 commands = typer.Typer()
 bundle_app = typer.Typer(help="Open and verify bundles.", no_args_is_help=True)
@@ -27,10 +28,12 @@ def export(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Export baseline and nationally illegal items not yet exported, as a bundle to the drop."""
     if ctx.invoked_subcommand is not None:
         return
+    use_running_service()
     from flows.export_bundles import export_bundles
 
     open_installation()
-    summary = export_bundles()
+    with progress_shown(as_json):
+        summary = export_bundles()
     if as_json:
         emit_json(summary)
     elif summary["bundle_id"] is None:
@@ -60,10 +63,12 @@ def export_partners_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Send partners what they have not had (the export-partners flow)."""
+    use_running_service()
     from flows.export_partners import export_partners
 
     open_installation()
-    summary = export_partners(hash_sets=hash_sets, lists=lists)
+    with progress_shown(as_json):
+        summary = export_partners(hash_sets=hash_sets, lists=lists)
     if as_json:
         emit_json(summary)
     elif lists:
@@ -184,6 +189,7 @@ def bundle_import(file: Path, as_json: JsonOpt = False) -> None:
 @handles_errors
 def bundle_poll(as_json: JsonOpt = False) -> None:
     """Import every new bundle in the inbound directory or S3 prefix (the import-bundles flow)."""
+    use_running_service()
     from flows.import_bundles import import_bundles
 
     open_installation()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.output import emit_json, fail, table
-from hotline.cli.shared import JsonOpt, actor_of, handles_errors, load_settings, open_installation
+from hotline.cli.shared import JsonOpt, actor_of, handles_errors, load_settings, open_installation, use_running_service
 
 commands = typer.Typer()
 
@@ -43,6 +43,7 @@ def doctor(as_json: JsonOpt = False) -> None:
     from hotline.services.doctor import LEVELS, Check, run_doctor, worst
 
     try:
+        use_running_service()  # the Prefect server to check is that of a running `hotline up`
         checks = run_doctor(load_settings())
     except Exception as exc:  # noqa: BLE001 - bad settings: still one document for monitoring
         checks = [Check("settings", False, " ".join(str(exc).split()) or type(exc).__name__)]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from hotline.cli.output import emit_json, table
+from hotline.cli.progress import progress_shown
 from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation
 
 commands = typer.Typer()
@@ -63,12 +64,13 @@ def known_import(
             raise ValueError(f"--category takes CATEGORY=VERDICT, got {pair!r}")
         categories[key.strip()] = parse_outcome(value)
     inst = open_installation()
-    imported, changed = inst.import_known_set(
-        file, set_name, None if verdict is None else parse_verdict(verdict), source=source, fmt=fmt,
-        category_verdicts=categories, category_profile=category_profile,
-        unknown_category="refuse" if unknown_category is None else parse_outcome(unknown_category),
-        pdq_threshold=pdq_threshold, benign=benign, actor=actor_of(inst),
-    )
+    with progress_shown(as_json) as progress:
+        imported, changed = inst.import_known_set(
+            file, set_name, None if verdict is None else parse_verdict(verdict), source=source, fmt=fmt,
+            category_verdicts=categories, category_profile=category_profile,
+            unknown_category="refuse" if unknown_category is None else parse_outcome(unknown_category),
+            pdq_threshold=pdq_threshold, benign=benign, actor=actor_of(inst), progress=progress,
+        )
     plan = imported.categories
     assert plan is not None
     result = {"set": imported.name, "rows": imported.rows, "verdict": None if plan.verdict is None else plan.verdict.value,

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.output import emit_json, fail, table
-from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation
+from hotline.cli.progress import progress_shown
+from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation, use_running_service
 
 commands = typer.Typer()
 
@@ -23,6 +24,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Process pending reports through the process-report flow (crawl, hash, match, queue)."""
+    use_running_service()
     from catalog.db import utcnow
     from flows.process_report import process_report
     from flows.runs import prefect_api_failure
@@ -30,7 +32,8 @@ def run(
     inst = open_installation()  # fail early, before Prefect starts, if there is no installation
     started = utcnow()
     try:
-        summary = process_report(limit=limit)
+        with progress_shown(as_json):
+            summary = process_report(limit=limit)
     except Exception as exc:
         lost = prefect_api_failure(exc)
         if lost is None:
@@ -90,12 +93,14 @@ def recheck(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch again the URLs of confirmed items: still up, changed, missing or removed (takedown tracking)."""
+    use_running_service()
     from catalog.db import utcnow
     from flows.recheck import recheck_takedowns
 
     catalog = open_installation().catalog  # fail early, before Prefect starts, if there is no installation
     started = utcnow()
-    summary = recheck_takedowns(limit=limit)
+    with progress_shown(as_json):
+        summary = recheck_takedowns(limit=limit)
     if as_json:  # with the whole history of every URL this run checked
         emit_json({**summary, "urls": [t.as_dict() for t in catalog.takedown_history(since=started)]})
     else:

@@ -63,12 +63,18 @@ def stats(
 @handles_errors
 def stats_snapshot(as_json: JsonOpt = False) -> None:
     """Write a media-free snapshot (DuckDB file and Parquet) for statisticians; make it current."""
+    from hotline.cli.progress import progress_shown
+    from hotline.progress import Steps
     from stats import SnapshotOptions, write_snapshot
+    from stats.snapshot_versions import SNAPSHOT_STEPS
 
     inst = open_installation()
     s = inst.settings
-    info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country, urls=s.stats_urls),
-                          keep=s.stats_keep, actor=actor_of(inst))
+    with progress_shown(as_json) as progress:
+        steps = Steps("snapshot", SNAPSHOT_STEPS, progress)
+        info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country, urls=s.stats_urls),
+                              keep=s.stats_keep, actor=actor_of(inst), on_step=steps)
+        steps.finish()
     if as_json:
         emit_json(info)
     else:

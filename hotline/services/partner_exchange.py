@@ -47,6 +47,7 @@ from exports.key_files import (
     raw_public_bytes,
 )
 from exports.outbound import HASHSET_KIND, MANIFEST_KIND, Route
+from hotline.progress import counter
 from hotline.services.network_lists import take_handled_list
 
 if TYPE_CHECKING:  # an export process needs none of what opening a whole installation imports
@@ -148,6 +149,7 @@ def export_route(
     return export_pending(
         inst.catalog, inst.evidence.get, route=route, outbox=inst.settings.outbox_dir,
         sender=inst.keys.signing_private(), sender_country=inst.settings.country, actor=actor, feedback=feedback,
+        on_bytes=counter(f"bundle to {route.name}", "bytes"),  # shown by a command that runs the flow
     )
 
 

@@ -1,0 +1,196 @@
+"""``hotline up`` as an operator runs it: in the background on a fresh data directory, a
+flow command that finds its Prefect server by itself, a component that dies restarted,
+``status`` and ``down``; a stale pid file, a port in use, and a temporary server that does
+not start each end in one line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hotline.demo.local_site import unused_port
+
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PREFECT_"))}
+    env.update(HOTLINE_DATA_DIR=str(data_dir), PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
+               PREFECT_HOME=str(data_dir.parent / "prefect-client"), **extra)
+    return env
+
+
+def hotline(data_dir: Path, *args: str, timeout: float = 900, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HOTLINE, *args], env=_env(data_dir, **extra), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def _status(data_dir: Path) -> dict[str, Any]:
+    return json.loads(hotline(data_dir, "status", "--json").stdout)
+
+
+def _no_traceback(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    made = tmp_path / "data"
+    assert hotline(made, "init").returncode == 0
+    return made
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_up_runs_the_box_and_flow_commands_use_its_server(data_dir: Path) -> None:
+    pid_file = data_dir / "service" / "hotline.pid"
+    pid_file.parent.mkdir()
+    pid_file.write_text(f"{_dead_pid()}\n")  # left by a service that was killed
+    stale = hotline(data_dir, "status")
+    assert stale.returncode == 1 and "stale pid file" in stale.stdout
+
+    prefect_port, review_port = unused_port(), unused_port()
+    started = hotline(data_dir, "up", "--detach", "--prefect-port", str(prefect_port),
+                      "--review-port", str(review_port))
+    try:
+        assert started.returncode == 0, started.stderr + (data_dir / "service" / "hotline.log").read_text()[-4000:]
+        api = f"http://127.0.0.1:{prefect_port}/api"
+        status = _status(data_dir)
+        assert status["running"] and status["ready"] and status["api_answers"] and status["api_url"] == api
+        states = {c["name"]: c["state"] for c in status["components"]}
+        assert states == {"server": "running", "deploy": "done", "worker": "running", "review": "running"}
+        assert httpx.get(f"http://127.0.0.1:{review_port}/login", timeout=30).status_code == 200
+        deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
+        assert {"process-reports", "export-interpol"} <= {d["name"] for d in deployments}
+
+        # a flow command, with no PREFECT_API_URL: its run is recorded by the service's server
+        ran = hotline(data_dir, "run", "--json")
+        assert ran.returncode == 0, ran.stderr
+        assert json.loads(ran.stdout)["reports"] == []
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).json()
+        by_hand = [r for r in runs if r["deployment_id"] is None]
+        assert [r["state"]["type"] for r in by_hand] == ["COMPLETED"], runs
+
+        # a component that dies is started again, and the log says so
+        worker = next(c for c in status["components"] if c["name"] == "worker")
+        os.killpg(worker["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 300
+        while True:
+            now = {c["name"]: c for c in _status(data_dir)["components"]}
+            if now["worker"]["restarts"] == 1 and now["worker"]["state"] == "running":
+                break
+            assert time.monotonic() < deadline, now
+            time.sleep(1)
+        log = (data_dir / "service" / "hotline.log").read_text()
+        assert "worker  | exited with status -9; starting again in 1 s" in log
+        assert "server  | " in log and "review  | " in log
+    finally:
+        stopped = hotline(data_dir, "down")
+    assert stopped.returncode == 0 and "hotline is down" in stopped.stdout, stopped.stderr
+    assert not pid_file.exists() and _status(data_dir)["running"] is False
+    for component in status["components"]:
+        if component["pid"] is not None and component["name"] != "worker":
+            with pytest.raises(ProcessLookupError):
+                os.kill(component["pid"], 0)
+    log = (data_dir / "service" / "hotline.log").read_text()
+    assert log.rstrip().endswith("hotline | down")
+
+
+def test_a_port_in_use_is_one_line(data_dir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = hotline(data_dir, "up", "--prefect-port", str(port), "--review-port", str(unused_port()))
+    assert done.returncode == 1
+    assert _no_traceback(done).startswith(f"error: port {port} on 127.0.0.1 (the Prefect server) is in use")
+    assert not (data_dir / "service" / "hotline.pid").exists()
+
+
+def test_down_and_status_with_a_stale_pid_file(data_dir: Path) -> None:
+    pid_file = data_dir / "service" / "hotline.pid"
+    pid_file.parent.mkdir()
+    for pid in (_dead_pid(), 1):  # a dead process; a live one that is no hotline (the pid was reused)
+        pid_file.write_text(f"{pid}\n")
+        status = hotline(data_dir, "status", "--json")
+        assert status.returncode == 1 and json.loads(status.stdout)["stale_pid_file"] is True
+        down = hotline(data_dir, "down")
+        assert down.returncode == 0 and down.stdout.strip() == "hotline was not up", down.stderr
+        assert not pid_file.exists()
+
+
+def test_a_temporary_server_that_does_not_start_is_one_line(data_dir: Path) -> None:
+    done = hotline(data_dir, "export", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
+    assert done.returncode == 1
+    line = _no_traceback(done)
+    assert line.startswith("error: the temporary Prefect server did not start within 1 s"), line
+    assert "hotline up --detach" in line
+
+
+def test_the_prefect_database_follows_the_catalogs_engine(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from cluster_support import postgres_database
+
+    from hotline.services.box import ensure_prefect_database, prefect_database_url
+    from hotline.settings import Settings
+
+    local = Settings(data_dir=tmp_path / "data")
+    assert prefect_database_url(local) == f"sqlite+aiosqlite:///{(tmp_path / 'data' / 'prefect' / 'prefect.db').resolve()}"
+    with postgres_database() as catalog_url:
+        on_postgres = Settings(data_dir=tmp_path / "data", catalog_url=catalog_url)
+        url = sa.make_url(prefect_database_url(on_postgres))
+        assert url.drivername == "postgresql+asyncpg" and url.database == f"{sa.make_url(catalog_url).database}_prefect"
+        admin = sa.create_engine(sa.make_url(catalog_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            for _ in range(2):  # created once, then found
+                ensure_prefect_database(on_postgres)
+                with admin.connect() as conn:
+                    assert conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database})
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def test_up_in_the_foreground_stops_everything_on_ctrl_c(data_dir: Path) -> None:
+    proc = subprocess.Popen([*HOTLINE, "up", "--prefect-port", str(unused_port()), "--review-port", str(unused_port())],
+                            env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:  # one stream, each line prefixed by its component
+            lines.append(line)
+            if line.startswith("hotline | up: every component is running"):
+                break
+        else:
+            pytest.fail("".join(lines[-50:]))
+        pids = [c["pid"] for c in _status(data_dir)["components"] if c["pid"] is not None]
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, rest
+    assert rest.rstrip().endswith("hotline | down") and "Traceback" not in "".join(lines) + rest
+    assert {line.split("|")[0].strip() for line in lines if "|" in line} >= {"hotline", "server", "deploy"}
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (data_dir / "service" / "hotline.pid").exists()
