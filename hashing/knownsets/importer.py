@@ -111,7 +111,7 @@ def read_known_set(
         if flat and not rows:
             raise KnownSetError(f"{source}: every row's only hash is a PDQ of quality below {min_pdq_quality}: "
                                 "nothing matchable to import")
-        return _sorted_set(spill, folder, name, source_format, flat, on_rows)
+        return _sorted_set(spill, folder, name, source_format, flat, rows, on_rows)
     except BaseException:
         spill.unlink(missing_ok=True)
         if made:  # a refused list leaves nothing behind, not even the folder
@@ -139,7 +139,7 @@ def _spill_batches(source: Path, fmt: str | None, min_pdq_quality: int, spill: P
     return rows, flat, source_format
 
 
-def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: int,
+def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: int, spilled: int,
                 on_rows: RowsDone | None) -> NormalisedSet:
     """Sort and deduplicate ``spill`` (DuckDB, bounded memory) into a normalised set file in
     ``folder``, digesting and counting its rows on the way."""
@@ -171,7 +171,9 @@ def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: 
                     rows += table.num_rows
                     writer.write_table(table, row_group_size=_BATCH_ROWS * 8)
                     if on_rows is not None:
-                        on_rows("sorting", table.num_rows, None)
+                        on_rows("sorting", table.num_rows, spilled)
+                if on_rows is not None and rows < spilled:  # the repeated rows, dropped
+                    on_rows("sorting", spilled - rows, spilled)
                 content = digest.hexdigest()
                 writer.add_key_value_metadata({METADATA_KEY: json.dumps({
                     "format": _FORMAT, "name": name, "rows": rows, "content_sha256": content,
