@@ -2,7 +2,7 @@
 does, in a process of its own whose peak memory is measured.
 
     .venv/bin/python bench/bench_known_import.py [--rows 1000000] [--columns md5,sha1,pdq]
-        [--base COMMIT] [--dir DIR]
+        [--base COMMIT] [--dir DIR] [--once] [--csv FILE]
 
 * Setup (not timed): a CSV of ``--rows`` rows of random hashes (the chosen columns) and a
   category (1 or 2 of the ``vics-us`` profile, mapped by ``--category``), with 1 % of rows
@@ -10,6 +10,8 @@ does, in a process of its own whose peak memory is measured.
 * Measured per run: wall and CPU seconds of the whole command (CPU of the child process),
   rows per second, and the peak resident memory of the process (``ru_maxrss`` of the
   child), then the same import again (nothing changes: the content digest is the same).
+* ``--once``: no second import; ``--csv FILE``: import FILE (made by an earlier run) instead
+  of writing a new list.
 * ``--base COMMIT`` runs the same import with the code of COMMIT (a git worktree made for
   the run) in the same process tree first: the before/after ratio of one run.
 
@@ -69,7 +71,7 @@ def run_import(repo: Path, data_dir: Path, source: Path, name: str) -> tuple[flo
     return wall, used, peak // 1024
 
 
-def measure(label: str, repo: Path, work: Path, source: Path, rows: int) -> None:
+def measure(label: str, repo: Path, work: Path, source: Path, rows: int, once: bool = False) -> None:
     data_dir = work / f"data-{label}"
     env = os.environ | {"HOTLINE_DATA_DIR": str(data_dir), "PYTHONPATH": str(repo)}
     subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", "init"],
@@ -77,6 +79,8 @@ def measure(label: str, repo: Path, work: Path, source: Path, rows: int) -> None
     wall, used, peak = run_import(repo, data_dir, source, "bench")
     print(f"{label:>6}: {wall:7.1f} s wall {used:7.1f} s CPU  {rows / wall:10,.0f} rows/s  "
           f"peak {peak:,} MiB", flush=True)
+    if once:
+        return
     again, used_again, peak_again = run_import(repo, data_dir, source, "bench")
     print(f"{label:>6}: again (unchanged) {again:.1f} s wall {used_again:.1f} s CPU  peak {peak_again:,} MiB",
           flush=True)
@@ -88,12 +92,15 @@ def main() -> None:
     parser.add_argument("--columns", default="md5,sha1,pdq")
     parser.add_argument("--base", help="a commit to compare with, run first in the same process tree")
     parser.add_argument("--dir", type=Path)
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--csv", type=Path)
     args = parser.parse_args()
     columns = args.columns.split(",")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
-        source = work / "list.csv"
-        write_csv(source, args.rows, columns)
+        source = args.csv or work / "list.csv"
+        if args.csv is None:
+            write_csv(source, args.rows, columns)
         print(f"known-set import: {args.rows:,} rows ({', '.join(columns)}, category), "
               f"{source.stat().st_size / 2**20:,.0f} MiB CSV", flush=True)
         if args.base:
@@ -101,10 +108,10 @@ def main() -> None:
             subprocess.run(["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(base), args.base],
                            check=True)
             try:
-                measure("base", base, work, source, args.rows)
+                measure("base", base, work, source, args.rows, args.once)
             finally:
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base)], check=False)
-        measure("head", REPO, work, source, args.rows)
+        measure("head", REPO, work, source, args.rows, args.once)
 
 
 if __name__ == "__main__":
