@@ -62,7 +62,8 @@ class PdqIndex:
 
 
 class WordIndex:
-    """Pictures filed under their descriptors' leading words, ranked by words shared."""
+    """Pictures filed under their descriptors' leading words, ranked by words shared
+    (each weighted by how rare it is)."""
 
     def __init__(self, words_per_descriptor: int = 2) -> None:
         self.width = words_per_descriptor
@@ -89,9 +90,13 @@ class WordIndex:
         """Up to ``limit`` keys sharing at least ``min_shared`` words with ``descriptors``, most first."""
         if not descriptors or not self._keys:
             return []
-        hits = [r for w in self.words(descriptors) for r in self._buckets.get(w, ())]
-        if not hits:
+        buckets = [b for w in self.words(descriptors) if (b := self._buckets.get(w))]
+        if not buckets:
             return []
-        rows, counts = np.unique(np.array(hits, dtype=np.int64), return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:limit]
+        hits = np.fromiter((r for b in buckets for r in b), dtype=np.int64)
+        # a word many pictures share (a caption's letters, a site's logo) tells little
+        weights = np.repeat([1.0 / len(b) for b in buckets], [len(b) for b in buckets])
+        rows, inverse, counts = np.unique(hits, return_inverse=True, return_counts=True)
+        score = np.bincount(inverse, weights=weights)
+        top = np.argsort(-score, kind="stable")[:limit]
         return [self._keys[int(rows[i])] for i in top if counts[i] >= min_shared]

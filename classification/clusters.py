@@ -68,7 +68,7 @@ class ClusteringConfig:
     dihedral: bool = True  # also compare an item's rotations and mirrorings (its stored PDQ variants)
     verify: LocalVerify | None = None  # second stage: local features with geometric verification
     extract: LocalExtract | None = None  # the local features of queued pictures, from the evidence
-    local_candidates: int = 4  # clusters a picture is verified against, the likeliest first
+    local_candidates: int = 16  # clusters a picture is verified against, the likeliest first
 
 
 def vpdq_distance(a: Sequence[tuple[str, int]], b: Sequence[tuple[str, int]], *, threshold: int,
@@ -104,53 +104,71 @@ class CatalogFrames:
                              min_quality=self.config.min_quality, share=self.config.vpdq_share)
 
 
+FACES_PER_CLUSTER = 8
+"""Members of a cluster a new item is compared with (the representative and the first who
+joined it): a copy matches any of them, so a turned crop joins through the crop."""
+
+
 @dataclass
 class _Open:
-    """Open clusters of one kind while a run places items."""
+    """Open clusters of one kind while a run places items, indexed by their faces."""
 
     pdq: PdqIndex = field(default_factory=PdqIndex)
     words: WordIndex = field(default_factory=WordIndex)
     videos: list[tuple[object, str]] = field(default_factory=list)  # (cluster, representative)
-    faces: dict[object, str] = field(default_factory=dict)  # cluster -> representative
+    cluster_of: dict[str, object] = field(default_factory=dict)  # face -> its cluster
+    faces: dict[object, int] = field(default_factory=dict)  # cluster -> how many faces
+
+    def add(self, cluster: object, sha256: str, pdq: str | None, features: LocalFeatures | None) -> None:
+        if self.faces.get(cluster, 0) >= FACES_PER_CLUSTER or sha256 in self.cluster_of:
+            return
+        self.faces[cluster] = self.faces.get(cluster, 0) + 1
+        self.cluster_of[sha256] = cluster
+        if pdq:
+            self.pdq.add(sha256, pdq)
+        if features is not None:
+            self.words.add(sha256, features.descriptors)
 
 
 Evidence = dict[str, object]
+Hit = tuple[str, int, Evidence]  # the face matched, the distance, the evidence
 
 
 class _Placer:
-    """Finds, for one item, the cluster (or decided item) that shows the same picture."""
+    """Finds, for one item, a face (member of an open cluster, or decided item) that shows
+    the same picture."""
 
     def __init__(self, config: ClusteringConfig, features: Mapping[str, LocalFeatures]) -> None:
         self.config, self.features = config, features
 
-    def by_pdq(self, item: ClusterCandidate, index: PdqIndex, faces: Mapping[object, str] | None
-               ) -> tuple[object, int, Evidence] | None:
+    def by_pdq(self, item: ClusterCandidate, index: PdqIndex) -> Hit | None:
         if not item.signature:
             return None
-        variants = [("original", item.signature), *item.variants] if self.config.dihedral else [("original", item.signature)]
+        variants = [("original", item.signature), *(item.variants if self.config.dihedral else ())]
         hit = index.nearest([v for _, v in variants], self.config.pdq_threshold)
         if hit is None:
             return None
-        key, distance, which = hit
-        matched = faces[key] if faces is not None else str(key)
-        return key, distance, {"stage": "pdq", "variant": variants[which][0], "distance": distance, "matched": matched}
+        face, distance, which = hit
+        return str(face), distance, {"stage": "pdq", "variant": variants[which][0], "distance": distance,
+                                     "matched": str(face)}
 
-    def by_features(self, item: ClusterCandidate, index: WordIndex, faces: Mapping[object, str] | None
-                    ) -> tuple[object, int, Evidence] | None:
+    def by_features(self, item: ClusterCandidate, index: WordIndex) -> Hit | None:
         verify = self.config.verify
         mine = self.features.get(item.sha256)
         if verify is None or mine is None or not mine.descriptors:
             return None
-        best: tuple[int, object, str] | None = None
-        for key in index.ranked(mine.descriptors, limit=self.config.local_candidates):
-            face = faces[key] if faces is not None else str(key)
-            theirs = self.features.get(face)
+        best: tuple[int, str] | None = None
+        for face in index.ranked(mine.descriptors, limit=self.config.local_candidates):
+            theirs = self.features.get(str(face))
             inliers = verify(mine, theirs) if theirs is not None else None
             if inliers is not None and (best is None or inliers > best[0]):
-                best = (inliers, key, face)
+                best = (inliers, str(face))
         if best is None:
             return None
-        return best[1], 0, {"stage": "local", "inliers": best[0], "matched": best[2]}
+        return best[1], 0, {"stage": "local", "inliers": best[0], "matched": best[1]}
+
+    def find(self, item: ClusterCandidate, pdq: PdqIndex, words: WordIndex) -> Hit | None:
+        return self.by_pdq(item, pdq) or self.by_features(item, words)
 
 
 def plan_clusters(
@@ -163,27 +181,22 @@ def plan_clusters(
 ) -> list[ClusterPlan]:
     """Where each candidate goes: pure, so it can be tested without a catalog.
 
-    ``open_clusters`` are (cluster ID, kind, representative's PDQ, representative),
-    ``decided`` the (SHA-256, PDQ) of decided items, ``features`` the local features of
-    candidates, representatives and the decided items ``decided_local`` (used when
-    ``config.verify`` is set). An item
-    joins the open cluster whose representative is within the PDQ threshold of the item or
-    of one of its rotations and mirrorings, else the one whose representative it verifies
-    against by local features; else it founds a cluster, which is not new when it matches
-    an item already decided (the same two stages).
+    ``open_clusters`` are faces of open clusters: (cluster ID, kind, PDQ, member), the
+    representative first (several rows may name one cluster); ``decided`` the (SHA-256, PDQ)
+    of decided items; ``features`` the local features of candidates, faces and the decided
+    items ``decided_local`` (used when ``config.verify`` is set). An item joins the open
+    cluster with a face within the PDQ threshold of the item or of one of its rotations and
+    mirrorings, else one with a face it verifies against by local features; else it founds
+    a cluster, which is not new when it matches an item already decided (the same stages).
     """
     features = features or {}
     place = _Placer(config, features)
     by_kind: dict[str, _Open] = {}
-    for cluster_id, kind, signature, representative in open_clusters:
+    for cluster_id, kind, signature, member in open_clusters:
         groups = by_kind.setdefault(kind, _Open())
-        groups.faces[cluster_id] = representative
-        if signature:
-            groups.pdq.add(cluster_id, signature)
-        if representative in features:
-            groups.words.add(cluster_id, features[representative].descriptors)
-        if kind == "video":
-            groups.videos.append((cluster_id, representative))
+        if kind == "video" and cluster_id not in groups.faces:
+            groups.videos.append((cluster_id, member))
+        groups.add(cluster_id, member, signature, features.get(member))
     seen_pdq, seen_words = PdqIndex(), WordIndex()
     for sha256, pdq in decided:
         seen_pdq.add(sha256, pdq)
@@ -195,28 +208,31 @@ def plan_clusters(
     fresh: dict[object, ClusterPlan] = {}
     for item in candidates:
         groups = by_kind.setdefault(item.kind, _Open())
-        hit: tuple[object, int, Evidence] | None = None
+        cluster: object | None = None
         if item.kind == "video" and config.video_compare is not None:
-            hit = next(((key, d, {"stage": "vpdq", "distance": d, "matched": rep}) for key, rep in groups.videos
-                        if (d := config.video_compare(item.sha256, rep)) is not None), None)
-        hit = hit or place.by_pdq(item, groups.pdq, groups.faces) or place.by_features(item, groups.words, groups.faces)
+            video = next(((key, d, rep) for key, rep in groups.videos
+                          if (d := config.video_compare(item.sha256, rep)) is not None), None)
+            if video is not None:
+                cluster = video[0]
+                joins.setdefault(cluster, []).append((item.sha256, video[1]))
+                evidence[item.sha256] = {"stage": "vpdq", "distance": video[1], "matched": video[2]}
+                continue
+        hit = place.find(item, groups.pdq, groups.words)
         if hit is not None:
-            joins.setdefault(hit[0], []).append((item.sha256, hit[1]))
+            cluster = groups.cluster_of[hit[0]]
+            joins.setdefault(cluster, []).append((item.sha256, hit[1]))
             evidence[item.sha256] = hit[2]
+            groups.add(cluster, item.sha256, item.signature, features.get(item.sha256))
             continue
-        near = place.by_pdq(item, seen_pdq, None) or place.by_features(item, seen_words, None)
+        near = place.find(item, seen_pdq, seen_words)
         key = ("new", item.sha256)
         fresh[key] = ClusterPlan(members=(), kind=item.kind, representative=item.sha256, signature=item.signature,
-                                 novel=near is None, similar_to=str(near[0]) if near else None,
+                                 novel=near is None, similar_to=near[0] if near else None,
                                  similar_evidence=near[2] if near else None)
         joins[key] = [(item.sha256, 0)]
-        groups.faces[key] = item.sha256
-        if item.signature:
-            groups.pdq.add(key, item.signature)
-        if item.sha256 in features:
-            groups.words.add(key, features[item.sha256].descriptors)
         if item.kind == "video":
             groups.videos.append((key, item.sha256))
+        groups.add(key, item.sha256, item.signature, features.get(item.sha256))
     plans = []
     for ident, members in joins.items():
         why = {s: evidence[s] for s, _ in members if s in evidence}
@@ -240,7 +256,7 @@ def _local_features(catalog: Catalog, config: ClusteringConfig, candidates: Sequ
         extracted = dict(config.extract(missing))
         catalog.add_local_features(list(extracted.values()))
         found |= extracted
-    found |= catalog.local_features([rep for _, kind, _, rep in open_clusters if kind == "image"])
+    found |= catalog.local_features([face for _, kind, _, face in open_clusters if kind == "image"])
     decided = catalog.decided_local_features()
     return found | decided, list(decided)
 
@@ -255,7 +271,7 @@ def cluster_queue(catalog: Catalog, config: ClusteringConfig = ClusteringConfig(
         candidates = catalog.cluster_candidates(limit=config.batch, min_quality=config.min_quality)
         if not candidates:
             return placed
-        open_clusters = catalog.open_cluster_signatures()
+        open_clusters = catalog.open_cluster_faces(FACES_PER_CLUSTER)
         features, decided_local = _local_features(catalog, config, candidates, open_clusters)
         plans = plan_clusters(candidates, open_clusters, catalog.decided_signatures(), config, features, decided_local)
         done = catalog.apply_cluster_plans(plans, candidates)

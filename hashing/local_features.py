@@ -26,7 +26,7 @@ from hashing.decode import DecodeConfig, decode_image
 from hashing.errors import HashingError
 
 SIDE = 320  # the longer side the grey copy is scaled to (features are cheap at this size)
-KEYPOINTS = 160
+KEYPOINTS = 250
 DESCRIPTOR_BYTES = 32
 DECODING = DecodeConfig()
 
@@ -40,6 +40,7 @@ class VerifyConfig:
     min_contained: float = 0.6  # and covers this much of it
     min_cells: float = 0.5  # share of the overlap's grid cells with keypoints that hold an inlier
     grid: int = 4
+    min_spread: float = 0.4  # of the keypoints' extent the inliers span, in each direction
 
 
 def extract(sha256: str, data: bytes, decoding: DecodeConfig = DECODING) -> LocalFeatures:
@@ -136,7 +137,19 @@ def verify(a: LocalFeatures, b: LocalFeatures, config: VerifyConfig = VerifyConf
     if min(_cell_cover(pa, in_a, a, covered_a, config.grid),
            _cell_cover(pb, in_b, b, covered_b, config.grid)) < config.min_cells:
         return None
+    # inliers in one band (a shared caption or banner) do not make the same picture
+    if min(_spread(pa[in_a], pa[covered_a]), _spread(pb[in_b], pb[covered_b])) < config.min_spread:
+        return None
     return count
+
+
+def _spread(inliers: np.ndarray, keypoints: np.ndarray) -> float:
+    """How much of the keypoints' span the inliers span, in the narrower of the two
+    directions (a caption band spans the width but not the height)."""
+    if len(inliers) < 3 or len(keypoints) < 3:
+        return 0.0
+    whole = np.ptp(keypoints, axis=0)
+    return float(np.min(np.ptp(inliers, axis=0) / np.maximum(whole, 1e-6)))
 
 
 def stored_features(get: Callable[[str], bytes], sha256s: Sequence[str],

@@ -219,6 +219,31 @@ class ClusterQueue(Database):
                 .where(clusters.c.status == "open",
                        sa.or_(clusters.c.signature.is_not(None), clusters.c.kind == "video")))]
 
+    def open_cluster_faces(self, per_cluster: int = 8, min_quality: int = 50) -> list[tuple[int, str, str | None, str]]:
+        """What new items are compared with: (cluster ID, kind, PDQ, member) of up to
+        ``per_cluster`` queued members of every open cluster, its representative first, then
+        in the order they joined (a PDQ below ``min_quality`` is left out, as for candidates)."""
+        faces = [(cid, kind, sig, rep) for cid, kind, sig, rep in self.open_cluster_signatures()]
+        reps = {cid: rep for cid, _, _, rep in faces}
+        kinds = {cid: kind for cid, kind, _, _ in faces}
+        count = dict.fromkeys(reps, 1)
+        pdq = hashes.alias("pdq")
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(cluster_members.c.cluster_id, cluster_members.c.sha256, pdq.c.value, pdq.c.quality)
+                .join(clusters, clusters.c.id == cluster_members.c.cluster_id)
+                .join(media, media.c.sha256 == cluster_members.c.sha256)
+                .outerjoin(pdq, sa.and_(pdq.c.sha256 == cluster_members.c.sha256, pdq.c.algorithm == "pdq"))
+                .where(clusters.c.status == "open", clusters.c.kind == "image", media.c.status == "queued")
+                .order_by(cluster_members.c.cluster_id, cluster_members.c.joined_at, cluster_members.c.sha256)).all()
+        for cid, sha, value, quality in rows:
+            if cid not in reps or sha == reps[cid] or count[cid] >= per_cluster:
+                continue
+            count[cid] += 1
+            usable = value if value and (quality is None or quality >= min_quality) else None
+            faces.append((cid, kinds[cid], usable, sha))
+        return faces
+
     def decided_signatures(self) -> list[tuple[str, str]]:
         """(SHA-256, PDQ) of items already decided (by an analyst or a known set): a cluster
         near one of them is not new content."""
