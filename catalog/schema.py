@@ -552,5 +552,5 @@ media_features = sa.Table(
     sa.Column("points", sa.LargeBinary, nullable=False),  # float16 x, y per keypoint
     sa.Column("descriptors", sa.LargeBinary, nullable=False),  # 32 bytes per keypoint (ORB)
 )
-cluster_members.append_column(sa.Column("evidence", sa.JSON))  # stage, variant, distance or inliers, matched
-clusters.append_column(sa.Column("similar_evidence", sa.JSON))  # how it matched ``similar_to``
+cluster_members.append_column(sa.Column("evidence", sa.JSON(none_as_null=True)))  # stage, variant, distance or inliers, matched
+clusters.append_column(sa.Column("similar_evidence", sa.JSON(none_as_null=True)))  # how it matched ``similar_to``

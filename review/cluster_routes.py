@@ -55,6 +55,22 @@ async def cluster_release(request: Request) -> Response:
     return redirect("/queue")
 
 
+def describe_evidence(evidence: dict[str, object] | None) -> str:
+    """Why an item was grouped, in words: the stage and its measure, and the item it matched."""
+    if not evidence:
+        return ""
+    matched = str(evidence.get("matched") or "")[:12]
+    if evidence.get("stage") == "local":
+        how = f"same picture by local features ({evidence.get('inliers')} matching keypoints in one geometry)"
+    elif evidence.get("stage") == "vpdq":
+        how = f"same video by frame hashes (vPDQ distance {evidence.get('distance')})"
+    else:
+        variant = evidence.get("variant")
+        turned = f" of its {variant} variant" if variant and variant != "original" else ""
+        how = f"PDQ distance {evidence.get('distance')}{turned}"
+    return f"{how}, to {matched}"
+
+
 async def cluster_page(request: Request) -> Response:
     session = auth.require(request, MEDIA_ROLES)
     app_state = review_app(request)
@@ -67,7 +83,9 @@ async def cluster_page(request: Request) -> Response:
     app_state.catalog.audit(session.user.name, "cluster.view", str(cluster_id), items=[m.sha256 for m in members],
                             blurred=True)
     mine = cluster.holder == session.user.name
-    return app_state.page(request, "cluster.html", cluster=cluster, members=members, mine=mine, presets=PRESETS,
+    why = app_state.catalog.member_evidence(cluster_id)  # why each item was grouped (never the picture)
+    return app_state.page(request, "cluster.html", cluster=cluster, members=members, mine=mine, why=why,
+                          describe=describe_evidence, presets=PRESETS,
                           values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=HAND_VERDICTS,
                           profiles=app_state.config.profiles, four_eyes=app_state.catalog.review_rules().four_eyes,
                           error=request.query_params.get("error"))

@@ -208,7 +208,7 @@ class ClusterQueue(Database):
         with self.read() as conn:
             return {sha: dict(why) for sha, why in conn.execute(
                 sa.select(cluster_members.c.sha256, cluster_members.c.evidence)
-                .where(cluster_members.c.cluster_id == cluster_id, cluster_members.c.evidence.is_not(None)))}
+                .where(cluster_members.c.cluster_id == cluster_id)) if why}
 
     def open_cluster_signatures(self) -> list[tuple[int, str, str | None, str]]:
         """(cluster ID, kind, representative's PDQ, representative) of every open cluster
