@@ -5,6 +5,8 @@ jurisdiction."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -84,8 +86,12 @@ async def cluster_page(request: Request) -> Response:
                             blurred=True)
     mine = cluster.holder == session.user.name
     why = app_state.catalog.member_evidence(cluster_id)  # why each item was grouped (never the picture)
+    prior: dict[str, Any] = {}  # pre-decided: the decided picture's grading, filled in for one key (Enter)
+    if cluster.similar_to and cluster.similar_evidence:
+        graded = app_state.catalog.item_decisions(cluster.similar_to)["gradings"]
+        prior = graded[-1] if graded else {}
     return app_state.page(request, "cluster.html", cluster=cluster, members=members, mine=mine, why=why,
-                          describe=describe_evidence, presets=PRESETS,
+                          describe=describe_evidence, prior=prior, presets=PRESETS,
                           values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=HAND_VERDICTS,
                           profiles=app_state.config.profiles, four_eyes=app_state.catalog.review_rules().four_eyes,
                           error=request.query_params.get("error"))

@@ -19,13 +19,13 @@ from synthetic import encoded
 from catalog.decisions.records import ClusterCandidate, ClusterPlan, LocalFeatures
 from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
-from classification import cluster_queue
+from classification import claim_next, cluster_queue, decide_cluster, grading
 from classification.clusters import ClusteringConfig, plan_clusters
 from hashing import hash_image, hash_stored_media
 from hashing.local_features import extract, verify
 from hashing.signals.pdq.signal import DIHEDRAL_NAMES
 from hotline.demo.local_site import unused_port
-from hotline.installation import Installation, clustering_config
+from hotline.installation import Installation, clustering_config, review_config
 from hotline.passwords import hash_password
 from hotline.settings import Settings
 from review.app import create_app
@@ -151,3 +151,41 @@ def test_the_cluster_page_shows_why_items_were_grouped(queued: tuple[Installatio
     grouped = re.search(rf'id="item-{turned}".*?grouped: ([^<]*)<', page, re.S)
     assert grouped is not None and "PDQ distance" in grouped.group(1) and original[:12] in grouped.group(1)
     assert "variant" in grouped.group(1)
+
+
+def test_a_copy_of_a_decided_picture_arrives_pre_decided_with_its_grading(
+        queued: tuple[Installation, list[str]]) -> None:
+    inst, items = queued
+    catalog = inst.catalog
+    config = review_config(inst.settings, inst.evidence.get)
+    cluster_queue(catalog, config.clustering)
+    catalog.add_user("admin1", "admin", hash_password("correct horse 1"), actor="system")
+    catalog.add_user("analyst1", "analyst", hash_password("correct horse 1"), actor="admin1")
+    first = claim_next(catalog, config, "analyst1")
+    assert first is not None
+    decide_cluster(catalog, config, first, "analyst1", grading(age_group="adult", depiction="drawn"))
+    # the same picture re-hosted again, captioned: no PDQ match to the decided copies
+    picture = originals(21)[20][1]
+    data = edit("small-text").apply(picture)[0]
+    url = "http://other.test/"
+    report = catalog.add_report(url, actor="test", source="test")
+    sha = inst.evidence.put(data)
+    catalog.record_crawl(report, CrawlResult(url=url, media=(MediaRecord(sha, len(data), "image/jpeg", "image"),),
+                                             sightings=(SightingRecord(sha, f"{url}m/1", url),)))
+    batch = hash_stored_media(inst.evidence.get, [sha], inst.media_config())
+    catalog.record_hashes(batch.records, batch.frames)
+    catalog.queue_unmatched([sha])
+    cluster_queue(catalog, config.clustering)
+    cluster_id = catalog.cluster_of(sha)
+    assert cluster_id is not None
+    cluster = catalog.cluster(cluster_id)
+    assert not cluster.novel and cluster.similar_to in items and cluster.similar_evidence
+    claim_next(catalog, config, "analyst1", cluster_id)
+    with running(create_app(inst), unused_port()) as url:
+        client = httpx.Client(base_url=url, follow_redirects=True, timeout=60)
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"name": "analyst1", "password": "correct horse 1", "csrf": token})
+        page = client.get(f"/cluster/{cluster_id}").text
+    assert 'id="similar-evidence"' in page and cluster.similar_to[:12] in page  # type: ignore[index]
+    assert re.search(r'name="depiction" value="drawn" required checked', page)
+    assert re.search(r'name="age_group" value="adult" required checked', page)
