@@ -26,7 +26,7 @@ from hashing.decode import DecodeConfig, decode_image
 from hashing.errors import HashingError
 
 SIDE = 320  # the longer side the grey copy is scaled to (features are cheap at this size)
-KEYPOINTS = 160
+KEYPOINTS = 250
 DESCRIPTOR_BYTES = 32
 DECODING = DecodeConfig()
 
