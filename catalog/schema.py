@@ -642,3 +642,17 @@ takedown_notices = sa.Table(
     sa.Column("requested_at", sa.DateTime, nullable=False),
     sa.Index("ix_takedown_notices_item", "destination", "sha256"),
 )
+# Review clustering that follows the picture (migration 0020): the compact local features
+# queued pictures are compared by (keypoint positions and binary descriptors; never pixels),
+# and why each item joined its cluster, or a cluster matched an item already decided.
+media_features = sa.Table(
+    "media_features",
+    metadata,
+    sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), primary_key=True),
+    sa.Column("width", sa.Integer, nullable=False),  # of the grey copy the points are in
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("points", sa.LargeBinary, nullable=False),  # float16 x, y per keypoint
+    sa.Column("descriptors", sa.LargeBinary, nullable=False),  # 32 bytes per keypoint (ORB)
+)
+cluster_members.append_column(sa.Column("evidence", sa.JSON(none_as_null=True)))  # stage, variant, distance or inliers, matched
+clusters.append_column(sa.Column("similar_evidence", sa.JSON(none_as_null=True)))  # how it matched ``similar_to``

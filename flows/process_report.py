@@ -25,6 +25,7 @@ from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, pub
 from flows.runs import claims_held, settle_dead_runs, this_run_id
 from hashing import match_stored_media
 from hotline import progress
+from hotline.installation import clustering_config
 from hotline.progress import Progress
 from hotline.services.hashing_stage import hash_batch
 from hotline.services.network_lists import check_items, check_reports
@@ -115,7 +116,8 @@ def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
     inst = installation()
     s = inst.settings
     flood = FloodConfig(s.known_flood_threshold, timedelta(hours=s.known_flood_window_h))
-    result = triage(inst.catalog, sha256s, found, flood=flood)
+    clustering = clustering_config(s, inst.evidence.get)  # the pictures themselves, read in memory
+    result = triage(inst.catalog, sha256s, found, clustering=clustering, flood=flood)
     progress.report(Progress(QUEUED, advance=len(sha256s), total=len(sha256s)))
     return {"auto_classified": result.auto_classified, "queued": result.queued,
             "quarantined_rows": result.quarantined}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,15 +38,27 @@ class NotInitialised(RuntimeError):
     """The data directory has not been set up with ``hotline init``."""
 
 
-def review_config(settings: Settings) -> ReviewConfig:
+def clustering_config(settings: Settings, evidence: Callable[[str], bytes] | None = None) -> ClusteringConfig:
+    """How the review queue is clustered: PDQ with its rotations and mirrorings, and, given
+    the evidence store's ``get``, local features with geometric verification."""
+    config = ClusteringConfig(pdq_threshold=settings.cluster_pdq_threshold)
+    if evidence is None:
+        return config
+    from hashing.local_features import stored_features, verify
+
+    return replace(config, verify=verify, extract=partial(stored_features, evidence))
+
+
+def review_config(settings: Settings, evidence: Callable[[str], bytes] | None = None) -> ReviewConfig:
     """How decisions are made under ``settings``: law profiles (baseline, the home country,
-    ``law_profiles``), lease, priority and clustering (the review rules are the catalog's)."""
+    ``law_profiles``), lease, priority and clustering (the review rules are the catalog's;
+    ``evidence``, the store's ``get``, lets clustering compare the pictures themselves)."""
     return ReviewConfig(
         profiles=load_profile_set(settings.country, settings.law_profiles, [settings.law_profiles_dir],
                                   allow_baseline_override=settings.allow_interpol_profile),
         lease=timedelta(minutes=settings.review_lease_minutes),
         priority=tuple(settings.queue_priority),
-        clustering=ClusteringConfig(pdq_threshold=settings.cluster_pdq_threshold),
+        clustering=clustering_config(settings, evidence),
     )
 
 

@@ -39,7 +39,7 @@ class ReviewApp:
         self.inst = installation
         self.settings = installation.settings
         self.catalog = installation.catalog
-        self.config = review_config(self.settings)
+        self.config = review_config(self.settings, installation.evidence.get)
         self.thumbs = ThumbnailCache()
         self.grants = URLSafeTimedSerializer(secrets.token_bytes(32), salt="hotline-reveal")
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -5,6 +5,8 @@ jurisdiction."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,6 +57,22 @@ async def cluster_release(request: Request) -> Response:
     return redirect("/queue")
 
 
+def describe_evidence(evidence: dict[str, object] | None) -> str:
+    """Why an item was grouped, in words: the stage and its measure, and the item it matched."""
+    if not evidence:
+        return ""
+    matched = str(evidence.get("matched") or "")[:12]
+    if evidence.get("stage") == "local":
+        how = f"same picture by local features ({evidence.get('inliers')} matching keypoints in one geometry)"
+    elif evidence.get("stage") == "vpdq":
+        how = f"same video by frame hashes (vPDQ distance {evidence.get('distance')})"
+    else:
+        variant = evidence.get("variant")
+        turned = f" of its {variant} variant" if variant and variant != "original" else ""
+        how = f"PDQ distance {evidence.get('distance')}{turned}"
+    return f"{how}, to {matched}"
+
+
 async def cluster_page(request: Request) -> Response:
     session = auth.require(request, MEDIA_ROLES)
     app_state = review_app(request)
@@ -68,8 +86,13 @@ async def cluster_page(request: Request) -> Response:
                             blurred=True)
     mine = cluster.holder == session.user.name
     partners = {m.sha256: app_state.catalog.partner_handling(sha256=m.sha256) for m in members}
-    return app_state.page(request, "cluster.html", cluster=cluster, members=members, mine=mine, presets=PRESETS,
-                          partners=partners,
+    why = app_state.catalog.member_evidence(cluster_id)  # why each item was grouped (never the picture)
+    prior: dict[str, Any] = {}  # pre-decided: the decided picture's grading, filled in for one key (Enter)
+    if cluster.similar_to and cluster.similar_evidence:
+        graded = app_state.catalog.item_decisions(cluster.similar_to)["gradings"]
+        prior = graded[-1] if graded else {}
+    return app_state.page(request, "cluster.html", cluster=cluster, members=members, mine=mine, why=why,
+                          describe=describe_evidence, prior=prior, presets=PRESETS, partners=partners,
                           values=ATTRIBUTE_VALUES, severity=SEVERITY, verdicts=HAND_VERDICTS,
                           profiles=app_state.config.profiles, four_eyes=app_state.catalog.review_rules().four_eyes,
                           error=request.query_params.get("error"))

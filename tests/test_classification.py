@@ -177,10 +177,10 @@ def test_plan_groups_near_duplicates_and_marks_content_seen_before() -> None:
     a, b, decided = _pdq(rng), _pdq(rng), _pdq(rng)
     now = datetime(2026, 1, 1)
     items = [ClusterCandidate(f"{i:064x}", "image", sig, now, None) for i, sig in enumerate(
-        [a, _flip(a, 10), _flip(a, 30), b, _flip(decided, 4), None, _flip(a, 40)])]
+        [a, _flip(a, 10), _flip(a, 30), b, _flip(decided, 4), None, _flip(a, 80)])]
     plans = plan_clusters(items, [], [("d" * 64, decided)], ClusteringConfig(pdq_threshold=31))
     groups = sorted(sorted(s for s, _ in p.members) for p in plans)
-    assert [len(g) for g in sorted(groups, key=len)] == [1, 1, 1, 1, 3]  # a + 2 near copies; 40 bits is too far
+    assert [len(g) for g in sorted(groups, key=len)] == [1, 1, 1, 1, 3]  # a + 2 near copies; 80 bits is too far from each
     seen = next(p for p in plans if p.representative == items[4].sha256)
     assert not seen.novel and seen.similar_to == "d" * 64
     assert all(p.novel for p in plans if p is not seen)

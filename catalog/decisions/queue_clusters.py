@@ -21,6 +21,7 @@ from catalog.decisions.records import (
     ClusterMember,
     ClusterPlan,
     ClusterSummary,
+    LocalFeatures,
     QueueItem,
 )
 from catalog.errors import InvalidState, NotFound
@@ -32,10 +33,14 @@ from catalog.schema import (
     hashes,
     matches,
     media,
+    media_features,
     reports,
     sightings,
 )
 from catalog.users.audit import audit
+
+PDQ_VARIANTS = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
+"""The PDQ variants hashing stores as ``pdq_<name>`` (a turned or mirrored copy's PDQ is one of them)."""
 
 PRIORITIES = ("new", "report_age", "newest_report", "size", "first_seen")
 """Keys the queue can be ordered by, in the order given (``HOTLINE_QUEUE_PRIORITY``)."""
@@ -147,13 +152,63 @@ class ClusterQueue(Database):
         )
         with self.read() as conn:
             rows = conn.execute(query).all()
+            variants: dict[str, list[tuple[str, str]]] = {}
+            usable = [r.sha256 for r in rows if r.value and (r.quality is None or r.quality >= min_quality)]
+            for chunk in range(0, len(usable), 500):
+                for sha, algorithm, value in conn.execute(
+                    sa.select(hashes.c.sha256, hashes.c.algorithm, hashes.c.value)
+                    .where(hashes.c.sha256.in_(usable[chunk:chunk + 500]),
+                           hashes.c.algorithm.in_([f"pdq_{n}" for n in PDQ_VARIANTS]))
+                    .order_by(hashes.c.sha256, hashes.c.algorithm)):
+                    variants.setdefault(sha, []).append((algorithm.removeprefix("pdq_"), value))
+        usable_set = set(usable)
         return [
             ClusterCandidate(
                 sha256=r.sha256, kind=r.kind, first_seen_at=r.first_seen_at, oldest_report_at=r.at,
-                signature=r.value if r.value and (r.quality is None or r.quality >= min_quality) else None,
+                signature=r.value if r.sha256 in usable_set else None, variants=tuple(variants.get(r.sha256, ())),
             )
             for r in rows
         ]
+
+    # -- local features -----------------------------------------------------------------
+    def local_features(self, sha256s: Sequence[str]) -> dict[str, LocalFeatures]:
+        """The stored local features of these items (those that have them)."""
+        out: dict[str, LocalFeatures] = {}
+        wanted = list(dict.fromkeys(sha256s))
+        with self.read() as conn:
+            for chunk in range(0, len(wanted), 500):
+                for r in conn.execute(sa.select(media_features).where(
+                        media_features.c.sha256.in_(wanted[chunk:chunk + 500]))):
+                    out[r.sha256] = LocalFeatures(r.sha256, r.width, r.height, r.points, r.descriptors)
+        return out
+
+    def add_local_features(self, found: Sequence[LocalFeatures]) -> None:
+        """Keep the local features of items (compact records, no pixels); once per item."""
+        if not found:
+            return
+        with self.write() as conn:
+            have = set(conn.scalars(sa.select(media_features.c.sha256).where(
+                media_features.c.sha256.in_([f.sha256 for f in found]))))
+            rows = [dict(sha256=f.sha256, width=f.width, height=f.height, points=f.points,
+                         descriptors=f.descriptors) for f in found if f.sha256 not in have]
+            if rows:
+                conn.execute(media_features.insert(), rows)
+
+    def decided_local_features(self) -> dict[str, LocalFeatures]:
+        """The local features of items already decided by an analyst: a queued picture that
+        verifies against one of them is not new content."""
+        with self.read() as conn:
+            return {r.sha256: LocalFeatures(r.sha256, r.width, r.height, r.points, r.descriptors)
+                    for r in conn.execute(sa.select(media_features).join(media, media.c.sha256 == media_features.c.sha256)
+                                          .where(media.c.status == "classified"))}
+
+    def member_evidence(self, cluster_id: int) -> dict[str, dict[str, Any]]:
+        """Why each item of a cluster joined it (stage, variant and distance or inliers, the
+        member it matched); items that founded it or came before this was kept have none."""
+        with self.read() as conn:
+            return {sha: dict(why) for sha, why in conn.execute(
+                sa.select(cluster_members.c.sha256, cluster_members.c.evidence)
+                .where(cluster_members.c.cluster_id == cluster_id)) if why}
 
     def open_cluster_signatures(self) -> list[tuple[int, str, str | None, str]]:
         """(cluster ID, kind, representative's PDQ, representative) of every open cluster
@@ -163,6 +218,31 @@ class ClusterQueue(Database):
                 sa.select(clusters.c.id, clusters.c.kind, clusters.c.signature, clusters.c.representative)
                 .where(clusters.c.status == "open",
                        sa.or_(clusters.c.signature.is_not(None), clusters.c.kind == "video")))]
+
+    def open_cluster_faces(self, per_cluster: int = 8, min_quality: int = 50) -> list[tuple[int, str, str | None, str]]:
+        """What new items are compared with: (cluster ID, kind, PDQ, member) of up to
+        ``per_cluster`` queued members of every open cluster, its representative first, then
+        in the order they joined (a PDQ below ``min_quality`` is left out, as for candidates)."""
+        faces = [(cid, kind, sig, rep) for cid, kind, sig, rep in self.open_cluster_signatures()]
+        reps = {cid: rep for cid, _, _, rep in faces}
+        kinds = {cid: kind for cid, kind, _, _ in faces}
+        count = dict.fromkeys(reps, 1)
+        pdq = hashes.alias("pdq")
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(cluster_members.c.cluster_id, cluster_members.c.sha256, pdq.c.value, pdq.c.quality)
+                .join(clusters, clusters.c.id == cluster_members.c.cluster_id)
+                .join(media, media.c.sha256 == cluster_members.c.sha256)
+                .outerjoin(pdq, sa.and_(pdq.c.sha256 == cluster_members.c.sha256, pdq.c.algorithm == "pdq"))
+                .where(clusters.c.status == "open", clusters.c.kind == "image", media.c.status == "queued")
+                .order_by(cluster_members.c.cluster_id, cluster_members.c.joined_at, cluster_members.c.sha256)).all()
+        for cid, sha, value, quality in rows:
+            if cid not in reps or sha == reps[cid] or count[cid] >= per_cluster:
+                continue
+            count[cid] += 1
+            usable = value if value and (quality is None or quality >= min_quality) else None
+            faces.append((cid, kinds[cid], usable, sha))
+        return faces
 
     def decided_signatures(self) -> list[tuple[str, str]]:
         """(SHA-256, PDQ) of items already decided (by an analyst or a known set): a cluster
@@ -195,7 +275,8 @@ class ClusterQueue(Database):
                     cluster_id = inserted_id(conn.execute(clusters.insert().values(
                         kind=plan.kind, representative=plan.representative or members[0][0],
                         signature=plan.signature, status="open", waiting=0, novel=plan.novel,
-                        similar_to=plan.similar_to, oldest_report_at=min(reported) if reported else None,
+                        similar_to=plan.similar_to, similar_evidence=dict(plan.similar_evidence or {}) or None,
+                        oldest_report_at=min(reported) if reported else None,
                         first_seen_at=min(firsts) if firsts else now, split_from=plan.split_from, created_at=now,
                     )))
                 elif reported:
@@ -203,7 +284,8 @@ class ClusterQueue(Database):
                     oldest = min([*reported, *([current] if current else [])])
                     conn.execute(clusters.update().where(clusters.c.id == cluster_id).values(oldest_report_at=oldest))
                 conn.execute(cluster_members.insert(), [
-                    dict(sha256=s, cluster_id=cluster_id, distance=d, joined_at=now) for s, d in members])
+                    dict(sha256=s, cluster_id=cluster_id, distance=d, joined_at=now,
+                         evidence=dict(plan.evidence[s]) if s in plan.evidence else None) for s, d in members])
                 conn.execute(clusters.update().where(clusters.c.id == cluster_id).values(
                     waiting=clusters.c.waiting + len(members), status="open", decided_at=None))
                 placed += len(members)
@@ -264,6 +346,7 @@ class ClusterQueue(Database):
             id=r.id, kind=r.kind, status=r.status, items=r.waiting, representative=r.representative,
             novel=bool(r.novel), similar_to=r.similar_to, oldest_report_at=r.oldest_report_at,
             first_seen_at=r.first_seen_at, holder=r.holder, lease_expires_at=r.expires_at, members=tuple(members),
+            similar_evidence=r.similar_evidence,
         )
 
     def cluster(self, cluster_id: int) -> ClusterSummary:
@@ -392,7 +475,7 @@ class ClusterQueue(Database):
                 similar_to=parent.similar_to, oldest_report_at=parent.oldest_report_at,
                 first_seen_at=row.first_seen_at, split_from=cluster_id, created_at=now)))
             conn.execute(cluster_members.update().where(cluster_members.c.sha256 == sha256).values(
-                cluster_id=new_id, distance=0, joined_at=now))
+                cluster_id=new_id, distance=0, joined_at=now, evidence=None))
             conn.execute(clusters.update().where(clusters.c.id == cluster_id).values(waiting=clusters.c.waiting - 1))
             if parent.representative == sha256:  # the cluster keeps the nearest remaining item as its face
                 nearest = conn.scalar(sa.select(cluster_members.c.sha256).where(

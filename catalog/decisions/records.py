@@ -8,7 +8,8 @@ Frozen dataclasses, plain values only (no SQLAlchemy).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -213,6 +214,7 @@ class ClusterSummary:
     holder: str | None = None  # who holds the lease, while it runs
     lease_expires_at: datetime | None = None
     members: tuple[str, ...] = ()  # the first few items (SHA-256), for thumbnails
+    similar_evidence: Mapping[str, object] | None = None  # how it matched ``similar_to``
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class ClusterCandidate:
     signature: str | None  # PDQ hex, None when it has none (or too low a quality to compare)
     first_seen_at: datetime
     oldest_report_at: datetime | None
+    variants: tuple[tuple[str, str], ...] = ()  # (name, PDQ hex) of its rotations and mirrorings
 
 
 @dataclass(frozen=True)
@@ -264,3 +267,22 @@ class ClusterPlan:
     novel: bool = True
     similar_to: str | None = None
     split_from: int | None = None
+    evidence: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # why each member joined
+    similar_evidence: Mapping[str, object] | None = None  # how it matched ``similar_to``
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """The compact local features review clustering compares pictures by (table
+    ``media_features``): keypoint positions (float16 x, y pairs) in a grey copy of
+    ``width`` x ``height``, and their binary descriptors (32 bytes each). No pixels."""
+
+    sha256: str
+    width: int
+    height: int
+    points: bytes
+    descriptors: bytes
+
+    @property
+    def count(self) -> int:
+        return len(self.descriptors) // 32

@@ -104,7 +104,7 @@ def queue_clusters(limit: Annotated[int, typer.Option()] = 100, as_json: JsonOpt
     from hotline.installation import review_config
 
     inst = open_installation()
-    config = review_config(inst.settings)
+    config = review_config(inst.settings, inst.evidence.get)
     cluster_queue(inst.catalog, config.clustering)
     shown = inst.catalog.queue_clusters(priority=config.priority, limit=limit, preview=100)
     if as_json:

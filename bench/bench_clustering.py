@@ -1,0 +1,132 @@
+"""Review clustering at scale: 200,000 queued items placed through the indexes.
+
+    .venv/bin/python bench/bench_clustering.py [--items 200000] [--copies 16] [--batch 10000]
+
+What is measured: ``classification.clusters.plan_clusters`` (the pure clustering step of
+``cluster_queue``, without the catalog's reads and writes) over SYNTHETIC records, not decoded
+pictures: ``--items / --copies`` originals, each a random PDQ with its seven variants and 160
+random ORB-like keypoints (positions in a 320 x 240 grey copy, 32-byte descriptors); each
+copy keeps 70% of its original's keypoints (descriptors with a few bits flipped, positions
+under a small rotation, scale and shift) plus 30% new ones, and either a PDQ near the
+original's (half of them: 0-24 bits flipped, or one of its variants, as a turned copy) or an
+unrelated PDQ (the other half: crops and captions PDQ does not find, left to the second
+stage, which verifies them with the real RANSAC check). Items arrive shuffled, in batches of
+``--batch`` as ``cluster_queue`` takes them; each batch sees the faces (up to 8 members per
+open cluster) of the clusters the earlier batches made, as it would read them from the catalog.
+
+Printed: items per second (wall and CPU), clusters made against the ideal (one per
+original), mixed clusters, and the process's peak resident memory; the baseline is the PDQ
+stage alone (plain and dihedral PDQ through the multi-index, no local features), in the same
+run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from catalog.decisions.records import ClusterCandidate, LocalFeatures  # noqa: E402
+from classification.clusters import FACES_PER_CLUSTER, ClusteringConfig, plan_clusters  # noqa: E402
+from hashing.local_features import verify  # noqa: E402
+
+VARIANTS = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
+NOW = datetime(2026, 12, 7)
+
+
+def _masks(rows: int, width: int, bits: int, rng: np.random.Generator) -> np.ndarray:
+    """``rows`` masks of ``width`` bytes with (up to) ``bits`` random bits set each."""
+    mask = np.zeros((rows, width * 8), dtype=bool)
+    mask[np.arange(rows)[:, None], rng.integers(0, width * 8, size=(rows, bits))] = True
+    return np.packbits(mask, axis=1)
+
+
+def _flip(raw: bytes, bits: int, rng: np.random.Generator) -> bytes:
+    return (np.frombuffer(raw, dtype=np.uint8) ^ _masks(1, len(raw), bits, rng)[0]).tobytes()
+
+
+def _records(items: int, copies: int, seed: int = 1) -> tuple[list[ClusterCandidate], dict[str, LocalFeatures], dict[str, int]]:
+    rng = np.random.default_rng(seed)
+    candidates, features, truth = [], {}, {}
+    for o in range(items // copies):
+        pdq = rng.bytes(32)
+        variants = [rng.bytes(32) for _ in VARIANTS]
+        points = rng.uniform([8, 8], [312, 232], size=(160, 2))
+        descriptors = rng.integers(0, 256, size=(160, 32), dtype=np.uint8)
+        for c in range(copies):
+            sha = f"{o:032x}{c:032x}"
+            truth[sha] = o
+            if c % 2 == 0:
+                own = _flip(pdq, int(rng.integers(0, 25)), rng) if c % 4 == 0 else variants[c % 7]
+            else:
+                own = rng.bytes(32)  # PDQ does not find it
+            keep = rng.random(160) < 0.7
+            angle, scale = rng.normal(0, 0.03), rng.uniform(0.9, 1.1)
+            rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+            moved = points[keep] @ rot.T + rng.normal(0, 0.5, size=(keep.sum(), 2)) + rng.uniform(-4, 4, 2)
+            noisy = descriptors[keep] ^ _masks(int(keep.sum()), 32, 6, rng)
+            extra = 160 - int(keep.sum())
+            pts = np.vstack([moved, rng.uniform([8, 8], [312, 232], size=(extra, 2))]).astype(np.float16)
+            desc = np.vstack([noisy, rng.integers(0, 256, size=(extra, 32), dtype=np.uint8)])
+            features[sha] = LocalFeatures(sha, 320, 240, pts.tobytes(), desc.tobytes())
+            candidates.append(ClusterCandidate(sha, "image", own.hex(), NOW, None,
+                                               tuple((n, _flip(variants[i], 4, rng).hex() if c == 0 else rng.bytes(32).hex())
+                                                     for i, n in enumerate(VARIANTS))))
+    random.Random(seed).shuffle(candidates)
+    return candidates, features, truth
+
+
+def _run(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures], truth: dict[str, int],
+         config: ClusteringConfig, batch: int) -> dict[str, float]:
+    clusters: dict[int, list[str]] = {}  # cluster -> members, in the order they joined
+    pdq_of = {c.sha256: c.signature for c in candidates}
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(candidates), batch):
+        chunk = candidates[start:start + batch]
+        faces = [(cid, "image", pdq_of[m], m) for cid, members in clusters.items() for m in members[:FACES_PER_CLUSTER]]
+        wanted = {c.sha256 for c in chunk} | {f[3] for f in faces}
+        plans = plan_clusters(chunk, faces, [], config, {s: features[s] for s in wanted} if config.verify else None)
+        for plan in plans:
+            cid = plan.cluster_id if plan.cluster_id is not None else len(clusters) + 1
+            clusters.setdefault(cid, []).extend(s for s, _ in plan.members)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    mixed = sum(1 for members in clusters.values() if len({truth[s] for s in members}) > 1)
+    return {"clusters": len(clusters), "mixed": mixed, "wall": wall, "cpu": cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--copies", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    candidates, features, truth = _records(args.items, args.copies)
+    print(f"{len(candidates)} synthetic records ({args.items // args.copies} originals x {args.copies} copies) "
+          f"made in {time.perf_counter() - started:.0f} s; peak RSS so far "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    ideal = args.items // args.copies
+    base = _run(candidates, features, truth, ClusteringConfig(), args.batch)
+    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    full = _run(candidates, features, truth, ClusteringConfig(verify=verify), args.batch)
+    rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for name, r, rss in (("baseline: PDQ + dihedral PDQ only", base, rss_base),
+                         ("two stages: + local features", full, rss_full)):
+        print(f"{name}: {len(candidates) / r['wall']:.0f} items/s wall ({r['wall']:.0f} s, CPU {r['cpu']:.0f} s); "
+              f"clusters {r['clusters']} vs ideal {ideal} ({r['clusters'] / ideal:.2f}x); mixed {r['mixed']}; "
+              f"peak RSS {rss:.0f} MiB")
+    print(f"two stages vs baseline: {full['wall'] / base['wall']:.1f}x the wall time, "
+          f"{base['clusters'] / max(full['clusters'], 1):.1f}x fewer clusters")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Exposure benchmark: how many decisions an analyst faces for a site of re-hosted copies.
+
+    .venv/bin/python bench/bench_exposure.py [--originals 40] [--pages 8] [--baseline-tree DIR]
+
+A benign site on 127.0.0.1 re-hosts ``--originals`` pictures (``tests/rehost_edits.py``:
+scikit-image sample photos, then synthetic ones) in each of the 16 edit kinds, shuffled over
+``--pages`` pages. Half of the originals are in a hash-only known set (a CSV of the MD5 and
+PDQ of the ORIGINAL files, imported as ``hotline known import`` does). Each page is filed as a
+report and the real process-report flow (Prefect's engine, a Scrapy crawl per report,
+hashing, matching, queueing and clustering) runs over all of them.
+
+It prints, per tree: items crawled, items auto-classified, items queued, copies of known
+originals queued, review clusters (the decisions needed) per 100 crawled items against the
+ideal (one per distinct original in the queue, and one per unknown original), their ratio
+(target <= 1.2) and the clusters that mix two originals (target 0). The source tree under
+test is this checkout; ``--baseline-tree`` (a checkout of the base commit, e.g.
+``git worktree add /tmp/base 0568f30``) is measured in the same run, each tree in a process
+of its own with its own installation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _site(originals: int, pages: int) -> tuple[dict[str, Any], dict[str, tuple[str, str]], list[tuple[str, bytes]]]:
+    """Routes, which original and edit each image URL shows, and the original files."""
+    from PIL import Image  # noqa: F401  (the edits need Pillow)
+    from rehost_edits import EDITS
+    from rehost_edits import originals as make_originals
+
+    files: list[tuple[str, bytes]] = []
+    images: list[tuple[str, bytes, str, str, str]] = []  # path, bytes, type, original, edit
+    for n, (name, picture) in enumerate(make_originals(originals)):
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG", quality=95)
+        files.append((name, buffer.getvalue()))
+        for edit in EDITS:
+            data, mime = edit.apply(picture)
+            images.append((f"/img/{n}-{edit.name}.{mime.split('/')[1]}", data, mime, name, edit.name))
+    random.Random(7).shuffle(images)
+    routes: dict[str, Any] = {}
+    truth: dict[str, tuple[str, str]] = {}
+    for p in range(pages):
+        mine = images[p::pages]
+        routes[f"/page{p}"] = "".join(f"<img src='{path}'>" for path, *_ in mine).encode()
+        for path, data, mime, original, edit in mine:
+            routes[path] = (data, mime)
+            truth[path] = (original, edit)
+    return routes, truth, files
+
+
+def _known_csv(files: list[tuple[str, bytes]], folder: Path) -> tuple[Path, set[str]]:
+    """Half of the originals (every other one), by MD5 and PDQ of the original file."""
+    import hashlib
+
+    from hashing import hash_image
+
+    path = folder / "known.csv"
+    known = set()
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["md5", "pdq"])
+        for n, (name, data) in enumerate(files):
+            if n % 2 == 0:
+                writer.writerow([hashlib.md5(data).hexdigest(), hash_image(data).pdq])
+                known.add(name)
+    return path, known
+
+
+def child(args: argparse.Namespace) -> None:
+    """One tree: a fresh installation, the known set, the reports, one flow run; prints JSON."""
+    import sqlalchemy as sa
+
+    from catalog.decisions.records import Verdict
+    from catalog.schema import cluster_members, clusters, media, sightings
+    from flows.process_report import process_report
+    from hotline.installation import Installation
+    from hotline.settings import Settings
+
+    os.environ.update(HOTLINE_DATA_DIR=args.work, HOTLINE_CRAWL_ALLOW=args.host)
+    inst = Installation.init(Settings())
+    inst.import_known_set(Path(args.known), "known-originals", Verdict.BASELINE)
+    for p in range(args.pages):
+        inst.catalog.add_report(f"http://{args.host}/page{p}", actor="bench")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=300):  # a temporary Prefect server of its own
+        started, cpu = time.perf_counter(), time.process_time()
+        process_report(limit=args.pages)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with inst.catalog.read() as conn:
+        status = dict(conn.execute(sa.select(media.c.sha256, media.c.status)).all())
+        urls = conn.execute(sa.select(sightings.c.sha256, sightings.c.media_url)).all()
+        member = dict(conn.execute(sa.select(cluster_members.c.sha256, cluster_members.c.cluster_id)).all())
+        open_ids = set(conn.scalars(sa.select(clusters.c.id).where(clusters.c.status == "open", clusters.c.waiting > 0)))
+    print(json.dumps({"status": status, "urls": [list(u) for u in urls], "member": member,
+                      "open": sorted(open_ids), "seconds": elapsed, "cpu": cpu}))
+
+
+def _measure(tree: Path, host: str, known: Path, pages: int, work: Path) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=f"{tree}{os.pathsep}{tree / 'tests'}", PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING")
+    env.pop("PREFECT_API_URL", None)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--host", host, "--known", str(known),
+                          "--pages", str(pages), "--work", str(work)], cwd=tree, env=env, capture_output=True,
+                         text=True, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or not lines:
+        raise SystemExit(f"the run in {tree} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _figures(raw: dict[str, Any], truth: dict[str, tuple[str, str]], known: set[str]) -> dict[str, Any]:
+    original_of: dict[str, str] = {}
+    for sha, url in raw["urls"]:
+        path = "/" + url.split("/", 3)[3]
+        if path in truth:
+            original_of[sha] = truth[path][0]
+    status = raw["status"]
+    queued = [s for s, st in status.items() if st == "queued" and s in original_of]
+    open_ids = set(raw["open"])
+    by_cluster: dict[int, set[str]] = defaultdict(set)
+    for sha in queued:
+        cid = raw["member"].get(sha)
+        if cid in open_ids:
+            by_cluster[cid].add(original_of[sha])
+    unclustered = [s for s in queued if raw["member"].get(s) not in open_ids]
+    decisions = len(by_cluster) + len(unclustered)
+    in_queue = {original_of[s] for s in queued}
+    per_original = Counter(o for origs in by_cluster.values() for o in origs)
+    crawled = len(original_of)
+    return {
+        "crawled": crawled, "auto": sum(1 for s in original_of if status.get(s) in ("known", "classified")),
+        "queued": len(queued), "known_copies_queued": sum(1 for s in queued if original_of[s] in known),
+        "decisions": decisions, "ideal": len(in_queue), "ideal_unknown": len(in_queue - known),
+        "mixed": sum(1 for origs in by_cluster.values() if len(origs) > 1),
+        "median_clusters_per_original": sorted(per_original.values())[len(per_original) // 2] if per_original else 0,
+        "seconds": raw["seconds"], "cpu": raw["cpu"],
+    }
+
+
+def _show(name: str, f: dict[str, Any]) -> None:
+    per100 = 100 / max(f["crawled"], 1)
+    print(f"{name}: crawled {f['crawled']}, auto-classified {f['auto']}, queued {f['queued']} "
+          f"(copies of known originals {f['known_copies_queued']}); decisions {f['decisions']} "
+          f"= {f['decisions'] * per100:.1f} per 100 crawled, ideal {f['ideal']} distinct originals queued "
+          f"({f['ideal'] * per100:.1f} per 100; unknown originals {f['ideal_unknown']}); "
+          f"ratio {f['decisions'] / max(f['ideal'], 1):.2f}x (target <= 1.2); mixed clusters {f['mixed']} (target 0); "
+          f"median clusters per original {f['median_clusters_per_original']}; flow {f['seconds']:.0f} s wall, "
+          f"{f['cpu']:.0f} s CPU (flow process)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--originals", type=int, default=40)
+    parser.add_argument("--pages", type=int, default=8)
+    parser.add_argument("--baseline-tree", type=Path)
+    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--host")
+    parser.add_argument("--known")
+    parser.add_argument("--work")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(REPO))
+    from hotline.demo.local_site import serve_site
+
+    routes, truth, files = _site(args.originals, args.pages)
+    trees = [("this tree", REPO)] + ([("baseline", args.baseline_tree.resolve())] if args.baseline_tree else [])
+    with tempfile.TemporaryDirectory() as folder, serve_site(routes) as site:
+        known_path, known = _known_csv(files, Path(folder))
+        print(f"site: {args.originals} originals x 16 edits = {len(truth)} images on {args.pages} pages; "
+              f"{len(known)} originals in the known set (MD5 + PDQ of the original files)")
+        results = {}
+        for name, tree in trees:
+            raw = _measure(tree, site.host_port, known_path, args.pages, Path(folder) / name.replace(" ", "-"))
+            results[name] = _figures(raw, truth, known)
+            _show(name, results[name])
+        if "baseline" in results:
+            mine, base = results["this tree"], results["baseline"]
+            print(f"decisions: {mine['decisions']} vs {base['decisions']} on the baseline "
+                  f"({base['decisions'] / max(mine['decisions'], 1):.1f}x fewer)")
+
+
+if __name__ == "__main__":
+    main()

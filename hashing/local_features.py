@@ -1,0 +1,166 @@
+"""Local features of a picture for review clustering: ORB keypoints of a downscaled grey
+copy, and their geometric verification.
+
+A perceptual hash sees the whole picture, so a crop, a small rotation or a caption moves
+it; a few hundred keypoints that agree on one geometric transform survive those edits.
+Precision comes first, because a cluster decided together must show one picture: two
+pictures count as the same only when the inliers of one RANSAC affine transform are many,
+cover the picture (not just a shared frame or caption template), and the transform maps
+most of one picture onto most of the other (two frames of a pan share only a strip).
+
+Only compact records leave this module (points as float16, descriptors as bytes); pixels
+never do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from catalog.decisions.records import LocalFeatures
+from evidence import EvidenceError
+from hashing.decode import DecodeConfig, decode_image
+from hashing.errors import HashingError
+
+SIDE = 320  # the longer side the grey copy is scaled to (features are cheap at this size)
+KEYPOINTS = 250
+DESCRIPTOR_BYTES = 32
+DECODING = DecodeConfig()
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    min_inliers: int = 20
+    min_inlier_share: float = 0.3  # of the matches that survive the ratio test
+    min_overlap: float = 0.85  # share of each picture the transform maps into the other
+    contained: float = 0.95  # ... or one picture lies (nearly) within the other
+    min_contained: float = 0.6  # and covers this much of it
+    min_cells: float = 0.5  # share of the overlap's grid cells with keypoints that hold an inlier
+    grid: int = 4
+    min_spread: float = 0.4  # of the keypoints' extent the inliers span, in each direction
+
+
+def extract(sha256: str, data: bytes, decoding: DecodeConfig = DECODING) -> LocalFeatures:
+    """The local features of one image file (raises hashing errors for undecodable input)."""
+    image = decode_image(data, decoding).convert("L")
+    scale = SIDE / max(image.size)
+    if scale < 1:
+        image = image.resize((max(8, round(image.width * scale)), max(8, round(image.height * scale))))
+    grey = np.asarray(image, dtype=np.uint8)
+    return features_of(sha256, grey)
+
+
+def features_of(sha256: str, grey: np.ndarray) -> LocalFeatures:
+    height, width = grey.shape
+    orb = cv2.ORB_create(nfeatures=KEYPOINTS, edgeThreshold=15, patchSize=15, fastThreshold=10)  # type: ignore[attr-defined]
+    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    if descriptors is None or not keypoints:
+        return LocalFeatures(sha256, width, height, b"", b"")
+    points = np.array([k.pt for k in keypoints], dtype=np.float16)
+    return LocalFeatures(sha256, width, height, points.tobytes(), descriptors.astype(np.uint8).tobytes())
+
+
+def _points(f: LocalFeatures) -> np.ndarray:
+    return np.frombuffer(f.points, dtype=np.float16).reshape(-1, 2).astype(np.float32)
+
+
+def _descriptors(f: LocalFeatures) -> np.ndarray:
+    return np.frombuffer(f.descriptors, dtype=np.uint8).reshape(-1, DESCRIPTOR_BYTES)
+
+
+def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    return (points[:, 0] >= 0) & (points[:, 1] >= 0) & (points[:, 0] < width) & (points[:, 1] < height)
+
+
+def _mapped_share(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, samples: int = 16) -> float:
+    """The share of picture ``a`` that ``matrix`` maps inside picture ``b`` (on a grid)."""
+    xs, ys = np.meshgrid(np.linspace(0, a.width - 1, samples), np.linspace(0, a.height - 1, samples))
+    grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1)
+    mapped = grid @ matrix.T
+    return float(_inside(mapped, b.width, b.height).mean())
+
+
+def _cell_cover(points: np.ndarray, inliers: np.ndarray, f: LocalFeatures, covered: np.ndarray, grid: int) -> float:
+    """Of the grid cells (of the part of ``f`` the other picture covers) that hold keypoints,
+    the share that hold an inlier: a shared frame or caption leaves the inside uncovered."""
+    cells = (np.minimum(points[:, 0] * grid // max(f.width, 1), grid - 1) * grid
+             + np.minimum(points[:, 1] * grid // max(f.height, 1), grid - 1)).astype(int)
+    with_points = set(cells[covered].tolist())
+    with_inliers = set(cells[covered & inliers].tolist())
+    return len(with_inliers) / len(with_points) if with_points else 0.0
+
+
+def verify(a: LocalFeatures, b: LocalFeatures, config: VerifyConfig = VerifyConfig()) -> int | None:
+    """The number of inliers when ``a`` and ``b`` show the same picture, else None."""
+    if not a.descriptors or not b.descriptors:
+        return None
+    da, db = _descriptors(a), _descriptors(b)
+    if len(da) < config.min_inliers or len(db) < config.min_inliers:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance and p[0].distance <= 64]
+    if len(good) < config.min_inliers:
+        return None
+    pa, pb = _points(a), _points(b)
+    src = pa[[m.queryIdx for m in good]]
+    dst = pb[[m.trainIdx for m in good]]
+    matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0,
+                                               maxIters=2000, confidence=0.995)
+    if matrix is None or mask is None:
+        return None
+    inlier = mask.ravel().astype(bool)
+    count = int(inlier.sum())
+    if count < config.min_inliers or count < config.min_inlier_share * len(good):
+        return None
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    if not 0.1 <= scale <= 10:
+        return None
+    full = np.vstack([matrix, [0, 0, 1]])
+    try:
+        inverse = np.linalg.inv(full)[:2]
+    except np.linalg.LinAlgError:
+        return None
+    shares = sorted((_mapped_share(matrix, a, b), _mapped_share(inverse, b, a)))
+    # a crop or a border: one picture lies within the other; else both must mostly overlap
+    if shares[0] < config.min_overlap and not (shares[1] >= config.contained and shares[0] >= config.min_contained):
+        return None
+    # the keypoints of each picture that fall where the other one is, and which of them agree
+    in_a = np.zeros(len(pa), dtype=bool)
+    in_b = np.zeros(len(pb), dtype=bool)
+    in_a[[m.queryIdx for m, keep in zip(good, inlier, strict=True) if keep]] = True
+    in_b[[m.trainIdx for m, keep in zip(good, inlier, strict=True) if keep]] = True
+    covered_a = _inside(np.c_[pa, np.ones(len(pa))] @ matrix.T, b.width, b.height)
+    covered_b = _inside(np.c_[pb, np.ones(len(pb))] @ inverse.T, a.width, a.height)
+    if min(_cell_cover(pa, in_a, a, covered_a, config.grid),
+           _cell_cover(pb, in_b, b, covered_b, config.grid)) < config.min_cells:
+        return None
+    # inliers in one band (a shared caption or banner) do not make the same picture
+    if min(_spread(pa[in_a], pa[covered_a]), _spread(pb[in_b], pb[covered_b])) < config.min_spread:
+        return None
+    return count
+
+
+def _spread(inliers: np.ndarray, keypoints: np.ndarray) -> float:
+    """How much of the keypoints' span the inliers span, in the narrower of the two
+    directions (a caption band spans the width but not the height)."""
+    if len(inliers) < 3 or len(keypoints) < 3:
+        return 0.0
+    whole = np.ptp(keypoints, axis=0)
+    return float(np.min(np.ptp(inliers, axis=0) / np.maximum(whole, 1e-6)))
+
+
+def stored_features(get: Callable[[str], bytes], sha256s: Sequence[str],
+                    decoding: DecodeConfig = DECODING) -> dict[str, LocalFeatures]:
+    """The local features of stored pictures, read through ``get`` (the evidence store:
+    decrypted in memory only). A picture that cannot be read or decoded is left out (it
+    was hashed, so this is rare): clustering then compares it by PDQ alone."""
+    out: dict[str, LocalFeatures] = {}
+    for sha256 in sha256s:
+        try:
+            out[sha256] = extract(sha256, get(sha256), decoding)
+        except (HashingError, EvidenceError, OSError, ValueError):
+            continue
+    return out
