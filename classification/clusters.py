@@ -72,19 +72,38 @@ class ClusteringConfig:
 
 
 def vpdq_distance(a: Sequence[tuple[str, int]], b: Sequence[tuple[str, int]], *, threshold: int,
-                  min_quality: int, share: float) -> int | None:
-    """Meta's vPDQ over two videos' (PDQ, quality) frames: the share of one video's usable
-    frames with a frame of the other within ``threshold``, in both directions. Returns
-    100 x (1 - the smaller share) when both reach ``share``, else None. The same measure as
-    ``hashing.frames.compare_frames`` (classification does not import hashing)."""
+                  min_quality: int, share: float, min_distinct: int = 3) -> int | None:
+    """vPDQ over two videos' (PDQ, quality) frames, by the shorter clip (an excerpt joins its
+    source): the share of the shorter clip's usable frames with a frame of the other within
+    ``threshold`` (the larger share when both have as many). Returns 100 x (1 - that share)
+    when it reaches ``share`` and the matching frames hold at least ``min_distinct`` that
+    differ from each other (blank or still frames cannot carry a match), else None. The same
+    rule as ``hashing.frames.compare_frames`` (classification does not import hashing)."""
     usable_a = list(dict.fromkeys(p for p, q in a if q >= min_quality))
     usable_b = list(dict.fromkeys(p for p, q in b if q >= min_quality))
     if not usable_a or not usable_b:
         return None
     rows = pdq_matrix(usable_b)
     near = np.stack([pdq_distances(h, rows) for h in usable_a]) <= threshold
-    weaker = min(float(near.any(axis=1).mean()), float(near.any(axis=0).mean()))
-    return int(round(100 * (1 - weaker))) if weaker >= share else None
+    by_a, by_b = near.any(axis=1), near.any(axis=0)
+    use_a = (len(usable_a) < len(usable_b) if len(usable_a) != len(usable_b)
+             else float(by_a.mean()) >= float(by_b.mean()))
+    shorter, matched = (float(by_a.mean()), [usable_a[n] for n in np.flatnonzero(by_a)]) if use_a \
+        else (float(by_b.mean()), [usable_b[n] for n in np.flatnonzero(by_b)])
+    if shorter < share or _distinct(matched, threshold, min_distinct) < min_distinct:
+        return None
+    return int(round(100 * (1 - shorter)))
+
+
+def _distinct(pdqs: Sequence[str], threshold: int, enough: int) -> int:
+    """How many of ``pdqs`` are more than ``threshold`` apart (greedily, up to ``enough``)."""
+    kept: list[str] = []
+    for pdq in pdqs:
+        if not kept or int(pdq_distances(pdq, pdq_matrix(kept)).min()) > threshold:
+            kept.append(pdq)
+            if len(kept) >= enough:
+                break
+    return len(kept)
 
 
 class CatalogFrames:

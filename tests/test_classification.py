@@ -404,9 +404,12 @@ def test_videos_join_by_vpdq_over_their_frame_hashes(catalog: Catalog) -> None:
     groups = sorted(sorted(c.members) for c in catalog.queue_clusters())
     assert groups == [["a" * 64, "b" * 64], ["c" * 64]]
     as_pairs = {s: [(p, 90) for p in ps] for s, ps in clips.items()}
-    assert vpdq_distance(as_pairs["a" * 64], as_pairs["b" * 64], threshold=31, min_quality=50, share=0.8) == 17
+    # b, shorter by one dropped frame, matches a in every frame: by the shorter clip, distance 0
+    assert vpdq_distance(as_pairs["a" * 64], as_pairs["b" * 64], threshold=31, min_quality=50, share=0.8) == 0
+    assert vpdq_distance(as_pairs["b" * 64], as_pairs["a" * 64][:3], threshold=31, min_quality=50,
+                         share=0.8) == 0  # an excerpt (the first three scenes) joins its source
     assert vpdq_distance(as_pairs["a" * 64], as_pairs["c" * 64], threshold=31, min_quality=50, share=0.8) is None
     from hashing.frames import FrameHash, compare_frames  # the same measure as hashing's
 
     theirs = compare_frames(*[[FrameHash(float(i), p, 90) for i, p in enumerate(clips[s])] for s in ("a" * 64, "b" * 64)])
-    assert theirs.matches() and theirs.distance == 17
+    assert theirs.matches() and theirs.distance == 0
