@@ -92,6 +92,8 @@ class DecodedImage:
     height: int
     format: str
     frames: tuple[tuple[float, Image.Image], ...] = ()
+    scale: int = 1
+    """The DCT scaling draft decoding applied: ``image`` is 1/``scale`` of the full size."""
 
 
 def decode_image(data: bytes, config: DecodeConfig = DecodeConfig()) -> Image.Image:
@@ -118,7 +120,8 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig()) -> DecodedImage:
         first = _converted(image, upright=True)
         width, height = full if first.size == decoded else (full[1], full[0])
         frames = _animation(image, first, config) if _frame_count(image) > 1 else ()
-    return DecodedImage(first, width, height, image.format or "", frames)
+    scale = max(1, round(full[0] / decoded[0])) if decoded[0] else 1
+    return DecodedImage(first, width, height, image.format or "", frames, scale)
 
 
 def _open(data: bytes, config: DecodeConfig) -> Image.Image:

@@ -13,7 +13,7 @@ from hashing.borders import IMAGE_BORDERS, BorderConfig, content_box
 from hashing.decode import DecodeConfig, decode
 from hashing.errors import HashingError
 from hashing.frames import FRAME_SIGNAL, FrameHash
-from hashing.item_hashes import ItemHashes
+from hashing.item_hashes import ItemHashes, first_name_per_hash
 from hashing.signals import BytesHasher, ImageHasher, SignalHash, get_signal_type, signal_types_for
 
 
@@ -31,17 +31,18 @@ class ImageHashes(ItemHashes):
     """The hashes of one image file.
 
     Digests are of the bytes as received. The perceptual hashes are of the first frame
-    after EXIF rotation and after trimming a uniform border, each with its variants:
-    PDQ's ``dihedral``, the PDQ of its seven rotations and mirrorings (``DIHEDRAL_NAMES``
-    order), so a turned copy still matches. When a border was trimmed, ``untrimmed``
-    holds the hash of the whole picture for the signal types that keep it (PDQ:
-    ``pdq_untrimmed``). ``frames`` holds every frame of an animation (empty for still
-    images). ``width`` and ``height`` are the upright size the file declares.
+    after EXIF rotation and after trimming a border, each with its variants: PDQ's
+    ``dihedral``, the PDQ of the picture's seven rotations and mirrorings
+    (``DIHEDRAL_NAMES`` order), so a turned copy still matches. When a border was
+    trimmed, ``untrimmed`` holds the hashes of the whole picture (with its variants) for
+    the signal types that keep it (PDQ: ``pdq_untrimmed``). ``frames`` holds every frame
+    of an animation (empty for still images). ``width`` and ``height`` are the upright
+    size the file declares.
     """
 
     width: int
     height: int
-    untrimmed: Mapping[str, str] = field(default_factory=dict)
+    untrimmed: Mapping[str, SignalHash] = field(default_factory=dict)
     frames: tuple[FrameHash, ...] = ()
 
     @property
@@ -58,7 +59,8 @@ class ImageHashes(ItemHashes):
 
     @property
     def pdq_untrimmed(self) -> str | None:
-        return self.untrimmed.get("pdq")
+        found = self.untrimmed.get("pdq")
+        return None if found is None else found.value
 
     @property
     def phash(self) -> str:
@@ -66,29 +68,39 @@ class ImageHashes(ItemHashes):
 
     def records(self) -> list[HashRecord]:
         """One ``HashRecord`` per signal type, then the untrimmed hashes
-        (``<name>_untrimmed``), then the variants (``<name>_<variant>``)."""
+        (``<name>_untrimmed``), then the variants (``<name>_<variant>``), then the
+        untrimmed hashes' variants (``<name>_u_<variant>``)."""
         records = super().records()
-        records += [HashRecord(self.sha256, f"{name}_untrimmed", value) for name, value in self.untrimmed.items()]
+        records += [HashRecord(self.sha256, f"{name}_untrimmed", found.value) for name, found in self.untrimmed.items()]
         return records + [
-            HashRecord(self.sha256, f"{name}_{variant}", value)
-            for name, found in self.signals.items()
-            for variant, value in zip(variant_names(name), found.variants, strict=True)
+            HashRecord(self.sha256, f"{name}_{prefix}{variant}", value)
+            for prefix, signals in (("", self.signals), (UNTRIMMED_PREFIX, self.untrimmed))
+            for name, found in signals.items()
+            for variant, value in zip(variant_names(name), found.variants, strict=False)  # none: stored before
         ]
 
     def frame_records(self) -> list[FrameHashRecord]:
         return [f.record(self.sha256, n) for n, f in enumerate(self.frames)]
 
-    def lookups(self, name: str, min_quality: int = 0) -> list[str]:
-        """Also the untrimmed picture's hash, and for the frame signal (PDQ) the
-        animation frames at or above ``min_quality``."""
-        found = super().lookups(name, min_quality)
+    def named_lookups(self, name: str, min_quality: int = 0) -> list[tuple[str, str]]:
+        """Also the untrimmed picture's hash and its variants (``untrimmed``,
+        ``untrimmed_rotate90`` ...), and for the frame signal (PDQ) the animation frames
+        at or above ``min_quality`` (``frame@<t>s``)."""
+        found = super().named_lookups(name, min_quality)
         if not found:
             return found
         if name in self.untrimmed:
-            found.append(self.untrimmed[name])
+            whole = self.untrimmed[name]
+            found.append(("untrimmed", whole.value))
+            found += [(f"untrimmed_{v}", value) for v, value in zip(variant_names(name), whole.variants, strict=False)]
         if name == FRAME_SIGNAL.name:
-            found += [f.pdq for f in self.frames if f.quality >= min_quality]
-        return list(dict.fromkeys(found))
+            found += [(f"frame@{f.t:g}s", f.pdq) for f in self.frames if f.quality >= min_quality]
+        return first_name_per_hash(found)
+
+
+UNTRIMMED_PREFIX = "u_"
+"""Stored names of the untrimmed picture's variants: ``pdq_u_rotate90`` (at most 16
+characters with the longest variant name)."""
 
 
 def variant_names(name: str) -> tuple[str, ...]:
@@ -104,14 +116,18 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
     whole = decoded.image
     inner = _trimmed(whole, config)
     signals: dict[str, SignalHash] = {}
-    untrimmed: dict[str, str] = {}
+    untrimmed: dict[str, SignalHash] = {}
+    full = (decoded.height, decoded.width)
     for signal in signal_types_for("image"):
         if issubclass(signal, BytesHasher):
             signals[signal.name] = signal.hash_bytes(data)
         elif issubclass(signal, ImageHasher):
-            signals[signal.name] = signal.hash_with_variants(inner)
-            if signal.hash_untrimmed and inner is not whole:
-                untrimmed[signal.name] = signal.hash_image(whole).value
+            if inner is whole:
+                signals[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
+                continue
+            signals[signal.name] = signal.hash_with_variants(inner, decoded.scale)
+            if signal.hash_untrimmed:
+                untrimmed[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
     return ImageHashes(
         signals=signals,
         width=decoded.width,
