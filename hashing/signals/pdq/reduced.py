@@ -66,6 +66,35 @@ def axis_operator(full: int, scale: int = 1) -> np.ndarray:
     return matrix
 
 
+@dataclass(frozen=True)
+class Band:
+    """An axis operator kept as its non-zero band: row ``o`` weighs inputs
+    ``start[o] .. start[o] + width - 1`` by ``weights[o]`` (a few dozen of hundreds), so
+    applying it costs a gather and a small product instead of a dense one."""
+
+    index: np.ndarray  # [64, width] input positions (clipped at the end)
+    weights: np.ndarray  # [64, width] float32, zero past the row's support
+
+    def apply(self, values: np.ndarray, *, flipped: bool = False) -> np.ndarray:
+        """The operator (mirrored when ``flipped``) applied along the first axis of
+        ``values`` ([n, ...] -> [64, ...])."""
+        index = (len(values) - 1 - self.index) if flipped else self.index
+        result: np.ndarray = np.einsum("ok,ok...->o...", self.weights, values[index])
+        return result
+
+
+@lru_cache(maxsize=256)
+def _band(full: int, scale: int, length: int) -> Band:
+    matrix = axis_operator(full, scale)[:, :length]
+    nonzero = matrix != 0
+    start = nonzero.argmax(axis=1)
+    end = length - nonzero[:, ::-1].argmax(axis=1)
+    width = int((end - start).max())
+    index = np.minimum(start[:, None] + np.arange(width)[None, :], length - 1)
+    weights = np.take_along_axis(matrix, index, axis=1) * (np.arange(width)[None, :] < (end - start)[:, None])
+    return Band(index, weights.astype(np.float32))
+
+
 def _box(n: int, window: int) -> np.ndarray:
     """PDQ's one-dimensional box filter (``box1DFloat``) as an n x n matrix: output ``o``
     is the mean of inputs ``o - (window - half) .. o + half - 1``, cut at the ends."""
@@ -86,12 +115,14 @@ _DCT = np.array(
 )
 
 
-def buffer_hash(buffer: np.ndarray) -> tuple[str, int]:
-    """PDQ's hex hash and quality of a 64x64 reduced luma buffer."""
+def buffer_hash(buffer: np.ndarray, quality: int | None = None) -> tuple[str, int]:
+    """PDQ's hex hash and quality of a 64x64 reduced luma buffer (``quality`` when
+    already known: a turned copy's is the same)."""
     values = buffer.astype(np.float64)
-    dct = _DCT @ values @ _DCT.T
-    bits = (dct > np.median(dct)).reshape(256)[::-1]  # the reference's bit order
-    return np.packbits(bits).tobytes().hex(), _quality(values)
+    dct = (_DCT @ values @ _DCT.T).reshape(256)
+    middle = np.partition(dct, (127, 128))
+    bits = (dct > (middle[127] + middle[128]) / 2)[::-1]  # the reference's bit order
+    return np.packbits(bits).tobytes().hex(), _quality(values) if quality is None else quality
 
 
 def _quality(buffer: np.ndarray) -> int:
@@ -117,25 +148,26 @@ class ReducedPicture:
         left, top, right, bottom = box
         return ReducedPicture(self.luma[top:bottom, left:right], self.scale)
 
-    def operators(self) -> tuple[np.ndarray, np.ndarray]:
+    def operators(self) -> tuple[Band, Band]:
         height, width = self.luma.shape
         full_height, full_width = self.full or (height * self.scale, width * self.scale)
-        rows = axis_operator(full_height, self.scale)[:, :height]
-        cols = axis_operator(full_width, self.scale)[:, :width]
-        return rows, cols
+        return _band(full_height, self.scale, height), _band(full_width, self.scale, width)
 
     def pdq(self) -> tuple[str, int]:
         """The PDQ hash and quality of the picture."""
         rows, cols = self.operators()
-        return buffer_hash(rows @ self.luma @ cols.T)
+        return buffer_hash(cols.apply(rows.apply(self.luma).T).T)
 
     def dihedral(self) -> dict[str, tuple[str, int]]:
         """PDQ and quality of the picture and of its seven turned or mirrored copies, by
         ``DIHEDRAL`` name, each the hash of the transformed pixels."""
         rows, cols = self.operators()
-        reduced = {flip: (rows[:, ::-1] if flip else rows) @ self.luma for flip in (False, True)}
-        found = {}
+        reduced = {flip: rows.apply(self.luma, flipped=flip).T for flip in (False, True)}  # [w, 64]
+        buffers = {(fr, fc): cols.apply(reduced[fr], flipped=fc).T for fr in (False, True) for fc in (False, True)}
+        found: dict[str, tuple[str, int]] = {}
+        quality = None
         for name, flip_rows, flip_cols, transposed in DIHEDRAL:
-            buffer = reduced[flip_rows] @ (cols[:, ::-1] if flip_cols else cols).T
-            found[name] = buffer_hash(buffer.T if transposed else buffer)
+            buffer = buffers[flip_rows, flip_cols]
+            found[name] = buffer_hash(buffer.T if transposed else buffer, quality)
+            quality = found[name][1]
         return found
