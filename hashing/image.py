@@ -24,6 +24,9 @@ class HashingConfig:
 
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     borders: BorderConfig | None = IMAGE_BORDERS
+    edit_variants: bool = True
+    """Also hash what the picture may have been before a crop or a downsizing
+    (``ImageHasher.edit_variants``), stored and looked up after the other hashes."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class ImageHashes(ItemHashes):
     ``dihedral``, the PDQ of the picture's seven rotations and mirrorings
     (``DIHEDRAL_NAMES`` order), so a turned copy still matches. When a border was
     trimmed, ``untrimmed`` holds the hashes of the whole picture (with its variants) for
-    the signal types that keep it (PDQ: ``pdq_untrimmed``). ``frames`` holds every frame
+    the signal types that keep it (PDQ: ``pdq_untrimmed``); ``edited`` the hashes of
+    what it may have been before a crop or a downsizing. ``frames`` holds every frame
     of an animation (empty for still images). ``width`` and ``height`` are the upright
     size the file declares.
     """
@@ -44,6 +48,9 @@ class ImageHashes(ItemHashes):
     height: int
     untrimmed: Mapping[str, SignalHash] = field(default_factory=dict)
     frames: tuple[FrameHash, ...] = ()
+    edited: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per signal type, the hashes of what the picture may have been before a re-hosting
+    edit, by variant name (PDQ: ``c_0120`` ..., ``upscaled``), stored as ``<name>_x_<variant>``."""
 
     @property
     def pdq(self) -> str:
@@ -72,6 +79,8 @@ class ImageHashes(ItemHashes):
         untrimmed hashes' variants (``<name>_u_<variant>``)."""
         records = super().records()
         records += [HashRecord(self.sha256, f"{name}_untrimmed", found.value) for name, found in self.untrimmed.items()]
+        records += [HashRecord(self.sha256, f"{name}_{EDITED_PREFIX}{variant}", value)
+                    for name, found in self.edited.items() for variant, value in found.items()]
         return records + [
             HashRecord(self.sha256, f"{name}_{prefix}{variant}", value)
             for prefix, signals in (("", self.signals), (UNTRIMMED_PREFIX, self.untrimmed))
@@ -85,7 +94,7 @@ class ImageHashes(ItemHashes):
     def named_lookups(self, name: str, min_quality: int = 0) -> list[tuple[str, str]]:
         """Also the untrimmed picture's hash and its variants (``untrimmed``,
         ``untrimmed_rotate90`` ...), and for the frame signal (PDQ) the animation frames
-        at or above ``min_quality`` (``frame@<t>s``)."""
+        at or above ``min_quality`` (``frame@<t>s``), then the edit variants (``x_c_0120``)."""
         found = super().named_lookups(name, min_quality)
         if not found:
             return found
@@ -95,9 +104,12 @@ class ImageHashes(ItemHashes):
             found += [(f"untrimmed_{v}", value) for v, value in zip(variant_names(name), whole.variants, strict=False)]
         if name == FRAME_SIGNAL.name:
             found += [(f"frame@{f.t:g}s", f.pdq) for f in self.frames if f.quality >= min_quality]
+        found += [(f"{EDITED_PREFIX}{variant}", value) for variant, value in self.edited.get(name, {}).items()]
         return first_name_per_hash(found)
 
 
+EDITED_PREFIX = "x_"
+"""Stored names of the edit variants: ``pdq_x_c_0120``, ``pdq_x_upscaled``."""
 UNTRIMMED_PREFIX = "u_"
 """Stored names of the untrimmed picture's variants: ``pdq_u_rotate90`` (at most 16
 characters with the longest variant name)."""
@@ -117,11 +129,16 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
     inner = _trimmed(whole, config)
     signals: dict[str, SignalHash] = {}
     untrimmed: dict[str, SignalHash] = {}
+    edited: dict[str, dict[str, str]] = {}
     full = (decoded.height, decoded.width)
     for signal in signal_types_for("image"):
         if issubclass(signal, BytesHasher):
             signals[signal.name] = signal.hash_bytes(data)
         elif issubclass(signal, ImageHasher):
+            if config.edit_variants:
+                found = signal.edit_variants(inner, decoded.scale, full if inner is whole else None)
+                if found:
+                    edited[signal.name] = found
             if inner is whole:
                 signals[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
                 continue
@@ -134,6 +151,7 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
         height=decoded.height,
         untrimmed=untrimmed,
         frames=tuple(_frame_hash(t, frame, config) for t, frame in decoded.frames),
+        edited=edited,
     )
 
 

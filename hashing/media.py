@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from catalog.media_items.records import FrameHashRecord, HashRecord
 from hashing.errors import UnsupportedImageError
 from hashing.frames import FrameHash
-from hashing.image import UNTRIMMED_PREFIX, HashingConfig, ImageHashes, hash_image, variant_names
+from hashing.image import EDITED_PREFIX, UNTRIMMED_PREFIX, HashingConfig, ImageHashes, hash_image, variant_names
 from hashing.signals import SIGNAL_TYPES, ImageHasher, SignalHash, signal_types_for
 from hashing.sniff import sniff
 from hashing.video import VideoConfig, VideoHashes, hash_video
@@ -69,7 +69,10 @@ def hashes_from_records(
             records[f"{n}_{UNTRIMMED_PREFIX}{v}"].value for v in variant_names(n) if f"{n}_{UNTRIMMED_PREFIX}{v}" in records))
         for n in signals if f"{n}_untrimmed" in records
     }  # fmt: skip
-    return ImageHashes(signals=signals, width=0, height=0, untrimmed=untrimmed, frames=frame_hashes)
+    edited = {n: {key[len(f"{n}_{EDITED_PREFIX}"):]: r.value for key, r in records.items()
+                  if key.startswith(f"{n}_{EDITED_PREFIX}")} for n in signals}
+    return ImageHashes(signals=signals, width=0, height=0, untrimmed=untrimmed, frames=frame_hashes,
+                       edited={n: found for n, found in edited.items() if found})
 
 
 def summarise(hashes: MediaHashes) -> dict[str, object]:

@@ -103,6 +103,13 @@ class ImageHasher(ABC):
         sets) takes that into account."""
         return cls.hash_image(image)
 
+    @classmethod
+    def edit_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> dict[str, str]:
+        """Hashes of what ``image`` may have been before a re-hosting edit (a crop, a
+        downsizing), by variant name, looked up after the hash and its variants; none by
+        default."""
+        return {}
+
 
 def normalise_hex(value: str, name: str, hex_length: int) -> str:
     """``value`` stripped and lowercased when it is ``hex_length`` hex digits, else

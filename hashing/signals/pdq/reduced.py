@@ -85,7 +85,11 @@ class Band:
 
 @lru_cache(maxsize=256)
 def _band(full: int, scale: int, length: int) -> Band:
-    matrix = axis_operator(full, scale)[:, :length]
+    return _as_band(axis_operator(full, scale)[:, :length])
+
+
+def _as_band(matrix: np.ndarray) -> Band:
+    length = matrix.shape[1]
     nonzero = matrix != 0
     start = nonzero.argmax(axis=1)
     end = length - nonzero[:, ::-1].argmax(axis=1)
@@ -171,3 +175,62 @@ class ReducedPicture:
             found[name] = buffer_hash(buffer.T if transposed else buffer, quality)
             quality = found[name][1]
         return found
+
+
+@lru_cache(maxsize=1024)
+def resampled_band(length: int, full: int, start: float, end: float) -> Band:
+    """PDQ's reduction of an original axis ``full`` pixels long, of which a picture axis
+    ``length`` pixels long shows the share ``start .. end`` (linear interpolation;
+    positions outside it take the nearest edge pixel): how the original would hash if
+    the picture were a crop or a resized copy of it."""
+    positions = ((np.arange(full) + 0.5) / full - start) / (end - start) * length - 0.5
+    positions = np.clip(positions, 0, length - 1)
+    low = np.floor(positions).astype(int)
+    high = np.minimum(low + 1, length - 1)
+    part = positions - low
+    reduction = axis_operator(full)
+    matrix = np.zeros((length, BUFFER), dtype=np.float64)
+    np.add.at(matrix, low, (reduction * (1 - part)).T)
+    np.add.at(matrix, high, (reduction * part).T)
+    return _as_band(matrix.T)
+
+
+CROP_SHARES = (0.0, 0.025, 0.05)
+"""Shares of a side a crop may have cut off, tried on each side (``edit_variants``)."""
+UPSCALED_SIDE = 1024
+"""The long side a small picture is hashed at as if it were a downsized copy."""
+
+
+def edit_variants(picture: ReducedPicture) -> dict[str, str]:
+    """PDQs of the original a re-hosted copy may have been made from:
+
+    - ``c_TBLR``: a crop of up to 7.5% of each dimension cut off (T, B, L, R: the top,
+      bottom, left and right share in ``CROP_SHARES`` steps), the original's edges
+      filled from the picture's own;
+    - ``upscaled``: a picture smaller than 512 pixels on its long side hashed as if its
+      original were ``UPSCALED_SIDE`` long (PDQ's box filter widens with the size).
+    """
+    height, width = picture.luma.shape
+    full_height, full_width = picture.full or (height * picture.scale, width * picture.scale)
+    pairs = [(a, b) for a in range(len(CROP_SHARES)) for b in range(len(CROP_SHARES))
+             if CROP_SHARES[a] + CROP_SHARES[b] <= 0.0751]  # fmt: skip
+
+    def band(length: int, full: int, pair: tuple[int, int]) -> Band:
+        cut = CROP_SHARES[pair[0]] + CROP_SHARES[pair[1]]
+        return resampled_band(length, round(full / (1 - cut)), CROP_SHARES[pair[0]], 1 - CROP_SHARES[pair[1]])
+
+    rows = {pair: band(height, full_height, pair).apply(picture.luma).T for pair in pairs}  # [w, 64]
+    found = {}
+    for (top, bottom), reduced in rows.items():
+        for left, right in pairs:
+            if top == bottom == left == right == 0:
+                continue
+            buffer = band(width, full_width, (left, right)).apply(reduced).T
+            found[f"c_{top}{bottom}{left}{right}"] = buffer_hash(buffer, 0)[0]
+    long_side = max(full_height, full_width)
+    if long_side < 512:
+        zoom = UPSCALED_SIDE / long_side
+        reduced = resampled_band(height, round(full_height * zoom), 0.0, 1.0).apply(picture.luma).T
+        buffer = resampled_band(width, round(full_width * zoom), 0.0, 1.0).apply(reduced).T
+        found["upscaled"] = buffer_hash(buffer, 0)[0]
+    return found

@@ -8,7 +8,7 @@ from PIL import Image
 
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
 from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
-from hashing.signals.pdq.reduced import ReducedPicture, luma
+from hashing.signals.pdq.reduced import ReducedPicture, edit_variants, luma
 from hashing.signals.pdq.set_index import SetIndex
 
 PDQ_MATCH_THRESHOLD = 31
@@ -53,6 +53,12 @@ class PdqSignal(SignalType, ImageHasher):
         picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
         (original, quality), *variants = picture.dihedral().values()
         return SignalHash(original, quality, tuple(value for value, _ in variants))
+
+    @classmethod
+    def edit_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> dict[str, str]:
+        """The PDQ of the original the picture may have been cropped or downsized from
+        (``reduced.edit_variants``: 63 crop hypotheses and, for small pictures, one size)."""
+        return edit_variants(ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full))
 
     @classmethod
     def get_examples(cls) -> list[str]:
