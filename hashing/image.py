@@ -75,18 +75,19 @@ class ImageHashes(ItemHashes):
 
     def records(self) -> list[HashRecord]:
         """One ``HashRecord`` per signal type, then the untrimmed hashes
-        (``<name>_untrimmed``), then the variants (``<name>_<variant>``), then the
-        untrimmed hashes' variants (``<name>_u_<variant>``)."""
+        (``<name>_untrimmed``), then the variants (``<name>_<variant>``), the
+        untrimmed hashes' variants (``<name>_u_<variant>``) and the edit variants
+        (``<name>_x_<variant>``)."""
         records = super().records()
         records += [HashRecord(self.sha256, f"{name}_untrimmed", found.value) for name, found in self.untrimmed.items()]
-        records += [HashRecord(self.sha256, f"{name}_{EDITED_PREFIX}{variant}", value)
-                    for name, found in self.edited.items() for variant, value in found.items()]
-        return records + [
+        records += [
             HashRecord(self.sha256, f"{name}_{prefix}{variant}", value)
             for prefix, signals in (("", self.signals), (UNTRIMMED_PREFIX, self.untrimmed))
             for name, found in signals.items()
             for variant, value in zip(variant_names(name), found.variants, strict=False)  # none: stored before
         ]
+        return records + [HashRecord(self.sha256, f"{name}_{EDITED_PREFIX}{variant}", value)
+                          for name, found in self.edited.items() for variant, value in found.items()]
 
     def frame_records(self) -> list[FrameHashRecord]:
         return [f.record(self.sha256, n) for n, f in enumerate(self.frames)]

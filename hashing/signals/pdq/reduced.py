@@ -190,8 +190,10 @@ def resampled_band(length: int, full: int, start: float, end: float) -> Band:
     part = positions - low
     reduction = axis_operator(full)
     matrix = np.zeros((length, BUFFER), dtype=np.float64)
-    np.add.at(matrix, low, (reduction * (1 - part)).T)
-    np.add.at(matrix, high, (reduction * part).T)
+    for target, weights in ((low, reduction * (1 - part)), (high, reduction * part)):
+        # positions rise with the pixel, so each target's sources are one run: summed per run
+        starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]])
+        matrix[target[starts]] += np.add.reduceat(weights.T, starts, axis=0)
     return _as_band(matrix.T)
 
 
