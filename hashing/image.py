@@ -25,8 +25,13 @@ class HashingConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     borders: BorderConfig | None = IMAGE_BORDERS
     edit_variants: bool = True
-    """Also hash what the picture may have been before a crop or a downsizing
+    """Also hash what the picture may have been before a downsizing
     (``ImageHasher.edit_variants``), stored and looked up after the other hashes."""
+    crop_variants: bool = False
+    """With ``edit_variants``, also what it may have been before a crop of up to 7.5%:
+    63 more PDQs stored and looked up per image, about 14 ms more CPU per 1024x768 JPEG
+    (about 2.5 times the rest of its hashing), so off unless recall on cropped copies is
+    worth that (docs/hashing.md, "Query variants")."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,8 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
             signals[signal.name] = signal.hash_bytes(data)
         elif issubclass(signal, ImageHasher):
             if config.edit_variants:
-                found = signal.edit_variants(inner, decoded.scale, full if inner is whole else None)
+                found = signal.edit_variants(
+                    inner, decoded.scale, full if inner is whole else None, crops=config.crop_variants)
                 if found:
                     edited[signal.name] = found
             if inner is whole:

@@ -104,10 +104,12 @@ class ImageHasher(ABC):
         return cls.hash_image(image)
 
     @classmethod
-    def edit_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> dict[str, str]:
-        """Hashes of what ``image`` may have been before a re-hosting edit (a crop, a
-        downsizing), by variant name, looked up after the hash and its variants; none by
-        default."""
+    def edit_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False
+    ) -> dict[str, str]:
+        """Hashes of what ``image`` may have been before a re-hosting edit (a downsizing;
+        with ``crops`` a crop too), by variant name, looked up after the hash and its
+        variants; none by default."""
         return {}
 
 

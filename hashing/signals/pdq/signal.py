@@ -55,10 +55,13 @@ class PdqSignal(SignalType, ImageHasher):
         return SignalHash(original, quality, tuple(value for value, _ in variants))
 
     @classmethod
-    def edit_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> dict[str, str]:
-        """The PDQ of the original the picture may have been cropped or downsized from
-        (``reduced.edit_variants``: 63 crop hypotheses and, for small pictures, one size)."""
-        return edit_variants(ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full))
+    def edit_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False
+    ) -> dict[str, str]:
+        """The PDQ of the original the picture may have been downsized (or, with
+        ``crops``, cropped) from (``reduced.edit_variants``)."""
+        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
+        return edit_variants(picture, crops=crops)
 
     @classmethod
     def get_examples(cls) -> list[str]:
