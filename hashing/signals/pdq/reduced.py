@@ -201,6 +201,8 @@ CROP_SHARES = (0.0, 0.025, 0.05)
 """Shares of a side a crop may have cut off, tried on each side (``edit_variants``)."""
 UPSCALED_SIDE = 1024
 """The long side a small picture is hashed at as if it were a downsized copy."""
+UPSCALE_BELOW = 512
+"""Pictures whose long side is shorter than this get the ``upscaled`` variant."""
 
 
 def edit_variants(picture: ReducedPicture, *, crops: bool = False) -> dict[str, str]:
@@ -231,7 +233,7 @@ def edit_variants(picture: ReducedPicture, *, crops: bool = False) -> dict[str, 
             buffer = band(width, full_width, (left, right)).apply(reduced).T
             found[f"c_{top}{bottom}{left}{right}"] = buffer_hash(buffer, 0)[0]
     long_side = max(full_height, full_width)
-    if long_side < 512:
+    if long_side < UPSCALE_BELOW:
         zoom = UPSCALED_SIDE / long_side
         reduced = resampled_band(height, round(full_height * zoom), 0.0, 1.0).apply(picture.luma).T
         buffer = resampled_band(width, round(full_width * zoom), 0.0, 1.0).apply(reduced).T

@@ -8,7 +8,7 @@ from PIL import Image
 
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
 from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
-from hashing.signals.pdq.reduced import ReducedPicture, edit_variants, luma
+from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_variants, luma
 from hashing.signals.pdq.set_index import SetIndex
 
 PDQ_MATCH_THRESHOLD = 31
@@ -60,6 +60,9 @@ class PdqSignal(SignalType, ImageHasher):
     ) -> dict[str, str]:
         """The PDQ of the original the picture may have been downsized (or, with
         ``crops``, cropped) from (``reduced.edit_variants``)."""
+        height, width = full or (image.height * scale, image.width * scale)
+        if not crops and max(height, width) >= UPSCALE_BELOW:
+            return {}  # nothing to compute: skip the luma
         picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
         return edit_variants(picture, crops=crops)
 
