@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from catalog.media_items.records import FrameHashRecord, HashRecord
 from hashing.errors import UnsupportedImageError
 from hashing.frames import FrameHash
-from hashing.image import HashingConfig, ImageHashes, hash_image, variant_names
+from hashing.image import EDITED_PREFIX, UNTRIMMED_PREFIX, HashingConfig, ImageHashes, hash_image, variant_names
 from hashing.signals import SIGNAL_TYPES, ImageHasher, SignalHash, signal_types_for
 from hashing.sniff import sniff
 from hashing.video import VideoConfig, VideoHashes, hash_video
@@ -68,8 +68,15 @@ def hashes_from_records(
             signals=signals, width=0, height=0, duration=None, frames=frame_hashes,
             videohash=videohash.value if videohash else None, views=views,
         )  # fmt: skip
-    untrimmed = {n: records[f"{n}_untrimmed"].value for n in signals if f"{n}_untrimmed" in records}
-    return ImageHashes(signals=signals, width=0, height=0, untrimmed=untrimmed, frames=frame_hashes)
+    untrimmed = {
+        n: SignalHash(records[f"{n}_untrimmed"].value, variants=tuple(
+            records[f"{n}_{UNTRIMMED_PREFIX}{v}"].value for v in variant_names(n) if f"{n}_{UNTRIMMED_PREFIX}{v}" in records))
+        for n in signals if f"{n}_untrimmed" in records
+    }  # fmt: skip
+    edited = {n: {key[len(f"{n}_{EDITED_PREFIX}"):]: r.value for key, r in records.items()
+                  if key.startswith(f"{n}_{EDITED_PREFIX}")} for n in signals}
+    return ImageHashes(signals=signals, width=0, height=0, untrimmed=untrimmed, frames=frame_hashes,
+                       edited={n: found for n, found in edited.items() if found})
 
 
 def summarise(hashes: MediaHashes) -> dict[str, object]:
@@ -92,7 +99,8 @@ def summarise(hashes: MediaHashes) -> dict[str, object]:
         for signal in signal_types_for("image"):
             if issubclass(signal, ImageHasher) and signal.name in hashes.signals:
                 if signal.hash_untrimmed:
-                    out[f"{signal.name}_untrimmed"] = hashes.untrimmed.get(signal.name)
+                    whole = hashes.untrimmed.get(signal.name)
+                    out[f"{signal.name}_untrimmed"] = whole.value if whole else None
                 if signal.variant_names:
                     variants = hashes.signals[signal.name].variants
                     out[f"{signal.name}_{signal.variants_label}"] = dict(zip(signal.variant_names, variants, strict=True))

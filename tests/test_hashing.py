@@ -177,6 +177,7 @@ def test_image_hashes_fields_and_records() -> None:
     assert [r.algorithm for r in records] == [
         "md5", "sha1", "sha256", "pdq", "phash",
         *(f"pdq_{name}" for name in DIHEDRAL_NAMES),
+        *(f"pdq_x_{name}" for name in hashes.edited["pdq"]),
     ]  # fmt: skip
     assert hashes.pdq_untrimmed is None and hashes.frames == ()
     assert all(r.sha256 == hashes.sha256 for r in records)

@@ -166,10 +166,11 @@ def test_provenance_on_every_automatic_verdict(installation: Installation, pictu
     assert outcomes[items[0]].provenance == {
         "set": "projectvic", "set_version": imported.content_sha256, "known_id": "1000",
         "known_hash": hash_image(pictures[0]).md5, "category": "1", "category_profile": "vics-us",
-        "match": {"type": "md5", "distance": 0, "quality": None}}
+        "match": {"type": "md5", "distance": 0, "quality": None, "variant": None}}
     near = outcomes[items[1]].provenance
     assert near is not None and near["set_version"] == pdq_known.content_sha256 and near["known_id"] == "frame-7"
     assert near["match"]["type"] == "pdq" and near["match"]["quality"] >= 50  # type: ignore[index]
+    assert near["match"]["variant"] in ("rotate90", "rotate270")  # type: ignore[index]  # the copy was turned
     status, shown = _cli("report", "show", "1")
     shown_items = {i["sha256"]: i for i in shown["items"]}
     assert status == 0 and shown_items[items[0]]["provenance"]["set_version"] == imported.content_sha256

@@ -30,7 +30,7 @@ def match_from_row(m: Mapping[str, Any]) -> MatchRecord:
         sha256=m["sha256"], set_name=m["set_name"], match_type=m["match_type"], distance=m["distance"],
         verdict=None if m["verdict"] == REVIEW else Verdict(m["verdict"]), known_id=m["known_id"],
         category=m["category"], set_version=p.get("set_version"), category_profile=p.get("category_profile"),
-        quality=evidence.get("quality"), known_hash=p.get("known_hash"),
+        quality=evidence.get("quality"), known_hash=p.get("known_hash"), variant=evidence.get("variant"),
     )
 
 

@@ -34,6 +34,7 @@ class MatchRecord:
     category_profile: str | None = None  # the profile the set's categories follow
     quality: int | None = None  # PDQ quality of the item's hash (pdq), lowest usable frame's (vpdq)
     known_hash: str | None = None  # the known row's hash that matched (digest or PDQ)
+    variant: str | None = None  # which of the item's hashes matched (PDQ: original, rotate90, untrimmed ...)
 
     @property
     def row_key(self) -> str | None:
@@ -48,7 +49,8 @@ class MatchRecord:
         return {
             "set": self.set_name, "set_version": self.set_version, "known_id": self.known_id,
             "known_hash": self.known_hash, "category": self.category, "category_profile": self.category_profile,
-            "match": {"type": self.match_type, "distance": self.distance, "quality": self.quality},
+            "match": {"type": self.match_type, "distance": self.distance, "quality": self.quality,
+                      "variant": self.variant},
         }
 
 

@@ -11,8 +11,10 @@ by its frames and by each of their views (mirrored; uncut when bars were cut off
 share of the shorter one's frames (the video's usable frames, or the item's) near a
 frame of the other must reach ``vpdq_threshold``, and the video's matching frames must
 include ``min_distinct`` that differ from each other (see ``hashing.frames``). Each (item,
-set, match type) yields at most its best match; a match takes the verdict the set maps
-the matched row's category to.
+set, match type) yields at most its best match, which names the variant of the item's
+hash it was found by (``original``, ``rotate90``, ``untrimmed_flipy``, ``frame@2s`` ...;
+none for digests) beside its distance and quality; a match takes the verdict the set
+maps the matched row's category to.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class Matcher:
     def _record(
         self, item: MediaHashes, set_index: int, match_type: str, distance: int,
         known_id: str | None, category: str | None, *, known_hash: str | None = None,
-        quality: int | None = None,
+        quality: int | None = None, variant: str | None = None,
     ) -> MatchRecord:  # fmt: skip
         known = self.sets[set_index]
         return MatchRecord(
@@ -119,6 +121,7 @@ class Matcher:
             category_profile=known.category_profile,
             quality=quality,
             known_hash=known_hash,
+            variant=variant,
         )
 
     def _count_skipped(self, items: Sequence[MediaHashes]) -> None:
@@ -142,10 +145,12 @@ class Matcher:
     def _match_signal(self, items: Sequence[MediaHashes], set_index: int, signal: type[SignalType]) -> list[_Found]:
         """Each item's nearest hash of ``signal`` in the set, on a row not held out."""
         owners: list[int] = []
+        variants: list[str] = []
         queries: list[str] = []
         for n, item in enumerate(items):
-            for value in item.lookups(signal.name, self.min_quality):
+            for variant, value in item.named_lookups(signal.name, self.min_quality):
                 owners.append(n)
+                variants.append(variant)
                 queries.append(value)
         if not queries:
             return []
@@ -157,13 +162,14 @@ class Matcher:
         best: dict[int, IndexHit] = {}
         for hit in hits:
             owner = owners[hit.query]
-            if rows[hit.value] and (owner not in best or (hit.distance, hit.value) < (best[owner].distance,
-                                                                                      best[owner].value)):
+            if rows[hit.value] and (owner not in best or (hit.distance, hit.value, hit.query) < (
+                    best[owner].distance, best[owner].value, best[owner].query)):
                 best[owner] = hit
         return [
             _Found(owner, set_index, self._record(
                 items[owner], set_index, signal.name, hit.distance, *rows[hit.value][0], known_hash=hit.value,
                 quality=items[owner].signals[signal.name].quality,
+                variant=variants[hit.query] if signal.match_threshold else None,
             ))  # fmt: skip
             for owner, hit in best.items()
         ]

@@ -99,9 +99,21 @@ class ImageHasher(ABC):
     def hash_image(cls, image: Image.Image) -> SignalHash: ...
 
     @classmethod
-    def hash_with_variants(cls, image: Image.Image) -> SignalHash:
-        """The hash of ``image`` with its ``variant_names`` variants (none by default)."""
+    def hash_with_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> SignalHash:
+        """The hash of ``image`` with its ``variant_names`` variants (none by default).
+        ``image`` may have been decoded at 1/``scale`` of its full (height, width)
+        ``full``: a type whose hashes must agree with full-size ones elsewhere (known
+        sets) takes that into account."""
         return cls.hash_image(image)
+
+    @classmethod
+    def edit_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False
+    ) -> dict[str, str]:
+        """Hashes of what ``image`` may have been before a re-hosting edit (a downsizing;
+        with ``crops`` a crop too), by variant name, looked up after the hash and its
+        variants; none by default."""
+        return {}
 
 
 def normalise_hex(value: str, name: str, hex_length: int) -> str:

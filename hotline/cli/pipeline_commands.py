@@ -133,17 +133,17 @@ def hash_files(files: list[Path], as_json: JsonOpt = False) -> None:
 @handles_errors
 def match_files(files: list[Path], as_json: JsonOpt = False) -> None:
     """Hash files and match them against the enabled known sets: per file its matches
-    (set, match_type md5|sha1|sha256|pdq|vpdq, distance, verdict). Exit status 1 when any
-    file could not be hashed."""
+    (set, match_type md5|sha1|sha256|pdq|vpdq, distance, the variant of the file's hash
+    that matched, verdict). Exit status 1 when any file could not be hashed."""
     from hotline.services.file_hashing import matches_of_files
 
     results = matches_of_files(open_installation(), files)
     if as_json:
         emit_json(results)
     else:
-        table("matches", ["path", "set", "type", "distance", "verdict", "error"],
-              [(r["path"], m["set"], m["match_type"], m["distance"], m["verdict"], None)
+        table("matches", ["path", "set", "type", "distance", "variant", "verdict", "error"],
+              [(r["path"], m["set"], m["match_type"], m["distance"], m["variant"], m["verdict"], None)
                for r in results for m in r["matches"]]
-              + [(r["path"], "", "", "", "", r["error"] or "no match") for r in results if not r["matches"]])
+              + [(r["path"], "", "", "", "", "", r["error"] or "no match") for r in results if not r["matches"]])
     if any(r["error"] for r in results):
         raise typer.Exit(1)

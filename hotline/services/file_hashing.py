@@ -27,7 +27,8 @@ def hashes_of_files(files: Sequence[Path], config: MediaConfig) -> list[dict[str
 
 def matches_of_files(inst: Installation, files: Sequence[Path]) -> list[dict[str, Any]]:
     """Per file its SHA-256 and its matches in the enabled known sets (set, match type,
-    distance, verdict, row, category), or its ``error``."""
+    distance, verdict, row, category, and what explains a near match: the variant of the
+    file's hash that matched, its quality and the known hash), or its ``error``."""
     config, s = inst.media_config(), inst.settings
     matcher = Matcher(known_sets_of(inst.catalog), min_quality=s.pdq_min_quality, vpdq_threshold=s.vpdq_threshold)
     results: list[dict[str, Any]] = []
@@ -38,7 +39,8 @@ def matches_of_files(inst: Installation, files: Sequence[Path]) -> list[dict[str
             results.append({"path": str(file), "sha256": None, "matches": [], "error": str(exc) or type(exc).__name__})
             continue
         found = [{"set": m.set_name, "match_type": m.match_type, "distance": m.distance,
-                  "verdict": outcome_text(m.verdict), "known_id": m.known_id, "category": m.category}
+                  "verdict": outcome_text(m.verdict), "known_id": m.known_id, "category": m.category,
+                  "variant": m.variant, "quality": m.quality, "known_hash": m.known_hash}
                  for m in matcher.match([hashes])]
         results.append({"path": str(file), "sha256": hashes.sha256, "matches": found, "error": None})
     return results

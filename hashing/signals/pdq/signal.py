@@ -8,6 +8,7 @@ from PIL import Image
 
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
 from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
+from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_variants, luma
 from hashing.signals.pdq.set_index import SetIndex
 
 PDQ_MATCH_THRESHOLD = 31
@@ -44,13 +45,26 @@ class PdqSignal(SignalType, ImageHasher):
         return SignalHash(bits_to_hex(bits), int(quality))
 
     @classmethod
-    def hash_with_variants(cls, image: Image.Image) -> SignalHash:
-        """The PDQ with its seven dihedral variants (``DIHEDRAL_NAMES`` order), in one
-        pass: a rotated or mirrored copy of the image hashes within a few bits of one."""
-        pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-        vectors, quality = pdqhash.compute_dihedral(pixels)
-        original, *variants = (bits_to_hex(v) for v in vectors)
-        return SignalHash(original, int(quality), tuple(variants))
+    def hash_with_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> SignalHash:
+        """The PDQ with its seven dihedral variants (``DIHEDRAL_NAMES`` order), each the
+        PDQ of the turned or mirrored pixels, of a picture decoded at 1/``scale`` of its
+        full (height, width) ``full``, as the reference computes them at full size
+        (``reduced``)."""
+        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
+        (original, quality), *variants = picture.dihedral().values()
+        return SignalHash(original, quality, tuple(value for value, _ in variants))
+
+    @classmethod
+    def edit_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False
+    ) -> dict[str, str]:
+        """The PDQ of the original the picture may have been downsized (or, with
+        ``crops``, cropped) from (``reduced.edit_variants``)."""
+        height, width = full or (image.height * scale, image.width * scale)
+        if not crops and max(height, width) >= UPSCALE_BELOW:
+            return {}  # nothing to compute: skip the luma
+        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
+        return edit_variants(picture, crops=crops)
 
     @classmethod
     def get_examples(cls) -> list[str]:

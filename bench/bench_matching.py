@@ -1,0 +1,274 @@
+"""Benchmark: matching re-hosted copies against a hash-only known set, and not matching
+anything else.
+
+The known set holds only the full-size PDQ of each original (as INTERPOL and Project VIC
+send them): ``--originals`` benign pictures (``tests/rehost_edits.originals``: the
+scikit-image sample photos, then synthetic ones), plus 10,000 random PDQs so that the
+index is not trivially small. Every original gets each of the 16 edits of
+``tests/rehost_edits.EDITS``; each copy is hashed by ``hashing.hash_image`` and matched by
+the ``Matcher`` (threshold 31, quality gate 50) with ``crop_variants`` on ("hotline";
+"default": the default configuration), and by the naive baseline in the same
+run: PDQ (pdqhash) of the eight dihedral transforms of the full-size decoded picture, no
+trimming, nearest known hash within 31. Printed per edit: copies matched to their own
+original by each, and for ours the variants that matched.
+
+Then ``--negatives`` distinct benign pictures that are no copy of an original
+(synthetic shapes of other seeds, smooth and sharp noise fields, stripes and checks,
+ninth-size tiles of the sample photos, scribbled text) are hashed and matched the same
+way: every false match is listed (the target is none), with the histogram of each
+negative's nearest distance to a known original over every hash it is looked up by.
+Last: hashing CPU and wall time against the naive baseline, the matcher's queries per
+second and the peak memory.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_matching.py                 # 26 originals, 10,000 negatives
+    PYTHONPATH=. .venv/bin/python bench/bench_matching.py --negatives 1000
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter, defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pdqhash  # noqa: E402
+from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from rehost_edits import EDITS, natural_photos, originals  # noqa: E402
+from synthetic import synthetic_picture  # noqa: E402
+
+from hashing import HashingConfig, ImageHashes, KnownSet, Matcher, hash_image, import_known_set  # noqa: E402
+
+THRESHOLD = 31
+MIN_QUALITY = 50
+GROUPS = {"easy": "every easy edit", "dihedral": "rot90, mirror", "border": "border-5",
+          "text": "small-text", "crop": "crop-5", "hard": "crop-15, rotate-3, large-text, size-15"}
+TARGETS = {"easy": 1.0, "dihedral": 1.0, "border": 0.95, "text": 0.6, "crop": 0.6, "hard": 0.5}
+
+
+def full_pdq(image: Image.Image) -> tuple[np.ndarray, int]:
+    bits, quality = pdqhash.compute(np.ascontiguousarray(np.asarray(image.convert("RGB"))))
+    return np.packbits(bits), int(quality)
+
+
+def naive(data: bytes) -> tuple[list[np.ndarray], int]:
+    """The baseline: PDQ of the eight dihedral transforms of the full-size pixels."""
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    turned = [np.rot90(pixels, k) for k in range(4)]
+    found = [pdqhash.compute(np.ascontiguousarray(p)) for p in turned + [p[:, ::-1] for p in turned]]
+    return [np.packbits(bits) for bits, _ in found], int(found[0][1])
+
+
+def nearest(queries: list[np.ndarray], known: np.ndarray) -> tuple[int, int]:
+    """(index of the nearest known hash, distance) over every query."""
+    distances = np.bitwise_count(np.stack(queries)[:, None, :] ^ known[None, :, :]).sum(axis=2)
+    flat = int(distances.argmin())
+    return flat % len(known), int(distances.flat[flat])
+
+
+def packed(values: list[str]) -> list[np.ndarray]:
+    return [np.frombuffer(bytes.fromhex(v), dtype=np.uint8) for v in values]
+
+
+def negatives(count: int) -> list[bytes]:
+    """``count`` distinct benign pictures, none a copy of an original (JPEG, 320x240)."""
+    rng = np.random.default_rng(7)
+    tiles = []
+    for _, photo in natural_photos():
+        width, height = photo.size
+        for row in range(3):
+            for col in range(3):
+                tiles.append(photo.crop((col * width // 3, row * height // 3,
+                                         (col + 1) * width // 3, (row + 1) * height // 3)).resize((320, 240)))
+    kinds = [lambda n: synthetic_picture(500_000 + n, (320, 240)), _noise, _stripes, _scribble]
+    pictures = list(tiles)
+    n = 0
+    while len(pictures) < count:
+        pictures.append(kinds[n % len(kinds)](n))
+        n += 1
+    out = []
+    for picture in pictures[:count]:
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG", quality=int(rng.integers(60, 95)))
+        out.append(buffer.getvalue())
+    return out
+
+
+def _noise(n: int) -> Image.Image:
+    rng = np.random.default_rng(1_000_000 + n)
+    field = rng.integers(0, 256, (240 // 8 * (1 + n % 4), 320 // 8 * (1 + n % 4), 3), dtype=np.uint8)
+    image = Image.fromarray(field).resize((320, 240), Image.Resampling.BICUBIC)
+    return image.filter(ImageFilter.GaussianBlur(n % 5))
+
+
+def _stripes(n: int) -> Image.Image:
+    rng = np.random.default_rng(2_000_000 + n)
+    ys, xs = np.mgrid[0:240, 0:320]
+    angle, frequency = rng.uniform(0, np.pi), rng.uniform(0.01, 0.3)
+    wave = np.sin((xs * np.cos(angle) + ys * np.sin(angle)) * frequency + rng.uniform(0, 6))
+    if n % 2:
+        wave = wave * np.sin((xs * np.sin(angle) - ys * np.cos(angle)) * rng.uniform(0.01, 0.3))
+    colours = rng.integers(0, 256, (2, 3))
+    pixels = colours[0] + (colours[1] - colours[0]) * ((wave[..., None] + 1) / 2)
+    return Image.fromarray(pixels.astype(np.uint8))
+
+
+def _scribble(n: int) -> Image.Image:
+    rng = np.random.default_rng(3_000_000 + n)
+    image = Image.new("RGB", (320, 240), tuple(int(c) for c in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y = int(rng.integers(0, 300)), int(rng.integers(0, 230))
+        draw.text((x, y), "".join(chr(int(c)) for c in rng.integers(65, 91, 8)),
+                  fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+        draw.line([tuple(int(v) for v in rng.integers(0, 320, 2)), tuple(int(v) for v in rng.integers(0, 240, 2))],
+                  fill=tuple(int(c) for c in rng.integers(0, 256, 3)), width=int(rng.integers(1, 6)))
+    return image
+
+
+class Timed:
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def __call__(self, function, *args):  # noqa: ANN001, ANN002, ANN204
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return function(*args)
+        finally:
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--originals", type=int, default=26)
+    parser.add_argument("--negatives", type=int, default=10_000)
+    parser.add_argument("--naive-negatives", type=int, default=1_000,
+                        help="how many of the negatives the (slow) baseline hashes too")
+    args = parser.parse_args()
+    from catalog.decisions.records import Verdict
+
+    pictures = originals(args.originals)
+    names = [name for name, _ in pictures]
+    known = [full_pdq(picture)[0] for _, picture in pictures]
+    matchable = sum(full_pdq(picture)[1] >= MIN_QUALITY for _, picture in pictures)
+    known_array = np.stack(known)
+    rng = np.random.default_rng(3)
+    filler = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(10_000)]
+    ours_t, naive_t, match_t, plain_t = Timed(), Timed(), Timed(), Timed()
+    plain_config, config = HashingConfig(), HashingConfig(crop_variants=True)
+    queries = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        source = Path(tmp) / "known.parquet"
+        pq.write_table(pa.table({"pdq": [k.tobytes().hex() for k in known] + filler,
+                                 "id": names + [f"filler-{n}" for n in range(len(filler))]}), source)
+        imported = import_known_set(source, Path(tmp) / "sets", "hash-only")
+        known_set = KnownSet("hash-only", imported.path, Verdict.NATIONAL, content_sha256=imported.content_sha256)
+        matcher = Matcher([known_set], min_quality=MIN_QUALITY)
+
+        def match(hashes: ImageHashes) -> list:  # noqa: ANN202
+            nonlocal queries
+            queries += len(hashes.lookups("pdq", MIN_QUALITY))
+            return match_t(matcher.match, [hashes])
+
+        print(f"Hash-only matching benchmark: {len(pictures)} originals ({sum(not n.startswith('synthetic') for n in names)}"
+              f" scikit-image photos), {len(EDITS)} edits each, known set = their full-size PDQ + {len(filler):,} "
+              f"random PDQs; threshold {THRESHOLD}, quality >= {MIN_QUALITY}. Baseline in the same run: "
+              "pdqhash of the 8 dihedral transforms of the full-size picture.")
+        print(f"  {'edit':12s} {'group':9s} {'naive':>7s} {'default':>16s} {'hotline':>8s}"
+              "   variants that matched (hotline)")
+        recall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        false_copies = []
+        for edit in EDITS:
+            ours_hit = naive_hit = plain_hit = 0
+            variants: Counter[str] = Counter()
+            for (name, picture), own in zip(pictures, range(len(pictures)), strict=True):
+                data, _ = edit.apply(picture)
+                hashes = ours_t(hash_image, data, config)
+                found = match(hashes)
+                right = [m for m in found if m.known_id == names[own]]
+                wrong = [m for m in found if m.known_id != names[own]]
+                false_copies += [(edit.name, name, m.known_id, m.variant, m.distance) for m in wrong]
+                if right:
+                    ours_hit += 1
+                    variants[f"{right[0].variant}"] += 1
+                plain = plain_t(hash_image, data, plain_config)
+                plain_hit += any(m.known_id == names[own] for m in matcher.match([plain]))
+                naive_hashes, quality = naive_t(naive, data)
+                index, distance = nearest(naive_hashes, known_array)
+                if quality >= MIN_QUALITY and distance <= THRESHOLD:
+                    naive_hit += index == own
+            group = recall[edit.group]
+            group[0] += naive_hit
+            group[1] += ours_hit
+            group[2] += len(pictures)
+            shown = ", ".join(f"{v} {c}" for v, c in variants.most_common(4))
+            print(f"  {edit.name:12s} {edit.group:9s} {naive_hit:3d}/{len(pictures):<3d} {plain_hit:12d}/{len(pictures):<3d}"
+                  f" {ours_hit:4d}/{len(pictures):<3d}"
+                  f"   {shown}")
+        print(f"  by group, of the copies of the {matchable} originals whose own PDQ passes the quality gate "
+              f"(the others cannot match by PDQ), target for hotline:")
+        for group, (naive_hit, ours_hit, total) in recall.items():
+            target = TARGETS[group]
+            total = total * matchable // len(pictures)
+            verdict = "ok" if ours_hit >= target * total else "BELOW TARGET"
+            print(f"    {GROUPS[group]:40s} naive {100 * naive_hit / total:5.1f}%  hotline {100 * ours_hit / total:5.1f}%"
+                  f"  (target >= {100 * target:.0f}%: {verdict})")
+        print(f"  false matches among the {len(EDITS) * len(pictures)} copies (to another original): {len(false_copies)}"
+              + "".join(f"\n    {f}" for f in false_copies))
+
+        ours_benign_cpu = -ours_t.cpu
+        benign = negatives(args.negatives)
+        histogram: Counter[str] = Counter()
+        false_negatives = []
+        naive_false = naive_checked = 0
+        bins = [(0, 31), (32, 40), (41, 50), (51, 60), (61, 70), (71, 80), (81, 256)]
+        for data in benign:
+            hashes = ours_t(hash_image, data, config)
+            found = match(hashes)
+            false_negatives += [(m.known_id, m.variant, m.distance) for m in found]
+            lookups = hashes.lookups("pdq", 0)
+            _, distance = nearest(packed(lookups), known_array)
+            histogram[next(f"{lo}-{hi}" for lo, hi in bins if lo <= distance <= hi)] += 1
+            if naive_checked < args.naive_negatives:
+                naive_checked += 1
+                naive_hashes, quality = naive_t(naive, data)
+                _, distance = nearest(naive_hashes, known_array)
+                naive_false += quality >= MIN_QUALITY and distance <= THRESHOLD
+        ours_benign_cpu += ours_t.cpu
+        print(f"  negatives: {len(benign):,} distinct benign pictures; false matches hotline {len(false_negatives)}, "
+              f"naive {naive_false} (of the first {naive_checked:,})" + "".join(f"\n    {f}" for f in false_negatives))
+        print("  nearest distance of each negative to a known original over every hash looked up "
+              "(all variants, quality gate off):")
+        print("    " + "  ".join(f"{lo}-{hi}: {histogram[f'{lo}-{hi}']}" for lo, hi in bins))
+    items = len(EDITS) * len(pictures) + len(benign)
+    naive_items = len(EDITS) * len(pictures) + naive_checked
+    ours_cpu, ours_wall = ours_t.cpu / items, ours_t.wall / items
+    naive_cpu, naive_wall = naive_t.cpu / naive_items, naive_t.wall / naive_items
+    print(f"  hashing: hotline {1000 * ours_cpu:.1f} ms CPU per file (wall {1000 * ours_wall:.1f}) over {items:,} files,"
+          f" naive dihedral {1000 * naive_cpu:.1f} ms CPU (wall {1000 * naive_wall:.1f}) over {naive_items:,}:"
+          f" {naive_cpu / ours_cpu:.1f}x CPU, {naive_wall / ours_wall:.1f}x wall")
+    copies = len(EDITS) * len(pictures)
+    print(f"  cost of the crop variants on the {copies} copies: {1000 * plain_t.cpu / copies:.1f} ms CPU per file "
+          f"with the default configuration, {1000 * (ours_t.cpu - ours_benign_cpu) / copies:.1f} with crop_variants")
+    print(f"  matching: {queries:,} index queries in {match_t.cpu:.2f} s CPU ({match_t.wall:.2f} s wall), "
+          f"{queries / max(match_t.wall, 1e-9):,.0f} queries/s, {queries / items:.1f} per file")
+    print(f"  peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
