@@ -193,6 +193,8 @@ def _distinct_pdq(parquet: Path, column: str) -> np.ndarray:
     keys.sort()
     distinct = np.ones(len(keys), dtype=bool)
     distinct[1:] = keys[1:] != keys[:-1]
+    if distinct.all():  # the usual case: no copy of a set's worth of hashes
+        return packed[:filled]
     return keys[distinct].view(np.uint8).reshape(-1, 32)
 
 
