@@ -28,7 +28,9 @@ from hashing.errors import HashingError
 SIDE = 320  # the longer side the grey copy is scaled to (features are cheap at this size)
 KEYPOINTS = 250
 DESCRIPTOR_BYTES = 32
-DECODING = DecodeConfig()
+# Features are taken at DCT-reduced size (both sides at least 192 px before the scaling to
+# SIDE): what the look-alike guards were tuned on, and independent of the hashing decode.
+DECODING = DecodeConfig(draft_size=192)
 
 
 @dataclass(frozen=True)

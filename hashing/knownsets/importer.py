@@ -83,7 +83,7 @@ class NormalisedSet:
 
 
 _BATCH_ROWS = 65_536
-_SORT_MEMORY = "400MB"  # DuckDB's limit while it sorts; beyond it, it spills to disk
+_SORT_MEMORY = "256MB"  # DuckDB's limit while it sorts; beyond it, it spills to disk
 
 
 def read_known_set(
