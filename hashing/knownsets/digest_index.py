@@ -112,6 +112,7 @@ def _build(target: Path, parquet: Path) -> None:
             _save_ordered(tmp / f"{column}.npy", keys, order)
             _save_ordered(tmp / f"{column}-rows.npy", rows, order)
             del keys, rows, order
+            pa.default_memory_pool().release_unused()  # the column's batches, kept by Arrow's allocator
     except (OSError, ValueError, pa.ArrowException) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise KnownSetError(f"cannot read digests from {str(parquet)!r}: {exc}") from exc
@@ -138,12 +139,10 @@ def _column_keys(source: pq.ParquetFile, column: str) -> tuple[np.ndarray, np.nd
 
 
 def _save_ordered(path: Path, values: np.ndarray, order: np.ndarray) -> None:
-    """``values[order]`` saved as ``.npy``, gathered a chunk at a time (no second full copy)."""
-    if not len(values):  # an empty file cannot be mapped
-        np.save(path, values)
-        return
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=values.dtype, shape=values.shape)
-    for start in range(0, len(order), _CHUNK):
-        out[start : start + _CHUNK] = values[order[start : start + _CHUNK]]
-    out.flush()
-    del out
+    """``values[order]`` saved as ``.npy``, gathered and written a chunk at a time: no second
+    full copy, and no mapped pages (which would count as the process's memory)."""
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, {
+            "descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False, "shape": values.shape})
+        for start in range(0, len(order), _CHUNK):
+            out.write(values[order[start : start + _CHUNK]].tobytes())

@@ -189,6 +189,7 @@ def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: 
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed batches otherwise
     return NormalisedSet(name, out, rows, content, source_format, flat, dict(categories))
 
 

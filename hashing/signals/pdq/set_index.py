@@ -189,6 +189,7 @@ def _distinct_pdq(parquet: Path, column: str) -> np.ndarray:
             filled += len(part)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise KnownSetError(f"cannot read PDQ hashes from {str(parquet)!r}: {exc}") from exc
+    pa.default_memory_pool().release_unused()  # the batches read, kept by Arrow's allocator
     keys = _as_keys(packed[:filled])
     keys.sort()
     distinct = np.ones(len(keys), dtype=bool)
