@@ -105,6 +105,8 @@ def _hotline_tables(months: list[Received]) -> duckdb.DuckDBPyConnection:
     # the views read the state's moment (what is overdue) and the home country here
     con.execute("CREATE TABLE snapshot AS SELECT CAST(? AS TIMESTAMP) AS as_of, ? AS country",
                 [newest.as_of, newest.country])
+    # URLs never travel (docs/bundle-format.md 10.7): views that name a URL's host show it as unknown
+    con.execute("CREATE TABLE urls (url_id BIGINT, host VARCHAR, url VARCHAR)")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE VIEW {name} AS {sql}")
     return con
