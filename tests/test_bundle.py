@@ -587,7 +587,8 @@ def test_local_drop_delivers_atomically_and_idempotently(tmp_path, bundle_file):
     assert sorted(p.name for p in root.iterdir()) == ["b1.hlb"]
 
     other = tmp_path / "other.hlb"
-    other.write_bytes(bundle_file.read_bytes()[:-1] + b"\0")
+    data = bundle_file.read_bytes()
+    other.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # another last byte, whatever it was
     with pytest.raises(DeliveryConflict, match="b1.hlb"):
         drop.deliver(other, "b1.hlb")
 
