@@ -1,8 +1,9 @@
-"""Exports: bundles of confirmed items for INTERPOL and partner hotlines.
+"""Exports: bundles of confirmed items for INTERPOL and partner hotlines, and takedown
+notices to abuse contacts.
 
 One job: build, encrypt, sign, deliver and open bundles, the files hotline exchanges with
-the INTERPOL drop and partner hotlines. The byte format is specified in
-``docs/bundle-format.md``; plaintext media never touches the disk on either side.
+the INTERPOL drop and partner hotlines, and e-mail the notices hosts without a partner get.
+The byte format is specified in ``docs/bundle-format.md``; plaintext media never touches the disk on either side.
 
 Modules: ``key_files`` (Ed25519/X25519 key files and fingerprints), ``format`` (the wire
 format's pure pieces), ``chunks`` (streaming chunk encryption and verification), ``bundle``
@@ -11,7 +12,8 @@ format's pure pieces), ``chunks`` (streaming chunk encryption and verification),
 prefixes), ``outbound`` (routes and the outbox: build, deliver, record), ``hashsets``
 (Parquet and VICS JSON hash sets), ``inbound`` (import a partner's bundle), ``statistics``
 (monthly statistics bundles for the network's coordinator), ``opening``
-(open a bundle file with key files).
+(open a bundle file with key files), ``abuse_notices`` (route, compose and e-mail takedown
+notices to abuse contacts, through an outbox).
 
 May import: the standard library, ``cryptography``, ``boto3``, ``pyarrow``, ``catalog`` and
 ``evidence`` (its S3 URL parsing, refusals and client budget).

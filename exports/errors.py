@@ -14,8 +14,10 @@ ExportError
  │         └── StatisticsSuperseded  statistics for that hotline and month as new or newer are kept
  └── DeliveryError         a destination could not take a bundle
       ├── DeliveryConflict     a different file already sits under that name
-      └── DeliveryRefused      the destination refused for good (missing bucket, access denied,
-                               bad credentials): not retried, the operator must act
+      ├── DeliveryRefused      the destination refused for good (missing bucket, access denied,
+      │                        bad credentials): not retried, the operator must act
+      └── NoticeNotSent        the mail server did not take a notice to an abuse contact
+                               (unreachable, refused): it waits in the outbox for the next run
 """
 
 
@@ -75,3 +77,8 @@ class DeliveryConflict(DeliveryError):
 class DeliveryRefused(DeliveryError):
     """The destination answered with something no retry changes: a missing bucket, access
     denied, credentials it does not accept."""
+
+
+class NoticeNotSent(DeliveryError):
+    """The mail server did not take a takedown notice to an abuse contact (unreachable,
+    timed out, refused a recipient or the message): the notice is sent again by the next run."""

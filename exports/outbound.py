@@ -202,7 +202,7 @@ def export_pending(
     box = outbox / route.name.replace(":", "_")
     box.mkdir(parents=True, exist_ok=True)
     carry = list(feedback)
-    with _exclusive(box):  # one run per route at a time; another one waits
+    with exclusive(box):  # one run per route at a time; another one waits
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
         while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
                                                   sources=route.sources, locations=route.kind == MANIFEST_KIND,
@@ -227,7 +227,8 @@ def export_pending(
 
 
 @contextmanager
-def _exclusive(box: Path) -> Iterator[None]:
+def exclusive(box: Path) -> Iterator[None]:
+    """Hold the outbox folder `box` (one run per route at a time; another one waits)."""
     with (box / ".lock").open("a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:

@@ -1,7 +1,10 @@
 """export-partners: send each partner hotline the confirmed items seen hosted in its
 countries (URLs, hosting details, hashes; media only where its agreement says so) for notice
 and takedown, again while a re-check still finds it up (re-notices; escalated ones also to
-the escalation destination, if any); with ``hash_sets=True``, our analysts' new confirmed
+the escalation destination, if any); then each configured abuse contact, by e-mail, the URLs
+on its hosts where no partner handles the hosting country, on the same schedule (a contact
+whose mail server is down fails alone, is shown, and its notice waits in the outbox); with
+``hash_sets=True``, our analysts' new confirmed
 hashes instead, as Parquet and Project VIC VICS JSON inside the bundle; with ``lists=True``,
 our handled list (keyed hashes of the URLs we investigate and the items we decided), so no
 case is worked twice. One task per partner: a partner whose
@@ -18,6 +21,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
+from hotline.services.abuse_notices import notify_abuse_contacts
 from hotline.services.network_lists import send_handled_list
 from hotline.services.partner_exchange import export_escalations, export_to_partner
 
@@ -42,6 +46,12 @@ def deliver_to_partner(name: str, hash_sets: bool, lists: bool = False) -> list[
 
 
 @task
+def deliver_abuse_notices() -> dict[str, Any]:
+    run = notify_abuse_contacts(installation(), actor="export-partners")
+    return {"contacts": [vars(r) for r in run.results], "unmatched": run.unmatched}
+
+
+@task
 def deliver_escalations() -> list[dict[str, Any]]:
     return [vars(d) for d in export_escalations(installation(), actor="export-partners")]
 
@@ -63,7 +73,9 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False, 
             failed[name] = str(state.message or state.name)
     unrouted = 0 if hash_sets or lists else unrouted_locations()
     kind = "lists" if lists else "hashsets" if hash_sets else "partners"
-    # items partners were notified of too often while they stay up (none without a destination)
+    abuse: dict[str, Any] = {"contacts": [], "unmatched": 0} if hash_sets or lists else deliver_abuse_notices()
+    # items partners and abuse contacts were notified of too often while they stay up (none
+    # without a destination)
     escalated = [] if hash_sets or lists else deliver_escalations()
     create_table_artifact(
         key=f"export-{kind}-summary",
@@ -72,6 +84,11 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False, 
                                                  for n, why in failed.items()]
               + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
                    "items": f"{unrouted} location(s)"}] if unrouted else [])
+              + [{"partner": r["contact"], "bundles": f"{len(r['sent'])} e-mail(s)"
+                  + (f"; failed, waits in the outbox: {r['failed']}" if r["failed"] else ""),
+                  "items": f"{r['urls']} URL(s)"} for r in abuse["contacts"]]
+              + ([{"partner": "(no abuse contact)", "bundles": "no partner nor contact covers the host",
+                   "items": f"{abuse['unmatched']} URL(s)"}] if abuse["unmatched"] else [])
               + ([{"partner": "(escalation)", "bundles": str(len(escalated)),
                    "items": str(sum(x["items"] for x in escalated))}] if escalated else []),
         description={"lists": "Handled lists (keyed hashes) sent to partners", "hashsets": "Hash sets sent to partners",
@@ -80,7 +97,7 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False, 
     if failed:
         raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")
     return {"partners": names, "deliveries": delivered, "unrouted_locations": unrouted, "escalations": escalated,
-            "items": sum(d["items"] for ds in delivered.values() for d in ds)}
+            "abuse_notices": abuse, "items": sum(d["items"] for ds in delivered.values() for d in ds)}
 
 
 if __name__ == "__main__":

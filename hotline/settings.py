@@ -7,11 +7,13 @@ and the defaults below. Paths inside the data directory are derived, not configu
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -28,6 +30,64 @@ def _config_file() -> Path | None:
     data_dir = Path(os.environ.get("HOTLINE_DATA_DIR", "hotline-data"))
     candidate = data_dir / "hotline.toml"
     return candidate if candidate.exists() else None
+
+
+_CONTACT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,47}")
+_ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+")
+
+
+class AbuseContact(BaseModel):
+    """Where takedown notices for some hosts go when no partner hotline handles the hosting
+    country: a hosting provider's abuse desk (by host name suffix or IP network) or a
+    country's (by ISO code). See docs/operations.md, "Abuse contacts", for which one wins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Lower-case name, unique; its ledger name is abuse:<name>.")
+    email: str = Field(description="The abuse desk's address.")
+    hosts: tuple[str, ...] = Field((), description="Host names; each also covers its subdomains.")
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = Field(
+        (), description="IP networks (CIDR) of the media's address.")
+    countries: tuple[str, ...] = Field((), description="ISO 3166 codes of the media's hosting country.")
+    escalate_to: tuple[str, ...] = Field((), description="Addresses copied on escalated notices.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _CONTACT_NAME.fullmatch(value):
+            raise ValueError(f"an abuse contact's name is lower-case letters, digits, '.', '_' or '-' "
+                             f"(at most 48), not {value!r}")
+        return value
+
+    @field_validator("email", "escalate_to")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        for address in (value,) if isinstance(value, str) else value:
+            if not _ADDRESS.fullmatch(address):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        hosts = tuple(h.strip().lower().strip(".") for h in value)
+        if any(not h or "/" in h or ":" in h for h in hosts):
+            raise ValueError(f"hosts are host names (a suffix covers its subdomains), not {value!r}")
+        return hosts
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in value if len(c) != 2 or not c.isalpha()]
+        if bad:
+            raise ValueError(f"countries are two-letter ISO 3166 codes, not {bad!r}")
+        return tuple(c.upper() for c in value)
+
+    @model_validator(mode="after")
+    def _covers_something(self) -> AbuseContact:
+        if not (self.hosts or self.networks or self.countries):
+            raise ValueError(f"abuse contact {self.name!r} names no hosts, networks or countries")
+        return self
 
 
 class Settings(BaseSettings):
@@ -232,6 +292,38 @@ class Settings(BaseSettings):
     escalation_keys: Annotated[tuple[Path, ...], NoDecode] = Field(
         (), description="X25519 public keys (PEM files, comma-separated) of the escalation destination; "
                         "default: our own drop key.")
+
+    # Takedown notices by e-mail to abuse contacts, where no partner hotline handles the country
+    abuse_contacts: tuple[AbuseContact, ...] = Field(
+        (), description="Abuse desks notified of the URLs on their hosts ([[abuse_contacts]] tables in hotline.toml; "
+                        "HOTLINE_ABUSE_CONTACTS as a JSON list); see docs/operations.md.")
+    notice_from: str | None = Field(
+        None, description="The address takedown notices to abuse contacts come from (and replies go to).")
+    notice_signature: str = Field(
+        "", description="The hotline's contact details closing each notice (name, telephone, web page).")
+    smtp_host: str | None = Field(None, description="Mail server that takes the notices (None: none are sent).")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (submission port), tls (port 465) or none (a relay on this host only).")
+    smtp_user: str | None = Field(None, description="Login at the mail server (None: no login).")
+    smtp_password: SecretStr | None = Field(None, description="Its password.")
+    smtp_timeout_s: float = Field(120.0, gt=0, description="Seconds the mail server may stay silent.")
+
+    @field_validator("abuse_contacts")
+    @classmethod
+    def _unique_contacts(cls, value: tuple[AbuseContact, ...]) -> tuple[AbuseContact, ...]:
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"abuse contact names must be unique, got {names!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _notices_need_a_sender(self) -> Settings:
+        if self.abuse_contacts and not (self.smtp_host and self.notice_from):
+            raise ValueError("abuse_contacts need smtp_host and notice_from: the notices are sent by e-mail")
+        if self.notice_from is not None and not _ADDRESS.fullmatch(self.notice_from):
+            raise ValueError(f"notice_from is not an e-mail address: {self.notice_from!r}")
+        return self
 
     @field_validator("crawl_allow", "interpol_keys", "escalation_keys", "jurisdiction", mode="before")
     @classmethod

@@ -29,8 +29,9 @@ def confirmed_item(
     country: str,
     verdict: Verdict | None = Verdict.BASELINE,
     image: bool = True,
+    ip: str = "192.0.2.7",
 ) -> str:
-    """Store ``data`` as if crawled from ``page_url`` hosted in ``country``, hash it and
+    """Store ``data`` as if crawled from ``page_url`` hosted in ``country`` (at ``ip``), hash it and
     record an analyst's ``verdict`` (None: leave it queued); returns its SHA-256."""
     sha256 = inst.evidence.put(data)
     catalog = inst.catalog
@@ -38,7 +39,7 @@ def confirmed_item(
     media_url = page_url.rstrip("/") + f"/{sha256[:8]}.jpg"
     catalog.record_crawl(report, CrawlResult(
         page_url, media=(MediaRecord(sha256, len(data), "image/jpeg" if image else None),),
-        sightings=(SightingRecord(sha256, media_url, page_url, ip="192.0.2.7", country=country),),
+        sightings=(SightingRecord(sha256, media_url, page_url, ip=ip, country=country),),
     ))
     if image:
         catalog.record_hashes(hash_image(data).records())

@@ -165,3 +165,33 @@ class Notice:
     reason: str | None
     bundle_id: str | None  # the bundle that carried it, once sent
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AbuseLocation:
+    """A URL of a decided item (exportable verdict, confirmed under four-eyes) that no
+    re-check found removed, with what routes it to an abuse contact: the media's host,
+    address and hosting country."""
+
+    sha256: str
+    verdict_id: int
+    media_url: str
+    page_url: str
+    ip: str | None
+    country: str | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class AbuseNotice:
+    """An item in a takedown notice e-mailed to an abuse contact: notice 1 is the first
+    mail that named the item's URLs, re-notices count on from it."""
+
+    contact: str  # the ledger name, abuse:<name>
+    to: tuple[str, ...]  # the addresses it went to
+    sha256: str
+    reference: str  # the notice's reference (the ledger's bundle ID), quoted in replies
+    notice: int
+    escalated: bool
+    sent_at: datetime
+    urls: tuple[str, ...]  # the media URLs it named

@@ -1,7 +1,8 @@
 """``ExchangeStore``: the exchange with partners and INTERPOL. It owns ``partners`` and
 ``inbound_bundles`` (here), the export ledger (``exports``, ``export_items``,
 ``export_locations``, ``export_resends``, ``export_corrections``: ``exchange_ledger.ledger``),
-re-notices of items still up (``takedown_notices``: ``exchange_ledger.notices``), the purging of
+re-notices of items still up (``takedown_notices``: ``exchange_ledger.notices``), takedown
+notices e-mailed to abuse contacts (on the same ledger: ``exchange_ledger.abuse``), the purging of
 evidence once it is decided and delivered (``exchange_ledger.purges``); partners' handled
 lists and what they name of ours (``partner_lists``). Records:
 ``exchange_ledger.records``.
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from catalog.db import inserted_id, utcnow
 from catalog.errors import NotFound
+from catalog.exchange_ledger.abuse import AbuseNotices
 from catalog.exchange_ledger.ledger import ExportLedger
 from catalog.exchange_ledger.notices import TakedownNotices
 from catalog.exchange_ledger.partner_lists import PartnerLists
@@ -45,9 +47,9 @@ def _inbound(row: sa.Row) -> InboundEntry:
     return InboundEntry(**row._mapping)
 
 
-class ExchangeStore(ExportLedger, TakedownNotices, EvidencePurges, PartnerLists):
-    """Partners, bundles received, the export ledger, re-notices, evidence purges and
-    partners' handled lists."""
+class ExchangeStore(ExportLedger, TakedownNotices, AbuseNotices, EvidencePurges, PartnerLists):
+    """Partners, bundles received, the export ledger, re-notices, notices to abuse contacts,
+    evidence purges and partners' handled lists."""
 
     def save_partner(self, partner: Partner, *, actor: str, replace_signing_keys: bool = False) -> Partner:
         """Register ``partner`` or update it (audited). Signing keys are added to the ones

@@ -143,10 +143,12 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     decided = {o.sha256: catalog.partner_handling(sha256=o.sha256) for o in outcomes}
     takedowns = catalog.takedown_history(report_id=report_id)
     notices = catalog.notices(sha256s=[o.sha256 for o in outcomes])
+    abuse = catalog.abuse_notices([o.sha256 for o in outcomes])
     if as_json:
         emit_json({"report": report, "items": outcomes, "errors": errs, "pending": waiting, "crawl": crawl_counts,
                    "partners": partners, "partner_decisions": {k: v for k, v in decided.items() if v},
-                   "takedowns": [t.as_dict() for t in takedowns], "notices": notices})
+                   "takedowns": [t.as_dict() for t in takedowns], "notices": notices,
+                   "abuse_notices": abuse})
         return
     if report.linked_to is not None:
         typer.echo(f"linked to report {report.linked_to}: the same URL, reported earlier, is crawled there "
@@ -172,6 +174,11 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
         table("notified again (the first bundle was notice 1)", ["item", "to", "notice", "escalated", "sent"],
               [(n.sha256[:12], n.destination, n.notice, "yes" if n.escalated else "", n.sent_at or "waiting")
                for n in notices])
+    if abuse:
+        table("takedown notices e-mailed to abuse contacts", ["item", "to", "notice", "escalated", "sent", "reference",
+                                                               "urls"],
+              [(n.sha256[:12], f"{n.contact} ({', '.join(n.to)})", n.notice, "yes" if n.escalated else "",
+                f"{n.sent_at:%Y-%m-%d %H:%M}", n.reference, ", ".join(n.urls)) for n in abuse])
     if errs:
         table("errors", ["stage", "url", "reason"], [(e.stage, e.url, e.reason) for e in errs])
     if missing := crawl_counts.get("guessed/failed"):

@@ -2,6 +2,7 @@
 packages to one data directory, its settings and its keys.
 
 ``partner_exchange``  routes of our bundles (INTERPOL, partners, hash sets), partners' bundles in
+``abuse_notices``     takedown notices e-mailed to the abuse contacts of hosts no partner handles
 ``hashing_stage``     process-report's hashing of stored items, failures sorted and counted
 ``doctor``            ``hotline doctor``'s health checks
 ``evidence_purge``    evidence of items decided long ago deleted (hashes and verdicts stay)
