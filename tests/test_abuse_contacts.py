@@ -101,9 +101,11 @@ def test_contacts_are_configured_in_the_settings(tmp_path: Path, monkeypatch: py
             Settings(abuse_contacts=contacts, **ok)
 
 
-def test_notices_go_to_the_contact_of_each_host_until_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notices_go_to_the_contact_of_each_host_until_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog_url: str
+) -> None:
     with smtp_sink() as sink:
-        ours = _ours(tmp_path, sink.port)
+        ours = _ours(tmp_path, sink.port, catalog_url=catalog_url)
         theirs = make_installation(tmp_path, "at", "AT")
         register(ours, theirs, "at-hotline", countries=["AT"])
         by_host = confirmed_item(ours, synthetic_image(1), page_url="http://a.example/gallery", country="DE")
@@ -153,8 +155,9 @@ def test_notices_go_to_the_contact_of_each_host_until_removed(tmp_path: Path, mo
         assert len(sink.messages) == sent
 
     report_id = 1  # by_host was reported first
+    env = {"HOTLINE_DATA_DIR": str(ours.settings.data_dir), "HOTLINE_CATALOG_URL": catalog_url}
     shown = CliRunner().invoke(app, ["report", "show", str(report_id), "--json"],
-                               env={"HOTLINE_DATA_DIR": str(ours.settings.data_dir)})
+                               env=env)
     assert shown.exit_code == 0, shown.output
     notices = json.loads(shown.stdout)["abuse_notices"]
     assert [(n["contact"], n["to"], n["notice"], n["escalated"], n["urls"]) for n in notices] == [
@@ -163,8 +166,7 @@ def test_notices_go_to_the_contact_of_each_host_until_removed(tmp_path: Path, mo
         ("abuse:a-hosting", ["abuse@a-hosting.test", "noc@a-hosting.test"], 3, True, [url])]
     assert notices[0]["reference"] == reference
     monkeypatch.setattr(output.console, "width", 400)  # one table row a line
-    text = CliRunner().invoke(app, ["report", "show", str(report_id)],
-                              env={"HOTLINE_DATA_DIR": str(ours.settings.data_dir)}).stdout
+    text = CliRunner().invoke(app, ["report", "show", str(report_id)], env=env).stdout
     assert "e-mailed to abuse contacts" in text and reference in text
     ours.close()
     theirs.close()
