@@ -9,6 +9,9 @@ A notice is a plain-text e-mail that says only what the desk needs to act: the U
 down, when each was first seen, which notice it is, a reference to quote, and the hotline's
 contact. No media, no hashes, no verdict: a third party learns nothing beyond the URLs.
 An escalated notice says so in its subject and is copied to the contact's ``escalate_to``.
+When a confirmed change makes an item's verdict not exportable, the contact is sent a
+withdrawal of the URLs it was told of, quoting the earlier notices; other verdict changes
+mean nothing to a desk (it never hears a verdict) and are only recorded.
 
 The outbox gives notices the guarantees it gives bundles (``exports.outbound``): the whole
 message is written to ``<outbox>/abuse_<name>/<reference>.json`` before it is sent, recorded
@@ -39,7 +42,7 @@ from urllib.parse import urlsplit
 
 from catalog.catalog import Catalog
 from catalog.db import utcnow
-from catalog.exchange_ledger.records import AbuseLocation
+from catalog.exchange_ledger.records import AbuseLocation, CorrectionCandidate
 from exports.errors import NoticeNotSent
 from exports.outbound import exclusive
 
@@ -92,6 +95,7 @@ class NoticeResult:
     contact: str  # abuse:<name>
     sent: list[str] = field(default_factory=list)  # references of the notices the server took
     urls: int = 0  # URLs they named
+    withdrawn: list[str] = field(default_factory=list)  # references of withdrawals the server took
     failed: str | None = None  # why the mail server did not take the next one (it waits in the outbox)
 
 
@@ -109,6 +113,8 @@ class _Pending:
     locations: list[tuple[str, str, str]]  # (SHA-256, media URL, page URL)
     urls: int
     attempts: int = 0
+    # verdict changes it tells (a withdrawal) or records alongside: (SHA-256, verdict ID, previous, verdict)
+    corrections: list[tuple[str, int, str, str]] = field(default_factory=list)
 
 
 def _host_match(host: str, pattern: str) -> bool:
@@ -251,6 +257,17 @@ def deliver_notices(
             result = _send_pending(catalog, server, sidecar, result, actor)
             if result.failed is not None:  # the server is down: new notices wait too
                 return result
+        # a changed verdict: a desk never hears a verdict, so only a withdrawal (the new verdict
+        # is not exportable) is a message; the other changes are recorded with the next one
+        changed = catalog.correction_candidates(desk.destination)
+        withdrawn = [c for c in changed if c.action == "retraction"]
+        quiet = [(c.sha256, c.verdict_id, c.previous.value, c.verdict.value) for c in changed
+                 if c.action != "retraction"]
+        if withdrawn:
+            result = _send_withdrawal(catalog, box, desk, withdrawn, quiet, server, sender, result, actor)
+            if result.failed is not None:
+                return result
+            quiet = []
         told = catalog.abuse_told(desk.destination, {loc.sha256 for loc in locations})
         again = catalog.open_notices(desk.destination)
         due: dict[str, list[AbuseLocation]] = {}  # by item: an item's URLs go in one notice
@@ -260,19 +277,20 @@ def deliver_notices(
         batch: list[list[AbuseLocation]] = []
         for item in due.values():
             if batch and sum(len({x.media_url for x in b}) for b in batch) + len(item) > max_urls:
-                result = _send_new(catalog, box, desk, batch, again, server, sender, result, actor)
+                result = _send_new(catalog, box, desk, batch, again, server, sender, result, actor, quiet)
                 if result.failed is not None:
                     return result
-                batch = []
+                batch, quiet = [], []
             batch.append(item)
         if batch:
-            result = _send_new(catalog, box, desk, batch, again, server, sender, result, actor)
+            result = _send_new(catalog, box, desk, batch, again, server, sender, result, actor, quiet)
     return result
 
 
 def _send_new(
     catalog: Catalog, box: Path, desk: AbuseDesk, batch: list[list[AbuseLocation]], again: dict[str, tuple[int, bool]],
     server: SmtpServer, sender: NoticeSender, result: NoticeResult, actor: str,
+    quiet: list[tuple[str, int, str, str]],
 ) -> NoticeResult:
     reference = uuid.uuid4().hex
     lines: dict[str, NoticeLine] = {}
@@ -291,9 +309,58 @@ def _send_new(
         message=msg.as_bytes().decode("ascii"),
         items=list(dict.fromkeys((item[0].sha256, item[0].verdict_id) for item in batch)),
         locations=[(loc.sha256, loc.media_url, loc.page_url) for item in batch for loc in item],
-        urls=len(lines))
+        urls=len(lines), corrections=quiet)
     sidecar = box / f"{reference}.json"
     _write_sidecar(sidecar, pending)  # the intent, before the message leaves
+    return _send_pending(catalog, server, sidecar, result, actor)
+
+
+def compose_withdrawal(desk: AbuseDesk, sender: NoticeSender, reference: str, earlier: Sequence[str],
+                       urls: Sequence[str]) -> EmailMessage:
+    """The e-mail that withdraws a request: the URLs, the notices that named them, our contact."""
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = (f"Withdrawn: notice and takedown request for {len(urls)} URL{'s' if len(urls) != 1 else ''} "
+                      f"from the internet hotline of {sender.country} ({reference})")
+    msg["From"] = sender.address
+    msg["Reply-To"] = sender.address
+    msg["To"] = desk.email
+    msg["Date"] = format_datetime(utcnow().replace(tzinfo=UTC))
+    msg["Message-ID"] = f"<{reference}@{sender.address.rsplit('@', 1)[1]}>"
+    msg["References"] = " ".join(f"<{r}@{sender.address.rsplit('@', 1)[1]}>" for r in earlier)
+    msg["Auto-Submitted"] = "auto-generated"
+    body = [
+        f"The internet hotline of {sender.country} withdraws its notice and takedown request for the URLs below:",
+        "on review, our analysts no longer confirm the content there as illegal. No action is needed for them,",
+        "and we will send no further notices about them.",
+        "",
+        f"Reference: {reference}",
+        f"Earlier notices: {', '.join(earlier) if earlier else '-'}",
+        "",
+        *(f"URL: {url}" for url in urls),
+        "",
+    ]
+    if sender.signature:
+        body += ["-- ", sender.signature]
+    msg.set_content("\n".join(body) + "\n", cte="quoted-printable")
+    return msg
+
+
+def _send_withdrawal(
+    catalog: Catalog, box: Path, desk: AbuseDesk, withdrawn: Sequence[CorrectionCandidate],
+    quiet: list[tuple[str, int, str, str]], server: SmtpServer, sender: NoticeSender, result: NoticeResult,
+    actor: str,
+) -> NoticeResult:
+    reference = uuid.uuid4().hex
+    shas = {c.sha256 for c in withdrawn}
+    urls = sorted({url for sha, url, _ in catalog.abuse_told(desk.destination, shas)})
+    earlier = list(dict.fromkeys(n.reference for n in catalog.abuse_notices(shas) if n.contact == desk.destination))
+    msg = compose_withdrawal(desk, sender, reference, earlier, urls)
+    pending = _Pending(
+        reference=reference, destination=desk.destination, sender=sender.address, to=[desk.email], cc=[],
+        message=msg.as_bytes().decode("ascii"), items=[], locations=[], urls=len(urls),
+        corrections=[(c.sha256, c.verdict_id, c.previous.value, c.verdict.value) for c in withdrawn] + quiet)
+    sidecar = box / f"{reference}.json"
+    _write_sidecar(sidecar, pending)
     return _send_pending(catalog, server, sidecar, result, actor)
 
 
@@ -303,7 +370,8 @@ def _send_pending(
     """Send the notice ``sidecar`` holds, record it, remove it; or audit why not."""
     raw = json.loads(sidecar.read_text())
     pending = _Pending(**{**raw, "items": [tuple(i) for i in raw["items"]],
-                          "locations": [tuple(loc) for loc in raw["locations"]]})
+                          "locations": [tuple(loc) for loc in raw["locations"]],
+                          "corrections": [tuple(c) for c in raw.get("corrections", [])]})
     if not catalog.export_recorded(pending.reference):  # else the run that sent it died before removing it
         data = pending.message.encode("ascii")
         try:
@@ -316,11 +384,13 @@ def _send_pending(
         catalog.record_export(
             bundle_id=pending.reference, destination=pending.destination, location=f"mailto:{pending.to[0]}",
             recipients=[*pending.to, *pending.cc], sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-            items=pending.items, actor=actor, locations=pending.locations)
+            items=pending.items, actor=actor, locations=pending.locations, corrections=pending.corrections)
         if refused:  # taken for the desk, not for some of those copied
             catalog.audit(actor, "abuse.recipients_refused", pending.reference, destination=pending.destination,
                           refused=sorted(refused))
     sidecar.unlink()
+    if not pending.items:  # a withdrawal names no item to take down
+        return replace(result, withdrawn=[*result.withdrawn, pending.reference])
     return replace(result, sent=[*result.sent, pending.reference], urls=result.urls + pending.urls)
 
 

@@ -85,6 +85,7 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False, 
               + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
                    "items": f"{unrouted} location(s)"}] if unrouted else [])
               + [{"partner": r["contact"], "bundles": f"{len(r['sent'])} e-mail(s)"
+                  + (f", {len(r['withdrawn'])} withdrawal(s)" if r["withdrawn"] else "")
                   + (f"; failed, waits in the outbox: {r['failed']}" if r["failed"] else ""),
                   "items": f"{r['urls']} URL(s)"} for r in abuse["contacts"]]
               + ([{"partner": "(no abuse contact)", "bundles": "no partner nor contact covers the host",

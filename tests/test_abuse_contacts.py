@@ -267,3 +267,46 @@ def test_the_export_partners_flow_notifies_abuse_contacts(tmp_path: Path, monkey
         assert "0 notice(s), 0 URL(s), e-mailed to abuse:a-hosting" in again.stdout and len(sink.messages) == 1
     ours.close()
     theirs.close()
+
+
+def test_a_retracted_item_is_withdrawn_from_the_contacts_told_of_it(tmp_path: Path) -> None:
+    from people import reviewers
+
+    from catalog.decisions.records import Verdict
+    from classification.review import confirm, set_by_hand
+    from hotline.installation import review_config
+
+    with smtp_sink() as sink:
+        ours = _ours(tmp_path, sink.port, abuse_contacts=[HOST_DESK, COUNTRY_DESK])
+        reviewers(ours.catalog)
+        wrong = confirmed_item(ours, synthetic_image(1), page_url="http://a.example/gallery", country="DE")
+        regraded = confirmed_item(ours, synthetic_image(2), page_url="http://a.example/other", country="DE")
+        elsewhere = confirmed_item(ours, synthetic_image(3), page_url="http://c.example/", country="FR",
+                                   ip="198.51.100.9")
+        first = notify_abuse_contacts(ours, actor="test").results
+        assert [len(r.sent) for r in first] == [1, 1]
+        reference = first[0].sent[0]
+        config = review_config(ours.settings)
+        for sha, verdict, why in [(wrong, Verdict.NOT_ILLEGAL, "an adult: ID documents seen"),
+                                  (regraded, Verdict.NATIONAL, "not baseline after all")]:
+            changed = set_by_hand(ours.catalog, config, sha, verdict, "sam", why)
+            ours.catalog.record_reveal("sue", sha)
+            confirm(ours.catalog, changed, "sue")
+        before = len(sink.messages)
+
+        results = notify_abuse_contacts(ours, actor="test").results
+        assert [(r.contact, r.sent, len(r.withdrawn)) for r in results] == [("abuse:a-hosting", [], 1),
+                                                                            ("abuse:fr-abuse", [], 0)]
+        (mail,) = sink.messages[before:]  # one withdrawal, to the desk told of it; none for the re-graded item
+        text = mail.message.get_content()
+        assert mail.rcpt_to == ["abuse@a-hosting.test"] and mail.message["Subject"].startswith("Withdrawn: ")
+        assert f"URL: http://a.example/gallery/{wrong[:8]}.jpg" in text and f"/{regraded[:8]}.jpg" not in text
+        assert reference in text and f"<{reference}@hotline-nl.test>" in mail.message["References"]
+        assert wrong not in mail.data.decode() and "not-illegal" not in mail.data.decode()  # no hash, no verdict
+        assert [(c["destination"], c["action"]) for c in ours.catalog.corrections_of(wrong)] == [
+            ("abuse:a-hosting", "retraction")]
+        assert [(c["destination"], c["action"]) for c in ours.catalog.corrections_of(regraded)] == [
+            ("abuse:a-hosting", "correction")]  # recorded with the withdrawal, told nothing
+        assert ours.catalog.corrections_of(elsewhere) == []
+        assert [len(r.sent) + len(r.withdrawn) for r in notify_abuse_contacts(ours, actor="test").results] == [0, 0]
+    ours.close()

@@ -77,6 +77,7 @@ def export_partners_command(
         typer.echo(f"{summary['items']} item(s) to {len(summary['partners'])} partner(s)")
         for contact in summary.get("abuse_notices", {}).get("contacts", []):
             typer.echo(f"{len(contact['sent'])} notice(s), {contact['urls']} URL(s), e-mailed to {contact['contact']}"
+                       + (f"; {len(contact['withdrawn'])} withdrawal(s)" if contact.get("withdrawn") else "")
                        + (f"; the next waits in the outbox: {contact['failed']}" if contact["failed"] else ""))
         if summary.get("unrouted_locations"):
             typer.echo(f"{summary['unrouted_locations']} location(s) have no hosting country: "
