@@ -3,7 +3,10 @@ coordinator, each its own data directory). The hotlines publish signed, media-fr
 statistics bundles; the coordinator imports them and builds the network snapshot, whose
 per-hotline views equal each hotline's own snapshot and whose network figures are their sums.
 A repeated bundle changes nothing; a corrected one replaces the month it describes; an older
-one arriving late is refused. Through the services, the command line and Prefect's engine."""
+one arriving late is refused. A hotline that publishes its URL rows fills the views by host
+and has a URL that both hotlines saw counted once; one that does not sends no URL at all, and
+the two mix. Inside the network are the publishers' countries and their partners'. Through
+the services, the command line and Prefect's engine."""
 
 from __future__ import annotations
 
