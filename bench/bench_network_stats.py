@@ -1,7 +1,7 @@
 """Benchmark: the network's statistics with three installations on one machine (two hotlines
 and a coordinator, each its own data directory).
 
-    .venv/bin/python bench/bench_network_stats.py [--items 240000] [--reports 24000] [--dir DIR]
+    .venv/bin/python bench/bench_network_stats.py [--items 240000] [--reports 24000] [--urls] [--dir DIR]
 
 Each hotline gets a synthetic year (``bench_stats.generate``; ``--items`` and ``--reports`` a
 year, so the defaults are 20,000 items and 2,000 reports a month), publishes every month as a
@@ -10,6 +10,11 @@ the size of a month's bundle and the time to publish it, against the hotline's o
 (the baseline, built in the same process); the import and the network snapshot's build; and
 the checks the closing note quotes: the network's figures equal the sum of the hotlines' own
 snapshots, a repeated bundle changes nothing, a corrected one replaces its month.
+
+With ``--urls`` both hotlines publish their URL rows (``HOTLINE_STATS_PUBLISH_URLS``): the
+months' statistics are also cut without them in the same process (the baseline of what the
+URL rows cost), and the network counts each content URL once (the sum check leaves out the
+counts per URL and prints them beside the hotlines' own).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from hotline.services.network_stats import (  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 from stats import SnapshotOptions, write_snapshot  # noqa: E402
 from stats.network import open_network  # noqa: E402
+from stats.publication import month_statistics  # noqa: E402
 from stats.snapshot_versions import DATABASE  # noqa: E402
 
 
@@ -50,6 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=240_000, help="items a year, per hotline")
     parser.add_argument("--reports", type=int, default=24_000, help="reports a year, per hotline")
+    parser.add_argument("--urls", action="store_true", help="the hotlines publish their URL rows")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed at the end)")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-network-"))
@@ -60,7 +67,8 @@ def main() -> int:
     hotlines: dict[str, Installation] = {}
     for k, (name, country) in enumerate((("nl-hotline", "NL"), ("be-hotline", "BE"))):
         inst = Installation.init(Settings(data_dir=work / name, country=country, stats_coordinator=str(inbox),
-                                          stats_coordinator_key=coord.keys.public_files()["inbox"]))
+                                          stats_coordinator_key=coord.keys.public_files()["inbox"],
+                                          stats_publish_urls=args.urls))
         started = time.perf_counter()
         generate(work / name / "catalog.db", args.items + 37_000 * k, args.reports + 3_700 * k, seed=7 + k)
         print(f"{name}: a synthetic year generated in {time.perf_counter() - started:.1f} s")
@@ -88,6 +96,17 @@ def main() -> int:
         print(f"  publish one month (the scheduled run's last month, {one.period}: "
               f"{one.rows['report_facts']:,} report rows, {one.rows['items']:,} items): {month_wall:.1f} s, "
               f"{one.size / 1e3:.0f} kB")
+        if args.urls:
+            cut = {}
+            for policy in ("none", "full"):
+                wall, cpu = time.perf_counter(), time.process_time()
+                months = month_statistics(inst.catalog, SnapshotOptions(country=inst.settings.country, urls=policy))
+                cut[policy] = (time.perf_counter() - wall, time.process_time() - cpu,
+                               sum(len(b) for m in months for b in m.files.values()))
+            (w0, c0, b0), (w1, c1, b1) = cut["none"], cut["full"]
+            print(f"  every month cut without URL rows (baseline): {w0:.1f} s wall, {c0:.1f} s CPU, {b0 / 1e6:.1f} MB; "
+                  f"with them: {w1:.1f} s wall, {c1:.1f} s CPU, {b1 / 1e6:.1f} MB "
+                  f"= {w1 / w0:.2f}x wall, {c1 / c0:.2f}x CPU, {b1 / b0:.2f}x bytes")
 
     wall, cpu = time.perf_counter(), time.process_time()
     polled = poll_statistics(coord, actor="bench")
@@ -101,11 +120,19 @@ def main() -> int:
     total = _overview(net, "SELECT * FROM network_overview WHERE jurisdiction = 'home'")
     mine = {n: _overview(c, f"SELECT * FROM overview WHERE jurisdiction = '{hotlines[n].settings.country}'")
             for n, c in own.items()}
-    counts = [c for c, v in total.items() if isinstance(v, int) and c not in ("hotlines",)]
+    per_url = ("content_urls", "content_urls_illegal") if args.urls else ()
+    counts = [c for c, v in total.items() if isinstance(v, int) and c not in ("hotlines", *per_url)]
     equal = all(total[c] == sum(m[c] for m in mine.values()) for c in counts)  # type: ignore[misc]
     print(f"network figures = sum of the hotlines' own snapshots ({len(counts)} counts, e.g. reports "
           f"{total['reports_received']:,} = " + " + ".join(f"{m['reports_received']:,}" for m in mine.values())
           + f", new items {total['items_new']:,}): {'YES' if equal else 'NO'}")
+    if args.urls:
+        urls = _overview(net, "SELECT * FROM network_urls WHERE jurisdiction = 'home'")
+        print(f"content URLs, each once: {total['content_urls']:,} (the hotlines' own: "
+              + " + ".join(f"{m['content_urls']:,}" for m in mine.values())
+              + f"; seen by both {urls['content_urls_seen_by_several']:,}), {urls['hosts']:,} hosts, "
+              f"{urls['urls_exchanged']:,} URLs exchanged")
+        equal = equal and total["content_urls"] == urls["content_urls"]
     before = net.sql("SELECT * FROM network_overview ORDER BY jurisdiction").fetchall()
     version = net.sql("SELECT version FROM snapshot").fetchall()[0][0]
     kept_before = net.sql("SELECT count(*) FROM periods").fetchall()[0][0]

@@ -347,6 +347,10 @@ class Settings(BaseSettings):
     stats_coordinator_key: Path | None = Field(
         None, description="The coordinator's X25519 public key (PEM): statistics bundles are encrypted to it."
     )
+    stats_publish_urls: bool = Field(
+        False, description="Also publish URL-level rows (URL, host; never media or hashes) to the coordinator, "
+                           "for its figures by host and per URL; only where agreed with it (docs/statistics.md)."
+    )
     stats_publish_months: int = Field(
         2, ge=1, description="Months the scheduled publication sends again (a late correction replaces a month)."
     )

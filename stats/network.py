@@ -6,8 +6,9 @@ A coordinator keeps the newest statistics of each (hotline, month) it received i
 are put together and the figure views of ``stats.views`` computed over them, exactly as the
 hotline's own snapshot computes them; each view's rows are kept with a ``hotline`` column
 (the publisher; the column a view already called ``hotline``, whose report it was, becomes
-``reported_by``). The network figures (``NETWORK_VIEWS``) sum and compare across hotlines.
-It is written as a versioned snapshot (``stats.snapshot_versions``), read like the local one.
+``reported_by``). The network figures (``NETWORK_TITLES``) sum and compare across hotlines;
+where hotlines publish their URL rows, a URL two of them saw counts once in the figures per
+URL. It is written as a versioned snapshot (``stats.snapshot_versions``), read like the local one.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from stats.snapshot_versions import (
 from stats.views import VIEWS
 
 ITEM_KEYED = ("item_facts", "items", "matches", "report_items", "takedowns", "illegal_sightings")
+# URL numbers are numbers of one publication too: the columns that carry them, by table
+URL_KEYED = {"content_urls": "url_id", "takedowns": "url_id", "illegal_sightings": "media_url_id"}
+URL_TABLES = {"urls": "url_id BIGINT, host VARCHAR, site_type VARCHAR, url VARCHAR",
+              "exchanged_urls": "destination VARCHAR, url_id BIGINT"}
 MANIFEST = "manifest.json"
 THREE_DAYS_H = 72
 
@@ -53,6 +58,8 @@ class Received:
     country: str
     bundle_id: str
     path: Path
+    urls_included: bool  # the month's URL rows came (the publisher's HOTLINE_STATS_PUBLISH_URLS)
+    partner_countries: tuple[str, ...]  # the countries the publisher's partner hotlines handle
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,11 @@ def read_received(folder: Path) -> list[Received]:
     for hotline in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for month in sorted(p for p in hotline.iterdir() if not p.name.startswith(".")):
             m = json.loads((month / MANIFEST).read_text())
+            # bundles from before URL rows and partner countries were published have neither
             out.append(Received(hotline=hotline.name, period=m["period"], as_of=_instant(m["as_of"]),
-                                country=m["sender_country"], bundle_id=m["bundle_id"], path=month.resolve()))
+                                country=m["sender_country"], bundle_id=m["bundle_id"], path=month.resolve(),
+                                urls_included=bool(m.get("urls_included", False)),
+                                partner_countries=tuple(m.get("partner_countries", ()))))
     return out
 
 
@@ -88,15 +98,25 @@ def _quote(path: Path) -> str:
 
 def _hotline_tables(months: list[Received]) -> duckdb.DuckDBPyConnection:
     """An in-memory database of one hotline's months put together, with its figure views.
-    Item numbers are numbers of one publication: each month's are moved to a range of its own."""
+    Item and URL numbers are numbers of one publication: each month's are moved to a range of
+    its own. The URL rows come from the months that carry them; the others add none."""
     con = duckdb.connect()
-    for name in PERIOD_ROWS:
+    for name in [*PERIOD_ROWS, *URL_TABLES]:
         parts = []
         for k, m in enumerate(months):
-            rekey = f" REPLACE (item_id + {k << 32} AS item_id)" if name in ITEM_KEYED else ""
+            if name in URL_TABLES and not m.urls_included:
+                continue
+            moved = [f"item_id + {k << 32} AS item_id"] if name in ITEM_KEYED else []
+            url_column = "url_id" if name in URL_TABLES else URL_KEYED.get(name)
+            if url_column:
+                moved.append(f"{url_column} + {k << 32} AS {url_column}")
+            rekey = f" REPLACE ({', '.join(moved)})" if moved else ""
             parts.append(f"SELECT *{rekey}, DATE '{check_period(m.period).isoformat()}' AS period "
                          f"FROM read_parquet({_quote(m.path / f'{name}.parquet')})")
-        con.execute(f"CREATE TABLE {name} AS " + " UNION ALL BY NAME ".join(parts))
+        if parts:
+            con.execute(f"CREATE TABLE {name} AS " + " UNION ALL BY NAME ".join(parts))
+        else:  # no month of this hotline carries URL rows: views by host show it as unknown
+            con.execute(f"CREATE TABLE {name} ({URL_TABLES[name]}, period DATE)")
     newest = max(months, key=lambda m: m.as_of)
     every = ", ".join(_quote(m.path / "jurisdictions.parquet") for m in months)
     con.execute(f"CREATE TABLE jurisdictions AS SELECT jurisdiction, bool_or(own) AS own FROM read_parquet([{every}]) "
@@ -105,8 +125,6 @@ def _hotline_tables(months: list[Received]) -> duckdb.DuckDBPyConnection:
     # the views read the state's moment (what is overdue) and the home country here
     con.execute("CREATE TABLE snapshot AS SELECT CAST(? AS TIMESTAMP) AS as_of, ? AS country",
                 [newest.as_of, newest.country])
-    # URLs never travel (docs/bundle-format.md 10.7): views that name a URL's host show it as unknown
-    con.execute("CREATE TABLE urls (url_id BIGINT, host VARCHAR, url VARCHAR)")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE VIEW {name} AS {sql}")
     return con
@@ -126,24 +144,38 @@ def _scoped(table: str) -> str:
                 WHERE (hotline, jurisdiction) IN (SELECT (hotline, jurisdiction) FROM jurisdictions WHERE own))"""
 
 
+# A content URL's identity in the network: its URL where its hotline published URL rows, else
+# its number, which is unique within its hotline (numbers are moved apart per month; a hotline's
+# snapshot has at most one row without a URL number, so its -1 is one too).
+_URL_KEY = "coalesce(u.url, c.hotline || '#' || coalesce(c.url_id, -1))"
+_WITH_URL = "LEFT JOIN urls u ON u.hotline = c.hotline AND u.url_id = c.url_id"
+
+
 def _network_views(overview_counts: list[str]) -> dict[str, str]:
     sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in overview_counts)
-    in_network = "country IN (SELECT country FROM hotlines)"
+    in_network = "country IN (SELECT country FROM network_countries)"
     return {
-        # the overview summed over hotlines, shares computed again from the sums
+        # the overview summed over hotlines, shares computed again from the sums; content URLs
+        # are counted once per URL, however many hotlines saw one
         "network_overview": f"""
             WITH o AS (SELECT jurisdiction, count(*) AS hotlines, {sums} FROM {_scoped('overview')} GROUP BY ALL),
+            u AS (SELECT c.jurisdiction, count(DISTINCT {_URL_KEY}) AS content_urls,
+                         count(DISTINCT {_URL_KEY}) FILTER (WHERE c.illegal) AS content_urls_illegal
+                  FROM {_scoped('content_urls')} c {_WITH_URL} GROUP BY ALL),
             t AS (SELECT jurisdiction,
                          sum(within_3_days) / nullif(sum(reached + overdue), 0) AS share_removed_within_3_days,
                          sum(within_3_working_days) / nullif(sum(reached + overdue_3_working_days), 0)
                            AS share_removed_within_3_working_days
                   FROM {_scoped('time_to')} WHERE stage = 'removal' GROUP BY ALL)
-            SELECT o.*, reports_illegal / nullif(reports_assessed, 0) AS share_reports_illegal,
+            SELECT o.* REPLACE (coalesce(u.content_urls, 0) AS content_urls,
+                                coalesce(u.content_urls_illegal, 0) AS content_urls_illegal),
+                   reports_illegal / nullif(reports_assessed, 0) AS share_reports_illegal,
                    items_illegal / nullif(items_assessed, 0) AS share_items_illegal,
                    items_known / nullif(items, 0) AS share_items_known,
                    items_new / nullif(items, 0) AS share_items_new,
                    t.share_removed_within_3_days, t.share_removed_within_3_working_days
-            FROM o LEFT JOIN t USING (jurisdiction) ORDER BY jurisdiction = 'home' DESC, jurisdiction""",
+            FROM o LEFT JOIN t USING (jurisdiction) LEFT JOIN u USING (jurisdiction)
+            ORDER BY jurisdiction = 'home' DESC, jurisdiction""",
         # locations told to INTERPOL and partners, and reports partners' bundles brought in
         "urls_exchanged": """
             SELECT hotline, period, 'sent' AS direction, destination AS counterpart, CAST(locations AS BIGINT) AS urls,
@@ -154,12 +186,47 @@ def _network_views(overview_counts: list[str]) -> dict[str, str]:
             FROM report_facts WHERE partner AND jurisdiction IN (SELECT jurisdiction FROM jurisdictions j
                                                                  WHERE j.own AND j.hotline = report_facts.hotline)
             GROUP BY ALL ORDER BY hotline, period, direction, counterpart""",
+        # the content URLs of the hotlines that publish URL rows, each URL once
+        "network_urls": f"""
+            WITH c AS (SELECT c.jurisdiction, c.hotline, c.illegal, u.url, u.host
+                       FROM {_scoped('content_urls')} c {_WITH_URL} WHERE u.url IS NOT NULL),
+            per_url AS (SELECT jurisdiction, url, any_value(host) AS host, bool_or(illegal) AS illegal,
+                               count(DISTINCT hotline) AS hotlines FROM c GROUP BY ALL),
+            sent AS (SELECT count(DISTINCT u.url) AS urls_exchanged,
+                            count(DISTINCT u.url) FILTER (WHERE x.destination = 'interpol') AS urls_sent_to_interpol,
+                            count(DISTINCT u.url) FILTER (WHERE x.destination LIKE 'partner:%') AS urls_sent_to_partners
+                     FROM exchanged_urls x JOIN urls u ON u.hotline = x.hotline AND u.url_id = x.url_id),
+            h AS (SELECT count(DISTINCT hotline) AS hotlines FROM periods WHERE urls_included)
+            SELECT p.jurisdiction, any_value(h.hotlines) AS hotlines, count(*) AS content_urls,
+                   count(*) FILTER (WHERE p.illegal) AS content_urls_illegal,
+                   count(*) FILTER (WHERE p.hotlines > 1) AS content_urls_seen_by_several,
+                   count(DISTINCT p.host) AS hosts, any_value(sent.urls_exchanged) AS urls_exchanged,
+                   any_value(sent.urls_sent_to_interpol) AS urls_sent_to_interpol,
+                   any_value(sent.urls_sent_to_partners) AS urls_sent_to_partners
+            FROM per_url p CROSS JOIN h CROSS JOIN sent
+            GROUP BY p.jurisdiction ORDER BY p.jurisdiction = 'home' DESC, p.jurisdiction""",
+        # by host, each URL once: where illegal content is hosted and how much of it came down
+        "network_hosts": f"""
+            WITH c AS (SELECT c.jurisdiction, c.hotline, c.illegal, coalesce(c.country, 'unknown') AS country,
+                              u.url, coalesce(u.host, 'unknown') AS host
+                       FROM {_scoped('content_urls')} c {_WITH_URL} WHERE u.url IS NOT NULL),
+            t AS (SELECT t.jurisdiction, u.url, bool_or(t.removed) AS removed
+                  FROM {_scoped('takedowns')} t JOIN urls u ON u.hotline = t.hotline AND u.url_id = t.url_id
+                  WHERE t.illegal GROUP BY ALL)
+            SELECT c.jurisdiction, c.host, array_sort(list(DISTINCT c.country)) AS countries,
+                   count(DISTINCT c.url) AS content_urls,
+                   count(DISTINCT c.url) FILTER (WHERE c.illegal) AS content_urls_illegal,
+                   count(DISTINCT c.hotline) AS hotlines, count(DISTINCT t.url) AS tracked,
+                   count(DISTINCT t.url) FILTER (WHERE t.removed) AS removed
+            FROM c LEFT JOIN t ON t.jurisdiction = c.jurisdiction AND t.url = c.url
+            GROUP BY c.jurisdiction, c.host ORDER BY c.jurisdiction, content_urls_illegal DESC, content_urls DESC, c.host""",
         "reports_by_hosting_country": f"""
             SELECT jurisdiction, country, {in_network} AS in_network,
                    count(DISTINCT (hotline, report_id)) AS reports, count(DISTINCT hotline) AS hotlines,
                    count(*) FILTER (WHERE first_of_item_in_country) AS illegal_items
             FROM {_scoped('illegal_sightings')} GROUP BY ALL ORDER BY jurisdiction, reports DESC, country""",
-        # takedown inside the network (hosted in a country with a hotline in it) and outside
+        # takedown inside the network (hosted in a country one of its hotlines, or a partner
+        # hotline of one of them, handles) and outside
         "removal_in_network": f"""
             SELECT *, within_3_days / nullif(reached + overdue, 0) AS share_within_3_days FROM (
               SELECT t.jurisdiction, t.{in_network} AS in_network, count(*) AS eligible,
@@ -191,23 +258,34 @@ def build_network(con: duckdb.DuckDBPyConnection, received: list[Received], *, v
     for hotline, months in sorted(by_hotline.items()):
         h = _hotline_tables(months)
         try:
-            for name in [*PERIOD_ROWS, *CONTEXT_ROWS, *VIEWS]:
+            for name in [*PERIOD_ROWS, *URL_TABLES, *CONTEXT_ROWS, *VIEWS]:
                 tables[name].append(_with_hotline(h.sql(f"SELECT * FROM {name}").to_arrow_table(), hotline))
         finally:
             h.close()
     con.execute("CREATE TABLE snapshot AS SELECT ? AS version, CAST(? AS TIMESTAMP) AS as_of, 'network' AS kind",
                 [version, utcnow()])
+    # a hotline's home country and its partners' are those of its newest month
+    newest = {h: max(ms, key=lambda m: m.as_of) for h, ms in by_hotline.items()}
     hotlines = pa.Table.from_pylist(
-        [{"hotline": h, "country": max(ms, key=lambda m: m.as_of).country, "periods": len(ms),
-          "first_period": min(m.period for m in ms), "last_period": max(m.period for m in ms),
+        [{"hotline": h, "country": newest[h].country, "partner_countries": list(newest[h].partner_countries),
+          "periods": len(ms), "first_period": min(m.period for m in ms), "last_period": max(m.period for m in ms),
           "as_of": max(m.as_of for m in ms)} for h, ms in sorted(by_hotline.items())],
-        schema=pa.schema([("hotline", pa.string()), ("country", pa.string()), ("periods", pa.int64()),
-                          ("first_period", pa.string()), ("last_period", pa.string()), ("as_of", pa.timestamp("us"))]))
+        schema=pa.schema([("hotline", pa.string()), ("country", pa.string()), ("partner_countries", pa.list_(pa.string())),
+                          ("periods", pa.int64()), ("first_period", pa.string()), ("last_period", pa.string()),
+                          ("as_of", pa.timestamp("us"))]))
     periods = pa.Table.from_pylist(
-        [{"hotline": r.hotline, "period": r.period, "as_of": r.as_of, "bundle_id": r.bundle_id} for r in received],
+        [{"hotline": r.hotline, "period": r.period, "as_of": r.as_of, "bundle_id": r.bundle_id,
+          "urls_included": r.urls_included} for r in received],
         schema=pa.schema([("hotline", pa.string()), ("period", pa.string()), ("as_of", pa.timestamp("us")),
-                          ("bundle_id", pa.string())]))
-    for name, table in {"hotlines": hotlines, "periods": periods}.items():
+                          ("bundle_id", pa.string()), ("urls_included", pa.bool_())]))
+    # the hosting countries where a hotline of the network can act: each publisher's own, and
+    # those of the partner hotlines it declares (a takedown notice reaches them in the network)
+    reach = sorted({(m.country, h, "home") for h, m in newest.items()}
+                   | {(c, h, "partner") for h, m in newest.items() for c in m.partner_countries if c != m.country})
+    covered = pa.Table.from_pylist(
+        [{"country": c, "hotline": h, "via": via} for c, h, via in reach],
+        schema=pa.schema([("country", pa.string()), ("hotline", pa.string()), ("via", pa.string())]))
+    for name, table in {"hotlines": hotlines, "periods": periods, "network_countries": covered}.items():
         con.register(f"raw_{name}", table)
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM raw_{name}")
         con.unregister(f"raw_{name}")
@@ -215,9 +293,10 @@ def build_network(con: duckdb.DuckDBPyConnection, received: list[Received], *, v
         con.register(f"raw_{name}", pa.concat_tables(parts, promote_options="permissive"))
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM raw_{name}")
         con.unregister(f"raw_{name}")
-    for name in [*PERIOD_ROWS, *CONTEXT_ROWS, *VIEWS]:
+    for name in [*PERIOD_ROWS, *URL_TABLES, *CONTEXT_ROWS, *VIEWS]:
         if name not in tables:  # no hotline yet: the tables exist, empty, so that queries still run
-            con.execute(f"CREATE TABLE {name} (hotline VARCHAR, jurisdiction VARCHAR)")
+            columns = f"{URL_TABLES[name]}, period DATE" if name in URL_TABLES else "jurisdiction VARCHAR"
+            con.execute(f"CREATE TABLE {name} (hotline VARCHAR, {columns})")
     counts = []
     if tables.get("overview"):
         counts = [c for c in con.sql("SELECT * FROM overview LIMIT 0").columns
@@ -270,6 +349,8 @@ NETWORK_TITLES: dict[str, str] = {
     "reports_by_hosting_country": "Reports of illegal content per hosting country (network)",
     "removal_in_network": "Time to removal: hosted inside the network and outside (hours)",
     "new_material": "New material: items that matched no known set, by month first seen",
+    "network_urls": "Content URLs, each once however many hotlines saw it (hotlines that publish URLs)",
+    "network_hosts": "Content URLs by host, each once (hotlines that publish URLs)",
 }
 
 

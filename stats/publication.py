@@ -10,8 +10,11 @@ the month it was first seen, an export's to the month it was made), so the month
 installation put together are its whole snapshot, and the views computed over them (the
 network snapshot, ``stats.network``) equal the installation's own.
 
-No URL, host, hash, reporter or analyst leaves: items, URLs and reports are numbers that
-mean something only inside one publication (``FORBIDDEN_COLUMNS`` is checked again).
+No hash, reporter or analyst leaves: items, URLs and reports are numbers that mean
+something only inside one publication (``FORBIDDEN_COLUMNS`` is checked again). No URL or
+host either, unless the options' URL policy keeps them: then ``urls`` (the URLs the month's
+rows name) and ``exchanged_urls`` (which content URLs went to each destination) go too, so
+that a coordinator can count a URL two hotlines saw once and show figures by host.
 """
 
 from __future__ import annotations
@@ -50,6 +53,22 @@ PERIOD_ROWS: dict[str, str] = {
         FROM export_locations l JOIN exports e USING (export_id)
         WHERE CAST(date_trunc('month', e.created_at) AS DATE) = {period} GROUP BY ALL ORDER BY 1""",
 }
+_MONTH_OF = "CAST(date_trunc('month', {column}) AS DATE) = {{period}}"
+_EXPORTED = ("FROM export_locations l JOIN exports e USING (export_id) WHERE "
+             + _MONTH_OF.format(column="e.created_at") + " AND l.media_url_id IS NOT NULL")
+# Only under a URL policy that keeps URLs: the URL rows of the month.
+URL_ROWS: dict[str, str] = {
+    # every URL the month's rows name, each once
+    "urls": f"""
+        SELECT url_id, host, site_type, url FROM urls WHERE url_id IN (
+          SELECT url_id FROM content_urls WHERE {_MONTH_OF.format(column="first_seen_at")}
+          UNION SELECT url_id FROM takedowns WHERE {_REPORT_MONTH}
+          UNION SELECT media_url_id FROM illegal_sightings WHERE {_REPORT_MONTH}
+          UNION SELECT l.media_url_id {_EXPORTED})
+        ORDER BY url_id""",
+    # the content URLs told to INTERPOL and partners, by destination
+    "exchanged_urls": f"SELECT DISTINCT e.destination, l.media_url_id AS url_id {_EXPORTED} ORDER BY ALL",
+}
 # Whole in every publication: what the rows above are read against.
 CONTEXT_ROWS: dict[str, str] = {
     "jurisdictions": "SELECT * FROM jurisdictions",
@@ -71,6 +90,7 @@ class MonthStatistics:
     period: str  # YYYY-MM
     as_of: datetime  # the catalog state they describe; a later one replaces this one
     country: str
+    urls: bool  # the URL rows (URL_ROWS) are among the files
     files: dict[str, bytes]  # <table>.parquet -> Parquet bytes
     rows: dict[str, int]  # rows per table
 
@@ -102,7 +122,8 @@ def _parquet(table: pa.Table) -> bytes:
 def month_statistics(catalog: Catalog, options: SnapshotOptions, *, last: int | None = None,
                      periods: list[str] | None = None) -> list[MonthStatistics]:
     """The statistics of the given ``periods`` (YYYY-MM), or of the ``last`` months with rows
-    (None: every month), from one consistent read of the catalog."""
+    (None: every month), from one consistent read of the catalog; with the URL rows unless
+    ``options.urls`` is ``none``."""
     data = extract(catalog)
     con = duckdb.connect()
     try:
@@ -115,12 +136,14 @@ def month_statistics(catalog: Catalog, options: SnapshotOptions, *, last: int | 
             months = months[-last:] if last > 0 else []
         context = {name: con.sql(sql).to_arrow_table() for name, sql in CONTEXT_ROWS.items()}
         as_of = con.sql("SELECT as_of FROM snapshot").fetchall()[0][0]
+        with_urls = options.urls != "none"
+        queries = {**PERIOD_ROWS, **(URL_ROWS if with_urls else {})}
         out = []
         for month in months:
             tables = {name: con.sql(sql.format(period=f"DATE '{month.isoformat()}'")).to_arrow_table()
-                      for name, sql in PERIOD_ROWS.items()} | context
+                      for name, sql in queries.items()} | context
             out.append(MonthStatistics(
-                period=period_of(month), as_of=as_of, country=options.country.upper(),
+                period=period_of(month), as_of=as_of, country=options.country.upper(), urls=with_urls,
                 files={f"{name}.parquet": _parquet(t) for name, t in tables.items()},
                 rows={name: t.num_rows for name, t in tables.items()}))
         return out

@@ -3,10 +3,14 @@ coordinator, each its own data directory). The hotlines publish signed, media-fr
 statistics bundles; the coordinator imports them and builds the network snapshot, whose
 per-hotline views equal each hotline's own snapshot and whose network figures are their sums.
 A repeated bundle changes nothing; a corrected one replaces the month it describes; an older
-one arriving late is refused. Through the services, the command line and Prefect's engine."""
+one arriving late is refused. A hotline that publishes its URL rows fills the views by host
+and has a URL that both hotlines saw counted once; one that does not sends no URL at all, and
+the two mix. Inside the network are the publishers' countries and their partners'. Through
+the services, the command line and Prefect's engine."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -16,21 +20,32 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from exchange_support import confirmed_item, make_installation, register
 from stats_seed import seed, sha
 
 from catalog.db import utcnow
 from exports.errors import BundleReplayed, StatisticsSuperseded, UnknownSender
+from exports.statistics import (
+    StatisticsBundle,
+    read_statistics_bundle,
+    statistics_manifest,
+    write_statistics_bundle,
+)
 from hotline.installation import Installation
 from hotline.services.network_stats import (
     add_publisher,
     import_statistics_file,
     poll_statistics,
     publish_statistics,
+    publishers,
+    write_network,
 )
 from stats import SnapshotOptions, write_snapshot
-from stats.network import open_network
+from stats.network import network_figures, open_network
+from stats.publication import month_statistics
+from stats.report import render_report
 from stats.snapshot_versions import DATABASE
 from stats.views import VIEWS
 
@@ -43,9 +58,9 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
                   key=repr)
 
 
-def _own_snapshot(inst: Installation) -> duckdb.DuckDBPyConnection:
+def _own_snapshot(inst: Installation, urls: str = "host") -> duckdb.DuckDBPyConnection:
     s = inst.settings
-    info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country))
+    info = write_snapshot(inst.catalog, s.snapshot_dir, SnapshotOptions(country=s.country, urls=urls))
     return duckdb.connect(str(info.path / DATABASE), read_only=True)
 
 
@@ -53,11 +68,13 @@ def _network(coord: Installation) -> duckdb.DuckDBPyConnection:
     return open_network(coord.settings.network_folder / "snapshot")
 
 
-def _assert_views_equal(network: duckdb.DuckDBPyConnection, hotline: str, own: duckdb.DuckDBPyConnection) -> None:
+def _assert_views_equal(network: duckdb.DuckDBPyConnection, hotline: str, own: duckdb.DuckDBPyConnection, *,
+                        hosts: bool = False) -> None:
     """Every figure view of ``hotline`` in the network snapshot equals its own snapshot's; a
-    view by host has its hosts as ``unknown`` there (no URL travels), and the same totals."""
+    view by host has its hosts as ``unknown`` there unless the hotline publishes its URL rows
+    (``hosts``), and the same totals."""
     for name in VIEWS:
-        if name == "removal_by_host":
+        if name == "removal_by_host" and not hosts:
             by_country = "SELECT jurisdiction, country, sum(content_urls), sum(removed) FROM removal_by_host"
             assert _rows(network, f"{by_country} WHERE hotline = '{hotline}' GROUP BY ALL ORDER BY ALL") == \
                 _rows(own, f"{by_country} GROUP BY ALL ORDER BY ALL"), name
@@ -83,14 +100,16 @@ def _network_overview(con: duckdb.DuckDBPyConnection, jurisdiction: str) -> dict
     return dict(zip(rel.columns, rel.fetchall()[0], strict=True))
 
 
-@pytest.fixture
-def network(tmp_path: Path) -> Any:
+@pytest.fixture(params=[{}], ids=["no URLs"])
+def network(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """The coordinator, the Dutch and the Belgian hotline; ``request.param``: the hotlines'
+    URL publication, {country: stats_publish_urls} (default: off)."""
     coord = make_installation(tmp_path, "coordinator", "LU")
     inbox = coord.settings.network_folder / "inbox"
     inbox.mkdir(parents=True)
     publish_to = {"stats_coordinator": str(inbox), "stats_coordinator_key": coord.keys.public_files()["inbox"]}
-    nl = make_installation(tmp_path, "nl", "NL", **publish_to)
-    be = make_installation(tmp_path, "be", "BE", **publish_to)
+    nl = make_installation(tmp_path, "nl", "NL", **publish_to, stats_publish_urls=request.param.get("NL", False))
+    be = make_installation(tmp_path, "be", "BE", **publish_to, stats_publish_urls=request.param.get("BE", False))
     seed(nl.catalog)
     seed(be.catalog)
     # the Belgian hotline has more than the seed: its own figures differ from the Dutch ones
@@ -267,3 +286,194 @@ def test_the_scheduled_flows_publish_and_import(network: Any, monkeypatch: pytes
     assert [r["hotline"] for r in polled["imported"]] == ["nl-hotline", "nl-hotline"] and polled["refused"] == []
     assert polled["snapshot"]["hotlines"] == ["nl-hotline"] and polled["snapshot"]["periods"] == 2
     assert import_statistics()["skipped"] == 2
+
+
+def _opened(coord: Installation, path: Path) -> tuple[StatisticsBundle, str]:
+    """A bundle as the coordinator reads it, and every value it carries as text."""
+    bundle = read_statistics_bundle(path, recipients=coord.keys.receiving_keys(), publishers=publishers(coord))
+    texts = [json.dumps(bundle.manifest)]
+    texts += [repr(pq.read_table(io.BytesIO(data)).to_pylist()) for data in bundle.files.values()]
+    return bundle, "\n".join(texts)
+
+
+def _own_urls(own: duckdb.DuckDBPyConnection, country: str) -> dict[str, tuple[str, bool]]:
+    """url -> (host, illegal) of the content URLs of a hotline's own snapshot (full URLs kept)
+    under its home jurisdiction."""
+    rows = own.sql(f"SELECT u.url, u.host, c.illegal FROM content_urls c JOIN urls u USING (url_id) "
+                   f"WHERE c.jurisdiction = '{country}'").fetchall()
+    return {url: (host, illegal) for url, host, illegal in rows}
+
+
+def _own_takedowns(own: duckdb.DuckDBPyConnection, country: str) -> dict[str, bool]:
+    """url -> found removed, of the tracked content URLs of illegal items."""
+    return dict(own.sql(f"SELECT u.url, bool_or(t.removed) FROM takedowns t JOIN urls u USING (url_id) "
+                        f"WHERE t.illegal AND t.jurisdiction = '{country}' GROUP BY 1").fetchall())
+
+
+def _own_sent(own: duckdb.DuckDBPyConnection) -> set[str]:
+    return {u for (u,) in own.sql("SELECT DISTINCT u.url FROM export_locations l "
+                                  "JOIN urls u ON u.url_id = l.media_url_id").fetchall()}
+
+
+def _network_urls(net: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rel = net.sql("SELECT * FROM network_urls WHERE jurisdiction = 'home'")
+    rows = rel.fetchall()
+    assert len(rows) == 1, rows
+    return dict(zip(rel.columns, rows[0], strict=True))
+
+
+@pytest.mark.parametrize("network", [{"NL": True, "BE": True}], ids=["URLs"], indirect=True)
+def test_published_urls_fill_the_views_by_host_and_count_once(network: Any) -> None:
+    coord, nl, be = network
+    sent = publish_statistics(nl, actor="test") + publish_statistics(be, actor="test")
+    opened = [_opened(coord, Path(p.location)) for p in sent]
+    assert all(b.urls_included and "urls.parquet" in b.files for b, _ in opened)
+    assert any("://" in text and ".test" in text for _, text in opened)  # the URL rows travel
+    assert not any(sha(1) in text or "secret" in text for _, text in opened)  # never a hash or a reporter
+    first = poll_statistics(coord, actor="test")
+    assert first.refused == [] and len(first.imported) == 8 and first.snapshot is not None
+
+    own_nl, own_be, net = _own_snapshot(nl, "full"), _own_snapshot(be, "full"), _network(coord)
+    # the views by host equal the hotlines' own, hosts and all
+    _assert_views_equal(net, "nl-hotline", own_nl, hosts=True)
+    _assert_views_equal(net, "be-hotline", own_be, hosts=True)
+    hosts = {h for (h,) in net.sql("SELECT DISTINCT host FROM removal_by_host").fetchall()}
+    assert "i.imgur.com" in hosts and "unknown" not in hosts
+
+    # per URL, the network counts each once: the seed's URLs were reported to both hotlines
+    mine, theirs = _own_urls(own_nl, "NL"), _own_urls(own_be, "BE")
+    union, both = mine.keys() | theirs.keys(), mine.keys() & theirs.keys()
+    assert both and theirs.keys() - mine.keys() and len(union) < len(mine) + len(theirs)
+    illegal = {u for u in union if mine.get(u, ("", False))[1] or theirs.get(u, ("", False))[1]}
+    host_of = {u: h for u, (h, _) in {**mine, **theirs}.items()}
+    sent_urls = _own_sent(own_nl) | _own_sent(own_be)
+    tracked = _own_takedowns(own_nl, "NL")
+    for url, removed in _own_takedowns(own_be, "BE").items():
+        tracked[url] = tracked.get(url, False) or removed
+    urls = _network_urls(net)
+    assert urls["hotlines"] == 2
+    assert urls["content_urls"] == len(union)
+    assert urls["content_urls_illegal"] == len(illegal) > 0
+    assert urls["content_urls_seen_by_several"] == len(both)
+    assert urls["hosts"] == len(set(host_of.values()))
+    assert urls["urls_exchanged"] == len(sent_urls) > 0
+    assert urls["urls_exchanged"] < len(_own_sent(own_nl)) + len(_own_sent(own_be))
+    by_host: dict[str, list[int]] = {}
+    for url in union:
+        counts = by_host.setdefault(host_of[url], [0, 0, 0, 0])
+        counts[0] += 1
+        counts[1] += url in illegal
+        counts[2] += url in tracked
+        counts[3] += tracked.get(url, False)
+    assert {h: [a, b, c, d] for h, a, b, c, d in net.sql(
+        "SELECT host, content_urls, content_urls_illegal, tracked, removed FROM network_hosts "
+        "WHERE jurisdiction = 'home'").fetchall()} == by_host
+    assert sum(c[3] for c in by_host.values()) > 0
+    # the overview counts content URLs once too; every other count is still the hotlines' sum
+    total, nl_home, be_home = _network_overview(net, "home"), _overview(own_nl, "NL"), _overview(own_be, "BE")
+    assert (total["content_urls"], total["content_urls_illegal"]) == (len(union), len(illegal))
+    assert nl_home["content_urls"] + be_home["content_urls"] > total["content_urls"]
+    assert total["reports_received"] == nl_home["reports_received"] + be_home["reports_received"]
+    assert total["items_illegal"] == nl_home["items_illegal"] + be_home["items_illegal"]
+    figures = network_figures(coord.settings.network_folder / "snapshot")  # the console's and report's
+    assert figures.views["network_urls"][0]["content_urls"] == len(union)
+    assert "i.imgur.com" in render_report(figures)
+    before = {name: _rows(net, f"SELECT * FROM {name}") for name in ("network_urls", "network_hosts",
+                                                                     "network_overview", "removal_by_host")}
+    net.close()
+
+    # a repeated bundle changes nothing; the months published again replace the kept ones,
+    # and no URL counts twice for it (URL numbers differ from one publication to the next)
+    inbox = coord.settings.network_folder / "inbox"
+    shutil.copy(Path(sent[0].location), inbox / "hotline-again.hlb")
+    repeated = poll_statistics(coord, actor="test")
+    assert repeated.imported == [] and [w.split(":")[0] for _, w in repeated.refused] == ["BundleReplayed"]
+    net = _network(coord)
+    assert net.sql("SELECT version FROM snapshot").fetchall()[0][0] == first.snapshot.version
+    net.close()
+    again = publish_statistics(nl, actor="test") + publish_statistics(be, actor="test")
+    replaced = poll_statistics(coord, actor="test", files=[Path(p.location) for p in again])
+    assert len(replaced.imported) == 8 and all(r.replaced for r in replaced.imported)
+    net = _network(coord)
+    assert {name: _rows(net, f"SELECT * FROM {name}") for name in before} == before
+    for con in (net, own_nl, own_be):
+        con.close()
+
+
+@pytest.mark.parametrize("network", [{"NL": True}], ids=["URLs from one"], indirect=True)
+def test_a_hotline_without_the_option_sends_no_url_and_mixes_with_one_that_does(network: Any) -> None:
+    coord, nl, be = network
+    from_nl, from_be = publish_statistics(nl, actor="test"), publish_statistics(be, actor="test")
+    for p in from_be:
+        bundle, text = _opened(coord, Path(p.location))
+        assert not bundle.urls_included and not {"urls.parquet", "exchanged_urls.parquet"} & bundle.files.keys()
+        assert "://" not in text and ".test" not in text and "imgur" not in text, p.period
+        assert all(b".example.test" not in data for data in bundle.files.values())
+        assert b".example.test" not in Path(p.location).read_bytes()
+    assert any("://" in _opened(coord, Path(p.location))[1] for p in from_nl)
+    polled = poll_statistics(coord, actor="test")
+    assert polled.refused == [] and len(polled.imported) == 8
+
+    own_nl, own_be, net = _own_snapshot(nl, "full"), _own_snapshot(be), _network(coord)
+    _assert_views_equal(net, "nl-hotline", own_nl, hosts=True)
+    _assert_views_equal(net, "be-hotline", own_be)  # its hosts unknown
+    assert net.sql("SELECT count(*) FROM urls WHERE hotline = 'be-hotline'").fetchall()[0][0] == 0
+    mine = _own_urls(own_nl, "NL")
+    urls = _network_urls(net)
+    assert (urls["hotlines"], urls["content_urls"], urls["content_urls_seen_by_several"]) == (1, len(mine), 0)
+    # without its URLs, the Belgian hotline's content URLs cannot be matched to the Dutch: they add up
+    be_home = _overview(own_be, "BE")
+    assert _network_overview(net, "home")["content_urls"] == len(mine) + be_home["content_urls"]
+    for con in (net, own_nl, own_be):
+        con.close()
+
+
+def test_inside_the_network_are_the_publishers_countries_and_their_partners(network: Any, tmp_path: Path) -> None:
+    coord, nl, be = network
+    de = make_installation(tmp_path, "de", "DE")
+    register(nl, de, "de-hotline", countries=["DE"])  # a partner of the Dutch hotline, publishing nothing
+    de.close()
+    publish_statistics(nl, actor="test")
+    publish_statistics(be, actor="test")
+    assert len(poll_statistics(coord, actor="test").imported) == 8
+
+    own_nl, own_be, net = _own_snapshot(nl), _own_snapshot(be), _network(coord)
+    assert _rows(net, "SELECT * FROM network_countries") == [
+        ("BE", "be-hotline", "home"), ("DE", "nl-hotline", "partner"), ("NL", "nl-hotline", "home")]
+    assert _rows(net, "SELECT hotline, partner_countries FROM hotlines") == [
+        ("be-hotline", []), ("nl-hotline", ["DE"])]
+    tracked = [own.sql(f"SELECT count(*) FILTER (WHERE country IN ('NL', 'BE', 'DE')), "
+                       f"count(*) FILTER (WHERE country = 'DE'), count(*) FROM takedowns "
+                       f"WHERE illegal AND jurisdiction = '{j}'").fetchall()[0]
+               for own, j in ((own_nl, "NL"), (own_be, "BE"))]
+    eligible = dict(net.sql("SELECT in_network, eligible FROM removal_in_network WHERE jurisdiction = 'home'")
+                    .fetchall())
+    assert eligible[True] == sum(t[0] for t in tracked) and sum(t[1] for t in tracked) > 0
+    assert eligible[False] == sum(t[2] - t[0] for t in tracked) > 0
+    inside = dict(net.sql("SELECT DISTINCT country, in_network FROM reports_by_hosting_country").fetchall())
+    assert inside["DE"] and inside["NL"] and not inside["US"] and not inside["RU"]
+    net.close()
+
+    # a bundle from an installation that predates URL rows and partner countries is read as
+    # having neither: it imports, and replaces the month it describes
+    month = month_statistics(be.catalog, SnapshotOptions(country="BE", urls="none"), last=1)[0]
+    manifest = statistics_manifest(period=month.period, as_of=month.as_of, sender_country="BE", rows=month.rows,
+                                   urls_included=False, partner_countries=[])
+    del manifest["urls_included"], manifest["partner_countries"]
+    legacy = tmp_path / "legacy.hlb"
+    with legacy.open("wb") as out:
+        write_statistics_bundle(out, manifest, month.files, sender=be.keys.signing_private(),
+                                recipients=[coord.keys.inbox_public()])
+    done = import_statistics_file(coord, legacy, actor="test")
+    assert (done.hotline, done.period, done.replaced) == ("be-hotline", month.period, True)
+    polled = poll_statistics(coord, actor="test")  # the inbox's bundles were handled: only a rebuild
+    assert polled.imported == [] and polled.snapshot is None
+    write_network(coord)
+    net = _network(coord)
+    assert _rows(net, "SELECT DISTINCT hotline, period, urls_included FROM periods WHERE hotline = 'be-hotline'") \
+        == [("be-hotline", p, False) for p in ("2026-01", "2026-02", "2026-03", f"{utcnow():%Y-%m}")]
+    assert _rows(net, "SELECT * FROM network_countries") == [
+        ("BE", "be-hotline", "home"), ("DE", "nl-hotline", "partner"), ("NL", "nl-hotline", "home")]
+    _assert_views_equal(net, "be-hotline", own_be)
+    for con in (net, own_nl, own_be):
+        con.close()

@@ -109,11 +109,15 @@ def publish_statistics(inst: Installation, *, last: int | None = None, periods: 
     box = s.outbox_dir / "stats"
     box.mkdir(parents=True, exist_ok=True)
     done = []
-    # no URL, host or hash is published whatever the local snapshot keeps (stats_urls)
-    for month in month_statistics(inst.catalog, SnapshotOptions(country=s.country, urls="none"),
-                                  last=last, periods=periods):
+    # no hash is ever published, and no URL or host unless agreed with the coordinator
+    # (stats_publish_urls), whatever the local snapshot keeps (stats_urls)
+    options = SnapshotOptions(country=s.country, urls="full" if s.stats_publish_urls else "none")
+    # the hosting countries our partners handle are covered by the network through us
+    partner_countries = sorted({c.upper() for p in inst.catalog.partners() for c in p.countries})
+    for month in month_statistics(inst.catalog, options, last=last, periods=periods):
         manifest = statistics_manifest(period=month.period, as_of=month.as_of, sender_country=month.country,
-                                       rows=month.rows)
+                                       rows=month.rows, urls_included=month.urls,
+                                       partner_countries=partner_countries)
         bundle_id = uuid.uuid4().hex
         part = box / f"{bundle_id}.hlb.part"
         try:
