@@ -41,7 +41,8 @@ async def item_page(request: Request) -> Response:
                           partners=app_state.catalog.partner_handling(sha256=sha256),
                           takedowns=app_state.catalog.takedown_history(sha256=sha256),
                           corrections=app_state.catalog.corrections_of(sha256),
-                          notices=app_state.catalog.notices(sha256s=[sha256]))
+                          notices=app_state.catalog.notices(sha256s=[sha256]),
+                          unadopted=app_state.catalog.audit_entries("verdict.ambiguous", 10, subject=sha256))
 
 
 async def item_contest(request: Request) -> Response:

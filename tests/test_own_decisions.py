@@ -9,10 +9,12 @@ and the same steps the process-report flow takes after hashing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from lookalikes import lookalike_pairs
@@ -26,9 +28,13 @@ from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
 from classification import claim_next, classify, decide_cluster, decide_item, grading, recompute, triage
 from hashing import hash_stored_media, match_decided, match_stored_media
+from hotline.cli.report_commands import _how
+from hotline.demo.local_site import unused_port
 from hotline.installation import Installation, review_config
 from hotline.passwords import hash_password
 from hotline.settings import Settings
+from review.app import create_app
+from review.server import running
 
 BASELINE = grading(age_group="prepubescent", depiction="real", sexual_activity=True)
 DRAWN = grading(age_group="adult", depiction="drawn")
@@ -206,3 +212,27 @@ def test_a_recomputation_never_turns_a_taken_decision_into_an_analysts(inst: Ins
     assert current(inst, copy)["source"] == OWN_MATCH  # type: ignore[index]
     summary = recompute(inst.catalog, review_config(inst.settings, inst.evidence.get))
     assert summary.verdict_changes == 0 and current(inst, copy)["source"] == OWN_MATCH  # type: ignore[index]
+
+
+def test_the_item_page_and_the_report_show_where_a_decision_came_from(inst: Installation) -> None:
+    picture = photo()
+    one, other = crawl(inst, "first.test", [encoded(picture, "JPEG", quality=92), edit("mirror").apply(picture)[0]])
+    config = review_config(inst.settings, inst.evidence.get)
+    decide_item(inst.catalog, config, one, "ann", BASELINE)
+    (taken,) = crawl(inst, "second.test", [edit("rot90").apply(picture)[0]])
+    decide_item(inst.catalog, config, other, "ann", DRAWN)
+    (unsure,) = crawl(inst, "third.test", [encoded(picture, "PNG")])
+    with running(create_app(inst), unused_port()) as url:
+        client = httpx.Client(base_url=url, follow_redirects=True, timeout=60)
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"name": "sam", "password": "correct horse 1", "csrf": token})
+        page, doubt = client.get(f"/item/{taken}").text, client.get(f"/item/{unsure}").text
+    why = re.search(r'class="provenance own-match">(.*?)</p>', page, re.S)
+    assert why is not None and one[:12] in why.group(1) and "pdq distance" in why.group(1)
+    assert "variant" in why.group(1) and "quality" in why.group(1)
+    shown = re.search(r'id="not-taken">(.*?)</div>', doubt, re.S)
+    assert shown is not None and one[:12] in shown.group(1) and other[:12] in shown.group(1)
+    assert "graded differently" in shown.group(1)
+    (report,) = [r for r in inst.catalog.list_reports() if r.url == "http://second.test/"]
+    (outcome,) = inst.catalog.outcomes([report.id])
+    assert one[:12] in _how(outcome) and "pdq distance" in _how(outcome)
