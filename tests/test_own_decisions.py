@@ -27,9 +27,10 @@ from catalog.decisions.verdict_rows import current_verdicts
 from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
 from classification import claim_next, classify, decide_cluster, decide_item, grading, recompute, triage
+from flows.process_report import process_report
 from hashing import hash_stored_media, match_decided, match_stored_media
 from hotline.cli.report_commands import _how
-from hotline.demo.local_site import unused_port
+from hotline.demo.local_site import serve_site, unused_port
 from hotline.installation import Installation, review_config
 from hotline.passwords import hash_password
 from hotline.settings import Settings
@@ -236,3 +237,29 @@ def test_the_item_page_and_the_report_show_where_a_decision_came_from(inst: Inst
     (report,) = [r for r in inst.catalog.list_reports() if r.url == "http://second.test/"]
     (outcome,) = inst.catalog.outcomes([report.id])
     assert one[:12] in _how(outcome) and "pdq distance" in _how(outcome)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_process_report_flow_gives_a_second_sites_copy_the_decision(
+        installation: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through Prefect's engine and real crawls over HTTP: the second site's turned copy is
+    decided without an analyst, its unrelated picture is queued."""
+    catalog = installation.catalog
+    catalog.add_user("admin1", "admin", hash_password("correct horse 1"), actor="system")
+    catalog.add_user("ann", "analyst", hash_password("correct horse 1"), actor="admin1")
+    picture = photo()
+    routes: dict[str, Any] = {"/first": b"<img src='/a.jpg'>", "/a.jpg": (encoded(picture, "JPEG", quality=92), "image/jpeg"),
+              "/second": b"<img src='/b.jpg'><img src='/c.jpg'>",
+              "/b.jpg": (edit("rot90").apply(picture)[0], "image/jpeg"),
+              "/c.jpg": (encoded(photo(1), "JPEG", quality=90), "image/jpeg")}
+    with serve_site(routes) as site:
+        monkeypatch.setenv("HOTLINE_CRAWL_ALLOW", site.host_port)
+        first = catalog.add_report(site.url("/first"), actor="test")
+        assert process_report(report_ids=[first])["queued"] == 1
+        decide_queue(installation, BASELINE)
+        second = catalog.add_report(site.url("/second"), actor="test")
+        summary = process_report(report_ids=[second])
+    assert summary["own_decided"] == 1 and summary["queued"] == 1 and summary["auto_classified"] == 0
+    outcomes = {o.urls[0].rsplit("/", 1)[1]: o for o in catalog.outcomes([second])}
+    assert outcomes["b.jpg"].verdict is Verdict.BASELINE and outcomes["b.jpg"].verdict_source == OWN_MATCH
+    assert outcomes["c.jpg"].status == "queued"

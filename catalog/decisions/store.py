@@ -1,7 +1,8 @@
 """``ReviewStore``: the review and its decisions. It owns the queue and its clusters and
 leases (``decisions.queue_clusters``), gradings and jurisdiction verdicts
 (``decisions.gradings``), verdicts, withdrawals, overrides and confirmations
-(``decisions.verdict_rows``), the decisions other items take (``decisions.own_matches``), the review rules (``decisions.rules``) and the reveals of
+(``decisions.verdict_rows``), the decisions copies of decided pictures take
+(``decisions.own_matches``), the review rules (``decisions.rules``) and the reveals of
 items (``media.reveal`` entries of the audit log). Records: ``decisions.records``.
 """
 
