@@ -273,6 +273,7 @@ def _second_figures(raw: dict[str, Any], truth: dict[str, list[Any]], known: set
         "ambiguous": len(set(second["ambiguous"]) & set(original_of)),
         "queued": len(queued), "decisions": len(clusters) + sum(1 for s in queued if after["member"].get(s) not in open_ids),
         "pre_decided": sum(1 for c in clusters if not second["novel"].get(str(c), True)),
+        "queued_edits": dict(Counter(original_of[s][1] for s in queued).most_common()),
         "first_wave_decisions": second["analyst_decisions"], "seconds": second["seconds"], "cpu": second["cpu"],
     }
 
@@ -283,6 +284,7 @@ def _show_second(name: str, f: dict[str, Any]) -> None:
           f"ambiguous {f['ambiguous']}; queued {f['queued']} in {f['decisions']} decisions "
           f"({f['pre_decided']} pre-decided); first site's queue took {f['first_wave_decisions']} analyst "
           f"decisions; flow {f['seconds']:.0f} s wall, {f['cpu']:.0f} s CPU (flow process)")
+    print(f"  queued by edit: {f['queued_edits']}")
 
 
 def _show(name: str, f: dict[str, Any]) -> None:
