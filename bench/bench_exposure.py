@@ -1,6 +1,6 @@
 """Exposure benchmark: how many decisions an analyst faces for a site of re-hosted copies.
 
-    .venv/bin/python bench/bench_exposure.py [--originals 40] [--pages 8] [--baseline-tree DIR]
+    .venv/bin/python bench/bench_exposure.py [--originals 40] [--pages 8] [--baseline-tree DIR] [--second-wave]
 
 A benign site on 127.0.0.1 re-hosts ``--originals`` pictures (``tests/rehost_edits.py``:
 scikit-image sample photos, then synthetic ones) in each of the 16 edit kinds, shuffled over
@@ -16,6 +16,15 @@ ideal (one per distinct original in the queue, and one per unknown original), th
 test is this checkout; ``--baseline-tree`` (a checkout of the base commit, e.g.
 ``git worktree add /tmp/base 0568f30``) is measured in the same run, each tree in a process
 of its own with its own installation.
+
+``--second-wave``: after the flow, an analyst decides the whole queue (each cluster graded as
+its representative's original is: a third baseline, a third drawn adults, a third a
+pubescent real person's genital focus); then a second site re-hosts fresh copies of every
+original in every edit kind (each re-encoded once more, so no file repeats), filed as
+reports and run through the flow again. It prints, for that second site, what the known set
+decided, what took a decision of ours (and how many of those are wrong: a verdict other
+than the one the original's grading gives), what was left for review as ambiguous, and the
+decisions left for an analyst (clusters, how many of them pre-decided).
 """
 
 from __future__ import annotations
@@ -37,8 +46,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _site(originals: int, pages: int) -> tuple[dict[str, Any], dict[str, tuple[str, str]], list[tuple[str, bytes]]]:
-    """Routes, which original and edit each image URL shows, and the original files."""
+def _site(originals: int, pages: int, wave: int = 1
+          ) -> tuple[dict[str, Any], dict[str, tuple[str, str]], list[tuple[str, bytes]]]:
+    """Routes, which original and edit each image URL shows, and the original files; the
+    second wave's under ``/w2/``, each copy re-encoded once more."""
     from PIL import Image  # noqa: F401  (the edits need Pillow)
     from rehost_edits import EDITS
     from rehost_edits import originals as make_originals
@@ -51,17 +62,39 @@ def _site(originals: int, pages: int) -> tuple[dict[str, Any], dict[str, tuple[s
         files.append((name, buffer.getvalue()))
         for edit in EDITS:
             data, mime = edit.apply(picture)
-            images.append((f"/img/{n}-{edit.name}.{mime.split('/')[1]}", data, mime, name, edit.name))
-    random.Random(7).shuffle(images)
+            if wave > 1:  # a fresh copy: the edited file saved once more by the next re-hoster
+                data, mime = _reencoded(data), "image/jpeg"
+            images.append((f"{_prefix(wave)}/img/{n}-{edit.name}.{mime.split('/')[1]}", data, mime, name, edit.name))
+    random.Random(7 * wave).shuffle(images)
     routes: dict[str, Any] = {}
     truth: dict[str, tuple[str, str]] = {}
     for p in range(pages):
         mine = images[p::pages]
-        routes[f"/page{p}"] = "".join(f"<img src='{path}'>" for path, *_ in mine).encode()
+        routes[f"{_prefix(wave)}/page{p}"] = "".join(f"<img src='{path}'>" for path, *_ in mine).encode()
         for path, data, mime, original, edit in mine:
             routes[path] = (data, mime)
             truth[path] = (original, edit)
     return routes, truth, files
+
+
+def _prefix(wave: int) -> str:
+    return "" if wave == 1 else f"/w{wave}"
+
+
+def _reencoded(data: bytes) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(buffer, "JPEG", quality=87)
+    return buffer.getvalue()
+
+
+GRADINGS: tuple[dict[str, Any], ...] = (
+    {"age_group": "prepubescent", "depiction": "real", "sexual_activity": True},
+    {"age_group": "adult", "depiction": "drawn"},
+    {"age_group": "pubescent", "depiction": "real", "genital_focus": True},
+)
+"""How the analyst grades original number n: ``GRADINGS[n % 3]``."""
 
 
 def _known_csv(files: list[tuple[str, bytes]], folder: Path) -> tuple[Path, set[str]]:
@@ -87,7 +120,7 @@ def child(args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
     from catalog.decisions.records import Verdict
-    from catalog.schema import cluster_members, clusters, media, sightings
+    from catalog.schema import audit_log, clusters, verdicts
     from flows.process_report import process_report
     from hotline.installation import Installation
     from hotline.settings import Settings
@@ -103,21 +136,76 @@ def child(args: argparse.Namespace) -> None:
         started, cpu = time.perf_counter(), time.process_time()
         process_report(limit=args.pages)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        first = _snapshot(inst)
+        second: dict[str, Any] = {}
+        if args.second_wave:
+            truth = json.loads(Path(args.second_wave).read_text())
+            second["analyst_decisions"] = _decide_queue(inst, truth)
+            for p in range(args.pages):
+                inst.catalog.add_report(f"http://{args.host}/w2/page{p}", actor="bench")
+            started2, cpu2 = time.perf_counter(), time.process_time()
+            process_report(limit=args.pages)
+            second.update(seconds=time.perf_counter() - started2, cpu=time.process_time() - cpu2)
+    if args.second_wave:
+        second["after"] = _snapshot(inst)
+        with inst.catalog.read() as conn:
+            second["novel"] = dict(conn.execute(sa.select(clusters.c.id, clusters.c.novel)).all())
+            second["verdicts"] = {sha: [verdict, source] for sha, verdict, source in conn.execute(
+                sa.select(verdicts.c.sha256, verdicts.c.verdict, verdicts.c.source).order_by(verdicts.c.id))}
+            second["ambiguous"] = list(conn.scalars(sa.select(audit_log.c.subject).where(
+                audit_log.c.action == "verdict.ambiguous")))
+    print(json.dumps({**first, "seconds": elapsed, "cpu": cpu, "second": second}))
+
+
+def _snapshot(inst: Any) -> dict[str, Any]:
+    """Each item's status, URLs and cluster, and the clusters still open."""
+    import sqlalchemy as sa
+
+    from catalog.schema import cluster_members, clusters, media, sightings
+
     with inst.catalog.read() as conn:
         status = dict(conn.execute(sa.select(media.c.sha256, media.c.status)).all())
         urls = conn.execute(sa.select(sightings.c.sha256, sightings.c.media_url)).all()
         member = dict(conn.execute(sa.select(cluster_members.c.sha256, cluster_members.c.cluster_id)).all())
         open_ids = set(conn.scalars(sa.select(clusters.c.id).where(clusters.c.status == "open", clusters.c.waiting > 0)))
-    print(json.dumps({"status": status, "urls": [list(u) for u in urls], "member": member,
-                      "open": sorted(open_ids), "seconds": elapsed, "cpu": cpu}))
+    return {"status": status, "urls": [list(u) for u in urls], "member": member, "open": sorted(open_ids)}
 
 
-def _measure(tree: Path, host: str, known: Path, pages: int, work: Path) -> dict[str, Any]:
+def _decide_queue(inst: Any, truth: dict[str, list[Any]]) -> int:
+    """An analyst decides every cluster of the queue, graded as its representative's
+    original is (``GRADINGS``); returns the clusters decided."""
+    import sqlalchemy as sa
+
+    from catalog.schema import sightings
+    from classification import claim_next, decide_cluster, grading
+    from hotline.installation import review_config
+    from hotline.passwords import hash_password
+
+    catalog = inst.catalog
+    catalog.add_user("bench-admin", "admin", hash_password("bench password 1"), actor="system")
+    catalog.add_user("bench-analyst", "analyst", hash_password("bench password 1"), actor="bench-admin")
+    config = review_config(inst.settings, inst.evidence.get)
+    with catalog.read() as conn:
+        path_of = {sha: "/" + url.split("/", 3)[3] for sha, url in conn.execute(
+            sa.select(sightings.c.sha256, sightings.c.media_url))}
+    decided = 0
+    while (cluster_id := claim_next(catalog, config, "bench-analyst")) is not None:
+        shown = catalog.cluster(cluster_id).representative
+        number = truth[path_of[shown]][2]
+        decide_cluster(catalog, config, cluster_id, "bench-analyst", grading(**GRADINGS[number % 3]))
+        decided += 1
+    return decided
+
+
+def _measure(tree: Path, host: str, known: Path, pages: int, work: Path, second_wave: Path | None = None
+             ) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=f"{tree}{os.pathsep}{tree / 'tests'}", PREFECT_SERVER_ANALYTICS_ENABLED="false",
                DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING")
     env.pop("PREFECT_API_URL", None)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--host", host, "--known", str(known),
-                          "--pages", str(pages), "--work", str(work)], cwd=tree, env=env, capture_output=True,
+                          "--pages", str(pages), "--work", str(work),
+                          *(["--second-wave", str(second_wave)] if second_wave else [])], cwd=tree, env=env,
+                         capture_output=True,
                          text=True, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or not lines:
@@ -155,6 +243,50 @@ def _figures(raw: dict[str, Any], truth: dict[str, tuple[str, str]], known: set[
     }
 
 
+def _second_figures(raw: dict[str, Any], truth: dict[str, list[Any]], known: set[str]) -> dict[str, Any]:
+    """What became of the second site's items: decided by the known set, by a decision of
+    ours (and wrongly so), left for review."""
+    from classification import decide, grading
+    from hotline.installation import review_config
+    from hotline.settings import Settings
+
+    profiles = review_config(Settings(country="XX")).profiles
+    right = {n: decide("-", grading(**g), profiles).verdict.value for n, g in enumerate(GRADINGS)}
+    second = raw["second"]
+    after = second["after"]
+    original_of: dict[str, list[Any]] = {}
+    for sha, url in after["urls"]:
+        path = "/" + url.split("/", 3)[3]
+        if path.startswith("/w2/") and path in truth:
+            original_of[sha] = truth[path]
+    status, verdicts = after["status"], second["verdicts"]
+    own = [s for s in original_of if verdicts.get(s, [None, None])[1] == "own-match"]
+    wrong = [s for s in own if verdicts[s][0] != right[original_of[s][2] % 3]]
+    queued = [s for s in original_of if status.get(s) == "queued"]
+    open_ids = set(after["open"])
+    clusters = {after["member"].get(s) for s in queued} & open_ids
+    return {
+        "crawled": len(original_of),
+        "known": sum(1 for s in original_of if verdicts.get(s, [None, None])[1] == "known-set"),
+        "own": len(own), "wrong": len(wrong), "wrong_items": wrong[:5],
+        "own_of_unknown": sum(1 for s in own if original_of[s][0] not in known),
+        "ambiguous": len(set(second["ambiguous"]) & set(original_of)),
+        "queued": len(queued), "decisions": len(clusters) + sum(1 for s in queued if after["member"].get(s) not in open_ids),
+        "pre_decided": sum(1 for c in clusters if not second["novel"].get(str(c), True)),
+        "queued_edits": dict(Counter(original_of[s][1] for s in queued).most_common()),
+        "first_wave_decisions": second["analyst_decisions"], "seconds": second["seconds"], "cpu": second["cpu"],
+    }
+
+
+def _show_second(name: str, f: dict[str, Any]) -> None:
+    print(f"{name}, second site: {f['crawled']} fresh copies; known set decided {f['known']}, took a decision "
+          f"of ours {f['own']} ({f['own_of_unknown']} of originals the known set lacks; wrong {f['wrong']}), "
+          f"ambiguous {f['ambiguous']}; queued {f['queued']} in {f['decisions']} decisions "
+          f"({f['pre_decided']} pre-decided); first site's queue took {f['first_wave_decisions']} analyst "
+          f"decisions; flow {f['seconds']:.0f} s wall, {f['cpu']:.0f} s CPU (flow process)")
+    print(f"  queued by edit: {f['queued_edits']}")
+
+
 def _show(name: str, f: dict[str, Any]) -> None:
     per100 = 100 / max(f["crawled"], 1)
     print(f"{name}: crawled {f['crawled']}, auto-classified {f['auto']}, queued {f['queued']} "
@@ -171,6 +303,8 @@ def main() -> None:
     parser.add_argument("--originals", type=int, default=40)
     parser.add_argument("--pages", type=int, default=8)
     parser.add_argument("--baseline-tree", type=Path)
+    parser.add_argument("--second-wave", nargs="?", const="yes", default=None,
+                        help="decide the queue, then crawl a second site of fresh copies (see above)")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--host")
     parser.add_argument("--known")
@@ -184,16 +318,32 @@ def main() -> None:
     from hotline.demo.local_site import serve_site
 
     routes, truth, files = _site(args.originals, args.pages)
+    numbers = {name: n for n, (name, _) in enumerate(files)}
+    if args.second_wave:
+        more, truth2, _ = _site(args.originals, args.pages, wave=2)
+        routes |= more
     trees = [("this tree", REPO)] + ([("baseline", args.baseline_tree.resolve())] if args.baseline_tree else [])
     with tempfile.TemporaryDirectory() as folder, serve_site(routes) as site:
         known_path, known = _known_csv(files, Path(folder))
         print(f"site: {args.originals} originals x 16 edits = {len(truth)} images on {args.pages} pages; "
               f"{len(known)} originals in the known set (MD5 + PDQ of the original files)")
-        results = {}
+        waves = None
+        if args.second_wave:
+            both = {path: [o, e, numbers[o]] for path, (o, e) in (truth | truth2).items()}
+            waves = Path(folder) / "truth.json"
+            waves.write_text(json.dumps(both))
+        results, seconds = {}, {}
         for name, tree in trees:
-            raw = _measure(tree, site.host_port, known_path, args.pages, Path(folder) / name.replace(" ", "-"))
+            raw = _measure(tree, site.host_port, known_path, args.pages, Path(folder) / name.replace(" ", "-"), waves)
             results[name] = _figures(raw, truth, known)
             _show(name, results[name])
+            if waves is not None:
+                seconds[name] = _second_figures(raw, both, known)
+                _show_second(name, seconds[name])
+        if "baseline" in seconds:
+            mine, base = seconds["this tree"], seconds["baseline"]
+            print(f"second site: {mine['queued']} items queued in {mine['decisions']} decisions vs {base['queued']} in "
+                  f"{base['decisions']} on the baseline; wrong automatic verdicts {mine['wrong']} vs {base['wrong']}")
         if "baseline" in results:
             mine, base = results["this tree"], results["baseline"]
             print(f"decisions: {mine['decisions']} vs {base['decisions']} on the baseline "

@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from catalog.catalog import Catalog
-from catalog.decisions.records import Decision, DecisionState, GradingRecord, SeenState, Verdict
+from catalog.decisions.records import OWN_MATCH, Decision, DecisionState, GradingRecord, SeenState, Verdict
 from catalog.decisions.store import ReviewStore
 from catalog.errors import CatalogError, ChangedMeanwhile, DecidedMeanwhile, InvalidState
 from catalog.users.records import User
 from catalog.users.store import MEDIA_ROLES, SYSTEM, UserStore
-from classification.clusters import ClusteringConfig
+from classification.clusters import ClusteringConfig, cluster_queue
 from classification.derive import decide, main_verdict
 from classification.errors import LeaseLost, NotAllowed, ReviewError
 from classification.profiles import ProfileSet
@@ -173,7 +173,10 @@ def decide_item(
     decision = replace(decision, confirm_required=confirm_required, amends=amends,
                        reason=decision.reason or (reason or "").strip() or None, seen=expected or state.seen)
     (verdict_id,) = catalog.record_decisions(None, analyst, [decision], rules=rules)
-    catalog.refresh_open_clusters()
+    if state.verdict_id is not None:  # items that took its earlier decision went back to review
+        cluster_queue(catalog, config.clustering)
+    else:
+        catalog.refresh_open_clusters()
     return verdict_id
 
 
@@ -226,6 +229,7 @@ class RecomputeSummary:
     verdict_changes: int  # main verdicts that changed
     kept_exported: int  # would change, but the item was exported: it stays as exported
     kept_by_hand: int  # would change, but the verdict was set by hand
+    followed: int = 0  # would change, but was taken from a decided item: it follows that item's change
 
 
 def profiles_changed(catalog: ReviewStore, config: ReviewConfig) -> bool:
@@ -239,7 +243,7 @@ def profiles_changed(catalog: ReviewStore, config: ReviewConfig) -> bool:
     return bool({u for u in used if u[0] in applied} - loaded) or bool(applied - {j for j, _ in used})
 
 
-def recompute(catalog: ReviewStore, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
+def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM) -> RecomputeSummary:
     """Re-derive verdicts under the current profiles. A jurisdiction verdict is re-recorded
     when its profile file changed or its outcome did; the main verdict changes only when it
     was derived (not set by hand) and the item has not been exported. The new rows are the
@@ -247,7 +251,7 @@ def recompute(catalog: ReviewStore, config: ReviewConfig, requested_by: str = SY
     recomputed verdict is nobody's look at the item, so its grader cannot confirm it."""
     four_eyes = catalog.review_rules().four_eyes
     changes = []
-    kept_exported = kept_by_hand = j_changes = v_changes = 0
+    kept_exported = kept_by_hand = followed = j_changes = v_changes = 0
     graded = catalog.graded_items()
     for item in graded:
         fresh = config.profiles.evaluate(item["grading"])
@@ -264,6 +268,11 @@ def recompute(catalog: ReviewStore, config: ReviewConfig, requested_by: str = SY
                 kept_exported += 1
             elif not item["derived"]:
                 kept_by_hand += 1
+            elif item["source"] == OWN_MATCH:
+                # a decision taken from a decided item follows that item: its own change
+                # sends this one back to review (``release_followers``), never to a verdict
+                # the operator account would record as an analyst's
+                followed += 1
             else:
                 names = ", ".join(f"{p.jurisdiction}@{p.sha256[:12]}" for p in config.profiles.all)
                 change.update(verdict=new_main, previous=item["verdict"], reason=f"recomputed under {names}",
@@ -275,5 +284,7 @@ def recompute(catalog: ReviewStore, config: ReviewConfig, requested_by: str = SY
     if changes:
         catalog.record_recomputed(SYSTEM, changes, {p.jurisdiction: p.sha256 for p in config.profiles.all},
                                   requested_by=requested_by)
+    if v_changes:  # items that took a changed decision went back to review
+        cluster_queue(catalog, config.clustering)
     return RecomputeSummary(items=len(graded), jurisdiction_changes=j_changes, verdict_changes=v_changes,
-                            kept_exported=kept_exported, kept_by_hand=kept_by_hand)
+                            kept_exported=kept_exported, kept_by_hand=kept_by_hand, followed=followed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from catalog.catalog import Catalog
 from catalog.decisions.records import SeenState, Verdict
+from classification.clusters import cluster_queue
 from classification.review import amending, current_state, reviewer
 
 _ALIASES: dict[str, Verdict] = {
@@ -54,5 +55,8 @@ def classify(
     else:
         catalog.record_verdict(sha256, verdict, actor=user.name, reason=reason, confirm_required=confirm_required,
                                expected=seen, rules=rules)
-    catalog.refresh_open_clusters()  # the item leaves its cluster in the review queue
+    if state.verdict_id is not None:  # items that took its earlier decision went back to review
+        cluster_queue(catalog)
+    else:
+        catalog.refresh_open_clusters()  # the item leaves its cluster in the review queue
     return sha256

@@ -1,5 +1,5 @@
 """process-report: crawl each pending report, hash what it found, match the hashes against
-the known sets, and queue the unknown items for review.
+the known sets and the pictures we decided, and queue the unknown items for review.
 
 Tasks pass references (report IDs, SHA-256s), never media. Each crawl runs in its own
 process; crawls of several reports, and hashing batches, run concurrently on the flow's
@@ -18,14 +18,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 
+from catalog.decisions.records import OwnMatch
 from catalog.known_sets.records import MatchRecord
 from catalog.reports.records import PendingMedia
 from classification import FloodConfig, triage
 from flows.common import CATALOG_RETRIES, IO_RETRIES, batches, installation, publish_summary, task_runner
 from flows.runs import claims_held, settle_dead_runs, this_run_id
-from hashing import match_stored_media
+from hashing import match_decided, match_stored_media
 from hotline import progress
-from hotline.installation import clustering_config
+from hotline.installation import clustering_config, review_config
 from hotline.progress import Progress
 from hotline.services.hashing_stage import hash_batch
 from hotline.services.network_lists import check_items, check_reports
@@ -105,6 +106,13 @@ def match_media(sha256s: list[str]) -> list[MatchRecord]:
     return found
 
 
+@task
+def match_own_decisions(sha256s: list[str]) -> list[OwnMatch]:
+    """Match hashed items against the pictures we decided (``hashing.decided``)."""
+    s = installation().settings
+    return match_decided(installation().catalog, sha256s, threshold=s.pdq_threshold, min_quality=s.pdq_min_quality)
+
+
 @task(**CATALOG_RETRIES)
 def note_partner_decisions(sha256s: list[str]) -> int:
     """Note the items a partner decided (its verdict is shown to our analysts; it decides nothing)."""
@@ -112,15 +120,16 @@ def note_partner_decisions(sha256s: list[str]) -> int:
 
 
 @task(**CATALOG_RETRIES)
-def queue_media(sha256s: list[str], found: list[MatchRecord]) -> dict[str, int]:
+def queue_media(sha256s: list[str], found: list[MatchRecord], own: list[OwnMatch]) -> dict[str, int]:
     inst = installation()
     s = inst.settings
     flood = FloodConfig(s.known_flood_threshold, timedelta(hours=s.known_flood_window_h))
     clustering = clustering_config(s, inst.evidence.get)  # the pictures themselves, read in memory
-    result = triage(inst.catalog, sha256s, found, clustering=clustering, flood=flood)
+    profiles = review_config(s).profiles if own else None
+    result = triage(inst.catalog, sha256s, found, clustering=clustering, flood=flood, own=own, profiles=profiles)
     progress.report(Progress(QUEUED, advance=len(sha256s), total=len(sha256s)))
-    return {"auto_classified": result.auto_classified, "queued": result.queued,
-            "quarantined_rows": result.quarantined}
+    return {"auto_classified": result.auto_classified, "own_decided": result.own_decided,
+            "ambiguous": result.ambiguous, "queued": result.queued, "quarantined_rows": result.quarantined}
 
 
 @task(**CATALOG_RETRIES)
@@ -178,8 +187,9 @@ def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dic
         outcomes = hash_media.map(planned, unmapped(claimed)).result()
         ready = hashed_media(claimed)
         found = match_media(ready)
+        own = match_own_decisions(ready)
         partner_decided = note_partner_decisions(ready)
-        counts = queue_media(ready, found)
+        counts = queue_media(ready, found, own)
         closed = finish_reports(run_id, claimed)
         failures = {k: sum(o[k] for o in outcomes) for k in ("deferred", "quarantined")}
         hashed = sum(len(o["hashed"]) for o in outcomes)

@@ -20,6 +20,7 @@ PyArrow, DuckDB. Nothing here does network I/O or knows about flows, spiders or 
 
 from __future__ import annotations
 
+from hashing.decided import match_decided
 from hashing.decode import (
     DEFAULT_FORMATS,
     DEFAULT_MAX_PIXELS,
@@ -110,6 +111,7 @@ __all__ = [
     "hash_image",
     "hash_images",
     "hash_stored_media",
+    "match_decided",
     "match_stored_media",
     "import_known_set",
     "pdq_distance",

@@ -42,7 +42,8 @@ async def item_page(request: Request) -> Response:
                           takedowns=app_state.catalog.takedown_history(sha256=sha256),
                           corrections=app_state.catalog.corrections_of(sha256),
                           notices=app_state.catalog.notices(sha256s=[sha256]),
-                          abuse_notices=app_state.catalog.abuse_notices([sha256]))
+                          abuse_notices=app_state.catalog.abuse_notices([sha256]),
+                          unadopted=app_state.catalog.audit_entries("verdict.ambiguous", 10, subject=sha256))
 
 
 async def item_contest(request: Request) -> Response:

@@ -24,11 +24,13 @@ from catalog.decisions.records import (
 )
 from catalog.decisions.rules import check_rules
 from catalog.decisions.verdict_rows import (
+    FOLLOWERS_REASON,
     check_unchanged,
     current_verdicts,
     decided_status,
     lock_items,
     read_decision_state,
+    release_followers,
 )
 from catalog.errors import DecidedMeanwhile, InvalidState, NotFound
 from catalog.schema import (
@@ -149,6 +151,8 @@ class GradingRows(Database):
                 these = [d.sha256 for d in decisions if decided_status(d.verdict) == status]
                 if these:
                     conn.execute(media.update().where(media.c.sha256.in_(these)).values(status=status))
+            release_followers(conn, [s for s in wanted if statuses[s] in DECIDED], actor=actor,
+                              reason=FOLLOWERS_REASON)
             if cluster_id is not None:
                 left = sum(1 for status in conn.scalars(
                     sa.select(media.c.status).join(cluster_members, cluster_members.c.sha256 == media.c.sha256)
@@ -180,22 +184,23 @@ class GradingRows(Database):
         return {"gradings": graded, "verdicts": decided, "jurisdictions": per, "exported_to": exported, "seen": seen}
 
     def graded_items(self) -> list[dict[str, Any]]:
-        """Every item with a grading: its current grading, current main verdict, current
-        verdict per jurisdiction, and whether it was exported anywhere (for recomputation)."""
+        """Every item with a grading: its current grading, current main verdict (and its
+        source), current verdict per jurisdiction, and whether it was exported anywhere (for
+        recomputation)."""
         cg, cv = current_gradings(), current_verdicts()
         newest_j = (sa.select(sa.func.max(jurisdiction_verdicts.c.id).label("id"))
                     .group_by(jurisdiction_verdicts.c.sha256, jurisdiction_verdicts.c.jurisdiction).subquery())
         with self.read() as conn:
             rows = conn.execute(
                 sa.select(cg, cv.c.id.label("verdict_id"), cv.c.verdict, cv.c.grading_id.label("verdict_grading"),
-                          cv.c.basis).join(cv, cv.c.sha256 == cg.c.sha256)).all()
+                          cv.c.basis, cv.c.source.label("verdict_source")).join(cv, cv.c.sha256 == cg.c.sha256)).all()
             per: dict[str, dict[str, Any]] = {}
             for j in conn.execute(sa.select(jurisdiction_verdicts).join(newest_j, newest_j.c.id == jurisdiction_verdicts.c.id)):
                 per.setdefault(j.sha256, {})[j.jurisdiction] = j
             exported = set(conn.scalars(sa.select(export_items.c.sha256).distinct()))
         return [dict(sha256=r.sha256, grading_id=r.id, grading=grading_of(r), actor=r.actor,
                      verdict_id=r.verdict_id, verdict=Verdict(r.verdict),
-                     derived=r.basis == "grading" and r.verdict_grading == r.id,
+                     derived=r.basis == "grading" and r.verdict_grading == r.id, source=r.verdict_source,
                      jurisdictions=per.get(r.sha256, {}), exported=r.sha256 in exported) for r in rows]
 
     def profile_fingerprints(self) -> set[tuple[str, str]]:
@@ -229,5 +234,7 @@ class GradingRows(Database):
                         ("classified", "escalated"))).values(status=decided_status(c["verdict"])))
                     audit(conn, actor, "verdict.recompute", c["sha256"], verdict=str(c["verdict"]),
                           previous=str(c["previous"]), reason=c["reason"])
+            release_followers(conn, [c["sha256"] for c in changes if c.get("verdict") is not None], actor=actor,
+                              reason=FOLLOWERS_REASON)
             audit(conn, actor, "profiles.recompute", None, profiles=profiles, items=len(changes),
                   requested_by=requested_by or actor)

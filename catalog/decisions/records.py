@@ -286,3 +286,47 @@ class LocalFeatures:
     @property
     def count(self) -> int:
         return len(self.descriptors) // 32
+
+
+OWN_MATCH = "own-match"
+"""The verdict source of an item that took the decision of an item this hotline decided
+(its grading, the verdicts derived again by the law profiles), by a match of their hashes."""
+
+
+@dataclass(frozen=True)
+class DecidedSource:
+    """An item whose decision other items may take: its current verdict is an analyst's,
+    derived from its current grading, final (confirmed where four-eyes asks) and not
+    undetermined; with its PDQ (quality at or above the matching minimum)."""
+
+    sha256: str
+    verdict_id: int
+    verdict: Verdict
+    grading_id: int
+    grading: GradingRecord
+    pdq: str
+    quality: int | None
+
+
+@dataclass(frozen=True)
+class OwnMatch:
+    """A new item found near a decided item of ours (``source``): the hash that matched,
+    which of the item's hashes it was (``original``, ``rotate90``, ``untrimmed`` ...), the
+    distance and the item's PDQ quality."""
+
+    sha256: str
+    source: DecidedSource
+    match_type: str  # pdq
+    distance: int
+    variant: str | None
+    quality: int | None
+
+    def provenance(self) -> dict[str, object]:
+        """What a verdict taken from the source records: the source, its verdict and grading,
+        and the match evidence."""
+        return {
+            "source_sha256": self.source.sha256, "source_verdict_id": self.source.verdict_id,
+            "source_grading_id": self.source.grading_id, "source_verdict": str(self.source.verdict),
+            "match": {"type": self.match_type, "distance": self.distance, "quality": self.quality,
+                      "variant": self.variant},
+        }

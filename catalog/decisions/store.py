@@ -1,7 +1,8 @@
 """``ReviewStore``: the review and its decisions. It owns the queue and its clusters and
 leases (``decisions.queue_clusters``), gradings and jurisdiction verdicts
 (``decisions.gradings``), verdicts, withdrawals, overrides and confirmations
-(``decisions.verdict_rows``), the review rules (``decisions.rules``) and the reveals of
+(``decisions.verdict_rows``), the decisions copies of decided pictures take
+(``decisions.own_matches``), the review rules (``decisions.rules``) and the reveals of
 items (``media.reveal`` entries of the audit log). Records: ``decisions.records``.
 """
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 
 from catalog.db import utcnow
 from catalog.decisions.gradings import GradingRows
+from catalog.decisions.own_matches import OwnMatches
 from catalog.decisions.queue_clusters import ClusterQueue
 from catalog.decisions.rules import RuleRows
 from catalog.decisions.verdict_rows import VerdictRows
@@ -20,7 +22,7 @@ from catalog.schema import audit_log
 from catalog.users.audit import audit
 
 
-class ReviewStore(ClusterQueue, GradingRows, VerdictRows, RuleRows):
+class ReviewStore(ClusterQueue, GradingRows, VerdictRows, RuleRows, OwnMatches):
     """The review queue, gradings, verdicts, confirmations, reveals and review rules."""
 
     # -- reveals ------------------------------------------------------------------------

@@ -5,7 +5,8 @@ item's current verdict is its newest row that was not withdrawn.
 Every decision on an item locks it (``lock_items``) and reads its state again in the
 transaction that writes it (``check_unchanged``): a decision made on a state another writer
 changed meanwhile is refused (``DecidedMeanwhile``), never written over that change.
-Withdrawing an automatic (known-set) verdict sends its item back to review.
+Withdrawing an automatic (known-set) verdict sends its item back to review, and so does any
+new decision on an item whose decision other items took (``release_followers``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from catalog.db import Database, inserted_id, utcnow
 from catalog.decisions.queue_clusters import sightings_by_media
 from catalog.decisions.records import (
+    OWN_MATCH,
     DecisionState,
     ItemOutcome,
     PendingConfirmation,
@@ -142,6 +144,49 @@ def withdraw_automatic(
     return sent
 
 
+def release_followers(conn: sa.Connection, sources: Sequence[str], *, actor: str, reason: str) -> list[str]:
+    """Send back to review every item whose current verdict was taken from one of these
+    items' decisions (source ``own-match``), in ``conn``'s transaction: called by every write
+    that gives one of them a new verdict (a correction, an override, a recomputation, a new
+    verdict waiting for its confirmation). The followers' verdicts are withdrawn (audited per
+    item) and they are queued again, for an analyst; none is re-derived from the new
+    decision, which may itself be wrong or unconfirmed yet. Returns the items sent back.
+
+    Only items decided before can have followers, so callers pass those alone; the lookup
+    reads the ``own-match`` verdicts (corrections are rare, first decisions many)."""
+    wanted = list(dict.fromkeys(sources))
+    if not wanted:
+        return []
+    origin = verdicts.c.provenance["source_sha256"].as_string()
+    rows = conn.execute(sa.select(verdicts.c.id, verdicts.c.sha256, verdicts.c.verdict, origin.label("origin"))
+                        .where(verdicts.c.source == OWN_MATCH, origin.in_(wanted))).all()
+    if not rows:
+        return []
+    followers = sorted({r.sha256 for r in rows})
+    lock_items(conn, followers)
+    newest = dict(conn.execute(
+        sa.select(verdicts.c.sha256, sa.func.max(verdicts.c.id))
+        .where(verdicts.c.sha256.in_(followers),
+               verdicts.c.id.not_in(sa.select(verdict_withdrawals.c.verdict_id)))
+        .group_by(verdicts.c.sha256)).tuples().all())
+    now = utcnow()
+    sent = []
+    for r in sorted(rows, key=lambda r: r.sha256):
+        if newest.get(r.sha256) != r.id:  # no longer its current verdict
+            continue
+        conn.execute(verdict_withdrawals.insert().values(verdict_id=r.id, sha256=r.sha256, actor=actor,
+                                                         reason=reason, at=now))
+        audit(conn, actor, "verdict.withdraw", r.sha256, verdict_id=r.id, verdict=r.verdict, source=r.origin,
+              reason=reason)
+        sent.append(r.sha256)
+    if sent:
+        conn.execute(media.update().where(media.c.sha256.in_(sent)).values(status="queued"))
+    return sent
+
+
+FOLLOWERS_REASON = "the decision it was taken from changed: back to review"
+
+
 class VerdictRows(Database):
     """Part of ``ReviewStore``: verdicts, withdrawals and confirmations."""
 
@@ -173,6 +218,8 @@ class VerdictRows(Database):
             conn.execute(media.update().where(media.c.sha256 == sha256).values(status="classified"))
             audit(conn, actor, "verdict.record", sha256, verdict=str(verdict), reason=reason, previous=status,
                   confirm_required=confirm_required)
+            if status in ("classified", "escalated"):
+                release_followers(conn, [sha256], actor=actor, reason=FOLLOWERS_REASON)
         return int(verdict_id)
 
     def outcomes(self, report_ids: Sequence[int]) -> list[ItemOutcome]:
@@ -273,6 +320,8 @@ class VerdictRows(Database):
             audit(conn, actor, "verdict.override", sha256, verdict=str(verdict), reason=reason.strip(),
                   previous=previous.verdict if previous else None, previous_id=previous.id if previous else None,
                   confirm_required=confirm_required)
+            if previous is not None:
+                release_followers(conn, [sha256], actor=actor, reason=FOLLOWERS_REASON)
         return int(verdict_id)
 
     def pending_confirmations(self, limit: int = 200) -> list[PendingConfirmation]:

@@ -28,7 +28,7 @@ class ExportCandidate:
     hashes: dict[str, str]
     sightings: tuple[dict[str, object], ...]
     provenance: dict[str, object] | None = None  # automatic verdicts: what produced it
-    # analyst | analyst-confirmed | known-set-exact | known-set-near (see docs/bundle-format.md)
+    # analyst | analyst-confirmed | known-set-exact | known-set-near | own-decision-near (docs/bundle-format.md)
     verdict_basis: str = ""
     escalation: str | None = None  # new (new material) | update (sent as new, known now) | None
     evidence: dict[str, object] | None = None  # new material: first seen, hosting countries, grading

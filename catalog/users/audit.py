@@ -43,9 +43,12 @@ class AuditLog(Database):
         with self.write() as conn:
             audit(conn, actor, action, subject, **detail)
 
-    def audit_entries(self, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    def audit_entries(self, action: str | None = None, limit: int = 100, *,
+                      subject: str | None = None) -> list[AuditEntry]:
         query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if action:
             query = query.where(audit_log.c.action == action)
+        if subject is not None:
+            query = query.where(audit_log.c.subject == subject)
         with self.read() as conn:
             return [AuditEntry(**row._mapping) for row in conn.execute(query)]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from catalog.decisions.records import OWN_MATCH
 from hotline.cli.output import emit_json, table
 from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation
 
@@ -195,6 +196,13 @@ def _how(outcome: Any) -> str:
     p = outcome.provenance
     if not p:
         return outcome.reason or ""
+    if outcome.verdict_source == OWN_MATCH:  # taken from an item our analysts decided
+        match = p.get("match") or {}
+        variant = match.get("variant")
+        return (f"item {str(p.get('source_sha256'))[:12]} (verdict {p.get('source_verdict_id')}), "
+                f"{match.get('type')} distance {match.get('distance')}"
+                + (f" of its {variant} variant" if variant and variant != "original" else "")
+                + (f" quality {match['quality']}" if match.get("quality") is not None else ""))
     match = p.get("match") or {}
     parts = [f"version {str(p.get('set_version') or '?')[:12]}", f"row {p.get('known_id') or '(no id)'}"]
     if p.get("category") is not None:
