@@ -97,8 +97,9 @@ FACTS: dict[str, str] = {
                coalesce(seen.reports, 0) AS reports,
                v.verdict, coalesce(v.verdict IN {ILLEGAL}, FALSE) AS illegal,
                v.verdict_source, v.verdict_set, v.first_verdict_at,
-               coalesce(v.first_verdict_source = 'known-set', FALSE) AS auto_classified,
-               CASE WHEN v.first_verdict_source = 'known-set' THEN v.first_verdict_set END AS auto_classified_by,
+               coalesce(v.first_verdict_source IN ('known-set', 'own-match'), FALSE) AS auto_classified,
+               CASE WHEN v.first_verdict_source = 'known-set' THEN v.first_verdict_set
+                    WHEN v.first_verdict_source = 'own-match' THEN 'own decision' END AS auto_classified_by,
                coalesce(v.analyst_assessed, FALSE) AS analyst_assessed,
                known.item_id IS NOT NULL AS known,
                x.exported_at

@@ -144,6 +144,15 @@ def test_copies_of_a_decided_picture_take_its_decision(inst: Installation) -> No
     partner = {c.sha256: c for c in inst.catalog.export_candidates("partner:nl")}
     assert partner[second["rot90"]].verdict_basis == "own-decision-near"
 
+    # the statistics count them as analyst views spared, by our own decisions
+    from stats import SnapshotOptions, open_snapshot, write_snapshot
+
+    write_snapshot(inst.catalog, inst.settings.data_dir / "stats", SnapshotOptions(country="XX"))
+    spared = open_snapshot(inst.settings.data_dir / "stats").execute(
+        "SELECT auto_classified_by, count(*), bool_or(analyst_assessed) FROM item_facts "
+        "WHERE jurisdiction = 'XX' AND auto_classified GROUP BY ALL").fetchall()
+    assert spared == [("own decision", 4, False)]
+
 
 def test_a_decision_waiting_for_its_confirmation_is_not_taken(inst: Installation) -> None:
     inst.catalog.set_review_rule("four_eyes", True, actor="admin1")
