@@ -8,18 +8,29 @@ clips' matrix, CPU per minute of 720p, peak memory.
    letterbox/pad (black bars above and below), logo overlay (a static badge in a corner,
    about 6% of the frame), brightness/contrast. Each copy is matched against the 5
    originals by ``hashing.hash_video`` and the matcher's vPDQ rule; a copy is found when
-   it matches its own original, a cross match is one with another original. Baselines in
+   it matches its own original, a cross match is one with another original. Copies are
+   sampled once a second; the originals, the known side, every ``--known-interval``
+   seconds (default: every frame, as Meta's vPDQ hashes known videos: an excerpt's
+   samples fall between an original's once-a-second ones). Baselines in
    the same run: the rule this replaced (each frame cut by its own black bars, 80% of the
    frames both ways, no views), and naive per-frame PDQ (whole frames, a copy matches an
    original when most of its good frames are near one of the original's).
 2. The reference clips of shared/vectors/video: same-prefix pairs matched (of 31) and
-   cross pairs (of 60), new rule and old.
+   cross pairs (of 60), new rule (each clip sampled once a second against the other
+   hashed every ``--known-interval``) and old; then each clip sampled once a second
+   against Meta's own vPDQ text of the other (``vpdq-reference``, every frame, whole
+   frames), the way a known set in that format is matched.
 3. CPU seconds per minute of 1280x720 H.264 on one core, on a web-style High-profile
    encode (CABAC, 3 B-frames, 3 Mbit/s): ``hash_video`` now, decoding as before (every
    frame) and the plain full decode + full-size pdqhash; best of ``--repeats``.
 4. Peak resident memory of the process.
 
-    .venv/bin/python bench/bench_video.py
+    .venv/bin/python bench/bench_video.py [--baseline-tree DIR]
+
+``--baseline-tree``: a checkout of the code to compare with (``git archive`` of a
+commit unpacked in a temporary directory); sections 1 and 2 are run again with its
+``hashing`` package, in a child process of this one, with the known side sampled as it
+was (once a second), and printed after this run's.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import argparse  # noqa: E402
 import io  # noqa: E402
 import itertools  # noqa: E402
 import resource  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -50,7 +62,10 @@ from hashing.borders import VIDEO_BARS, content_box  # noqa: E402
 from hashing.frames import FRAME_SIGNAL, VpdqResult  # noqa: E402
 from hashing.video.frame_sampling import SampleConfig, sample_frames  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "video"
+VECTORS = Path(os.environ.get("HOTLINE_VECTORS", "/work/shared/vectors")) / "video"
+"""shared/vectors: beside the repository's checkout (its parent), or where HOTLINE_VECTORS says."""
+if not VECTORS.is_dir():
+    VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "video"
 SIZE = (480, 272)
 _WHOLE = VideoConfig(bars=None)
 Frames = list[np.ndarray]
@@ -140,11 +155,16 @@ def naive_match(copy: tuple[FrameHash, ...], original: tuple[FrameHash, ...]) ->
     return result.query_share > 0.5
 
 
-def recall(seconds: float) -> None:
+def known_config(interval: float) -> VideoConfig:
+    """How the known side (the originals) is hashed: every ``interval`` seconds."""
+    return VideoConfig(sample=SampleConfig(interval=interval))
+
+
+def recall(seconds: float, interval: float) -> None:
     clips = sources(seconds)
     extra = (decoded_frames(synthetic_video(seconds, SIZE, seed=41)), decoded_frames(synthetic_video(seconds, SIZE, seed=42)))
     originals = [encoded_frames(c) for c in clips]
-    new_o = [hash_video(o) for o in originals]
+    new_o = [hash_video(o, known_config(interval)) for o in originals]
     old_o = [old_hashes(o) for o in originals]
     naive_o = [hash_video(o, _WHOLE).frames for o in originals]
     rules = ("new", "old", "naive")
@@ -171,27 +191,38 @@ def recall(seconds: float) -> None:
     print(f"  {'cross':<12}" + "".join(f"{cross[r]:>8}" for r in rules) + f"  (of {total * (total - 1) * len(names)})")
 
 
-def vectors() -> None:
+def reference_text(stem: str) -> tuple[FrameHash, ...]:
+    """Meta's vPDQ output for a clip: ``frame_number,quality,pdq_hex,seconds`` a line."""
+    lines = (VECTORS / "vpdq-reference" / f"{stem}.txt").read_text().splitlines()
+    return tuple(FrameHash(float(t), pdq, int(q)) for _, q, pdq, t in (line.split(",") for line in lines if line))
+
+
+def vectors(interval: float) -> None:
     paths = sorted(VECTORS.glob("*.mp4"))
     if not paths:
         print("\n2. Reference clips: not found at", VECTORS)
         return
     new = {p.stem: hash_video(p.read_bytes()) for p in paths}
+    known = {p.stem: hash_video(p.read_bytes(), known_config(interval)) for p in paths}
+    meta = {p.stem: reference_text(p.stem) for p in paths if (VECTORS / "vpdq-reference" / f"{p.stem}.txt").exists()}
     old = {p.stem: old_hashes(p.read_bytes()) for p in paths}
-    same = {"new": 0, "old": 0}
-    crossed = {"new": 0, "old": 0}
+    same = {"new": 0, "old": 0, "meta": 0}
+    crossed = {"new": 0, "old": 0, "meta": 0}
     pairs = cross_pairs = 0
     for a, b in itertools.combinations(sorted(new), 2):
         is_same = a.split("-")[0] == b.split("-")[0]
         pairs += is_same
         cross_pairs += not is_same
         for rule, hit in (
-            ("new", new_match(new[a], new[b]) or new_match(new[b], new[a])),
+            ("new", new_match(new[a], known[b]) or new_match(new[b], known[a])),
+            ("meta", (a in meta and b in meta) and (
+                new_match(new[a], VideoHashes({}, 0, 0, None, meta[b]))
+                or new_match(new[b], VideoHashes({}, 0, 0, None, meta[a])))),
             ("old", old_match(old[a], old[b])),
         ):
             (same if is_same else crossed)[rule] += hit
     print(f"\n2. Reference clips ({len(paths)} in shared/vectors/video): same-prefix pairs matched, cross pairs matched")
-    for rule in ("new", "old"):
+    for rule in ("new", "old", "meta"):
         print(f"  {rule}: {same[rule]}/{pairs} same ({100 * same[rule] / pairs:.0f}%), {crossed[rule]}/{cross_pairs} cross")
 
 
@@ -252,17 +283,33 @@ def main() -> None:
     parser.add_argument("--clip-seconds", type=float, default=12.0, help="length of the recall sources")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bit-rate", type=int, default=3_000_000, help="encoder bits/s (web 720p: 2-5M)")
+    parser.add_argument("--known-interval", type=float, default=1 / 30,
+                        help="seconds between the known side's hashed frames (default: every frame at 30 fps)")
+    parser.add_argument("--baseline-tree", type=Path, help="a checkout to run sections 1 and 2 with, for comparison")
     parser.add_argument("--skip", choices=("recall", "vectors", "cost"), action="append", default=[])
     args = parser.parse_args()
     print("Video hashing and matching benchmark")
     if "recall" not in args.skip:
-        recall(args.clip_seconds)
+        recall(args.clip_seconds, args.known_interval)
     if "vectors" not in args.skip:
-        vectors()
+        vectors(args.known_interval)
     if "cost" not in args.skip:
         cost(args.seconds, args.repeats, args.bit_rate)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n4. Peak resident memory of this process: {peak:.0f} MB")
+    if args.baseline_tree is not None:
+        baseline(args)
+
+
+def baseline(args: argparse.Namespace) -> None:
+    """Sections 1 and 2 again with the baseline checkout's code (a child process: its
+    ``hashing`` package on the path first), the known side sampled once a second as it was."""
+    tree = args.baseline_tree.resolve()
+    command = [sys.executable, __file__, "--clip-seconds", str(args.clip_seconds), "--known-interval", "1",
+               "--skip", "cost", *[f"--skip={s}" for s in args.skip if s != "cost"]]
+    env = os.environ | {"PYTHONPATH": f"{tree}{os.pathsep}{tree / 'tests'}", "HOTLINE_VECTORS": str(VECTORS.parent)}
+    print(f"\n--- baseline: {tree} (known side sampled once a second) ---", flush=True)
+    subprocess.run(command, env=env, cwd=tree, check=False)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ VPDQ_MIN_QUALITY = 50
 VPDQ_THRESHOLD = 0.8
 """Default share of the shorter clip's frames that makes two videos a match."""
 VPDQ_MIN_DISTINCT = 3
+VPDQ_SLOT = 1.0
+"""Seconds of a clip counted as one when shares are measured (the sampling interval):
+a clip hashed every frame is not "longer" than the same clip sampled once a second."""
 """Matching frames that must differ from each other (by more than the PDQ threshold)."""
 MIRRORED = "mirrored"
 UNCUT = "uncut"
@@ -88,17 +91,30 @@ def compare_frames(
     *,
     distance: int = PDQ_MATCH_THRESHOLD,
     min_quality: int = VPDQ_MIN_QUALITY,
+    slot: float = VPDQ_SLOT,
 ) -> VpdqResult:
-    """vPDQ similarity of two frame lists (brute force: fine for two videos)."""
-    a, b = usable(query, min_quality), usable(target, min_quality)
+    """vPDQ similarity of two frame lists (brute force: fine for two videos), counted by
+    ``slot`` seconds: a side's share is that of its slots holding a usable frame that
+    have one near a frame of the other, so a clip hashed every frame (Meta's vPDQ, a
+    known video hashed densely) and one sampled once a second are measured alike."""
+    a, b = _slotted(query, min_quality, slot), _slotted(target, min_quality, slot)
     if not a or not b:
-        return VpdqResult(0.0, 0.0, len(a), len(b), 0)
-    near: np.ndarray = pairwise_distances(a, b) <= distance
-    matched = np.flatnonzero(near.any(axis=1))
+        return VpdqResult(0.0, 0.0, len({s for s, _ in a}), len({s for s, _ in b}), 0)
+    near: np.ndarray = pairwise_distances([p for _, p in a], [p for _, p in b]) <= distance
+    rows, columns = near.any(axis=1), near.any(axis=0)
+    slots_a, slots_b = {s for s, _ in a}, {s for s, _ in b}
+    matched = np.flatnonzero(rows)
     return VpdqResult(
-        len(matched) / len(a), float(near.any(axis=0).mean()), len(a), len(b),
-        distinct_count([a[int(n)] for n in matched], distance),
+        len({a[int(n)][0] for n in matched}) / len(slots_a),
+        len({b[int(n)][0] for n in np.flatnonzero(columns)}) / len(slots_b),
+        len(slots_a), len(slots_b),
+        distinct_count(list(dict.fromkeys(a[int(n)][1] for n in matched)), distance),
     )  # fmt: skip
+
+
+def _slotted(frames: Sequence[FrameHash], min_quality: int, slot: float) -> list[tuple[int, str]]:
+    """The usable frames as ``(slot number, pdq)``, each pair once, in order."""
+    return list(dict.fromkeys((int((f.t + 1e-6) // slot) if slot > 0 else 0, f.pdq) for f in frames if f.quality >= min_quality))
 
 
 def distinct_count(pdqs: Sequence[str], distance: int = PDQ_MATCH_THRESHOLD) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import random
 import struct
 import zlib
@@ -35,7 +36,8 @@ from hashing import (
 )
 from hashing.signals.pdq import DIHEDRAL_NAMES
 
-VECTORS = Path(__file__).absolute().parents[2] / "shared" / "vectors"
+VECTORS = Path(os.environ.get("HOTLINE_VECTORS") or Path(__file__).absolute().parents[2] / "shared" / "vectors")
+"""shared/vectors sits beside the checkout; HOTLINE_VECTORS names it for a checkout elsewhere."""
 PDQ_VECTORS = VECTORS / "pdq"
 REFERENCE_TOLERANCE = 10  # bits; decoders and resizers differ slightly from Meta's
 

@@ -7,6 +7,7 @@ Only benign inputs: pictures synthesised here and the public vectors in shared/v
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from hashing.borders import VIDEO_BARS, content_box
 from hashing.decode import DecodeConfig, decode
 from hashing.sniff import describe_bytes, media_kind
 
-PDQ_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "pdq"
+PDQ_VECTORS = Path(os.environ.get("HOTLINE_VECTORS") or Path(__file__).resolve().parents[2] / "shared" / "vectors") / "pdq"
 
 
 def best_distance(a: ImageHashes, b: ImageHashes) -> int:

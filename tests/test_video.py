@@ -7,6 +7,7 @@ Only benign inputs: clips synthesised here and the public vectors in shared/vect
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +36,8 @@ from hashing.media import hashes_from_records
 from hashing.video.frame_sampling import SampleConfig
 from hashing.video.hashes import clip_bars
 
-VIDEO_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "video"
+VIDEO_VECTORS = Path(os.environ.get("HOTLINE_VECTORS") or Path(__file__).resolve().parents[2] / "shared" / "vectors") / "video"
+"""shared/vectors sits beside the checkout; HOTLINE_VECTORS names it for a checkout elsewhere."""
 VIDEOS = sorted(VIDEO_VECTORS.glob("*.mp4"))
 KNOWN_MISSES = {
     # (a, b): why vPDQ at one frame a second does not pair them
@@ -136,6 +138,24 @@ def test_vpdq_comparison_is_two_sided() -> None:
     assert not VpdqResult(1.0, 1.0, 2, 2, distinct=2).matches()  # two distinct frames cannot carry a match
 
 
+
+def test_shares_are_counted_by_second_not_by_frame() -> None:
+    """A clip hashed every frame (a known video, as Meta's vPDQ hashes it) against one
+    sampled once a second: an excerpt and a clip inside a longer one both match, by the
+    seconds each covers; a clip whose seconds are half elsewhere does not."""
+    scenes = [f"{n:02x}" * 32 for n in (0x00, 0xFF, 0x0F, 0xF0, 0x3C, 0xC3, 0x55, 0xAA)]
+    dense = [FrameHash(s + k / 30, scenes[s], 100) for s in range(6) for k in range(30)]  # 6 s, 30 frames each
+    excerpt = [FrameHash(float(n), scenes[2 + n], 100) for n in range(3)]  # seconds 2-4, once a second
+    result = compare_frames(excerpt, dense)
+    assert (result.query_frames, result.target_frames) == (3, 6)  # seconds, not 3 and 180 frames
+    assert result.query_share == 1.0 and result.target_share == 0.5 and result.matches()
+    longer = [FrameHash(float(n), scenes[n], 100) for n in range(8)]  # the 6 seconds inside 8
+    inside = compare_frames(longer, dense)
+    assert (inside.query_share, inside.target_share) == (0.75, 1.0) and inside.matches()
+    half = [FrameHash(float(n), scenes[6 + n % 2] if n % 2 else scenes[n], 100) for n in range(6)]
+    assert not compare_frames(half, dense).matches()
+
+
 # --- bad input -----------------------------------------------------------------------
 
 
@@ -218,6 +238,25 @@ def test_near_duplicate_matrix(vector_hashes: dict[str, VideoHashes]) -> None:
             missed.append((a, b))
     assert set(missed) <= set(KNOWN_MISSES), sorted(set(missed) - set(KNOWN_MISSES))
     print("same-prefix pairs missed:", missed)
+
+
+
+@pytest.mark.parametrize(("cut", "other"), [("chair-19-sd-bar", "chair-20-sd-bar"),
+                                            ("pattern-hd-no-bar", "pattern-longer-no-bar")])
+def test_a_different_cut_matches_the_clip_hashed_every_frame(vector_hashes: dict[str, VideoHashes],
+                                                              cut: str, other: str) -> None:
+    """A cut that starts between the other's once-a-second samples (KNOWN_MISSES) matches
+    it hashed every frame, as a known video is (and Meta's own vPDQ text of it); an
+    unrelated clip hashed every frame does not."""
+    every_frame = VideoConfig(sample=SampleConfig(interval=1 / 30))
+    query = vector_hashes[cut]
+    known = hash_video((VIDEO_VECTORS / f"{other}.mp4").read_bytes(), every_frame)
+    assert compare_frames(query.frames, known.frames).matches()
+    theirs = [FrameHash(float(t), pdq, int(q)) for _, q, pdq, t in
+              (line.split(",") for line in (VIDEO_VECTORS / "vpdq-reference" / f"{other}.txt").read_text().splitlines())]
+    assert any(compare_frames(frames, theirs).matches() for frames in (query.frames, *query.views.values()))
+    unrelated = hash_video((VIDEO_VECTORS / "doorknob-hd-no-bar.mp4").read_bytes(), every_frame)
+    assert not any(compare_frames(frames, unrelated.frames).matches() for frames in (query.frames, *query.views.values()))
 
 
 # --- matching re-hosted copies against a known set -----------------------------------
