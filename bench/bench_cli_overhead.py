@@ -1,7 +1,8 @@
 """Benchmark: what a flow command costs with a temporary Prefect server (no service) and
 with ``hotline up`` running, in the same run.
 
-    .venv/bin/python bench/bench_cli_overhead.py [--repeat 3] [--dir DIR]
+    .venv/bin/python bench/bench_cli_overhead.py [--repeat 3] [--dir DIR] [--service-only]
+        [--baseline-ref main | --baseline-tree DIR]
 
 * Setup (not timed): a fresh installation; nothing pending, nothing to export.
 * Measured, per command, wall seconds and CPU seconds of the command's process tree
@@ -12,6 +13,11 @@ with ``hotline up`` running, in the same run.
   commands against its server; the service's own CPU is not counted (it runs anyway).
 * Printed: each figure's median, the overhead over the floor, and the ratio
   temporary server / service.
+
+``--service-only`` skips the temporary-server rows (minutes each on a loaded box). A baseline
+tree (``--baseline-tree``, a checkout; or ``--baseline-ref``, ``git archive`` of that commit
+unpacked into a temporary directory) is measured the same way in the same run, each tree in
+processes of its own (``PYTHONPATH`` = the tree) with its own installation and service.
 
 The machine is shared (2 cores), so absolute figures vary with its load; the ratios are
 measured within one run.
@@ -44,7 +50,7 @@ def children_cpu() -> float:
 
 def timed(env: dict[str, str], *args: str) -> tuple[float, float]:
     cpu0, wall0 = children_cpu(), time.perf_counter()
-    done = subprocess.run([*HOTLINE, *args], env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run([*HOTLINE, *args], env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True, check=False)
     wall, cpu = time.perf_counter() - wall0, children_cpu() - cpu0
     if done.returncode != 0:
         raise SystemExit(f"hotline {' '.join(args)} failed:\n{done.stderr[-3000:]}")
@@ -56,40 +62,66 @@ def measure(env: dict[str, str], repeat: int, *args: str) -> tuple[float, float]
     return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--dir", type=Path, default=None)
-    args = parser.parse_args()
-    work = args.dir or Path(tempfile.mkdtemp(prefix="bench-cli-"))
+def measure_tree(tree: Path, work: Path, repeat: int, service_only: bool) -> tuple[dict[str, tuple[float, float]], float]:
+    """The figures of one tree: its rows, and how long its ``hotline up --detach`` took."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PREFECT_"))}
     env.update(HOTLINE_DATA_DIR=str(work / "data"), PREFECT_HOME=str(work / "prefect-client"),
-               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
-    subprocess.run([*HOTLINE, "init"], env=env, check=True, capture_output=True)
-    load = os.getloadavg()[0]
+               PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING", PYTHONPATH=str(tree))
+    subprocess.run([*HOTLINE, "init"], env=env, cwd=tree, check=True, capture_output=True)
 
-    rows: dict[str, tuple[float, float]] = {"floor (report list)": measure(env, args.repeat, "report", "list", "--json")}
-    for name in ("run", "export"):
-        rows[f"{name}, temporary server"] = measure(env, args.repeat, name, "--json")
+    rows: dict[str, tuple[float, float]] = {"floor (report list)": measure(env, repeat, "report", "list", "--json")}
+    for name in () if service_only else ("run", "export"):
+        rows[f"{name}, temporary server"] = measure(env, repeat, name, "--json")
     wall0 = time.perf_counter()
     subprocess.run([*HOTLINE, "up", "--detach", "--prefect-port", str(unused_port()),
-                    "--review-port", str(unused_port())], env=env, check=True, capture_output=True)
+                    "--review-port", str(unused_port())], env=env, cwd=tree, check=True, capture_output=True)
     up_s = time.perf_counter() - wall0
     try:
         timed(env, "run", "--json")  # the first command after up: not counted ("after the first")
         for name in ("run", "export"):
-            rows[f"{name}, hotline up"] = measure(env, args.repeat, name, "--json")
+            rows[f"{name}, hotline up"] = measure(env, repeat, name, "--json")
     finally:
-        subprocess.run([*HOTLINE, "down"], env=env, check=True, capture_output=True)
+        subprocess.run([*HOTLINE, "down"], env=env, cwd=tree, check=True, capture_output=True)
+    return rows, up_s
 
-    floor_wall, floor_cpu = rows["floor (report list)"]
-    print(f"load average at start {load:.1f}; {args.repeat} runs each (median); `hotline up --detach` took {up_s:.0f} s")
-    print(f"{'command':<28} {'wall s':>8} {'cpu s':>8} {'over floor wall':>16} {'over floor cpu':>15}")
-    for label, (wall, cpu) in rows.items():
-        print(f"{label:<28} {wall:8.2f} {cpu:8.2f} {wall - floor_wall:16.2f} {cpu - floor_cpu:15.2f}")
-    for name in ("run", "export"):
-        (tw, tc), (sw, sc) = rows[f"{name}, temporary server"], rows[f"{name}, hotline up"]
-        print(f"hotline {name}: temporary server / hotline up = {tw / sw:.1f}x wall, {tc / sc:.1f}x cpu")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--service-only", action="store_true", help="Skip the temporary-server rows.")
+    parser.add_argument("--baseline-tree", type=Path)
+    parser.add_argument("--baseline-ref", help="A commit of this repository, unpacked with git archive.")
+    args = parser.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    trees = [("this tree", REPO)]
+    if args.baseline_ref:
+        base = work / "baseline-tree"
+        base.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline_ref], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        trees.append((f"baseline ({args.baseline_ref})", base))
+    elif args.baseline_tree:
+        trees.append(("baseline", args.baseline_tree.resolve()))
+    load = os.getloadavg()[0]
+    results = {label: measure_tree(tree, work / f"tree-{n}", args.repeat, args.service_only)
+               for n, (label, tree) in enumerate(trees)}
+
+    print(f"load average at start {load:.1f}; {args.repeat} runs each (median)")
+    for label, (rows, up_s) in results.items():
+        floor_wall, floor_cpu = rows["floor (report list)"]
+        print(f"\n{label}: `hotline up --detach` took {up_s:.0f} s")
+        print(f"{'command':<28} {'wall s':>8} {'cpu s':>8} {'over floor wall':>16} {'over floor cpu':>15}")
+        for row, (wall, cpu) in rows.items():
+            print(f"{row:<28} {wall:8.2f} {cpu:8.2f} {wall - floor_wall:16.2f} {cpu - floor_cpu:15.2f}")
+        for name in () if args.service_only else ("run", "export"):
+            (tw, tc), (sw, sc) = rows[f"{name}, temporary server"], rows[f"{name}, hotline up"]
+            print(f"hotline {name}: temporary server / hotline up = {tw / sw:.1f}x wall, {tc / sc:.1f}x cpu")
+    if len(results) == 2:
+        (_, (head, _)), (_, (base, _)) = results.items()
+        for row in head:
+            print(f"{row}: cpu this tree / baseline = {head[row][1] / base[row][1]:.2f}")
 
 
 if __name__ == "__main__":

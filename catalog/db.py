@@ -19,14 +19,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _READ_ONLY = "hotline_read_only"
 
@@ -155,7 +154,11 @@ def _read_only_sqlite_engine(url: str, path: Path, lock_timeout_s: float) -> sa.
     return engine
 
 
+# Alembic is imported by the few calls that read or change the schema's revision, not with the
+# catalog: every flow run and command opens one, and most never migrate.
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", "catalog:migrations")
     return cfg
@@ -163,6 +166,8 @@ def _alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest schema revision(s), comma-separated when branches are open."""
+    from alembic.script import ScriptDirectory
+
     return ",".join(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
 
 
@@ -187,6 +192,9 @@ class Database:
 
     def migrate(self) -> str:
         """Bring the schema to the newest revision; safe to run from several processes."""
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         cfg = _alembic_config()
         with self.engine.connect() as conn:
             before = MigrationContext.configure(conn).get_current_heads()
@@ -206,6 +214,8 @@ class Database:
 
     def schema_revision(self) -> str | None:
         """The revision(s) the database is at, comma-separated; None before ``migrate``."""
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
             heads = MigrationContext.configure(conn).get_current_heads()
         return ",".join(sorted(heads)) or None

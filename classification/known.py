@@ -10,12 +10,15 @@ bundle to the partner or an export file carries it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from catalog.catalog import Catalog
 from catalog.errors import InvalidState, NotFound
 from catalog.known_sets.records import KnownHold, known_row_key
 from catalog.known_sets.store import KnownSetStore
-from classification.clusters import ClusteringConfig, cluster_queue
+
+if TYPE_CHECKING:
+    from classification.clusters import ClusteringConfig
 
 CONTEST_ROLES = frozenset({"senior"})
 
@@ -31,19 +34,19 @@ class Contest:
     sent_to_review: bool  # False when the item's current verdict was not the automatic one
 
 
-def send_rechecks_to_review(catalog: Catalog, *, actor: str, clustering: ClusteringConfig = ClusteringConfig()
+def send_rechecks_to_review(catalog: Catalog, *, actor: str, clustering: ClusteringConfig | None = None
                             ) -> list[str]:
     """Send back to review every automatic verdict the earlier category rule produced (see
     ``Catalog.known_rechecks``); returns the items sent back, now queued and clustered."""
     sent = catalog.send_rechecks_to_review(actor=actor)
     if sent:
-        cluster_queue(catalog, clustering)
+        _recluster(catalog, clustering)
     return sent
 
 
 def contest_match(
     catalog: Catalog, media_id: str, set_name: str, *, actor: str, reason: str,
-    match_type: str | None = None, clustering: ClusteringConfig = ClusteringConfig(),
+    match_type: str | None = None, clustering: ClusteringConfig | None = None,
 ) -> Contest:
     """A senior analyst says the match of item ``media_id`` (ID or prefix) in ``set_name``
     is wrong: the row is held out of matching (``contested``), the item's automatic verdict
@@ -72,8 +75,16 @@ def contest_match(
                                      sha256=sha256, detail=detail)
     sent = catalog.withdraw_verdicts([sha256], actor=actor, reason=f"contested match in {set_name!r}: {reason}")
     if sent:
-        cluster_queue(catalog, clustering)
+        _recluster(catalog, clustering)
     return Contest(sha256, set_name, key, hold_id, bool(sent))
+
+
+def _recluster(catalog: Catalog, clustering: ClusteringConfig | None) -> None:
+    """The queue clustered again (default: ``ClusteringConfig()``). Imported here: the
+    clustering brings NumPy, which the exports that read contested feedback do not need."""
+    from classification.clusters import ClusteringConfig, cluster_queue
+
+    cluster_queue(catalog, clustering if clustering is not None else ClusteringConfig())
 
 
 def contested_feedback(catalog: KnownSetStore, *, source: str | None = None, unsent_only: bool = True) -> list[KnownHold]:

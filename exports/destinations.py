@@ -3,8 +3,9 @@ the registry that picks one by the URL scheme of a location (:func:`destination_
 
 Each kind of destination lives in a module of its own and registers itself here with
 :func:`register_destination`: ``exports.directory_destination`` (a path without a scheme, or
-``file:``) and ``exports.s3_destination`` (``s3://bucket/prefix``), both imported by the
-package. Adding one is adding such a module; nothing here names a kind.
+``file:``) and ``exports.s3_destination`` (``s3://bucket/prefix``), each imported when its
+scheme is first asked for (``_BUILT_IN``: an export to a directory need not load boto3).
+Adding one is adding such a module; nothing else here names a kind.
 
 A destination only ever receives finished bundle files, which are already encrypted and
 signed; it refuses anything that does not start with the bundle magic
@@ -16,6 +17,7 @@ is a :class:`DeliveryConflict`.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +93,9 @@ class DestinationOptions:
 
 Opener = Callable[[str, DestinationOptions], Destination]
 _OPENERS: dict[str, Opener] = {}
+# The modules of the kinds that come with hotline, by scheme: imported on first use.
+_BUILT_IN = {"": "exports.directory_destination", "file": "exports.directory_destination",
+             "s3": "exports.s3_destination"}
 
 
 def register_destination(scheme: str, opener: Opener) -> None:
@@ -112,9 +117,11 @@ def scheme_of(where: str) -> str:
 def destination_for(where: str, options: DestinationOptions | None = None) -> Destination:
     """The destination at ``where``, by its scheme."""
     scheme = scheme_of(where)
+    if scheme not in _OPENERS and scheme in _BUILT_IN:
+        importlib.import_module(_BUILT_IN[scheme])  # it registers itself
     opener = _OPENERS.get(scheme)
     if opener is None:
-        known = ", ".join(f"{s}:" for s in sorted(_OPENERS) if s)
+        known = ", ".join(f"{s}:" for s in sorted({*_OPENERS, *_BUILT_IN}) if s)
         raise ValueError(f"destination {where!r}: no destination is registered for {scheme + ':'!r} "
                          f"(known: {known}, or a directory path)")
     return opener(where, options or DestinationOptions())

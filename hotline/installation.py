@@ -20,18 +20,21 @@ from catalog.catalog import Catalog
 from catalog.decisions.records import Verdict
 from catalog.reports.records import PendingMedia, Report
 from catalog.users.store import SYSTEM
-from classification import ClusteringConfig, ReviewConfig, load_profile_set
 from evidence import EvidenceSpec, EvidenceStore
 from evidence.spec import S3Budget
-from hashing import KnownSetFile
-from hashing.knownsets.remote import RemoteSets
 from hotline.installation_keys import InstallationKeys
 from hotline.progress import Progress, ProgressSink, ignore
 from hotline.settings import Settings
-from spiders import CrawlRequest
 
+# What only some flows and commands use is imported where used: the clustering (NumPy), the
+# known sets (PyArrow, DuckDB, the hashing libraries) and the crawler's requests (Scrapy)
+# would weigh on every process that opens the installation, an export's too.
 if TYPE_CHECKING:
-    from hashing import MediaConfig
+    from classification.clusters import ClusteringConfig
+    from classification.review import ReviewConfig
+    from hashing import KnownSetFile, MediaConfig
+    from hashing.knownsets.remote import RemoteSets
+    from spiders.request import CrawlRequest
 
 
 class NotInitialised(RuntimeError):
@@ -41,6 +44,8 @@ class NotInitialised(RuntimeError):
 def clustering_config(settings: Settings, evidence: Callable[[str], bytes] | None = None) -> ClusteringConfig:
     """How the review queue is clustered: PDQ with its rotations and mirrorings, and, given
     the evidence store's ``get``, local features with geometric verification."""
+    from classification.clusters import ClusteringConfig
+
     config = ClusteringConfig(pdq_threshold=settings.cluster_pdq_threshold)
     if evidence is None:
         return config
@@ -53,6 +58,9 @@ def review_config(settings: Settings, evidence: Callable[[str], bytes] | None = 
     """How decisions are made under ``settings``: law profiles (baseline, the home country,
     ``law_profiles``), lease, priority and clustering (the review rules are the catalog's;
     ``evidence``, the store's ``get``, lets clustering compare the pictures themselves)."""
+    from classification.profiles import load_profile_set
+    from classification.review import ReviewConfig
+
     return ReviewConfig(
         profiles=load_profile_set(settings.country, settings.law_profiles, [settings.law_profiles_dir],
                                   allow_baseline_override=settings.allow_interpol_profile),
@@ -202,6 +210,8 @@ class Installation:
         return imported, changed
 
     def _remote_sets(self) -> RemoteSets:
+        from hashing.knownsets.remote import RemoteSets
+
         assert self.settings.known_url
         return RemoteSets(self.settings.known_url, endpoint_url=self.settings.s3_endpoint_url, budget=self.s3_budget)
 
@@ -240,6 +250,8 @@ class Installation:
     def crawl_request(self, report: Report, retry: Sequence[PendingMedia] = ()) -> CrawlRequest:
         """The crawl of ``report`` under this installation's crawl settings; with ``retry``,
         a second attempt at just those items, which an earlier crawl could not store."""
+        from spiders.request import CrawlRequest
+
         s = self.settings
         return CrawlRequest(
             url=report.url,
@@ -262,6 +274,8 @@ class Installation:
 
     def recheck_request(self, url: str) -> CrawlRequest:
         """The limits a re-check of ``url`` (takedown tracking) runs under."""
+        from spiders.request import CrawlRequest
+
         s = self.settings
         return CrawlRequest(
             url=url,

@@ -10,7 +10,30 @@ May import: catalog, classification, evidence, hotline (settings, installation).
 Nothing imports it but the command line.
 """
 
-from review.app import create_app
-from review.server import serve
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from review.app import create_app
+    from review.server import serve
+
+# A submodule is imported when one of its names is first used, not with the package: most
+# callers need a few names, and the submodules bring heavy libraries along.
+_SUBMODULE_OF = {
+    "create_app": "review.app",
+    "serve": "review.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _SUBMODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups find it without this hook
+    return value
+
 
 __all__ = ["create_app", "serve"]

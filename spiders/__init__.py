@@ -19,8 +19,33 @@ IP-to-country), pydantic (the result JSON, ``spiders.codec``), ``catalog`` and `
 report and must stay light, so the few lines that read a video's frame size are its own.
 """
 
-from spiders.errors import InvalidCrawlRequest, SpidersError
-from spiders.request import CrawlRequest
-from spiders.runner import crawl
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spiders.errors import InvalidCrawlRequest, SpidersError
+    from spiders.request import CrawlRequest
+    from spiders.runner import crawl
+
+# A submodule is imported when one of its names is first used, not with the package: most
+# callers need a few names, and the submodules bring heavy libraries along.
+_SUBMODULE_OF = {
+    "InvalidCrawlRequest": "spiders.errors",
+    "SpidersError": "spiders.errors",
+    "CrawlRequest": "spiders.request",
+    "crawl": "spiders.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _SUBMODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups find it without this hook
+    return value
+
 
 __all__ = ["CrawlRequest", "InvalidCrawlRequest", "SpidersError", "crawl"]

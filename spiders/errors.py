@@ -12,13 +12,13 @@ SpidersError
 
 ``RequestRefused`` subclasses Scrapy's ``IgnoreRequest`` so that Scrapy drops the
 request and hands the failure to the request's errback, which records it as a
-``CrawlError``. A bad *site* never raises out of ``crawl()``; only a bad *request*
-(``InvalidCrawlRequest``) or a broken installation does.
+``CrawlError``; it and ``StorePaused`` live in ``spiders.refusals``, which only the crawl
+worker imports (the flows that start workers need not load Scrapy). A bad *site* never
+raises out of ``crawl()``; only a bad *request* (``InvalidCrawlRequest``) or a broken
+installation does.
 """
 
 from __future__ import annotations
-
-from scrapy.exceptions import IgnoreRequest
 
 
 class SpidersError(Exception):
@@ -36,25 +36,3 @@ class InvalidCrawlResult(SpidersError, ValueError):
 class WorkerFailed(SpidersError):
     """A worker process crashed, timed out or was killed; the message says how, with the
     tail of its stderr (logs only, never media)."""
-
-
-class RequestRefused(SpidersError, IgnoreRequest):
-    """The address guard refused to send a request; the message is the reason."""
-
-
-class AddressRefused(RequestRefused):
-    """The URL's scheme is not http(s), or its host is (or resolves to) a non-public address."""
-
-
-class HostUnresolvable(RequestRefused):
-    """The URL's host name could not be resolved; ``nxdomain`` when the name does not exist
-    (as opposed to a DNS server that failed or did not answer)."""
-
-    def __init__(self, message: str, *, nxdomain: bool = False) -> None:
-        super().__init__(message)
-        self.nxdomain = nxdomain
-
-
-class StorePaused(SpidersError, IgnoreRequest):
-    """A media request was not sent because the evidence store failed too many times in a
-    row; the spider keeps its URL as pending instead of recording an error."""

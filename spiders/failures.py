@@ -17,7 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 from twisted.python.failure import Failure
 
-from spiders.errors import HostUnresolvable
+from spiders.refusals import HostUnresolvable
 
 MAX_REASON = 300
 GONE_STATUSES = frozenset({404, 410})

@@ -36,13 +36,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from catalog.reports.records import CrawlError, PageRecord
-from spiders.errors import StorePaused
 from spiders.failures import GONE_STATUSES, describe_failure
 from spiders.hosting import country_of, recorded_headers
 from spiders.items import Fetch, FetchedMedia, MediaLink, UnstoredMedia
 from spiders.links import PageLinks, css_urls, extract_links, media_accept, refresh_target
 from spiders.magic import sniff
 from spiders.middlewares.deadline import DEADLINE_CUT
+from spiders.refusals import StorePaused
 from spiders.request import CrawlRequest
 from spiders.urls import normalise_url, refused_scheme
 

@@ -2,7 +2,7 @@
 the same item is still up, the content changed, or it was removed.
 
 The fetch runs in a worker process like a crawl (``python -m spiders.worker`` with
-``"mode": "recheck"``), under the same address guard, DNS pinning and limits, but stores
+``"mode": "recheck"``, its spider in ``spiders.recheck_spider``), under the same address guard, DNS pinning and limits, but stores
 nothing: each body is hashed in memory and dropped. Each URL is fetched as the crawl saw
 it: with the page it was found on as Referer (hotlink-protected hosts refuse media
 without one) and the reporter's user agent when the report had one. Outcomes (``judge``):
@@ -20,21 +20,14 @@ without one) and the reporter's user agent when the report had one. Outcomes (``
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from scrapy import Request, Spider
-from scrapy.http import Response
-from twisted.python.failure import Failure
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from catalog.reports.records import RecheckRecord, RecheckTarget
 from spiders.errors import InvalidCrawlResult, WorkerFailed
-from spiders.failures import describe_failure
-from spiders.magic import sniff
 from spiders.request import CrawlRequest
 from spiders.runner import WORKER, WORKER_MARGIN_S, run_json_worker
 
@@ -93,57 +86,6 @@ def judge(
         detail = f"{what}; HTTP {seen.http_status}"
         return row("changed", detail), detail
     return None, f"inconclusive: {seen.error}"
-
-
-class RecheckSpider(Spider):
-    """Fetches each URL once; yields an ``Observation`` per URL, never the bytes."""
-
-    name = "hotline-recheck"
-
-    def __init__(
-        self,
-        limits: CrawlRequest,
-        urls: Sequence[str],
-        headers: Mapping[str, Mapping[str, str]] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.limits = limits
-        self.urls = list(dict.fromkeys(urls))
-        self.headers = dict(headers or {})
-
-    async def start(self) -> AsyncIterator[Request]:
-        for url in self.urls:
-            yield Request(url, callback=self.parse, errback=self.on_error, dont_filter=True,
-                          headers=dict(self.headers.get(url, {})) or None,
-                          meta={"download_maxsize": self.limits.max_media_bytes, "first_url": url})
-
-    def parse(self, response: Response) -> Iterator[Observation]:
-        media = sniff(response.body)
-        yield Observation(
-            url=response.meta["first_url"],
-            checked_at=datetime.now(UTC),
-            http_status=response.status,
-            final_url=response.url,
-            sha256=hashlib.sha256(response.body).hexdigest(),
-            mime=media.mime if media else None,
-        )
-
-    def on_error(self, failure: Failure) -> Iterator[Observation]:
-        request: Request = failure.request  # type: ignore[attr-defined]
-        reason = describe_failure(
-            failure, size_limit=f"max_media_bytes ({self.limits.max_media_bytes} bytes)",
-            timeout_s=self.limits.request_timeout_s, max_redirects=self.limits.max_redirects,
-        )
-        response = getattr(failure.value, "response", None)
-        yield Observation(
-            url=request.meta["first_url"],
-            checked_at=datetime.now(UTC),
-            http_status=reason.status,
-            final_url=response.url if response is not None else None,
-            error=reason.text,
-            gone=reason.gone,
-        )
 
 
 def observations_to_json(observations: Sequence[Observation]) -> str:

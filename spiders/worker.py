@@ -27,9 +27,10 @@ from spiders.codec import result_to_json
 from spiders.crawl_settings import crawl_settings
 from spiders.media_spider import MediaSpider
 from spiders.pinning import PROCESS_PINS, scripted_resolver
+from spiders.recheck_spider import RecheckSpider
 from spiders.request import CrawlRequest
 from spiders.results import ResultBuilder
-from spiders.takedown_recheck import Observation, RecheckSpider, observations_to_json
+from spiders.takedown_recheck import Observation, observations_to_json
 
 
 def run_crawl(

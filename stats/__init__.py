@@ -11,12 +11,46 @@ reads media, never writes SHA-256s, hashes, reporter details or analysts' names.
 May import: catalog, duckdb, pyarrow. Imported by the command line and flows/snapshot.py.
 """
 
-from stats.build import SnapshotOptions
-from stats.console import console_tables
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from stats.errors import NoSnapshot, SnapshotError, StatsError
-from stats.figures import Figures, compute_figures, read_figures, snapshot_figures
-from stats.report import render_report, write_report
-from stats.snapshot_versions import SnapshotInfo, current_database, open_snapshot, write_snapshot
+
+if TYPE_CHECKING:
+    from stats.build import SnapshotOptions
+    from stats.console import console_tables
+    from stats.figures import Figures, compute_figures, read_figures, snapshot_figures
+    from stats.report import render_report, write_report
+    from stats.snapshot_versions import SnapshotInfo, current_database, open_snapshot, write_snapshot
+
+# A submodule is imported when one of its names is first used, not with the package: most
+# callers need a few names, and the submodules bring heavy libraries along.
+_SUBMODULE_OF = {
+    "SnapshotOptions": "stats.build",
+    "console_tables": "stats.console",
+    "Figures": "stats.figures",
+    "compute_figures": "stats.figures",
+    "read_figures": "stats.figures",
+    "snapshot_figures": "stats.figures",
+    "render_report": "stats.report",
+    "write_report": "stats.report",
+    "SnapshotInfo": "stats.snapshot_versions",
+    "current_database": "stats.snapshot_versions",
+    "open_snapshot": "stats.snapshot_versions",
+    "write_snapshot": "stats.snapshot_versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _SUBMODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups find it without this hook
+    return value
+
 
 __all__ = [
     "Figures",

@@ -34,11 +34,11 @@ from hotline.demo.local_site import Reply, Route, SiteRequest, image_bytes, serv
 from spiders import CrawlRequest, InvalidCrawlRequest, crawl
 from spiders.addresses import AddressPolicy, address_refusal, host_port
 from spiders.codec import result_from_json, result_to_json
-from spiders.errors import AddressRefused
 from spiders.items import Fetch, FetchedMedia, MediaLink
 from spiders.links import extract_links
 from spiders.magic import sniff
 from spiders.middlewares.address_guard import AddressGuardMiddleware
+from spiders.refusals import AddressRefused
 from spiders.runner import run_worker
 
 # --- fixtures and helpers ---------------------------------------------------------------

@@ -250,7 +250,7 @@ def test_failure_reasons_tell_limits_and_gone_content() -> None:
     # a refused connection or a failed lookup says nothing about the content; a name that
     # does not exist (NXDOMAIN) does
     assert not reason(ConnectionRefusedError()).gone and not reason(DNSLookupError()).gone
-    from spiders.errors import HostUnresolvable
+    from spiders.refusals import HostUnresolvable
 
     assert not reason(HostUnresolvable("DNS lookup failed for 'a.test' (temporary failure)")).gone
     assert reason(HostUnresolvable("DNS lookup failed for 'a.test' (no such name)", nxdomain=True)).gone

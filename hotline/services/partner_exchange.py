@@ -27,7 +27,6 @@ from catalog.errors import NotFound
 from catalog.exchange_ledger.records import Partner
 from catalog.known_sets.records import PARTNER_SOURCE
 from catalog.users.store import SYSTEM
-from classification.clusters import ClusteringConfig, cluster_queue
 from classification.known import contested_feedback, feedback_rows
 from exports import (
     BundleError,
@@ -312,6 +311,8 @@ def import_bundle_file(inst: Installation, path: Path, *, location: str | None =
                                                                     bundle_id=str(manifest["bundle_id"]), actor=actor),
     )
     if result.sent_to_review:  # the partner corrected rows that had classified these items
+        from classification.clusters import ClusteringConfig, cluster_queue  # NumPy: only when needed
+
         cluster_queue(inst.catalog, ClusteringConfig(pdq_threshold=s.cluster_pdq_threshold))
     return result
 

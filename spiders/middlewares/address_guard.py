@@ -24,8 +24,8 @@ from twisted.internet import defer
 from twisted.internet.threads import deferToThread
 
 from spiders.addresses import AddressPolicy
-from spiders.errors import AddressRefused, HostUnresolvable
 from spiders.pinning import PROCESS_PINS, PinTable
+from spiders.refusals import AddressRefused, HostUnresolvable
 
 if TYPE_CHECKING:
     from typing import Self

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
 
-from spiders.errors import StorePaused
 from spiders.media_spider import ROLE
 from spiders.pipelines.evidence import PAUSED
+from spiders.refusals import StorePaused
 
 if TYPE_CHECKING:
     from typing import Self
