@@ -67,7 +67,7 @@ def test_deploy_all_and_run_one_deployment_through_a_worker(installation: Instal
         assert EXCHANGE_DEPLOYMENTS | {"process-reports"} <= set(deployed)
         assert all(deployed[n].schedules and deployed[n].work_pool_name == "hotline" for n in EXCHANGE_DEPLOYMENTS)
         client.create_flow_run_from_deployment(deployed["export-interpol"].id)  # `prefect deployment run`
-    prefect("worker", "start", "--pool", "hotline", "--run-once", timeout=180)
+    prefect("worker", "start", "--pool", "hotline", "--run-once", timeout=900)
 
     (export,) = installation.catalog.exports()
     assert export.destination == "interpol" and export.items == 1 and Path(export.location).is_file()

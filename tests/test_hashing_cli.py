@@ -19,7 +19,7 @@ def hotline(data_dir: Path, *args: str, status: int = 0) -> Any:
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING"}
     env.pop("HOTLINE_CONFIG", None)
     done = subprocess.run([sys.executable, "-m", "hotline.cli", *args, "--json"],
-                          capture_output=True, text=True, env=env, timeout=180)
+                          capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == status, done.stderr
     return json.loads(done.stdout)
 

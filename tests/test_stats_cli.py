@@ -23,7 +23,7 @@ HOTLINE = [sys.executable, "-m", "hotline.cli"]
 def run(data_dir: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_COUNTRY": "NL", "COLUMNS": "200"}
     env.pop("HOTLINE_CONFIG", None)
-    done = subprocess.run([*HOTLINE, *args], capture_output=True, text=True, env=env, timeout=180, check=False)
+    done = subprocess.run([*HOTLINE, *args], capture_output=True, text=True, env=env, timeout=900, check=False)
     if ok:
         assert done.returncode == 0, done.stderr
     return done
