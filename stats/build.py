@@ -59,14 +59,19 @@ def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOpt
         )
         for name, sql in base_tables_sql(country=options.country.upper(), url_policy=options.urls).items():
             con.execute(f"CREATE TABLE {name} AS {sql}")
+        _drop_staging(con)  # the derived tables read the base tables only: give their memory to them
         for name, sql in FACTS.items():
             con.execute(f"CREATE TABLE {name} AS {sql}")
         for name, sql in VIEWS.items():
             con.execute(f"CREATE VIEW {name} AS {sql}")
     finally:
-        drop_staged(con)
-        con.execute("DROP TABLE IF EXISTS temp.item_map")
-        con.execute("DROP TABLE IF EXISTS temp.url_map")
+        _drop_staging(con)
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    drop_staged(con)
+    con.execute("DROP TABLE IF EXISTS temp.item_map")
+    con.execute("DROP TABLE IF EXISTS temp.url_map")
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
