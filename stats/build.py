@@ -60,8 +60,15 @@ def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOpt
         for name, sql in base_tables_sql(country=options.country.upper(), url_policy=options.urls).items():
             con.execute(f"CREATE TABLE {name} AS {sql}")
         _drop_staging(con)  # the derived tables read the base tables only: give their memory to them
-        for name, sql in FACTS.items():
-            con.execute(f"CREATE TABLE {name} AS {sql}")
+        # Their aggregates (arg_max of text, windows over millions of rows) keep per-thread
+        # state that DuckDB cannot spill: one thread holds half of it, within the memory limit.
+        threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
+        con.execute("SET threads = 1")
+        try:
+            for name, sql in FACTS.items():
+                con.execute(f"CREATE TABLE {name} AS {sql}")
+        finally:
+            con.execute(f"SET threads = {int(threads)}")
         for name, sql in VIEWS.items():
             con.execute(f"CREATE VIEW {name} AS {sql}")
     finally:

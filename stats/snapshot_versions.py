@@ -38,7 +38,7 @@ STORAGE_VERSION = "v1.4.0"
 # DuckDB's own memory while it builds a snapshot: with the process's other needs (Python,
 # the libraries, a batch of rows in flight) it keeps the build under 1 GB, whatever the
 # catalog's size.
-MEMORY_LIMIT = "512MB"
+MEMORY_LIMIT = "600MB"
 PARQUET_ROWS = 1 << 17  # rows of a Parquet row group
 CURRENT = "current"
 VERSIONS = "versions"
