@@ -2,9 +2,9 @@
 
 The same build serves a snapshot file (``stats.snapshot_versions``) and the figures computed live
 in memory (``hotline stats``): base tables (pseudonymised rows), derived tables (one row per
-item, report and tracked URL), then the figure views. The extract is staged as registered
-Arrow tables (``src_*``) and temporary lookup tables that are dropped at the end, so no
-SHA-256 and no URL beyond the URL policy reaches the database file. Staging casts every
+item, report and tracked URL), then the figure views. The extract is staged as temporary
+tables (``src_*``, see ``stats.extract``) and temporary lookup tables, all dropped at the end,
+so no SHA-256 and no URL beyond the URL policy reaches the database file. Staging casts every
 column to the DuckDB type of its catalog column, so the snapshot's schema does not depend
 on the data (nor on SQLite or PostgreSQL).
 """
@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 import duckdb
-import sqlalchemy as sa
 
-from stats.extract import SOURCES, Extract
+from stats.extract import Extract, drop_staged
 from stats.facts import FACTS
 from stats.tables import OWN_SOURCES, URL_POLICIES, base_tables_sql, staging_sql
 from stats.views import VIEWS
@@ -39,18 +37,6 @@ class SnapshotOptions:
             raise ValueError(f"country must be an ISO 3166 two-letter code, not {self.country!r}")
 
 
-def _duck_type(column_type: sa.types.TypeEngine[Any]) -> str:
-    """The DuckDB type of a catalog column (SQLite hands datetimes and booleans over as text
-    and integers; an all-NULL column arrives untyped)."""
-    if isinstance(column_type, sa.Boolean):
-        return "BOOLEAN"
-    if isinstance(column_type, sa.DateTime):
-        return "TIMESTAMP"
-    if isinstance(column_type, sa.Integer):
-        return "BIGINT"
-    return "VARCHAR"
-
-
 def _software() -> str:
     try:
         return f"hotline {version('hotline')}"
@@ -59,15 +45,10 @@ def _software() -> str:
 
 
 def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOptions, *, version: str) -> None:
-    """Create the base tables, derived tables and views of the statistics database in ``con``."""
+    """Create the base tables, derived tables and views of the statistics database in ``con``
+    from the rows ``extract`` staged there, and drop those rows."""
     con.execute("SET preserve_insertion_order = false")  # tables are sets; lets DuckDB write in parallel
-    for name, table in extract.tables.items():
-        con.register(f"raw_{name}", table)
     try:
-        for name in extract.tables:
-            columns = ", ".join(f'CAST("{c.name}" AS {_duck_type(c.type)}) AS "{c.name}"'
-                                for c in SOURCES[name].selected_columns)
-            con.execute(f"CREATE TEMP VIEW src_{name} AS SELECT {columns} FROM raw_{name}")
         for sql in staging_sql():
             con.execute(sql)
         con.execute(
@@ -78,17 +59,26 @@ def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOpt
         )
         for name, sql in base_tables_sql(country=options.country.upper(), url_policy=options.urls).items():
             con.execute(f"CREATE TABLE {name} AS {sql}")
-        for name, sql in FACTS.items():
-            con.execute(f"CREATE TABLE {name} AS {sql}")
+        _drop_staging(con)  # the derived tables read the base tables only: give their memory to them
+        # Their aggregates (arg_max of text, windows over millions of rows) keep per-thread
+        # state that DuckDB cannot spill: one thread holds half of it, within the memory limit.
+        threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
+        con.execute("SET threads = 1")
+        try:
+            for name, sql in FACTS.items():
+                con.execute(f"CREATE TABLE {name} AS {sql}")
+        finally:
+            con.execute(f"SET threads = {int(threads)}")
         for name, sql in VIEWS.items():
             con.execute(f"CREATE VIEW {name} AS {sql}")
     finally:
-        for name in extract.tables:
-            con.execute(f"DROP VIEW IF EXISTS temp.src_{name}")
-        con.execute("DROP TABLE IF EXISTS temp.item_map")
-        con.execute("DROP TABLE IF EXISTS temp.url_map")
-        for name in extract.tables:
-            con.unregister(f"raw_{name}")
+        _drop_staging(con)
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    drop_staged(con)
+    con.execute("DROP TABLE IF EXISTS temp.item_map")
+    con.execute("DROP TABLE IF EXISTS temp.url_map")
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -1,20 +1,25 @@
-"""Read the catalog's rows that statistics may use, in one read transaction.
+"""Read the catalog's rows that statistics may use, in one read transaction, into DuckDB.
 
 Only the columns named here leave the catalog: no media, no hash values other than the
 SHA-256 item keys (which the snapshot replaces by sequence numbers before anything is
 written), no reporter details (``referer``), no analysts' names or reasons, no audit log.
-Rows are fetched with the driver's own cursor inside the transaction SQLAlchemy opened, so
-a million rows cost seconds, and every table is read from the same consistent state.
+Rows are fetched with the driver's own cursor inside the transaction SQLAlchemy opened (a
+server-side cursor on PostgreSQL), a bounded batch at a time, converted to Arrow and
+appended to a temporary DuckDB table per source (``src_<name>``, typed as the catalog
+column), so a million rows cost seconds, memory does not grow with the catalog (DuckDB
+spills beyond its limit), and every table is read from the same consistent state.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -40,7 +45,9 @@ from catalog.schema import (
     verdicts,
 )
 
-_CHUNK = 200_000
+# Rows fetched and converted at a time: large enough that the per-batch cost vanishes, small
+# enough that a batch of row tuples (a few hundred bytes each) stays in the tens of megabytes.
+BATCH_ROWS = 50_000
 
 SOURCES: dict[str, sa.Select[Any]] = {
     "reports": sa.select(reports.c.id, reports.c.url, reports.c.source, reports.c.status,
@@ -81,11 +88,32 @@ SOURCES: dict[str, sa.Select[Any]] = {
 
 @dataclass(frozen=True)
 class Extract:
-    """The rows of one consistent read: a table per source, and when the read began."""
+    """What one consistent read staged: when the read began, and the rows of every source."""
 
     as_of: datetime
     catalog_revision: str | None
-    tables: dict[str, pa.Table]
+    rows: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An open read transaction of the catalog, begun at ``as_of``."""
+
+    conn: sa.Connection
+    as_of: datetime
+    catalog_revision: str | None
+
+
+def duck_type(column_type: sa.types.TypeEngine[Any]) -> str:
+    """The DuckDB type of a catalog column (SQLite hands datetimes and booleans over as text
+    and integers; an all-NULL column arrives untyped)."""
+    if isinstance(column_type, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(column_type, sa.DateTime):
+        return "TIMESTAMP"
+    if isinstance(column_type, sa.Integer):
+        return "BIGINT"
+    return "VARCHAR"
 
 
 def _arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str) -> pa.DataType:
@@ -100,7 +128,7 @@ def _arrow_type(column_type: sa.types.TypeEngine[Any], dialect: str) -> pa.DataT
     return pa.string()
 
 
-def _chunk(rows: Sequence[Any], names: list[str], row_type: pa.StructType) -> pa.Table:
+def _batch(rows: Sequence[Any], names: list[str], row_type: pa.StructType) -> pa.Table:
     try:  # one pass over the row tuples, in Arrow's C++
         return pa.Table.from_struct_array(pa.array(rows, type=row_type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # a value of another type: infer column by column
@@ -108,32 +136,64 @@ def _chunk(rows: Sequence[Any], names: list[str], row_type: pa.StructType) -> pa
         return pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)})
 
 
-def _fetch(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
-    """The rows of ``query`` as an Arrow table, converted a chunk at a time (the build casts
-    every column to its DuckDB type)."""
+def _batches(conn: sa.Connection, query: sa.Select[Any], batch_rows: int) -> Iterator[pa.Table]:
+    """The rows of ``query``, ``batch_rows`` at a time, as Arrow tables (staging casts every
+    column to its DuckDB type, whatever Arrow type a batch inferred)."""
     names = [c.name for c in query.selected_columns]
     row_type = pa.struct([(c.name, _arrow_type(c.type, conn.dialect.name)) for c in query.selected_columns])
-    chunks = [pa.table({name: pa.nulls(0) for name in names})]
-    cursor = conn.connection.cursor()  # the transaction's own DBAPI connection
+    dbapi = conn.connection.dbapi_connection
+    # PostgreSQL's driver would fetch the whole result into memory on execute: a named
+    # (server-side) cursor hands it over a batch at a time; SQLite's cursor steps anyway.
+    cursor = dbapi.cursor(name="stats_extract") if conn.dialect.name == "postgresql" else dbapi.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(str(query.compile(dialect=conn.dialect)))
-        while rows := cursor.fetchmany(_CHUNK):
-            chunks.append(_chunk(rows, names, row_type))
+        while rows := cursor.fetchmany(batch_rows):
+            yield _batch(rows, names, row_type)
+            del rows
     finally:
         cursor.close()
-    return pa.concat_tables(chunks, promote_options="permissive")
 
 
-def extract(catalog: Catalog) -> Extract:
-    """Every source table, from one read transaction (writers carry on meanwhile)."""
+@contextmanager
+def reading(catalog: Catalog) -> Iterator[Reading]:
+    """One read transaction of the catalog (writers carry on meanwhile)."""
     revision = catalog.schema_revision()
+    with catalog.read() as conn:
+        yield Reading(conn=conn, as_of=utcnow(), catalog_revision=revision)
+
+
+def stage(source: Reading, con: duckdb.DuckDBPyConnection, *, batch_rows: int = BATCH_ROWS) -> Extract:
+    """Copy every source table of the open read into ``con`` as ``temp.src_<name>``."""
+    rows: dict[str, int] = {}
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived row tuples: the cyclic collector would only slow us down
     try:
-        with catalog.read() as conn:
-            as_of = utcnow()
-            tables = {name: _fetch(conn, query) for name, query in SOURCES.items()}
+        for name, query in SOURCES.items():
+            columns = [(c.name, duck_type(c.type)) for c in query.selected_columns]
+            con.execute(f"CREATE TEMP TABLE src_{name} ("
+                        + ", ".join(f'"{column}" {kind}' for column, kind in columns) + ")")
+            cast = ", ".join(f'CAST("{column}" AS {kind})' for column, kind in columns)
+            rows[name] = 0
+            for batch in _batches(source.conn, query, batch_rows):
+                con.register("stats_batch", batch)
+                try:
+                    con.execute(f"INSERT INTO src_{name} SELECT {cast} FROM stats_batch")
+                finally:
+                    con.unregister("stats_batch")
+                rows[name] += batch.num_rows
     finally:
         if collecting:
             gc.enable()
-    return Extract(as_of=as_of, catalog_revision=revision, tables=tables)
+    return Extract(as_of=source.as_of, catalog_revision=source.catalog_revision, rows=rows)
+
+
+def extract(catalog: Catalog, con: duckdb.DuckDBPyConnection, *, batch_rows: int = BATCH_ROWS) -> Extract:
+    """Every source table, from one read transaction, staged into ``con``."""
+    with reading(catalog) as source:
+        return stage(source, con, batch_rows=batch_rows)
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the staged rows (their SHA-256s and URLs must never outlive the build)."""
+    for name in SOURCES:
+        con.execute(f"DROP TABLE IF EXISTS temp.src_{name}")

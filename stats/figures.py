@@ -88,7 +88,7 @@ def compute_figures(catalog: Catalog, options: SnapshotOptions | None = None,
     """The figures of the catalog as it is now, built in memory from one consistent read."""
     con = duckdb.connect()
     try:
-        build(con, extract(catalog), options or SnapshotOptions(), version="")
+        build(con, extract(catalog, con), options or SnapshotOptions(), version="")
         return read_figures(con, jurisdiction)
     finally:
         con.close()

@@ -124,11 +124,9 @@ def month_statistics(catalog: Catalog, options: SnapshotOptions, *, last: int | 
     """The statistics of the given ``periods`` (YYYY-MM), or of the ``last`` months with rows
     (None: every month), from one consistent read of the catalog; with the URL rows unless
     ``options.urls`` is ``none``."""
-    data = extract(catalog)
     con = duckdb.connect()
     try:
-        build(con, data, options, version="")
-        del data
+        build(con, extract(catalog, con), options, version="")
         months = [m for (m,) in con.sql(_MONTHS).fetchall()]
         if periods is not None:
             months = [check_period(p) for p in periods]

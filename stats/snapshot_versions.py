@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,11 +30,16 @@ import pyarrow.parquet as pq
 from catalog.catalog import Catalog
 from stats.build import SnapshotOptions, build, relations
 from stats.errors import NoSnapshot, SnapshotError
-from stats.extract import Extract, extract
+from stats.extract import BATCH_ROWS, Reading, reading, stage
 from stats.facts import FACTS
 
 DATABASE = "hotline.duckdb"
 STORAGE_VERSION = "v1.4.0"
+# DuckDB's own memory while it builds a snapshot: with the process's other needs (Python,
+# the libraries, a batch of rows in flight) it keeps the build under 1 GB, whatever the
+# catalog's size.
+MEMORY_LIMIT = "600MB"
+PARQUET_ROWS = 1 << 17  # rows of a Parquet row group
 CURRENT = "current"
 VERSIONS = "versions"
 T = TypeVar("T")
@@ -88,11 +94,15 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, di
             rows = con.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0]
             files[name] = {"kind": "derived table", "rows": rows}
             continue
-        table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
         path = folder / f"{name}.parquet"
-        pq.write_table(table, path, compression="zstd")
-        files[name] = {"kind": kind, "rows": table.num_rows, "parquet": f"parquet/{path.name}",
-                       "sha256": _digest(path)}
+        rows = 0
+        # a row group at a time, so that a table of a million rows is never whole in memory
+        reader = con.sql(f"SELECT * FROM {name}").fetch_record_batch(PARQUET_ROWS)
+        with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        files[name] = {"kind": kind, "rows": rows, "parquet": f"parquet/{path.name}", "sha256": _digest(path)}
     return files
 
 
@@ -117,13 +127,22 @@ def _prune(folder: Path, keep: int) -> list[str]:
 SNAPSHOT_STEPS = 4  # reading the catalog, building the database, writing Parquet, publishing
 
 
-def _build_files(folder: Path, data: Extract, options: SnapshotOptions, version: str,
-                 timings: dict[str, float], on_step: Callable[[str], None]) -> dict[str, dict[str, object]]:
-    """Write the database, the Parquet files and the manifest into ``folder``, synced to disk."""
+def _build_files(folder: Path, source: Reading, end_read: Callable[[], None], options: SnapshotOptions,
+                 version: str, timings: dict[str, float], on_step: Callable[[str], None],
+                 batch_rows: int) -> dict[str, dict[str, object]]:
+    """Stage the open read into the database in ``folder``, end the read, then build the
+    database, the Parquet files and the manifest, synced to disk. ``timings`` holds when the
+    read began (``extract``) and gets the seconds of each step."""
     # Written in the storage format of DuckDB's long-term release, so that the `duckdb`
     # command line a statistician installs (which may be older than this library) opens it.
-    con = duckdb.connect(str(folder / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION})
+    # Its memory is bounded: staged rows, sorts and joins beyond it spill to temporary files
+    # next to the database (never into it), which DuckDB removes when it closes.
+    con = duckdb.connect(str(folder / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION,
+                                                         "memory_limit": MEMORY_LIMIT})
     try:
+        data = stage(source, con, batch_rows=batch_rows)
+        end_read()  # everything is staged: writers' changes need not be kept for this read any longer
+        timings["extract"] = time.perf_counter() - timings["extract"]
         on_step("building the database")
         step = time.perf_counter()
         build(con, data, options, version=version)
@@ -170,31 +189,33 @@ def publish_version(folder: Path, version: str, fill: Callable[[Path], T], *, ke
 
 
 def write_snapshot(catalog: Catalog, folder: Path, options: SnapshotOptions | None = None, *,
-                   keep: int = 3, actor: str = "stats", on_step: Callable[[str], None] | None = None) -> SnapshotInfo:
+                   keep: int = 3, actor: str = "stats", on_step: Callable[[str], None] | None = None,
+                   batch_rows: int = BATCH_ROWS) -> SnapshotInfo:
     """Write a snapshot of the catalog into ``folder``, make it current, keep the newest
     ``keep`` versions, and audit it (``stats.snapshot``). If anything fails, the current
     snapshot stays as it was and no partial files are left. ``on_step`` hears of each of the
-    ``SNAPSHOT_STEPS`` as it begins (a caller's progress display)."""
+    ``SNAPSHOT_STEPS`` as it begins (a caller's progress display); the catalog is read
+    ``batch_rows`` rows at a time."""
     on_step = on_step or (lambda _step: None)
     options = options or SnapshotOptions()
     if keep < 1:
         raise ValueError(f"keep at least one snapshot, not {keep!r}")
     started = time.perf_counter()
+    timings = {"extract": started}  # until the rows are staged
     on_step("reading the catalog")
-    data = extract(catalog)
-    timings = {"extract": time.perf_counter() - started}
-    as_of, version = data.as_of, data.as_of.strftime("%Y%m%dT%H%M%S%fZ")
     step = 0.0
+    with ExitStack() as read:
+        source = read.enter_context(reading(catalog))
+        as_of, version = source.as_of, source.as_of.strftime("%Y%m%dT%H%M%S%fZ")
 
-    def fill(building: Path) -> dict[str, dict[str, object]]:
-        nonlocal data, step
-        files = _build_files(building, data, options, version, timings, on_step)
-        del data  # the extracted rows (with SHA-256s) are no longer needed
-        on_step("publishing")
-        step = time.perf_counter()
-        return files
+        def fill(building: Path) -> dict[str, dict[str, object]]:
+            nonlocal step
+            files = _build_files(building, source, read.close, options, version, timings, on_step, batch_rows)
+            on_step("publishing")
+            step = time.perf_counter()
+            return files
 
-    final, files, pruned = publish_version(folder, version, fill, keep=keep)
+        final, files, pruned = publish_version(folder, version, fill, keep=keep)
     timings["publish"] = time.perf_counter() - step
     rows = {name: int(info["rows"]) for name, info in files.items()}  # type: ignore[call-overload]
     seconds = time.perf_counter() - started

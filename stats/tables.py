@@ -23,10 +23,12 @@ def _literals(values: tuple[str, ...]) -> str:
 
 
 def staging_sql() -> list[str]:
-    """Temporary lookup tables (never written to the snapshot file): SHA-256 and URL to number."""
+    """Temporary lookup tables (never written to the snapshot file): SHA-256 and URL to number.
+    Items seen at the same moment are numbered in SHA-256 order, so that the numbers do not
+    depend on the order DuckDB happens to scan the staged rows in."""
     return [
         """CREATE TEMP TABLE item_map AS
-           SELECT sha256, row_number() OVER (ORDER BY first_seen_at) AS item_id
+           SELECT sha256, row_number() OVER (ORDER BY first_seen_at, sha256) AS item_id
            FROM src_media""",
         f"""CREATE TEMP TABLE url_map AS
             WITH every AS (

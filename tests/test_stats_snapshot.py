@@ -352,3 +352,78 @@ def test_the_docs_duckdb_examples_run_as_written(installation: Installation, tmp
     stages = con.sql("SELECT stage FROM time_to WHERE jurisdiction = 'INTERPOL'").fetchall()
     con.close()
     assert sorted(s for (s,) in stages) == ["crawl", "export", "removal", "verdict"]  # one row a stage
+
+
+def _relations(folder: Path) -> dict[str, Any]:
+    """Every relation of a snapshot (DuckDB file and Parquet): its kind, columns and types,
+    and its rows as a sorted list, URL numbers replaced by the URLs (numbers are valid within
+    one snapshot only; built with every URL kept, they say which URL they stand for)."""
+    con = duckdb.connect(str(folder / DATABASE), read_only=True)
+    try:
+        urls = dict(con.sql("SELECT url_id, url FROM urls").fetchall())
+        assert len(urls) == len(set(urls.values())) and None not in urls.values()
+        out: dict[str, Any] = {}
+        kinds = con.sql("SELECT table_name, table_type FROM information_schema.tables "
+                        "WHERE table_schema = 'main'").fetchall()
+        for name, kind in kinds:
+            rel = con.sql(f"SELECT * FROM {name}")
+            numbered = [i for i, c in enumerate(rel.columns) if c == "url_id" or c.endswith("_url_id")]
+
+            def canonical(row: tuple[Any, ...], numbered: list[int] = numbered) -> str:
+                return repr(tuple(urls[v] if i in numbered and v is not None else v for i, v in enumerate(row)))
+
+            out[name] = (kind, list(zip(rel.columns, map(str, rel.types), strict=True)),
+                         sorted(map(canonical, rel.fetchall())))
+            parquet = folder / "parquet" / f"{name}.parquet"
+            if name in FACTS:
+                assert not parquet.exists()
+            else:
+                table = pq.read_table(parquet)
+                assert table.column_names == rel.columns
+                assert sorted(canonical(tuple(r.values())) for r in table.to_pylist()) == out[name][2]
+        return out
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_snapshot_read_in_small_batches_equals_one_read_in_one_batch(dialect: str, tmp_path: Path) -> None:
+    """The catalog is read and staged a bounded batch at a time, so memory does not grow with
+    it: however small the batches, the snapshot holds the same tables, views and values."""
+    from cluster_support import postgres_database
+
+    from stats.extract import reading
+    from stats.snapshot_versions import _build_files
+
+    def both(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        seed(catalog)
+        full = SnapshotOptions(country="NL", urls="full")
+        built = {}
+        with reading(catalog) as source:  # one read, staged twice: the same as_of, the same rows
+            for batch_rows in (7, 1_000_000):
+                folder = tmp_path / f"{dialect}-{batch_rows}"
+                folder.mkdir()
+                timings = {"extract": time.perf_counter()}
+                _build_files(folder, source, lambda: None, full, "v", timings, lambda _step: None, batch_rows)
+                assert sorted(p.name for p in folder.iterdir()) == [DATABASE, "manifest.json", "parquet"]
+                built[batch_rows] = folder
+        catalog.dispose()
+        small, one = (json.loads((built[b] / "manifest.json").read_text()) for b in (7, 1_000_000))
+        return _relations(built[7]), _relations(built[1_000_000]), {"small": small, "one": one}
+
+    if dialect == "sqlite":
+        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+        catalog.migrate()
+        small, one, manifests = both(catalog)
+    else:
+        with postgres_database() as url:
+            catalog = Catalog(url)
+            catalog.migrate()
+            small, one, manifests = both(catalog)
+    assert manifests["small"]["relations"].keys() == manifests["one"]["relations"].keys()
+    assert all(manifests["small"]["relations"][n]["rows"] == manifests["one"]["relations"][n]["rows"]
+               for n in manifests["one"]["relations"])
+    assert small.keys() == one.keys() and set(VIEWS) < small.keys()
+    assert small["sightings"][2] and small["items"][2]  # the seeded rows are there
+    for name in one:
+        assert small[name] == one[name], name
