@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
+from vectors import PDQ_VECTORS
 
 from hashing import (
     CorruptImageError,
@@ -35,8 +36,6 @@ from hashing import (
 )
 from hashing.signals.pdq import DIHEDRAL_NAMES
 
-VECTORS = Path(__file__).absolute().parents[2] / "shared" / "vectors"
-PDQ_VECTORS = VECTORS / "pdq"
 REFERENCE_TOLERANCE = 10  # bits; decoders and resizers differ slightly from Meta's
 
 
