@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from synthetic import decoded_frames, encoded_frames, synthetic_audio, synthetic_video, truncated_video
+from vectors import VECTORS
 
 from hashing import (
     CorruptVideoError,
@@ -35,7 +36,7 @@ from hashing.media import hashes_from_records
 from hashing.video.frame_sampling import SampleConfig
 from hashing.video.hashes import clip_bars
 
-VIDEO_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "video"
+VIDEO_VECTORS = VECTORS / "video"
 VIDEOS = sorted(VIDEO_VECTORS.glob("*.mp4"))
 KNOWN_MISSES = {
     # (a, b): why vPDQ at one frame a second does not pair them
