@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import random
 import struct
 import zlib
@@ -19,6 +18,7 @@ import pytest
 from PIL import Image
 from synthetic import encoded as encode
 from synthetic import synthetic_picture as synthetic_image
+from vectors import PDQ_VECTORS
 
 from hashing import (
     CorruptImageError,
@@ -36,9 +36,6 @@ from hashing import (
 )
 from hashing.signals.pdq import DIHEDRAL_NAMES
 
-VECTORS = Path(os.environ.get("HOTLINE_VECTORS") or Path(__file__).absolute().parents[2] / "shared" / "vectors")
-"""shared/vectors sits beside the checkout; HOTLINE_VECTORS names it for a checkout elsewhere."""
-PDQ_VECTORS = VECTORS / "pdq"
 REFERENCE_TOLERANCE = 10  # bits; decoders and resizers differ slightly from Meta's
 
 

@@ -12,8 +12,6 @@ from typing import Any
 
 from synthetic import encoded, synthetic_picture, synthetic_video
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-
 
 def hotline(data_dir: Path, *args: str, status: int = 0) -> Any:
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data_dir), "PREFECT_LOGGING_LEVEL": "WARNING"}

@@ -7,13 +7,12 @@ Only benign inputs: pictures synthesised here and the public vectors in shared/v
 from __future__ import annotations
 
 import itertools
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 from synthetic import encoded, synthetic_picture
+from vectors import PDQ_VECTORS
 
 from hashing import (
     EmptyImageError,
@@ -26,8 +25,6 @@ from hashing import (
 from hashing.borders import VIDEO_BARS, content_box
 from hashing.decode import DecodeConfig, decode
 from hashing.sniff import describe_bytes, media_kind
-
-PDQ_VECTORS = Path(os.environ.get("HOTLINE_VECTORS") or Path(__file__).resolve().parents[2] / "shared" / "vectors") / "pdq"
 
 
 def best_distance(a: ImageHashes, b: ImageHashes) -> int:

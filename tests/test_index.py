@@ -11,13 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from synthetic import synthetic_video
+from vectors import PDQ_VECTORS
 
 import hashing.signals.pdq.set_index as set_index_module
 from catalog.decisions.records import Verdict
 from hashing import KnownSet, Matcher, MihIndex, PdqIndex, SetIndex, hash_image, hash_video, import_known_set
 from hashing.signals.pdq import pdq_to_packed
-
-PDQ_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "pdq"
 
 
 def _random(rng: np.random.Generator, count: int) -> np.ndarray:
