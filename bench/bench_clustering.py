@@ -1,6 +1,6 @@
 """Review clustering at scale: 200,000 queued items placed through the indexes.
 
-    .venv/bin/python bench/bench_clustering.py [--items 200000] [--copies 16] [--batch 10000]
+    .venv/bin/python bench/bench_clustering.py [--items 200000] [--copies 16] [--batch 10000] [--brute 320]
 
 What is measured: ``classification.clusters.plan_clusters`` (the pure clustering step of
 ``cluster_queue``, without the catalog's reads and writes) over SYNTHETIC records, not decoded
@@ -14,10 +14,14 @@ stage, which verifies them with the real RANSAC check). Items arrive shuffled, i
 ``--batch`` as ``cluster_queue`` takes them; each batch sees the faces (up to 8 members per
 open cluster) of the clusters the earlier batches made, as it would read them from the catalog.
 
-Printed: items per second (wall and CPU), clusters made against the ideal (one per
-original), mixed clusters, and the process's peak resident memory; the baseline is the PDQ
-stage alone (plain and dihedral PDQ through the multi-index, no local features), in the same
-run.
+Printed: each batch's wall and CPU time as it ends (the cost per item must stay flat as the
+open clusters grow), then items per second (wall and CPU), the mean time of the first two and
+the last two batches, clusters made against the ideal (one per original), mixed clusters (any
+that joined copies of two originals: there must be none), and the process's peak resident
+memory (the synthetic records alone take about 6 KB an item). Two baselines in the same run:
+the same clustering without indexes, every item compared with every face (``--brute`` items,
+small enough to afford), and the PDQ stage alone (plain and dihedral PDQ through the
+multi-index, no local features) over all the items (``--no-baseline`` skips it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,11 +91,13 @@ def _records(items: int, copies: int, seed: int = 1) -> tuple[list[ClusterCandid
 
 
 def _run(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures], truth: dict[str, int],
-         config: ClusteringConfig, batch: int) -> dict[str, float]:
+         config: ClusteringConfig, batch: int) -> dict[str, Any]:
     clusters: dict[int, list[str]] = {}  # cluster -> members, in the order they joined
     pdq_of = {c.sha256: c.signature for c in candidates}
     wall, cpu = time.perf_counter(), time.process_time()
+    batches = []  # (wall, CPU) of each batch
     for start in range(0, len(candidates), batch):
+        at = time.perf_counter(), time.process_time()
         chunk = candidates[start:start + batch]
         faces = [(cid, "image", pdq_of[m], m) for cid, members in clusters.items() for m in members[:FACES_PER_CLUSTER]]
         wanted = {c.sha256 for c in chunk} | {f[3] for f in faces}
@@ -98,9 +105,67 @@ def _run(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures],
         for plan in plans:
             cid = plan.cluster_id if plan.cluster_id is not None else len(clusters) + 1
             clusters.setdefault(cid, []).extend(s for s, _ in plan.members)
+        batches.append((time.perf_counter() - at[0], time.process_time() - at[1]))
+        print(f"  batch {len(batches)}: {batches[-1][0]:.1f} s wall, {batches[-1][1]:.1f} s CPU; "
+              f"{len(clusters)} clusters; peak RSS {_rss():.0f} MiB", flush=True)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     mixed = sum(1 for members in clusters.values() if len({truth[s] for s in members}) > 1)
-    return {"clusters": len(clusters), "mixed": mixed, "wall": wall, "cpu": cpu}
+    return {"clusters": len(clusters), "mixed": mixed, "wall": wall, "cpu": cpu, "batches": batches}
+
+
+def _brute_force(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures], truth: dict[str, int],
+                 threshold: int = 31) -> dict[str, Any]:
+    """The same leader clustering without indexes: each item is compared with every face
+    (up to 8 members of each open cluster): PDQ and its variants with all of them, then
+    geometric verification against all of them."""
+    faces: list[str] = []
+    cluster_of: dict[str, int] = {}
+    members: dict[int, list[str]] = {}
+    matrix = np.zeros((0, 4), dtype=np.uint64)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for item in candidates:
+        found: int | None = None
+        queries = [item.signature, *(v for _, v in item.variants)]
+        if len(faces):
+            words = np.frombuffer(bytes.fromhex("".join(queries)), dtype=np.uint64).reshape(len(queries), 4)
+            distances = np.bitwise_count(matrix[None, :, :] ^ words[:, None, :]).sum(axis=2)
+            n, col = np.nonzero(distances <= threshold)
+            if len(n):
+                best = np.lexsort((col, n, distances[n, col]))[0]
+                found = cluster_of[faces[int(col[best])]]
+        if found is None:
+            inliers = [(verify(features[item.sha256], features[f]) or 0, -k) for k, f in enumerate(faces)]
+            top = max(inliers, default=(0, 0))
+            found = cluster_of[faces[-top[1]]] if top[0] else None
+        cid = found if found is not None else len(members) + 1
+        members.setdefault(cid, []).append(item.sha256)
+        if len(members[cid]) <= FACES_PER_CLUSTER:
+            faces.append(item.sha256)
+            cluster_of[item.sha256] = cid
+            matrix = np.vstack([matrix, np.frombuffer(bytes.fromhex(item.signature), dtype=np.uint64)[None, :]])
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    mixed = sum(1 for group in members.values() if len({truth[s] for s in group}) > 1)
+    return {"clusters": len(members), "mixed": mixed, "wall": wall, "cpu": cpu}
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _per_batch(r: dict[str, Any], which: slice) -> str:
+    chosen = r["batches"][which]
+    return (f"{sum(w for w, _ in chosen) / len(chosen):.1f} s wall, "
+            f"{sum(c for _, c in chosen) / len(chosen):.1f} s CPU")
+
+
+def _compare_brute_force(args: argparse.Namespace) -> None:
+    small = _records(args.brute, args.copies, seed=2)
+    brute = _brute_force(*small)
+    indexed = _run(*small, ClusteringConfig(verify=verify), args.batch)
+    print(f"{args.brute} items, against every face vs through the indexes: "
+          f"wall {brute['wall']:.1f} s vs {indexed['wall']:.1f} s, CPU {brute['cpu']:.1f} s vs {indexed['cpu']:.1f} s "
+          f"({brute['cpu'] / indexed['cpu']:.1f}x); clusters {brute['clusters']} vs {indexed['clusters']} "
+          f"(ideal {args.brute // args.copies}); mixed {brute['mixed']} vs {indexed['mixed']}", flush=True)
 
 
 def main() -> None:
@@ -108,24 +173,37 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--copies", type=int, default=16)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--brute", type=int, default=320, help="items of the brute-force comparison (0: none)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the PDQ-only run")
     args = parser.parse_args()
+
+    if args.brute:
+        _compare_brute_force(args)
+
     started = time.perf_counter()
     candidates, features, truth = _records(args.items, args.copies)
     print(f"{len(candidates)} synthetic records ({args.items // args.copies} originals x {args.copies} copies) "
-          f"made in {time.perf_counter() - started:.0f} s; peak RSS so far "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+          f"made in {time.perf_counter() - started:.0f} s; peak RSS so far {_rss():.0f} MiB", flush=True)
     ideal = args.items // args.copies
-    base = _run(candidates, features, truth, ClusteringConfig(), args.batch)
-    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    runs = []
+    if not args.no_baseline:
+        print("baseline: PDQ + dihedral PDQ only", flush=True)
+        runs.append(("baseline: PDQ + dihedral PDQ only", _run(candidates, features, truth, ClusteringConfig(), args.batch),
+                     _rss()))
+    print("two stages: + local features", flush=True)
     full = _run(candidates, features, truth, ClusteringConfig(verify=verify), args.batch)
-    rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for name, r, rss in (("baseline: PDQ + dihedral PDQ only", base, rss_base),
-                         ("two stages: + local features", full, rss_full)):
+    runs.append(("two stages: + local features", full, _rss()))
+    for name, r, rss in runs:
         print(f"{name}: {len(candidates) / r['wall']:.0f} items/s wall ({r['wall']:.0f} s, CPU {r['cpu']:.0f} s); "
               f"clusters {r['clusters']} vs ideal {ideal} ({r['clusters'] / ideal:.2f}x); mixed {r['mixed']}; "
               f"peak RSS {rss:.0f} MiB")
+        print(f"  per batch of {args.batch}: first two {_per_batch(r, slice(0, 2))}; "
+              f"last two {_per_batch(r, slice(-2, None))}")
+    if args.no_baseline:
+        return
+    base = runs[0][1]
     print(f"two stages vs baseline: {full['wall'] / base['wall']:.1f}x the wall time, "
-          f"{base['clusters'] / max(full['clusters'], 1):.1f}x fewer clusters")
+          f"{full['cpu'] / base['cpu']:.1f}x the CPU, {base['clusters'] / max(full['clusters'], 1):.1f}x fewer clusters")
 
 
 if __name__ == "__main__":
