@@ -41,7 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from catalog.decisions.records import ClusterCandidate, LocalFeatures  # noqa: E402
-from classification.clusters import FACES_PER_CLUSTER, ClusteringConfig, plan_clusters  # noqa: E402
+from classification.cluster_index import PdqIndex, WordIndex  # noqa: E402
+from classification.clusters import FACES_PER_CLUSTER, ClusteringConfig, pdq_matrix, plan_clusters  # noqa: E402
 from hashing.local_features import verify  # noqa: E402
 
 VARIANTS = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
@@ -152,6 +153,47 @@ def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _index_growth(items: int, queries: int = 300, seed: int = 3) -> None:
+    """The cost of one item's look-ups (PDQ with its seven variants, then descriptor keys) as
+    the indexes fill up to ``items`` faces, beside a PDQ comparison with every face."""
+    rng = np.random.default_rng(seed)
+    pdq, words = PdqIndex(), WordIndex()
+    table = np.zeros((items, 32), dtype=np.uint8)
+    sample: list[tuple[int, bytes]] = []  # (row, descriptors) of faces the queries copy
+    filled = 0
+    for size in (s for s in (10_000, 25_000, 50_000, 100_000, 200_000, items) if s <= items):
+        if size <= filled:
+            continue
+        for row in range(filled, size):
+            table[row] = np.frombuffer(rng.bytes(32), dtype=np.uint8)
+            descriptors = rng.bytes(160 * 32)
+            pdq.add(row, table[row].tobytes().hex())
+            words.add(row, descriptors)
+            if rng.random() < 2 * queries / items:
+                sample.append((row, descriptors))
+        filled = size
+        asked = [sample[int(i)] for i in rng.integers(0, len(sample), queries)]
+        noisy = [(row, (np.frombuffer(d, dtype=np.uint8) ^ _masks(160, 32, 6, rng).ravel()).tobytes()) for row, d in asked]
+        variants = [[_flip(table[row].tobytes(), 20, rng).hex(), *(rng.bytes(32).hex() for _ in VARIANTS)]
+                    for row, _ in asked]
+        cpu = time.process_time()
+        found_pdq = sum(1 for (row, _), v in zip(asked, variants, strict=True) if (pdq.nearest(v, 31) or (None,))[0] == row)
+        pdq_cpu = time.process_time() - cpu
+        cpu = time.process_time()
+        found_words = sum(1 for row, d in noisy if words.ranked(d, limit=16)[:1] == [row])
+        words_cpu = time.process_time() - cpu
+        cpu = time.process_time()
+        for v in variants:
+            rows = pdq_matrix(v)
+            for query in rows:
+                np.bitwise_count(table[:size].view(np.uint64) ^ query.view(np.uint64)).sum(axis=1)
+        brute_cpu = time.process_time() - cpu
+        print(f"  {size} faces: per item {1e3 * pdq_cpu / queries:.2f} ms CPU PDQ + variants, "
+              f"{1e3 * words_cpu / queries:.2f} ms descriptor keys (found {found_pdq}/{queries}, "
+              f"{found_words}/{queries}); PDQ against every face {1e3 * brute_cpu / queries:.2f} ms; "
+              f"peak RSS {_rss():.0f} MiB", flush=True)
+
+
 def _per_batch(r: dict[str, Any], which: slice) -> str:
     chosen = r["batches"][which]
     return (f"{sum(w for w, _ in chosen) / len(chosen):.1f} s wall, "
@@ -175,8 +217,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--brute", type=int, default=320, help="items of the brute-force comparison (0: none)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the PDQ-only run")
+    parser.add_argument("--index-only", action="store_true",
+                        help="only the look-ups' cost as the indexes fill up to --items faces")
     args = parser.parse_args()
 
+    print("look-ups as the indexes fill (random faces, 160 descriptors each; CPU time):", flush=True)
+    _index_growth(args.items)
+    if args.index_only:
+        return
     if args.brute:
         _compare_brute_force(args)
 

@@ -25,6 +25,12 @@ _FLIPS = np.array([0] + [1 << b for b in range(16)], dtype=np.uint32)
 _CHUNKS = np.arange(16, dtype=np.uint32) << 16
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort is quicker than ``np.unique``'s hashing on these sizes)."""
+    ordered = np.sort(values, axis=None)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 class _Postings:
     """Row numbers filed under uint32 keys. Added keys wait in a small buffer, which is
     sorted into a run when full; runs merge as they reach the size of the one before
@@ -116,11 +122,11 @@ class PdqIndex:
             return None
         words = np.frombuffer(b"".join(raw), dtype=">u2").astype(np.uint32).reshape(len(raw), 16)
         probes = ((_CHUNKS | words)[:, :, None] ^ _FLIPS).reshape(len(raw), -1)
-        rows, _ = self._postings.lookup(np.unique(probes))
+        rows, _ = self._postings.lookup(_distinct(probes))
         if not len(rows):
             return None
         # a probe may belong to several queries: try each candidate row against every query
-        pairs = np.unique(rows).astype(np.int64)
+        pairs = _distinct(rows).astype(np.int64)
         query_words = np.frombuffer(b"".join(raw), dtype=np.uint64).reshape(len(raw), 4)
         distances = np.bitwise_count(self._hashes[pairs][None, :, :] ^ query_words[:, None, :]).sum(axis=2)
         n, col = np.nonzero(distances <= threshold)
@@ -148,7 +154,7 @@ class WordIndex:
         rows = np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, 32)
         lead = rows[:, : 4 * self.width].copy().view(">u4").astype(np.uint32)
         # the word's leading 28 bits, the word's place in the top 4 (a key per place)
-        return np.unique((lead >> 4) | (np.arange(self.width, dtype=np.uint32) << 28))
+        return _distinct((lead >> 4) | (np.arange(self.width, dtype=np.uint32) << 28))
 
     def add(self, key: Hashable, descriptors: bytes) -> None:
         if not descriptors:
