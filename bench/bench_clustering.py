@@ -1,6 +1,6 @@
 """Review clustering at scale: 200,000 queued items placed through the indexes.
 
-    .venv/bin/python bench/bench_clustering.py [--items 200000] [--copies 16] [--batch 10000]
+    .venv/bin/python bench/bench_clustering.py [--items 200000] [--copies 16] [--batch 10000] [--brute 320]
 
 What is measured: ``classification.clusters.plan_clusters`` (the pure clustering step of
 ``cluster_queue``, without the catalog's reads and writes) over SYNTHETIC records, not decoded
@@ -14,10 +14,14 @@ stage, which verifies them with the real RANSAC check). Items arrive shuffled, i
 ``--batch`` as ``cluster_queue`` takes them; each batch sees the faces (up to 8 members per
 open cluster) of the clusters the earlier batches made, as it would read them from the catalog.
 
-Printed: items per second (wall and CPU), clusters made against the ideal (one per
-original), mixed clusters, and the process's peak resident memory; the baseline is the PDQ
-stage alone (plain and dihedral PDQ through the multi-index, no local features), in the same
-run.
+Printed: each batch's wall and CPU time as it ends (the cost per item must stay flat as the
+open clusters grow), then items per second (wall and CPU), the mean time of the first two and
+the last two batches, clusters made against the ideal (one per original), mixed clusters (any
+that joined copies of two originals: there must be none), and the process's peak resident
+memory (the synthetic records alone take about 6 KB an item). Two baselines in the same run:
+the same clustering without indexes, every item compared with every face (``--brute`` items,
+small enough to afford), and the PDQ stage alone (plain and dihedral PDQ through the
+multi-index, no local features) over all the items (``--no-baseline`` skips it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from catalog.decisions.records import ClusterCandidate, LocalFeatures  # noqa: E402
-from classification.clusters import FACES_PER_CLUSTER, ClusteringConfig, plan_clusters  # noqa: E402
+from classification.cluster_index import PdqIndex, WordIndex  # noqa: E402
+from classification.clusters import FACES_PER_CLUSTER, ClusteringConfig, pdq_matrix, plan_clusters  # noqa: E402
 from hashing.local_features import verify  # noqa: E402
 
 VARIANTS = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
@@ -86,11 +92,13 @@ def _records(items: int, copies: int, seed: int = 1) -> tuple[list[ClusterCandid
 
 
 def _run(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures], truth: dict[str, int],
-         config: ClusteringConfig, batch: int) -> dict[str, float]:
+         config: ClusteringConfig, batch: int) -> dict[str, Any]:
     clusters: dict[int, list[str]] = {}  # cluster -> members, in the order they joined
     pdq_of = {c.sha256: c.signature for c in candidates}
     wall, cpu = time.perf_counter(), time.process_time()
+    batches = []  # (wall, CPU) of each batch
     for start in range(0, len(candidates), batch):
+        at = time.perf_counter(), time.process_time()
         chunk = candidates[start:start + batch]
         faces = [(cid, "image", pdq_of[m], m) for cid, members in clusters.items() for m in members[:FACES_PER_CLUSTER]]
         wanted = {c.sha256 for c in chunk} | {f[3] for f in faces}
@@ -98,9 +106,108 @@ def _run(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures],
         for plan in plans:
             cid = plan.cluster_id if plan.cluster_id is not None else len(clusters) + 1
             clusters.setdefault(cid, []).extend(s for s, _ in plan.members)
+        batches.append((time.perf_counter() - at[0], time.process_time() - at[1]))
+        print(f"  batch {len(batches)}: {batches[-1][0]:.1f} s wall, {batches[-1][1]:.1f} s CPU; "
+              f"{len(clusters)} clusters; peak RSS {_rss():.0f} MiB", flush=True)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     mixed = sum(1 for members in clusters.values() if len({truth[s] for s in members}) > 1)
-    return {"clusters": len(clusters), "mixed": mixed, "wall": wall, "cpu": cpu}
+    return {"clusters": len(clusters), "mixed": mixed, "wall": wall, "cpu": cpu, "batches": batches}
+
+
+def _brute_force(candidates: list[ClusterCandidate], features: dict[str, LocalFeatures], truth: dict[str, int],
+                 threshold: int = 31) -> dict[str, Any]:
+    """The same leader clustering without indexes: each item is compared with every face
+    (up to 8 members of each open cluster): PDQ and its variants with all of them, then
+    geometric verification against all of them."""
+    faces: list[str] = []
+    cluster_of: dict[str, int] = {}
+    members: dict[int, list[str]] = {}
+    matrix = np.zeros((0, 4), dtype=np.uint64)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for item in candidates:
+        found: int | None = None
+        queries = [item.signature, *(v for _, v in item.variants)]
+        if len(faces):
+            words = np.frombuffer(bytes.fromhex("".join(queries)), dtype=np.uint64).reshape(len(queries), 4)
+            distances = np.bitwise_count(matrix[None, :, :] ^ words[:, None, :]).sum(axis=2)
+            n, col = np.nonzero(distances <= threshold)
+            if len(n):
+                best = np.lexsort((col, n, distances[n, col]))[0]
+                found = cluster_of[faces[int(col[best])]]
+        if found is None:
+            inliers = [(verify(features[item.sha256], features[f]) or 0, -k) for k, f in enumerate(faces)]
+            top = max(inliers, default=(0, 0))
+            found = cluster_of[faces[-top[1]]] if top[0] else None
+        cid = found if found is not None else len(members) + 1
+        members.setdefault(cid, []).append(item.sha256)
+        if len(members[cid]) <= FACES_PER_CLUSTER:
+            faces.append(item.sha256)
+            cluster_of[item.sha256] = cid
+            matrix = np.vstack([matrix, np.frombuffer(bytes.fromhex(item.signature), dtype=np.uint64)[None, :]])
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    mixed = sum(1 for group in members.values() if len({truth[s] for s in group}) > 1)
+    return {"clusters": len(members), "mixed": mixed, "wall": wall, "cpu": cpu}
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _index_growth(items: int, queries: int = 300, seed: int = 3) -> None:
+    """The cost of one item's look-ups (PDQ with its seven variants, then descriptor keys) as
+    the indexes fill up to ``items`` faces, beside a PDQ comparison with every face."""
+    rng = np.random.default_rng(seed)
+    pdq, words = PdqIndex(), WordIndex()
+    table = np.zeros((items, 32), dtype=np.uint8)
+    sample: list[tuple[int, bytes]] = []  # (row, descriptors) of faces the queries copy
+    filled = 0
+    for size in (s for s in (10_000, 25_000, 50_000, 100_000, 200_000, items) if s <= items):
+        if size <= filled:
+            continue
+        for row in range(filled, size):
+            table[row] = np.frombuffer(rng.bytes(32), dtype=np.uint8)
+            descriptors = rng.bytes(160 * 32)
+            pdq.add(row, table[row].tobytes().hex())
+            words.add(row, descriptors)
+            if rng.random() < 2 * queries / items:
+                sample.append((row, descriptors))
+        filled = size
+        asked = [sample[int(i)] for i in rng.integers(0, len(sample), queries)]
+        noisy = [(row, (np.frombuffer(d, dtype=np.uint8) ^ _masks(160, 32, 6, rng).ravel()).tobytes()) for row, d in asked]
+        variants = [[_flip(table[row].tobytes(), 20, rng).hex(), *(rng.bytes(32).hex() for _ in VARIANTS)]
+                    for row, _ in asked]
+        cpu = time.process_time()
+        found_pdq = sum(1 for (row, _), v in zip(asked, variants, strict=True) if (pdq.nearest(v, 31) or (None,))[0] == row)
+        pdq_cpu = time.process_time() - cpu
+        cpu = time.process_time()
+        found_words = sum(1 for row, d in noisy if words.ranked(d, limit=16)[:1] == [row])
+        words_cpu = time.process_time() - cpu
+        cpu = time.process_time()
+        for v in variants:
+            rows = pdq_matrix(v)
+            for query in rows:
+                np.bitwise_count(table[:size].view(np.uint64) ^ query.view(np.uint64)).sum(axis=1)
+        brute_cpu = time.process_time() - cpu
+        print(f"  {size} faces: per item {1e3 * pdq_cpu / queries:.2f} ms CPU PDQ + variants, "
+              f"{1e3 * words_cpu / queries:.2f} ms descriptor keys (found {found_pdq}/{queries}, "
+              f"{found_words}/{queries}); PDQ against every face {1e3 * brute_cpu / queries:.2f} ms; "
+              f"peak RSS {_rss():.0f} MiB", flush=True)
+
+
+def _per_batch(r: dict[str, Any], which: slice) -> str:
+    chosen = r["batches"][which]
+    return (f"{sum(w for w, _ in chosen) / len(chosen):.1f} s wall, "
+            f"{sum(c for _, c in chosen) / len(chosen):.1f} s CPU")
+
+
+def _compare_brute_force(args: argparse.Namespace) -> None:
+    small = _records(args.brute, args.copies, seed=2)
+    brute = _brute_force(*small)
+    indexed = _run(*small, ClusteringConfig(verify=verify), args.batch)
+    print(f"{args.brute} items, against every face vs through the indexes: "
+          f"wall {brute['wall']:.1f} s vs {indexed['wall']:.1f} s, CPU {brute['cpu']:.1f} s vs {indexed['cpu']:.1f} s "
+          f"({brute['cpu'] / indexed['cpu']:.1f}x); clusters {brute['clusters']} vs {indexed['clusters']} "
+          f"(ideal {args.brute // args.copies}); mixed {brute['mixed']} vs {indexed['mixed']}", flush=True)
 
 
 def main() -> None:
@@ -108,24 +215,43 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--copies", type=int, default=16)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--brute", type=int, default=320, help="items of the brute-force comparison (0: none)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the PDQ-only run")
+    parser.add_argument("--index-only", action="store_true",
+                        help="only the look-ups' cost as the indexes fill up to --items faces")
     args = parser.parse_args()
+
+    print("look-ups as the indexes fill (random faces, 160 descriptors each; CPU time):", flush=True)
+    _index_growth(args.items)
+    if args.index_only:
+        return
+    if args.brute:
+        _compare_brute_force(args)
+
     started = time.perf_counter()
     candidates, features, truth = _records(args.items, args.copies)
     print(f"{len(candidates)} synthetic records ({args.items // args.copies} originals x {args.copies} copies) "
-          f"made in {time.perf_counter() - started:.0f} s; peak RSS so far "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+          f"made in {time.perf_counter() - started:.0f} s; peak RSS so far {_rss():.0f} MiB", flush=True)
     ideal = args.items // args.copies
-    base = _run(candidates, features, truth, ClusteringConfig(), args.batch)
-    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    runs = []
+    if not args.no_baseline:
+        print("baseline: PDQ + dihedral PDQ only", flush=True)
+        runs.append(("baseline: PDQ + dihedral PDQ only", _run(candidates, features, truth, ClusteringConfig(), args.batch),
+                     _rss()))
+    print("two stages: + local features", flush=True)
     full = _run(candidates, features, truth, ClusteringConfig(verify=verify), args.batch)
-    rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for name, r, rss in (("baseline: PDQ + dihedral PDQ only", base, rss_base),
-                         ("two stages: + local features", full, rss_full)):
+    runs.append(("two stages: + local features", full, _rss()))
+    for name, r, rss in runs:
         print(f"{name}: {len(candidates) / r['wall']:.0f} items/s wall ({r['wall']:.0f} s, CPU {r['cpu']:.0f} s); "
               f"clusters {r['clusters']} vs ideal {ideal} ({r['clusters'] / ideal:.2f}x); mixed {r['mixed']}; "
               f"peak RSS {rss:.0f} MiB")
+        print(f"  per batch of {args.batch}: first two {_per_batch(r, slice(0, 2))}; "
+              f"last two {_per_batch(r, slice(-2, None))}")
+    if args.no_baseline:
+        return
+    base = runs[0][1]
     print(f"two stages vs baseline: {full['wall'] / base['wall']:.1f}x the wall time, "
-          f"{base['clusters'] / max(full['clusters'], 1):.1f}x fewer clusters")
+          f"{full['cpu'] / base['cpu']:.1f}x the CPU, {base['clusters'] / max(full['clusters'], 1):.1f}x fewer clusters")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,15 @@ item may be the same picture as, without comparing it with every one of them.
 ``PdqIndex`` is a multi-index over 256-bit PDQ hashes: each hash is filed under its sixteen
 16-bit words; a hash within distance 31 of a query has, by the pigeonhole principle, a word
 at most one bit away from the query's, so probing each word and its sixteen one-bit
-neighbours finds every hash within 31 (then the exact distance decides). ``WordIndex`` files
-pictures under the leading 16-bit words of their local feature descriptors (a binary
-descriptor's leading bits are its most telling) and ranks the pictures that share the most
-words with a query; geometric verification then decides.
+neighbours finds every hash within 31 (then the exact distance decides, over all the
+candidates at once). ``WordIndex`` files pictures under 28-bit keys taken from the leading
+bytes of their local feature descriptors (a binary descriptor's leading bits are its most
+telling; keys this wide keep each one's list short however many pictures are filed) and
+ranks the pictures that share the most keys with a query; geometric verification then
+decides.
+
+Both keep their lists as sorted arrays (``_Postings``), not one Python list per key: a
+queue of 200,000 pictures files some 60 million descriptor keys.
 """
 
 from __future__ import annotations
@@ -20,83 +25,154 @@ _FLIPS = np.array([0] + [1 << b for b in range(16)], dtype=np.uint32)
 _CHUNKS = np.arange(16, dtype=np.uint32) << 16
 
 
-def _words(pdq: str) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex(pdq), dtype=">u2").astype(np.uint32)
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort is quicker than ``np.unique``'s hashing on these sizes)."""
+    ordered = np.sort(values, axis=None)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
-def _distance(a: bytes, b: bytes) -> int:
-    return int(np.bitwise_count(np.frombuffer(a, dtype=np.uint64) ^ np.frombuffer(b, dtype=np.uint64)).sum())
+class _Postings:
+    """Row numbers filed under uint32 keys. Added keys wait in a small buffer, which is
+    sorted into a run when full; runs merge as they reach the size of the one before
+    (a log-structured merge), so adding stays cheap and a lookup is one binary search per
+    run (about log2 of the size over the buffer's)."""
+
+    _BUFFER = 1 << 12
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, rows), largest first
+        self._pending_keys = np.zeros(self._BUFFER, dtype=np.uint32)
+        self._pending_rows = np.zeros(self._BUFFER, dtype=np.int32)
+        self._pending = 0
+
+    def add(self, keys: np.ndarray, row: int) -> None:
+        if self._pending + len(keys) > self._BUFFER:
+            self._seal()
+        if len(keys) > self._BUFFER:
+            self._pending_keys = np.zeros(len(keys), dtype=np.uint32)
+            self._pending_rows = np.zeros(len(keys), dtype=np.int32)
+        end = self._pending + len(keys)
+        self._pending_keys[self._pending:end] = keys
+        self._pending_rows[self._pending:end] = row
+        self._pending = end
+
+    def _seal(self) -> None:
+        keys, rows = self._pending_keys[:self._pending].copy(), self._pending_rows[:self._pending].copy()
+        self._pending = 0
+        while self._runs and len(self._runs[-1][0]) <= 2 * len(keys):
+            older_keys, older_rows = self._runs.pop()
+            keys, rows = np.concatenate([older_keys, keys]), np.concatenate([older_rows, rows])
+        order = np.argsort(keys, kind="stable")
+        self._runs.append((keys[order], rows[order]))
+
+    def lookup(self, keys: np.ndarray, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The rows filed under ``keys`` (distinct, best sorted) and, for each, the index in ``keys`` of
+        the key that found it; keys filed more than ``most`` times are left out."""
+        keys = keys.astype(np.uint32)
+        spans = [(run_keys, run_rows, np.searchsorted(run_keys, keys, "left"), np.searchsorted(run_keys, keys, "right"))
+                 for run_keys, run_rows in self._runs]
+        pending_keys, pending_rows = self._pending_keys[:self._pending], self._pending_rows[:self._pending]
+        order = np.argsort(keys)
+        at = np.searchsorted(keys[order], pending_keys) if len(keys) else np.zeros(0, np.int64)
+        hit = at < len(keys)
+        hit[hit] = keys[order][at[hit]] == pending_keys[hit]
+        pending_which = order[at[hit]]
+        counts = np.bincount(pending_which, minlength=len(keys))
+        for _, _, lo, hi in spans:
+            counts += hi - lo
+        keep = np.ones(len(keys), dtype=bool) if most is None else counts <= most
+        rows_out, which_out = [pending_rows[hit][keep[pending_which]]], [pending_which[keep[pending_which]]]
+        for _, run_rows, lo, hi in spans:
+            size = np.where(keep, hi - lo, 0)
+            total = int(size.sum())
+            if total == 0:
+                continue
+            which = np.repeat(np.arange(len(keys)), size)
+            offset = np.arange(total) - np.repeat(np.cumsum(size) - size, size)
+            rows_out.append(run_rows[lo[which] + offset])
+            which_out.append(which)
+        return np.concatenate(rows_out), np.concatenate(which_out)
 
 
 class PdqIndex:
     """PDQ hashes with a key each, searched for all those within a distance of at most 31."""
 
     def __init__(self) -> None:
-        self._buckets: dict[int, list[int]] = {}
+        self._postings = _Postings()
         self._keys: list[Hashable] = []
-        self._hashes: list[bytes] = []
+        self._hashes = np.zeros((1024, 4), dtype=np.uint64)
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def add(self, key: Hashable, pdq: str) -> None:
         row = len(self._keys)
+        if row == len(self._hashes):
+            self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
+        raw = bytes.fromhex(pdq)
         self._keys.append(key)
-        self._hashes.append(bytes.fromhex(pdq))
-        for word in (_CHUNKS | _words(pdq)).tolist():
-            self._buckets.setdefault(word, []).append(row)
+        self._hashes[row] = np.frombuffer(raw, dtype=np.uint64)
+        self._postings.add(_CHUNKS | np.frombuffer(raw, dtype=">u2").astype(np.uint32), row)
 
     def nearest(self, queries: Iterable[str], threshold: int) -> tuple[Hashable, int, int] | None:
         """The nearest hash to any of ``queries`` within ``threshold`` (at most 31), as
         (key, distance, which query); ties go to the earliest query, then the oldest hash."""
-        best: tuple[int, int, int] | None = None  # distance, query, row
-        for n, query in enumerate(queries):
-            probes = ((_CHUNKS | _words(query))[:, None] ^ _FLIPS[None, :]).ravel().tolist()
-            rows = {r for p in probes for r in self._buckets.get(p, ())}
-            raw = bytes.fromhex(query)
-            for row in rows:
-                d = _distance(raw, self._hashes[row])
-                if d <= threshold and (best is None or (d, n, row) < best):
-                    best = (d, n, row)
-        return (self._keys[best[2]], best[0], best[1]) if best else None
+        raw = [bytes.fromhex(q) for q in queries]
+        if not raw or not self._keys:
+            return None
+        words = np.frombuffer(b"".join(raw), dtype=">u2").astype(np.uint32).reshape(len(raw), 16)
+        probes = ((_CHUNKS | words)[:, :, None] ^ _FLIPS).reshape(len(raw), -1)
+        rows, _ = self._postings.lookup(_distinct(probes))
+        if not len(rows):
+            return None
+        # a probe may belong to several queries: try each candidate row against every query
+        pairs = _distinct(rows).astype(np.int64)
+        query_words = np.frombuffer(b"".join(raw), dtype=np.uint64).reshape(len(raw), 4)
+        distances = np.bitwise_count(self._hashes[pairs][None, :, :] ^ query_words[:, None, :]).sum(axis=2)
+        n, col = np.nonzero(distances <= threshold)
+        if not len(n):
+            return None
+        d = distances[n, col]
+        best = np.lexsort((pairs[col], n, d))[0]
+        return self._keys[int(pairs[col[best]])], int(d[best]), int(n[best])
 
 
 class WordIndex:
-    """Pictures filed under their descriptors' leading words, ranked by words shared
-    (each weighted by how rare it is)."""
+    """Pictures filed under keys from their descriptors' leading bytes, ranked by keys
+    shared (each weighted by how rare it is)."""
 
-    def __init__(self, words_per_descriptor: int = 2) -> None:
-        self.width = words_per_descriptor
-        self._buckets: dict[int, list[int]] = {}
+    def __init__(self, words_per_descriptor: int = 2, common: int = 2000) -> None:
+        self.width = words_per_descriptor  # 4-byte words per descriptor, each a 28-bit key
+        self.common = common  # a key filed more often than this is passed over when ranking
+        self._postings = _Postings()
         self._keys: list[Hashable] = []
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def words(self, descriptors: bytes) -> list[int]:
+    def words(self, descriptors: bytes) -> np.ndarray:
         rows = np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, 32)
-        lead = rows[:, : 2 * self.width].copy().view(">u2").astype(np.uint32)
-        return sorted(set((lead | (np.arange(self.width, dtype=np.uint32) << 16)).ravel().tolist()))
+        lead = rows[:, : 4 * self.width].copy().view(">u4").astype(np.uint32)
+        # the word's leading 28 bits, the word's place in the top 4 (a key per place)
+        return _distinct((lead >> 4) | (np.arange(self.width, dtype=np.uint32) << 28))
 
     def add(self, key: Hashable, descriptors: bytes) -> None:
         if not descriptors:
             return
         row = len(self._keys)
         self._keys.append(key)
-        for word in self.words(descriptors):
-            self._buckets.setdefault(word, []).append(row)
+        self._postings.add(self.words(descriptors), row)
 
     def ranked(self, descriptors: bytes, limit: int = 4, min_shared: int = 3) -> list[Hashable]:
         """Up to ``limit`` keys sharing at least ``min_shared`` words with ``descriptors``, most first."""
         if not descriptors or not self._keys:
             return []
-        buckets = [b for w in self.words(descriptors) if (b := self._buckets.get(w))]
-        if not buckets:
+        rows, which = self._postings.lookup(self.words(descriptors), most=self.common)
+        if not len(rows):
             return []
-        hits = np.fromiter((r for b in buckets for r in b), dtype=np.int64)
         # a word many pictures share (a caption's letters, a site's logo) tells little
-        weights = np.repeat([1.0 / len(b) for b in buckets], [len(b) for b in buckets])
-        rows, inverse, counts = np.unique(hits, return_inverse=True, return_counts=True)
+        weights = 1.0 / np.bincount(which)[which]
+        found, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
         score = np.bincount(inverse, weights=weights)
         top = np.argsort(-score, kind="stable")[:limit]
-        return [self._keys[int(rows[i])] for i in top if counts[i] >= min_shared]
+        return [self._keys[int(found[i])] for i in top if counts[i] >= min_shared]

@@ -171,23 +171,32 @@ class _Placer:
         return str(face), distance, {"stage": "pdq", "variant": variants[which][0], "distance": distance,
                                      "matched": str(face)}
 
-    def by_features(self, item: ClusterCandidate, index: WordIndex) -> Hit | None:
+    def by_features(self, item: ClusterCandidate, index: WordIndex, cluster_of: Mapping[str, object]) -> Hit | None:
         verify = self.config.verify
         mine = self.features.get(item.sha256)
         if verify is None or mine is None or not mine.descriptors:
             return None
         best: tuple[int, str] | None = None
+        verified: set[object] = set()
         for face in index.ranked(mine.descriptors, limit=self.config.local_candidates):
+            # one verified face speaks for its cluster (the likeliest comes first): the
+            # verification is the costly step, and a cluster's faces are often all ranked
+            group = cluster_of.get(str(face), face)
+            if group in verified:
+                continue
             theirs = self.features.get(str(face))
             inliers = verify(mine, theirs) if theirs is not None else None
+            if inliers is not None:
+                verified.add(group)
             if inliers is not None and (best is None or inliers > best[0]):
                 best = (inliers, str(face))
         if best is None:
             return None
         return best[1], 0, {"stage": "local", "inliers": best[0], "matched": best[1]}
 
-    def find(self, item: ClusterCandidate, pdq: PdqIndex, words: WordIndex) -> Hit | None:
-        return self.by_pdq(item, pdq) or self.by_features(item, words)
+    def find(self, item: ClusterCandidate, pdq: PdqIndex, words: WordIndex,
+             cluster_of: Mapping[str, object]) -> Hit | None:
+        return self.by_pdq(item, pdq) or self.by_features(item, words, cluster_of)
 
 
 def plan_clusters(
@@ -236,14 +245,14 @@ def plan_clusters(
                 joins.setdefault(cluster, []).append((item.sha256, video[1]))
                 evidence[item.sha256] = {"stage": "vpdq", "distance": video[1], "matched": video[2]}
                 continue
-        hit = place.find(item, groups.pdq, groups.words)
+        hit = place.find(item, groups.pdq, groups.words, groups.cluster_of)
         if hit is not None:
             cluster = groups.cluster_of[hit[0]]
             joins.setdefault(cluster, []).append((item.sha256, hit[1]))
             evidence[item.sha256] = hit[2]
             groups.add(cluster, item.sha256, item.signature, features.get(item.sha256))
             continue
-        near = place.find(item, seen_pdq, seen_words)
+        near = place.find(item, seen_pdq, seen_words, {})
         key = ("new", item.sha256)
         fresh[key] = ClusterPlan(members=(), kind=item.kind, representative=item.sha256, signature=item.signature,
                                  novel=near is None, similar_to=near[0] if near else None,

@@ -8,6 +8,7 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from people import reviewers
@@ -33,6 +34,7 @@ from classification import (
     recompute,
     triage,
 )
+from classification.cluster_index import PdqIndex, WordIndex
 from classification.clusters import pdq_distances, pdq_matrix, plan_clusters
 from classification.errors import InvalidGrading, LeaseLost, NotAllowed, ProfileError, UnknownJurisdiction
 from classification.profiles import SHIPPED, available_profiles
@@ -413,3 +415,44 @@ def test_videos_join_by_vpdq_over_their_frame_hashes(catalog: Catalog) -> None:
 
     theirs = compare_frames(*[[FrameHash(float(i), p, 90) for i, p in enumerate(clips[s])] for s in ("a" * 64, "b" * 64)])
     assert theirs.matches() and theirs.distance == 0
+
+
+def test_the_pdq_index_finds_what_a_comparison_with_every_hash_finds() -> None:
+    # more hashes than a 16-bit word has values, so buckets hold several and the
+    # buffered and sorted parts of the index are both searched
+    rng = random.Random(5)
+    hashes: list[bytes] = []
+    index = PdqIndex()
+    for n in range(20_000):
+        raw = rng.randbytes(32) if n % 2 == 0 else bytes(b ^ (1 << rng.randrange(8) if rng.random() < 0.08 else 0)
+                                                         for b in hashes[-1])
+        hashes.append(raw)
+        index.add(n, raw.hex())
+    table = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
+    for _ in range(200):
+        # 31 bits away: one 16-bit word differs in one bit, the others in two, so only the
+        # one-bit neighbour of that word can find it
+        bits = [16 * w + b for w in range(16) for b in rng.sample(range(16), 1 if w == 0 else 2)]
+        flips = np.packbits(np.isin(np.arange(256), bits))
+        near = (np.frombuffer(hashes[rng.randrange(len(hashes))], dtype=np.uint8) ^ flips).tobytes()
+        queries = [rng.randbytes(32).hex(), near.hex()]
+        # every hash compared with every query
+        distances = [pdq_distances(q, table) for q in queries]
+        expected = min(((int(d[row]), which, row) for which, d in enumerate(distances) for row in np.flatnonzero(d <= 31)),
+                       default=None)
+        found = index.nearest(queries, 31)
+        assert found == (None if expected is None else (expected[2], expected[0], expected[1]))
+
+
+def test_the_word_index_ranks_the_picture_sharing_descriptors_first() -> None:
+    rng = random.Random(6)
+    index = WordIndex()
+    pictures = [rng.randbytes(32 * 160) for _ in range(3000)]
+    for n, descriptors in enumerate(pictures):
+        index.add(n, descriptors)
+    for n in (0, 1234, 2999):
+        # a third of the descriptors kept, with their later bytes changed; the rest new
+        kept = b"".join(pictures[n][i:i + 8] + rng.randbytes(24) for i in range(0, 32 * 160, 96))
+        query = kept + rng.randbytes(32 * 160 - len(kept))
+        assert index.ranked(query, limit=4) == [n]
+    assert index.ranked(rng.randbytes(32 * 160)) == []
