@@ -38,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from trees import compared_trees  # noqa: E402
+
 from hotline.demo.local_site import unused_port  # noqa: E402
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
@@ -94,16 +96,7 @@ def main() -> None:
     parser.add_argument("--baseline-ref", help="A commit of this repository, unpacked with git archive.")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-cli-"))
-    trees = [("this tree", REPO)]
-    if args.baseline_ref:
-        base = work / "baseline-tree"
-        base.mkdir(parents=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline_ref], check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-        trees.append((f"baseline ({args.baseline_ref})", base))
-    elif args.baseline_tree:
-        trees.append(("baseline", args.baseline_tree.resolve()))
+    trees = compared_trees(work, args.baseline_ref, args.baseline_tree)
     load = os.getloadavg()[0]
     results = {label: measure_tree(tree, work / f"tree-{n}", args.repeat, args.service_only)
                for n, (label, tree) in enumerate(trees)}

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from trees import compared_trees
+
 REPO = Path(__file__).resolve().parents[1]
 BUCKET = "bench"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -168,16 +170,7 @@ def main() -> None:
         return
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-flow-memory-"))
-    trees = [("this tree", REPO)]
-    if args.baseline_ref:
-        base = work / "baseline-tree"
-        base.mkdir(parents=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline_ref], check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-        trees.append((f"baseline ({args.baseline_ref})", base))
-    elif args.baseline_tree:
-        trees.append(("baseline", args.baseline_tree.resolve()))
+    trees = compared_trees(work, args.baseline_ref, args.baseline_tree)
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # moto as a module, not its console script: a venv that shares another's site-packages has no script

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import json
 import os
 import re
@@ -57,6 +56,7 @@ from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 from scrapy.http import HtmlResponse
+from trees import checkout
 from w3lib.url import canonicalize_url, safe_url_string
 
 from evidence.spec import EvidenceSpec
@@ -404,12 +404,6 @@ def report(label: str, figures: Figures, seconds: float) -> None:
             print(f"      {line}")
 
 
-def _base_checkout(rev: str, into: Path) -> Path:
-    into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "archive", rev], check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def main() -> int:
@@ -445,7 +439,7 @@ def main() -> int:
               f"{sum(len(v.declared) for v in views.values())}")
         variants: list[tuple[str, Path | None, str]] = [("this checkout", None, f"{HOTLINE_UA}/head")]
         if args.base:
-            variants.insert(0, (f"base {args.base}", _base_checkout(args.base, work / "base"), f"{HOTLINE_UA}/base"))
+            variants.insert(0, (f"base {args.base}", checkout(args.base, work / "base"), f"{HOTLINE_UA}/base"))
         results = []
         for label, code, ua in variants:
             before = os.times()

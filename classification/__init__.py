@@ -12,8 +12,9 @@ May import: catalog, NumPy. Imported by flows, the review app and the command li
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:
     from classification.attributes import AgeGroup, Depiction, Gender, grading, grading_from_form
@@ -26,42 +27,15 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "AgeGroup": "classification.attributes",
-    "Depiction": "classification.attributes",
-    "Gender": "classification.attributes",
-    "grading": "classification.attributes",
-    "grading_from_form": "classification.attributes",
-    "ClusteringConfig": "classification.clusters",
-    "cluster_queue": "classification.clusters",
-    "decide": "classification.derive",
-    "main_verdict": "classification.derive",
-    "LawProfile": "classification.profiles",
-    "ProfileSet": "classification.profiles",
-    "available_profiles": "classification.profiles",
-    "load_profile": "classification.profiles",
-    "load_profile_set": "classification.profiles",
-    "FloodConfig": "classification.queue",
-    "TriageResult": "classification.queue",
-    "triage": "classification.queue",
-    "ReviewConfig": "classification.review",
-    "claim_next": "classification.review",
-    "confirm": "classification.review",
-    "decide_cluster": "classification.review",
-    "decide_item": "classification.review",
-    "recompute": "classification.review",
-    "classify": "classification.verdicts",
-    "parse_verdict": "classification.verdicts",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "attributes": ["AgeGroup", "Depiction", "Gender", "grading", "grading_from_form"],
+    "clusters": ["ClusteringConfig", "cluster_queue"],
+    "derive": ["decide", "main_verdict"],
+    "profiles": ["LawProfile", "ProfileSet", "available_profiles", "load_profile", "load_profile_set"],
+    "queue": ["FloodConfig", "TriageResult", "triage"],
+    "review": ["ReviewConfig", "claim_next", "confirm", "decide_cluster", "decide_item", "recompute"],
+    "verdicts": ["classify", "parse_verdict"],
+})[0]
 
 
 __all__ = [

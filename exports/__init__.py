@@ -22,8 +22,9 @@ Imported by ``hotline`` and ``flows``; it imports no other hotline package.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 from exports.errors import (
     BundleError,
@@ -61,37 +62,18 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "BundleInfo": "exports.bundle",
-    "Member": "exports.bundle",
-    "OpenedBundle": "exports.bundle",
-    "iter_bundle_files": "exports.bundle",
-    "iter_bundle_media": "exports.bundle",
-    "open_bundle": "exports.bundle",
-    "read_bundle": "exports.bundle",
-    "write_bundle": "exports.bundle",
-    "Destination": "exports.destinations",
-    "DestinationOptions": "exports.destinations",
-    "destination_for": "exports.destinations",
-    "register_destination": "exports.destinations",
-    "LocalDirectoryDrop": "exports.directory_destination",
-    "fingerprint": "exports.key_files",
-    "open_bundle_file": "exports.opening",
-    "Delivery": "exports.outbound",
-    "Route": "exports.outbound",
-    "build_manifest": "exports.outbound",
-    "export_pending": "exports.outbound",
-    "S3Destination": "exports.s3_destination",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "bundle": [
+        "BundleInfo", "Member", "OpenedBundle", "iter_bundle_files", "iter_bundle_media", "open_bundle",
+        "read_bundle", "write_bundle",
+    ],
+    "destinations": ["Destination", "DestinationOptions", "destination_for", "register_destination"],
+    "directory_destination": ["LocalDirectoryDrop"],
+    "key_files": ["fingerprint"],
+    "opening": ["open_bundle_file"],
+    "outbound": ["Delivery", "Route", "build_manifest", "export_pending"],
+    "s3_destination": ["S3Destination"],
+})[0]
 
 
 __all__ = [

@@ -20,8 +20,9 @@ PyArrow, DuckDB. Nothing here does network I/O or knows about flows, spiders or 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 from hashing.errors import (
     CorruptImageError,
@@ -71,55 +72,20 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "match_decided": "hashing.decided",
-    "DEFAULT_FORMATS": "hashing.decode",
-    "DEFAULT_MAX_PIXELS": "hashing.decode",
-    "DecodeConfig": "hashing.decode",
-    "decode_image": "hashing.decode",
-    "FrameHash": "hashing.frames",
-    "VpdqResult": "hashing.frames",
-    "compare_frames": "hashing.frames",
-    "HashingConfig": "hashing.image",
-    "ImageHashes": "hashing.image",
-    "hash_image": "hashing.image",
-    "hash_images": "hashing.image",
-    "FORMATS": "hashing.knownsets",
-    "KnownSet": "hashing.knownsets",
-    "KnownSetFile": "hashing.knownsets",
-    "Matcher": "hashing.knownsets",
-    "delete_set_index": "hashing.knownsets",
-    "import_known_set": "hashing.knownsets",
-    "open_set_index": "hashing.knownsets",
-    "MediaConfig": "hashing.media",
-    "MediaHashes": "hashing.media",
-    "hash_media": "hashing.media",
-    "PDQ_MATCH_THRESHOLD": "hashing.signals",
-    "SIGNAL_TYPES": "hashing.signals",
-    "SignalType": "hashing.signals",
-    "get_signal_type": "hashing.signals",
-    "pdq_distance": "hashing.signals",
-    "MihIndex": "hashing.signals.pdq",
-    "PdqHit": "hashing.signals.pdq",
-    "PdqIndex": "hashing.signals.pdq",
-    "SetIndex": "hashing.signals.pdq",
-    "HashBatch": "hashing.stored",
-    "hash_stored_media": "hashing.stored",
-    "known_sets_of": "hashing.stored",
-    "match_stored_media": "hashing.stored",
-    "VideoConfig": "hashing.video",
-    "VideoHashes": "hashing.video",
-    "hash_video": "hashing.video",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "decided": ["match_decided"],
+    "decode": ["DEFAULT_FORMATS", "DEFAULT_MAX_PIXELS", "DecodeConfig", "decode_image"],
+    "frames": ["FrameHash", "VpdqResult", "compare_frames"],
+    "image": ["HashingConfig", "ImageHashes", "hash_image", "hash_images"],
+    "knownsets": [
+        "FORMATS", "KnownSet", "KnownSetFile", "Matcher", "delete_set_index", "import_known_set", "open_set_index",
+    ],
+    "media": ["MediaConfig", "MediaHashes", "hash_media"],
+    "signals": ["PDQ_MATCH_THRESHOLD", "SIGNAL_TYPES", "SignalType", "get_signal_type", "pdq_distance"],
+    "signals.pdq": ["MihIndex", "PdqHit", "PdqIndex", "SetIndex"],
+    "stored": ["HashBatch", "hash_stored_media", "known_sets_of", "match_stored_media"],
+    "video": ["VideoConfig", "VideoHashes", "hash_video"],
+})[0]
 
 
 __all__ = [

@@ -12,8 +12,9 @@ Nothing imports it but the command line.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:
     from review.app import create_app
@@ -21,19 +22,10 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "create_app": "review.app",
-    "serve": "review.server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "app": ["create_app"],
+    "server": ["serve"],
+})[0]
 
 
 __all__ = ["create_app", "serve"]

@@ -21,8 +21,9 @@ report and must stay light, so the few lines that read a video's frame size are 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:
     from spiders.errors import InvalidCrawlRequest, SpidersError
@@ -31,21 +32,11 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "InvalidCrawlRequest": "spiders.errors",
-    "SpidersError": "spiders.errors",
-    "CrawlRequest": "spiders.request",
-    "crawl": "spiders.runner",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "errors": ["InvalidCrawlRequest", "SpidersError"],
+    "request": ["CrawlRequest"],
+    "runner": ["crawl"],
+})[0]
 
 
 __all__ = ["CrawlRequest", "InvalidCrawlRequest", "SpidersError", "crawl"]

@@ -13,8 +13,9 @@ May import: catalog, duckdb, pyarrow. Imported by the command line and flows/sna
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 from stats.errors import NoSnapshot, SnapshotError, StatsError
 
@@ -27,29 +28,13 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "SnapshotOptions": "stats.build",
-    "console_tables": "stats.console",
-    "Figures": "stats.figures",
-    "compute_figures": "stats.figures",
-    "read_figures": "stats.figures",
-    "snapshot_figures": "stats.figures",
-    "render_report": "stats.report",
-    "write_report": "stats.report",
-    "SnapshotInfo": "stats.snapshot_versions",
-    "current_database": "stats.snapshot_versions",
-    "open_snapshot": "stats.snapshot_versions",
-    "write_snapshot": "stats.snapshot_versions",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "build": ["SnapshotOptions"],
+    "console": ["console_tables"],
+    "figures": ["Figures", "compute_figures", "read_figures", "snapshot_figures"],
+    "report": ["render_report", "write_report"],
+    "snapshot_versions": ["SnapshotInfo", "current_database", "open_snapshot", "write_snapshot"],
+})[0]
 
 
 __all__ = [

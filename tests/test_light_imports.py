@@ -56,5 +56,5 @@ def test_every_public_name_resolves(package: str) -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     import hashing
 
-    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+    with pytest.raises(AttributeError, match="nothing_here"):
         hashing.nothing_here  # noqa: B018

@@ -3,8 +3,9 @@ against them."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:
     from hashing.knownsets.formats import FORMATS, detect_format
@@ -15,28 +16,13 @@ if TYPE_CHECKING:
 
 # A submodule is imported when one of its names is first used, not with the package: most
 # callers need a few names, and the submodules bring heavy libraries along.
-_SUBMODULE_OF = {
-    "FORMATS": "hashing.knownsets.formats",
-    "detect_format": "hashing.knownsets.formats",
-    "KnownSetFile": "hashing.knownsets.importer",
-    "import_known_set": "hashing.knownsets.importer",
-    "KnownSet": "hashing.knownsets.known_set",
-    "delete_set_index": "hashing.knownsets.known_set",
-    "open_set_index": "hashing.knownsets.known_set",
-    "Matcher": "hashing.knownsets.matcher",
-    "columns": "hashing.knownsets.set_schema",
-    "hash_columns": "hashing.knownsets.set_schema",
-    "validate_set_name": "hashing.knownsets.set_schema",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _SUBMODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this hook
-    return value
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "formats": ["FORMATS", "detect_format"],
+    "importer": ["KnownSetFile", "import_known_set"],
+    "known_set": ["KnownSet", "delete_set_index", "open_set_index"],
+    "matcher": ["Matcher"],
+    "set_schema": ["columns", "hash_columns", "validate_set_name"],
+})[0]
 
 
 __all__ = [
