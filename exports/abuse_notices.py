@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import smtplib
 import ssl
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -44,7 +43,7 @@ from catalog.catalog import Catalog
 from catalog.db import utcnow
 from catalog.exchange_ledger.records import AbuseLocation, CorrectionCandidate
 from exports.errors import NoticeNotSent
-from exports.outbound import exclusive
+from exports.outbound import exclusive, write_sidecar
 
 ABUSE = "abuse:"
 
@@ -311,7 +310,7 @@ def _send_new(
         locations=[(loc.sha256, loc.media_url, loc.page_url) for item in batch for loc in item],
         urls=len(lines), corrections=quiet)
     sidecar = box / f"{reference}.json"
-    _write_sidecar(sidecar, pending)  # the intent, before the message leaves
+    write_sidecar(sidecar, pending)  # the intent, before the message leaves
     return _send_pending(catalog, server, sidecar, result, actor)
 
 
@@ -360,7 +359,7 @@ def _send_withdrawal(
         message=msg.as_bytes().decode("ascii"), items=[], locations=[], urls=len(urls),
         corrections=[(c.sha256, c.verdict_id, c.previous.value, c.verdict.value) for c in withdrawn] + quiet)
     sidecar = box / f"{reference}.json"
-    _write_sidecar(sidecar, pending)
+    write_sidecar(sidecar, pending)
     return _send_pending(catalog, server, sidecar, result, actor)
 
 
@@ -377,7 +376,7 @@ def _send_pending(
         try:
             refused = send(server, pending.sender, [*pending.to, *pending.cc], data)
         except NoticeNotSent as exc:
-            _write_sidecar(sidecar, replace(pending, attempts=pending.attempts + 1))
+            write_sidecar(sidecar, replace(pending, attempts=pending.attempts + 1))
             catalog.audit(actor, "abuse.send_failed", pending.reference, destination=pending.destination,
                           to=pending.to, attempt=pending.attempts + 1, error=str(exc))
             return replace(result, failed=str(exc))
@@ -393,11 +392,3 @@ def _send_pending(
         return replace(result, withdrawn=[*result.withdrawn, pending.reference])
     return replace(result, sent=[*result.sent, pending.reference], urls=result.urls + pending.urls)
 
-
-def _write_sidecar(path: Path, pending: _Pending) -> None:
-    tmp = path.with_suffix(".json.part")
-    with tmp.open("w") as out:
-        json.dump(asdict(pending), out)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)

@@ -281,14 +281,14 @@ def _seal(
     """Write the bundle ``pending`` announces, its sidecar first; returns its location at
     the destination if it was streamed there (otherwise it waits in the outbox as a file)."""
     sidecar = box / f"{pending.bundle_id}.json"
-    _write_sidecar(sidecar, pending)  # the intent, before any byte leaves
+    write_sidecar(sidecar, pending)  # the intent, before any byte leaves
 
     def write(out: Any) -> _Pending:
         counted = out if on_bytes is None else cast(BinaryIO, _Counted(out, on_bytes))
         info = write_bundle(counted, manifest, media(), sender=sender, recipients=route.recipients, files=files,
                             bundle_id=pending.bundle_id, check_digests=False)  # the evidence store checked them
         done = replace(pending, sha256=info.sha256, size=info.size, recipients=list(info.recipient_fingerprints))
-        _write_sidecar(sidecar, done)
+        write_sidecar(sidecar, done)
         return done
 
     stream = _open_stream(route.destination, bundle_file_name(pending.bundle_id))
@@ -332,7 +332,9 @@ def _open_stream(destination: Destination, name: str) -> BundleStream | None:
         return None
 
 
-def _write_sidecar(path: Path, pending: _Pending) -> None:
+def write_sidecar(path: Path, pending: Any) -> None:
+    """Write the dataclass ``pending`` to ``path`` as JSON, whole or not at all (fsynced,
+    then renamed over it): an outbox's record of what a delivery is to do."""
     tmp = path.with_suffix(".json.part")
     with tmp.open("w") as out:
         json.dump(asdict(pending), out)
