@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,9 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(data_dir: Path) -> None
                             env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     lines: list[str] = []
+    # a box that never comes up ends the output, so the loop below fails instead of waiting forever
+    watchdog = threading.Timer(900, proc.kill)
+    watchdog.start()
     try:
         for line in proc.stdout:  # one stream, each line prefixed by its component
             lines.append(line)
@@ -185,6 +189,7 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(data_dir: Path) -> None
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=300)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, rest

@@ -91,7 +91,7 @@ def components(settings: Settings, prefect_port: int, review_port: int) -> list[
     """The stages of a single box: the server; the deployments; the worker and the review app."""
     api_url = f"http://127.0.0.1:{prefect_port}/api"
     client = _env(settings, PREFECT_API_URL=api_url)
-    server = Component("server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+    server = Component("server", [sys.executable, "-m", "hotline.services.box", "server", "--port", str(prefect_port)],
                        _env(settings, PREFECT_API_DATABASE_CONNECTION_URL=prefect_database_url(settings)),
                        REPO, ready=lambda: api_answers(api_url))
     deploy = Component("deploy", [sys.executable, "-m", "hotline.services.box", "deploy"], client, REPO, step=True)
@@ -217,5 +217,28 @@ def status(settings: Settings) -> dict[str, Any]:
             "ready": state.ready, "components": list(state.components), "log": str(files.log_file)}
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["deploy"]:
-    deploy()
+def serve_prefect(port: int) -> None:
+    """``prefect server start`` on 127.0.0.1, with one disconnect counted as what it is.
+
+    When a worker stops, Prefect's worker channel can read the closing socket once more;
+    starlette answers ``WebSocketDisconnected`` and Prefect logs it as a server error with
+    two tracebacks, on an ordinary shutdown. It is a disconnect, so it joins the exceptions
+    Prefect already treats as one; every other error keeps its traceback.
+    """
+    from prefect.server.utilities import subscriptions
+    from starlette import websockets
+
+    closed = getattr(websockets, "WebSocketDisconnected", None)
+    if closed is not None and closed not in subscriptions.NORMAL_DISCONNECT_EXCEPTIONS:
+        subscriptions.NORMAL_DISCONNECT_EXCEPTIONS = (*subscriptions.NORMAL_DISCONNECT_EXCEPTIONS, closed)  # type: ignore[assignment]
+    from prefect.cli import app
+
+    sys.argv = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    app()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["deploy"]:
+        deploy()
+    elif sys.argv[1:2] == ["server"] and len(sys.argv) == 4 and sys.argv[2] == "--port":
+        serve_prefect(int(sys.argv[3]))
