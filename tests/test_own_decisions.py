@@ -189,6 +189,10 @@ def test_a_corrected_decision_sends_its_copies_back_to_review(inst: Installation
     assert all(e.detail["source"] == original for e in withdrawn)  # type: ignore[index]
     # the analyst decides them again; nothing took the corrected decision on its own
     assert current(inst, original)["verdict"] == Verdict.NOT_ILLEGAL.value  # type: ignore[index]
+    # a withdrawn verdict is no decision to override: deciding the copy afresh needs no reason
+    assert inst.catalog.decision_state(copies[0]).verdict is None
+    decide_item(inst.catalog, config, copies[0], "ann", DRAWN)
+    assert current(inst, copies[0])["verdict"] == Verdict.NOT_ILLEGAL.value  # type: ignore[index]
 
 
 def test_a_verdict_set_by_hand_on_the_source_sends_its_copies_back(inst: Installation) -> None:

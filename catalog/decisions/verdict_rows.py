@@ -81,9 +81,12 @@ def current_verdicts() -> sa.Subquery:
 
 
 def read_decision_state(conn: sa.Connection, sha256: str) -> DecisionState:
-    """Who graded and decided the item, and its newest verdict: confirmed, exported?"""
+    """Who graded and decided the item, and its current verdict (the newest one not
+    withdrawn): confirmed, exported? A withdrawn verdict is no decision to override: the item
+    went back to review to be decided afresh."""
     graders = frozenset(conn.scalars(sa.select(gradings.c.actor).where(gradings.c.sha256 == sha256)))
-    current = conn.execute(sa.select(verdicts).where(verdicts.c.sha256 == sha256)
+    withdrawn = sa.select(verdict_withdrawals.c.verdict_id).where(verdict_withdrawals.c.sha256 == sha256)
+    current = conn.execute(sa.select(verdicts).where(verdicts.c.sha256 == sha256, verdicts.c.id.not_in(withdrawn))
                            .order_by(verdicts.c.id.desc()).limit(1)).first()
     deciders = frozenset(conn.scalars(sa.select(verdicts.c.actor).where(
         verdicts.c.sha256 == sha256, verdicts.c.source == "analyst"))) - {SYSTEM}
