@@ -623,9 +623,10 @@ export_corrections = sa.Table(
     sa.Column("verdict_id", sa.Integer, sa.ForeignKey("verdicts.id"), nullable=False),  # the verdict told
     sa.Column("previous", sa.String(16), nullable=False),  # the verdict the destination had
     sa.Column("verdict", sa.String(16), nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),  # correction | retraction
+    sa.Column("action", sa.String(16), nullable=False),  # correction | retraction | withdrawal
     sa.Column("sent_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("destination", "verdict_id", name="uq_export_corrections"),
+    # a verdict told by a correction may later be withdrawn: the withdrawal names it too
+    sa.UniqueConstraint("destination", "verdict_id", "action", name="uq_export_corrections"),
     sa.Index("ix_export_corrections_item", "destination", "sha256"),
 )
 # A re-notice is a re-send (``export_resends``) of an item still up to a partner: which notice

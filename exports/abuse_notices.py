@@ -257,10 +257,12 @@ def deliver_notices(
             if result.failed is not None:  # the server is down: new notices wait too
                 return result
         # a changed verdict: a desk never hears a verdict, so only a withdrawal (the new verdict
-        # is not exportable) is a message; the other changes are recorded with the next one
-        changed = catalog.correction_candidates(desk.destination)
+        # is not exportable) is a message; the other changes are recorded with the next one. A
+        # verdict of ours withdrawn for a second look is no message yet: the desk hears the
+        # outcome (withdrawn if it is not illegal, nothing if it is)
+        changed = [c for c in catalog.correction_candidates(desk.destination) if c.action != "withdrawal"]
         withdrawn = [c for c in changed if c.action == "retraction"]
-        quiet = [(c.sha256, c.verdict_id, c.previous.value, c.verdict.value) for c in changed
+        quiet = [(c.sha256, c.verdict_id, c.told_before, c.told) for c in changed
                  if c.action != "retraction"]
         if withdrawn:
             result = _send_withdrawal(catalog, box, desk, withdrawn, quiet, server, sender, result, actor)
@@ -357,7 +359,7 @@ def _send_withdrawal(
     pending = _Pending(
         reference=reference, destination=desk.destination, sender=sender.address, to=[desk.email], cc=[],
         message=msg.as_bytes().decode("ascii"), items=[], locations=[], urls=len(urls),
-        corrections=[(c.sha256, c.verdict_id, c.previous.value, c.verdict.value) for c in withdrawn] + quiet)
+        corrections=[(c.sha256, c.verdict_id, c.told_before, c.told) for c in withdrawn] + quiet)
     sidecar = box / f"{reference}.json"
     write_sidecar(sidecar, pending)
     return _send_pending(catalog, server, sidecar, result, actor)

@@ -199,14 +199,15 @@ def _correct(
     actor: str,
 ) -> ImportResult:
     """Apply a partner's corrections to its known set: a row goes when the item is no
-    longer baseline (national is not applied here, a retraction is nothing), and the items
+    longer baseline (national is not applied here, a retraction is nothing, a withdrawal is
+    no verdict while the partner reviews the item again), and the items
     it classified go back to review; an item corrected to baseline gains its row."""
     set_name = known_set_name(partner.name)
     gone = [c["sha256"] for c in corrections if c["verdict"] != "baseline"]
     removed = remove_known_hashes(set_name, gone) if gone else 0
     sent = catalog.withdraw_row_verdicts(
         set_name, [_row_id(partner, s) for s in gone], actor=actor,
-        reason=f"partner {partner.name!r} corrected or retracted its verdict") if gone else []
+        reason=f"partner {partner.name!r} corrected, retracted or withdrew its verdict") if gone else []
     rows = [_row(partner, c["sha256"], c["hashes"], "baseline") for c in corrections if c["verdict"] == "baseline"]
     added = add_known_hashes(set_name, partner.name, rows) if rows else 0
     for c in corrections:
@@ -226,7 +227,7 @@ def _row(partner: Partner, sha256: str, hashes: dict[str, Any], verdict: str) ->
             "id": _row_id(partner, sha256), "category": verdict}
 
 
-_ACTIONS = {"correction": ("baseline", "national"), "retraction": ("not-illegal",)}
+_ACTIONS = {"correction": ("baseline", "national"), "retraction": ("not-illegal",), "withdrawal": ("withdrawn",)}
 
 
 def _corrections(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any]]:
@@ -239,7 +240,7 @@ def _corrections(manifest: dict[str, Any], bundle_id: str) -> list[dict[str, Any
     for n, c in enumerate(rows):
         ok = (isinstance(c, dict) and isinstance(c.get("sha256"), str) and len(c["sha256"]) == 64
               and bool(_HEX.match(c["sha256"])) and c.get("verdict") in _ACTIONS.get(str(c.get("action")), ())
-              and c.get("previous") in ("baseline", "national") and isinstance(c.get("hashes"), dict))
+              and c.get("previous") in ("baseline", "national", "withdrawn") and isinstance(c.get("hashes"), dict))
         if ok:
             _check_hashes(c["hashes"], f"bundle {bundle_id!r} correction {n}:")
         else:

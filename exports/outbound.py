@@ -161,8 +161,9 @@ def build_correction_manifest(
     destination: str, corrections: Sequence[CorrectionCandidate], *, sender_country: str
 ) -> dict[str, Any]:
     """The manifest of a correction bundle: for each item the destination had, the verdict
-    it had and the new one; a retraction when the new one is not exportable. The reason
-    stays with the sender (its audit log), as the analysts' notes do."""
+    it had and the new one; a retraction when the new one is not exportable, a withdrawal
+    when ours no longer stands while the item is reviewed again. The reason stays with the
+    sender (its audit log), as the analysts' notes do."""
     return {
         "kind": CORRECTION_KIND,
         "destination": destination,
@@ -170,7 +171,7 @@ def build_correction_manifest(
         "media_included": False,
         "items": [],
         "corrections": [
-            {"sha256": c.sha256, "action": c.action, "previous": c.previous.value, "verdict": c.verdict.value,
+            {"sha256": c.sha256, "action": c.action, "previous": c.told_before, "verdict": c.told,
              "decided_at": c.decided_at.isoformat() + "Z", "hashes": dict(c.hashes)}
             for c in corrections
         ],
@@ -219,8 +220,8 @@ def export_pending(
         while corrections := catalog.correction_candidates(route.name, max_items):
             manifest = build_correction_manifest(route.name, corrections, sender_country=sender_country)
             pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
-                               recipients=[], items=[], corrections=[(c.sha256, c.verdict_id, c.previous.value,
-                                                                      c.verdict.value) for c in corrections])
+                               recipients=[], items=[], corrections=[(c.sha256, c.verdict_id, c.told_before,
+                                                                      c.told) for c in corrections])
             streamed = _seal(box, route, pending, manifest, lambda: iter(()), [], sender=sender, on_bytes=on_bytes)
             deliveries += _flush(catalog, box, route.destination, actor, fresh={pending.bundle_id: streamed})
     return deliveries

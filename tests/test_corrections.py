@@ -7,22 +7,26 @@ synthetic pictures only."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from exchange_support import confirmed_item, make_installation, register
 from people import reviewers
+from PIL import Image
 
-from catalog.decisions.records import Verdict
+from catalog.decisions.records import OWN_MATCH, Verdict
+from catalog.errors import NotFound
 from catalog.media_items.records import MediaRecord, SightingRecord
 from catalog.reports.records import CrawlResult
 from classification.attributes import grading
 from classification.errors import NotAllowed
+from classification.own import adopt_decisions
 from classification.review import confirm, decide_item, set_by_hand
 from exports import BundleReplayed, iter_bundle_files, open_bundle_file
 from exports.outbound import CORRECTION_KIND
-from hashing import hash_image, match_stored_media
+from hashing import hash_image, match_decided, match_stored_media
 from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation, review_config
 from hotline.services.partner_exchange import (
@@ -184,3 +188,58 @@ def test_partner_import_of_a_retraction_removes_the_row_and_requeues_the_items(t
     assert [e.subject for e in at.catalog.audit_entries(action="known_row.retraction_received")] == [sha]
     with pytest.raises(BundleReplayed):  # the same replay protection as every bundle
         import_bundle_file(at, bundle, location="again", actor="test")
+
+
+def test_a_withdrawn_automatic_verdict_reaches_the_partner_and_its_new_decision_follows(trio) -> None:
+    """A copy that took our decision on its original went to the partner with that verdict.
+    When the original is corrected, the copy goes back to our review, and the partner is
+    told at once that the copy's verdict no longer stands (a withdrawal): it stops
+    classifying with it. Our analysts' new decision on the copy then reaches it as a
+    correction."""
+    ours, at, _ = trio
+    config = review_config(ours.settings)
+    original = confirmed_item(ours, synthetic_image(5), page_url="http://a5.example/gallery", country="AT",
+                              verdict=None)
+    decide_item(ours.catalog, config, original, "ann", grading(age_group="prepubescent", depiction="real",
+                                                              sexual_activity=True))
+    copy_bytes = io.BytesIO()
+    Image.open(io.BytesIO(synthetic_image(5))).save(copy_bytes, "PNG")  # the same picture, other bytes
+    copy = confirmed_item(ours, copy_bytes.getvalue(), page_url="http://b5.example/", country="AT", verdict=None)
+    adopt_decisions(ours.catalog, match_decided(ours.catalog, [copy]), config.profiles)
+    assert ours.catalog.decision_state(copy).source == OWN_MATCH
+    export_to_partner(ours, "at-hotline", actor="test")
+    assert len(poll_inbound(at, actor="test").imported) >= 1
+
+    def partner_rows() -> set[str]:
+        try:
+            return set(pq.read_table(at.catalog.get_known_set("partner-nl-hotline").path).column("sha256").to_pylist())
+        except NotFound:  # its last row went
+            return set()
+
+    assert {original, copy} <= partner_rows()
+
+    verdict_id = set_by_hand(ours.catalog, config, original, Verdict.NOT_ILLEGAL, "sam", "a drawing after all")
+    ours.catalog.record_reveal("sue", original)
+    confirm(ours.catalog, verdict_id, "sue")
+    assert ours.catalog.decision_state(copy).verdict is None  # back in our review
+    (delivery,) = export_to_partner(ours, "at-hotline", actor="test")
+    opened = open_bundle_file(at.settings.inbox_dir / f"hotline-{delivery.bundle_id}.hlb", at.keys.receiving_keys(),
+                              trusted=ours.keys.signing_publics())
+    told = {c["sha256"]: (c["action"], c["previous"], c["verdict"]) for c in opened.manifest["corrections"]}
+    assert told == {original: ("retraction", "baseline", "not-illegal"), copy: ("withdrawal", "baseline", "withdrawn")}
+    polled = poll_inbound(at, actor="test")
+    assert polled.refused == [] and polled.imported[0].corrections == 2
+    assert not {original, copy} & partner_rows()
+    assert [e.subject for e in at.catalog.audit_entries(action="known_row.withdrawal_received")] == [copy]
+    assert export_to_partner(ours, "at-hotline", actor="test") == []  # told once
+
+    # a senior decides the copy afresh (it had been exported): the partner gets the outcome
+    decide_item(ours.catalog, config, copy, "sam", grading(age_group="prepubescent", depiction="real",
+                                                          sexual_activity=True), reason="a real photograph")
+    (delivery,) = export_to_partner(ours, "at-hotline", actor="test")
+    opened = open_bundle_file(at.settings.inbox_dir / f"hotline-{delivery.bundle_id}.hlb", at.keys.receiving_keys(),
+                              trusted=ours.keys.signing_publics())
+    assert [(c["sha256"], c["action"], c["previous"], c["verdict"]) for c in opened.manifest["corrections"]] == [
+        (copy, "correction", "withdrawn", "baseline")]
+    assert poll_inbound(at, actor="test").refused == []
+    assert copy in partner_rows()

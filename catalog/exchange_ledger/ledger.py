@@ -7,8 +7,9 @@ while a new location of an item sent before is a candidate again and is notified
 ``export_items`` keeps the bundle that first carried each item (hash-set routes are kept per
 item only). When the verdict of an item a destination had changes (a senior's override,
 confirmed by a second senior), the destination is told once per new verdict
-(``export_corrections``): a correction, or a retraction when the new verdict is not
-exportable. Re-sending is a deliberate act: ``request_resend`` opens a request per item (``export_resends``), the item
+(``export_corrections``): a correction, a retraction when the new verdict is not
+exportable, or a withdrawal when every verdict of the item was withdrawn (it is in review
+again). Re-sending is a deliberate act: ``request_resend`` opens a request per item (``export_resends``), the item
 becomes a candidate for that destination again, and the bundle that carries it closes the
 request.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,11 +37,13 @@ from catalog.exchange_ledger.escalations import (
     updates_due,
 )
 from catalog.exchange_ledger.records import (
+    WITHDRAWN,
     CorrectionCandidate,
     ExportCandidate,
     ExportEntry,
     ResendRequest,
     UnroutedLocation,
+    correction_action,
 )
 from catalog.known_sets.matches import EXACT_MATCHES
 from catalog.schema import (
@@ -54,9 +58,15 @@ from catalog.schema import (
     matches,
     media,
     sightings,
+    verdict_withdrawals,
     verdicts,
 )
 from catalog.users.audit import audit
+
+
+def _told_verdict(told: str) -> Verdict | None:
+    """The verdict a destination was last told, None when it was told of a withdrawal."""
+    return None if told == WITHDRAWN else Verdict(told)
 
 
 def location_key(media_url: str, page_url: str) -> str:
@@ -196,7 +206,12 @@ class ExportLedger(Database):
     def correction_candidates(self, destination: str, limit: int = 10_000) -> list[CorrectionCandidate]:
         """Items ``destination`` had whose current verdict (decided, confirmed where it must
         be) differs from the one it was last told: in the bundle that first carried the
-        item, or in the last correction. An undetermined verdict waits for a senior first."""
+        item, or in the last correction. An undetermined verdict waits for a senior first.
+
+        An item whose every verdict was withdrawn since it was told (an automatic verdict
+        whose source changed: the item is back in review here) is a withdrawal, so that the
+        destination stops acting on a verdict that no longer stands while our analysts decide
+        the item again; their decision then reaches it as a correction or a retraction."""
         cv = current_verdicts()
         sent_verdict = verdicts.alias("sent_verdict")
         final = [v.value for v in Verdict if v is not Verdict.UNDETERMINED]
@@ -209,25 +224,44 @@ class ExportLedger(Database):
                    cv.c.verdict.in_(final), counted_verdict(cv))
             .order_by(cv.c.id)
         )
+        newest = sa.select(verdicts.c.sha256, sa.func.max(verdicts.c.id).label("id")).group_by(verdicts.c.sha256) \
+            .subquery()
+        undecided = (
+            sa.select(export_items.c.sha256, export_items.c.verdict_id.label("sent_id"),
+                      sent_verdict.c.verdict.label("sent"), newest.c.id, verdict_withdrawals.c.reason,
+                      verdict_withdrawals.c.at)
+            .join(sent_verdict, sent_verdict.c.id == export_items.c.verdict_id)
+            .join(newest, newest.c.sha256 == export_items.c.sha256)
+            .join(verdict_withdrawals, verdict_withdrawals.c.verdict_id == newest.c.id)
+            .where(export_items.c.destination == destination, export_items.c.sha256.not_in(sa.select(cv.c.sha256)))
+            .order_by(newest.c.id)
+        )
         with self.read() as conn:
             rows = conn.execute(query).all()
+            withdrawn = conn.execute(undecided).all()
             told = {r.sha256: (r.verdict_id, r.verdict) for r in conn.execute(
-                sa.select(export_corrections).where(export_corrections.c.destination == destination,
-                                                    export_corrections.c.sha256.in_([r.sha256 for r in rows]))
+                sa.select(export_corrections).where(
+                    export_corrections.c.destination == destination,
+                    export_corrections.c.sha256.in_([r.sha256 for r in (*rows, *withdrawn)]))
                 .order_by(export_corrections.c.id))}
-            due = []
+            due: list[CorrectionCandidate] = []
             for r in rows:
                 told_id, told_verdict = told.get(r.sha256, (r.sent_id, r.sent))
                 if r.id != told_id and r.verdict != told_verdict:
-                    due.append((r, told_verdict))
-            due = due[:limit]
+                    due.append(CorrectionCandidate(
+                        sha256=r.sha256, verdict_id=r.id, previous=_told_verdict(told_verdict),
+                        verdict=Verdict(r.verdict), reason=r.reason, decided_at=r.created_at, hashes={}))
+            for w in withdrawn:
+                _, told_verdict = told.get(w.sha256, (w.sent_id, w.sent))
+                if told_verdict != WITHDRAWN and Verdict(told_verdict).exportable:
+                    due.append(CorrectionCandidate(
+                        sha256=w.sha256, verdict_id=w.id, previous=Verdict(told_verdict), verdict=None,
+                        reason=w.reason, decided_at=w.at, hashes={}))
+            due = sorted(due, key=lambda c: c.decided_at)[:limit]
             digests: dict[str, dict[str, str]] = {}
-            for h in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_([r.sha256 for r, _ in due]))):
+            for h in conn.execute(sa.select(hashes).where(hashes.c.sha256.in_([c.sha256 for c in due]))):
                 digests.setdefault(h.sha256, {})[h.algorithm] = h.value
-        return [CorrectionCandidate(sha256=r.sha256, verdict_id=r.id, previous=Verdict(previous),
-                                    verdict=Verdict(r.verdict), reason=r.reason, decided_at=r.created_at,
-                                    hashes=digests.get(r.sha256, {}))
-                for r, previous in due]
+        return [replace(c, hashes=digests.get(c.sha256, {})) for c in due]
 
     def corrections_of(self, sha256: str) -> list[dict[str, Any]]:
         """The corrections and retractions of one item, each destination's, oldest first."""
@@ -311,7 +345,7 @@ class ExportLedger(Database):
                 now = utcnow()
                 conn.execute(export_corrections.insert(), [
                     dict(export_id=export_id, destination=destination, sha256=s, verdict_id=v, previous=p,
-                         verdict=n, action="correction" if Verdict(n).exportable else "retraction", sent_at=now)
+                         verdict=n, action=correction_action(n), sent_at=now)
                     for s, v, p, n in corrections])
             audit(conn, actor, "export.deliver", bundle_id, destination=destination, location=location,
                   items=len(items), locations=len(new), sha256=sha256,

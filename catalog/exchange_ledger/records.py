@@ -134,23 +134,45 @@ class ListSource:
     items: tuple[tuple[str, str, datetime], ...]
 
 
+WITHDRAWN = "withdrawn"
+"""What a destination is told, in place of a verdict, when every verdict of an item it had
+was withdrawn here (an automatic one whose source changed): the item is back in review."""
+
+
+def correction_action(told: str) -> str:
+    """What telling a destination ``told`` (a verdict, or ``WITHDRAWN``) is: a correction to
+    an exportable verdict, a retraction to one that is not, or a withdrawal."""
+    if told == WITHDRAWN:
+        return "withdrawal"
+    return "correction" if Verdict(told).exportable else "retraction"
+
+
 @dataclass(frozen=True)
 class CorrectionCandidate:
     """An item a destination had whose verdict changed since: the destination is told the
-    new verdict (a correction) or that the item is withdrawn (a retraction: the new verdict
-    is not exportable)."""
+    new verdict (a correction), that the item should not have been sent (a retraction: the
+    new verdict is not exportable), or that the verdict it had no longer stands while the
+    item is reviewed again (a withdrawal: ``verdict`` is None)."""
 
     sha256: str
-    verdict_id: int  # the new verdict
-    previous: Verdict  # the verdict the destination has
-    verdict: Verdict
+    verdict_id: int  # the new verdict; for a withdrawal, the newest verdict withdrawn
+    previous: Verdict | None  # the verdict the destination has; None: it was told of a withdrawal
+    verdict: Verdict | None
     reason: str | None
-    decided_at: datetime
+    decided_at: datetime  # of the new verdict, or of the withdrawal
     hashes: dict[str, str]
 
     @property
+    def told_before(self) -> str:
+        return WITHDRAWN if self.previous is None else self.previous.value
+
+    @property
+    def told(self) -> str:
+        return WITHDRAWN if self.verdict is None else self.verdict.value
+
+    @property
     def action(self) -> str:
-        return "correction" if self.verdict.exportable else "retraction"
+        return correction_action(self.told)
 
 
 @dataclass(frozen=True)
