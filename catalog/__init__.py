@@ -18,10 +18,11 @@ One narrow store per area, each owning its tables, with its records beside it:
 
 ``catalog.catalog.Catalog`` composes them all; a caller that needs one area can take that
 store's type. ``db`` runs transactions and migrations, ``schema`` holds the tables,
-``errors`` the exception tree, ``db_backup`` copies the database out and back. Each area's
+``errors`` the exception tree, ``db_backup`` copies the database out and back, ``duck`` opens
+DuckDB the way every package that uses it must (statistics, known-set imports). Each area's
 ``records`` module is plain dataclasses, so a process that needs only records (a crawl
 worker) does not import SQLAlchemy: this package imports nothing on its own.
 
-May import: the standard library, SQLAlchemy, Alembic. Imported by every other package;
-it imports none of them.
+May import: the standard library, SQLAlchemy, Alembic, and DuckDB (in ``duck``, on first
+use). Imported by every other package; it imports none of them.
 """

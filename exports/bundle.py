@@ -62,6 +62,45 @@ class Member:
     data: bytes
 
 
+class EncodedArray:
+    """A JSON array of a manifest, kept encoded an element at a time: a writer that builds a
+    large manifest (ten thousand items with their sightings) holds its bytes, not its objects.
+    :func:`write_bundle` writes it exactly as it writes a list in the same place (the value
+    of a top-level key), so the manifest's bytes do not depend on which was given."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def append(self, value: Any) -> None:
+        # An element of a top-level key's array is indented two levels deep. Every line break
+        # json.dumps writes is one between tokens (a JSON string holds none), so moving each
+        # break two levels in indents the element as the whole manifest's dump would.
+        text = json.dumps(value, sort_keys=True, indent=2).replace("\n", "\n    ")
+        self.parts.append(f"\n    {text}".encode())
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def encoded(self) -> list[bytes]:
+        """The array as ``json.dumps`` writes it at that depth (ASCII, so UTF-8 as it is)."""
+        if not self.parts:
+            return [b"[]"]
+        return [b"[", *(part if n == 0 else b"," + part for n, part in enumerate(self.parts)), b"\n  ]"]
+
+
+def encode_manifest(manifest: Mapping[str, Any]) -> list[bytes]:
+    """``json.dumps(manifest, sort_keys=True, indent=2)`` in UTF-8, in pieces, with the
+    :class:`EncodedArray` values written in place, without ever joining them."""
+    marks = {f"\x00{uuid.uuid4().hex}": value for value in manifest.values() if isinstance(value, EncodedArray)}
+    named = {key: next((m for m, v in marks.items() if v is value), value) for key, value in manifest.items()}
+    text = json.dumps(named, sort_keys=True, indent=2)
+    pieces: list[bytes] = []
+    for mark, array in sorted(marks.items(), key=lambda m: text.index(json.dumps(m[0]))):
+        before, _, text = text.partition(json.dumps(mark))
+        pieces += [before.encode("utf-8"), *array.encoded()]
+    return [*pieces, text.encode("utf-8")]
+
+
 @dataclass(frozen=True)
 class BundleInfo:
     """What was written."""
@@ -101,7 +140,8 @@ def write_bundle(
     check_digests: bool = True,
 ) -> BundleInfo:
     """Stream a bundle of ``manifest``, ``(sha256, bytes)`` media items and ``(name, bytes)``
-    attached files into ``out``.
+    attached files into ``out``. A large array of the manifest may be given as an
+    :class:`EncodedArray`, so that its objects need never be held at once.
 
     ``bundle_id`` (32 hex digits) is drawn at random unless given, so that a caller can name
     the bundle's destination before writing. ``check_digests=False`` skips re-hashing media
@@ -113,15 +153,9 @@ def write_bundle(
     """
     fps, bundle_id = _check_write(manifest, recipients, chunk_size, bundle_id)
     now = datetime.now(UTC).replace(microsecond=0)
-    manifest_bytes = json.dumps(
-        {
-            **manifest,
-            "bundle_id": bundle_id,
-            "format": f"{fmt.FORMAT_NAME}/{fmt.FORMAT_VERSION}",
-        },
-        sort_keys=True,
-        indent=2,
-    ).encode("utf-8")
+    manifest_pieces = encode_manifest(
+        {**manifest, "bundle_id": bundle_id, "format": f"{fmt.FORMAT_NAME}/{fmt.FORMAT_VERSION}"}
+    )
     content_key = AESGCM.generate_key(bit_length=256)
     header = fmt.Header(
         bundle_id=bundle_id,
@@ -145,7 +179,7 @@ def write_bundle(
         chunk_size=chunk_size,
     )
     tar = _TarWriter(writer, int(now.timestamp()))
-    tar.add(MANIFEST_NAME, manifest_bytes)
+    tar.add(MANIFEST_NAME, *manifest_pieces)
     count = _add_members(tar, media, files, check_digests)
     tar.close()
     writer.finish()
@@ -424,21 +458,23 @@ class _TarWriter:
     """Writes the POSIX tar stream byte for byte as ``tarfile.open(mode="w|",
     format=PAX_FORMAT)`` does (same headers, NUL padding to 512-byte blocks, two NUL blocks
     and padding to a 10 240-byte record at the end), but hands each member's data to the
-    writer in one piece instead of 16 KiB copies."""
+    writer in the pieces it was given instead of 16 KiB copies."""
 
     def __init__(self, out: chunks.ChunkWriter, mtime: int) -> None:
         self._out = out
         self._mtime = mtime
         self._offset = 0
 
-    def add(self, name: str, data: bytes) -> None:
+    def add(self, name: str, *pieces: bytes) -> None:
+        """A member ``name`` whose data is ``pieces``, one after the other."""
         info = tarfile.TarInfo(name)
-        info.size = len(data)
+        info.size = sum(len(p) for p in pieces)
         info.mtime = self._mtime
         info.mode = 0o644
         self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
-        self._write(data)
-        self._write(bytes(-len(data) % tarfile.BLOCKSIZE))
+        for piece in pieces:
+            self._write(piece)
+        self._write(bytes(-info.size % tarfile.BLOCKSIZE))
 
     def close(self) -> None:
         self._write(bytes(2 * tarfile.BLOCKSIZE))

@@ -26,10 +26,11 @@ bundles for the same items, and none is lost. One run per route at a time (a fil
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog.catalog import Catalog
 from catalog.exchange_ledger.records import CorrectionCandidate, ExportCandidate
-from exports.bundle import write_bundle
+from exports.bundle import EncodedArray, write_bundle
 from exports.destinations import BundleStream, Destination, StreamingDestination, sha256_of_file
 from exports.errors import DeliveryRefused, ExportError
 from exports.hashsets import hash_set_files
@@ -50,6 +51,9 @@ HASHSET_KIND = "hotline.hashset/1"
 KINDS = (MANIFEST_KIND, HASHSET_KIND)
 # corrections and retractions of items a destination had, on every route (docs/bundle-format.md 10.8)
 CORRECTION_KIND = "hotline.correction/1"
+# Candidates read from the catalog at a time while a bundle is built: memory holds one page of
+# them and the bundle's manifest (encoded), not ten thousand candidates with their sightings.
+CANDIDATE_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,17 @@ def build_manifest(
     ``escalate``: every item says whether it is new material (10.5).
     ``notices``: item -> (notice number, escalated) of the items this bundle notifies again
     (``notices``, 10.9)."""
-    again = [{"sha256": i.sha256, "notice": notices[i.sha256][0], "escalated": notices[i.sha256][1]}
-             for i in items if notices and i.sha256 in notices]
+    again = [n for i in items if (n := _notice(i, notices)) is not None]
+    return {
+        **_manifest_head(destination, sender_country=sender_country, media_included=media_included, kind=kind,
+                         feedback=feedback, again=again),
+        "items": [manifest_item(destination, i, kind=kind, escalate=escalate) for i in items],
+    }
+
+
+def _manifest_head(destination: str, *, sender_country: str, media_included: bool, kind: str,
+                   feedback: Sequence[dict[str, Any]], again: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A manifest's keys other than ``items``."""
     return {
         **({"known_feedback": [dict(f) for f in feedback]} if feedback else {}),
         **({"notices": again} if again else {}),
@@ -133,27 +146,35 @@ def build_manifest(
         "destination": destination,
         "sender_country": sender_country,
         "media_included": media_included,
-        "items": [
-            {
-                "sha256": i.sha256,
-                "kind": i.kind,
-                "mime": i.mime,
-                "size": i.size,
-                "verdict": i.verdict.value,
-                "verdict_source": i.verdict_source,
-                "verdict_basis": i.verdict_basis or i.verdict_source,
-                "decided_at": i.decided_at.isoformat() + "Z",
-                # INTERPOL gets what produced an automatic verdict (set, version, row, category,
-                # match), so a wrong set version can be traced; partners do not: sets are licensed
-                **({"provenance": i.provenance} if i.provenance and destination == "interpol" else {}),
-                "hashes": dict(i.hashes),
-                **({"sightings": [dict(s) for s in i.sightings]} if kind == MANIFEST_KIND else {}),
-                # new material: no known set nor partner had it (docs/bundle-format.md 10.5)
-                **({"new_material": i.escalation == "new"} if escalate else {}),
-                **({"escalation": i.escalation, **(i.evidence or {})} if i.escalation else {}),
-            }
-            for i in items
-        ],
+    }
+
+
+def _notice(i: ExportCandidate, notices: dict[str, tuple[int, bool]] | None) -> dict[str, Any] | None:
+    """The ``notices`` entry of item ``i``, if this bundle notifies it again."""
+    if not notices or i.sha256 not in notices:
+        return None
+    return {"sha256": i.sha256, "notice": notices[i.sha256][0], "escalated": notices[i.sha256][1]}
+
+
+def manifest_item(destination: str, i: ExportCandidate, *, kind: str, escalate: bool) -> dict[str, Any]:
+    """The manifest's entry of item ``i`` (docs/bundle-format.md 10.1)."""
+    return {
+        "sha256": i.sha256,
+        "kind": i.kind,
+        "mime": i.mime,
+        "size": i.size,
+        "verdict": i.verdict.value,
+        "verdict_source": i.verdict_source,
+        "verdict_basis": i.verdict_basis or i.verdict_source,
+        "decided_at": i.decided_at.isoformat() + "Z",
+        # INTERPOL gets what produced an automatic verdict (set, version, row, category,
+        # match), so a wrong set version can be traced; partners do not: sets are licensed
+        **({"provenance": i.provenance} if i.provenance and destination == "interpol" else {}),
+        "hashes": dict(i.hashes),
+        **({"sightings": [dict(s) for s in i.sightings]} if kind == MANIFEST_KIND else {}),
+        # new material: no known set nor partner had it (docs/bundle-format.md 10.5)
+        **({"new_material": i.escalation == "new"} if escalate else {}),
+        **({"escalation": i.escalation, **(i.evidence or {})} if i.escalation else {}),
     }
 
 
@@ -205,14 +226,17 @@ def export_pending(
     carry = list(feedback)
     with exclusive(box):  # one run per route at a time; another one waits
         deliveries = _flush(catalog, box, route.destination, actor, fresh={})
-        while (items := catalog.export_candidates(route.name, max_items, countries=route.countries,
-                                                  sources=route.sources, locations=route.kind == MANIFEST_KIND,
-                                                  escalate=route.escalate, only=route.only)) or carry:
+        while True:
+            pages = _candidate_pages(catalog, route, max_items)
+            first = next(pages, [])
+            if not first and not carry:
+                break
             notices = catalog.open_notices(route.name) if route.kind == MANIFEST_KIND else {}
             if route.only is not None:  # the escalation route: each item as its partner was last notified
                 notices = catalog.escalations(route.only)
-            bundle_id, streamed = _build(box, route, items, load, sender=sender, sender_country=sender_country,
-                                         feedback=carry, notices=notices, on_bytes=on_bytes)
+            bundle_id, streamed = _build(box, route, itertools.chain([first], pages), load, sender=sender,
+                                         sender_country=sender_country, feedback=carry, notices=notices,
+                                         on_bytes=on_bytes)
             fresh = _flush(catalog, box, route.destination, actor, fresh={bundle_id: streamed})
             deliveries += [replace(d, feedback=True) if carry and d.bundle_id == bundle_id else d for d in fresh]
             carry = []
@@ -238,10 +262,30 @@ def exclusive(box: Path) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
+def _candidate_pages(catalog: Catalog, route: Route, max_items: int) -> Iterator[list[ExportCandidate]]:
+    """The candidates of ``route``'s next bundle, at most ``max_items``, ``CANDIDATE_PAGE``
+    at a time, each item once (an item whose verdict changed while the pages were read would
+    otherwise come again, under its new verdict)."""
+    seen: set[str] = set()
+    after: ExportCandidate | None = None
+    while len(seen) < max_items:
+        want = min(CANDIDATE_PAGE, max_items - len(seen))
+        page = catalog.export_candidates(route.name, want, countries=route.countries, sources=route.sources,
+                                         locations=route.kind == MANIFEST_KIND, escalate=route.escalate,
+                                         only=route.only, after=after)
+        fresh = [i for i in page if i.sha256 not in seen]
+        seen.update(i.sha256 for i in fresh)
+        if fresh:
+            yield fresh
+        if len(page) < want:
+            return
+        after = page[-1]
+
+
 def _build(
     box: Path,
     route: Route,
-    items: Sequence[ExportCandidate],
+    pages: Iterable[Sequence[ExportCandidate]],
     load: Callable[[str], bytes],
     *,
     sender: Ed25519PrivateKey,
@@ -250,20 +294,36 @@ def _build(
     notices: dict[str, tuple[int, bool]] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[str, str | None]:
-    """Build the bundle of ``items``; returns its ID and, if it was streamed to the
-    destination, its location there (otherwise it waits in the outbox as a file)."""
-    manifest = build_manifest(route.name, items, sender_country=sender_country, media_included=route.include_media,
-                              kind=route.kind, feedback=feedback, escalate=route.escalate is not None,
-                              notices=notices)
-    files = hash_set_files(items) if route.kind == HASHSET_KIND else []
+    """Build the bundle of the candidates ``pages`` bring, a page at a time: what stays is
+    the manifest's entries (encoded), the sidecar's lists and, for a hash set, the rows of its
+    files. Returns the bundle's ID and, if it was streamed to the destination, its location
+    there (otherwise it waits in the outbox as a file)."""
+    entries = EncodedArray()
+    again: list[dict[str, Any]] = []
+    items: list[tuple[str, int]] = []
+    locations: list[tuple[str, str, str]] = []
+    escalated: list[tuple[str, str]] = []
+    hashed: list[ExportCandidate] = []
+    for page in pages:
+        for i in page:
+            entries.append(manifest_item(route.name, i, kind=route.kind, escalate=route.escalate is not None))
+            if (notice := _notice(i, notices)) is not None:
+                again.append(notice)
+            items.append((i.sha256, i.verdict_id))
+            if route.kind == MANIFEST_KIND:
+                locations += [(i.sha256, str(s["media_url"]), str(s["page_url"])) for s in i.sightings]
+            if i.escalation:
+                escalated.append((i.sha256, i.escalation))
+            if route.kind == HASHSET_KIND:
+                hashed.append(replace(i, sightings=()))
+    manifest = {**_manifest_head(route.name, sender_country=sender_country, media_included=route.include_media,
+                                 kind=route.kind, feedback=feedback, again=again), "items": entries}
+    files = hash_set_files(hashed) if route.kind == HASHSET_KIND else []
     pending = _Pending(bundle_id=uuid.uuid4().hex, destination=route.name, sha256=None, size=None,
-                       recipients=[], items=[(i.sha256, i.verdict_id) for i in items],
-                       locations=[(i.sha256, str(s["media_url"]), str(s["page_url"]))
-                                  for i in items if route.kind == MANIFEST_KIND for s in i.sightings],
-                       escalated=[(i.sha256, i.escalation) for i in items if i.escalation])
+                       recipients=[], items=items, locations=locations, escalated=escalated)
 
     def media() -> Iterator[tuple[str, bytes]]:
-        return ((i.sha256, load(i.sha256)) for i in items) if route.include_media else iter(())
+        return ((sha256, load(sha256)) for sha256, _ in items) if route.include_media else iter(())
 
     return pending.bundle_id, _seal(box, route, pending, manifest, media, files, sender=sender, on_bytes=on_bytes)
 

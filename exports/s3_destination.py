@@ -54,6 +54,7 @@ from exports.errors import DeliveryConflict, DeliveryError, DeliveryRefused
 
 DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20  # S3's smallest part (except the last)
+STREAMED_PARTS_IN_MEMORY = 2  # parts of a streamed upload held at once, besides the one being written
 # a streamed bundle's CRC32 is known only at its end, so the store combines the parts' CRC32s
 STREAMED_CHECKSUM = {"ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}
 
@@ -245,7 +246,8 @@ class S3Destination:
 class StreamUpload:
     """A bundle uploaded while it is written: ``upload_fileobj`` runs in a thread of its own
     and reads what :meth:`write` is given through a :class:`_Pipe` that holds at most one
-    part, so memory stays bounded and building overlaps uploading. The upload ends only
+    part, and holds at most ``STREAMED_PARTS_IN_MEMORY`` parts being sent, so memory stays
+    bounded and building overlaps uploading. The upload ends only
     when :meth:`complete` closes the pipe; :meth:`abort` breaks it instead, so the transfer
     aborts rather than completing a partial bundle. An upload that failed makes the stream
     give up (``failed``): writes are then ignored and :meth:`complete` raises ``DeliveryError``."""
@@ -264,9 +266,15 @@ class StreamUpload:
         return f"s3://{self._dest.bucket}/{self._key}"
 
     def _upload(self) -> None:
+        config = self._dest.transfer_config
+        # Read from a stream, each part is held in memory until it is sent; by default the
+        # transfer reads up to ten parts ahead of its upload threads (80 MB at 8 MB parts).
+        # Two parts in flight keep the upload going while the next is written; beyond that
+        # the writer waits for the upload instead of memory filling up.
+        config.max_in_memory_upload_chunks = STREAMED_PARTS_IN_MEMORY
         try:
             self._dest.client.upload_fileobj(self._pipe, self._dest.bucket, self._key,
-                                             ExtraArgs=dict(STREAMED_CHECKSUM), Config=self._dest.transfer_config)
+                                             ExtraArgs=dict(STREAMED_CHECKSUM), Config=config)
         except BaseException as exc:  # noqa: BLE001 - kept for complete() to report
             self.failed = exc
         finally:

@@ -11,15 +11,26 @@ on the data (nor on SQLite or PostgreSQL).
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from catalog.duck import connect
 from stats.extract import Extract, drop_staged
 from stats.facts import FACTS
 from stats.tables import OWN_SOURCES, URL_POLICIES, base_tables_sql, staging_sql
 from stats.views import VIEWS
+
+# DuckDB's own memory while it builds a statistics database: with the process's other needs
+# (Python, the libraries, a batch of rows in flight) it keeps the build under 1 GB, whatever
+# the catalog's size. What does not fit is spilled to disk.
+MEMORY_LIMIT = "600MB"
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,22 @@ def _software() -> str:
         return f"hotline {version('hotline')}"
     except PackageNotFoundError:  # running from a checkout that was not installed
         return "hotline"
+
+
+@contextmanager
+def build_connection(database: Path | None = None, **config: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to build a statistics database in: the file ``database``, or memory (the
+    figures computed live, a month's publication). Its memory is bounded by ``MEMORY_LIMIT``;
+    sorts, joins and aggregates beyond it spill to temporary files, next to the file (never
+    into it) or in a temporary folder of their own, which DuckDB empties when it closes."""
+    with ExitStack() as stack:
+        if database is None:
+            spill = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-stats-")))
+        else:
+            spill = database.with_name(database.name + ".tmp")
+        con = connect(database or ":memory:", memory_limit=MEMORY_LIMIT, spill_to=spill, **config)
+        stack.callback(con.close)
+        yield con
 
 
 def build(con: duckdb.DuckDBPyConnection, extract: Extract, options: SnapshotOptions, *, version: str) -> None:

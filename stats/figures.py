@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from catalog.catalog import Catalog
-from stats.build import SnapshotOptions, build
+from stats.build import SnapshotOptions, build, build_connection
 from stats.extract import extract
 from stats.snapshot_versions import open_snapshot
 from stats.views import VIEWS
@@ -86,12 +86,9 @@ def read_figures(con: duckdb.DuckDBPyConnection, jurisdiction: str | None = None
 def compute_figures(catalog: Catalog, options: SnapshotOptions | None = None,
                     jurisdiction: str | None = None) -> Figures:
     """The figures of the catalog as it is now, built in memory from one consistent read."""
-    con = duckdb.connect()
-    try:
+    with build_connection() as con:
         build(con, extract(catalog, con), options or SnapshotOptions(), version="")
         return read_figures(con, jurisdiction)
-    finally:
-        con.close()
 
 
 def snapshot_figures(folder: Path, jurisdiction: str | None = None) -> Figures:

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from catalog.db import utcnow
+from catalog.duck import connect
 from stats.errors import NoSnapshot
 from stats.figures import Figures
 from stats.publication import CONTEXT_ROWS, PERIOD_ROWS, check_period
@@ -100,7 +101,7 @@ def _hotline_tables(months: list[Received]) -> duckdb.DuckDBPyConnection:
     """An in-memory database of one hotline's months put together, with its figure views.
     Item and URL numbers are numbers of one publication: each month's are moved to a range of
     its own. The URL rows come from the months that carry them; the others add none."""
-    con = duckdb.connect()
+    con = connect()
     for name in [*PERIOD_ROWS, *URL_TABLES]:
         parts = []
         for k, m in enumerate(months):
@@ -313,7 +314,7 @@ def write_network_snapshot(received_folder: Path, folder: Path, *, keep: int = 3
     version = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
 
     def fill(building: Path) -> dict[str, dict[str, object]]:
-        con = duckdb.connect(str(building / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION})
+        con = connect(building / DATABASE, storage_compatibility_version=STORAGE_VERSION)
         try:
             build_network(con, received, version=version)
             _check_media_free(con)
@@ -338,7 +339,7 @@ def write_network_snapshot(received_folder: Path, folder: Path, *, keep: int = 3
 def open_network(folder: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the current network snapshot."""
     try:
-        return duckdb.connect(str(current_database(folder)), read_only=True)
+        return connect(current_database(folder), read_only=True)
     except NoSnapshot:
         raise NoSnapshot(f"no network statistics in {str(folder)!r}; run `hotline stats import` first") from None
 

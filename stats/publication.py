@@ -23,12 +23,11 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.catalog import Catalog
-from stats.build import SnapshotOptions, build
+from stats.build import SnapshotOptions, build, build_connection
 from stats.errors import SnapshotError
 from stats.extract import extract
 from stats.snapshot_versions import FORBIDDEN_COLUMNS
@@ -124,8 +123,7 @@ def month_statistics(catalog: Catalog, options: SnapshotOptions, *, last: int | 
     """The statistics of the given ``periods`` (YYYY-MM), or of the ``last`` months with rows
     (None: every month), from one consistent read of the catalog; with the URL rows unless
     ``options.urls`` is ``none``."""
-    con = duckdb.connect()
-    try:
+    with build_connection() as con:
         build(con, extract(catalog, con), options, version="")
         months = [m for (m,) in con.sql(_MONTHS).fetchall()]
         if periods is not None:
@@ -145,5 +143,3 @@ def month_statistics(catalog: Catalog, options: SnapshotOptions, *, last: int | 
                 files={f"{name}.parquet": _parquet(t) for name, t in tables.items()},
                 rows={name: t.num_rows for name, t in tables.items()}))
         return out
-    finally:
-        con.close()

@@ -28,17 +28,14 @@ import duckdb
 import pyarrow.parquet as pq
 
 from catalog.catalog import Catalog
-from stats.build import SnapshotOptions, build, relations
+from catalog.duck import connect
+from stats.build import SnapshotOptions, build, build_connection, relations
 from stats.errors import NoSnapshot, SnapshotError
 from stats.extract import BATCH_ROWS, Reading, reading, stage
 from stats.facts import FACTS
 
 DATABASE = "hotline.duckdb"
 STORAGE_VERSION = "v1.4.0"
-# DuckDB's own memory while it builds a snapshot: with the process's other needs (Python,
-# the libraries, a batch of rows in flight) it keeps the build under 1 GB, whatever the
-# catalog's size.
-MEMORY_LIMIT = "600MB"
 PARQUET_ROWS = 1 << 17  # rows of a Parquet row group
 CURRENT = "current"
 VERSIONS = "versions"
@@ -135,11 +132,8 @@ def _build_files(folder: Path, source: Reading, end_read: Callable[[], None], op
     read began (``extract``) and gets the seconds of each step."""
     # Written in the storage format of DuckDB's long-term release, so that the `duckdb`
     # command line a statistician installs (which may be older than this library) opens it.
-    # Its memory is bounded: staged rows, sorts and joins beyond it spill to temporary files
-    # next to the database (never into it), which DuckDB removes when it closes.
-    con = duckdb.connect(str(folder / DATABASE), config={"storage_compatibility_version": STORAGE_VERSION,
-                                                         "memory_limit": MEMORY_LIMIT})
-    try:
+    # Its memory is bounded (``build_connection``): staged rows beyond it spill too.
+    with build_connection(folder / DATABASE, storage_compatibility_version=STORAGE_VERSION) as con:
         data = stage(source, con, batch_rows=batch_rows)
         end_read()  # everything is staged: writers' changes need not be kept for this read any longer
         timings["extract"] = time.perf_counter() - timings["extract"]
@@ -153,8 +147,6 @@ def _build_files(folder: Path, source: Reading, end_read: Callable[[], None], op
         step = time.perf_counter()
         files = _write_parquet(con, folder / "parquet")
         timings["parquet"] = time.perf_counter() - step
-    finally:
-        con.close()
     manifest = {
         "version": version, "as_of": data.as_of.isoformat() + "Z", "catalog_revision": data.catalog_revision,
         "country": options.country.upper(), "url_policy": options.urls, "database": DATABASE,
@@ -237,4 +229,4 @@ def current_database(folder: Path) -> Path:
 
 def open_snapshot(folder: Path) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection to the current snapshot (it stays on that version)."""
-    return duckdb.connect(str(current_database(folder)), read_only=True)
+    return connect(current_database(folder), read_only=True)

@@ -36,6 +36,7 @@ from exports import (
     write_bundle,
 )
 from exports import format as fmt
+from exports.bundle import EncodedArray, encode_manifest
 from exports.key_files import raw_public_bytes
 
 MEDIA = [
@@ -130,6 +131,26 @@ def test_round_trip_one_recipient(sender, alice):
     assert got.sender_fingerprint == info.sender_fingerprint
     assert media_of(data, alice) == MEDIA
     assert "bundle_id" not in MANIFEST  # the caller's dict is not mutated
+
+
+def test_a_manifest_array_given_encoded_is_written_byte_for_byte_as_the_list(sender, alice):
+    """A writer may hold a large array of the manifest encoded, an element at a time: the
+    manifest member's bytes are those of the whole manifest dumped with the list in place."""
+    entries = [{"sha256": sha, "note": "line\nbreak \u00e9", "sightings": [{"url": "http://x.test/"}], "n": []}
+               for sha, _ in MEDIA]
+    for value in (entries, entries[:1], []):
+        encoded = EncodedArray()
+        for entry in value:
+            encoded.append(entry)
+        bundle_id = "ab" * 16
+        plain = json.dumps({**MANIFEST, "items": value, "empty": {}, "bundle_id": bundle_id,
+                            "format": "hotline-bundle/1"}, sort_keys=True, indent=2).encode()
+        out = io.BytesIO()
+        write_bundle(out, {**MANIFEST, "items": encoded, "empty": {}}, MEDIA, sender=sender,
+                     recipients=[alice.public_key()], bundle_id=bundle_id)
+        assert b"".join(encode_manifest({**MANIFEST, "items": encoded, "empty": {}, "bundle_id": bundle_id,
+                                         "format": "hotline-bundle/1"})) == plain
+        assert opened(out.getvalue(), alice).manifest["items"] == value
 
 
 def test_two_recipients_each_can_open(sender, alice, bob):

@@ -83,6 +83,33 @@ def test_interpol_gets_new_material_first_with_its_evidence_and_one_update(trio)
     assert _interpol_manifest(nl) == []
 
 
+def test_a_bundle_read_a_page_at_a_time_has_what_one_read_has_in_the_same_order(trio, monkeypatch) -> None:
+    """The outbox reads a bundle's candidates a page at a time, after the last one read:
+    across the pages, new material still comes first, every item once, up to the bundle's size."""
+    from exports import outbound
+
+    nl, at, _ = trio
+    known = [confirmed_item(nl, synthetic_image(50 + n), page_url=f"http://k{n}.example/", country="AT")
+             for n in range(3)]
+    nl.catalog.note_partner_decisions([(k, "at-hotline", ("media", "0" * 32, None, None, "baseline",
+                                                            nl.catalog.get_report(1).received_at)) for k in known],
+                                      actor="t")
+    reviewers(nl.catalog)
+    fresh = []
+    for n in range(3):
+        fresh.append(confirmed_item(nl, synthetic_image(60 + n), page_url=f"http://n{n}.example/", country="AT",
+                                    verdict=None))
+        decide(nl, fresh[-1], "ann", graded=BASELINE_GRADING)
+    route = interpol_route(nl)
+    whole = [i.sha256 for page in outbound._candidate_pages(nl.catalog, route, 100) for i in page]
+    assert whole == [*fresh, *known]  # new material first, then by verdict
+    monkeypatch.setattr(outbound, "CANDIDATE_PAGE", 2)
+    pages = list(outbound._candidate_pages(nl.catalog, route, 100))
+    assert [i.sha256 for page in pages for i in page] == whole and [len(p) for p in pages] == [2, 2, 2]
+    assert [i.sha256 for page in outbound._candidate_pages(nl.catalog, route, 5) for i in page] == whole[:5]
+    assert [i["sha256"] for i in _interpol_manifest(nl)] == whole  # one bundle, in that order
+
+
 def test_interpol_scope_new_sends_only_new_material(tmp_path: Path) -> None:
     inst = make_installation(tmp_path, "be", "BE", interpol_scope="new")
     old = confirmed_item(inst, synthetic_image(42), page_url="http://o.example/", country="BE")

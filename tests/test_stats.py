@@ -503,3 +503,17 @@ def test_docs_explain_every_table_view_column_and_site_type_rule(tmp_path: Path)
     assert set(TITLES) == set(VIEWS) == {n for n, k in kinds.items() if k == "view"}
     for rule in RULES:
         assert f"| `{rule.site_type}` | {rule.why} |" in text
+
+
+def test_duckdb_draws_no_progress_bar_and_a_memory_limit_spills_to_the_folder_given(tmp_path: Path) -> None:
+    """Standard output belongs to the command or flow, not to DuckDB's progress bars; a
+    bounded connection spills to the folder it is given instead of failing."""
+    from catalog.duck import connect
+
+    con = connect(memory_limit="100MB", spill_to=tmp_path / "spill")
+    try:
+        bar, folder = con.sql("SELECT current_setting('enable_progress_bar'), "
+                              "current_setting('temp_directory')").fetchall()[0]
+        assert bar is False and folder == str(tmp_path / "spill")
+    finally:
+        con.close()

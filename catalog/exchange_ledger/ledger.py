@@ -101,6 +101,7 @@ class ExportLedger(Database):
         locations: bool = True,
         escalate: str | None = None,
         only: Collection[str] | None = None,
+        after: ExportCandidate | None = None,
     ) -> list[ExportCandidate]:
         """Items whose current verdict is exportable (and confirmed, under four-eyes) and that
         ``destination`` has not had (or whose re-send was requested); with ``destination``
@@ -112,7 +113,10 @@ class ExportLedger(Database):
         (``analyst``, ``known-set``). ``escalate`` (``flag`` or ``only``): new material
         (``exchange_ledger.escalations``) is marked, comes first, with its evidence, and an
         item sent as new that is known now comes again as an update; ``only``: nothing else.
-        ``only`` (a collection): only these items."""
+        ``only`` (a collection): only these items. ``after``: the candidates that follow this
+        one (the last of the previous page) in the order they come in, so that a caller reads
+        them a page at a time (keyset pagination: new material first when escalating, then by
+        verdict)."""
         cv = current_verdicts()
         sent = sa.select(export_items.c.sha256).where(export_items.c.destination == destination)
         resend = sa.select(export_resends.c.sha256).where(
@@ -148,6 +152,13 @@ class ExportLedger(Database):
             query = query.where(cv.c.source.in_(list(sources)))
         if only is not None:
             query = query.where(media.c.sha256.in_(list(only)))
+        if after is not None:
+            later = cv.c.id > after.verdict_id
+            if escalate and after.escalation == NEW:  # the rest of the new material, then the others
+                later = sa.or_(later, ~is_new)
+            elif escalate:
+                later = sa.and_(later, ~is_new)
+            query = query.where(later)
         with self.read() as conn:
             rows = conn.execute(query).all()
             keys = [r.sha256 for r in rows]

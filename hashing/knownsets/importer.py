@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from catalog.duck import connect
 from hashing.errors import KnownSetError
 from hashing.knownsets.categories import CategoryPlan
 from hashing.knownsets.formats import Locate, read_batches
@@ -157,8 +158,7 @@ def _sorted_set(spill: Path, folder: Path, name: str, source_format: str, flat: 
     except OSError as exc:
         raise KnownSetError(f"cannot write to {str(folder)!r}: {exc}") from exc
     try:
-        con = duckdb.connect(config={"memory_limit": _SORT_MEMORY, "temp_directory": str(scratch),
-                                     "preserve_insertion_order": False, "threads": 2})
+        con = connect(memory_limit=_SORT_MEMORY, spill_to=scratch, preserve_insertion_order=False, threads=2)
         try:
             reader = con.sql(
                 f"SELECT DISTINCT {quoted} FROM read_parquet(?) ORDER BY {order}", params=[str(spill)]

@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from catalog.duck import connect
 from hashing.errors import KnownSetError
 from hashing.knownsets.digest_index import DigestIndex
 from hashing.knownsets.known_set import KnownSet
@@ -42,7 +43,7 @@ def frames_per_id(known: KnownSet, ids: set[str], column: str) -> dict[str, int]
 
 
 def _query(sql: str, params: dict[str, str], tables: dict[str, pa.Table]) -> list[tuple]:
-    with duckdb.connect() as con:
+    with connect() as con:
         for name, table in tables.items():
             con.register(name, table)
         try:
