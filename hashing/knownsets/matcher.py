@@ -9,8 +9,9 @@ index (``digest_index``), which also finds the rows of every near hit. A video i
 compared in the vPDQ way with every known item of the set (the rows sharing an ``id``),
 by its frames and by each of their views (mirrored; uncut when bars were cut off): the
 share of the shorter one's frames (the video's usable frames, or the item's) near a
-frame of the other must reach ``vpdq_threshold``, and the video's matching frames must
-include ``min_distinct`` that differ from each other (see ``hashing.frames``). Each (item,
+frame of the other must reach ``vpdq_threshold`` (frames within the near distance count
+too once the close ones anchor the match), and the video's matching frames must include
+``min_distinct`` that differ from each other (see ``hashing.frames``). Each (item,
 set, match type) yields at most its best match, which names the variant of the item's
 hash it was found by (``original``, ``rotate90``, ``untrimmed_flipy``, ``frame@2s`` ...;
 none for digests) beside its distance and quality; a match takes the verdict the set
@@ -33,6 +34,7 @@ from hashing.frames import (
     VPDQ_THRESHOLD,
     VpdqResult,
     distinct_count,
+    near_distance,
 )
 from hashing.frames import usable as usable_frames
 from hashing.image import ImageHashes
@@ -195,28 +197,35 @@ class Matcher:
             return []
         known = self.sets[set_index]
         signal = FRAME_SIGNAL.name
-        hits = [hit for hit in self._indexes[set_index][signal].search(queries, known.threshold(FRAME_SIGNAL))
+        threshold = known.threshold(FRAME_SIGNAL)
+        hits = [hit for hit in self._indexes[set_index][signal].search(queries, near_distance(threshold))
                 if known_row_key(signal, hit.value) not in known.held]
         rows = rows_by_hash(known, self._digests[set_index], signal, {hit.value for hit in hits})
-        matched_frames: dict[tuple[int, str, str], set[int]] = defaultdict(set)
-        matched_known: dict[tuple[int, str, str], set[str]] = defaultdict(set)
+        # (item, view, known id) -> the item's frame numbers and the known hashes, within the
+        # threshold ([0]) and within the near distance ([1])
+        matched_frames: dict[tuple[int, str, str], tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+        matched_known: dict[tuple[int, str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
         categories: dict[str, str | None] = {}
         for hit in hits:
             item, view, frame = owners[hit.query]
+            tiers = (0, 1) if hit.distance <= threshold else (1,)
             for known_id, category in rows[hit.value]:
                 if known_id is None or _held_id(known, known_id):  # videos are grouped by id
                     continue
-                matched_frames[item, view, known_id].add(frame)
-                matched_known[item, view, known_id].add(hit.value)
+                for tier in tiers:
+                    matched_frames[item, view, known_id][tier].add(frame)
+                    matched_known[item, view, known_id][tier].add(hit.value)
                 categories.setdefault(known_id, category)
         sizes = frames_per_id(known, {known_id for _, _, known_id in matched_frames}, signal)
         best: dict[int, tuple[VpdqResult, str]] = {}
-        for (item, view, known_id), numbers in matched_frames.items():
+        for (item, view, known_id), (numbers, near_numbers) in matched_frames.items():
             pdqs = usable[item, view]
             size = max(1, sizes.get(known_id, 1))
+            close_known, near_known = matched_known[item, view, known_id]
             result = VpdqResult(
-                len(numbers) / len(pdqs), len(matched_known[item, view, known_id]) / size, len(pdqs), size,
+                len(numbers) / len(pdqs), len(close_known) / size, len(pdqs), size,
                 distinct_count([pdqs[k] for k in sorted(numbers)]),
+                len(near_numbers) / len(pdqs), len(near_known) / size,
             )  # fmt: skip
             if result.matches(self.vpdq_threshold, self.min_distinct) and (
                 item not in best or result.distance < best[item][0].distance
