@@ -224,10 +224,12 @@ def test_key_frames_are_decoded_only_when_the_first_frame_may_have_bars(monkeypa
         return real(data)
 
     monkeypatch.setattr(video_hashes, "key_frames", counted)
-    plain = hash_video(synthetic_video(3.0, (320, 180), seed=2))
+    plain = hash_video(synthetic_video(3.0, (320, 180), seed=3))
     assert calls == [] and "uncut" not in plain.views  # no bars on the first frame: none in the clip
-    boxed = hash_video(synthetic_video(3.0, (320, 240), seed=2, bars=30))
-    assert calls == [1] and "uncut" in boxed.views
+    dark_edge = hash_video(synthetic_video(3.0, (320, 180), seed=2))  # its first frame has a dark side
+    assert calls == [1] and "uncut" not in dark_edge.views  # the key frames decide: no bars
+    boxed = hash_video(synthetic_video(3.0, (320, 240), seed=3, bars=30))
+    assert calls == [1, 1] and "uncut" in boxed.views
 
 
 # --- bad input -----------------------------------------------------------------------
@@ -403,6 +405,15 @@ def test_a_copy_with_a_logo_matches(known_clip: bytes, video_set: KnownSet) -> N
     assert "overlay" in hashes.views
     assert _matched(video_set, hashes) == ["known-clip"]
     assert _matched(video_set, replace(hashes, views={})) == []  # by the overlay view
+
+
+def test_a_heavily_reencoded_copy_matches_the_known_set(known_clip: bytes, video_set: KnownSet) -> None:
+    """At 110 kbit/s half the frames are past the threshold: the set is searched to the near
+    distance and the close half anchors the match."""
+    known = hash_video(known_clip)
+    copy = hash_video(encoded_frames(decoded_frames(known_clip), bit_rate=110_000))
+    assert compare_frames(copy.frames, known.frames).shorter_share < 0.8
+    assert _matched(video_set, copy) == ["known-clip"]
 
 
 def test_blank_frames_cannot_carry_a_match(known_clip: bytes, video_set: KnownSet) -> None:
