@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic import decoded_frames, encoded_frames, synthetic_audio, synthetic_video, truncated_video
+from synthetic import WEB_X264, decoded_frames, encoded_frames, synthetic_audio, synthetic_video, truncated_video
 from vectors import VECTORS
 
 from hashing import (
@@ -29,11 +29,12 @@ from hashing import (
     hash_video,
     pdq_distance,
 )
-from hashing.frames import VpdqResult
+from hashing.frames import FRAME_SIGNAL, VpdqResult
 from hashing.knownsets import KnownSet, Matcher, import_known_set
 from hashing.knownsets.formats import read_source
 from hashing.media import hashes_from_records
-from hashing.video.frame_sampling import SampleConfig
+from hashing.video import hashes as video_hashes
+from hashing.video.frame_sampling import SampleConfig, sample_frames
 from hashing.video.hashes import clip_bars
 
 VIDEO_VECTORS = VECTORS / "video"
@@ -158,6 +159,77 @@ def test_shares_are_counted_by_second_not_by_frame() -> None:
     assert (inside.query_share, inside.target_share) == (0.75, 1.0) and inside.matches()
     half = [FrameHash(float(n), scenes[6 + n % 2] if n % 2 else scenes[n], 100) for n in range(6)]
     assert not compare_frames(half, dense).matches()
+
+
+def test_near_frames_count_only_for_an_anchored_clip() -> None:
+    """Frames 32-48 bits from the other clip's count once a third of the shorter clip is
+    within the threshold (with three distinct frames); without that anchor they do not."""
+    anchored = VpdqResult(0.4, 0.4, 10, 10, 3, query_near_share=0.9, target_near_share=0.9)
+    assert anchored.matches() and anchored.distance == 60  # the distance stays the close frames'
+    assert not replace(anchored, query_share=0.2, target_share=0.2).matches()  # no anchor
+    assert not replace(anchored, distinct=2).matches()
+    assert not replace(anchored, query_near_share=0.7, target_near_share=0.7).matches()
+
+    def frames(*pdqs: str) -> list[FrameHash]:
+        return [FrameHash(float(n), p, 100) for n, p in enumerate(pdqs)]
+
+    def flipped(pdq: str, bits: int) -> str:
+        value = int(pdq, 16) ^ ((1 << bits) - 1)  # the lowest ``bits`` bits flipped
+        return f"{value:064x}"
+
+    scenes = [f"{n:02x}" * 32 for n in (0x00, 0xFF, 0x0F, 0xF0, 0x3C)]
+    drifted = [flipped(p, 40) if n >= 2 else p for n, p in enumerate(scenes)]  # 3 of 5 frames 40 bits off
+    result = compare_frames(frames(*drifted), frames(*scenes))
+    assert (result.query_share, result.query_near_share) == (0.4, 1.0)
+    assert result.distinct == 2 and not result.matches()  # two distinct close frames: no anchor
+    drifted = [flipped(p, 40) if n >= 3 else p for n, p in enumerate(scenes)]
+    assert compare_frames(frames(*drifted), frames(*scenes)).matches()
+    too_far = [flipped(p, 56) if n >= 3 else p for n, p in enumerate(scenes)]
+    assert not compare_frames(frames(*too_far), frames(*scenes)).matches()
+
+
+def test_a_heavily_reencoded_copy_matches() -> None:
+    """150 kbit/s for a 480x272 clip moves many frames past 31 bits; the close ones anchor
+    the match and the near ones carry it. Unrelated clips stay unmatched."""
+    frames = decoded_frames(synthetic_video(12.0, (480, 272), seed=32))
+    known = hash_video(encoded_frames(frames), VideoConfig(sample=SampleConfig(interval=1 / 30)))
+    copy = hash_video(encoded_frames(frames, bit_rate=150_000))
+    result = compare_frames(copy.frames, known.frames)
+    assert result.shorter_share < 0.8 <= result.shorter_near_share and result.matches()
+    for seed in (41, 42):
+        other = hash_video(encoded_frames(decoded_frames(synthetic_video(12.0, (480, 272), seed=seed)), bit_rate=150_000))
+        assert not any(compare_frames(f, known.frames).matches() for f in (other.frames, *other.views.values()))
+
+
+# --- decoding cost ---------------------------------------------------------------------
+
+
+def test_skipped_b_frames_leave_the_samples_as_a_full_decode_gives() -> None:
+    """A web encode (High profile, 3 B-frames, a B-pyramid): B-frames far from a sample are
+    not decoded, and every sample is still the frame, at the time, a full decode picks."""
+    clip = synthetic_video(6.0, (320, 180), seed=5, x264=WEB_X264)
+    fast = list(sample_frames(clip)[1])
+    full = list(sample_frames(clip, SampleConfig(fast=False))[1])
+    assert [t for t, _ in fast] == [t for t, _ in full] == [float(n) for n in range(6)]
+    distances = [pdq_distance(FRAME_SIGNAL.hash_pixels(a).value, FRAME_SIGNAL.hash_pixels(b).value) for (_, a), (_, b) in zip(fast, full, strict=True)]
+    assert max(distances) <= 16, distances  # the loop filter's few bits, no drift
+
+
+def test_key_frames_are_decoded_only_when_the_first_frame_may_have_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = video_hashes.key_frames
+
+    def counted(data: bytes) -> list[np.ndarray]:
+        calls.append(1)
+        return real(data)
+
+    monkeypatch.setattr(video_hashes, "key_frames", counted)
+    plain = hash_video(synthetic_video(3.0, (320, 180), seed=3))
+    assert calls == [] and "uncut" not in plain.views  # no bars on the first frame: none in the clip
+    dark_edge = hash_video(synthetic_video(3.0, (320, 180), seed=2))  # its first frame has a dark side
+    assert calls == [1] and "uncut" not in dark_edge.views  # the key frames decide: no bars
+    boxed = hash_video(synthetic_video(3.0, (320, 240), seed=3, bars=30))
+    assert calls == [1, 1] and "uncut" in boxed.views
 
 
 # --- bad input -----------------------------------------------------------------------
@@ -333,6 +405,15 @@ def test_a_copy_with_a_logo_matches(known_clip: bytes, video_set: KnownSet) -> N
     assert "overlay" in hashes.views
     assert _matched(video_set, hashes) == ["known-clip"]
     assert _matched(video_set, replace(hashes, views={})) == []  # by the overlay view
+
+
+def test_a_heavily_reencoded_copy_matches_the_known_set(known_clip: bytes, video_set: KnownSet) -> None:
+    """At 110 kbit/s half the frames are past the threshold: the set is searched to the near
+    distance and the close half anchors the match."""
+    known = hash_video(known_clip)
+    copy = hash_video(encoded_frames(decoded_frames(known_clip), bit_rate=110_000))
+    assert compare_frames(copy.frames, known.frames).shorter_share < 0.8
+    assert _matched(video_set, copy) == ["known-clip"]
 
 
 def test_blank_frames_cannot_carry_a_match(known_clip: bytes, video_set: KnownSet) -> None:

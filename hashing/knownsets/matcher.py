@@ -9,8 +9,10 @@ index (``digest_index``), which also finds the rows of every near hit. A video i
 compared in the vPDQ way with every known item of the set (the rows sharing an ``id``),
 by its frames and by each of their views (mirrored; uncut when bars were cut off): the
 share of the shorter one's frames (the video's usable frames, or the item's) near a
-frame of the other must reach ``vpdq_threshold``, and the video's matching frames must
-include ``min_distinct`` that differ from each other (see ``hashing.frames``). Each (item,
+frame of the other must reach ``vpdq_threshold`` (frames within the near distance count
+too once the close ones anchor the match: the anchored known videos' frames are then
+read and compared one by one), and the video's matching frames must include
+``min_distinct`` that differ from each other (see ``hashing.frames``). Each (item,
 set, match type) yields at most its best match, which names the variant of the item's
 hash it was found by (``original``, ``rotate90``, ``untrimmed_flipy``, ``frame@2s`` ...;
 none for digests) beside its distance and quality; a match takes the verdict the set
@@ -21,24 +23,27 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from catalog.known_sets.records import MatchRecord, known_row_key
 from hashing.errors import KnownSetError
 from hashing.frames import (
     FRAME_SIGNAL,
+    VPDQ_ANCHOR_SHARE,
     VPDQ_MIN_DISTINCT,
     VPDQ_MIN_QUALITY,
     VPDQ_THRESHOLD,
     VpdqResult,
     distinct_count,
+    near_distance,
+    pairwise_distances,
 )
 from hashing.frames import usable as usable_frames
 from hashing.image import ImageHashes
 from hashing.knownsets.digest_index import open_digest_index
 from hashing.knownsets.known_set import KnownSet, open_set_index, set_content
-from hashing.knownsets.set_rows import frames_per_id, rows_by_hash
+from hashing.knownsets.set_rows import frames_per_id, hashes_per_id, rows_by_hash
 from hashing.media import MediaHashes
 from hashing.signals import IndexHit, SignalType, known_set_signal_types
 from hashing.video import VideoHashes
@@ -195,7 +200,8 @@ class Matcher:
             return []
         known = self.sets[set_index]
         signal = FRAME_SIGNAL.name
-        hits = [hit for hit in self._indexes[set_index][signal].search(queries, known.threshold(FRAME_SIGNAL))
+        threshold = known.threshold(FRAME_SIGNAL)
+        hits = [hit for hit in self._indexes[set_index][signal].search(queries, threshold)
                 if known_row_key(signal, hit.value) not in known.held]
         rows = rows_by_hash(known, self._digests[set_index], signal, {hit.value for hit in hits})
         matched_frames: dict[tuple[int, str, str], set[int]] = defaultdict(set)
@@ -210,14 +216,28 @@ class Matcher:
                 matched_known[item, view, known_id].add(hit.value)
                 categories.setdefault(known_id, category)
         sizes = frames_per_id(known, {known_id for _, _, known_id in matched_frames}, signal)
-        best: dict[int, tuple[VpdqResult, str]] = {}
+        results: dict[tuple[int, str, str], VpdqResult] = {}
         for (item, view, known_id), numbers in matched_frames.items():
             pdqs = usable[item, view]
-            size = max(1, sizes.get(known_id, 1))
-            result = VpdqResult(
-                len(numbers) / len(pdqs), len(matched_known[item, view, known_id]) / size, len(pdqs), size,
-                distinct_count([pdqs[k] for k in sorted(numbers)]),
+            results[item, view, known_id] = VpdqResult(
+                len(numbers) / len(pdqs), len(matched_known[item, view, known_id]) / max(1, sizes.get(known_id, 1)),
+                len(pdqs), max(1, sizes.get(known_id, 1)), distinct_count([pdqs[k] for k in sorted(numbers)]),
             )  # fmt: skip
+        # near frames count only for an anchored clip (``hashing.frames``): those few pairs are
+        # compared frame by frame with the known video's hashes, not searched for in the index
+        anchored = [key for key, result in results.items() if not result.matches(self.vpdq_threshold, self.min_distinct)
+                    and result.shorter_share >= VPDQ_ANCHOR_SHARE and result.distinct >= self.min_distinct]
+        known_frames = hashes_per_id(known, {known_id for _, _, known_id in anchored}, signal)
+        for item, view, known_id in anchored:
+            theirs = [pdq for pdq in known_frames.get(known_id, []) if known_row_key(signal, pdq) not in known.held]
+            if theirs:
+                near = pairwise_distances(usable[item, view], theirs) <= near_distance(threshold)
+                results[item, view, known_id] = replace(
+                    results[item, view, known_id], query_near_share=float(near.any(axis=1).mean()),
+                    target_near_share=float(near.any(axis=0).sum()) / results[item, view, known_id].target_frames,
+                )  # fmt: skip
+        best: dict[int, tuple[VpdqResult, str]] = {}
+        for (item, _view, known_id), result in results.items():
             if result.matches(self.vpdq_threshold, self.min_distinct) and (
                 item not in best or result.distance < best[item][0].distance
             ):

@@ -1,6 +1,6 @@
 """Reading the rows of a known set's file that a match names: their ``id`` and
 ``category``, found through the set's digest index and read from only the Parquet row
-groups that hold them; and how many frames each known video has."""
+groups that hold them; and how many frames each known video has, and which."""
 
 from __future__ import annotations
 
@@ -40,6 +40,22 @@ def frames_per_id(known: KnownSet, ids: set[str], column: str) -> dict[str, int]
     )
     wanted = pa.table({"id": pa.array(named, pa.string())})
     return dict(_query(sql, {"p": str(known.path)}, {"wanted": wanted}))
+
+
+def hashes_per_id(known: KnownSet, ids: set[str], column: str) -> dict[str, list[str]]:
+    """The distinct hashes in ``column`` (frames: PDQ) of each of these known items."""
+    named = sorted(ids)
+    if not named:
+        return {}
+    sql = (
+        f'SELECT DISTINCT id, "{column}" FROM read_parquet($p) WHERE id IN '
+        f'(SELECT id FROM wanted) AND "{column}" IS NOT NULL ORDER BY 1, 2'
+    )
+    wanted = pa.table({"id": pa.array(named, pa.string())})
+    found: dict[str, list[str]] = {}
+    for known_id, value in _query(sql, {"p": str(known.path)}, {"wanted": wanted}):
+        found.setdefault(known_id, []).append(value)
+    return found
 
 
 def _query(sql: str, params: dict[str, str], tables: dict[str, pa.Table]) -> list[tuple]:

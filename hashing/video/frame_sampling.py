@@ -2,7 +2,7 @@
 
 The bytes are read from memory (no temporary file). To stay cheap, the decoder skips
 the H.264/HEVC deblocking filter (a few bits of PDQ at most), runs on one thread,
-skips the non-reference frames (B-frames of web encodes) that no sample needs, and each
+skips the B-frames (most frames of web encodes) that no sample needs, and each
 sampled frame is scaled by FFmpeg's swscale straight to ``max_side`` pixels (its longest
 side, smaller frames scaled up) before it is converted to RGB. ``key_frames`` decodes
 only the key frames (for deciding a clip's black bars before it is sampled).
@@ -27,10 +27,10 @@ class SampleConfig:
     """``interval``: seconds between samples (1.0: one frame a second).
     ``max_frames``: stop after this many samples. ``max_side``: longest side of a
     sampled frame after scaling (up or down). ``max_pixels``: refuse streams declaring larger
-    frames. ``fast``: skip the loop filter while decoding, and the non-reference frames
-    whose time is not due for a sample: nothing else is built from them, so every
-    sample is the frame a full decode picks (skipping every non-reference frame would
-    move samples by a frame or two, differently in each encode)."""
+    frames. ``fast``: skip the loop filter while decoding, and the B-frames whose time is not
+    near a sample's: only B-frames near them are built from them, so every sample is
+    the frame a full decode picks (skipping every B-frame would move samples by a frame
+    or two, differently in each encode)."""
 
     interval: float = 1.0
     max_frames: int = 3600
@@ -149,8 +149,11 @@ def _frames(
     if config.fast:
         context.options = {"skip_loop_filter": "all", "flags2": "fast"}
     # a sample is the first frame at or after a multiple of the interval, so it lies within
-    # a frame's duration of one; a packet whose time is outside every such window may be
-    # dropped when nothing references it (two frames' margin for jittery timestamps)
+    # a frame's duration of one; a packet whose time is outside every such window (two
+    # frames' margin either side: jittery timestamps, and the B-frame a sampled B-frame is
+    # predicted from) is not decoded when it is a B-frame: in a B-pyramid (x264's default)
+    # a B-frame is a reference only for the B-frames beside it, which are dropped with it;
+    # a sampled frame decodes as in a full decode (a few bits of PDQ from the loop filter)
     window = 2.0 / rate if rate else config.interval
     time_base = float(stream.time_base) if stream.time_base else None
     taken, due = 0, 0.0
@@ -158,9 +161,10 @@ def _frames(
         with container:
             for packet in container.demux(stream):
                 if config.fast and time_base is not None and packet.pts is not None:
-                    t = packet.pts * time_base
-                    needed = t + 1e-6 >= due and (t + 1e-6) % config.interval <= window
-                    context.skip_frame = "DEFAULT" if needed else "NONREF"
+                    t = float(packet.pts * time_base)
+                    phase = (t + 1e-6) % config.interval
+                    needed = t + window + 1e-6 >= due and (phase <= window or config.interval - phase <= window)
+                    context.skip_frame = "DEFAULT" if needed else "BIDIR"
                 for frame in packet.decode():
                     t = frame.time
                     if t is None or t + 1e-6 < due:

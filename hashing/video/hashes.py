@@ -12,6 +12,7 @@ mirrored copy than PDQ's dihedral variant of the hash does) and, when a static o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -93,8 +94,16 @@ def hash_video(data: bytes, config: VideoConfig = VideoConfig()) -> VideoHashes:
     """Hash one video file with every signal type for videos that hashes bytes, and its
     sampled frames. Raises a ``VideoDecodeError`` for anything that is not a decodable
     video with at least one frame."""
-    info, frames = sample_frames(data, config.sample)
-    box = clip_bars(key_frames(data), config.bars) if config.bars is not None else None
+    info, sampled = sample_frames(data, config.sample)
+    frames = iter(sampled)
+    opening = next(frames, None)
+    box: FractionBox | None = None
+    if config.bars is not None and not (opening is not None and _without_bars(opening[1], config.bars)):
+        # the first frame is the first key frame, which ``clip_bars`` would look at: when it
+        # shows no bars the clip has none, and the key frames need not be decoded
+        box = clip_bars(key_frames(data), config.bars)
+    if opening is not None:
+        frames = itertools.chain([opening], frames)
     hashed: list[FrameHash] = []
     mirrored: list[FrameHash] = []
     uncut: list[FrameHash] = []
@@ -148,7 +157,7 @@ def clip_bars(frames: Sequence[np.ndarray], config: BorderConfig | None = VIDEO_
         return None
     boxes: list[FractionBox] = []
     for pixels in frames:
-        if float(pixels.mean(axis=2).std()) < _FLAT:
+        if _flat(pixels):
             continue
         box = content_box(pixels, config)
         if box is None:
@@ -161,6 +170,16 @@ def clip_bars(frames: Sequence[np.ndarray], config: BorderConfig | None = VIDEO_
     left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
     right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
     return None if (left, top, right, bottom) == (0.0, 0.0, 1.0, 1.0) else (left, top, right, bottom)
+
+
+def _without_bars(pixels: np.ndarray, config: BorderConfig) -> bool:
+    """Whether this one frame shows the clip has no bars (``clip_bars`` returns ``None``
+    for any clip holding it)."""
+    return not _flat(pixels) and content_box(pixels, config) is None and not _dark_edge(pixels, config)
+
+
+def _flat(pixels: np.ndarray) -> bool:
+    return float(pixels.mean(axis=2).std()) < _FLAT
 
 
 def _fractions(box: Box, width: int, height: int) -> FractionBox:
