@@ -95,7 +95,8 @@ def components(settings: Settings, prefect_port: int, review_port: int) -> list[
                        _env(settings, PREFECT_API_DATABASE_CONNECTION_URL=prefect_database_url(settings)),
                        REPO, ready=lambda: api_answers(api_url))
     deploy = Component("deploy", [sys.executable, "-m", "hotline.services.box", "deploy"], client, REPO, step=True)
-    worker = Component("worker", [*PREFECT, "worker", "start", "--pool", POOL, "--type", "process"], client, REPO)
+    worker = Component("worker", [*PREFECT, "worker", "start", "--pool", POOL, "--type", "process"],
+                       {**client, "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker_poll_s)}, REPO)
     review = Component("review", [sys.executable, "-m", "hotline.cli", "serve", "--host", settings.review_host,
                                   "--port", str(review_port)], client, REPO,
                        ready=lambda: _listening(settings.review_host, review_port))

@@ -1,0 +1,41 @@
+"""How a flow command runs its flow on the running ``hotline up``: the service's worker runs
+a flow run of the matching deployment (``hotline.services.service_runs``), the command follows
+its state (on a terminal, as a progress line) and reads its summary from the catalog. The
+command imports no Prefect; without a service it runs the flow in its own process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hotline.cli.output import fail
+from hotline.cli.progress import progress_shown
+from hotline.progress import Progress
+
+if TYPE_CHECKING:
+    from hotline.installation import Installation
+    from hotline.services.service_runs import Deployment
+
+
+def run_on_service(api_url: str, deployment: Deployment, parameters: dict[str, Any], inst: Installation,
+                   as_json: bool) -> dict[str, Any]:
+    """Run ``deployment`` with ``parameters`` on the service and wait for it; the summary the
+    run kept in the catalog. A run that does not complete raises ``ServiceRunError`` (one line);
+    Ctrl-C stops following it (the run goes on in the service) with exit status 130."""
+    from hotline.services.service_runs import ServiceClient, ServiceRunError, outcome_error
+
+    stage = f"{deployment.name} on the service"
+    with ServiceClient(api_url) as client:
+        run = client.submit(deployment, parameters)
+        try:
+            with progress_shown(as_json) as show:
+                state = client.follow(run, lambda s: show(Progress(stage, unit="", note=f"{run.name}: {s.name}")))
+        except KeyboardInterrupt:
+            fail(f"stopped following {deployment.name} run {run.name!r}: it goes on in the service "
+                 "(`hotline status`; the Prefect UI shows it)", code=130)
+    if (error := outcome_error(run, state)) is not None:
+        raise ServiceRunError(error)
+    ran = inst.catalog.get_run(run.id)
+    if ran is None or ran.summary is None:
+        raise ServiceRunError(f"{deployment.name} run {run.name!r} completed on the service but left no summary "
+                              "in the catalog: is the service on another data directory or catalog?")
+    return ran.summary
