@@ -96,7 +96,8 @@ def test_up_runs_the_box_and_flow_commands_use_its_server(data_dir: Path) -> Non
         status = _status(data_dir)
         assert status["running"] and status["ready"] and status["api_answers"] and status["api_url"] == api
         states = {c["name"]: c["state"] for c in status["components"]}
-        assert states == {"server": "running", "deploy": "done", "worker": "running", "review": "running"}
+        assert states == {"server": "running", "deploy": "done", "starter": "running", "worker": "running",
+                          "review": "running"}
         assert httpx.get(f"http://127.0.0.1:{review_port}/login", timeout=30).status_code == 200
         deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
         assert {"process-reports", "export-interpol"} <= {d["name"] for d in deployments}
@@ -116,6 +117,9 @@ def test_up_runs_the_box_and_flow_commands_use_its_server(data_dir: Path) -> Non
         deployment = httpx.get(f"{api}/deployments/{by_command[0]['deployment_id']}", timeout=30).json()
         assert deployment["name"] == "process-reports"
         assert _catalog_run(data_dir, by_command[0]["id"]).summary == summary
+        # the worker started it from the starter (forked, not a new interpreter)
+        log = (data_dir / "service" / "hotline.log").read_text()
+        assert f"starter | flow run {by_command[0]['id']}: process " in log, log[-4000:]
 
         # a run that fails on the service: one line, exit status 1, the worker's reason
         drop_key = data_dir / "keys" / "drop.pub"
@@ -250,3 +254,15 @@ def test_how_a_run_on_the_service_ended_is_one_line() -> None:
     crashed = outcome_error(run, RunState("CRASHED", "Crashed", "Flow run infrastructure exited with\nnon-zero status -9"))
     assert crashed == ("process-reports run 'lucky-fox' on the service crashed: Flow run infrastructure exited with "
                        "non-zero status -9 (the service's log has the details)")
+
+
+def test_without_a_starter_a_flow_run_starts_the_way_prefect_does(tmp_path: Path) -> None:
+    """The work pool's command, when no starter listens (a worker started by hand): it becomes
+    ``python -m prefect.engine``, which here refuses a flow run ID that is none."""
+    from hotline.services.flow_starter import command
+
+    env = {**_env(tmp_path / "data"), "PREFECT__FLOW_RUN_ID": "not-a-run"}
+    done = subprocess.run(command(tmp_path / "service"), env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 1
+    assert "Invalid flow run id" in done.stdout + done.stderr, done.stdout + done.stderr
