@@ -65,6 +65,7 @@ class ServiceRun:
     id: str
     name: str
     deployment: Deployment
+    deployment_id: str
 
 
 class ServiceRunError(ServiceError):
@@ -96,7 +97,14 @@ class ServiceClient:
         answer = self._ok(found, f"deployment {deployment.name}").json()
         created = self._request("POST", f"/deployments/{answer['id']}/create_flow_run", json={"parameters": parameters})
         run = self._ok(created, f"a run of {deployment.name}").json()
-        return ServiceRun(run["id"], run["name"], deployment)
+        return ServiceRun(run["id"], run["name"], deployment, answer["id"])
+
+    def others_going(self, run: ServiceRun) -> bool:
+        """Whether another run of ``run``'s deployment is pending or running (a scheduled one)."""
+        going = {"flow_runs": {"deployment_id": {"any_": [run.deployment_id]},
+                               "state": {"type": {"any_": ["PENDING", "RUNNING"]}}}, "limit": 5}
+        found = self._ok(self._request("POST", "/flow_runs/filter", json=going), "the runs going").json()
+        return any(r["id"] != run.id for r in found)
 
     def state(self, run: ServiceRun) -> RunState:
         answer = self._ok(self._request("GET", f"/flow_runs/{run.id}"), f"run {run.name}").json()
@@ -133,13 +141,19 @@ class ServiceClient:
         raise ServiceRunError(f"the service's Prefect API answered {answer.status_code} for {what}: {detail}")
 
 
+def held_back(state: RunState) -> bool:
+    """The run was cancelled before it started because another run of its deployment was
+    going (``concurrency_limit`` with ``CANCEL_NEW`` in prefect.yaml)."""
+    return state.type == "CANCELLED" and "concurrency limit" in (state.message or "")
+
+
 def outcome_error(run: ServiceRun, state: RunState) -> str | None:
     """What to tell the operator about a run that ended other than completed; None when it completed."""
     if state.type == "COMPLETED":
         return None
     message = " ".join((state.message or "").split())
     where = f"{run.deployment.name} run {run.name!r} on the service"
-    if state.type == "CANCELLED" and "concurrency limit" in message:
+    if held_back(state):
         return (f"{where} was cancelled: another run of {run.deployment.name} is still going (the deployment runs "
                 "one at a time); run again once it is done")
     return f"{where} {state.name.lower()}: {message or 'no reason given'} (the service's log has the details)"
