@@ -1,5 +1,5 @@
 """Benchmark: what a flow command costs with a temporary Prefect server (no service) and
-with ``hotline up`` running, in the same run.
+with ``hotline up`` running, in the same run; this tree against a baseline.
 
     .venv/bin/python bench/bench_cli_overhead.py [--repeat 3] [--dir DIR] [--service-only]
         [--baseline-ref main | --baseline-tree DIR]
@@ -10,9 +10,12 @@ with ``hotline up`` running, in the same run.
   (1) the floor: ``hotline report list --json``, a command that opens the catalog and
       starts no flow; (2) ``hotline run`` and ``hotline export`` with a temporary server
   each; (3) ``hotline up --detach`` (timed once, not in the figures), then the same two
-  commands against its server; the service's own CPU is not counted (it runs anyway).
-* Printed: each figure's median, the overhead over the floor, and the ratio
-  temporary server / service.
+  commands with the service running (a tree whose commands give the run to the service's
+  worker does not run the flow itself). The service's CPU is not in the command's figures;
+  what it spent while the commands ran (its components and their children, from /proc,
+  the flow runs of its worker included) is shown beside them, per command.
+* Printed: each figure's median, the overhead over the floor, the ratio temporary server /
+  service; with a baseline, the two trees side by side.
 
 ``--service-only`` skips the temporary-server rows (minutes each on a loaded box). A baseline
 tree (``--baseline-tree``, a checkout; or ``--baseline-ref``, ``git archive`` of that commit
@@ -26,6 +29,7 @@ measured within one run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -64,6 +68,22 @@ def measure(env: dict[str, str], repeat: int, *args: str) -> tuple[float, float]
     return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
 
+def service_cpu(env: dict[str, str]) -> float:
+    """CPU seconds the running service's components and their waited-for children used so far."""
+    done = subprocess.run([*HOTLINE, "status", "--json"], env=env, cwd=env["PYTHONPATH"], capture_output=True,
+                          text=True, check=True)
+    total = 0.0
+    for component in json.loads(done.stdout)["components"]:
+        if component["pid"] is None:
+            continue
+        try:
+            fields = Path(f"/proc/{component['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return total
+
+
 def measure_tree(tree: Path, work: Path, repeat: int, service_only: bool) -> tuple[dict[str, tuple[float, float]], float]:
     """The figures of one tree: its rows, and how long its ``hotline up --detach`` took."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PREFECT_"))}
@@ -81,7 +101,9 @@ def measure_tree(tree: Path, work: Path, repeat: int, service_only: bool) -> tup
     try:
         timed(env, "run", "--json")  # the first command after up: not counted ("after the first")
         for name in ("run", "export"):
+            before = service_cpu(env)
             rows[f"{name}, hotline up"] = measure(env, repeat, name, "--json")
+            rows[f"  (service cpu for {name})"] = (0.0, (service_cpu(env) - before) / repeat)
     finally:
         subprocess.run([*HOTLINE, "down"], env=env, cwd=tree, check=True, capture_output=True)
     return rows, up_s
@@ -107,14 +129,26 @@ def main() -> None:
         print(f"\n{label}: `hotline up --detach` took {up_s:.0f} s")
         print(f"{'command':<28} {'wall s':>8} {'cpu s':>8} {'over floor wall':>16} {'over floor cpu':>15}")
         for row, (wall, cpu) in rows.items():
+            if row.startswith(" "):
+                print(f"{row:<28} {'':>8} {cpu:8.2f}")
+                continue
             print(f"{row:<28} {wall:8.2f} {cpu:8.2f} {wall - floor_wall:16.2f} {cpu - floor_cpu:15.2f}")
         for name in () if args.service_only else ("run", "export"):
             (tw, tc), (sw, sc) = rows[f"{name}, temporary server"], rows[f"{name}, hotline up"]
             print(f"hotline {name}: temporary server / hotline up = {tw / sw:.1f}x wall, {tc / sc:.1f}x cpu")
     if len(results) == 2:
-        (_, (head, _)), (_, (base, _)) = results.items()
+        (_, (head, _)), (base_label, (base, _)) = results.items()
+        print(f"\nthis tree against {base_label}; over floor = the row minus that tree's floor")
+        print(f"{'command':<28} {'wall base':>9} {'wall this':>9} {'cpu base':>9} {'cpu this':>9} "
+              f"{'over floor wall base/this':>26} {'over floor cpu base/this':>25}")
+        hf, bf = head["floor (report list)"], base["floor (report list)"]
         for row in head:
-            print(f"{row}: cpu this tree / baseline = {head[row][1] / base[row][1]:.2f}")
+            (hw, hc), (bw, bc) = head[row], base[row]
+            if row.startswith(" "):
+                print(f"{row:<28} {'':>9} {'':>9} {bc:9.2f} {hc:9.2f}")
+                continue
+            print(f"{row:<28} {bw:9.2f} {hw:9.2f} {bc:9.2f} {hc:9.2f} {bw - bf[0]:12.2f} /{hw - hf[0]:12.2f} "
+                  f"{bc - bf[1]:11.2f} /{hc - hf[1]:12.2f}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import installation
+from flows.runs import run_recorded
 from hotline.services.partner_exchange import INTERPOL, export_route, interpol_route, recheck_new_material
+
+FLOW = "export-bundles"
 
 
 # No task retries: each S3 call retries within the installation's S3 budget (the one retry
@@ -29,22 +32,25 @@ def deliver_pending(destination: str) -> list[dict[str, Any]]:
     return [vars(d) for d in export_route(inst, route, actor="export-bundles")]
 
 
-@flow(name="export-bundles")
+@flow(name=FLOW)
 def export_bundles(destination: str = INTERPOL) -> dict[str, Any]:
-    deliveries = deliver_pending(destination)
-    last = deliveries[-1] if deliveries else None
-    create_markdown_artifact(
-        key="export-bundles-summary",
-        markdown="\n".join(f"- bundle `{d['bundle_id']}`: {d['items']} item(s) to {d['location']}"
-                           for d in deliveries) or "Nothing to export.",
-    )
-    return {
-        "destination": destination,
-        "deliveries": deliveries,
-        "bundle_id": last["bundle_id"] if last else None,
-        "items": sum(d["items"] for d in deliveries),
-        "location": last["location"] if last else None,
-    }
+    with run_recorded(FLOW) as run:
+        deliveries = deliver_pending(destination)
+        last = deliveries[-1] if deliveries else None
+        create_markdown_artifact(
+            key="export-bundles-summary",
+            markdown="\n".join(f"- bundle `{d['bundle_id']}`: {d['items']} item(s) to {d['location']}"
+                               for d in deliveries) or "Nothing to export.",
+        )
+        summary = {
+            "destination": destination,
+            "deliveries": deliveries,
+            "bundle_id": last["bundle_id"] if last else None,
+            "items": sum(d["items"] for d in deliveries),
+            "location": last["location"] if last else None,
+        }
+        run.summary = summary  # for a command that started this run on the service
+    return summary
 
 
 if __name__ == "__main__":

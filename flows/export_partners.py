@@ -21,9 +21,12 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
+from flows.runs import run_recorded
 from hotline.services.abuse_notices import notify_abuse_contacts
 from hotline.services.network_lists import send_handled_list
 from hotline.services.partner_exchange import export_escalations, export_to_partner
+
+FLOW = "export-partners"
 
 
 @task
@@ -56,49 +59,52 @@ def deliver_escalations() -> list[dict[str, Any]]:
     return [vars(d) for d in export_escalations(installation(), actor="export-partners")]
 
 
-@flow(name="export-partners")
+@flow(name=FLOW)
 def export_partners(partners: list[str] | None = None, hash_sets: bool = False, lists: bool = False) -> dict[str, Any]:
     """Deliver to every registered partner (or the named ones); ``lists``: our handled list
     (what we investigate and decided, keyed hashes only) instead."""
-    names = partner_names(partners)
-    states = {n: deliver_to_partner.submit(n, hash_sets, lists) for n in names}
-    delivered: dict[str, list[dict[str, Any]]] = {}
-    failed: dict[str, str] = {}
-    for name, future in states.items():
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            delivered[name] = future.result()
-        else:
-            failed[name] = str(state.message or state.name)
-    unrouted = 0 if hash_sets or lists else unrouted_locations()
-    kind = "lists" if lists else "hashsets" if hash_sets else "partners"
-    abuse: dict[str, Any] = {"contacts": [], "unmatched": 0} if hash_sets or lists else deliver_abuse_notices()
-    # items partners and abuse contacts were notified of too often while they stay up (none
-    # without a destination)
-    escalated = [] if hash_sets or lists else deliver_escalations()
-    create_table_artifact(
-        key=f"export-{kind}-summary",
-        table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
-               for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
-                                                 for n, why in failed.items()]
-              + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
-                   "items": f"{unrouted} location(s)"}] if unrouted else [])
-              + [{"partner": r["contact"], "bundles": f"{len(r['sent'])} e-mail(s)"
-                  + (f", {len(r['withdrawn'])} withdrawal(s)" if r["withdrawn"] else "")
-                  + (f"; failed, waits in the outbox: {r['failed']}" if r["failed"] else ""),
-                  "items": f"{r['urls']} URL(s)"} for r in abuse["contacts"]]
-              + ([{"partner": "(no abuse contact)", "bundles": "no partner nor contact covers the host",
-                   "items": f"{abuse['unmatched']} URL(s)"}] if abuse["unmatched"] else [])
-              + ([{"partner": "(escalation)", "bundles": str(len(escalated)),
-                   "items": str(sum(x["items"] for x in escalated))}] if escalated else []),
-        description={"lists": "Handled lists (keyed hashes) sent to partners", "hashsets": "Hash sets sent to partners",
-                     "partners": "Notice-and-takedown bundles sent to partners"}[kind],
-    )
-    if failed:
-        raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")
-    return {"partners": names, "deliveries": delivered, "unrouted_locations": unrouted, "escalations": escalated,
-            "abuse_notices": abuse, "items": sum(d["items"] for ds in delivered.values() for d in ds)}
+    with run_recorded(FLOW) as run:
+        names = partner_names(partners)
+        states = {n: deliver_to_partner.submit(n, hash_sets, lists) for n in names}
+        delivered: dict[str, list[dict[str, Any]]] = {}
+        failed: dict[str, str] = {}
+        for name, future in states.items():
+            future.wait()
+            state = future.state
+            if state.is_completed():
+                delivered[name] = future.result()
+            else:
+                failed[name] = str(state.message or state.name)
+        unrouted = 0 if hash_sets or lists else unrouted_locations()
+        kind = "lists" if lists else "hashsets" if hash_sets else "partners"
+        abuse: dict[str, Any] = {"contacts": [], "unmatched": 0} if hash_sets or lists else deliver_abuse_notices()
+        # items partners and abuse contacts were notified of too often while they stay up (none
+        # without a destination)
+        escalated = [] if hash_sets or lists else deliver_escalations()
+        create_table_artifact(
+            key=f"export-{kind}-summary",
+            table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
+                   for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
+                                                     for n, why in failed.items()]
+                  + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
+                       "items": f"{unrouted} location(s)"}] if unrouted else [])
+                  + [{"partner": r["contact"], "bundles": f"{len(r['sent'])} e-mail(s)"
+                      + (f", {len(r['withdrawn'])} withdrawal(s)" if r["withdrawn"] else "")
+                      + (f"; failed, waits in the outbox: {r['failed']}" if r["failed"] else ""),
+                      "items": f"{r['urls']} URL(s)"} for r in abuse["contacts"]]
+                  + ([{"partner": "(no abuse contact)", "bundles": "no partner nor contact covers the host",
+                       "items": f"{abuse['unmatched']} URL(s)"}] if abuse["unmatched"] else [])
+                  + ([{"partner": "(escalation)", "bundles": str(len(escalated)),
+                       "items": str(sum(x["items"] for x in escalated))}] if escalated else []),
+            description={"lists": "Handled lists (keyed hashes) sent to partners", "hashsets": "Hash sets sent to partners",
+                         "partners": "Notice-and-takedown bundles sent to partners"}[kind],
+        )
+        if failed:
+            raise RuntimeError(f"delivery failed for partner(s) {sorted(failed)!r}: {failed!r}")
+        summary = {"partners": names, "deliveries": delivered, "unrouted_locations": unrouted, "escalations": escalated,
+                   "abuse_notices": abuse, "items": sum(d["items"] for ds in delivered.values() for d in ds)}
+        run.summary = summary  # for a command that started this run on the service
+    return summary
 
 
 if __name__ == "__main__":

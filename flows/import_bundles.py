@@ -13,7 +13,10 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
+from flows.runs import run_recorded
 from hotline.services.partner_exchange import poll_inbound
+
+FLOW = "import-bundles"
 
 
 # No task retries: each S3 call retries within the installation's S3 budget; the next
@@ -24,17 +27,19 @@ def poll() -> dict[str, Any]:
     return {"imported": [asdict(r) for r in result.imported], "refused": result.refused, "skipped": result.skipped}
 
 
-@flow(name="import-bundles")
+@flow(name=FLOW)
 def import_bundles() -> dict[str, Any]:
-    result = poll()
-    create_table_artifact(
-        key="import-bundles-summary",
-        table=[{"bundle": r["bundle_id"], "partner": r["partner"], "outcome": "imported",
-                "detail": f"{len(r['reports_added'])} report(s), {r['hashes_added']} new hash(es)"}
-               for r in result["imported"]]
-        + [{"bundle": loc, "partner": "", "outcome": "refused", "detail": why} for loc, why in result["refused"]],
-        description="Partner bundles handled by this poll",
-    )
+    with run_recorded(FLOW) as run:
+        result = poll()
+        create_table_artifact(
+            key="import-bundles-summary",
+            table=[{"bundle": r["bundle_id"], "partner": r["partner"], "outcome": "imported",
+                    "detail": f"{len(r['reports_added'])} report(s), {r['hashes_added']} new hash(es)"}
+                   for r in result["imported"]]
+            + [{"bundle": loc, "partner": "", "outcome": "refused", "detail": why} for loc, why in result["refused"]],
+            description="Partner bundles handled by this poll",
+        )
+        run.summary = result  # for a command that started this run on the service
     return result
 
 

@@ -14,7 +14,10 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.common import installation
+from flows.runs import run_recorded
 from spiders.takedown_recheck import recheck_confirmed
+
+FLOW = "recheck-takedowns"
 
 
 @task(retries=1, retry_delay_seconds=30)
@@ -25,15 +28,17 @@ def recheck_urls(limit: int | None) -> dict[str, int]:
     return asdict(summary)
 
 
-@flow(name="recheck-takedowns")
+@flow(name=FLOW)
 def recheck_takedowns(limit: int | None = None) -> dict[str, Any]:
     """Re-check up to ``limit`` URLs (default: the ``recheck_limit`` setting)."""
-    summary = recheck_urls(limit)
-    create_table_artifact(
-        key="recheck-takedowns-summary",
-        table=[{"outcome": k, "urls": str(v)} for k, v in summary.items()],
-        description="What this run of recheck-takedowns found",
-    )
+    with run_recorded(FLOW) as run:
+        summary: dict[str, Any] = recheck_urls(limit)
+        create_table_artifact(
+            key="recheck-takedowns-summary",
+            table=[{"outcome": k, "urls": str(v)} for k, v in summary.items()],
+            description="What this run of recheck-takedowns found",
+        )
+        run.summary = summary  # for a command that started this run on the service
     return summary
 
 

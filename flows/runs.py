@@ -36,6 +36,15 @@ def claims_held(run_id: str, flow: str) -> Heartbeat:
     return Heartbeat(inst.catalog, run_id, flow=flow, lease=timedelta(seconds=inst.settings.claim_lease_s))
 
 
+def run_recorded(flow: str) -> Heartbeat:
+    """``claims_held`` for the current flow run, in a flow that claims no reports: the run is
+    registered in the catalog (``runs``) under its Prefect ID while it works, and the summary
+    set on it is kept there when it ends. A command that started the run on the service
+    reads it back from there (``hotline.services.service_runs``): Prefect does not persist
+    flow results."""
+    return claims_held(this_run_id(), flow)
+
+
 def crash_dead_runs(catalog: ReportStore, flow: str, *, settle: bool = True) -> list[str]:
     """Mark crashed, in Prefect, the runs of ``flow`` that Prefect shows unfinished but whose
     catalog lease has expired; returns their IDs. ``settle``: note in the catalog that these

@@ -206,6 +206,10 @@ class Settings(BaseSettings):
     review_host: str = Field("127.0.0.1", description="Address `hotline serve` listens on.")
     review_port: int = Field(8080, ge=0, le=65535)
     prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the Prefect server `hotline up` runs.")
+    worker_poll_s: float = Field(
+        1.0, gt=0, description="Seconds between the `hotline up` worker's asks for runs to start (Prefect's default"
+        " is 10): a flow command's run waits about half of it before the worker takes it."
+    )
     prefect_database_url: str | None = Field(
         None, description="Database of the Prefect server `hotline up` runs (SQLAlchemy async URL); default: SQLite "
                           "in <data_dir>/prefect, or a database <name>_prefect beside a PostgreSQL catalog."

@@ -37,3 +37,21 @@ def test_schedules_are_valid_and_exports_are_scheduled() -> None:
     # the network's statistics: published by every hotline, imported by the coordinator
     assert "flows/publish_stats.py:publish_statistics_flow" in scheduled
     assert "flows/import_stats.py:import_statistics" in scheduled
+
+
+def test_the_deployments_commands_run_on_the_service_exist() -> None:
+    """A flow command given to ``hotline up`` names its deployment by flow and deployment name
+    (it imports no Prefect to look them up): each must be in prefect.yaml, on that flow."""
+    from hotline.services import service_runs
+
+    flow_of = {}
+    for deployment in _deployments():
+        path, _, name = deployment["entrypoint"].partition(":")
+        spec = importlib.util.spec_from_file_location(f"entry_{name}", ROOT / path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        flow_of[deployment["name"]] = getattr(module, name).name
+    named = [v for v in vars(service_runs).values() if isinstance(v, service_runs.Deployment)]
+    assert len(named) == 7
+    for deployment in named:
+        assert flow_of.get(deployment.name) == deployment.flow, deployment

@@ -40,6 +40,27 @@ def _status(data_dir: Path) -> dict[str, Any]:
     return json.loads(hotline(data_dir, "status", "--json").stdout)
 
 
+def _watched(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``hotline args`` whose last stderr line says which of Prefect and the flows it imported."""
+    watch = ("import atexit, sys\n"
+             "atexit.register(lambda: print('imported:', *sorted({m.split('.')[0] for m in sys.modules}"
+             " & {'prefect', 'flows'}), file=sys.stderr))\n"
+             "from hotline.cli import main\nmain()\n")
+    return subprocess.run([sys.executable, "-c", watch, *args], env=_env(data_dir), capture_output=True, text=True,
+                          timeout=900, check=False)
+
+
+def _catalog_run(data_dir: Path, run_id: str) -> Any:
+    from hotline.installation import Installation
+    from hotline.settings import Settings
+
+    inst = Installation.open(Settings(data_dir=data_dir), read_only=True)
+    try:
+        return inst.catalog.get_run(run_id)
+    finally:
+        inst.close()
+
+
 def _no_traceback(done: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -76,18 +97,48 @@ def test_up_runs_the_box_and_flow_commands_use_its_server(data_dir: Path) -> Non
         status = _status(data_dir)
         assert status["running"] and status["ready"] and status["api_answers"] and status["api_url"] == api
         states = {c["name"]: c["state"] for c in status["components"]}
-        assert states == {"server": "running", "deploy": "done", "worker": "running", "review": "running"}
+        assert states == {"server": "running", "deploy": "done", "starter": "running", "worker": "running",
+                          "review": "running"}
         assert httpx.get(f"http://127.0.0.1:{review_port}/login", timeout=30).status_code == 200
         deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
         assert {"process-reports", "export-interpol"} <= {d["name"] for d in deployments}
 
-        # a flow command, with no PREFECT_API_URL: its run is recorded by the service's server
-        ran = hotline(data_dir, "run", "--json")
+        # a flow command, with no PREFECT_API_URL: the service's worker runs a run of the
+        # deployment; the command imports neither Prefect nor the flows, and prints the summary
+        # the run kept in the catalog
+        ran = _watched(data_dir, "run", "--json", "--limit", "7")
         assert ran.returncode == 0, ran.stderr
-        assert json.loads(ran.stdout)["reports"] == []
+        assert ran.stderr.splitlines()[-1] == "imported:", ran.stderr
+        summary = json.loads(ran.stdout)
+        assert summary["reports"] == [] and summary["errors"] == 0
         runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).json()
-        by_hand = [r for r in runs if r["deployment_id"] is None]
-        assert [r["state"]["type"] for r in by_hand] == ["COMPLETED"], runs
+        by_command = [r for r in runs if not r["auto_scheduled"]]
+        # a scheduled run going at that moment holds the command's back (cancelled, asked for again)
+        assert all(r["state"]["message"] == "Deployment concurrency limit reached." for r in by_command
+                   if r["state"]["type"] == "CANCELLED"), runs
+        by_command = [r for r in by_command if r["state"]["type"] != "CANCELLED"]
+        assert [(r["state"]["type"], r["parameters"], r["work_pool_name"]) for r in by_command] == [
+            ("COMPLETED", {"limit": 7}, "hotline")], runs
+        deployment = httpx.get(f"{api}/deployments/{by_command[0]['deployment_id']}", timeout=30).json()
+        assert deployment["name"] == "process-reports"
+        assert _catalog_run(data_dir, by_command[0]["id"]).summary == summary
+        # the worker started it from the starter (forked, not a new interpreter)
+        log = (data_dir / "service" / "hotline.log").read_text()
+        assert f"starter | flow run {by_command[0]['id']}: process " in log, log[-4000:]
+
+        # a run that fails on the service: one line, exit status 1, the worker's reason
+        drop_key = data_dir / "keys" / "drop.pub"
+        drop_key.rename(drop_key.with_suffix(".away"))
+        try:
+            failed = hotline(data_dir, "export")
+        finally:
+            drop_key.with_suffix(".away").rename(drop_key)
+        assert failed.returncode == 1, failed.stdout
+        line = _no_traceback(failed)
+        assert line.startswith("error: export-interpol run ") and " on the service failed: " in line, line
+        assert "KeyFileError" in line and str(drop_key) in line, line
+        exported = hotline(data_dir, "export", "--json")
+        assert exported.returncode == 0 and json.loads(exported.stdout)["bundle_id"] is None, exported.stderr
 
         # a component that dies is started again, and the log says so
         worker = next(c for c in status["components"] if c["name"] == "worker")
@@ -199,3 +250,28 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(data_dir: Path) -> None
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not (data_dir / "service" / "hotline.pid").exists()
+
+
+def test_how_a_run_on_the_service_ended_is_one_line() -> None:
+    from hotline.services.service_runs import PROCESS_REPORTS, RunState, ServiceRun, outcome_error
+
+    run = ServiceRun("0b6d", "lucky-fox", PROCESS_REPORTS, "5a1e")
+    assert outcome_error(run, RunState("COMPLETED", "Completed")) is None
+    assert outcome_error(run, RunState("CANCELLED", "Cancelled", "Deployment concurrency limit reached.")) == (
+        "process-reports run 'lucky-fox' on the service was cancelled: another run of process-reports is still going"
+        " (the deployment runs one at a time); run again once it is done")
+    crashed = outcome_error(run, RunState("CRASHED", "Crashed", "Flow run infrastructure exited with\nnon-zero status -9"))
+    assert crashed == ("process-reports run 'lucky-fox' on the service crashed: Flow run infrastructure exited with "
+                       "non-zero status -9 (the service's log has the details)")
+
+
+def test_without_a_starter_a_flow_run_starts_the_way_prefect_does(tmp_path: Path) -> None:
+    """The work pool's command, when no starter listens (a worker started by hand): it becomes
+    ``python -m prefect.engine``, which here refuses a flow run ID that is none."""
+    from hotline.services.flow_starter import command
+
+    env = {**_env(tmp_path / "data"), "PREFECT__FLOW_RUN_ID": "not-a-run"}
+    done = subprocess.run(command(tmp_path / "service"), env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 1
+    assert "Invalid flow run id" in done.stdout + done.stderr, done.stdout + done.stderr

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, cast
 
 import typer
 
+from hotline.cli.on_service import run_on_service
 from hotline.cli.output import emit_json, table
 from hotline.cli.progress import progress_shown
 from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation, use_running_service
@@ -28,12 +29,17 @@ def export(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Export baseline and nationally illegal items not yet exported, as a bundle to the drop."""
     if ctx.invoked_subcommand is not None:
         return
-    use_running_service()
-    from flows.export_bundles import export_bundles
+    service = use_running_service()
+    inst = open_installation()
+    if service is not None:
+        from hotline.services.service_runs import EXPORT_INTERPOL
 
-    open_installation()
-    with progress_shown(as_json):
-        summary = export_bundles()
+        summary = run_on_service(service, EXPORT_INTERPOL, {}, inst, as_json)
+    else:
+        from flows.export_bundles import export_bundles
+
+        with progress_shown(as_json):
+            summary = export_bundles()
     if as_json:
         emit_json(summary)
     elif summary["bundle_id"] is None:
@@ -63,12 +69,19 @@ def export_partners_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Send partners what they have not had (the export-partners flow)."""
-    use_running_service()
-    from flows.export_partners import export_partners
+    service = use_running_service()
+    inst = open_installation()
+    if service is not None:
+        from hotline.services import service_runs
 
-    open_installation()
-    with progress_shown(as_json):
-        summary = export_partners(hash_sets=hash_sets, lists=lists)
+        deployment = (service_runs.EXPORT_LISTS if lists else service_runs.EXPORT_HASHSETS if hash_sets
+                      else service_runs.EXPORT_PARTNERS)
+        summary = run_on_service(service, deployment, {"hash_sets": hash_sets, "lists": lists}, inst, as_json)
+    else:
+        from flows.export_partners import export_partners
+
+        with progress_shown(as_json):
+            summary = export_partners(hash_sets=hash_sets, lists=lists)
     if as_json:
         emit_json(summary)
     elif lists:
@@ -193,11 +206,16 @@ def bundle_import(file: Path, as_json: JsonOpt = False) -> None:
 @handles_errors
 def bundle_poll(as_json: JsonOpt = False) -> None:
     """Import every new bundle in the inbound directory or S3 prefix (the import-bundles flow)."""
-    use_running_service()
-    from flows.import_bundles import import_bundles
+    service = use_running_service()
+    inst = open_installation()
+    if service is not None:
+        from hotline.services.service_runs import IMPORT_BUNDLES
 
-    open_installation()
-    result = import_bundles()
+        result = run_on_service(service, IMPORT_BUNDLES, {}, inst, as_json)
+    else:
+        from flows.import_bundles import import_bundles
+
+        result = import_bundles()
     if as_json:
         emit_json(result)
     else:

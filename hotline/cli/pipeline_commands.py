@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from hotline.cli.on_service import run_on_service
 from hotline.cli.output import emit_json, fail, table
 from hotline.cli.progress import progress_shown
 from hotline.cli.shared import JsonOpt, handles_errors, load_settings, open_installation, use_running_service
@@ -24,28 +25,39 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Process pending reports through the process-report flow (crawl, hash, match, queue)."""
-    use_running_service()
-    from catalog.db import utcnow
-    from flows.process_report import process_report
-    from flows.runs import prefect_api_failure
-
+    service = use_running_service()
     inst = open_installation()  # fail early, before Prefect starts, if there is no installation
-    started = utcnow()
-    try:
-        with progress_shown(as_json):
-            summary = process_report(limit=limit)
-    except Exception as exc:
-        lost = prefect_api_failure(exc)
-        if lost is None:
-            raise
-        _abandon_run(inst, started, lost, as_json)
+    if service is not None:
+        from hotline.services.service_runs import PROCESS_REPORTS
+
+        summary = run_on_service(service, PROCESS_REPORTS, {"limit": limit}, inst, as_json)
+    else:
+        summary = _run_here(inst, limit, as_json)
     if as_json:
         emit_json(summary)
     else:
         _print_run_summary(summary)
 
 
-def _abandon_run(inst: Any, started: Any, lost: str, as_json: bool) -> None:
+def _run_here(inst: Any, limit: int, as_json: bool) -> dict[str, Any]:
+    """process-report in this process (no service): its result, or the run abandoned in one
+    line when the Prefect API went away."""
+    from catalog.db import utcnow
+    from flows.process_report import process_report
+    from flows.runs import prefect_api_failure
+
+    started = utcnow()
+    try:
+        with progress_shown(as_json):
+            return process_report(limit=limit)
+    except Exception as exc:
+        lost = prefect_api_failure(exc)
+        if lost is None:
+            raise
+        _abandon_run(inst, started, lost, as_json)
+
+
+def _abandon_run(inst: Any, started: Any, lost: str, as_json: bool) -> NoReturn:
     """The Prefect API went away: print what the run did (the catalog has it) and exit 1 at
     once. A normal exit would first try, for minutes, to deliver Prefect's queued events
     to the API that is gone; what they say is in the catalog and in this output."""
@@ -93,14 +105,21 @@ def recheck(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch again the URLs of confirmed items: still up, changed, missing or removed (takedown tracking)."""
-    use_running_service()
+    service = use_running_service()
     from catalog.db import utcnow
-    from flows.recheck import recheck_takedowns
 
-    catalog = open_installation().catalog  # fail early, before Prefect starts, if there is no installation
+    inst = open_installation()  # fail early, before Prefect starts, if there is no installation
+    catalog = inst.catalog
     started = utcnow()
-    with progress_shown(as_json):
-        summary = recheck_takedowns(limit=limit)
+    if service is not None:
+        from hotline.services.service_runs import RECHECK_TAKEDOWNS
+
+        summary = run_on_service(service, RECHECK_TAKEDOWNS, {"limit": limit}, inst, as_json)
+    else:
+        from flows.recheck import recheck_takedowns
+
+        with progress_shown(as_json):
+            summary = recheck_takedowns(limit=limit)
     if as_json:  # with the whole history of every URL this run checked
         emit_json({**summary, "urls": [t.as_dict() for t in catalog.takedown_history(since=started)]})
     else:

@@ -81,13 +81,15 @@ def _prefect_fault(exc: Exception) -> str | None:
     return f"the Prefect API could not be reached ({lost}): `hotline status` tells whether the service runs"
 
 
-def use_running_service() -> None:
-    """Flow commands run against the Prefect server of the ``hotline up`` running on this
-    data directory (its state file names it), so nobody sets PREFECT_API_URL; one set by
-    hand wins. Without either, Prefect starts a temporary server for the command. Called
-    before Prefect is imported: it reads its settings once, at import."""
+def use_running_service() -> str | None:
+    """The Prefect API URL of the ``hotline up`` running on this data directory (its state
+    file names it), or None. Flow commands give their run to that service (``run_on_service``);
+    the URL is also set as PREFECT_API_URL, for what still talks to Prefect in the command
+    (``hotline doctor``), so nobody sets it. One set by hand wins: the flow then runs in the
+    command against that server (None). Without either, Prefect starts a temporary server
+    for the command. Called before Prefect is imported: it reads its settings once, at import."""
     if os.environ.get("PREFECT_API_URL"):
-        return
+        return None
     from hotline.services.service_files import running_api_url, service_files
 
     data_dir = load_settings().data_dir
@@ -97,6 +99,7 @@ def use_running_service() -> None:
     elif service_files(data_dir).live_pid() is not None:
         errors.print("note: hotline up runs, but its Prefect API does not answer (yet): this command starts "
                      "a temporary server", highlight=False, soft_wrap=True)
+    return url
 
 
 def _catalog_where() -> str | None:

@@ -2,7 +2,8 @@
 
 1. a Prefect server on the catalog's database engine: SQLite in ``<data_dir>/prefect``, or
    a database ``<catalog>_prefect`` on the catalog's PostgreSQL server (created if missing);
-2. the deployments of ``prefect.yaml`` (the work pool ``hotline`` created first);
+2. the deployments of ``prefect.yaml`` (the work pool ``hotline`` created first, its flow runs
+   started by the ``starter``: ``flow_starter``), and the starter;
 3. a process worker polling that pool, and the review app (``hotline serve``).
 
 Every component gets this process's ``HOTLINE_*`` environment with the data directory made
@@ -13,6 +14,7 @@ state and (detached) log files (``service_files``).
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -25,6 +27,7 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
+from hotline.services import flow_starter
 from hotline.services.service_files import (
     ComponentState,
     ServiceError,
@@ -95,26 +98,35 @@ def components(settings: Settings, prefect_port: int, review_port: int) -> list[
                        _env(settings, PREFECT_API_DATABASE_CONNECTION_URL=prefect_database_url(settings)),
                        REPO, ready=lambda: api_answers(api_url))
     deploy = Component("deploy", [sys.executable, "-m", "hotline.services.box", "deploy"], client, REPO, step=True)
-    worker = Component("worker", [*PREFECT, "worker", "start", "--pool", POOL, "--type", "process"], client, REPO)
+    folder = service_files(settings.data_dir).folder
+    starter = Component("starter", [sys.executable, "-m", "hotline.services.flow_starter", "serve", str(folder.resolve())],
+                        client, REPO, ready=lambda: (folder / flow_starter.SOCKET).exists())
+    worker = Component("worker", [*PREFECT, "worker", "start", "--pool", POOL, "--type", "process"],
+                       {**client, "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker_poll_s)}, REPO)
     review = Component("review", [sys.executable, "-m", "hotline.cli", "serve", "--host", settings.review_host,
                                   "--port", str(review_port)], client, REPO,
                        ready=lambda: _listening(settings.review_host, review_port))
-    return [[server], [deploy], [worker, review]]
+    return [[server], [deploy, starter], [worker, review]]
 
 
 def deploy() -> None:
-    """The work pool (if missing), then ``prefect deploy --all`` from the repository: run as
-    the ``deploy`` step with PREFECT_API_URL set."""
+    """The work pool (created, or its job template brought up to date), then ``prefect
+    deploy --all`` from the repository: run as the ``deploy`` step with PREFECT_API_URL set.
+    The pool's command starts each flow run from the ``starter`` (``flow_starter``)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
 
+    template = ProcessWorker.get_default_base_job_template()
+    folder = service_files(Settings().data_dir).folder
+    template["variables"]["properties"]["command"]["default"] = shlex.join(flow_starter.command(folder))
     with get_client(sync_client=True) as client:
         try:
-            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+            client.create_work_pool(WorkPoolCreate(name=POOL, type="process", base_job_template=template))
             print(f"work pool {POOL!r} created", flush=True)
         except ObjectAlreadyExists:
-            pass
+            client.update_work_pool(POOL, WorkPoolUpdate(base_job_template=template))
     # prefect.yaml's pull step names the working directory as {{ $PWD }}: the repository
     done = subprocess.run([*PREFECT, "--no-prompt", "deploy", "--all"], cwd=REPO, check=False,
                           env={**os.environ, "PWD": str(REPO)})
