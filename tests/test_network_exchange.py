@@ -21,6 +21,7 @@ from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
 from hotline.services.decisions import decide
 from hotline.services.network_lists import (
+    adopt_partner_decisions_of,
     check_items,
     check_reports,
     handled_list,
@@ -58,7 +59,7 @@ def test_interpol_gets_new_material_first_with_its_evidence_and_one_update(trio)
     # decided first, but a partner decided it too: not new material
     known = confirmed_item(nl, synthetic_image(40), page_url="http://k.example/", country="AT")
     nl.catalog.note_partner_decisions([(known, "at-hotline", ("media", "0" * 32, None, None, "baseline",
-                                                                nl.catalog.get_report(1).received_at))], actor="t")
+                                                                nl.catalog.get_report(1).received_at, None))], actor="t")
     fresh = confirmed_item(nl, synthetic_image(41), page_url="http://n.example/gallery", country="AT", verdict=None)
     reviewers(nl.catalog)
     decide(nl, fresh, "ann", graded=BASELINE_GRADING)
@@ -76,7 +77,7 @@ def test_interpol_gets_new_material_first_with_its_evidence_and_one_update(trio)
 
     # a partner decides the same item later: INTERPOL is told once, as an update
     nl.catalog.note_partner_decisions([(fresh, "at-hotline", ("media", "1" * 32, "7", None, "baseline",
-                                                                nl.catalog.get_report(1).received_at))], actor="t")
+                                                                nl.catalog.get_report(1).received_at, None))], actor="t")
     update = _interpol_manifest(nl)
     assert [(i["sha256"], i["escalation"], i["new_material"]) for i in update] == [(fresh, "update", False)]
     assert update[0]["now_known"][0]["by"] == "partner"
@@ -88,7 +89,7 @@ def test_interpol_scope_new_sends_only_new_material(tmp_path: Path) -> None:
     old = confirmed_item(inst, synthetic_image(42), page_url="http://o.example/", country="BE")
     new = confirmed_item(inst, synthetic_image(43), page_url="http://p.example/", country="BE")
     inst.catalog.note_partner_decisions([(old, "x", ("media", "2" * 32, None, None, "baseline",
-                                                     inst.catalog.get_report(1).received_at))], actor="t")
+                                                     inst.catalog.get_report(1).received_at, None))], actor="t")
     assert [i["sha256"] for i in _interpol_manifest(inst)] == [new]
     inst.close()
 
@@ -126,10 +127,12 @@ def test_a_url_a_partner_crawled_is_linked_not_crawled_and_a_decided_item_arrive
     assert check_reports(at, [same, other], actor="test") == []  # nothing more to link
 
     theirs = confirmed_item(at, data, page_url="http://mirror.example/", country="AT", verdict=None)
-    assert theirs == decided and check_items(at, [theirs], actor="test") == 1
+    assert theirs == decided and check_items(at, [theirs], actor="test") == [theirs]
     (seen,) = at.catalog.partner_handling(sha256=theirs)
-    assert (seen.partner, seen.verdict) == ("nl-hotline", "baseline")
-    # pre-decided is shown, not decided: our own analysts and law profile decide
+    assert (seen.partner, seen.verdict, seen.grading) == ("nl-hotline", "baseline", None)
+    # NL's analyst set the verdict by hand (and AT has no law profile of its own here): shown,
+    # not decided: our own analysts decide
+    assert adopt_partner_decisions_of(at, [theirs], actor="test") == 0
     assert at.catalog.media_in_status([theirs], "queued") == {theirs}
     assert at.catalog.export_candidates(None, sources=None) == []
 

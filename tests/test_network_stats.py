@@ -369,6 +369,23 @@ def test_published_urls_fill_the_views_by_host_and_count_once(network: Any) -> N
         "SELECT host, content_urls, content_urls_illegal, tracked, removed FROM network_hosts "
         "WHERE jurisdiction = 'home'").fetchall()} == by_host
     assert sum(c[3] for c in by_host.values()) > 0
+    # removal inside and outside the network counts each tracked URL once, however many
+    # hotlines track it: from the earliest notice any sent to the earliest removal any found
+    clocks: dict[str, tuple[Any, Any]] = {}
+    for own, country in ((own_nl, "NL"), (own_be, "BE")):
+        for url, notice_at, removed_at in own.sql(
+                f"SELECT u.url, min(t.notice_at), min(t.removed_at) FROM takedowns t JOIN urls u USING (url_id) "
+                f"WHERE t.illegal AND t.jurisdiction = '{country}' GROUP BY 1").fetchall():
+            was = clocks.get(url, (notice_at, removed_at))
+            clocks[url] = (min(was[0], notice_at), min((r for r in (was[1], removed_at) if r), default=None))
+    hours = [max((r - n).total_seconds() / 3600, 0) for n, r in clocks.values() if r is not None]
+    eligible, reached, within = net.sql("SELECT sum(eligible), sum(reached), sum(within_3_days) "
+                                        "FROM removal_in_network WHERE jurisdiction = 'home'").fetchall()[0]
+    rows = sum(own.sql(f"SELECT count(*) FROM takedowns WHERE illegal AND jurisdiction = '{c}'").fetchall()[0][0]
+               for own, c in ((own_nl, "NL"), (own_be, "BE")))
+    assert set(_own_takedowns(own_nl, "NL")) & set(_own_takedowns(own_be, "BE"))  # tracked by both
+    assert (eligible, reached) == (len(tracked), sum(tracked.values())) and eligible < rows
+    assert within == sum(h <= 72 for h in hours) and reached == len(hours)
     # the overview counts content URLs once too; every other count is still the hotlines' sum
     total, nl_home, be_home = _network_overview(net, "home"), _overview(own_nl, "NL"), _overview(own_be, "BE")
     assert (total["content_urls"], total["content_urls_illegal"]) == (len(union), len(illegal))
