@@ -276,3 +276,106 @@ def test_new_material_a_known_set_has_later_is_updated_once(tmp_path: Path) -> N
     assert (outcome.verdict, outcome.verdict_source) == (Verdict.BASELINE, "analyst")  # a later match decides nothing
     assert recheck_new_material(inst, route, actor="test") == 0 and _interpol_manifest(inst) == []
     inst.close()
+
+
+def _record(partner: str, verdict: str, grading: dict | None):
+    from datetime import datetime
+
+    from catalog.exchange_ledger.records import PartnerHandled
+
+    return PartnerHandled(partner=partner, report_id=None, sha256="a" * 64, case_ref="9", state=None, verdict=verdict,
+                          since=datetime(2026, 12, 1), found_at=datetime(2026, 12, 2), grading=grading)
+
+
+def test_a_partners_decision_decides_only_when_nothing_is_in_doubt() -> None:
+    from catalog.decisions.records import Decision, Verdict
+    from classification.partner import judge
+    from classification.profiles import load_profile_set
+
+    profiles = load_profile_set("NL")
+    graded = {"age_group": "prepubescent", "depiction": "real", "genders": ["female"], "sexual_activity": True,
+              "genital_focus": True, "severity": 3, "self_generated": None, "tags": []}
+    agreed = judge("a" * 64, [_record("at-hotline", "baseline", graded), _record("be-hotline", "baseline", graded)],
+                   profiles)
+    assert isinstance(agreed, Decision) and agreed.verdict is Verdict.BASELINE
+    # our own law profile derives our verdict: a partner's national verdict becomes ours only if our law says so
+    teen = {**graded, "age_group": "pubescent"}
+    ours = judge("a" * 64, [_record("at-hotline", "national", teen)], profiles)
+    assert isinstance(ours, Decision) and ours.verdict is Verdict.NATIONAL
+    reasons = {
+        "no grading": [_record("at-hotline", "baseline", None)],
+        "disagree": [_record("at-hotline", "baseline", graded), _record("be-hotline", "national", teen)],
+        "unknown value": [_record("at-hotline", "baseline", {**graded, "depiction": "hologram"})],
+        "contradiction": [_record("at-hotline", "baseline", {**graded, "sexual_activity": False,
+                                                             "genital_focus": False})],
+        "baseline not given": [_record("at-hotline", "baseline", teen)],
+        "baseline not said": [_record("at-hotline", "national", graded)],
+        "undetermined": [_record("at-hotline", "not-illegal", {**graded, "age_group": "unclear"})],
+    }
+    found = {k: judge("a" * 64, rows, profiles) for k, rows in reasons.items()}
+    assert all(isinstance(v, str) for v in found.values()), found
+    assert "carries no grading" in found["no grading"]
+    assert "graded it differently" in found["disagree"]
+    assert "unknown to our profiles" in found["unknown value"] and "unknown to our profiles" in found["contradiction"]
+    assert "INTERPOL's baseline profile" in found["baseline not given"] and "says 'national'" in found["baseline not said"]
+    assert "undetermined" in found["undetermined"]
+
+
+def test_a_list_carries_the_grading_only_of_verdicts_derived_from_one(trio) -> None:
+    nl, at, _ = trio
+    reviewers(nl.catalog)
+    graded = confirmed_item(nl, synthetic_image(47), page_url="http://g.example/", country="NL", verdict=None)
+    decide(nl, graded, "ann", graded=BASELINE_GRADING)
+    by_hand = confirmed_item(nl, synthetic_image(48), page_url="http://h.example/", country="NL")
+    key = partnership_key_with(nl, nl.catalog.get_partner("at-hotline"))
+    entries = {e.digest: e for e in handled_list(nl, nl.catalog.get_partner("at-hotline")) if e.kind == "media"}
+    assert entries[keyed_digest(key, "media", graded)].grading == {
+        "age_group": "prepubescent", "genders": ["female"], "depiction": "real", "sexual_activity": True,
+        "genital_focus": True, "severity": 3, "self_generated": None, "tags": []}
+    assert entries[keyed_digest(key, "media", by_hand)].grading is None
+    # through the bundle: the recipient keeps the grading with the partner's record
+    send_handled_list(nl, "at-hotline", actor="test")
+    assert poll_inbound(at, actor="test").refused == []
+    theirs = confirmed_item(at, synthetic_image(47), page_url="http://m.example/", country="AT", verdict=None)
+    assert check_items(at, [theirs], actor="test") == [theirs]
+    (seen,) = at.catalog.partner_handling(sha256=theirs)
+    assert seen.grading == entries[keyed_digest(key, "media", graded)].grading
+
+
+def test_a_partners_correction_bundle_sends_an_item_it_decided_back_to_review(tmp_path: Path) -> None:
+    from catalog.decisions.records import PARTNER_DECISION, Verdict
+    from classification.review import confirm, set_by_hand
+    from hotline.installation import review_config
+    from hotline.services.partner_exchange import export_to_partner
+
+    nl, de = make_installation(tmp_path, "nl", "NL"), make_installation(tmp_path, "de", "DE")
+    register(nl, de, "de-hotline", countries=["DE"])
+    register(de, nl, "nl-hotline", countries=["NL"])
+    reviewers(nl.catalog)
+    picture = synthetic_image(49)
+    # hosted in Germany: NL tells DE for notice and takedown, and its list names it as decided
+    item = confirmed_item(nl, picture, page_url="http://hosted.example/", country="DE", verdict=None)
+    decide(nl, item, "ann", graded=BASELINE_GRADING)
+    assert export_to_partner(nl, "de-hotline", actor="test") and send_handled_list(nl, "de-hotline", actor="test")
+    # DE takes the list (the item bundle's baseline row also goes into its partner set)
+    assert poll_inbound(de, actor="test").refused == []
+    theirs = confirmed_item(de, picture, page_url="http://hosted.example/", country="DE", verdict=None)
+    assert check_items(de, [theirs], actor="test") == [theirs]
+    assert adopt_partner_decisions_of(de, [theirs], actor="test") == 1
+    assert de.catalog.decision_state(theirs).source == PARTNER_DECISION
+    assert export_route(de, interpol_route(de), actor="test") == []  # not DE's own to send
+
+    # NL's seniors change the verdict: the correction bundle to DE sends DE's copy back to review
+    config = review_config(nl.settings)
+    changed = set_by_hand(nl.catalog, config, item, Verdict.NOT_ILLEGAL, "sam", "an adult: ID documents seen")
+    nl.catalog.record_reveal("sue", item)
+    confirm(nl.catalog, changed, "sue")
+    (delivery,) = export_to_partner(nl, "de-hotline", actor="test")
+    assert delivery.corrections == 1
+    polled = poll_inbound(de, actor="test")
+    assert polled.refused == [] and polled.imported[0].sent_to_review == (theirs,)
+    assert de.catalog.media_in_status([theirs], "queued") == {theirs}
+    (withdrawn,) = de.catalog.audit_entries("verdict.withdraw", 10, subject=theirs)
+    assert withdrawn.detail["set"] == "nl-hotline" and "corrected or retracted" in withdrawn.detail["reason"]
+    nl.close()
+    de.close()

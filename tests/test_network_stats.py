@@ -4,9 +4,12 @@ statistics bundles; the coordinator imports them and builds the network snapshot
 per-hotline views equal each hotline's own snapshot and whose network figures are their sums.
 A repeated bundle changes nothing; a corrected one replaces the month it describes; an older
 one arriving late is refused. A hotline that publishes its URL rows fills the views by host
-and has a URL that both hotlines saw counted once; one that does not sends no URL at all, and
-the two mix. Inside the network are the publishers' countries and their partners'. Through
-the services, the command line and Prefect's engine."""
+and has a URL that both hotlines saw counted once (its removal too); one that does not sends
+no URL at all, and the two mix. Inside the network are the publishers' countries and their
+partners'. An item one hotline decided is not queued at its partner, whose law profile derives
+its verdict from the grading: not sent to INTERPOL as the partner's, counted as auto-classified
+by "partner decision", back in review after a correction. Through the services, the command
+line and Prefect's engine."""
 
 from __future__ import annotations
 
@@ -23,9 +26,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from exchange_support import confirmed_item, make_installation, register
+from people import reviewers
 from stats_seed import seed, sha
 
 from catalog.db import utcnow
+from catalog.decisions.records import PARTNER_DECISION, GradingRecord, Verdict
 from exports.errors import BundleReplayed, StatisticsSuperseded, UnknownSender
 from exports.statistics import (
     StatisticsBundle,
@@ -33,7 +38,10 @@ from exports.statistics import (
     statistics_manifest,
     write_statistics_bundle,
 )
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
+from hotline.services.decisions import decide
+from hotline.services.network_lists import send_handled_list
 from hotline.services.network_stats import (
     add_publisher,
     import_statistics_file,
@@ -42,6 +50,7 @@ from hotline.services.network_stats import (
     publishers,
     write_network,
 )
+from hotline.services.partner_exchange import export_route, interpol_route, open_bundle, poll_inbound
 from stats import SnapshotOptions, write_snapshot
 from stats.network import network_figures, open_network
 from stats.publication import month_statistics
@@ -494,3 +503,61 @@ def test_inside_the_network_are_the_publishers_countries_and_their_partners(netw
     _assert_views_equal(net, "be-hotline", own_be)
     for con in (net, own_nl, own_be):
         con.close()
+
+
+def test_an_item_a_partner_decided_counts_as_auto_classified_by_partner_decision(network: Any) -> None:
+    """The Belgian hotline decides a picture; the Dutch one, its partner, has the same file
+    queued: the Belgian list arrives, the Dutch law profile derives the Dutch verdict from
+    the Belgian grading, and the item leaves the queue. It is not sent to INTERPOL as the
+    Dutch hotline's, both snapshots and the network count it as auto-classified by
+    ``partner decision``, and the Belgian correction sends it back to review."""
+    coord, nl, be = network
+    register(nl, be, "be-hotline", countries=["BE"])
+    register(be, nl, "nl-hotline", countries=["NL"])
+    # the Belgian law profile: the template country's rules (illustrative, as every shipped one)
+    be.settings.law_profiles_dir.mkdir(parents=True, exist_ok=True)
+    template = (Path(__file__).parent.parent / "classification" / "profiles" / "xx.toml").read_text()
+    (be.settings.law_profiles_dir / "be.toml").write_text(template.replace('jurisdiction = "XX"', 'jurisdiction = "BE"'))
+    reviewers(be.catalog)
+    picture = synthetic_image(61)
+    item = confirmed_item(be, picture, page_url="http://decided.example.test/", country="BE", verdict=None)
+    decide(be, item, "ann", graded=GradingRecord("prepubescent", ("male",), "real", True, False, 3))
+    queued = confirmed_item(nl, picture, page_url="http://mirror.example.test/", country="NL", verdict=None)
+    assert queued == item and nl.catalog.media_in_status([item], "queued") == {item}
+
+    send_handled_list(be, "nl-hotline", actor="test")
+    assert poll_inbound(nl, actor="test").refused == []
+    assert nl.catalog.media_in_status([item], "classified") == {item} and nl.catalog.cluster_of(item) is None
+    state = nl.catalog.decision_state(item)
+    assert (state.verdict, state.source) == (Verdict.BASELINE, PARTNER_DECISION)
+    # nobody at the Dutch hotline decided it: INTERPOL is not sent it as the hotline's own
+    sent = [i["sha256"] for d in export_route(nl, interpol_route(nl), actor="test")
+            for i in open_bundle(nl, Path(d.location), actor="test").manifest["items"]]
+    assert sent and item not in sent
+
+    own_nl = _own_snapshot(nl)
+    assert own_nl.sql("SELECT auto_classified, auto_classified_by, analyst_assessed FROM item_facts f "
+                      "JOIN items i USING (item_id) WHERE f.jurisdiction = 'NL' AND i.kind = 'image' "
+                      "AND f.verdict_source = 'partner'").fetchall() == [(True, "partner decision", False)]
+    publish_statistics(nl, actor="test")
+    publish_statistics(be, actor="test")
+    assert poll_statistics(coord, actor="test").refused == []
+    net = _network(coord)
+    assert net.sql("SELECT hotline, count(*) FROM item_facts WHERE auto_classified_by = 'partner decision' "
+                   "AND jurisdiction = 'NL' GROUP BY 1").fetchall() == [("nl-hotline", 1)]
+    assert _overview(net, "NL", "AND hotline = 'nl-hotline'")["items_auto_classified"] == \
+        _overview(own_nl, "NL")["items_auto_classified"]
+    for con in (net, own_nl):
+        con.close()
+
+    # the Belgian senior corrects the grading: the next list sends the Dutch copy back to review
+    decide(be, item, "sam", graded=GradingRecord("adult", ("male",), "real", True, False, 3),
+           reason="a second look: an adult")
+    send_handled_list(be, "nl-hotline", actor="test")
+    assert poll_inbound(nl, actor="test").refused == []
+    assert nl.catalog.media_in_status([item], "queued") == {item} and nl.catalog.cluster_of(item) is not None
+    (outcome,) = nl.catalog.outcomes([nl.catalog.list_reports(limit=1_000_000)[-1].id])
+    assert (outcome.sha256, outcome.verdict) == (item, None)
+    assert [e.subject for e in nl.catalog.audit_entries("verdict.withdraw")] == [item]
+    (seen,) = nl.catalog.partner_handling(sha256=item)
+    assert (seen.verdict, seen.grading["age_group"]) == ("not-illegal", "adult")

@@ -203,7 +203,7 @@ class PartnerLists(Database):
                 conn.execute(jurisdiction_verdicts.insert(),
                              _jurisdiction_rows(d.sha256, grading_id, d.jurisdictions, actor, now))
                 provenance = {"partner": first.partner, "case": first.case_ref, "partner_verdict": first.verdict,
-                              "since": first.since.isoformat() + "Z", "grading": first.grading,
+                              "since": first.since.isoformat() + "Z", "partner_grading": first.grading,
                               "also": [h.partner for h in a.handled[1:]]}
                 verdict_id = inserted_id(conn.execute(verdicts.insert().values(
                     sha256=d.sha256, verdict=str(d.verdict), source=PARTNER_DECISION, actor=actor,

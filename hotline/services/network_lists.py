@@ -154,7 +154,7 @@ def recheck_partner_verdicts(inst: Installation, partner: Partner, *, actor: str
     digests = {keyed_digest(key, "media", s): s for s in ours}
     hits = inst.catalog.partner_list_hits(partner.name, "media", list(digests))
     now = {digests[d]: (e[4], e[6]) for d, e in hits.items()}
-    changed = [s for s, p in ours.items() if now.get(s) != (p.get("partner_verdict"), p.get("grading"))]
+    changed = [s for s, p in ours.items() if now.get(s) != (p.get("partner_verdict"), p.get("partner_grading"))]
     return inst.catalog.withdraw_partner_verdicts(
         partner.name, changed, actor=actor,
         reason=f"partner {partner.name!r} corrected, retracted or no longer lists its decision") if changed else []
