@@ -52,7 +52,7 @@ from hotline.services.network_stats import (
 )
 from hotline.services.partner_exchange import export_route, interpol_route, open_bundle, poll_inbound
 from stats import SnapshotOptions, write_snapshot
-from stats.network import network_figures, open_network
+from stats.network import network_figures, open_network, read_received
 from stats.publication import month_statistics
 from stats.report import render_report
 from stats.snapshot_versions import DATABASE
@@ -265,9 +265,13 @@ def test_the_command_line_publishes_imports_and_reports(network: Any, tmp_path: 
            "stats_coordinator_key": str(coord.keys.public_files()["inbox"])}
     sent = _cli(nl.settings.data_dir, "NL", "stats", "publish", "--all", "--json", **env)["published"]
     assert len(sent) == 4
-    assert len(_cli(be.settings.data_dir, "BE", "stats", "publish", "--months", "1", "--json", **env)["published"]) == 1
+    # the Belgian hotline sends its URL rows this once (its setting says no)
+    assert len(_cli(be.settings.data_dir, "BE", "stats", "publish", "--months", "1", "--urls", "--json",
+                    **env)["published"]) == 1
     polled = _cli(coord.settings.data_dir, "LU", "stats", "import", "--json")
     assert len(polled["imported"]) == 5 and polled["refused"] == []
+    assert {(r.hotline, r.urls_included) for r in read_received(coord.settings.network_folder / "received")} == {
+        ("nl-hotline", False), ("be-hotline", True)}
     figures = _cli(coord.settings.data_dir, "LU", "stats", "network", "--json")
     assert figures["jurisdiction"] == "home" and figures["overview"]["hotlines"] == 2
     # the Dutch hotline's four months, and this month of the Belgian one
