@@ -379,3 +379,26 @@ def test_a_partners_correction_bundle_sends_an_item_it_decided_back_to_review(tm
     assert withdrawn.detail["set"] == "nl-hotline" and "corrected or retracted" in withdrawn.detail["reason"]
     nl.close()
     de.close()
+
+
+def test_a_decision_two_partners_agree_on_goes_back_when_either_corrects_it(trio) -> None:
+    from datetime import datetime
+
+    from classification.partner import adopt_partner_decisions
+    from classification.profiles import load_profile_set
+
+    nl, _, _ = trio
+    item = confirmed_item(nl, synthetic_image(52), page_url="http://two.example/", country="NL", verdict=None)
+    graded = {"age_group": "prepubescent", "depiction": "real", "genders": ["female"], "sexual_activity": True,
+              "genital_focus": True, "severity": 3, "self_generated": None, "tags": []}
+    at = datetime(2026, 12, 1)
+    nl.catalog.note_partner_decisions([(item, "at-hotline", ("media", "3" * 32, "4", None, "baseline", at, graded)),
+                                       (item, "be-hotline", ("media", "4" * 32, "5", None, "baseline", at, graded))],
+                                      actor="t")
+    assert adopt_partner_decisions(nl.catalog, [item], load_profile_set("NL")).decided == 1
+    assert nl.catalog.partner_decided_items("be-hotline") == {item: ("baseline", graded)}
+    # the second partner retracts: the decision both took part in goes back to review
+    assert nl.catalog.withdraw_partner_verdicts("be-hotline", [item], actor="t", reason="retracted") == [item]
+    assert nl.catalog.media_in_status([item], "queued") == {item}
+    # and is not derived again from what the partners say now: an analyst decides
+    assert adopt_partner_decisions(nl.catalog, [item], load_profile_set("NL")).decided == 0

@@ -155,24 +155,35 @@ class PartnerLists(Database):
                     found.setdefault(r.sha256, []).append(_handled(r))
         return found
 
-    def partner_decided_items(self, partner: str) -> dict[str, dict[str, Any]]:
-        """Items whose current verdict our profiles derived from ``partner``'s decision, with
-        that verdict's provenance (the partner's verdict and grading it was made from)."""
+    def partner_decided_items(self, partner: str, sha256s: Collection[str] | None = None
+                              ) -> dict[str, tuple[str | None, Any]]:
+        """Items (of ``sha256s``, default all) whose current verdict our profiles derived from
+        a decision ``partner`` took part in, with what that verdict was made from: the
+        partner's verdict and the grading (the same for every partner that took part)."""
         cv = current_verdicts()
+        query = sa.select(cv.c.sha256, cv.c.provenance).where(cv.c.source == PARTNER_DECISION)
+        if sha256s is not None:
+            query = query.where(cv.c.sha256.in_(list(dict.fromkeys(sha256s))))
         with self.read() as conn:
-            return {r.sha256: dict(r.provenance or {}) for r in conn.execute(
-                sa.select(cv.c.sha256, cv.c.provenance).where(cv.c.source == PARTNER_DECISION,
-                                                              cv.c.set_name == partner))}
+            rows = conn.execute(query).all()
+        found: dict[str, tuple[str | None, Any]] = {}
+        for r in rows:
+            p = dict(r.provenance or {})
+            verdicts_by = {p.get("partner"): p.get("partner_verdict"),
+                           **{a.get("partner"): a.get("verdict") for a in p.get("also") or [] if isinstance(a, dict)}}
+            if partner in verdicts_by:
+                found[r.sha256] = (verdicts_by[partner], p.get("partner_grading"))
+        return found
 
     def withdraw_partner_verdicts(self, partner: str, sha256s: Sequence[str], *, actor: str, reason: str) -> list[str]:
-        """Send back to review the items whose current verdict came from ``partner``'s decision
-        (the partner corrected, retracted or no longer lists it); audited per item. Returns
-        the items sent back."""
-        if not sha256s:
+        """Send back to review those of ``sha256s`` whose current verdict came from a decision
+        ``partner`` took part in (it corrected, retracted or no longer lists it); audited per
+        item. Returns the items sent back."""
+        involved = list(self.partner_decided_items(partner, sha256s)) if sha256s else []
+        if not involved:
             return []
         with self.write() as conn:
-            return withdraw_automatic(conn, sha256s, actor=actor, reason=reason, source=PARTNER_DECISION,
-                                      set_name=partner)
+            return withdraw_automatic(conn, involved, actor=actor, reason=reason, source=PARTNER_DECISION)
 
     def record_partner_verdicts(self, adoptions: Sequence[PartnerAdoption], *, actor: str = "matcher") -> list[str]:
         """Give each item the decision our law profiles derived from its partners' grading,
@@ -204,7 +215,8 @@ class PartnerLists(Database):
                              _jurisdiction_rows(d.sha256, grading_id, d.jurisdictions, actor, now))
                 provenance = {"partner": first.partner, "case": first.case_ref, "partner_verdict": first.verdict,
                               "since": first.since.isoformat() + "Z", "partner_grading": first.grading,
-                              "also": [h.partner for h in a.handled[1:]]}
+                              "also": [{"partner": h.partner, "case": h.case_ref, "verdict": h.verdict}
+                                       for h in a.handled[1:]]}
                 verdict_id = inserted_id(conn.execute(verdicts.insert().values(
                     sha256=d.sha256, verdict=str(d.verdict), source=PARTNER_DECISION, actor=actor,
                     set_name=first.partner,

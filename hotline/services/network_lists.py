@@ -144,9 +144,9 @@ def take_handled_list(inst: Installation, partner: Partner, manifest: dict[str, 
 
 
 def recheck_partner_verdicts(inst: Installation, partner: Partner, *, actor: str) -> list[str]:
-    """Send back to review the items whose verdict came from ``partner``'s decision when its
-    list (just received) no longer names them, or names them with another verdict or
-    grading: the partner corrected or retracted its decision. Returns the items sent back."""
+    """Send back to review the items whose verdict came from a decision ``partner`` took part
+    in when its list (just received) no longer names them, or names them with another verdict
+    or grading: the partner corrected or retracted its decision. Returns the items sent back."""
     ours = inst.catalog.partner_decided_items(partner.name)
     if not ours:
         return []
@@ -154,7 +154,7 @@ def recheck_partner_verdicts(inst: Installation, partner: Partner, *, actor: str
     digests = {keyed_digest(key, "media", s): s for s in ours}
     hits = inst.catalog.partner_list_hits(partner.name, "media", list(digests))
     now = {digests[d]: (e[4], e[6]) for d, e in hits.items()}
-    changed = [s for s, p in ours.items() if now.get(s) != (p.get("partner_verdict"), p.get("partner_grading"))]
+    changed = [s for s, made_from in ours.items() if now.get(s) != made_from]
     return inst.catalog.withdraw_partner_verdicts(
         partner.name, changed, actor=actor,
         reason=f"partner {partner.name!r} corrected, retracted or no longer lists its decision") if changed else []
