@@ -397,8 +397,39 @@ def test_a_decision_two_partners_agree_on_goes_back_when_either_corrects_it(trio
                                       actor="t")
     assert adopt_partner_decisions(nl.catalog, [item], load_profile_set("NL")).decided == 1
     assert nl.catalog.partner_decided_items("be-hotline") == {item: ("baseline", graded)}
+    page = _item_page(nl, item)
+    assert "derived by our law profiles from the grading of partner <b>at-hotline</b>" in page
+    assert "be-hotline (baseline) graded it alike" in page and "Already handled by partner be-hotline" in page
     # the second partner retracts: the decision both took part in goes back to review
     assert nl.catalog.withdraw_partner_verdicts("be-hotline", [item], actor="t", reason="retracted") == [item]
     assert nl.catalog.media_in_status([item], "queued") == {item}
     # and is not derived again from what the partners say now: an analyst decides
     assert adopt_partner_decisions(nl.catalog, [item], load_profile_set("NL")).decided == 0
+    # one partner's record without a grading: to review, the reason on the item page
+    other = confirmed_item(nl, synthetic_image(53), page_url="http://three.example/", country="NL", verdict=None)
+    nl.catalog.note_partner_decisions([(other, "at-hotline", ("media", "5" * 32, "6", None, "baseline", at, None))],
+                                      actor="t")
+    assert adopt_partner_decisions(nl.catalog, [other], load_profile_set("NL")).to_review == 1
+    assert "our verdict was not derived from it (partner at-hotline&#39;s record carries no grading" in \
+        _item_page(nl, other)
+
+
+def _item_page(inst: Installation, sha256: str) -> str:
+    """The review app's item page, as an analyst sees it."""
+    import re
+
+    import httpx
+
+    from hotline.demo.local_site import unused_port
+    from hotline.passwords import hash_password
+    from review.app import create_app
+    from review.server import running
+
+    if "ann" not in {u.name for u in inst.catalog.users()}:
+        inst.catalog.add_user("admin1", "admin", hash_password("pw-for-tests-only"), actor="system")
+        inst.catalog.add_user("ann", "analyst", hash_password("pw-for-tests-only"), actor="admin1")
+    with running(create_app(inst), unused_port()) as url, httpx.Client(base_url=url, follow_redirects=True,
+                                                                        timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"name": "ann", "password": "pw-for-tests-only", "csrf": token})
+        return client.get(f"/item/{sha256}").text
