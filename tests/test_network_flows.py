@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from exchange_support import make_installation, register
 from people import reviewers
+from typer.testing import CliRunner
 
 from catalog.decisions.records import PARTNER_DECISION, GradingRecord, Verdict
 from flows.export_bundles import export_bundles
 from flows.export_partners import export_partners
 from flows.import_bundles import import_bundles
 from flows.process_report import process_report
+from hotline.cli import app
 from hotline.demo.local_site import serve_site, synthetic_image
 from hotline.installation import Installation
 from hotline.services.decisions import decide
@@ -72,6 +74,11 @@ def test_a_url_reported_to_two_hotlines_is_crawled_once_and_a_decided_item_is_no
     assert de.catalog.cluster_of(item) is None  # never queued
     (auto,) = de.catalog.audit_entries("verdict.auto", 10, subject=item)
     assert auto.detail["partner"] == "nl-hotline" and auto.detail["partner_verdict"] == "baseline"
+    shown = CliRunner().invoke(app, ["report", "show", str(mirror)], env={
+        "HOTLINE_DATA_DIR": str(de.settings.data_dir), "HOTLINE_COUNTRY": "DE"}, terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert f"item {item[:12]} already decided by partner nl-hotline" in shown.output
+    assert "its grading applied: our law profiles derived our verdict" in shown.output
 
     # DE's INTERPOL export: nobody at DE decided it, so it is not sent as DE's
     assert export_bundles()["deliveries"] == []
