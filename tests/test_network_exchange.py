@@ -433,3 +433,27 @@ def _item_page(inst: Installation, sha256: str) -> str:
         token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
         client.post("/login", data={"name": "ann", "password": "pw-for-tests-only", "csrf": token})
         return client.get(f"/item/{sha256}").text
+
+
+def test_a_law_change_sends_a_verdict_derived_from_a_partners_grading_back_to_review(trio) -> None:
+    from datetime import datetime
+
+    from classification.partner import adopt_partner_decisions
+    from classification.review import recompute
+    from hotline.installation import review_config
+
+    nl, _, _ = trio
+    item = confirmed_item(nl, synthetic_image(54), page_url="http://law.example/", country="NL", verdict=None)
+    teen = {"age_group": "pubescent", "depiction": "real", "genders": ["male"], "sexual_activity": True,
+            "genital_focus": False, "severity": 2, "self_generated": None, "tags": []}
+    nl.catalog.note_partner_decisions(
+        [(item, "at-hotline", ("media", "6" * 32, "7", None, "national", datetime(2026, 12, 1), teen))], actor="t")
+    assert adopt_partner_decisions(nl.catalog, [item], review_config(nl.settings).profiles).decided == 1
+    assert nl.catalog.decision_state(item).verdict.value == "national"
+    # the Dutch profile is replaced by one under which nothing is illegal
+    nl.settings.law_profiles_dir.mkdir(parents=True, exist_ok=True)
+    (nl.settings.law_profiles_dir / "nl.toml").write_text(
+        'jurisdiction = "NL"\nname = "nothing is illegal (a test)"\ndefault = "not-illegal"\n')
+    summary = recompute(nl.catalog, review_config(nl.settings))
+    assert summary.partner_to_review == 1 and summary.verdict_changes == 0
+    assert nl.catalog.media_in_status([item], "queued") == {item}
