@@ -657,3 +657,7 @@ media_features = sa.Table(
 )
 cluster_members.append_column(sa.Column("evidence", sa.JSON(none_as_null=True)))  # stage, variant, distance or inliers, matched
 clusters.append_column(sa.Column("similar_evidence", sa.JSON(none_as_null=True)))  # how it matched ``similar_to``
+# A partner's grading of an item it decided (migration 0030): attributes only, so that our
+# law profiles derive our verdict from it; null when the partner set the verdict by hand.
+partner_list_entries.append_column(sa.Column("grading", sa.JSON(none_as_null=True)))
+partner_handled.append_column(sa.Column("grading", sa.JSON(none_as_null=True)))

@@ -1,7 +1,9 @@
 """Classification: what an item is, and who decided it.
 
 One job: turn matches and analysts' gradings into verdicts. Items found in a known-hash set
-take that set's verdict and never reach an analyst; the rest wait in the review queue,
+take that set's verdict and never reach an analyst, as do copies of pictures we decided
+(``own``) and items a partner hotline decided, whose verdict our profiles derive from the
+partner's grading (``partner``); the rest wait in the review queue,
 grouped into clusters of near-duplicates, until an analyst grades them once by attributes
 (``attributes``). Verdicts are derived from the grading (``derive``): INTERPOL's baseline and
 one per jurisdiction, by law profiles that are TOML data files (``profiles``). Leases,

@@ -27,7 +27,15 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from catalog.catalog import Catalog
-from catalog.decisions.records import OWN_MATCH, Decision, DecisionState, GradingRecord, SeenState, Verdict
+from catalog.decisions.records import (
+    OWN_MATCH,
+    PARTNER_DECISION,
+    Decision,
+    DecisionState,
+    GradingRecord,
+    SeenState,
+    Verdict,
+)
 from catalog.decisions.store import ReviewStore
 from catalog.errors import CatalogError, ChangedMeanwhile, DecidedMeanwhile, InvalidState
 from catalog.users.records import User
@@ -230,6 +238,7 @@ class RecomputeSummary:
     kept_exported: int  # would change, but the item was exported: it stays as exported
     kept_by_hand: int  # would change, but the verdict was set by hand
     followed: int = 0  # would change, but was taken from a decided item: it follows that item's change
+    partner_to_review: int = 0  # would change, but was derived from a partner's grading: sent back to review
 
 
 def profiles_changed(catalog: ReviewStore, config: ReviewConfig) -> bool:
@@ -252,6 +261,7 @@ def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM
     four_eyes = catalog.review_rules().four_eyes
     changes = []
     kept_exported = kept_by_hand = followed = j_changes = v_changes = 0
+    partner_items: list[str] = []
     graded = catalog.graded_items()
     for item in graded:
         fresh = config.profiles.evaluate(item["grading"])
@@ -273,6 +283,11 @@ def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM
                 # sends this one back to review (``release_followers``), never to a verdict
                 # the operator account would record as an analyst's
                 followed += 1
+            elif item["source"] == PARTNER_DECISION:
+                # derived from a partner's grading, nobody's look here: under the changed law
+                # an analyst decides, never the operator account in an analyst's place
+                partner_items.append(item["sha256"])
+                continue
             else:
                 names = ", ".join(f"{p.jurisdiction}@{p.sha256[:12]}" for p in config.profiles.all)
                 change.update(verdict=new_main, previous=item["verdict"], reason=f"recomputed under {names}",
@@ -284,7 +299,11 @@ def recompute(catalog: Catalog, config: ReviewConfig, requested_by: str = SYSTEM
     if changes:
         catalog.record_recomputed(SYSTEM, changes, {p.jurisdiction: p.sha256 for p in config.profiles.all},
                                   requested_by=requested_by)
-    if v_changes:  # items that took a changed decision went back to review
+    sent = catalog.withdraw_verdicts(partner_items, actor=SYSTEM, source=PARTNER_DECISION,
+                                     reason="the law profiles changed the verdict derived from a partner's grading"
+                                     ) if partner_items else []
+    if v_changes or sent:  # items that took a changed decision went back to review
         cluster_queue(catalog, config.clustering)
     return RecomputeSummary(items=len(graded), jurisdiction_changes=j_changes, verdict_changes=v_changes,
-                            kept_exported=kept_exported, kept_by_hand=kept_by_hand, followed=followed)
+                            kept_exported=kept_exported, kept_by_hand=kept_by_hand, followed=followed,
+                            partner_to_review=len(sent))

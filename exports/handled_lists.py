@@ -18,7 +18,10 @@ would outlive the keys it was meant to go with.
 The list travels as a bundle of kind ``hotline.handled/1`` (encrypted to the partner, signed)
 with the attached file ``handled.parquet``: columns ``kind`` (``url`` | ``media``), ``digest``
 (32 hex digits), ``case`` (the sender's report ID), ``state`` (a URL's report status),
-``verdict`` (an item's), ``since`` (UTC timestamp).
+``verdict`` (an item's), ``since`` (UTC timestamp), and ``grading`` (an item's grading as
+JSON text: the attributes the sender's analysts recorded and the verdict was derived from,
+null when the verdict was set by hand). A list without the ``grading`` column (from a sender
+before it was added) is read with none: its items are shown, and decide nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +47,10 @@ HKDF_INFO = b"hotline-handled-list/v1"
 DIGEST_BYTES = 16
 KINDS = ("url", "media")
 COLUMNS = ("kind", "digest", "case", "state", "verdict", "since")
+GRADING_COLUMN = "grading"  # optional: lists from senders before it carry none
+GRADING_KEYS = ("age_group", "genders", "depiction", "sexual_activity", "genital_focus", "severity",
+                "self_generated", "tags")
+_GRADING_MAX = 2_000  # characters of a grading's JSON text: attributes, not documents
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class ListEntry:
     state: str | None  # url: the sender's report status
     verdict: str | None  # media: the sender's verdict
     since: datetime
+    grading: Mapping[str, object] | None = None  # media: the grading the verdict was derived from
 
 
 def partnership_key(ours: X25519PrivateKey, theirs: X25519PublicKey) -> bytes:
@@ -88,6 +97,8 @@ def to_parquet(entries: Iterable[ListEntry]) -> bytes:
         "state": pa.array([e.state for e in rows], pa.string()),
         "verdict": pa.array([e.verdict for e in rows], pa.string()),
         "since": pa.array([e.since for e in rows], pa.timestamp("s")),
+        GRADING_COLUMN: pa.array([None if e.grading is None else json.dumps(dict(e.grading), sort_keys=True)
+                                  for e in rows], pa.string()),
     })
     out = io.BytesIO()
     pq.write_table(table, out, compression="zstd")
@@ -107,14 +118,31 @@ def from_parquet(data: bytes, bundle_id: str) -> list[ListEntry]:
     if missing:
         raise BundleMalformed(f"bundle {bundle_id!r}: {HANDLED_FILE} lacks columns {missing!r}")
     entries: list[ListEntry] = []
-    for n, row in enumerate(table.select(list(COLUMNS)).to_pylist()):
+    wanted = [*COLUMNS, *([GRADING_COLUMN] if GRADING_COLUMN in table.column_names else [])]
+    for n, row in enumerate(table.select(wanted).to_pylist()):
         digest, since = row["digest"], row["since"]
         if row["kind"] not in KINDS or not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES \
                 or not isinstance(since, datetime):
             raise BundleMalformed(f"bundle {bundle_id!r}: {HANDLED_FILE} row {n} is not a list entry: {row!r:.200}")
         entries.append(ListEntry(row["kind"], digest.hex(), _short(row["case"]), _short(row["state"]),
-                                 _short(row["verdict"]), since.replace(tzinfo=None)))
+                                 _short(row["verdict"]), since.replace(tzinfo=None),
+                                 _grading(row.get(GRADING_COLUMN), bundle_id, n)))
     return entries
+
+
+def _grading(text: object, bundle_id: str, n: int) -> dict[str, object] | None:
+    """A row's grading: a JSON object of the known attribute names, or None. Its values are
+    checked where they are used (``classification.partner``): a value our profiles do not
+    know sends the item to review, it does not refuse the partner's whole list."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(str(text)) if len(str(text)) <= _GRADING_MAX else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not set(value) <= set(GRADING_KEYS):
+        raise BundleMalformed(f"bundle {bundle_id!r}: {HANDLED_FILE} row {n} has no grading object: {text!r:.200}")
+    return value
 
 
 def _short(value: object) -> str | None:

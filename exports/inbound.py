@@ -15,7 +15,8 @@ open), complete, untampered, and not imported before. Then:
 A correction bundle (``hotline.correction/1``) changes what an earlier bundle said: each
 item's row in the partner's known set is removed (a retraction, or a correction to a verdict
 we do not apply) or added (a correction to baseline), and the items that row classified go
-back to review.
+back to review, as do the items whose verdict our law profiles derived from the partner's
+decision of the item (``classification.partner``).
 
 Whatever the outcome, the bundle is recorded (``inbound_bundles``, audited): imported with
 its counts, or refused with the reason, which is also raised as a ``BundleError``.
@@ -200,14 +201,20 @@ def _correct(
 ) -> ImportResult:
     """Apply a partner's corrections to its known set: a row goes when the item is no
     longer baseline (national is not applied here, a retraction is nothing, a withdrawal is
-    no verdict while the partner reviews the item again), and the items
-    it classified go back to review; an item corrected to baseline gains its row."""
+    no verdict while the partner reviews the item again), and the items it classified go
+    back to review; an item corrected to baseline gains its row. An item whose verdict our
+    profiles derived from the partner's decision goes back to review too."""
     set_name = known_set_name(partner.name)
     gone = [c["sha256"] for c in corrections if c["verdict"] != "baseline"]
     removed = remove_known_hashes(set_name, gone) if gone else 0
     sent = catalog.withdraw_row_verdicts(
         set_name, [_row_id(partner, s) for s in gone], actor=actor,
         reason=f"partner {partner.name!r} corrected, retracted or withdrew its verdict") if gone else []
+    # an item our profiles decided from the partner's grading goes back to review whatever the
+    # new verdict: the grading it was derived from is what the partner changed its mind about
+    sent += [s for s in catalog.withdraw_partner_verdicts(
+        partner.name, [c["sha256"] for c in corrections], actor=actor,
+        reason=f"partner {partner.name!r} corrected, retracted or withdrew its decision") if s not in sent]
     rows = [_row(partner, c["sha256"], c["hashes"], "baseline") for c in corrections if c["verdict"] == "baseline"]
     added = add_known_hashes(set_name, partner.name, rows) if rows else 0
     for c in corrections:

@@ -29,7 +29,7 @@ from hotline import progress
 from hotline.installation import clustering_config, review_config
 from hotline.progress import Progress
 from hotline.services.hashing_stage import hash_batch
-from hotline.services.network_lists import check_items, check_reports
+from hotline.services.network_lists import check_items, check_reports, partner_decision_profiles
 from spiders import crawl
 
 FLOW = "process-report"
@@ -114,22 +114,33 @@ def match_own_decisions(sha256s: list[str]) -> list[OwnMatch]:
 
 
 @task(**CATALOG_RETRIES)
-def note_partner_decisions(sha256s: list[str]) -> int:
-    """Note the items a partner decided (its verdict is shown to our analysts; it decides nothing)."""
-    return check_items(installation(), sha256s, actor=FLOW)
+def note_partner_decisions(sha256s: list[str]) -> list[str]:
+    """Note the items a partner decided (its verdict is shown to our analysts); returns those
+    of ``sha256s`` any partner decided, for triage to derive our verdict from its grading."""
+    inst = installation()
+    check_items(inst, sha256s, actor=FLOW)
+    return sorted(inst.catalog.partner_decisions_of(sha256s))
 
 
 @task(**CATALOG_RETRIES)
-def queue_media(sha256s: list[str], found: list[MatchRecord], own: list[OwnMatch]) -> dict[str, int]:
+def queue_media(sha256s: list[str], found: list[MatchRecord], own: list[OwnMatch],
+                partner_decided: list[str]) -> dict[str, int]:
     inst = installation()
     s = inst.settings
     flood = FloodConfig(s.known_flood_threshold, timedelta(hours=s.known_flood_window_h))
     clustering = clustering_config(s, inst.evidence.get)  # the pictures themselves, read in memory
-    profiles = review_config(s).profiles if own else None
-    result = triage(inst.catalog, sha256s, found, clustering=clustering, flood=flood, own=own, profiles=profiles)
+    # our profiles derive our verdict from a partner's grading; without them the items wait
+    # for our analysts (own decisions need them: a broken profile fails the run, as before)
+    profiles = review_config(s).profiles if own else partner_decision_profiles(inst) if partner_decided else None
+    if partner_decided and profiles is None:
+        get_run_logger().warning(f"{len(partner_decided)} item(s) a partner decided are queued: our law profiles "
+                                 "could not be loaded (hotline doctor names the fault)")
+    result = triage(inst.catalog, sha256s, found, clustering=clustering, flood=flood, own=own, profiles=profiles,
+                    partner_decided=partner_decided)
     progress.report(Progress(QUEUED, advance=len(sha256s), total=len(sha256s)))
     return {"auto_classified": result.auto_classified, "own_decided": result.own_decided,
-            "ambiguous": result.ambiguous, "queued": result.queued, "quarantined_rows": result.quarantined}
+            "ambiguous": result.ambiguous, "queued": result.queued, "quarantined_rows": result.quarantined,
+            "partner_auto_classified": result.partner_decided, "partner_to_review": result.partner_to_review}
 
 
 @task(**CATALOG_RETRIES)
@@ -189,12 +200,12 @@ def process_report(report_ids: list[int] | None = None, limit: int = 100) -> dic
         found = match_media(ready)
         own = match_own_decisions(ready)
         partner_decided = note_partner_decisions(ready)
-        counts = queue_media(ready, found, own)
+        counts = queue_media(ready, found, own, partner_decided)
         closed = finish_reports(run_id, claimed)
         failures = {k: sum(o[k] for o in outcomes) for k in ("deferred", "quarantined")}
         hashed = sum(len(o["hashed"]) for o in outcomes)
         summary = {"reports": claimed, "media": media, "hashed": hashed, **failures, **counts, **closed,
-                   "linked_to_partners": sorted(set(held_reports) - set(claimed)), "partner_decided": partner_decided}
+                   "linked_to_partners": sorted(set(held_reports) - set(claimed)), "partner_decided": len(partner_decided)}
         held.summary = summary  # kept with the run in the catalog, whatever becomes of Prefect
     publish_summary("process-report-summary", summary, "What this run of process-report did")
     return summary

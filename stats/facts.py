@@ -97,9 +97,10 @@ FACTS: dict[str, str] = {
                coalesce(seen.reports, 0) AS reports,
                v.verdict, coalesce(v.verdict IN {ILLEGAL}, FALSE) AS illegal,
                v.verdict_source, v.verdict_set, v.first_verdict_at,
-               coalesce(v.first_verdict_source IN ('known-set', 'own-match'), FALSE) AS auto_classified,
+               coalesce(v.first_verdict_source IN ('known-set', 'own-match', 'partner'), FALSE) AS auto_classified,
                CASE WHEN v.first_verdict_source = 'known-set' THEN v.first_verdict_set
-                    WHEN v.first_verdict_source = 'own-match' THEN 'own decision' END AS auto_classified_by,
+                    WHEN v.first_verdict_source = 'own-match' THEN 'own decision'
+                    WHEN v.first_verdict_source = 'partner' THEN 'partner decision' END AS auto_classified_by,
                coalesce(v.analyst_assessed, FALSE) AS analyst_assessed,
                known.item_id IS NOT NULL AS known,
                x.exported_at

@@ -27,6 +27,7 @@ import pyarrow as pa
 from catalog.db import utcnow
 from catalog.duck import connect
 from stats.errors import NoSnapshot
+from stats.facts import working_days
 from stats.figures import Figures
 from stats.publication import CONTEXT_ROWS, PERIOD_ROWS, check_period
 from stats.snapshot_versions import (
@@ -227,18 +228,37 @@ def _network_views(overview_counts: list[str]) -> dict[str, str]:
                    count(*) FILTER (WHERE first_of_item_in_country) AS illegal_items
             FROM {_scoped('illegal_sightings')} GROUP BY ALL ORDER BY jurisdiction, reports DESC, country""",
         # takedown inside the network (hosted in a country one of its hotlines, or a partner
-        # hotline of one of them, handles) and outside
+        # hotline of one of them, handles) and outside. A URL tracked by several hotlines (or in
+        # several reports of one) counts once: its clock starts at the earliest notice any of
+        # them sent and stops at the earliest removal any of them confirmed; its hosting
+        # country is the one the first to notify found. URLs are told apart by their URL where
+        # the hotlines publish URL rows, else by each hotline's URL number.
         "removal_in_network": f"""
+            WITH t AS (
+              SELECT t.jurisdiction, coalesce(u.url, t.hotline || '#' || coalesce(t.url_id, -1)) AS url_key,
+                     t.hotline, t.country, t.notice_at, t.removed_at, h.as_of
+              FROM {_scoped('takedowns')} t JOIN hotlines h USING (hotline)
+              LEFT JOIN urls u ON u.hotline = t.hotline AND u.url_id = t.url_id
+              WHERE t.illegal),
+            per_url AS (
+              SELECT jurisdiction, url_key, arg_min(country, (notice_at, hotline)) AS country,
+                     min(notice_at) AS notice_at, min(removed_at) AS removed_at, max(as_of) AS as_of
+              FROM t GROUP BY ALL),
+            timed AS (
+              SELECT *, CASE WHEN removed_at IS NOT NULL
+                             THEN greatest(epoch(removed_at - notice_at) / 3600.0, 0) END AS hours_to_removal,
+                        CASE WHEN removed_at IS NOT NULL
+                             THEN greatest({working_days('notice_at', 'removed_at')}, 0) END AS working_days_to_removal
+              FROM per_url)
             SELECT *, within_3_days / nullif(reached + overdue, 0) AS share_within_3_days FROM (
-              SELECT t.jurisdiction, t.{in_network} AS in_network, count(*) AS eligible,
+              SELECT jurisdiction, {in_network} AS in_network, count(*) AS eligible,
                      count(hours_to_removal) AS reached, median(hours_to_removal) AS median_hours,
                      quantile_cont(hours_to_removal, 0.9) AS p90_hours,
                      count(*) FILTER (WHERE hours_to_removal <= {THREE_DAYS_H}) AS within_3_days,
                      count(*) FILTER (WHERE hours_to_removal IS NULL
-                                      AND notice_at <= h.as_of - INTERVAL {THREE_DAYS_H} HOUR) AS overdue,
+                                      AND notice_at <= as_of - INTERVAL {THREE_DAYS_H} HOUR) AS overdue,
                      median(working_days_to_removal) AS median_working_days
-              FROM {_scoped('takedowns')} t JOIN hotlines h USING (hotline) WHERE t.illegal
-              GROUP BY ALL)
+              FROM timed GROUP BY ALL)
             ORDER BY jurisdiction, in_network DESC""",
         # new material: items first seen that matched no known set, by month
         "new_material": f"""

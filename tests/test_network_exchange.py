@@ -21,6 +21,7 @@ from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
 from hotline.services.decisions import decide
 from hotline.services.network_lists import (
+    adopt_partner_decisions_of,
     check_items,
     check_reports,
     handled_list,
@@ -58,7 +59,7 @@ def test_interpol_gets_new_material_first_with_its_evidence_and_one_update(trio)
     # decided first, but a partner decided it too: not new material
     known = confirmed_item(nl, synthetic_image(40), page_url="http://k.example/", country="AT")
     nl.catalog.note_partner_decisions([(known, "at-hotline", ("media", "0" * 32, None, None, "baseline",
-                                                                nl.catalog.get_report(1).received_at))], actor="t")
+                                                                nl.catalog.get_report(1).received_at, None))], actor="t")
     fresh = confirmed_item(nl, synthetic_image(41), page_url="http://n.example/gallery", country="AT", verdict=None)
     reviewers(nl.catalog)
     decide(nl, fresh, "ann", graded=BASELINE_GRADING)
@@ -76,7 +77,7 @@ def test_interpol_gets_new_material_first_with_its_evidence_and_one_update(trio)
 
     # a partner decides the same item later: INTERPOL is told once, as an update
     nl.catalog.note_partner_decisions([(fresh, "at-hotline", ("media", "1" * 32, "7", None, "baseline",
-                                                                nl.catalog.get_report(1).received_at))], actor="t")
+                                                                nl.catalog.get_report(1).received_at, None))], actor="t")
     update = _interpol_manifest(nl)
     assert [(i["sha256"], i["escalation"], i["new_material"]) for i in update] == [(fresh, "update", False)]
     assert update[0]["now_known"][0]["by"] == "partner"
@@ -115,7 +116,7 @@ def test_interpol_scope_new_sends_only_new_material(tmp_path: Path) -> None:
     old = confirmed_item(inst, synthetic_image(42), page_url="http://o.example/", country="BE")
     new = confirmed_item(inst, synthetic_image(43), page_url="http://p.example/", country="BE")
     inst.catalog.note_partner_decisions([(old, "x", ("media", "2" * 32, None, None, "baseline",
-                                                     inst.catalog.get_report(1).received_at))], actor="t")
+                                                     inst.catalog.get_report(1).received_at, None))], actor="t")
     assert [i["sha256"] for i in _interpol_manifest(inst)] == [new]
     inst.close()
 
@@ -153,10 +154,12 @@ def test_a_url_a_partner_crawled_is_linked_not_crawled_and_a_decided_item_arrive
     assert check_reports(at, [same, other], actor="test") == []  # nothing more to link
 
     theirs = confirmed_item(at, data, page_url="http://mirror.example/", country="AT", verdict=None)
-    assert theirs == decided and check_items(at, [theirs], actor="test") == 1
+    assert theirs == decided and check_items(at, [theirs], actor="test") == [theirs]
     (seen,) = at.catalog.partner_handling(sha256=theirs)
-    assert (seen.partner, seen.verdict) == ("nl-hotline", "baseline")
-    # pre-decided is shown, not decided: our own analysts and law profile decide
+    assert (seen.partner, seen.verdict, seen.grading) == ("nl-hotline", "baseline", None)
+    # NL's analyst set the verdict by hand (and AT has no law profile of its own here): shown,
+    # not decided: our own analysts decide
+    assert adopt_partner_decisions_of(at, [theirs], actor="test") == 0
     assert at.catalog.media_in_status([theirs], "queued") == {theirs}
     assert at.catalog.export_candidates(None, sources=None) == []
 
@@ -300,3 +303,184 @@ def test_new_material_a_known_set_has_later_is_updated_once(tmp_path: Path) -> N
     assert (outcome.verdict, outcome.verdict_source) == (Verdict.BASELINE, "analyst")  # a later match decides nothing
     assert recheck_new_material(inst, route, actor="test") == 0 and _interpol_manifest(inst) == []
     inst.close()
+
+
+def _record(partner: str, verdict: str, grading: dict | None):
+    from datetime import datetime
+
+    from catalog.exchange_ledger.records import PartnerHandled
+
+    return PartnerHandled(partner=partner, report_id=None, sha256="a" * 64, case_ref="9", state=None, verdict=verdict,
+                          since=datetime(2026, 12, 1), found_at=datetime(2026, 12, 2), grading=grading)
+
+
+def test_a_partners_decision_decides_only_when_nothing_is_in_doubt() -> None:
+    from catalog.decisions.records import Decision, Verdict
+    from classification.partner import judge
+    from classification.profiles import load_profile_set
+
+    profiles = load_profile_set("NL")
+    graded = {"age_group": "prepubescent", "depiction": "real", "genders": ["female"], "sexual_activity": True,
+              "genital_focus": True, "severity": 3, "self_generated": None, "tags": []}
+    agreed = judge("a" * 64, [_record("at-hotline", "baseline", graded), _record("be-hotline", "baseline", graded)],
+                   profiles)
+    assert isinstance(agreed, Decision) and agreed.verdict is Verdict.BASELINE
+    # our own law profile derives our verdict: a partner's national verdict becomes ours only if our law says so
+    teen = {**graded, "age_group": "pubescent"}
+    ours = judge("a" * 64, [_record("at-hotline", "national", teen)], profiles)
+    assert isinstance(ours, Decision) and ours.verdict is Verdict.NATIONAL
+    reasons = {
+        "no grading": [_record("at-hotline", "baseline", None)],
+        "disagree": [_record("at-hotline", "baseline", graded), _record("be-hotline", "national", teen)],
+        "unknown value": [_record("at-hotline", "baseline", {**graded, "depiction": "hologram"})],
+        "contradiction": [_record("at-hotline", "baseline", {**graded, "sexual_activity": False,
+                                                             "genital_focus": False})],
+        "baseline not given": [_record("at-hotline", "baseline", teen)],
+        "baseline not said": [_record("at-hotline", "national", graded)],
+        "undetermined": [_record("at-hotline", "not-illegal", {**graded, "age_group": "unclear"})],
+    }
+    found = {k: judge("a" * 64, rows, profiles) for k, rows in reasons.items()}
+    assert all(isinstance(v, str) for v in found.values()), found
+    assert "carries no grading" in found["no grading"]
+    assert "graded it differently" in found["disagree"]
+    assert "unknown to our profiles" in found["unknown value"] and "unknown to our profiles" in found["contradiction"]
+    assert "INTERPOL's baseline profile" in found["baseline not given"] and "says 'national'" in found["baseline not said"]
+    assert "undetermined" in found["undetermined"]
+
+
+def test_a_list_carries_the_grading_only_of_verdicts_derived_from_one(trio) -> None:
+    nl, at, _ = trio
+    reviewers(nl.catalog)
+    graded = confirmed_item(nl, synthetic_image(47), page_url="http://g.example/", country="NL", verdict=None)
+    decide(nl, graded, "ann", graded=BASELINE_GRADING)
+    by_hand = confirmed_item(nl, synthetic_image(48), page_url="http://h.example/", country="NL")
+    key = partnership_key_with(nl, nl.catalog.get_partner("at-hotline"))
+    entries = {e.digest: e for e in handled_list(nl, nl.catalog.get_partner("at-hotline")) if e.kind == "media"}
+    assert entries[keyed_digest(key, "media", graded)].grading == {
+        "age_group": "prepubescent", "genders": ["female"], "depiction": "real", "sexual_activity": True,
+        "genital_focus": True, "severity": 3, "self_generated": None, "tags": []}
+    assert entries[keyed_digest(key, "media", by_hand)].grading is None
+    # through the bundle: the recipient keeps the grading with the partner's record
+    send_handled_list(nl, "at-hotline", actor="test")
+    assert poll_inbound(at, actor="test").refused == []
+    theirs = confirmed_item(at, synthetic_image(47), page_url="http://m.example/", country="AT", verdict=None)
+    assert check_items(at, [theirs], actor="test") == [theirs]
+    (seen,) = at.catalog.partner_handling(sha256=theirs)
+    assert seen.grading == entries[keyed_digest(key, "media", graded)].grading
+
+
+def test_a_partners_correction_bundle_sends_an_item_it_decided_back_to_review(tmp_path: Path) -> None:
+    from catalog.decisions.records import PARTNER_DECISION, Verdict
+    from classification.review import confirm, set_by_hand
+    from hotline.installation import review_config
+    from hotline.services.partner_exchange import export_to_partner
+
+    nl, de = make_installation(tmp_path, "nl", "NL"), make_installation(tmp_path, "de", "DE")
+    register(nl, de, "de-hotline", countries=["DE"])
+    register(de, nl, "nl-hotline", countries=["NL"])
+    reviewers(nl.catalog)
+    picture = synthetic_image(49)
+    # hosted in Germany: NL tells DE for notice and takedown, and its list names it as decided
+    item = confirmed_item(nl, picture, page_url="http://hosted.example/", country="DE", verdict=None)
+    decide(nl, item, "ann", graded=BASELINE_GRADING)
+    assert export_to_partner(nl, "de-hotline", actor="test") and send_handled_list(nl, "de-hotline", actor="test")
+    # DE takes the list (the item bundle's baseline row also goes into its partner set)
+    assert poll_inbound(de, actor="test").refused == []
+    theirs = confirmed_item(de, picture, page_url="http://hosted.example/", country="DE", verdict=None)
+    assert check_items(de, [theirs], actor="test") == [theirs]
+    assert adopt_partner_decisions_of(de, [theirs], actor="test") == 1
+    assert de.catalog.decision_state(theirs).source == PARTNER_DECISION
+    assert export_route(de, interpol_route(de), actor="test") == []  # not DE's own to send
+
+    # NL's seniors change the verdict: the correction bundle to DE sends DE's copy back to review
+    config = review_config(nl.settings)
+    changed = set_by_hand(nl.catalog, config, item, Verdict.NOT_ILLEGAL, "sam", "an adult: ID documents seen")
+    nl.catalog.record_reveal("sue", item)
+    confirm(nl.catalog, changed, "sue")
+    (delivery,) = export_to_partner(nl, "de-hotline", actor="test")
+    assert delivery.corrections == 1
+    polled = poll_inbound(de, actor="test")
+    assert polled.refused == [] and polled.imported[0].sent_to_review == (theirs,)
+    assert de.catalog.media_in_status([theirs], "queued") == {theirs}
+    (withdrawn,) = de.catalog.audit_entries("verdict.withdraw", 10, subject=theirs)
+    assert withdrawn.detail["set"] == "nl-hotline" and "corrected or retracted" in withdrawn.detail["reason"]
+    nl.close()
+    de.close()
+
+
+def test_a_decision_two_partners_agree_on_goes_back_when_either_corrects_it(trio) -> None:
+    from datetime import datetime
+
+    from classification.partner import adopt_partner_decisions
+    from classification.profiles import load_profile_set
+
+    nl, _, _ = trio
+    item = confirmed_item(nl, synthetic_image(52), page_url="http://two.example/", country="NL", verdict=None)
+    graded = {"age_group": "prepubescent", "depiction": "real", "genders": ["female"], "sexual_activity": True,
+              "genital_focus": True, "severity": 3, "self_generated": None, "tags": []}
+    at = datetime(2026, 12, 1)
+    nl.catalog.note_partner_decisions([(item, "at-hotline", ("media", "3" * 32, "4", None, "baseline", at, graded)),
+                                       (item, "be-hotline", ("media", "4" * 32, "5", None, "baseline", at, graded))],
+                                      actor="t")
+    assert adopt_partner_decisions(nl.catalog, [item], load_profile_set("NL")).decided == 1
+    assert nl.catalog.partner_decided_items("be-hotline") == {item: ("baseline", graded)}
+    page = _item_page(nl, item)
+    assert "derived by our law profiles from the grading of partner <b>at-hotline</b>" in page
+    assert "be-hotline (baseline) graded it alike" in page and "Already handled by partner be-hotline" in page
+    # the second partner retracts: the decision both took part in goes back to review
+    assert nl.catalog.withdraw_partner_verdicts("be-hotline", [item], actor="t", reason="retracted") == [item]
+    assert nl.catalog.media_in_status([item], "queued") == {item}
+    # and is not derived again from what the partners say now: an analyst decides
+    assert adopt_partner_decisions(nl.catalog, [item], load_profile_set("NL")).decided == 0
+    # one partner's record without a grading: to review, the reason on the item page
+    other = confirmed_item(nl, synthetic_image(53), page_url="http://three.example/", country="NL", verdict=None)
+    nl.catalog.note_partner_decisions([(other, "at-hotline", ("media", "5" * 32, "6", None, "baseline", at, None))],
+                                      actor="t")
+    assert adopt_partner_decisions(nl.catalog, [other], load_profile_set("NL")).to_review == 1
+    assert "our verdict was not derived from it (partner at-hotline&#39;s record carries no grading" in \
+        _item_page(nl, other)
+
+
+def _item_page(inst: Installation, sha256: str) -> str:
+    """The review app's item page, as an analyst sees it."""
+    import re
+
+    import httpx
+
+    from hotline.demo.local_site import unused_port
+    from hotline.passwords import hash_password
+    from review.app import create_app
+    from review.server import running
+
+    if "ann" not in {u.name for u in inst.catalog.users()}:
+        inst.catalog.add_user("admin1", "admin", hash_password("pw-for-tests-only"), actor="system")
+        inst.catalog.add_user("ann", "analyst", hash_password("pw-for-tests-only"), actor="admin1")
+    with running(create_app(inst), unused_port()) as url, httpx.Client(base_url=url, follow_redirects=True,
+                                                                        timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"name": "ann", "password": "pw-for-tests-only", "csrf": token})
+        return client.get(f"/item/{sha256}").text
+
+
+def test_a_law_change_sends_a_verdict_derived_from_a_partners_grading_back_to_review(trio) -> None:
+    from datetime import datetime
+
+    from classification.partner import adopt_partner_decisions
+    from classification.review import recompute
+    from hotline.installation import review_config
+
+    nl, _, _ = trio
+    item = confirmed_item(nl, synthetic_image(54), page_url="http://law.example/", country="NL", verdict=None)
+    teen = {"age_group": "pubescent", "depiction": "real", "genders": ["male"], "sexual_activity": True,
+            "genital_focus": False, "severity": 2, "self_generated": None, "tags": []}
+    nl.catalog.note_partner_decisions(
+        [(item, "at-hotline", ("media", "6" * 32, "7", None, "national", datetime(2026, 12, 1), teen))], actor="t")
+    assert adopt_partner_decisions(nl.catalog, [item], review_config(nl.settings).profiles).decided == 1
+    assert nl.catalog.decision_state(item).verdict.value == "national"
+    # the Dutch profile is replaced by one under which nothing is illegal
+    nl.settings.law_profiles_dir.mkdir(parents=True, exist_ok=True)
+    (nl.settings.law_profiles_dir / "nl.toml").write_text(
+        'jurisdiction = "NL"\nname = "nothing is illegal (a test)"\ndefault = "not-illegal"\n')
+    summary = recompute(nl.catalog, review_config(nl.settings))
+    assert summary.partner_to_review == 1 and summary.verdict_changes == 0
+    assert nl.catalog.media_in_status([item], "queued") == {item}

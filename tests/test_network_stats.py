@@ -4,9 +4,12 @@ statistics bundles; the coordinator imports them and builds the network snapshot
 per-hotline views equal each hotline's own snapshot and whose network figures are their sums.
 A repeated bundle changes nothing; a corrected one replaces the month it describes; an older
 one arriving late is refused. A hotline that publishes its URL rows fills the views by host
-and has a URL that both hotlines saw counted once; one that does not sends no URL at all, and
-the two mix. Inside the network are the publishers' countries and their partners'. Through
-the services, the command line and Prefect's engine."""
+and has a URL that both hotlines saw counted once (its removal too); one that does not sends
+no URL at all, and the two mix. Inside the network are the publishers' countries and their
+partners'. An item one hotline decided is not queued at its partner, whose law profile derives
+its verdict from the grading: not sent to INTERPOL as the partner's, counted as auto-classified
+by "partner decision", back in review after a correction. Through the services, the command
+line and Prefect's engine."""
 
 from __future__ import annotations
 
@@ -23,9 +26,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from exchange_support import confirmed_item, make_installation, register
+from people import reviewers
 from stats_seed import seed, sha
 
 from catalog.db import utcnow
+from catalog.decisions.records import PARTNER_DECISION, GradingRecord, Verdict
 from exports.errors import BundleReplayed, StatisticsSuperseded, UnknownSender
 from exports.statistics import (
     StatisticsBundle,
@@ -33,7 +38,10 @@ from exports.statistics import (
     statistics_manifest,
     write_statistics_bundle,
 )
+from hotline.demo.local_site import synthetic_image
 from hotline.installation import Installation
+from hotline.services.decisions import decide
+from hotline.services.network_lists import send_handled_list
 from hotline.services.network_stats import (
     add_publisher,
     import_statistics_file,
@@ -42,8 +50,9 @@ from hotline.services.network_stats import (
     publishers,
     write_network,
 )
+from hotline.services.partner_exchange import export_route, interpol_route, open_bundle, poll_inbound
 from stats import SnapshotOptions, write_snapshot
-from stats.network import network_figures, open_network
+from stats.network import network_figures, open_network, read_received
 from stats.publication import month_statistics
 from stats.report import render_report
 from stats.snapshot_versions import DATABASE
@@ -256,9 +265,13 @@ def test_the_command_line_publishes_imports_and_reports(network: Any, tmp_path: 
            "stats_coordinator_key": str(coord.keys.public_files()["inbox"])}
     sent = _cli(nl.settings.data_dir, "NL", "stats", "publish", "--all", "--json", **env)["published"]
     assert len(sent) == 4
-    assert len(_cli(be.settings.data_dir, "BE", "stats", "publish", "--months", "1", "--json", **env)["published"]) == 1
+    # the Belgian hotline sends its URL rows this once (its setting says no)
+    assert len(_cli(be.settings.data_dir, "BE", "stats", "publish", "--months", "1", "--urls", "--json",
+                    **env)["published"]) == 1
     polled = _cli(coord.settings.data_dir, "LU", "stats", "import", "--json")
     assert len(polled["imported"]) == 5 and polled["refused"] == []
+    assert {(r.hotline, r.urls_included) for r in read_received(coord.settings.network_folder / "received")} == {
+        ("nl-hotline", False), ("be-hotline", True)}
     figures = _cli(coord.settings.data_dir, "LU", "stats", "network", "--json")
     assert figures["jurisdiction"] == "home" and figures["overview"]["hotlines"] == 2
     # the Dutch hotline's four months, and this month of the Belgian one
@@ -369,6 +382,23 @@ def test_published_urls_fill_the_views_by_host_and_count_once(network: Any) -> N
         "SELECT host, content_urls, content_urls_illegal, tracked, removed FROM network_hosts "
         "WHERE jurisdiction = 'home'").fetchall()} == by_host
     assert sum(c[3] for c in by_host.values()) > 0
+    # removal inside and outside the network counts each tracked URL once, however many
+    # hotlines track it: from the earliest notice any sent to the earliest removal any found
+    clocks: dict[str, tuple[Any, Any]] = {}
+    for own, country in ((own_nl, "NL"), (own_be, "BE")):
+        for url, notice_at, removed_at in own.sql(
+                f"SELECT u.url, min(t.notice_at), min(t.removed_at) FROM takedowns t JOIN urls u USING (url_id) "
+                f"WHERE t.illegal AND t.jurisdiction = '{country}' GROUP BY 1").fetchall():
+            was = clocks.get(url, (notice_at, removed_at))
+            clocks[url] = (min(was[0], notice_at), min((r for r in (was[1], removed_at) if r), default=None))
+    hours = [max((r - n).total_seconds() / 3600, 0) for n, r in clocks.values() if r is not None]
+    eligible, reached, within = net.sql("SELECT sum(eligible), sum(reached), sum(within_3_days) "
+                                        "FROM removal_in_network WHERE jurisdiction = 'home'").fetchall()[0]
+    rows = sum(own.sql(f"SELECT count(*) FROM takedowns WHERE illegal AND jurisdiction = '{c}'").fetchall()[0][0]
+               for own, c in ((own_nl, "NL"), (own_be, "BE")))
+    assert set(_own_takedowns(own_nl, "NL")) & set(_own_takedowns(own_be, "BE"))  # tracked by both
+    assert (eligible, reached) == (len(tracked), sum(tracked.values())) and eligible < rows
+    assert within == sum(h <= 72 for h in hours) and reached == len(hours)
     # the overview counts content URLs once too; every other count is still the hotlines' sum
     total, nl_home, be_home = _network_overview(net, "home"), _overview(own_nl, "NL"), _overview(own_be, "BE")
     assert (total["content_urls"], total["content_urls_illegal"]) == (len(union), len(illegal))
@@ -477,3 +507,61 @@ def test_inside_the_network_are_the_publishers_countries_and_their_partners(netw
     _assert_views_equal(net, "be-hotline", own_be)
     for con in (net, own_nl, own_be):
         con.close()
+
+
+def test_an_item_a_partner_decided_counts_as_auto_classified_by_partner_decision(network: Any) -> None:
+    """The Belgian hotline decides a picture; the Dutch one, its partner, has the same file
+    queued: the Belgian list arrives, the Dutch law profile derives the Dutch verdict from
+    the Belgian grading, and the item leaves the queue. It is not sent to INTERPOL as the
+    Dutch hotline's, both snapshots and the network count it as auto-classified by
+    ``partner decision``, and the Belgian correction sends it back to review."""
+    coord, nl, be = network
+    register(nl, be, "be-hotline", countries=["BE"])
+    register(be, nl, "nl-hotline", countries=["NL"])
+    # the Belgian law profile: the template country's rules (illustrative, as every shipped one)
+    be.settings.law_profiles_dir.mkdir(parents=True, exist_ok=True)
+    template = (Path(__file__).parent.parent / "classification" / "profiles" / "xx.toml").read_text()
+    (be.settings.law_profiles_dir / "be.toml").write_text(template.replace('jurisdiction = "XX"', 'jurisdiction = "BE"'))
+    reviewers(be.catalog)
+    picture = synthetic_image(61)
+    item = confirmed_item(be, picture, page_url="http://decided.example.test/", country="BE", verdict=None)
+    decide(be, item, "ann", graded=GradingRecord("prepubescent", ("male",), "real", True, False, 3))
+    queued = confirmed_item(nl, picture, page_url="http://mirror.example.test/", country="NL", verdict=None)
+    assert queued == item and nl.catalog.media_in_status([item], "queued") == {item}
+
+    send_handled_list(be, "nl-hotline", actor="test")
+    assert poll_inbound(nl, actor="test").refused == []
+    assert nl.catalog.media_in_status([item], "classified") == {item} and nl.catalog.cluster_of(item) is None
+    state = nl.catalog.decision_state(item)
+    assert (state.verdict, state.source) == (Verdict.BASELINE, PARTNER_DECISION)
+    # nobody at the Dutch hotline decided it: INTERPOL is not sent it as the hotline's own
+    sent = [i["sha256"] for d in export_route(nl, interpol_route(nl), actor="test")
+            for i in open_bundle(nl, Path(d.location), actor="test").manifest["items"]]
+    assert sent and item not in sent
+
+    own_nl = _own_snapshot(nl)
+    assert own_nl.sql("SELECT auto_classified, auto_classified_by, analyst_assessed FROM item_facts f "
+                      "JOIN items i USING (item_id) WHERE f.jurisdiction = 'NL' AND i.kind = 'image' "
+                      "AND f.verdict_source = 'partner'").fetchall() == [(True, "partner decision", False)]
+    publish_statistics(nl, actor="test")
+    publish_statistics(be, actor="test")
+    assert poll_statistics(coord, actor="test").refused == []
+    net = _network(coord)
+    assert net.sql("SELECT hotline, count(*) FROM item_facts WHERE auto_classified_by = 'partner decision' "
+                   "AND jurisdiction = 'NL' GROUP BY 1").fetchall() == [("nl-hotline", 1)]
+    assert _overview(net, "NL", "AND hotline = 'nl-hotline'")["items_auto_classified"] == \
+        _overview(own_nl, "NL")["items_auto_classified"]
+    for con in (net, own_nl):
+        con.close()
+
+    # the Belgian senior corrects the grading: the next list sends the Dutch copy back to review
+    decide(be, item, "sam", graded=GradingRecord("adult", ("male",), "real", True, False, 3),
+           reason="a second look: an adult")
+    send_handled_list(be, "nl-hotline", actor="test")
+    assert poll_inbound(nl, actor="test").refused == []
+    assert nl.catalog.media_in_status([item], "queued") == {item} and nl.catalog.cluster_of(item) is not None
+    (outcome,) = nl.catalog.outcomes([nl.catalog.list_reports(limit=1_000_000)[-1].id])
+    assert (outcome.sha256, outcome.verdict) == (item, None)
+    assert [e.subject for e in nl.catalog.audit_entries("verdict.withdraw")] == [item]
+    (seen,) = nl.catalog.partner_handling(sha256=item)
+    assert (seen.verdict, seen.grading["age_group"]) == ("not-illegal", "adult")

@@ -292,6 +292,11 @@ OWN_MATCH = "own-match"
 """The verdict source of an item that took the decision of an item this hotline decided
 (its grading, the verdicts derived again by the law profiles), by a match of their hashes."""
 
+PARTNER_DECISION = "partner"
+"""The verdict source of an item a partner hotline's analysts decided (its handled list names
+the item's SHA-256, with their grading): our law profiles derived our verdict from that
+grading; nobody here looked at it. The verdict's ``set_name`` is the partner's name."""
+
 
 @dataclass(frozen=True)
 class DecidedSource:

@@ -123,13 +123,15 @@ def decided_status(verdict: Verdict | str) -> str:
 
 
 def withdraw_automatic(
-    conn: sa.Connection, sha256s: Sequence[str], *, actor: str, reason: str, set_name: str | None = None
+    conn: sa.Connection, sha256s: Sequence[str], *, actor: str, reason: str, set_name: str | None = None,
+    source: str = "known-set",
 ) -> list[str]:
-    """``withdraw_verdicts`` in ``conn``'s transaction; ``set_name``: only verdicts from that set."""
+    """``withdraw_verdicts`` in ``conn``'s transaction; ``set_name``: only verdicts from that
+    set (or, for ``source`` ``partner``, that partner)."""
     cv = current_verdicts()
     query = (
         sa.select(cv.c.id, cv.c.sha256, cv.c.verdict, cv.c.set_name)
-        .where(cv.c.sha256.in_(list(dict.fromkeys(sha256s))), cv.c.source == "known-set")
+        .where(cv.c.sha256.in_(list(dict.fromkeys(sha256s))), cv.c.source == source)
         .order_by(cv.c.sha256)
     )
     if set_name is not None:
@@ -194,12 +196,14 @@ class VerdictRows(Database):
     """Part of ``ReviewStore``: verdicts, withdrawals and confirmations."""
 
     # -- verdicts ----------------------------------------------------------------------
-    def withdraw_verdicts(self, sha256s: Sequence[str], *, actor: str, reason: str) -> list[str]:
-        """Withdraw the current automatic (known-set) verdict of each of these items and put
-        the item back in the review queue (audited per item). Items whose current verdict is
-        an analyst's, or that have none, are left alone. Returns the items sent back."""
+    def withdraw_verdicts(self, sha256s: Sequence[str], *, actor: str, reason: str, source: str = "known-set",
+                          set_name: str | None = None) -> list[str]:
+        """Withdraw the current automatic verdict (from ``source``: a known set's, or a
+        partner's decision) of each of these items and put the item back in the review queue
+        (audited per item). Items whose current verdict is an analyst's, or another
+        source's, or that have none, are left alone. Returns the items sent back."""
         with self.write() as conn:
-            return withdraw_automatic(conn, sha256s, actor=actor, reason=reason)
+            return withdraw_automatic(conn, sha256s, actor=actor, reason=reason, source=source, set_name=set_name)
 
     def record_verdict(self, sha256: str, verdict: Verdict, *, actor: str, reason: str | None = None,
                        confirm_required: bool = False, expected: SeenState | None = None,

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog.db import Database, inserted_id, utcnow
-from catalog.decisions.records import OWN_MATCH, Verdict
+from catalog.decisions.records import OWN_MATCH, PARTNER_DECISION, Verdict
 from catalog.decisions.verdict_rows import current_verdicts
 from catalog.errors import NotFound
 from catalog.exchange_ledger.escalations import (
@@ -441,12 +441,15 @@ def _unrouted() -> sa.Select[Any]:
 
 def _basis(source: str, confirmed: bool, exact: bool) -> str:
     """How a verdict was reached, as a bundle's manifest says it: an analyst of ours (and
-    confirmed by a second one), a known set by exact digest or by PDQ distance, or the
-    decision of a picture of ours by PDQ distance."""
+    confirmed by a second one), a known set by exact digest or by PDQ distance, the
+    decision of a picture of ours by PDQ distance, or a partner hotline's decision of the
+    same file (our profiles derived the verdict from its grading)."""
     if source == "analyst":
         return "analyst-confirmed" if confirmed else "analyst"
     if source == "known-set":
         return "known-set-exact" if exact else "known-set-near"
     if source == OWN_MATCH:
         return "own-decision-near"
+    if source == PARTNER_DECISION:
+        return "partner-decision"
     return source

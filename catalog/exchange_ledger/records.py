@@ -123,15 +123,17 @@ class PartnerHandled:
     verdict: str | None
     since: datetime
     found_at: datetime
+    grading: dict[str, object] | None = None  # an item: the partner's grading, as its list carried it
 
 
 @dataclass(frozen=True)
 class ListSource:
     """What our own handled list is made of, before keying: reports (ID, URL, status,
-    received) and decided items (SHA-256, verdict, decided)."""
+    received) and decided items (SHA-256, verdict, decided, and the grading the verdict was
+    derived from: None when it was set by hand)."""
 
     reports: tuple[tuple[int, str, str, datetime], ...]
-    items: tuple[tuple[str, str, datetime], ...]
+    items: tuple[tuple[str, str, datetime, dict[str, object] | None], ...]
 
 
 WITHDRAWN = "withdrawn"

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from catalog.decisions.records import OWN_MATCH
+from catalog.decisions.records import OWN_MATCH, PARTNER_DECISION
 from hotline.cli.output import emit_json, table
 from hotline.cli.shared import JsonOpt, actor_of, handles_errors, open_installation
 
@@ -157,10 +157,13 @@ def report_show(report_id: int, as_json: JsonOpt = False) -> None:
     for h in partners:
         typer.echo(f"already handled by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC (its case {h.case_ref}, "
                    f"{h.state}){'' if report.status == 'linked' else '; crawled anyway'}")
+    applied = {(o.sha256, o.set_name) for o in outcomes if o.verdict_source == PARTNER_DECISION}
     for sha256, seen in decided.items():
         for h in seen:
+            how = ("its grading applied: our law profiles derived our verdict" if (sha256, h.partner) in applied
+                   else "shown, not applied: our analysts decide")
             typer.echo(f"item {sha256[:12]} already decided by partner {h.partner} since {h.since:%Y-%m-%d %H:%M} UTC: "
-                       f"{h.verdict} (shown, not applied: our analysts decide)")
+                       f"{h.verdict} ({how})")
     table(f"report {report.id} ({report.status}): {report.url}", ["item", "status", "verdict", "by", "how", "url"],
           [(o.sha256[:12], o.status, o.verdict, o.set_name or o.actor, _how(o), o.urls[0] if o.urls else "")
            for o in outcomes])
@@ -196,6 +199,9 @@ def _how(outcome: Any) -> str:
     p = outcome.provenance
     if not p:
         return outcome.reason or ""
+    if outcome.verdict_source == PARTNER_DECISION:  # derived from a partner's grading
+        return (f"partner {p.get('partner')} decided it ({p.get('partner_verdict')}, its case {p.get('case')}); "
+                "our law profiles derived ours from its grading")
     if outcome.verdict_source == OWN_MATCH:  # taken from an item our analysts decided
         match = p.get("match") or {}
         variant = match.get("variant")

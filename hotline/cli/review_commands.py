@@ -203,4 +203,6 @@ def profile_recompute(as_json: JsonOpt = False) -> None:
     else:
         typer.echo(f"{summary.items} graded item(s): {summary.verdict_changes} verdict(s) changed, "
                    f"{summary.jurisdiction_changes} jurisdiction verdict(s) re-derived, "
-                   f"{summary.kept_exported} kept as exported, {summary.kept_by_hand} kept as set by hand")
+                   f"{summary.kept_exported} kept as exported, {summary.kept_by_hand} kept as set by hand"
+                   + (f", {summary.partner_to_review} derived from a partner's decision sent back to review"
+                      if summary.partner_to_review else ""))

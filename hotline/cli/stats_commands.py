@@ -121,6 +121,9 @@ def stats_publish(
     months: Annotated[int | None, typer.Option(help="The last N months with figures (default: the setting).")] = None,
     every_month: Annotated[bool, typer.Option("--all", help="Every month with figures.")] = False,
     period: Annotated[list[str] | None, typer.Option(help="A month to send (YYYY-MM); repeat for more.")] = None,
+    urls: Annotated[bool | None, typer.Option(
+        "--urls/--no-urls", help="Also publish the URL rows (URL and host; never media or hashes), only where "
+                                 "agreed with the coordinator (default: the setting stats_publish_urls).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send our media-free monthly statistics, signed and encrypted, to the coordinator."""
@@ -128,7 +131,7 @@ def stats_publish(
 
     inst = open_installation()
     last = None if every_month or period else (months or inst.settings.stats_publish_months)
-    done = publish_statistics(inst, last=last, periods=period or None, actor=actor_of(inst))
+    done = publish_statistics(inst, last=last, periods=period or None, urls=urls, actor=actor_of(inst))
     if as_json:
         emit_json({"published": done})
         return

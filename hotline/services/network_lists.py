@@ -10,9 +10,12 @@ With a partner's list in, before a report is crawled its URL is looked up: a URL
 has crawled, or reported before us, links our report to the partner's case (status
 ``linked``) and it is not crawled unless the operator asks (``crawl_anyway``). Reporting at
 the same second, or a partner's failed crawl, links nothing: in doubt both crawl, never
-neither. An item a partner decided is shown with the partner's verdict; it decides nothing:
-our analysts and our law profile do (``catalog.known_sets.matches`` keeps the same rule for
-partners' matches), and it is no longer new material for INTERPOL.
+neither. An item a partner decided is shown with the partner's verdict, and is no longer new
+material for INTERPOL; when the partner's record carries its grading and nothing is in doubt,
+our law profiles derive our verdict from that grading and it is not queued
+(``classification.partner``: source ``partner``, never sent to INTERPOL as ours). A partner's
+next list that no longer names the item, or names it with another verdict or grading,
+sends it back to review.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from exports.outbound import bundle_file_name
 from spiders.urls import normalise_url
 
 if TYPE_CHECKING:
+    from classification.profiles import ProfileSet
     from hotline.installation import Installation
 
 # a partner's report in these states stands for ours (if it came first, or was crawled)
@@ -82,8 +86,8 @@ def handled_list(inst: Installation, partner: Partner) -> list[ListEntry]:
         digest = keyed_digest(key, "url", url_identity(url))
         if status in _CLAIMING and (digest not in first or _second(at) < first[digest].since):
             first[digest] = ListEntry("url", digest, str(rid), status, None, _second(at))
-    items = [ListEntry("media", keyed_digest(key, "media", sha), None, None, verdict, _second(at))
-             for sha, verdict, at in source.items]
+    items = [ListEntry("media", keyed_digest(key, "media", sha), None, None, verdict, _second(at), grading)
+             for sha, verdict, at, grading in source.items]
     return [*first.values(), *items]
 
 
@@ -124,11 +128,58 @@ def take_handled_list(inst: Installation, partner: Partner, manifest: dict[str, 
     check_agreement(manifest, inst.keys.receiving_keys()[0], _their_key(partner), bundle_id)
     entries = from_parquet(data, bundle_id)
     kept = inst.catalog.replace_partner_list(
-        partner.name, [(e.kind, e.digest, e.case, e.state, e.verdict, e.since) for e in entries],
+        partner.name, [(e.kind, e.digest, e.case, e.state, e.verdict, e.since,
+                        None if e.grading is None else dict(e.grading)) for e in entries],
         bundle_id=bundle_id, actor=actor)
     check_reports(inst, [r.id for r in inst.catalog.list_reports(status="pending", limit=1_000_000)], actor=actor)
-    check_items(inst, inst.catalog.all_media_sha256s(), actor=actor)
+    sent = recheck_partner_verdicts(inst, partner, actor=actor)
+    noted = check_items(inst, inst.catalog.all_media_sha256s(), actor=actor)
+    adopted = adopt_partner_decisions_of(inst, noted, actor=actor) if noted else 0
+    if sent or adopted:  # items left the queue or came back to it
+        from classification.clusters import cluster_queue  # NumPy: only when needed
+        from hotline.installation import clustering_config
+
+        cluster_queue(inst.catalog, clustering_config(inst.settings, inst.evidence.get))
     return kept
+
+
+def recheck_partner_verdicts(inst: Installation, partner: Partner, *, actor: str) -> list[str]:
+    """Send back to review the items whose verdict came from a decision ``partner`` took part
+    in when its list (just received) no longer names them, or names them with another verdict
+    or grading: the partner corrected or retracted its decision. Returns the items sent back."""
+    ours = inst.catalog.partner_decided_items(partner.name)
+    if not ours:
+        return []
+    key = partnership_key_with(inst, partner)
+    digests = {keyed_digest(key, "media", s): s for s in ours}
+    hits = inst.catalog.partner_list_hits(partner.name, "media", list(digests))
+    now = {digests[d]: (e[4], e[6]) for d, e in hits.items()}
+    changed = [s for s, made_from in ours.items() if now.get(s) != made_from]
+    return inst.catalog.withdraw_partner_verdicts(
+        partner.name, changed, actor=actor,
+        reason=f"partner {partner.name!r} corrected, retracted or no longer lists its decision") if changed else []
+
+
+def partner_decision_profiles(inst: Installation) -> ProfileSet | None:
+    """Our law profiles, to derive our verdicts from partners' gradings; None when they cannot
+    be loaded (no profile for the home country, a broken file): then nothing is derived, the
+    items a partner decided wait for our analysts, and ``hotline doctor`` names the fault."""
+    from classification.errors import ProfileError
+    from hotline.installation import review_config
+
+    try:
+        return review_config(inst.settings).profiles
+    except ProfileError:
+        return None
+
+
+def adopt_partner_decisions_of(inst: Installation, sha256s: Sequence[str], *, actor: str) -> int:
+    """Our verdicts from the partners' gradings of these items (``classification.partner``),
+    under our law profiles; returns how many items were decided (none without profiles)."""
+    from classification.partner import adopt_partner_decisions
+
+    profiles = partner_decision_profiles(inst)
+    return adopt_partner_decisions(inst.catalog, sha256s, profiles, actor=actor).decided if profiles else 0
 
 
 def check_reports(inst: Installation, report_ids: Sequence[int], *, actor: str) -> list[int]:
@@ -153,8 +204,9 @@ def check_reports(inst: Installation, report_ids: Sequence[int], *, actor: str) 
     return inst.catalog.link_reports(links, actor=actor) if links else []
 
 
-def check_items(inst: Installation, sha256s: Sequence[str], *, actor: str) -> int:
-    """Note each of ``sha256s`` a partner decided, with its verdict; returns how many were new."""
+def check_items(inst: Installation, sha256s: Sequence[str], *, actor: str) -> list[str]:
+    """Note each of ``sha256s`` a partner decided, with its verdict and grading; returns the
+    items whose partner record is new or changed."""
     hits: list[tuple[str, str, Any]] = []
     with_lists = set(inst.catalog.partners_with_lists())
     for partner in (p for p in inst.catalog.partners() if p.name in with_lists):
@@ -162,4 +214,4 @@ def check_items(inst: Installation, sha256s: Sequence[str], *, actor: str) -> in
         digests = {keyed_digest(key, "media", s): s for s in sha256s}
         for digest, entry in inst.catalog.partner_list_hits(partner.name, "media", list(digests)).items():
             hits.append((digests[digest], partner.name, entry))
-    return inst.catalog.note_partner_decisions(hits, actor=actor) if hits else 0
+    return inst.catalog.note_partner_decisions(hits, actor=actor) if hits else []

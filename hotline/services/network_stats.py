@@ -94,9 +94,10 @@ def _destination(inst: Installation, where: str) -> Destination:
 
 
 def publish_statistics(inst: Installation, *, last: int | None = None, periods: list[str] | None = None,
-                       actor: str) -> list[Published]:
+                       urls: bool | None = None, actor: str) -> list[Published]:
     """Send our statistics of the ``last`` months with figures (None: every month), or of the
-    given ``periods`` (YYYY-MM), to the coordinator, one bundle a month."""
+    given ``periods`` (YYYY-MM), to the coordinator, one bundle a month; with the URL rows
+    when ``urls`` (None: the setting ``stats_publish_urls``)."""
     from stats import SnapshotOptions
     from stats.publication import month_statistics
 
@@ -110,8 +111,9 @@ def publish_statistics(inst: Installation, *, last: int | None = None, periods: 
     box.mkdir(parents=True, exist_ok=True)
     done = []
     # no hash is ever published, and no URL or host unless agreed with the coordinator
-    # (stats_publish_urls), whatever the local snapshot keeps (stats_urls)
-    options = SnapshotOptions(country=s.country, urls="full" if s.stats_publish_urls else "none")
+    # (stats_publish_urls, or this run's choice), whatever the local snapshot keeps (stats_urls)
+    with_urls = s.stats_publish_urls if urls is None else urls
+    options = SnapshotOptions(country=s.country, urls="full" if with_urls else "none")
     # the hosting countries our partners handle are covered by the network through us
     partner_countries = sorted({c.upper() for p in inst.catalog.partners() for c in p.countries})
     for month in month_statistics(inst.catalog, options, last=last, periods=periods):
