@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from catalog.catalog import Catalog
 from catalog.exchange_ledger.records import Partner
+from catalog.reports.records import NewReport
 from exports.bundle import read_bundle
 from exports.destinations import sha256_of_file
 from exports.errors import BundleError, BundleMalformed, BundleReplayed
@@ -89,6 +90,7 @@ def import_bundle(
     actor: str,
     take_list: Callable[[Partner, dict[str, Any], bytes], int] | None = None,
     remove_known_hashes: Callable[[str, list[str]], int] | None = None,
+    url_key: Callable[[str], str | None] | None = None,
 ) -> ImportResult:
     """Import the bundle file at ``path`` (picked up at ``location``).
 
@@ -97,7 +99,9 @@ def import_bundle(
     sha256s)`` removes rows and returns how many went (None: a correction bundle is refused);
     ``store_media`` puts accepted media into the evidence store (None: media are not
     accepted); ``take_list(partner, manifest, data)`` keeps a handled list
-    (``exports.handled_lists``) and returns its entries (None: lists are refused). Raises
+    (``exports.handled_lists``) and returns its entries (None: lists are refused);
+    ``url_key(url)`` is a URL's identity (``NewReport.url_key``), by which a URL the bundle
+    names is found already reported, and its report is found as a repeat later. Raises
     ``BundleError`` after recording the refusal.
     """
     digest, size = sha256_of_file(path)
@@ -141,7 +145,7 @@ def import_bundle(
                               national_not_applied=0, media_stored=0, list_entries=entries)
     else:
         result = _ingest(catalog, opened.manifest["kind"], items, opened.bundle_id, partner, jurisdiction,
-                         add_known_hashes, stored, actor)
+                         add_known_hashes, stored, actor, url_key)
     for row in feedback:  # the partner says one of the hashes we sent it matched something wrongly
         catalog.audit(actor, "known_row.feedback_received", str(row["row_key"]), partner=partner.name,
                       bundle=opened.bundle_id, **{k: v for k, v in row.items() if k != "row_key"})
@@ -173,13 +177,19 @@ def _ingest(
     add_known_hashes: Callable[[str, str, list[dict[str, str | None]]], int],
     stored: int,
     actor: str,
+    url_key: Callable[[str], str | None] | None,
 ) -> ImportResult:
     ours = {c.upper() for c in jurisdiction}
     urls = list(dict.fromkeys(
         s["page_url"] for i in items for s in i.get("sightings", []) if str(s.get("country") or "").upper() in ours
     ))
-    known = catalog.reported_urls(urls)
-    added = tuple(catalog.add_report(u, actor=actor, source=partner.name) for u in urls if u not in known)
+    keyed = {u: url_key(u) if url_key is not None else None for u in urls}
+    known = catalog.reported_urls(keyed)
+    fresh: dict[str, NewReport] = {}  # by URL identity: two spellings of one URL are one report
+    for u in urls:
+        if u not in known:
+            fresh.setdefault(keyed[u] or u, NewReport(url=u, url_key=keyed[u], source=partner.name))
+    added = tuple(f.id for f in catalog.add_reports(list(fresh.values()), actor=actor)) if fresh else ()
     rows = [_row(partner, i["sha256"], i["hashes"], i["verdict"]) for i in items if i["verdict"] == "baseline"]
     set_name = known_set_name(partner.name) if rows else None
     new_hashes = add_known_hashes(set_name, partner.name, rows) if set_name else 0

@@ -42,6 +42,7 @@ from hotline.services.partner_exchange import (
     interpol_route,
     poll_inbound,
 )
+from spiders.urls import normalise_url
 
 
 @pytest.fixture
@@ -65,7 +66,8 @@ def test_partner_round_trip_routes_by_hosting_country_and_deduplicates(pair) -> 
     at_nat = confirmed_item(ours, synthetic_image(2), page_url="http://b.example/page", country="AT",
                             verdict=Verdict.NATIONAL)
     us_base = confirmed_item(ours, synthetic_image(3), page_url="http://c.example/", country="US")
-    theirs.catalog.add_report("http://b.example/page", actor="public")  # they already have this URL
+    # they already have this URL, spelled otherwise: it is the same URL identity
+    theirs.catalog.add_report("HTTP://B.Example:80/page#top", actor="public", url_key=normalise_url("http://b.example/page"))
 
     sent = export_to_partner(ours, "at-hotline", actor="test")
     assert [d.items for d in sent] == [2] and sent[0].destination == "partner:at-hotline"

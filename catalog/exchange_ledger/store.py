@@ -16,7 +16,7 @@ on every poll.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,12 +108,17 @@ class ExchangeStore(ExportLedger, TakedownNotices, AbuseNotices, EvidencePurges,
         with self.read() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
-    def reported_urls(self, urls: Collection[str]) -> set[str]:
-        """Those of ``urls`` that some report (ours or a partner's) already names."""
+    def reported_urls(self, urls: Mapping[str, str | None]) -> set[str]:
+        """Those of ``urls`` (each with its URL identity, ``NewReport.url_key``, or None) that
+        some report (ours or a partner's) already names, as written or by that identity."""
         if not urls:
             return set()
+        keys = [k for k in urls.values() if k]
         with self.read() as conn:
-            return set(conn.scalars(sa.select(reports.c.url).where(reports.c.url.in_(list(urls)))))
+            found = conn.execute(sa.select(reports.c.url, reports.c.url_key).where(
+                sa.or_(reports.c.url.in_(list(urls)), reports.c.url_key.in_(keys)))).all()
+        named, keyed = {r.url for r in found}, {r.url_key for r in found if r.url_key}
+        return {u for u, k in urls.items() if u in named or (k is not None and k in keyed)}
 
     def record_inbound(
         self,

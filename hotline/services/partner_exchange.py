@@ -299,6 +299,8 @@ def open_bundle(inst: Installation, path: Path, *, key: Path | None = None, acto
 
 def import_bundle_file(inst: Installation, path: Path, *, location: str | None = None, actor: str) -> ImportResult:
     """Verify and import one partner bundle file (see ``exports.inbound``)."""
+    from spiders.urls import normalise_url  # the URL identity reports are found by
+
     s = inst.settings
     result = import_bundle(
         inst.catalog, Path(path), location=location or str(Path(path).resolve()),
@@ -306,6 +308,7 @@ def import_bundle_file(inst: Installation, path: Path, *, location: str | None =
         jurisdiction=s.our_jurisdiction,
         add_known_hashes=lambda name, partner, rows: add_known_hashes(inst, name, partner, rows),
         remove_known_hashes=lambda name, sha256s: remove_known_hashes(inst, name, sha256s),
+        url_key=normalise_url,
         store_media=inst.evidence.put if s.import_media else None, actor=actor,
         take_list=lambda partner, manifest, data: take_handled_list(inst, partner, manifest, data,
                                                                     bundle_id=str(manifest["bundle_id"]), actor=actor),
