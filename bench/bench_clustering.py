@@ -70,7 +70,9 @@ def _flip(raw: bytes, bits: int, rng: np.random.Generator) -> bytes:
     return (np.frombuffer(raw, dtype=np.uint8) ^ _masks(1, len(raw), bits, rng)[0]).tobytes()
 
 
-def _records(items: int, copies: int, seed: int = 1) -> tuple[list[ClusterCandidate], dict[str, LocalFeatures], dict[str, int]]:
+def _records(items: int, copies: int, seed: int = 1,
+             local: bool = True) -> tuple[list[ClusterCandidate], dict[str, LocalFeatures], dict[str, int]]:
+    """The synthetic queue (``local``: with local features, else PDQs only)."""
     rng = np.random.default_rng(seed)
     candidates, features, truth = [], {}, {}
     for o in range(items // copies):
@@ -85,6 +87,10 @@ def _records(items: int, copies: int, seed: int = 1) -> tuple[list[ClusterCandid
                 own = _flip(pdq, int(rng.integers(0, 25)), rng) if c % 4 == 0 else variants[c % 7]
             else:
                 own = rng.bytes(32)  # PDQ does not find it
+            if not local:
+                candidates.append(ClusterCandidate(sha, "image", own.hex(), NOW, None, tuple(
+                    (n, _flip(variants[i], 4, rng).hex() if c == 0 else rng.bytes(32).hex()) for i, n in enumerate(VARIANTS))))
+                continue
             keep = rng.random(160) < 0.7
             angle, scale = rng.normal(0, 0.03), rng.uniform(0.9, 1.1)
             rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -253,10 +259,10 @@ class _Counted:
 def _child(args: argparse.Namespace) -> None:
     """One size in one tree (a process of its own, so its peak memory is its own): prints a
     JSON line of its figures."""
-    candidates, features, truth = _records(args.items, args.copies)
+    candidates, features, truth = _records(args.items, args.copies, local=not args.pdq_only)
     records_rss = _rss()
     counted = _Counted()
-    r = _run(candidates, features, truth, ClusteringConfig(verify=counted), args.batch)
+    r = _run(candidates, features, truth, ClusteringConfig(verify=None if args.pdq_only else counted), args.batch)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"items": len(candidates), "wall": r["wall"], "cpu": r["cpu"],
                       "cpu_total": usage.ru_utime + usage.ru_stime, "records_rss": records_rss, "peak_rss": _rss(),
@@ -272,13 +278,15 @@ def _scale(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-clustering-"))
     trees = compared_trees(work, args.baseline_ref, args.baseline_tree)
     sizes = [int(n) for n in args.scale.split(",")]
+    print(("PDQ stage alone" if args.pdq_only else "two stages (PDQ, then local features)")
+          + f"; {args.copies} copies an original, batches of {args.batch}", flush=True)
     rows: list[tuple[int, str, dict[str, Any] | None, str]] = []
     print(f"{'items':>7} {'tree':<16} {'wall s':>8} {'CPU s':>8} {'items/s':>8} {'peak RSS':>9} {'records':>8} "
           f"{'clusters':>8} {'mixed':>5}  second stage", flush=True)
     for items in sizes:
         for label, tree in trees:
             argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--tree", str(tree), "--items", str(items),
-                    "--copies", str(args.copies), "--batch", str(args.batch)]
+                    "--copies", str(args.copies), "--batch", str(args.batch), *(["--pdq-only"] if args.pdq_only else [])]
             note = ""
             try:
                 done = subprocess.run(argv, capture_output=True, text=True, timeout=args.timeout, check=False)
@@ -330,6 +338,8 @@ def main() -> None:
     parser.add_argument("--baseline-ref", help="with --scale: a commit to compare with (git archive), e.g. main")
     parser.add_argument("--baseline-tree", type=Path, help="with --scale: a checkout to compare with")
     parser.add_argument("--timeout", type=float, default=3600, help="with --scale: seconds a child may run")
+    parser.add_argument("--pdq-only", action="store_true",
+                        help="with --scale: the PDQ stage alone (records without local features)")
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

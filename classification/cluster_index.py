@@ -20,7 +20,7 @@ them per batch.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -180,31 +180,37 @@ class PdqIndex:
             at = self._links[at]
         return np.concatenate(rows_out).astype(np.int64), np.concatenate(which_out)
 
-    def nearest(self, queries: Iterable[str], threshold: int) -> tuple[Hashable, int, int] | None:
-        """The nearest hash to any of ``queries`` within ``threshold`` (at most 31), as
-        (key, distance, which query); ties go to the earliest query, then the oldest hash."""
-        raw = [bytes.fromhex(q) for q in queries]
-        if not raw or not self._keys:
-            return None
-        words = np.frombuffer(b"".join(raw), dtype=">u2").astype(np.uint32).reshape(len(raw), 16)
+    def within(self, queries: Sequence[str], threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every filed hash within ``threshold`` (at most 31) of each query, as arrays of (row,
+        query index, distance); a pair may repeat (found through several words)."""
+        if threshold > 31:
+            raise ValueError(f"the PDQ multi-index finds hashes within 31 bits, not {threshold!r}")
+        none = np.zeros(0, dtype=np.int64)
+        if not queries or not self._keys:
+            return none, none, none
+        raw = b"".join(bytes.fromhex(q) for q in queries)
+        words = np.frombuffer(raw, dtype=">u2").astype(np.uint32).reshape(len(queries), 16)
         probes = ((_CHUNKS | words)[:, :, None] ^ _FLIPS).reshape(-1)
         rows, probe = self._candidates(probes)
         query = probe // (16 * len(_FLIPS))
         keep = np.take(self._live, rows)
         rows, query = rows[keep], query[keep]
-        if not len(rows):
-            return None
         # each candidate against the query that probed it: a hash within 31 of a query is
         # found by that query's own probes, so no other pairing can be missed
-        query_words = np.frombuffer(b"".join(raw), dtype=np.uint64).reshape(len(raw), 4)
+        query_words = np.frombuffer(raw, dtype=np.uint64).reshape(len(queries), 4)
         # np.take and a sum of the four columns: several times quicker than fancy indexing
         # and a sum along a short axis
         bits = np.bitwise_count(np.take(self._hashes, rows, axis=0) ^ np.take(query_words, query, axis=0))
-        distances = bits[:, 0].astype(np.int32) + bits[:, 1] + bits[:, 2] + bits[:, 3]
+        distances = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
         near = distances <= threshold
-        if not near.any():
+        return rows[near], query[near], distances[near]
+
+    def nearest(self, queries: Sequence[str], threshold: int) -> tuple[Hashable, int, int] | None:
+        """The nearest hash to any of ``queries`` within ``threshold`` (at most 31), as
+        (key, distance, which query); ties go to the earliest query, then the oldest hash."""
+        rows, query, distances = self.within(queries, threshold)
+        if not len(rows):
             return None
-        rows, query, distances = rows[near], query[near], distances[near]
         best = np.lexsort((rows, query, distances))[0]
         return self._keys[int(rows[best])], int(distances[best]), int(query[best])
 
