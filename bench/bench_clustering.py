@@ -311,8 +311,9 @@ def _scale(args: argparse.Namespace) -> None:
                   f"{r['peak_rss']:>6.0f} MiB {r['records_rss']:>4.0f} MiB {r['clusters']:>8} {r['mixed']:>5}  "
                   f"{r['verify_calls'] / items:.2f} verifications an item ({r['verified_items']} items verified, "
                   f"at most {r['verify_most']} for one), {1e3 * r['verify_cpu'] / items:.2f} ms CPU an item", flush=True)
-            first, last = r["batches"][0], r["batches"][-1]
-            print(f"{'':>7} {'':<16} first batch {first[0]:.1f} s wall, last {last[0]:.1f} s wall", flush=True)
+            cpu = [c for _, c in r["batches"]]
+            print(f"{'':>7} {'':<16} CPU per batch of {args.batch}: first {cpu[0]:.1f} s, last {cpu[-1]:.1f} s "
+                  f"({' '.join(f'{c:.1f}' for c in cpu)})", flush=True)
     if len(trees) < 2:
         return
     print("this tree vs baseline (wall, CPU, peak RSS):")
