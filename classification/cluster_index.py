@@ -225,7 +225,7 @@ class WordIndex:
         self._postings = _Postings()
         self._keys: list[Hashable] = []
         self._row_of: dict[Hashable, int] = {}
-        self._withdrawn: set[int] = set()
+        self._withdrawn = np.zeros(0, dtype=bool)  # by row, as long as the last row withdrawn
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -233,8 +233,11 @@ class WordIndex:
     def discard(self, key: Hashable) -> None:
         """Withdraw ``key``'s picture from rankings (no-op when it was never filed)."""
         row = self._row_of.pop(key, None)
-        if row is not None:
-            self._withdrawn.add(row)
+        if row is None:
+            return
+        if row >= len(self._withdrawn):
+            self._withdrawn = np.concatenate([self._withdrawn, np.zeros(len(self._keys) - len(self._withdrawn), bool)])
+        self._withdrawn[row] = True
 
     def words(self, descriptors: bytes) -> np.ndarray:
         rows = np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, 32)
@@ -261,8 +264,9 @@ class WordIndex:
         weights = 1.0 / np.bincount(which)[which]
         found, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
         score = np.bincount(inverse, weights=weights)
-        if self._withdrawn:
-            live = ~np.isin(found, np.fromiter(self._withdrawn, dtype=np.int64))
+        if len(self._withdrawn):
+            live = found >= len(self._withdrawn)
+            live[~live] = ~self._withdrawn[found[~live]]
             found, score, counts = found[live], score[live], counts[live]
         top = np.argsort(-score, kind="stable")[:limit]
         return [self._keys[int(found[i])] for i in top if counts[i] >= min_shared]

@@ -520,3 +520,5 @@ def test_the_word_index_ranks_the_picture_sharing_descriptors_first() -> None:
         query = kept + rng.randbytes(32 * 160 - len(kept))
         assert index.ranked(query, limit=4) == [n]
     assert index.ranked(rng.randbytes(32 * 160)) == []
+    index.discard(1234)  # withdrawn (its cluster was decided): never ranked again
+    assert index.ranked(pictures[1234]) == [] and index.ranked(pictures[2999]) == [2999]
