@@ -1,6 +1,7 @@
 """Review clustering at scale: 200,000 queued items placed through the indexes.
 
     .venv/bin/python bench/bench_clustering.py [--items 200000] [--copies 16] [--batch 10000] [--brute 320]
+    .venv/bin/python bench/bench_clustering.py --scale 10000,50000,200000 --baseline-ref main [--pdq-only]
 
 What is measured: ``classification.clusters.plan_clusters`` (the pure clustering step of
 ``cluster_queue``, without the catalog's reads and writes) over SYNTHETIC records, not decoded
@@ -22,6 +23,17 @@ memory (the synthetic records alone take about 6 KB an item). Two baselines in t
 the same clustering without indexes, every item compared with every face (``--brute`` items,
 small enough to afford), and the PDQ stage alone (plain and dihedral PDQ through the
 multi-index, no local features) over all the items (``--no-baseline`` skips it).
+
+``--scale`` runs the clustering at each of its sizes in this tree and in a baseline tree
+(``--baseline-ref``, a commit unpacked with git archive, or ``--baseline-tree``), each size
+and tree a child process of its own (so each peak resident memory is that run's alone; the
+synthetic records' share is printed beside it), under ``--timeout``: wall and CPU time, items
+per second, the CPU time of each batch (flat if look-ups do not grow with the open clusters),
+clusters and mixed clusters, and the second stage's cost (geometric verifications an item, the
+most for one item, their CPU time an item). A tree with ``classification.clusters.Clustering``
+keeps one for the run, as ``cluster_queue`` does; an older tree gets every open cluster's faces
+again for each batch, as its ``cluster_queue`` did. ``--pdq-only`` measures the PDQ stage alone
+(records without local features: cheaper, so it reaches 200,000 items on a loaded machine).
 """
 
 from __future__ import annotations
