@@ -136,17 +136,35 @@ class _Open:
     words: WordIndex = field(default_factory=WordIndex)
     videos: list[tuple[object, str]] = field(default_factory=list)  # (cluster, representative)
     cluster_of: dict[str, object] = field(default_factory=dict)  # face -> its cluster
-    faces: dict[object, int] = field(default_factory=dict)  # cluster -> how many faces
+    faces: dict[object, list[str]] = field(default_factory=dict)  # cluster -> its faces
 
-    def add(self, cluster: object, sha256: str, pdq: str | None, features: LocalFeatures | None) -> None:
-        if self.faces.get(cluster, 0) >= FACES_PER_CLUSTER or sha256 in self.cluster_of:
-            return
-        self.faces[cluster] = self.faces.get(cluster, 0) + 1
+    def add(self, cluster: object, sha256: str, pdq: str | None, features: LocalFeatures | None) -> bool:
+        """File ``sha256`` as a face of ``cluster``; False when the cluster has its faces already."""
+        faces = self.faces.setdefault(cluster, [])
+        if len(faces) >= FACES_PER_CLUSTER or sha256 in self.cluster_of:
+            return False
+        faces.append(sha256)
         self.cluster_of[sha256] = cluster
         if pdq:
             self.pdq.add(sha256, pdq)
         if features is not None:
             self.words.add(sha256, features.descriptors)
+        return True
+
+    def drop(self, cluster: object) -> None:
+        """Withdraw a cluster's faces (it was decided, or never stored)."""
+        for face in self.faces.pop(cluster, []):
+            del self.cluster_of[face]
+            self.pdq.discard(face)
+            self.words.discard(face)
+        self.videos = [(c, rep) for c, rep in self.videos if c != cluster]
+
+    def rename(self, old: object, new: int) -> None:
+        """A new cluster's key once the catalog has given it an ID."""
+        self.faces[new] = self.faces.pop(old)
+        for face in self.faces[new]:
+            self.cluster_of[face] = new
+        self.videos = [(new if c == old else c, rep) for c, rep in self.videos]
 
 
 Evidence = dict[str, object]
@@ -199,6 +217,122 @@ class _Placer:
         return self.by_pdq(item, pdq) or self.by_features(item, words, cluster_of)
 
 
+class Clustering:
+    """One clustering run: the faces of the open clusters and the decided items, indexed
+    once when the run starts, then kept up to date as each batch is placed (``plan``, then
+    ``settle`` with the IDs the catalog gave the new clusters). No batch rebuilds an index.
+
+    ``open_clusters`` are faces of open clusters: (cluster ID, kind, PDQ, member), the
+    representative first (several rows may name one cluster); ``decided`` the (SHA-256, PDQ)
+    of decided items; ``features`` the local features of faces and of the decided items
+    ``decided_local`` (used when ``config.verify`` is set)."""
+
+    def __init__(self, open_clusters: Sequence[tuple[int, str, str | None, str]], decided: Sequence[tuple[str, str]],
+                 config: ClusteringConfig = ClusteringConfig(), features: Mapping[str, LocalFeatures] | None = None,
+                 decided_local: Sequence[str] = ()) -> None:
+        self.config = config
+        features = features or {}
+        # only faces' and decided pictures' features are kept between batches: a placed item
+        # that is no face is never compared again
+        self.features: dict[str, LocalFeatures] = {}
+        self.by_kind: dict[str, _Open] = {}
+        for cluster_id, kind, signature, member in open_clusters:
+            groups = self._groups(kind)
+            if kind == "video" and cluster_id not in groups.faces:
+                groups.videos.append((cluster_id, member))
+            if groups.add(cluster_id, member, signature, features.get(member)) and member in features:
+                self.features[member] = features[member]
+        self.seen_pdq, self.seen_words = PdqIndex(), WordIndex()
+        for sha256, pdq in decided:
+            self.seen_pdq.add(sha256, pdq)
+        for sha256 in decided_local:
+            if sha256 in features:
+                self.seen_words.add(sha256, features[sha256].descriptors)
+                self.features[sha256] = features[sha256]
+        self._fresh: list[tuple[str, object]] = []  # (kind, key) of the last batch's new clusters
+
+    def plan(self, candidates: Sequence[ClusterCandidate],
+             features: Mapping[str, LocalFeatures] | None = None) -> list[ClusterPlan]:
+        """Where each candidate goes (``features``: the candidates' local features). An item
+        joins the open cluster with a face within the PDQ threshold of the item or of one of
+        its rotations and mirrorings, else one with a face it verifies against by local
+        features; else it founds a cluster, which is not new when it matches an item already
+        decided (the same stages)."""
+        config = self.config
+        batch = {**self.features, **(features or {})}
+        place = _Placer(config, batch)
+        joins: dict[object, list[tuple[str, int | None]]] = {}
+        evidence: dict[str, Evidence] = {}
+        fresh: dict[object, ClusterPlan] = {}
+        self._fresh = []
+        for item in candidates:
+            groups = self._groups(item.kind)
+            mine = batch.get(item.sha256)
+            if item.kind == "video" and config.video_compare is not None:
+                video = next(((key, d, rep) for key, rep in groups.videos
+                              if (d := config.video_compare(item.sha256, rep)) is not None), None)
+                if video is not None:
+                    joins.setdefault(video[0], []).append((item.sha256, video[1]))
+                    evidence[item.sha256] = {"stage": "vpdq", "distance": video[1], "matched": video[2]}
+                    continue
+            hit = place.find(item, groups.pdq, groups.words, groups.cluster_of)
+            if hit is not None:
+                cluster = groups.cluster_of[hit[0]]
+                joins.setdefault(cluster, []).append((item.sha256, hit[1]))
+                evidence[item.sha256] = hit[2]
+                if groups.add(cluster, item.sha256, item.signature, mine) and mine is not None:
+                    self.features[item.sha256] = mine
+                continue
+            near = place.find(item, self.seen_pdq, self.seen_words, {})
+            key = ("new", item.sha256)
+            fresh[key] = ClusterPlan(members=(), kind=item.kind, representative=item.sha256, signature=item.signature,
+                                     novel=near is None, similar_to=near[0] if near else None,
+                                     similar_evidence=near[2] if near else None)
+            self._fresh.append((item.kind, key))
+            joins[key] = [(item.sha256, 0)]
+            if item.kind == "video":
+                groups.videos.append((key, item.sha256))
+            if groups.add(key, item.sha256, item.signature, mine) and mine is not None:
+                self.features[item.sha256] = mine
+        plans = []
+        for ident, members in joins.items():
+            why = {s: evidence[s] for s, _ in members if s in evidence}
+            if ident in fresh:
+                plans.append(replace(fresh[ident], members=tuple(members), evidence=why))
+            else:
+                plans.append(ClusterPlan(members=tuple(members), cluster_id=int(ident), evidence=why))  # type: ignore[call-overload]
+        return plans
+
+    def settle(self, new_ids: Mapping[str, int]) -> None:
+        """The last batch's new clusters by their IDs in the catalog (``new_ids``: cluster ID
+        by representative); one the catalog did not store leaves the index, so no later item
+        is placed in a cluster that does not exist."""
+        for kind, key in self._fresh:
+            groups = self.by_kind[kind]
+            representative = str(key[1])  # type: ignore[index]
+            if representative in new_ids:
+                groups.rename(key, new_ids[representative])
+            else:
+                self._forget(groups, key)
+        self._fresh = []
+
+    def keep_open(self, open_ids: set[int]) -> None:
+        """Withdraw the faces of clusters no longer open (decided since the run began)."""
+        for groups in self.by_kind.values():
+            for cluster in [c for c in groups.faces if isinstance(c, int) and c not in open_ids]:
+                self._forget(groups, cluster)
+
+    def _groups(self, kind: str) -> _Open:
+        if kind not in self.by_kind:  # not setdefault: an index's tables are not free to make
+            self.by_kind[kind] = _Open()
+        return self.by_kind[kind]
+
+    def _forget(self, groups: _Open, cluster: object) -> None:
+        for face in groups.faces.get(cluster, []):
+            self.features.pop(face, None)
+        groups.drop(cluster)
+
+
 def plan_clusters(
     candidates: Sequence[ClusterCandidate],
     open_clusters: Sequence[tuple[int, str, str | None, str]],
@@ -207,76 +341,16 @@ def plan_clusters(
     features: Mapping[str, LocalFeatures] | None = None,
     decided_local: Sequence[str] = (),
 ) -> list[ClusterPlan]:
-    """Where each candidate goes: pure, so it can be tested without a catalog.
-
-    ``open_clusters`` are faces of open clusters: (cluster ID, kind, PDQ, member), the
-    representative first (several rows may name one cluster); ``decided`` the (SHA-256, PDQ)
-    of decided items; ``features`` the local features of candidates, faces and the decided
-    items ``decided_local`` (used when ``config.verify`` is set). An item joins the open
-    cluster with a face within the PDQ threshold of the item or of one of its rotations and
-    mirrorings, else one with a face it verifies against by local features; else it founds
-    a cluster, which is not new when it matches an item already decided (the same stages).
-    """
-    features = features or {}
-    place = _Placer(config, features)
-    by_kind: dict[str, _Open] = {}
-    for cluster_id, kind, signature, member in open_clusters:
-        groups = by_kind.setdefault(kind, _Open())
-        if kind == "video" and cluster_id not in groups.faces:
-            groups.videos.append((cluster_id, member))
-        groups.add(cluster_id, member, signature, features.get(member))
-    seen_pdq, seen_words = PdqIndex(), WordIndex()
-    for sha256, pdq in decided:
-        seen_pdq.add(sha256, pdq)
-    for sha256 in decided_local:
-        if sha256 in features:
-            seen_words.add(sha256, features[sha256].descriptors)
-    joins: dict[object, list[tuple[str, int | None]]] = {}
-    evidence: dict[str, Evidence] = {}
-    fresh: dict[object, ClusterPlan] = {}
-    for item in candidates:
-        groups = by_kind.setdefault(item.kind, _Open())
-        cluster: object | None = None
-        if item.kind == "video" and config.video_compare is not None:
-            video = next(((key, d, rep) for key, rep in groups.videos
-                          if (d := config.video_compare(item.sha256, rep)) is not None), None)
-            if video is not None:
-                cluster = video[0]
-                joins.setdefault(cluster, []).append((item.sha256, video[1]))
-                evidence[item.sha256] = {"stage": "vpdq", "distance": video[1], "matched": video[2]}
-                continue
-        hit = place.find(item, groups.pdq, groups.words, groups.cluster_of)
-        if hit is not None:
-            cluster = groups.cluster_of[hit[0]]
-            joins.setdefault(cluster, []).append((item.sha256, hit[1]))
-            evidence[item.sha256] = hit[2]
-            groups.add(cluster, item.sha256, item.signature, features.get(item.sha256))
-            continue
-        near = place.find(item, seen_pdq, seen_words, {})
-        key = ("new", item.sha256)
-        fresh[key] = ClusterPlan(members=(), kind=item.kind, representative=item.sha256, signature=item.signature,
-                                 novel=near is None, similar_to=near[0] if near else None,
-                                 similar_evidence=near[2] if near else None)
-        joins[key] = [(item.sha256, 0)]
-        if item.kind == "video":
-            groups.videos.append((key, item.sha256))
-        groups.add(key, item.sha256, item.signature, features.get(item.sha256))
-    plans = []
-    for ident, members in joins.items():
-        why = {s: evidence[s] for s, _ in members if s in evidence}
-        if ident in fresh:
-            plans.append(replace(fresh[ident], members=tuple(members), evidence=why))
-        else:
-            plans.append(ClusterPlan(members=tuple(members), cluster_id=int(ident), evidence=why))  # type: ignore[call-overload]
-    return plans
+    """Where each candidate goes, in one batch (``Clustering``): pure, so it can be tested
+    without a catalog. ``features`` hold the candidates' local features as well."""
+    return Clustering(open_clusters, decided, config, features, decided_local).plan(candidates, features)
 
 
-def _local_features(catalog: Catalog, config: ClusteringConfig, candidates: Sequence[ClusterCandidate],
-                    open_clusters: Sequence[tuple[int, str, str | None, str]]) -> tuple[dict[str, LocalFeatures], list[str]]:
-    """The local features clustering compares: the candidates' (extracted from the evidence
-    once and kept), the open clusters' representatives' and the decided pictures'."""
+def _candidate_features(catalog: Catalog, config: ClusteringConfig,
+                        candidates: Sequence[ClusterCandidate]) -> dict[str, LocalFeatures]:
+    """The candidates' local features (extracted from the evidence once and kept)."""
     if config.verify is None:
-        return {}, []
+        return {}
     pictures = [c.sha256 for c in candidates if c.kind == "image"]
     found = catalog.local_features(pictures)
     missing = [s for s in pictures if s not in found]
@@ -284,25 +358,39 @@ def _local_features(catalog: Catalog, config: ClusteringConfig, candidates: Sequ
         extracted = dict(config.extract(missing))
         catalog.add_local_features(list(extracted.values()))
         found |= extracted
-    found |= catalog.local_features([face for _, kind, _, face in open_clusters if kind == "image"])
+    return found
+
+
+def _face_features(catalog: Catalog, config: ClusteringConfig,
+                   open_clusters: Sequence[tuple[int, str, str | None, str]]) -> tuple[dict[str, LocalFeatures], list[str]]:
+    """The local features of the open clusters' faces and of the decided pictures, read once a run."""
+    if config.verify is None:
+        return {}, []
+    found = catalog.local_features([face for _, kind, _, face in open_clusters if kind == "image"])
     decided = catalog.decided_local_features()
     return found | decided, list(decided)
 
 
 def cluster_queue(catalog: Catalog, config: ClusteringConfig = ClusteringConfig()) -> int:
-    """Place every queued item that is in no cluster yet; returns how many were placed."""
+    """Place every queued item that is in no cluster yet; returns how many were placed. The
+    open clusters and decided items are read and indexed once; each batch then only reads
+    its own items, and the clusters it makes are filed into the same indexes."""
     if config.video_compare is None:
         config = replace(config, video_compare=CatalogFrames(catalog, config))
     catalog.refresh_open_clusters()
+    open_clusters = catalog.open_cluster_faces(FACES_PER_CLUSTER)
+    run = Clustering(open_clusters, catalog.decided_signatures(), config, *_face_features(catalog, config, open_clusters))
     placed = 0
     while True:
         candidates = catalog.cluster_candidates(limit=config.batch, min_quality=config.min_quality)
         if not candidates:
             return placed
-        open_clusters = catalog.open_cluster_faces(FACES_PER_CLUSTER)
-        features, decided_local = _local_features(catalog, config, candidates, open_clusters)
-        plans = plan_clusters(candidates, open_clusters, catalog.decided_signatures(), config, features, decided_local)
-        done = catalog.apply_cluster_plans(plans, candidates)
-        placed += done
-        if done == 0 or len(candidates) < config.batch:
+        if placed:  # an analyst may have decided clusters while the last batch was placed
+            run.keep_open({cid for cid, _, _, _ in catalog.open_cluster_signatures()})
+        plans = run.plan(candidates, _candidate_features(catalog, config, candidates))
+        stored = catalog.apply_cluster_plans(plans, candidates)
+        run.settle({plan.representative: cid for plan, cid in zip(plans, stored.cluster_ids, strict=True)
+                    if plan.cluster_id is None and plan.representative and cid is not None})
+        placed += stored.placed
+        if stored.placed == 0 or len(candidates) < config.batch:
             return placed

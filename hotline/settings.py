@@ -197,7 +197,8 @@ class Settings(BaseSettings):
     queue_priority: Annotated[tuple[str, ...], NoDecode] = Field(
         ("new", "report_age"), description="Queue order: new, report_age, newest_report, size, first_seen."
     )
-    cluster_pdq_threshold: int = Field(31, ge=0, le=128, description="PDQ distance that groups queued items.")
+    cluster_pdq_threshold: int = Field(
+        31, ge=0, le=31, description="PDQ distance that groups queued items (at most 31: the multi-index finds no farther).")
     review_lease_minutes: float = Field(15.0, gt=0, description="How long a claimed cluster stays with its analyst.")
     review_session_hours: float = Field(8.0, gt=0, description="A login lasts at most this long.")
     review_idle_minutes: float = Field(30.0, gt=0, description="A login ends after this long without a request.")

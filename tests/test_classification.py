@@ -199,7 +199,8 @@ def catalog(catalog_url: str) -> Catalog:
     cat.dispose()
 
 
-def _queue(catalog: Catalog, groups: list[int], seed: int = 3) -> list[list[str]]:
+def _queue(catalog: Catalog, groups: list[int], seed: int = 3,
+           clustering: ClusteringConfig | None = None) -> list[list[str]]:
     """Queued items in near-duplicate groups of the given sizes (one report); returns the groups."""
     rng = random.Random(seed)
     out, media, seen, hashes = [], [], [], []
@@ -214,8 +215,14 @@ def _queue(catalog: Catalog, groups: list[int], seed: int = 3) -> list[list[str]
     report = catalog.add_report("http://site.test/", actor="t")
     catalog.record_crawl(report, CrawlResult(url="http://site.test/", media=tuple(media), sightings=tuple(seen)))
     catalog.record_hashes(hashes)
-    triage(catalog, [m.sha256 for m in media], [])
+    triage(catalog, [m.sha256 for m in media], [], clustering or ClusteringConfig())
     return out
+
+
+def test_the_queue_clustered_in_small_batches_groups_as_in_one(catalog: Catalog) -> None:
+    groups = _queue(catalog, [4, 3, 1, 5, 2], clustering=ClusteringConfig(batch=2))
+    made = sorted(sorted(m.sha256 for m in catalog.cluster_members(c.id)) for c in catalog.queue_clusters())
+    assert made == sorted(sorted(g) for g in groups)
 
 
 def test_queue_clusters_leases_and_a_decision_for_the_whole_cluster(catalog: Catalog) -> None:
@@ -444,6 +451,63 @@ def test_the_pdq_index_finds_what_a_comparison_with_every_hash_finds() -> None:
         assert found == (None if expected is None else (expected[2], expected[0], expected[1]))
 
 
+def test_the_pdq_index_finds_exactly_the_pairs_a_comparison_with_every_hash_finds() -> None:
+    # enough hashes that the index seals its table several times and chains the newest
+    rng = np.random.default_rng(8)
+    table = rng.integers(0, 256, size=(12_000, 32), dtype=np.uint8)
+    index = PdqIndex()
+    for n, row in enumerate(table):
+        index.add(n, row.tobytes().hex())
+    withdrawn = {int(n) for n in rng.choice(len(table), 300, replace=False)}
+    for n in withdrawn:
+        index.discard(n)
+    queries = []
+    for q in range(400):
+        near = table[rng.integers(len(table))].copy()
+        # up to 40 bits away; a third spread one bit in one word and two in every other
+        # (31: only the one-bit neighbour of one word can find it)
+        bits = ([16 * w + int(b) for w in range(16) for b in rng.choice(16, 1 if w == 0 else 2, replace=False)]
+                if q % 3 == 0 else rng.choice(256, int(rng.integers(0, 41)), replace=False))
+        near ^= np.packbits(np.isin(np.arange(256), bits))
+        queries.append(near.tobytes().hex())
+    queries.append(rng.bytes(32).hex())
+    rows, which, distances = index.within(queries, 31)
+    found = {(int(r), int(q), int(d)) for r, q, d in zip(rows, which, distances, strict=True)}
+    expected = {(int(r), q, int(d[r])) for q, query in enumerate(queries)
+                for d in [pdq_distances(query, table)] for r in np.flatnonzero(d <= 31) if int(r) not in withdrawn}
+    assert found == expected and len(expected) > 200
+    assert {d for _, _, d in found} >= {0, 31}
+    with pytest.raises(ValueError, match="within 31"):
+        index.within(queries, 32)
+
+
+def test_one_clustering_run_files_each_batch_for_the_next() -> None:
+    from datetime import datetime
+
+    from classification.clusters import Clustering
+
+    rng = random.Random(9)
+    a, b = _pdq(rng), _pdq(rng)
+    now = datetime(2026, 1, 1)
+
+    def item(n: int, pdq: str) -> ClusterCandidate:
+        return ClusterCandidate(f"{n:064x}", "image", pdq, now, None)
+
+    run = Clustering([(7, "image", a, "f" * 64)], [], ClusteringConfig())
+    assert [p.cluster_id for p in run.plan([item(1, _flip(a, 3))])] == [7]
+    run.settle({})
+    first = run.plan([item(2, b)])  # founds a cluster, which the catalog stores as 99
+    assert first[0].cluster_id is None and first[0].representative == item(2, b).sha256
+    run.settle({item(2, b).sha256: 99})
+    assert [p.cluster_id for p in run.plan([item(3, _flip(b, 5))])] == [99]
+    run.settle({})
+    run.keep_open({99})  # cluster 7 was decided meanwhile: a copy of a no longer joins it
+    again = run.plan([item(4, _flip(a, 6))])
+    assert again[0].cluster_id is None
+    run.settle({})  # not stored (its item was placed by another run): no later item may join it
+    assert run.plan([item(5, _flip(a, 7))])[0].cluster_id is None
+
+
 def test_the_word_index_ranks_the_picture_sharing_descriptors_first() -> None:
     rng = random.Random(6)
     index = WordIndex()
@@ -456,3 +520,5 @@ def test_the_word_index_ranks_the_picture_sharing_descriptors_first() -> None:
         query = kept + rng.randbytes(32 * 160 - len(kept))
         assert index.ranked(query, limit=4) == [n]
     assert index.ranked(rng.randbytes(32 * 160)) == []
+    index.discard(1234)  # withdrawn (its cluster was decided): never ranked again
+    assert index.ranked(pictures[1234]) == [] and index.ranked(pictures[2999]) == [2999]

@@ -22,6 +22,7 @@ from catalog.decisions.records import (
     ClusterPlan,
     ClusterSummary,
     LocalFeatures,
+    PlacedPlans,
     QueueItem,
 )
 from catalog.errors import InvalidState, NotFound
@@ -253,12 +254,14 @@ class ClusterQueue(Database):
                 .join(media, media.c.sha256 == hashes.c.sha256)
                 .where(hashes.c.algorithm == "pdq", media.c.status.in_(("classified", "known"))))]
 
-    def apply_cluster_plans(self, plans: Sequence[ClusterPlan], candidates: Sequence[ClusterCandidate]) -> int:
+    def apply_cluster_plans(self, plans: Sequence[ClusterPlan], candidates: Sequence[ClusterCandidate]) -> PlacedPlans:
         """Store clustering's plans in one transaction; items already placed (by a run in
-        parallel) or no longer queued are left out. Returns how many items were placed."""
+        parallel) or no longer queued are left out. Returns how many items were placed and
+        the cluster each plan went to (None when none of its items could be placed)."""
         info = {c.sha256: c for c in candidates}
         now = utcnow()
         placed = 0
+        ids: list[int | None] = []
         with self.write() as conn:
             wanted = [s for p in plans for s, _ in p.members]
             taken = set(conn.scalars(sa.select(cluster_members.c.sha256).where(cluster_members.c.sha256.in_(wanted))))
@@ -267,6 +270,7 @@ class ClusterQueue(Database):
             for plan in plans:
                 members = [(s, d) for s, d in plan.members if s not in taken and s in queued]
                 if not members:
+                    ids.append(None)
                     continue
                 firsts = [info[s].first_seen_at for s, _ in members if s in info]
                 reported = [at for s, _ in members if s in info and (at := info[s].oldest_report_at) is not None]
@@ -289,7 +293,8 @@ class ClusterQueue(Database):
                 conn.execute(clusters.update().where(clusters.c.id == cluster_id).values(
                     waiting=clusters.c.waiting + len(members), status="open", decided_at=None))
                 placed += len(members)
-        return placed
+                ids.append(int(cluster_id))
+        return PlacedPlans(placed, tuple(ids))
 
     def refresh_open_clusters(self) -> None:
         """Recount the queued items of open clusters (items can leave the queue by other

@@ -272,6 +272,15 @@ class ClusterPlan:
 
 
 @dataclass(frozen=True)
+class PlacedPlans:
+    """What storing clustering's plans did: the items placed, and the cluster each plan's
+    items went to, in the plans' order (None when none of them could be placed)."""
+
+    placed: int
+    cluster_ids: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
 class LocalFeatures:
     """The compact local features review clustering compares pictures by (table
     ``media_features``): keypoint positions (float16 x, y pairs) in a grey copy of
