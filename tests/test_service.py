@@ -275,3 +275,52 @@ def test_without_a_starter_a_flow_run_starts_the_way_prefect_does(tmp_path: Path
                           check=False)
     assert done.returncode == 1
     assert "Invalid flow run id" in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_busy_answer_from_the_service_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prefect's server answers 503 when its database was busy and it wrote nothing: the
+    command asks again (and a run is created once); an API that stays busy is one error."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from hotline.services import service_runs
+
+    monkeypatch.setattr(service_runs, "RETRY_S", (0.01, 0.01, 0.01))
+    busy = {"left": 2}
+    created: list[str] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def _answer(self, code: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 (the handler's protocol)
+            self._answer(200, {"id": "d-1"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if busy["left"] > 0:
+                busy["left"] -= 1
+                self._answer(503, {"exception_message": "Service Unavailable"})
+                return
+            created.append(self.path)
+            self._answer(201, {"id": "r-1", "name": "lucky-fox"})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"http://127.0.0.1:{server.server_address[1]}/api"
+        with service_runs.ServiceClient(api) as client:
+            run = client.submit(service_runs.PROCESS_REPORTS, {})
+        assert (run.id, created) == ("r-1", ["/api/deployments/d-1/create_flow_run"])
+        busy["left"] = 10  # busy longer than the client waits
+        with service_runs.ServiceClient(api) as client, pytest.raises(service_runs.ServiceRunError, match="503"):
+            client.submit(service_runs.PROCESS_REPORTS, {})
+    finally:
+        server.shutdown()

@@ -11,6 +11,7 @@ the command reads it.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 # the first answers come quickly (a run with nothing to do takes about a second once the
 # worker has it); a long run is asked about once a second
 POLL_S = (0.1, 0.2, 0.3, 0.5, 1.0)
+RETRY_STATUS = {429, 502, 503}  # "busy, ask again": Prefect's client retries these too
+RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # about a minute in all, then the answer is the error
 
 
 @dataclass(frozen=True)
@@ -126,13 +129,23 @@ class ServiceClient:
             polls += 1
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, asked again after an answer the server means as "try again": 503 is
+        how Prefect's server answers when its database was busy (SQLite under a loaded box)
+        and wrote nothing, so asking again creates nothing twice. Prefect's own client retries
+        the same answers the same way."""
         import httpx
 
-        try:
-            return self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise ServiceRunError(f"the service's Prefect API at {self.api_url} could not be reached "
-                                  f"({type(exc).__name__}: {exc}): `hotline status` tells whether it runs") from exc
+        for attempt in range(len(RETRY_S) + 1):
+            try:
+                answer = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                raise ServiceRunError(f"the service's Prefect API at {self.api_url} could not be reached "
+                                      f"({type(exc).__name__}: {exc}): `hotline status` tells whether it runs") from exc
+            if answer.status_code not in RETRY_STATUS or attempt == len(RETRY_S):
+                return answer
+            wait = answer.headers.get("Retry-After", "")
+            time.sleep(float(wait) if wait.replace(".", "", 1).isdigit() else RETRY_S[attempt] * random.uniform(0.8, 1.2))
+        raise AssertionError("unreachable: the last attempt returns")
 
     def _ok(self, answer: httpx.Response, what: str) -> httpx.Response:
         if answer.is_success:
