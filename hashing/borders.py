@@ -27,12 +27,17 @@ class BorderConfig:
     a gradient's lines are each uniform but drift, a border's do not. ``coverage``: the
     share of a line's pixels that must be within ``tolerance`` (below 1 for video, where
     the codec smears the picture's edge into the last lines of a bar).
-    ``min_fraction``: a side's border must be at least this share of the image's width
-    or height, and at least ``min_pixels`` lines, to be trimmed; thinner lines are the
+    ``min_fraction``: a side's border must be at least this share of the image's shorter
+    side, and at least ``min_pixels`` lines, to be trimmed; thinner lines are the
     picture's own edge and barely move the hashes. ``min_keep``: the picture left after
     trimming must keep at least this share of each dimension, so a flat or nearly flat
     image is never trimmed away. ``max_luma``: when set, only borders at most this
     bright count (black bars of videos); ``None`` accepts any colour.
+    ``chroma_tolerance``: when set, ``tolerance`` and ``drift`` apply to the luma and
+    each colour channel may differ by up to this much: JPEG's 4:2:0 chroma smears a
+    saturated picture edge 8 pixels into a frame whose luma stays flat, so the frame's
+    inner lines fail an RGB test and a few of them were left on the picture (enough to
+    move PDQ past the threshold on sharp-edged pictures).
     """
 
     tolerance: int = 12
@@ -42,9 +47,10 @@ class BorderConfig:
     min_pixels: int = 2
     min_keep: float = 0.3
     max_luma: int | None = None
+    chroma_tolerance: int | None = None
 
 
-IMAGE_BORDERS = BorderConfig()
+IMAGE_BORDERS = BorderConfig(chroma_tolerance=64)
 """White, black and grey frames survive JPEG; a saturated coloured frame on a JPEG is
 smeared by chroma subsampling into the picture and is usually not recognised."""
 VIDEO_BARS = BorderConfig(
@@ -64,8 +70,9 @@ def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box
     cols = rows.transpose(1, 0, 2)
     left = _border_depth(cols, config)
     right = _border_depth(cols[::-1], config)
-    top, bottom = _significant(top, height, config), _significant(bottom, height, config)
-    left, right = _significant(left, width, config), _significant(right, width, config)
+    short = min(height, width)  # a frame is as deep on every side: a long side's is no thicker
+    top, bottom = _significant(top, short, config), _significant(bottom, short, config)
+    left, right = _significant(left, short, config), _significant(right, short, config)
     if not (top or bottom or left or right):
         return None
     if (height - top - bottom) < config.min_keep * height or (
@@ -97,6 +104,14 @@ def _border_depth(lines: np.ndarray, config: BorderConfig) -> int:
 
 def _uniform(lines: np.ndarray, colour: np.ndarray, config: BorderConfig) -> np.ndarray:
     """Per line: enough pixels within ``tolerance`` of ``colour``, mean within ``drift``."""
+    if config.chroma_tolerance is not None:
+        difference = (lines - colour).astype(np.int32)
+        luma = difference @ _LUMA_PERMILLE  # [N, L], in thousandths: exact for a grey line
+        within = (np.abs(luma) <= 1000 * config.tolerance) & (np.abs(difference).max(axis=2) <= config.chroma_tolerance)
+        steady = (np.abs(luma.mean(axis=1)) <= 1000 * config.drift) & (
+            np.abs(difference.mean(axis=1)).max(axis=1) <= config.chroma_tolerance)
+        smeared: np.ndarray = (within.mean(axis=1) >= config.coverage) & steady
+        return smeared
     within = np.abs(lines - colour).max(axis=2) <= config.tolerance  # [N, L]
     steady = (np.abs(lines.mean(axis=1) - colour) <= config.drift).all(axis=1)  # [N]
     result: np.ndarray = (within.mean(axis=1) >= config.coverage) & steady
@@ -105,6 +120,9 @@ def _uniform(lines: np.ndarray, colour: np.ndarray, config: BorderConfig) -> np.
 
 def _significant(depth: int, size: int, config: BorderConfig) -> int:
     return depth if depth >= max(config.min_pixels, config.min_fraction * size) else 0
+
+
+_LUMA_PERMILLE = np.array([299, 587, 114], dtype=np.int32)
 
 
 def _luma(colour: np.ndarray) -> float:
