@@ -27,8 +27,8 @@ class BorderConfig:
     a gradient's lines are each uniform but drift, a border's do not. ``coverage``: the
     share of a line's pixels that must be within ``tolerance`` (below 1 for video, where
     the codec smears the picture's edge into the last lines of a bar).
-    ``min_fraction``: a side's border must be at least this share of the image's shorter
-    side, and at least ``min_pixels`` lines, to be trimmed; thinner lines are the
+    ``min_fraction``: a side's border must be at least this share of the image's width
+    or height, and at least ``min_pixels`` lines, to be trimmed; thinner lines are the
     picture's own edge and barely move the hashes. ``min_keep``: the picture left after
     trimming must keep at least this share of each dimension, so a flat or nearly flat
     image is never trimmed away. ``max_luma``: when set, only borders at most this
@@ -70,9 +70,8 @@ def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box
     cols = rows.transpose(1, 0, 2)
     left = _border_depth(cols, config)
     right = _border_depth(cols[::-1], config)
-    short = min(height, width)  # a frame is as deep on every side: a long side's is no thicker
-    top, bottom = _significant(top, short, config), _significant(bottom, short, config)
-    left, right = _significant(left, short, config), _significant(right, short, config)
+    top, bottom = _significant(top, height, config), _significant(bottom, height, config)
+    left, right = _significant(left, width, config), _significant(right, width, config)
     if not (top or bottom or left or right):
         return None
     if (height - top - bottom) < config.min_keep * height or (
