@@ -8,8 +8,6 @@ Only benign inputs: scikit-image sample photos and pictures synthesised here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
