@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hashing.signals.pdq.reduced import ReducedPicture
+from hashing.signals.pdq.reduced import ReducedPicture, buffer_hash
 
 REPAIR_SIDE = 128
 """The long side, in decoded pixels, repairs work at; a larger picture is averaged down
@@ -30,6 +30,8 @@ TURNS: tuple[float, ...] = (2.0, 3.0, 4.0)
 """Turns undone, in degrees, each way (``rot_p3``: the copy was turned 3 degrees
 anticlockwise; ``rot_m3``: clockwise). A turn 1 degree off still matches on most
 pictures, so these cover 1.5 to 4.5 degrees."""
+FILL_SPREAD = 0.04
+"""The Gaussian blur's sigma that fills a hidden area, as a share of the shorter side."""
 BOX_LUMA = (48, 208)
 """A caption box is darker than the first or lighter than the second: the high-contrast
 plates re-hosting sites print their text on."""
@@ -48,9 +50,11 @@ def block_mean(luma: np.ndarray, side: int = REPAIR_SIDE) -> tuple[np.ndarray, i
     k = -(-max(height, width) // side)
     if k == 1:
         return luma, 1
+    import cv2
+
     padded = np.pad(luma, ((0, -height % k), (0, -width % k)), mode="edge")
-    blocks = padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k)
-    result: np.ndarray = blocks.mean(axis=(1, 3), dtype=np.float32)
+    # area interpolation by a whole factor is the mean of each block
+    result: np.ndarray = cv2.resize(padded, (padded.shape[1] // k, padded.shape[0] // k), interpolation=cv2.INTER_AREA)
     return result, k
 
 
@@ -66,7 +70,8 @@ def turns_undone(luma: np.ndarray) -> dict[str, np.ndarray]:
             turn = _turn(height, width, -sign * degrees)
             back = cv2.warpAffine(luma, turn, (width, height), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)
-            found[f"rot_{name}{degrees:g}"] = filled(back, _lost_corners(height, width, sign * degrees))
+            lost, weight = _lost_corners(height, width, sign * degrees)
+            found[f"rot_{name}{degrees:g}"] = filled(back, lost, weight)
     return found
 
 
@@ -78,9 +83,10 @@ def _turn(height: int, width: int, degrees: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _lost_corners(height: int, width: int, degrees: float) -> np.ndarray:
+def _lost_corners(height: int, width: int, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """The pixels of an original that a turn by ``degrees`` (about the centre, keeping the
-    size) moves out of the frame: the copy does not hold them, whatever it filled them with."""
+    size) moves out of the frame (the copy does not hold them, whatever it filled them
+    with), and the blurred weight of the others (``filled``)."""
     import cv2
 
     inside = np.full((height, width), 255, np.uint8)
@@ -89,8 +95,10 @@ def _lost_corners(height: int, width: int, degrees: float) -> np.ndarray:
     back = cv2.warpAffine(kept, _turn(height, width, -degrees), (width, height), flags=cv2.INTER_LINEAR,
                           borderValue=0)
     lost = (back < 250).astype(np.uint8)
-    lost.setflags(write=False)
-    return lost
+    weight = _spread(1 - lost.astype(np.float32))
+    for array in (lost, weight):
+        array.setflags(write=False)
+    return lost, weight
 
 
 def caption_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -131,13 +139,21 @@ def caption_removed(luma: np.ndarray) -> np.ndarray | None:
     return filled(luma, hidden)
 
 
-def filled(luma: np.ndarray, hidden: np.ndarray) -> np.ndarray:
-    """``luma`` with its ``hidden`` pixels (1) inpainted from the pixels around them
-    (OpenCV's Telea method)."""
+def filled(luma: np.ndarray, hidden: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """``luma`` with its ``hidden`` pixels (1) filled from the pixels seen around them: a
+    blur of the seen pixels divided by the same blur of where they are (normalised
+    convolution; ``weight``: that blur, when already known), with a spread of
+    ``FILL_SPREAD`` of the shorter side."""
+    seen = (1 - hidden).astype(np.float32)
+    weight = _spread(seen) if weight is None else weight
+    result: np.ndarray = np.where(hidden > 0, _spread(luma * seen) / np.maximum(weight, 1e-3), luma).astype(np.float32)
+    return result
+
+
+def _spread(values: np.ndarray) -> np.ndarray:
     import cv2
 
-    grey = np.clip(luma, 0, 255).astype(np.uint8)
-    result: np.ndarray = cv2.inpaint(grey, hidden, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    result: np.ndarray = cv2.GaussianBlur(values, (0, 0), max(1.0, FILL_SPREAD * min(values.shape)))
     return result
 
 def repaired_variants(picture: ReducedPicture) -> dict[str, str]:
@@ -150,4 +166,5 @@ def repaired_variants(picture: ReducedPicture) -> dict[str, str]:
     uncaptioned = caption_removed(small)
     if uncaptioned is not None:
         repaired["uncaptioned"] = uncaptioned
-    return {name: ReducedPicture(luma, picture.scale * k, full).pdq()[0] for name, luma in repaired.items()}
+    rows, cols = ReducedPicture(small, picture.scale * k, full).operators()
+    return {name: buffer_hash(cols.apply(rows.apply(luma).T).T, 0)[0] for name, luma in repaired.items()}
