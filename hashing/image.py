@@ -34,7 +34,7 @@ class HashingConfig:
     worth that (docs/hashing.md, "Query variants")."""
     repair_variants: bool = True
     """With ``edit_variants``, also the picture with a turn of 2 to 4 degrees undone and
-    with a caption box inpainted away (``hashing.signals.pdq.repairs``): up to 7 more PDQs
+    with a caption box filled in (``hashing.signals.pdq.repairs``): up to 7 more PDQs
     per image (docs/hashing.md, "Query variants")."""
 
 

@@ -62,7 +62,7 @@ def test_a_slightly_turned_copy_matches_by_the_turn_undone(
 
 
 @pytest.mark.parametrize("name", ["immunohistochemistry", "synthetic-4"])
-def test_a_copy_with_a_caption_box_matches_with_the_box_inpainted(matcher: Matcher, name: str) -> None:
+def test_a_copy_with_a_caption_box_matches_with_the_box_filled_in(matcher: Matcher, name: str) -> None:
     copy, _ = edit("small-text").apply(picture(name))
     assert matcher.match([hash_image(copy, HashingConfig(repair_variants=False))]) == []
     found = matcher.match([hash_image(copy)])

@@ -5,13 +5,15 @@ A hash-only list holds the PDQ of the untouched original, so a copy turned by a 
 degrees (with the corners it lost filled with a flat colour) or with a caption box
 pasted over it hashes 40 to 70 bits away. Each repair rebuilds what the original most
 likely looked like from the copy's own pixels: the turn is undone and the corners the
-turn cut off are filled in by OpenCV's Telea inpainting (filling them with the copy's
-flat colour, or cropping to the area left, stays 10 to 20 bits further off); a caption
-box found on the picture is inpainted away. Repairs work on the luma as decoded, so
-their hashes go through ``ReducedPicture`` like every other PDQ of the picture, and on
-at most ``REPAIR_SIDE`` pixels on the long side (PDQ sees 64x64 of it; Telea's cost
-grows with the area: at 256 the repairs cost more than twice as much and matched no
-more copies on the matching bench).
+turn cut off are filled from the pixels around them (filling them with the copy's flat
+colour, or cropping to the area left, stays 10 to 20 bits further off); a caption box
+found on the picture is filled the same way. The fill is a normalised convolution (a
+blur of the pixels seen, divided by the blur of where they are): OpenCV's Telea
+inpainting matched the same copies on the matching bench at five times the CPU.
+Repairs work on the luma as decoded, so their hashes go through ``ReducedPicture`` like
+every other PDQ of the picture, averaged to at most ``REPAIR_SIDE`` pixels on the long
+side (PDQ sees 64x64 of it; at 256 they cost more than twice as much and matched no more
+copies).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def block_mean(luma: np.ndarray, side: int = REPAIR_SIDE) -> tuple[np.ndarray, i
 
 def turns_undone(luma: np.ndarray) -> dict[str, np.ndarray]:
     """The picture turned back by each of ``TURNS`` both ways, the corners the turn cut
-    off inpainted, by variant name (``rot_p3`` undoes an anticlockwise turn of 3 degrees)."""
+    off filled in (``filled``), by variant name (``rot_p3`` undoes an anticlockwise turn of 3 degrees)."""
     import cv2  # only where a picture is repaired
 
     height, width = luma.shape
@@ -126,7 +128,7 @@ def caption_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def caption_removed(luma: np.ndarray) -> np.ndarray | None:
-    """The picture with its caption box (``caption_box``) inpainted away, or ``None`` when
+    """The picture with its caption box (``caption_box``) filled in (``filled``), or ``None`` when
     it has none."""
 
     box = caption_box(luma)
