@@ -12,8 +12,7 @@ blur of the pixels seen, divided by the blur of where they are): OpenCV's Telea
 inpainting matched the same copies on the matching bench at five times the CPU.
 Repairs work on the luma as decoded, so their hashes go through ``ReducedPicture`` like
 every other PDQ of the picture, averaged to at most ``REPAIR_SIDE`` pixels on the long
-side (PDQ sees 64x64 of it; at 256 they cost more than twice as much and matched no more
-copies).
+side (PDQ sees 64x64 of it; at 256 they cost more and matched no more copies).
 """
 
 from __future__ import annotations
