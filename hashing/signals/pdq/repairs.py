@@ -9,7 +9,8 @@ turn cut off are filled from the pixels around them (filling them with the copy'
 colour, or cropping to the area left, stays 10 to 20 bits further off); a caption box
 found on the picture is filled the same way. The fill is a normalised convolution (a
 blur of the pixels seen, divided by the blur of where they are): OpenCV's Telea
-inpainting matched the same copies on the matching bench at five times the CPU.
+inpainting matched the same copies on the matching bench, with the repairs costing
+twice the CPU.
 Repairs work on the luma as decoded, so their hashes go through ``ReducedPicture`` like
 every other PDQ of the picture, averaged to at most ``REPAIR_SIDE`` pixels on the long
 side (PDQ sees 64x64 of it; at 256 they cost more and matched no more copies).
