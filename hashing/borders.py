@@ -33,6 +33,13 @@ class BorderConfig:
     trimming must keep at least this share of each dimension, so a flat or nearly flat
     image is never trimmed away. ``max_luma``: when set, only borders at most this
     bright count (black bars of videos); ``None`` accepts any colour.
+    ``smear``: how many more lines past a border found so (and deep enough to count) still
+    belong to it when their luma is within ``tolerance`` of the border's and each colour
+    channel within ``chroma_tolerance``: JPEG's 4:2:0 chroma smears a saturated picture
+    edge up to 8 pixels into a frame whose luma stays flat, so those inner lines of the
+    frame fail the test on the channels and were left on the picture (enough to move PDQ
+    past the threshold on sharp-edged pictures). Only past a border already found: a
+    gradient whose channels change in opposite directions keeps a flat luma too.
     """
 
     tolerance: int = 12
@@ -42,9 +49,11 @@ class BorderConfig:
     min_pixels: int = 2
     min_keep: float = 0.3
     max_luma: int | None = None
+    smear: int = 0
+    chroma_tolerance: int = 64
 
 
-IMAGE_BORDERS = BorderConfig()
+IMAGE_BORDERS = BorderConfig(smear=8)
 """White, black and grey frames survive JPEG; a saturated coloured frame on a JPEG is
 smeared by chroma subsampling into the picture and is usually not recognised."""
 VIDEO_BARS = BorderConfig(
@@ -59,11 +68,12 @@ def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box
     if height < 8 or width < 8:
         return None
     rows = pixels.astype(np.int16)  # signed, for differences
-    top = _border_depth(rows, config)
-    bottom = _border_depth(rows[::-1], config)
+    tall, wide = _minimum(height, config), _minimum(width, config)
+    top = _border_depth(rows, config, tall)
+    bottom = _border_depth(rows[::-1], config, tall)
     cols = rows.transpose(1, 0, 2)
-    left = _border_depth(cols, config)
-    right = _border_depth(cols[::-1], config)
+    left = _border_depth(cols, config, wide)
+    right = _border_depth(cols[::-1], config, wide)
     top, bottom = _significant(top, height, config), _significant(bottom, height, config)
     left, right = _significant(left, width, config), _significant(right, width, config)
     if not (top or bottom or left or right):
@@ -75,9 +85,20 @@ def content_box(pixels: np.ndarray, config: BorderConfig = IMAGE_BORDERS) -> Box
     return (left, top, width - right, height - bottom)
 
 
-def _border_depth(lines: np.ndarray, config: BorderConfig) -> int:
-    """How many leading lines of ``lines`` ([N, L, 3]) are one uniform colour. The
+def _border_depth(lines: np.ndarray, config: BorderConfig, minimum: float) -> int:
+    """How many leading lines of ``lines`` ([N, L, 3]) are one uniform colour, with up to
+    ``config.smear`` lines of chroma smear when that is at least ``minimum``. The
     outermost line is checked first, so a picture without a border costs one line."""
+    depth = _uniform_depth(lines, config)
+    if not config.smear or depth < minimum or depth >= len(lines):
+        return depth
+    colour = np.median(lines[0], axis=0)
+    smeared = _luma_uniform(lines[depth : depth + config.smear], colour, config)
+    stops = np.flatnonzero(~smeared)
+    return min(depth + (int(stops[0]) if stops.size else len(smeared)), int(len(lines) * (1 - config.min_keep)) + 1)
+
+
+def _uniform_depth(lines: np.ndarray, config: BorderConfig) -> int:
     edge = lines[0]
     colour = np.median(edge, axis=0)
     if config.max_luma is not None and _luma(colour) > config.max_luma:
@@ -103,8 +124,25 @@ def _uniform(lines: np.ndarray, colour: np.ndarray, config: BorderConfig) -> np.
     return result
 
 
+def _luma_uniform(lines: np.ndarray, colour: np.ndarray, config: BorderConfig) -> np.ndarray:
+    """Per line: as ``_uniform``, on the luma, each channel within ``chroma_tolerance``."""
+    difference = (lines - colour).astype(np.int32)
+    luma = difference @ _LUMA_PERMILLE  # [N, L], in thousandths: exact for a grey line
+    within = (np.abs(luma) <= 1000 * config.tolerance) & (np.abs(difference).max(axis=2) <= config.chroma_tolerance)
+    steady = np.abs(luma.mean(axis=1)) <= 1000 * config.drift
+    result: np.ndarray = (within.mean(axis=1) >= config.coverage) & steady
+    return result
+
+
+def _minimum(size: int, config: BorderConfig) -> float:
+    return max(config.min_pixels, config.min_fraction * size)
+
+
 def _significant(depth: int, size: int, config: BorderConfig) -> int:
-    return depth if depth >= max(config.min_pixels, config.min_fraction * size) else 0
+    return depth if depth >= _minimum(size, config) else 0
+
+
+_LUMA_PERMILLE = np.array([299, 587, 114], dtype=np.int32)
 
 
 def _luma(colour: np.ndarray) -> float:

@@ -32,6 +32,10 @@ class HashingConfig:
     63 more PDQs stored and looked up per image, about 14 ms more CPU per 1024x768 JPEG
     (about 2.5 times the rest of its hashing), so off unless recall on cropped copies is
     worth that (docs/hashing.md, "Query variants")."""
+    repair_variants: bool = True
+    """With ``edit_variants``, also the picture with a turn of 2 to 4 degrees undone and
+    with a caption box filled in (``hashing.signals.pdq.repairs``): up to 7 more PDQs
+    per image (docs/hashing.md, "Query variants")."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
         elif issubclass(signal, ImageHasher):
             if config.edit_variants:
                 found = signal.edit_variants(
-                    inner, decoded.scale, full if inner is whole else None, crops=config.crop_variants)
+                    inner, decoded.scale, full if inner is whole else None, crops=config.crop_variants,
+                    repairs=config.repair_variants)
                 if found:
                     edited[signal.name] = found
             if inner is whole:

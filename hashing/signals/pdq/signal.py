@@ -9,6 +9,7 @@ from PIL import Image
 from hashing.signals.base import ImageHasher, SignalHash, SignalType
 from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
 from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_variants, luma
+from hashing.signals.pdq.repairs import repaired_variants
 from hashing.signals.pdq.set_index import SetIndex
 
 PDQ_MATCH_THRESHOLD = 31
@@ -56,15 +57,20 @@ class PdqSignal(SignalType, ImageHasher):
 
     @classmethod
     def edit_variants(
-        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
+        repairs: bool = False,
     ) -> dict[str, str]:
         """The PDQ of the original the picture may have been downsized (or, with
-        ``crops``, cropped) from (``reduced.edit_variants``)."""
+        ``crops``, cropped) from (``reduced.edit_variants``), and with ``repairs`` of the
+        picture with a small turn undone or a caption box removed (``repairs``)."""
         height, width = full or (image.height * scale, image.width * scale)
-        if not crops and max(height, width) >= UPSCALE_BELOW:
+        if not crops and not repairs and max(height, width) >= UPSCALE_BELOW:
             return {}  # nothing to compute: skip the luma
         picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
-        return edit_variants(picture, crops=crops)
+        found = edit_variants(picture, crops=crops)
+        if repairs:
+            found |= repaired_variants(picture)
+        return found
 
     @classmethod
     def get_examples(cls) -> list[str]:
