@@ -93,7 +93,8 @@ def test_a_bundle_read_a_page_at_a_time_has_what_one_read_has_in_the_same_order(
     known = [confirmed_item(nl, synthetic_image(50 + n), page_url=f"http://k{n}.example/", country="AT")
              for n in range(3)]
     nl.catalog.note_partner_decisions([(k, "at-hotline", ("media", "0" * 32, None, None, "baseline",
-                                                            nl.catalog.get_report(1).received_at)) for k in known],
+                                                            nl.catalog.get_report(1).received_at, None))
+                                       for k in known],
                                       actor="t")
     reviewers(nl.catalog)
     fresh = []
@@ -403,7 +404,7 @@ def test_a_partners_correction_bundle_sends_an_item_it_decided_back_to_review(tm
     assert polled.refused == [] and polled.imported[0].sent_to_review == (theirs,)
     assert de.catalog.media_in_status([theirs], "queued") == {theirs}
     (withdrawn,) = de.catalog.audit_entries("verdict.withdraw", 10, subject=theirs)
-    assert withdrawn.detail["set"] == "nl-hotline" and "corrected or retracted" in withdrawn.detail["reason"]
+    assert withdrawn.detail["set"] == "nl-hotline" and "corrected, retracted or withdrew" in withdrawn.detail["reason"]
     nl.close()
     de.close()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.db import Database, utcnow
+from catalog.db import Database, inserted_id, utcnow
 from catalog.decisions.queue_clusters import check_lease
 from catalog.decisions.records import (
     Decision,
@@ -71,6 +71,30 @@ def _jurisdiction_rows(sha256: str, grading_id: int | None, found: Sequence[Juri
 
 def _baseline_sha256(found: Sequence[JurisdictionVerdict]) -> str | None:
     return next((j.profile_sha256 for j in found if j.jurisdiction == "INTERPOL"), None)
+
+
+def record_automatic_decision(conn: sa.Connection, d: Decision, *, source: str, actor: str, now: datetime,
+                              reason: str, provenance: dict[str, Any], set_name: str | None = None) -> int:
+    """Write a decision nobody here made (an item takes another decision's grading, ours or
+    a partner's): the grading, its verdict per jurisdiction, the main verdict from
+    ``source`` with ``provenance`` (where it came from), the item's status; audited as
+    ``verdict.auto``. In ``conn``'s transaction, the item locked by the caller; returns
+    the verdict's ID."""
+    grading_id = inserted_id(conn.execute(gradings.insert().values(
+        sha256=d.sha256, cluster_id=None, actor=actor, age_group=d.grading.age_group,
+        genders=list(d.grading.genders), depiction=d.grading.depiction,
+        sexual_activity=d.grading.sexual_activity, genital_focus=d.grading.genital_focus,
+        severity=d.grading.severity, self_generated=d.grading.self_generated,
+        tags=list(d.grading.tags), created_at=now)))
+    conn.execute(jurisdiction_verdicts.insert(), _jurisdiction_rows(d.sha256, grading_id, d.jurisdictions, actor, now))
+    verdict_id = inserted_id(conn.execute(verdicts.insert().values(
+        sha256=d.sha256, verdict=str(d.verdict), source=source, actor=actor, set_name=set_name, reason=reason,
+        created_at=now, grading_id=grading_id, confirm_required=False, basis="grading",
+        baseline_profile_sha256=_baseline_sha256(d.jurisdictions), provenance=provenance)))
+    conn.execute(media.update().where(media.c.sha256 == d.sha256).values(status=decided_status(d.verdict)))
+    audit(conn, actor, "verdict.auto", d.sha256, verdict=str(d.verdict), verdict_id=verdict_id,
+          grading=grading_id, jurisdictions={j.jurisdiction: j.illegal for j in d.jurisdictions}, **provenance)
+    return verdict_id
 
 
 DECIDED = ("classified", "escalated", "known")

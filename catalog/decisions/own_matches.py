@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from catalog.db import Database, inserted_id, utcnow
-from catalog.decisions.gradings import _baseline_sha256, _jurisdiction_rows, current_gradings, grading_of
+from catalog.db import Database, utcnow
+from catalog.decisions.gradings import current_gradings, grading_of, record_automatic_decision
 from catalog.decisions.records import OWN_MATCH, DecidedSource, Decision, OwnMatch, Verdict
-from catalog.decisions.verdict_rows import current_verdicts, decided_status, lock_items
-from catalog.schema import confirmations, gradings, hashes, jurisdiction_verdicts, media, verdicts
+from catalog.decisions.verdict_rows import current_verdicts, lock_items
+from catalog.schema import confirmations, gradings, hashes, media
 from catalog.users.audit import audit
 
 
@@ -98,25 +98,11 @@ class OwnMatches(Database):
                 if not all((s.source.sha256, s.source.verdict_id, s.source.grading_id) in final
                            and newest_grading.get(s.source.sha256) == s.source.grading_id for s in a.matches):
                     continue
-                grading_id = inserted_id(conn.execute(gradings.insert().values(
-                    sha256=d.sha256, cluster_id=None, actor=actor, age_group=d.grading.age_group,
-                    genders=list(d.grading.genders), depiction=d.grading.depiction,
-                    sexual_activity=d.grading.sexual_activity, genital_focus=d.grading.genital_focus,
-                    severity=d.grading.severity, self_generated=d.grading.self_generated,
-                    tags=list(d.grading.tags), created_at=now)))
-                conn.execute(jurisdiction_verdicts.insert(),
-                             _jurisdiction_rows(d.sha256, grading_id, d.jurisdictions, actor, now))
                 provenance = {**m.provenance(), "also": [o.source.sha256 for o in a.matches if o is not m]}
                 variant = f" of its {m.variant} variant" if m.variant and m.variant != "original" else ""
-                verdict_id = inserted_id(conn.execute(verdicts.insert().values(
-                    sha256=d.sha256, verdict=str(d.verdict), source=OWN_MATCH, actor=actor,
-                    reason=f"{m.match_type} distance {m.distance}{variant} to decided item {m.source.sha256[:12]}",
-                    created_at=now, grading_id=grading_id, confirm_required=False, basis="grading",
-                    baseline_profile_sha256=_baseline_sha256(d.jurisdictions), provenance=provenance)))
-                conn.execute(media.update().where(media.c.sha256 == d.sha256).values(status=decided_status(d.verdict)))
-                audit(conn, actor, "verdict.auto", d.sha256, verdict=str(d.verdict), verdict_id=verdict_id,
-                      grading=grading_id, jurisdictions={j.jurisdiction: j.illegal for j in d.jurisdictions},
-                      **provenance)
+                record_automatic_decision(
+                    conn, d, source=OWN_MATCH, actor=actor, now=now, provenance=provenance,
+                    reason=f"{m.match_type} distance {m.distance}{variant} to decided item {m.source.sha256[:12]}")
                 decided.append(d.sha256)
         return decided
 

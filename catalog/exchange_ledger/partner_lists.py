@@ -17,18 +17,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog.db import Database, insert_ignoring_duplicates, inserted_id, utcnow
-from catalog.decisions.gradings import _baseline_sha256, _jurisdiction_rows, grading_of
+from catalog.db import Database, insert_ignoring_duplicates, utcnow
+from catalog.decisions.gradings import grading_of, record_automatic_decision
 from catalog.decisions.own_matches import GRADING_COLUMNS
 from catalog.decisions.records import PARTNER_DECISION, Decision, Verdict
-from catalog.decisions.verdict_rows import current_verdicts, decided_status, lock_items, withdraw_automatic
+from catalog.decisions.verdict_rows import current_verdicts, lock_items, withdraw_automatic
 from catalog.errors import NotFound
 from catalog.exchange_ledger.ledger import counted_verdict
 from catalog.exchange_ledger.records import ListSource, PartnerHandled
 from catalog.schema import (
     crawls,
     gradings,
-    jurisdiction_verdicts,
     media,
     partner_handled,
     partner_list_entries,
@@ -205,29 +204,14 @@ class PartnerLists(Database):
                 d, first = a.decision, a.handled[0]
                 if statuses.get(d.sha256) not in ("hashed", "queued") or d.sha256 in had_verdict:
                     continue
-                grading_id = inserted_id(conn.execute(gradings.insert().values(
-                    sha256=d.sha256, cluster_id=None, actor=actor, age_group=d.grading.age_group,
-                    genders=list(d.grading.genders), depiction=d.grading.depiction,
-                    sexual_activity=d.grading.sexual_activity, genital_focus=d.grading.genital_focus,
-                    severity=d.grading.severity, self_generated=d.grading.self_generated,
-                    tags=list(d.grading.tags), created_at=now)))
-                conn.execute(jurisdiction_verdicts.insert(),
-                             _jurisdiction_rows(d.sha256, grading_id, d.jurisdictions, actor, now))
                 provenance = {"partner": first.partner, "case": first.case_ref, "partner_verdict": first.verdict,
                               "since": first.since.isoformat() + "Z", "partner_grading": first.grading,
                               "also": [{"partner": h.partner, "case": h.case_ref, "verdict": h.verdict}
                                        for h in a.handled[1:]]}
-                verdict_id = inserted_id(conn.execute(verdicts.insert().values(
-                    sha256=d.sha256, verdict=str(d.verdict), source=PARTNER_DECISION, actor=actor,
-                    set_name=first.partner,
+                record_automatic_decision(
+                    conn, d, source=PARTNER_DECISION, actor=actor, now=now, set_name=first.partner,
                     reason=f"decided by partner {first.partner} ({first.verdict}); our law profiles derived it "
-                           "from the partner's grading",
-                    created_at=now, grading_id=grading_id, confirm_required=False, basis="grading",
-                    baseline_profile_sha256=_baseline_sha256(d.jurisdictions), provenance=provenance)))
-                conn.execute(media.update().where(media.c.sha256 == d.sha256).values(status=decided_status(d.verdict)))
-                audit(conn, actor, "verdict.auto", d.sha256, verdict=str(d.verdict), verdict_id=verdict_id,
-                      grading=grading_id, jurisdictions={j.jurisdiction: j.illegal for j in d.jurisdictions},
-                      **provenance)
+                           "from the partner's grading", provenance=provenance)
                 decided.append(d.sha256)
         return decided
 
