@@ -24,7 +24,7 @@ from flows.common import installation
 from flows.runs import run_recorded
 from hotline.services.abuse_notices import notify_abuse_contacts
 from hotline.services.network_lists import send_handled_list
-from hotline.services.partner_exchange import export_escalations, export_to_partner
+from hotline.services.partner_exchange import delivery_table, export_escalations, export_to_partner
 
 FLOW = "export-partners"
 
@@ -83,19 +83,7 @@ def export_partners(partners: list[str] | None = None, hash_sets: bool = False, 
         escalated = [] if hash_sets or lists else deliver_escalations()
         create_table_artifact(
             key=f"export-{kind}-summary",
-            table=[{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))}
-                   for n, d in delivered.items()] + [{"partner": n, "bundles": "failed", "items": why}
-                                                     for n, why in failed.items()]
-                  + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
-                       "items": f"{unrouted} location(s)"}] if unrouted else [])
-                  + [{"partner": r["contact"], "bundles": f"{len(r['sent'])} e-mail(s)"
-                      + (f", {len(r['withdrawn'])} withdrawal(s)" if r["withdrawn"] else "")
-                      + (f"; failed, waits in the outbox: {r['failed']}" if r["failed"] else ""),
-                      "items": f"{r['urls']} URL(s)"} for r in abuse["contacts"]]
-                  + ([{"partner": "(no abuse contact)", "bundles": "no partner nor contact covers the host",
-                       "items": f"{abuse['unmatched']} URL(s)"}] if abuse["unmatched"] else [])
-                  + ([{"partner": "(escalation)", "bundles": str(len(escalated)),
-                       "items": str(sum(x["items"] for x in escalated))}] if escalated else []),
+            table=delivery_table(delivered, failed, unrouted, abuse, escalated),
             description={"lists": "Handled lists (keyed hashes) sent to partners", "hashsets": "Hash sets sent to partners",
                          "partners": "Notice-and-takedown bundles sent to partners"}[kind],
         )

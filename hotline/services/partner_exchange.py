@@ -362,3 +362,24 @@ def _location(source: Destination, name: str) -> str:
     if isinstance(source, LocalDirectoryDrop):
         return str((source.root / name).resolve())
     return source.locate(name)
+
+
+def delivery_table(delivered: dict[str, list[dict[str, Any]]], failed: dict[str, str], unrouted: int,
+                   abuse: dict[str, Any], escalated: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One export-partners run as table rows (partner, bundles, items): each partner's
+    deliveries or failure, locations no route takes, each abuse contact's e-mails, and the
+    escalations; the run's summary artifact."""
+    return (
+        [{"partner": n, "bundles": str(len(d)), "items": str(sum(x["items"] for x in d))} for n, d in delivered.items()]
+        + [{"partner": n, "bundles": "failed", "items": why} for n, why in failed.items()]
+        + ([{"partner": "(no hosting country)", "bundles": "route by hand: hotline export unrouted",
+             "items": f"{unrouted} location(s)"}] if unrouted else [])
+        + [{"partner": r["contact"], "bundles": f"{len(r['sent'])} e-mail(s)"
+            + (f", {len(r['withdrawn'])} withdrawal(s)" if r["withdrawn"] else "")
+            + (f"; failed, waits in the outbox: {r['failed']}" if r["failed"] else ""),
+            "items": f"{r['urls']} URL(s)"} for r in abuse["contacts"]]
+        + ([{"partner": "(no abuse contact)", "bundles": "no partner nor contact covers the host",
+             "items": f"{abuse['unmatched']} URL(s)"}] if abuse["unmatched"] else [])
+        + ([{"partner": "(escalation)", "bundles": str(len(escalated)),
+             "items": str(sum(x["items"] for x in escalated))}] if escalated else [])
+    )
