@@ -70,13 +70,17 @@ class EncodedArray:
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
+        self.nbytes = 0
+        """The encoded size of the elements so far (a writer keeps its manifest under
+        :data:`MAX_MANIFEST_SIZE` by it)."""
 
     def append(self, value: Any) -> None:
         # An element of a top-level key's array is indented two levels deep. Every line break
         # json.dumps writes is one between tokens (a JSON string holds none), so moving each
         # break two levels in indents the element as the whole manifest's dump would.
         text = json.dumps(value, sort_keys=True, indent=2).replace("\n", "\n    ")
-        self.parts.append(f"\n    {text}".encode())
+        self.parts.append(part := f"\n    {text}".encode())
+        self.nbytes += len(part) + 1
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -148,7 +152,8 @@ def write_bundle(
     whose source already verified them (the evidence store does); readers check every item.
 
     ``manifest`` must be JSON-serialisable and must not hold ``bundle_id`` or ``format``
-    (they are added). Each item's digest is checked before it is written. If this raises
+    (they are added), and its encoding must stay within ``MAX_MANIFEST_SIZE`` (checked before
+    anything is written). Each item's digest is checked before it is written. If this raises
     part-way, ``out`` holds an unsigned, unfinished bundle that every reader refuses.
     """
     fps, bundle_id = _check_write(manifest, recipients, chunk_size, bundle_id)
@@ -156,6 +161,9 @@ def write_bundle(
     manifest_pieces = encode_manifest(
         {**manifest, "bundle_id": bundle_id, "format": f"{fmt.FORMAT_NAME}/{fmt.FORMAT_VERSION}"}
     )
+    if (size := sum(map(len, manifest_pieces))) > MAX_MANIFEST_SIZE:  # every reader would refuse it
+        raise ValueError(f"manifest is {size} bytes, over the {MAX_MANIFEST_SIZE} readers accept: "
+                         "split its items over several bundles")
     content_key = AESGCM.generate_key(bit_length=256)
     header = fmt.Header(
         bundle_id=bundle_id,

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from catalog.catalog import Catalog
 from catalog.exchange_ledger.records import CorrectionCandidate, ExportCandidate
-from exports.bundle import EncodedArray, write_bundle
+from exports.bundle import MAX_MANIFEST_SIZE, EncodedArray, write_bundle
 from exports.destinations import BundleStream, Destination, StreamingDestination, sha256_of_file
 from exports.errors import DeliveryRefused, ExportError
 from exports.hashsets import hash_set_files
@@ -54,6 +54,10 @@ CORRECTION_KIND = "hotline.correction/1"
 # Candidates read from the catalog at a time while a bundle is built: memory holds one page of
 # them and the bundle's manifest (encoded), not ten thousand candidates with their sightings.
 CANDIDATE_PAGE = 500
+MANIFEST_BUDGET = MAX_MANIFEST_SIZE // 2
+"""A bundle's item entries stop growing at this many encoded bytes (the rest go in the next
+bundle): readers refuse a manifest over ``MAX_MANIFEST_SIZE``, and the head (notices sent
+again, feedback) needs room beside the items."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,8 @@ def export_pending(
     feedback: Sequence[dict[str, Any]] = (),
     on_bytes: Callable[[int], None] | None = None,
 ) -> list[Delivery]:
-    """Deliver every item ``route`` has not had, ``max_items`` a bundle; returns the
+    """Deliver every item ``route`` has not had, at most ``max_items`` (and ``MANIFEST_BUDGET``
+    bytes of entries) a bundle; returns the
     deliveries made, including those an earlier, interrupted run had left in the outbox.
     ``feedback`` (contested matches for the recipient) goes into the first bundle built,
     which is built for it even when no item is due; its delivery says ``feedback``. ``on_bytes``
@@ -304,18 +309,19 @@ def _build(
     locations: list[tuple[str, str, str]] = []
     escalated: list[tuple[str, str]] = []
     hashed: list[ExportCandidate] = []
-    for page in pages:
-        for i in page:
-            entries.append(manifest_item(route.name, i, kind=route.kind, escalate=route.escalate is not None))
-            if (notice := _notice(i, notices)) is not None:
-                again.append(notice)
-            items.append((i.sha256, i.verdict_id))
-            if route.kind == MANIFEST_KIND:
-                locations += [(i.sha256, str(s["media_url"]), str(s["page_url"])) for s in i.sightings]
-            if i.escalation:
-                escalated.append((i.sha256, i.escalation))
-            if route.kind == HASHSET_KIND:
-                hashed.append(replace(i, sightings=()))
+    for i in itertools.chain.from_iterable(pages):
+        if entries.nbytes >= MANIFEST_BUDGET:
+            break  # the candidates left go in the next bundle
+        entries.append(manifest_item(route.name, i, kind=route.kind, escalate=route.escalate is not None))
+        if (notice := _notice(i, notices)) is not None:
+            again.append(notice)
+        items.append((i.sha256, i.verdict_id))
+        if route.kind == MANIFEST_KIND:
+            locations += [(i.sha256, str(s["media_url"]), str(s["page_url"])) for s in i.sightings]
+        if i.escalation:
+            escalated.append((i.sha256, i.escalation))
+        if route.kind == HASHSET_KIND:
+            hashed.append(replace(i, sightings=()))
     manifest = {**_manifest_head(route.name, sender_country=sender_country, media_included=route.include_media,
                                  kind=route.kind, feedback=feedback, again=again), "items": entries}
     files = hash_set_files(hashed) if route.kind == HASHSET_KIND else []

@@ -36,7 +36,7 @@ from exports import (
     write_bundle,
 )
 from exports import format as fmt
-from exports.bundle import EncodedArray, encode_manifest
+from exports.bundle import MAX_MANIFEST_SIZE, EncodedArray, encode_manifest
 from exports.key_files import raw_public_bytes
 
 MEDIA = [
@@ -394,6 +394,13 @@ def test_write_checks_its_inputs(sender, alice):
         write_bundle(io.BytesIO(), {}, [], sender=sender, recipients=pk * 2)
     with pytest.raises(ValueError, match="chunk_size"):
         write_bundle(io.BytesIO(), {}, [], sender=sender, recipients=pk, chunk_size=8)
+
+
+def test_a_manifest_every_reader_would_refuse_is_not_written(sender, alice):
+    out = io.BytesIO()
+    with pytest.raises(ValueError, match="readers accept"):
+        write_bundle(out, {"note": "x" * MAX_MANIFEST_SIZE}, [], sender=sender, recipients=[alice.public_key()])
+    assert out.getvalue() == b""
 
 
 def test_an_interrupted_write_leaves_a_truncated_bundle(sender, alice):

@@ -323,6 +323,27 @@ def test_outbox_leftovers_are_delivered_once_or_rebuilt(tmp_path: Path, monkeypa
     assert ours.catalog.export_candidates(INTERPOL) == [] and first != second
 
 
+def test_a_manifest_past_its_budget_leaves_the_rest_for_the_next_bundle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers refuse a manifest over 16 MiB, so a bundle stops taking items at its budget;
+    every item still goes out, each once, in bundles every reader opens."""
+    from exports import outbound, read_bundle
+
+    ours = make_installation(tmp_path, "nl", "NL")
+    items = {confirmed_item(ours, synthetic_image(n), page_url=f"http://{n}.example/", country="NL")
+             for n in (21, 22, 23)}
+    monkeypatch.setattr(outbound, "MANIFEST_BUDGET", 1)  # one entry passes it
+    sent = export_route(ours, interpol_route(ours), actor="test")
+    assert [d.items for d in sent] == [1, 1, 1]
+    seen = []
+    for delivery in sent:
+        with Path(delivery.location).open("rb") as src:
+            opened, _ = read_bundle(src, recipient=ours.keys.receiving_keys(),
+                                    trusted_senders=ours.keys.signing_publics())
+        seen += [i["sha256"] for i in opened.manifest["items"]]
+    assert sorted(seen) == sorted(items) and export_route(ours, interpol_route(ours), actor="test") == []
+
+
 def test_migration_0006_upgrades_and_downgrades(tmp_path: Path) -> None:
     import sqlalchemy as sa
     from alembic import command
