@@ -93,7 +93,7 @@ hashes = sa.Table(
     "hashes",
     metadata,
     sa.Column("sha256", SHA256, sa.ForeignKey("media.sha256"), primary_key=True),
-    sa.Column("algorithm", sa.String(16), primary_key=True),
+    sa.Column("algorithm", sa.String(64), primary_key=True),  # a hash and variant name: pdq_x_uncaptioned
     sa.Column("value", sa.String(128), nullable=False),
     sa.Column("quality", sa.Integer),
     sa.Index("ix_hashes_value", "algorithm", "value"),

@@ -55,6 +55,24 @@ def test_recording_a_crawl_twice_adds_no_media_or_sightings(catalog: Catalog) ->
     assert catalog.media_in_status([], "new") == set()
 
 
+def test_every_hash_of_a_captioned_copy_is_recorded(catalog: Catalog) -> None:
+    """A copy with a caption box gets the longest names a picture's hashes have (its filled
+    caption's PDQ): every one is recorded and read back, on both engines."""
+    from rehost_edits import edit, natural_photos
+
+    from hashing import hash_image
+
+    copy, _ = edit("small-text").apply(dict(natural_photos())["immunohistochemistry"])
+    hashes = hash_image(copy)
+    records = hashes.records()
+    assert max(len(r.algorithm) for r in records) > 16
+    sha = records[0].sha256
+    report = catalog.add_report("http://site.test/", actor="t")
+    catalog.record_crawl(report, CrawlResult("http://site.test/", media=(MediaRecord(sha, 1),)))
+    catalog.record_hashes(records)
+    assert set(catalog.hashes_of([sha])[sha]) == {r.algorithm for r in records}
+
+
 def test_lifecycle_known_queued_classified(catalog: Catalog) -> None:
     report = catalog.add_report("http://site.test/", actor="t")
     catalog.record_crawl(report, _crawl(2))
