@@ -42,14 +42,16 @@ class FramingConfig:
     """
 
     side: int = 128
-    min_size: int = 64
+    min_size: int = 100
     step: float = 8.0
     window: int = 3
     jump: float = 2.0
     coverage: float = 0.7
+    extent_coverage: float = 0.6
     min_fraction: float = 0.025
     max_fraction: float = 0.35
     symmetry: float = 0.015
+    smooth: float = 1.0
 
 
 FRAMES = FramingConfig()
@@ -61,7 +63,7 @@ def frame_box(image: Image.Image, config: FramingConfig = FRAMES) -> Box | None:
     width, height = image.size
     if min(width, height) < config.min_size:
         return None
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
     factor = max(1, -(-max(width, height) // config.side))
     small = np.asarray(rgb.reduce(factor) if factor > 1 else rgb, dtype=np.float32)
     if min(small.shape[:2]) < 16:
@@ -83,75 +85,97 @@ def frame_box(image: Image.Image, config: FramingConfig = FRAMES) -> Box | None:
 
 
 def _sides(small: np.ndarray, config: FramingConfig) -> tuple[int, int, int, int] | None:
-    """The inner rectangle (left, top, right, bottom) in reduced pixels, or ``None``."""
+    """The inner rectangle (left, top, right, bottom) in reduced pixels, or ``None``.
+    A side is looked at only while a frame is still possible, so an unframed picture
+    costs the two sides that first show no edge."""
     height, width = small.shape[:2]
-    across = np.abs(small[:, 2:] - small[:, :-2]).max(axis=2)  # [h, w - 2]: step centred on column c + 1
-    down = np.abs(small[2:] - small[:-2]).max(axis=2).T  # [w, h - 2]: step centred on row r + 1
-    middle_rows = slice(int(height * config.max_fraction), height - int(height * config.max_fraction))
-    middle_cols = slice(int(width * config.max_fraction), width - int(width * config.max_fraction))
-    left = _candidate(across[middle_rows], width, config)
-    right = _candidate(across[middle_rows, ::-1], width, config)
-    top = _candidate(down[middle_cols], height, config)
-    bottom = _candidate(down[middle_cols, ::-1], height, config)
-    if left and right and top and bottom:
-        box = (left, top, width - right, height - bottom)
-        if (
-            _coverage(across[top : height - bottom], left, config) >= config.coverage
-            and _coverage(across[top : height - bottom, ::-1], right, config) >= config.coverage
-            and _coverage(down[left : width - right], top, config) >= config.coverage
-            and _coverage(down[left : width - right, ::-1], bottom, config) >= config.coverage
+    sides = {"left": small, "right": small[:, ::-1], "top": small.transpose(1, 0, 2),
+             "bottom": small[::-1].transpose(1, 0, 2)}  # fmt: skip
+
+    def pair(first: str, second: str, size: int, across: int) -> tuple[list[int], list[int]] | None:
+        middle = slice(int(across * config.max_fraction), across - int(across * config.max_fraction))
+        one = _candidates(sides[first], middle, size, config)
+        other = _candidates(sides[second], middle, size, config) if one else []
+        return (one, other) if one and other else None
+
+    def holds(side: str, lines: slice, depth: int) -> bool:
+        return _coverage(_steps(sides[side], lines, depth + 2), depth, config) >= config.extent_coverage
+
+    def smooth(side: str, depth: int) -> bool:
+        """A fill on one side of a pair is smoother than as deep of the picture inside it."""
+        steps = _steps(sides[side], slice(None), 2 * depth + 2)
+        return bool(steps[:, : max(1, depth - 2)].mean() <= config.smooth * steps[:, depth + 2 :].mean())
+
+    def equal(depths: tuple[list[int], list[int]], size: int) -> tuple[int, int] | None:
+        """The outermost depths of the two opposite sides that are equal."""
+        return next(((one, other) for one in depths[0] for other in depths[1]
+                     if abs(one - other) <= max(1, config.symmetry * size)), None)  # fmt: skip
+
+    across = pair("left", "right", width, height)
+    down = pair("top", "bottom", height, width)
+    if across and down:
+        left, right, top, bottom = across[0][0], across[1][0], down[0][0], down[1][0]
+        rows, cols = slice(top, height - bottom), slice(left, width - right)
+        if holds("left", rows, left) and holds("right", rows, right) and holds("top", cols, top) and holds(
+            "bottom", cols, bottom
         ):
-            return box
-    if top and bottom and abs(top - bottom) <= max(1, config.symmetry * height):
-        if _coverage(down, top, config) >= config.coverage and _coverage(down[:, ::-1], bottom, config) >= config.coverage:
+            return (left, top, width - right, height - bottom)
+    if down and (found := equal(down, height)):
+        top, bottom = found
+        if all(holds(side, slice(None), depth) and smooth(side, depth) for side, depth in (("top", top), ("bottom", bottom))):
             return (0, top, width, height - bottom)
-    if left and right and abs(left - right) <= max(1, config.symmetry * width):
-        if _coverage(across, left, config) >= config.coverage and _coverage(across[:, ::-1], right, config) >= config.coverage:
-            return (left, 0, width - left, height)
+    if across and (found := equal(across, width)):
+        left, right = found
+        if all(holds(side, slice(None), depth) and smooth(side, depth) for side, depth in (("left", left), ("right", right))):
+            return (left, 0, width - right, height)
     return None
 
 
+def _steps(side: np.ndarray, lines: slice, places: int) -> np.ndarray:
+    """The colour steps ([n, places]: the largest channel difference between pixels two
+    apart, centred on place c + 1) along ``lines`` of a side's view ([lines, inward, 3])."""
+    strip = side[lines, : places + 2]
+    result: np.ndarray = np.abs(strip[:, 2:] - strip[:, :-2]).max(axis=2)
+    return result
+
+
 def _votes(steps: np.ndarray, config: FramingConfig) -> np.ndarray:
-    """Per line and place: the step is at least ``step``, at least ``jump`` times each
-    step ``window`` places outward of it (the frame's side, past the neighbour that
-    shares the edge: the picture's own edges inward may be stronger, and a blurred
-    fill's ramps grow slowly) and at least the next one inward."""
-    width = config.window
-    padded = np.pad(steps, ((0, 0), (width + 1, 1)), mode="edge")
-    outward = np.lib.stride_tricks.sliding_window_view(padded[:, : -2], width, axis=1)[:, : steps.shape[1]]
+    """Per line and place: the step is at least ``step``, at least ``jump`` times the
+    mean step of the ``window`` places outward of it (the frame's side, past the
+    neighbour that shares the edge: the picture's own edges inward may be stronger, and
+    a blurred fill's ramps grow slowly) and at least the next one inward."""
+    width, count = config.window, steps.shape[1]
+    padded = np.concatenate([np.repeat(steps[:, :1], width + 1, axis=1), steps, steps[:, -1:]], axis=1)
+    outward = sum(padded[:, k : k + count] for k in range(width))
     result: np.ndarray = (
         (steps >= config.step)
-        & (steps >= config.jump * outward.mean(axis=2))
+        & (steps * width >= config.jump * outward)
         & (steps >= padded[:, width + 2 :])
     )
     return result
 
 
-def _candidate(steps: np.ndarray, size: int, config: FramingConfig) -> int:
-    """The depth (reduced pixels from the side) of the place most lines vote for, within
-    the depths a frame may have, or 0 when too few lines agree."""
+def _candidates(side: np.ndarray, lines: slice, size: int, config: FramingConfig) -> list[int]:
+    """The depths (reduced pixels from the side), outermost first, of the places that
+    ``coverage`` of ``lines`` vote for, within the depths a frame may have."""
     low = max(2, round(config.min_fraction * size))
     high = int(config.max_fraction * size)
-    votes = _votes(steps[:, : high + 2], config)[:, : high + 1]
+    votes = _votes(_steps(side, lines, high + 2), config)[:, : high + 1]
     # the steps centred on places d - 1 and d both span the edge of a frame d deep, so
-    # neighbours count together
-    shares = votes.mean(axis=0)
+    # a line voting for either counts, and a run of agreeing places is one edge
     paired = (votes[:, :-1] | votes[:, 1:]).mean(axis=0)
     paired[: low - 1] = 0
-    # the outermost such edge: a frame's own, where the picture's lines lie further in
-    agreeing = np.flatnonzero(paired >= config.coverage)
-    if not agreeing.size:
-        return 0
-    best = int(agreeing[0])
-    best += int(paired[best + 1] > paired[best]) if best + 1 < len(paired) else 0
-    return best + 1 + int(shares[best + 1] > shares[best])
+    agreeing = paired >= config.coverage
+    starts = np.flatnonzero(agreeing & ~np.r_[False, agreeing[:-1]])
+    ends = np.flatnonzero(agreeing & ~np.r_[agreeing[1:], False])
+    return [int(start + paired[start : end + 1].argmax()) + 2 for start, end in zip(starts, ends, strict=True)]
 
 
 def _coverage(steps: np.ndarray, depth: int, config: FramingConfig) -> float:
     """The share of lines voting for the edge ``depth`` deep (or a place beside it)."""
     if len(steps) == 0:
         return 0.0
-    votes = _votes(steps[:, : depth + 2], config)
+    votes = _votes(steps, config)
     return float(votes[:, max(0, depth - 2) : depth + 1].any(axis=1).mean())
 
 
@@ -163,26 +187,32 @@ def _placed(lines: np.ndarray, depth: int, factor: int) -> int:
     low = max(1, (depth - 1) * factor)
     high = min(lines.shape[1] - 1, (depth + 2) * factor)
     sample = lines[:: max(1, len(lines) // 64)]
-    steps = np.abs(sample[:, low : high + 1] - sample[:, low - 1 : high]).mean(axis=0)
+    steps = np.median(np.abs(sample[:, low : high + 1] - sample[:, low - 1 : high]), axis=0)
     return low + int(steps.argmax())
 
 
 def picture_box(image: Image.Image, borders: BorderConfig | None, framing: FramingConfig | None) -> Box | None:
     """The box of the picture inside whatever surrounds it in ``image``: a uniform
-    border (``borders``), then a frame (``framing``), then a uniform border inside that
-    frame (a mat); ``None`` when nothing is found."""
-    left, top = 0, 0
-    part = image
-    for config in (borders, framing, borders):
-        if config is None:
-            continue
-        if isinstance(config, BorderConfig):
-            box = content_box(np.asarray(part), config)
-        else:
-            box = frame_box(part, config)
-        if box is not None:
-            part = part.crop(box)
-            left, top = left + box[0], top + box[1]
-    if part is image:
-        return None
-    return (left, top, left + part.width, top + part.height)
+    border (``borders``), then a frame (``framing``) and, inside a frame found, a
+    uniform border again (a mat); ``None`` when nothing is found."""
+    outer = None if borders is None else content_box(np.asarray(image), borders)
+    part = image if outer is None else image.crop(outer)
+    inner = None if framing is None else frame_box(part, framing)
+    if inner is None and outer is not None and framing is not None:
+        # what looked like a border may be the flat end of a blurred fill above and
+        # below (or left and right of) the picture: such a pair is then looked for on the
+        # whole picture
+        inner = frame_box(image, framing)
+        if inner is not None and (inner[0], inner[2]) != (0, image.width) and (inner[1], inner[3]) != (0, image.height):
+            inner = None
+        if inner is not None:
+            outer, part = None, image
+    if inner is not None:
+        part = part.crop(inner)
+        mat = None if borders is None else content_box(np.asarray(part), borders)
+        inner = inner if mat is None else (inner[0] + mat[0], inner[1] + mat[1], inner[0] + mat[2], inner[1] + mat[3])
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    return (outer[0] + inner[0], outer[1] + inner[1], outer[0] + inner[2], outer[1] + inner[3])
