@@ -52,6 +52,7 @@ class FramingConfig:
     max_fraction: float = 0.35
     symmetry: float = 0.015
     smooth: float = 1.0
+    alike: float = 3.0
 
 
 FRAMES = FramingConfig()
@@ -101,10 +102,17 @@ def _sides(small: np.ndarray, config: FramingConfig) -> tuple[int, int, int, int
     def holds(side: str, lines: slice, depth: int) -> bool:
         return _coverage(_steps(sides[side], lines, depth + 2), depth, config) >= config.extent_coverage
 
-    def smooth(side: str, depth: int) -> bool:
-        """A fill on one side of a pair is smoother than as deep of the picture inside it."""
+    def roughness(side: str, depth: int) -> tuple[float, float]:
+        """The mean step inside a side's band, and as deep inside the picture."""
         steps = _steps(sides[side], slice(None), 2 * depth + 2)
-        return bool(steps[:, : max(1, depth - 2)].mean() <= config.smooth * steps[:, depth + 2 :].mean())
+        return float(steps[:, : max(1, depth - 2)].mean()), float(steps[:, depth + 2 :].mean())
+
+    def fill(one: str, other: str, depths: tuple[int, int]) -> bool:
+        """A pair's bands are one fill: each no rougher than the picture inside it (a
+        blurred or smooth fill), and alike (not a sky above and a field below)."""
+        (band, picture), (band_other, picture_other) = roughness(one, depths[0]), roughness(other, depths[1])
+        return (band <= config.smooth * picture and band_other <= config.smooth * picture_other
+                and max(band, band_other) <= config.alike * min(band, band_other) + 1)  # fmt: skip
 
     def equal(depths: tuple[list[int], list[int]], size: int) -> tuple[int, int] | None:
         """The outermost depths of the two opposite sides that are equal."""
@@ -122,11 +130,11 @@ def _sides(small: np.ndarray, config: FramingConfig) -> tuple[int, int, int, int
             return (left, top, width - right, height - bottom)
     if down and (found := equal(down, height)):
         top, bottom = found
-        if all(holds(side, slice(None), depth) and smooth(side, depth) for side, depth in (("top", top), ("bottom", bottom))):
+        if holds("top", slice(None), top) and holds("bottom", slice(None), bottom) and fill("top", "bottom", found):
             return (0, top, width, height - bottom)
     if across and (found := equal(across, width)):
         left, right = found
-        if all(holds(side, slice(None), depth) and smooth(side, depth) for side, depth in (("left", left), ("right", right))):
+        if holds("left", slice(None), left) and holds("right", slice(None), right) and fill("left", "right", found):
             return (left, 0, width - right, height)
     return None
 
