@@ -1,21 +1,23 @@
 """Finding a picture set inside a frame that is not one flat colour: a gradient, a
-patterned or grainy frame, or the picture's own blurred enlargement (the fill social
-sites put around a picture of another shape than their slot).
+patterned or grainy frame, a mat inside a frame, or the picture's own blurred
+enlargement (the fill social sites put around a picture of another shape than their
+slot). Uniform borders are ``hashing.borders``'s; ``picture_box`` chains the two.
 
 Such a frame ends at a straight edge that runs the whole length of the picture's side,
 at the same place on every line across it, while the edges of a photograph's content
-wander. The luma is reduced by block means to at most ``side`` pixels on its long side;
-on each line across a side (rows for the left and right sides, columns for the top and
-bottom), every step between pixels two apart that is the largest within ``window`` of
-it and at least ``step`` votes for its place, and a side's candidate is the place the
-most lines across it vote for (``coverage``: the share of them). A frame is accepted
-only as a whole: four sides whose candidates, checked again over the picture's own
-extent between the other two, each keep that coverage; or two opposite sides of equal
-depth (a blurred or patterned fill above and below, or left and right, of a picture
-that fills the other dimension). A horizon or a dark sky gives one side, not a closed
-rectangle nor a pair at equal depths, so an unframed photograph is left whole. Each
-edge found is placed to the pixel on the picture as decoded by the largest mean step
-near it.
+wander. The picture is reduced by block means to at most ``side`` pixels on its long
+side; on each line across a side (rows for the left and right sides, columns for the
+top and bottom), a colour step between pixels two apart votes for its place when it is
+at least ``step``, at least ``jump`` times the mean of the steps just outward of it (the
+frame's side) and no smaller than the next one inward. A side's edges are the places
+``coverage`` of the lines across the middle of the picture vote for, the outermost
+first. A frame is accepted only as a whole: four sides whose outermost edges, checked
+again over the picture's own extent between the other two, keep ``extent_coverage``;
+or two opposite sides at equal depths whose edges hold along the whole side and whose
+bands are one fill (no rougher than the picture, alike: a blurred fill above and below
+a picture that fills the width). A horizon or a dark sky gives one side, or two bands
+that differ, so an unframed photograph is left whole. Each edge found is placed to the
+pixel on the picture as decoded by the median step along it.
 """
 
 from __future__ import annotations
@@ -32,13 +34,19 @@ from hashing.borders import BorderConfig, Box, content_box
 class FramingConfig:
     """When a frame counts.
 
-    ``side``: the long side of the reduced luma the edges are looked for on. ``step``:
-    the smallest luma step (0..255, between pixels two apart) that votes. ``window``: a
-    vote's step must be the largest within this many places either side on its line.
-    ``coverage``: the share of the lines across a side that must vote for its edge.
-    ``min_fraction`` and ``max_fraction``: the depths a side's frame may have, as
-    shares of the dimension (at least 2 reduced pixels). ``symmetry``: how far apart,
-    as a share of the dimension, the depths of a pair of opposite sides may be.
+    ``side``: the long side of the reduced picture the edges are looked for on;
+    pictures whose short side is under ``min_size`` are not looked at. ``step``: the
+    smallest colour step (0..255, the largest channel difference between pixels two
+    apart) that votes; ``jump``: how many times the mean step of the ``window`` places
+    outward of it (past the neighbour sharing the edge) it must be. ``coverage``: the
+    share of the middle lines across a side that must vote for an edge;
+    ``extent_coverage``: the share of the lines along the picture's whole side that
+    must still vote for it. ``min_fraction`` and ``max_fraction``: the depths a side's
+    frame may have, as shares of the dimension (at least 2 reduced pixels).
+    ``symmetry``: how far apart, as a share of the dimension, a pair's depths may be.
+    ``smooth``: a pair's band may be at most this rough (mean step) against as deep of
+    the picture inside it; ``alike``: the rougher band at most this many times the
+    other (plus one step).
     """
 
     side: int = 128
