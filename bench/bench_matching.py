@@ -5,12 +5,14 @@ The known set holds only the full-size PDQ of each original (as INTERPOL and Pro
 send them): ``--originals`` benign pictures (``tests/rehost_edits.originals``: the
 scikit-image sample photos, then synthetic ones), plus 10,000 random PDQs so that the
 index is not trivially small. Every original gets each of the 16 edits of
-``tests/rehost_edits.EDITS``; each copy is hashed by ``hashing.hash_image`` and matched by
+``tests/rehost_edits.EDITS`` and the 5 frames of ``FRAME_EDITS`` (a gradient, striped,
+grainy or blurred-fill frame, a mat in a frame); each copy is hashed by ``hashing.hash_image`` and matched by
 the ``Matcher`` (threshold 31, quality gate 50) with ``crop_variants`` on ("hotline";
 "default": the default configuration, whose ``repair_variants`` undo small turns and
 caption boxes), and by the naive baseline in the same
 run: PDQ (pdqhash) of the eight dihedral transforms of the full-size decoded picture, no
-trimming, nearest known hash within 31. Printed per edit: copies matched to their own
+trimming, nearest known hash within 31; and ours without the frame detection
+(``framing=None``, "no frames"). Printed per edit: copies matched to their own
 original by each, and for ours the variants that matched.
 
 Then ``--negatives`` distinct benign pictures that are no copy of an original
@@ -46,7 +48,7 @@ import pdqhash  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from rehost_edits import EDITS, natural_photos, originals  # noqa: E402
+from rehost_edits import EDITS, FRAME_EDITS, natural_photos, originals  # noqa: E402
 from synthetic import synthetic_picture  # noqa: E402
 
 from hashing import HashingConfig, ImageHashes, KnownSet, Matcher, hash_image, import_known_set  # noqa: E402
@@ -54,8 +56,10 @@ from hashing import HashingConfig, ImageHashes, KnownSet, Matcher, hash_image, i
 THRESHOLD = 31
 MIN_QUALITY = 50
 GROUPS = {"easy": "every easy edit", "dihedral": "rot90, mirror", "border": "border-5",
-          "text": "small-text", "crop": "crop-5", "hard": "crop-15, rotate-3, large-text, size-15"}
-TARGETS = {"easy": 1.0, "dihedral": 1.0, "border": 0.95, "text": 0.6, "crop": 0.6, "hard": 0.5}
+          "text": "small-text", "crop": "crop-5", "hard": "crop-15, rotate-3, large-text, size-15",
+          "frame": "the 5 frames"}
+TARGETS = {"easy": 1.0, "dihedral": 1.0, "border": 0.95, "text": 0.6, "crop": 0.6, "hard": 0.5, "frame": 0.8}
+ALL_EDITS = EDITS + FRAME_EDITS
 
 
 def full_pdq(image: Image.Image) -> tuple[np.ndarray, int]:
@@ -169,6 +173,7 @@ def main() -> None:
     filler = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(10_000)]
     ours_t, naive_t, match_t, plain_t, bare_t = Timed(), Timed(), Timed(), Timed(), Timed()
     plain_config, config = HashingConfig(), HashingConfig(crop_variants=True)
+    unframed_config = HashingConfig(crop_variants=True, framing=None)
     bare_config = HashingConfig(repair_variants=False)
     queries = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -188,15 +193,15 @@ def main() -> None:
             return match_t(matcher.match, [hashes])
 
         print(f"Hash-only matching benchmark: {len(pictures)} originals ({sum(not n.startswith('synthetic') for n in names)}"
-              f" scikit-image photos), {len(EDITS)} edits each, known set = their full-size PDQ + {len(filler):,} "
+              f" scikit-image photos), {len(ALL_EDITS)} edits each, known set = their full-size PDQ + {len(filler):,} "
               f"random PDQs; threshold {THRESHOLD}, quality >= {MIN_QUALITY}. Baseline in the same run: "
               "pdqhash of the 8 dihedral transforms of the full-size picture.")
-        print(f"  {'edit':12s} {'group':9s} {'naive':>7s} {'default':>16s} {'hotline':>8s}"
+        print(f"  {'edit':14s} {'group':9s} {'naive':>7s} {'default':>16s} {'no frames':>9s} {'hotline':>8s}"
               "   variants that matched (hotline)")
         recall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         false_copies = []
-        for edit in EDITS:
-            ours_hit = naive_hit = plain_hit = 0
+        for edit in ALL_EDITS:
+            ours_hit = naive_hit = plain_hit = unframed_hit = 0
             variants: Counter[str] = Counter()
             for (name, picture), own in zip(pictures, range(len(pictures)), strict=True):
                 data, _ = edit.apply(picture)
@@ -211,6 +216,8 @@ def main() -> None:
                 plain = plain_t(hash_image, data, plain_config)
                 bare_t(hash_image, data, bare_config)
                 plain_hit += any(m.known_id == names[own] for m in matcher.match([plain]))
+                unframed = hash_image(data, unframed_config)
+                unframed_hit += any(m.known_id == names[own] for m in matcher.match([unframed]))
                 naive_hashes, quality = naive_t(naive, data)
                 index, distance = nearest(naive_hashes, known_array)
                 if quality >= MIN_QUALITY and distance <= THRESHOLD:
@@ -220,8 +227,8 @@ def main() -> None:
             group[1] += ours_hit
             group[2] += len(pictures)
             shown = ", ".join(f"{v} {c}" for v, c in variants.most_common(4))
-            print(f"  {edit.name:12s} {edit.group:9s} {naive_hit:3d}/{len(pictures):<3d} {plain_hit:12d}/{len(pictures):<3d}"
-                  f" {ours_hit:4d}/{len(pictures):<3d}"
+            print(f"  {edit.name:14s} {edit.group:9s} {naive_hit:3d}/{len(pictures):<3d} {plain_hit:12d}/{len(pictures):<3d}"
+                  f" {unframed_hit:5d}/{len(pictures):<3d} {ours_hit:4d}/{len(pictures):<3d}"
                   f"   {shown}")
         print(f"  by group, of the copies of the {matchable} originals whose own PDQ passes the quality gate "
               f"(the others cannot match by PDQ), target for hotline:")
@@ -231,7 +238,7 @@ def main() -> None:
             verdict = "ok" if ours_hit >= target * total else "BELOW TARGET"
             print(f"    {GROUPS[group]:40s} naive {100 * naive_hit / total:5.1f}%  hotline {100 * ours_hit / total:5.1f}%"
                   f"  (target >= {100 * target:.0f}%: {verdict})")
-        print(f"  false matches among the {len(EDITS) * len(pictures)} copies (to another original): {len(false_copies)}"
+        print(f"  false matches among the {len(ALL_EDITS) * len(pictures)} copies (to another original): {len(false_copies)}"
               + "".join(f"\n    {f}" for f in false_copies))
 
         ours_benign_cpu = -ours_t.cpu
@@ -258,14 +265,14 @@ def main() -> None:
         print("  nearest distance of each negative to a known original over every hash looked up "
               "(all variants, quality gate off):")
         print("    " + "  ".join(f"{lo}-{hi}: {histogram[f'{lo}-{hi}']}" for lo, hi in bins))
-    items = len(EDITS) * len(pictures) + len(benign)
-    naive_items = len(EDITS) * len(pictures) + naive_checked
+    items = len(ALL_EDITS) * len(pictures) + len(benign)
+    naive_items = len(ALL_EDITS) * len(pictures) + naive_checked
     ours_cpu, ours_wall = ours_t.cpu / items, ours_t.wall / items
     naive_cpu, naive_wall = naive_t.cpu / naive_items, naive_t.wall / naive_items
     print(f"  hashing: hotline {1000 * ours_cpu:.1f} ms CPU per file (wall {1000 * ours_wall:.1f}) over {items:,} files,"
           f" naive dihedral {1000 * naive_cpu:.1f} ms CPU (wall {1000 * naive_wall:.1f}) over {naive_items:,}:"
           f" {naive_cpu / ours_cpu:.1f}x CPU, {naive_wall / ours_wall:.1f}x wall")
-    copies = len(EDITS) * len(pictures)
+    copies = len(ALL_EDITS) * len(pictures)
     print(f"  cost of the variants on the {copies} copies: {1000 * bare_t.cpu / copies:.1f} ms CPU per file without "
           f"repair_variants, {1000 * plain_t.cpu / copies:.1f} with the default configuration (repairs on), "
           f"{1000 * (ours_t.cpu - ours_benign_cpu) / copies:.1f} with crop_variants too")

@@ -5,25 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 from PIL import Image
 
 from catalog.media_items.records import FrameHashRecord, HashRecord
-from hashing.borders import IMAGE_BORDERS, BorderConfig, content_box
+from hashing.borders import IMAGE_BORDERS, BorderConfig
 from hashing.decode import DecodeConfig, decode
 from hashing.errors import HashingError
 from hashing.frames import FRAME_SIGNAL, FrameHash
+from hashing.framing import FRAMES, FramingConfig, picture_box
 from hashing.item_hashes import ItemHashes, first_name_per_hash
 from hashing.signals import BytesHasher, ImageHasher, SignalHash, get_signal_type, signal_types_for
 
 
 @dataclass(frozen=True)
 class HashingConfig:
-    """Options for ``hash_image``: decoding limits, and the uniform borders trimmed
-    before perceptual hashing (``borders=None`` keeps every image whole)."""
+    """Options for ``hash_image``: decoding limits, and the uniform borders and the
+    frames (gradient, patterned, blurred fill) trimmed before perceptual hashing
+    (``borders=None`` and ``framing=None`` keep every image whole)."""
 
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     borders: BorderConfig | None = IMAGE_BORDERS
+    framing: FramingConfig | None = FRAMES
     edit_variants: bool = True
     """Also hash what the picture may have been before a downsizing
     (``ImageHasher.edit_variants``), stored and looked up after the other hashes."""
@@ -181,9 +183,7 @@ def hash_images(
 
 
 def _trimmed(image: Image.Image, config: HashingConfig) -> Image.Image:
-    if config.borders is None:
-        return image
-    box = content_box(np.asarray(image), config.borders)
+    box = picture_box(image, config.borders, config.framing)
     return image if box is None else image.crop(box)
 
 

@@ -4,7 +4,9 @@ Each edit takes a Pillow RGB picture and returns the bytes a re-hosting site wou
 (and their content type). The benchmarks of matching and clustering, and their tests, use
 the same kinds so that recall figures compare across them. ``EASY`` edits keep the whole
 picture; ``BORDER``, ``TEXT`` and ``CROP`` change part of it; ``HARD`` ones change most of
-what a perceptual hash sees.
+what a perceptual hash sees. ``FRAME_EDITS`` (group ``frame``) set the whole picture inside a
+frame that is not one flat colour; they are kept apart from the 16 ``EDITS`` so that
+figures over those stay comparable.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 
 @dataclass(frozen=True)
 class Edit:
     name: str
-    group: str  # easy | dihedral | border | text | crop | hard
+    group: str  # easy | dihedral | border | text | crop | hard | frame
     apply: Callable[[Image.Image], tuple[bytes, str]]
 
 
@@ -90,8 +93,89 @@ EDITS: tuple[Edit, ...] = (
 EDIT_NAMES = tuple(edit.name for edit in EDITS)
 
 
+def _framed(image: Image.Image, share: float, fill: Image.Image) -> Image.Image:
+    """``image`` pasted in the middle of ``fill``, which is ``share`` of the picture's
+    shorter side larger on every side."""
+    width, height = image.size
+    pad = max(2, round(min(width, height) * share))
+    out = fill.resize((width + 2 * pad, height + 2 * pad)) if fill.size != (width + 2 * pad, height + 2 * pad) else fill
+    out = out.copy()
+    out.paste(image, (pad, pad))
+    return out
+
+
+def _gradient(size: tuple[int, int], start: tuple[int, int, int], end: tuple[int, int, int]) -> Image.Image:
+    """A diagonal linear gradient from ``start`` (top left) to ``end`` (bottom right)."""
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    share = ((xs / max(1, width - 1) + ys / max(1, height - 1)) / 2)[..., None]
+    pixels = np.array(start) * (1 - share) + np.array(end) * share
+    return Image.fromarray(pixels.round().astype(np.uint8))
+
+
+def _stripes(size: tuple[int, int]) -> Image.Image:
+    """Diagonal stripes of two colours, 10 pixels wide (a decorative frame's pattern)."""
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    odd = (((xs + ys) // 10) % 2).astype(bool)[..., None]
+    return Image.fromarray(np.where(odd, np.array([200, 40, 60]), np.array([240, 220, 120])).astype(np.uint8))
+
+
+def _texture(size: tuple[int, int]) -> Image.Image:
+    """A grainy paper texture: a blurred noise field around a beige."""
+    width, height = size
+    rng = np.random.default_rng(size[0] * 7919 + size[1])
+    noise = rng.normal(0, 28, (height // 3 + 1, width // 3 + 1))
+    grain = np.asarray(Image.fromarray(noise.astype(np.float32)).resize((width, height), Image.Resampling.BICUBIC))
+    pixels = np.array([205, 190, 160])[None, None, :] + grain[..., None]
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _blur_filled(image: Image.Image) -> Image.Image:
+    """As social sites show a picture in a 4:5 portrait slot, or a portrait picture in a
+    square one: centred at full width (height) on the picture itself enlarged to cover
+    the slot and blurred."""
+    width, height = image.size
+    canvas = (width, round(width * 5 / 4)) if height < width * 5 / 4 * 0.9 else (height, height)
+    zoom = max(canvas[0] / width, canvas[1] / height)
+    big = image.resize((round(width * zoom) + 1, round(height * zoom) + 1), Image.Resampling.BILINEAR)
+    left, top = (big.width - canvas[0]) // 2, (big.height - canvas[1]) // 2
+    fill = big.crop((left, top, left + canvas[0], top + canvas[1])).filter(
+        ImageFilter.GaussianBlur(max(canvas) / 40))
+    fill.paste(image, ((canvas[0] - width) // 2, (canvas[1] - height) // 2))
+    return fill
+
+
+def _matted(image: Image.Image) -> Image.Image:
+    """A white mat of 2%, a grainy frame of 6% around it and a thin dark outer line."""
+    width, height = image.size
+    mat = ImageOps.expand(image, border=max(2, round(min(width, height) * 0.02)), fill=(250, 250, 250))
+    pad = max(2, round(min(width, height) * 0.06))
+    framed = _framed(mat, pad / min(mat.size), _texture((mat.width + 2 * pad, mat.height + 2 * pad)))
+    return ImageOps.expand(framed, border=max(2, round(min(width, height) * 0.012)), fill=(30, 25, 20))
+
+
+def _padded_size(image: Image.Image, share: float) -> tuple[int, int]:
+    pad = max(2, round(min(image.size) * share))
+    return image.width + 2 * pad, image.height + 2 * pad
+
+
+FRAME_EDITS: tuple[Edit, ...] = (
+    Edit("frame-gradient", "frame", lambda im: _save(
+        _framed(im, 0.08, _gradient(_padded_size(im, 0.08), (40, 70, 150), (235, 185, 95))))),
+    Edit("frame-stripes", "frame", lambda im: _save(_framed(im, 0.06, _stripes(_padded_size(im, 0.06))))),
+    Edit("frame-texture", "frame", lambda im: _save(_framed(im, 0.07, _texture(_padded_size(im, 0.07))))),
+    Edit("frame-blur", "frame", lambda im: _save(_blur_filled(im))),
+    Edit("frame-matted", "frame", lambda im: _save(_matted(im))),
+)
+"""A picture set in a frame that is not one flat colour, as re-hosting sites and
+their users add: a gradient, a patterned or grainy frame, the picture's own blurred
+enlargement (social sites' fill for a picture of another shape than the slot), and a
+mat with a frame and an outer line."""
+
+
 def edit(name: str) -> Edit:
-    for candidate in EDITS:
+    for candidate in EDITS + FRAME_EDITS:
         if candidate.name == name:
             return candidate
     raise KeyError(name)
