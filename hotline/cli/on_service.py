@@ -24,12 +24,16 @@ def run_on_service(api_url: str, deployment: Deployment, parameters: dict[str, A
     import functools
     import time
 
+    from hotline.services.service_files import service_files
     from hotline.services.service_runs import ServiceClient, ServiceRunError, held_back, outcome_error
+    from hotline.services.worker_wake import wake
 
     stage = f"{deployment.name} on the service"
+    folder = service_files(inst.settings.data_dir).folder
     with ServiceClient(api_url) as client, progress_shown(as_json) as show:
         for _attempt in range(10):  # a slot that stays taken with no run going: said after the tenth
             run = client.submit(deployment, parameters)
+            wake(folder)  # the worker starts it now, not at its next poll
             try:
                 state = client.follow(run, functools.partial(_show_state, show, stage, run.name))
                 # a scheduled run was going (the deployment runs one at a time): wait for it, then ask again
