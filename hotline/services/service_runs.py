@@ -32,6 +32,7 @@ POLL_S = (0.1, 0.2, 0.3, 0.5)
 # asked for every ENDING_S (the half second between answers cost 0.25 s on average)
 WATCH_S = 0.2
 ENDING_S = 0.1
+ENDING_ANSWERS = 20  # then the usual pace again: a run whose process is stuck telling Prefect
 RETRY_STATUS = {429, 502, 503}  # "busy, ask again": Prefect's client retries these too
 RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # about a minute in all, then the answer is the error
 
@@ -124,10 +125,10 @@ class ServiceClient:
                watch: Callable[[], bool] | None = None) -> RunState:
         """Ask for ``run``'s state until it is final; ``on_state`` hears each change.
         ``watch`` is called between answers, every ``WATCH_S``; once it returns True (the
-        run's work has ended) the state is asked for every ``ENDING_S``."""
+        run's work has ended) the next ``ENDING_ANSWERS`` are asked for every ``ENDING_S``."""
         seen: RunState | None = None
         polls = 0
-        ending = False
+        ended, ending = False, 0
         while True:
             state = self.state(run)
             if state != seen:
@@ -136,14 +137,15 @@ class ServiceClient:
             if state.final:
                 return state
             if ending:
+                ending -= 1
                 time.sleep(ENDING_S)
                 continue
             deadline = time.monotonic() + POLL_S[min(polls, len(POLL_S) - 1)]
             polls += 1
             while (left := deadline - time.monotonic()) > 0:
                 time.sleep(min(left, WATCH_S))
-                if watch is not None and watch():
-                    ending = True
+                if watch is not None and watch() and not ended:
+                    ended, ending = True, ENDING_ANSWERS
                     break
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
