@@ -539,6 +539,7 @@ runs = sa.Table(
     sa.Column("ended_at", sa.DateTime),  # the run let go of its claims
     sa.Column("settled_at", sa.DateTime),  # Prefect's record of the ended or dead run was checked
     sa.Column("summary", sa.JSON),  # what the run did, as it reported it when it ended
+    sa.Column("progress", sa.JSON),  # where each stage stands, written while the run works
     sa.Index("ix_runs_settled_at", "settled_at"),
 )
 reports.append_column(sa.Column("claimed_by", sa.String(64), index=True))  # runs.id of the last claim

@@ -11,15 +11,22 @@ next run does it before it claims, and ``hotline doctor`` does it too.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from catalog.reports.claims import Heartbeat
 from catalog.reports.records import Run
 from catalog.reports.store import ReportStore
 from flows.common import installation
+from hotline import progress
+
+log = logging.getLogger(__name__)
 
 
 def this_run_id() -> str:
@@ -29,14 +36,26 @@ def this_run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
-def claims_held(run_id: str, flow: str) -> Heartbeat:
+@contextmanager
+def claims_held(run_id: str, flow: str) -> Iterator[Heartbeat]:
     """A ``with`` block in which run ``run_id`` holds its lease, renewed in the background;
-    the lease length is the ``claim_lease_s`` setting."""
+    the lease length is the ``claim_lease_s`` setting. Where its stages stand is kept on the
+    run's record while it works, when nobody in this process shows it (``hotline.progress``):
+    the command that started the run on the service shows it from there."""
     inst = installation()
-    return Heartbeat(inst.catalog, run_id, flow=flow, lease=timedelta(seconds=inst.settings.claim_lease_s))
+
+    def write(figures: list[dict[str, Any]]) -> None:
+        try:
+            inst.catalog.note_run_progress(run_id, figures)
+        except sa.exc.SQLAlchemyError as exc:  # only what a command shows; the run goes on
+            log.warning("progress of run %r not recorded: %s", run_id, exc)
+
+    with Heartbeat(inst.catalog, run_id, flow=flow, lease=timedelta(seconds=inst.settings.claim_lease_s)) as held, \
+            progress.recorded(write):
+        yield held
 
 
-def run_recorded(flow: str) -> Heartbeat:
+def run_recorded(flow: str) -> AbstractContextManager[Heartbeat]:
     """``claims_held`` for the current flow run, in a flow that claims no reports: the run is
     registered in the catalog (``runs``) under its Prefect ID while it works, and the summary
     set on it is kept there when it ends. A command that started the run on the service

@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import terminal_support
 
 from hotline.demo.local_site import serve_site, synthetic_image
 from hotline.progress import Progress, Steps, reporting_to
@@ -38,30 +37,7 @@ def piped(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProce
 
 def on_terminal(data_dir: Path, *args: str, **extra: str) -> tuple[str, str]:
     """Run a command with its stdout and its stderr each on a terminal of its own; what each showed."""
-    out_master, out_slave = pty.openpty()
-    err_master, err_slave = pty.openpty()
-    proc = subprocess.Popen([*HOTLINE, *args], env=_env(data_dir, **extra), stdin=subprocess.DEVNULL,
-                            stdout=out_slave, stderr=err_slave)
-    os.close(out_slave)
-    os.close(err_slave)
-    shown = {out_master: b"", err_master: b""}
-    open_fds = [out_master, err_master]
-    while open_fds:
-        ready, _, _ = select.select(open_fds, [], [], 900)
-        assert ready, "no output for 900 s"
-        for fd in ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # the terminal closed (EIO)
-                chunk = b""
-            if chunk:
-                shown[fd] += chunk
-            else:
-                open_fds.remove(fd)
-    assert proc.wait(timeout=900) == 0, shown[err_master].decode(errors="replace")
-    for fd in shown:
-        os.close(fd)
-    return shown[out_master].decode(errors="replace"), shown[err_master].decode(errors="replace")
+    return terminal_support.on_terminal([*HOTLINE, *args], _env(data_dir, **extra))
 
 
 @pytest.fixture
@@ -125,3 +101,25 @@ def test_steps_count_a_step_done_when_the_next_begins() -> None:
         steps("two")
         steps.finish()
     assert [(e.advance, e.note) for e in seen] == [(0, "one"), (1, "two"), (1, "done")]
+
+
+def test_a_run_nobody_watches_keeps_its_figures_for_a_command_elsewhere() -> None:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from hotline.progress import catch_up, recorded, report
+
+    written: list[list[dict[str, Any]]] = []
+    with recorded(written.append, every_s=0.01):
+        report(Progress("reports crawled", total=2, unit="reports"))
+        report(Progress("reports crawled", advance=2, unit="reports", note="gallery"))
+    assert written[-1] == [{"stage": "reports crawled", "done": 2, "total": 2, "unit": "reports", "note": "gallery"}]
+    shown: dict[str, Mapping[str, Any]] = {}
+    assert catch_up(shown, written[-1]) == [Progress("reports crawled", 2, 2, "reports", "gallery")]
+    assert catch_up(shown, written[-1]) == []
+
+    seen: list[Progress] = []
+    count = len(written)
+    with reporting_to(seen.append), recorded(written.append):  # a command shows it: nothing recorded
+        report(Progress("items hashed", advance=3))
+    assert seen == [Progress("items hashed", advance=3)] and len(written) == count

@@ -165,6 +165,37 @@ def test_up_runs_the_box_and_flow_commands_use_its_server(data_dir: Path) -> Non
     assert log.rstrip().endswith("hotline | down")
 
 
+def test_a_run_on_the_service_shows_its_progress_on_a_terminal_only(data_dir: Path) -> None:
+    """The run's progress reaches the command that follows it from its own process: the bars
+    of a run in the command's process (reports crawled, items hashed), on a terminal; with
+    --json, or in a pipe, the output alone."""
+    from terminal_support import on_terminal
+
+    from hotline.demo.local_site import serve_site, synthetic_image
+
+    pictures = {f"/p/{n}.jpg": synthetic_image(n) for n in range(3)}
+    galleries = {f"/gallery/{n}": "".join(f"<img src='{u}'>" for u in pictures).encode() for n in range(3)}
+    with serve_site({**galleries, **pictures}) as site:  # type: ignore[arg-type]
+        started = hotline(data_dir, "up", "--detach", "--prefect-port", str(unused_port()),
+                          "--review-port", str(unused_port()), HOTLINE_CRAWL_ALLOW=site.host_port)
+        try:
+            assert started.returncode == 0, started.stderr + (data_dir / "service" / "hotline.log").read_text()[-4000:]
+            for n in range(3):
+                assert hotline(data_dir, "report", "add", site.url(f"/gallery/{n}")).returncode == 0
+            out, err = on_terminal([*HOTLINE, "run", "--limit", "1"], {**_env(data_dir), "COLUMNS": "120", "TERM": "xterm"})
+            assert "1 report(s): 3 item(s)" in out
+            assert "process-reports on the service" in err  # the run was the service's
+            assert "reports crawled" in err and "1/1 reports" in err and "items hashed" in err and "3/3 items" in err
+
+            out, err = on_terminal([*HOTLINE, "run", "--limit", "1", "--json"], _env(data_dir, TERM="xterm"))
+            assert len(json.loads(out)["reports"]) == 1 and err == ""
+            piped = hotline(data_dir, "run", "--limit", "1")
+            assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+            assert piped.stdout.startswith("1 report(s): 3 item(s)") and "\x1b" not in piped.stdout
+        finally:
+            assert hotline(data_dir, "down").returncode == 0
+
+
 def test_a_port_in_use_is_one_line(data_dir: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

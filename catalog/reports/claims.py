@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def _run(row: sa.Row) -> Run:
     m = row._mapping
     return Run(m["id"], m["flow"], m["host"], m["pid"], m["started_at"], m["expires_at"], m["ended_at"],
-               m["summary"])
+               m["summary"], m["progress"])
 
 
 def _live_owner(now: datetime) -> sa.ColumnElement[bool]:
@@ -80,6 +80,12 @@ class RunClaims(Database):
                 runs.update().where(runs.c.id == run_id, runs.c.ended_at.is_(None))
                 .values(ended_at=utcnow(), summary=summary)
             )
+
+    def note_run_progress(self, run_id: str, progress: list[dict[str, Any]]) -> None:
+        """Where the stages of run ``run_id``, still working, stand (``hotline.progress``):
+        for a command that follows the run from another process."""
+        with self.write() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id, runs.c.ended_at.is_(None)).values(progress=progress))
 
     def get_run(self, run_id: str) -> Run | None:
         with self.read() as conn:

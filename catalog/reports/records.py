@@ -180,6 +180,7 @@ class Run:
     expires_at: datetime
     ended_at: datetime | None
     summary: dict[str, Any] | None  # what the run did, as it said when it ended
+    progress: list[dict[str, Any]] | None = None  # where each stage stood when the run last said
 
 
 @dataclass(frozen=True)

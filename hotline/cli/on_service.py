@@ -1,7 +1,8 @@
 """How a flow command runs its flow on the running ``hotline up``: the service's worker runs
 a flow run of the matching deployment (``hotline.services.service_runs``), the command follows
-its state (on a terminal, as a progress line) and reads its summary from the catalog. The
-command imports no Prefect; without a service it runs the flow in its own process."""
+its state (on a terminal, as a progress line, with the progress the run records in the
+catalog shown as a run in the command's own process shows it) and reads its summary from the
+catalog. The command imports no Prefect; without a service it runs the flow in its own process."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotline.cli.output import fail
 from hotline.cli.progress import progress_shown
-from hotline.progress import Progress, ProgressSink
+from hotline.progress import Progress, ProgressSink, catch_up, ignore
 
 if TYPE_CHECKING:
     from hotline.installation import Installation
@@ -24,14 +25,20 @@ def run_on_service(api_url: str, deployment: Deployment, parameters: dict[str, A
     import functools
     import time
 
+    from hotline.services.service_files import service_files
     from hotline.services.service_runs import ServiceClient, ServiceRunError, held_back, outcome_error
+    from hotline.services.worker_wake import wake
 
     stage = f"{deployment.name} on the service"
+    folder = service_files(inst.settings.data_dir).folder
     with ServiceClient(api_url) as client, progress_shown(as_json) as show:
         for _attempt in range(10):  # a slot that stays taken with no run going: said after the tenth
             run = client.submit(deployment, parameters)
+            wake(folder)  # the worker starts it now, not at its next poll
+            watch = functools.partial(_watch, inst, run.id, show, {})
             try:
-                state = client.follow(run, functools.partial(_show_state, show, stage, run.name))
+                state = client.follow(run, functools.partial(_show_state, show, stage, run.name), watch)
+                watch()  # the figures the run ended with
                 # a scheduled run was going (the deployment runs one at a time): wait for it, then ask again
                 while held_back(state) and client.others_going(run):
                     show(Progress(stage, unit="", note="waiting for the run already going"))
@@ -52,3 +59,15 @@ def run_on_service(api_url: str, deployment: Deployment, parameters: dict[str, A
 
 def _show_state(show: ProgressSink, stage: str, name: str, state: RunState) -> None:
     show(Progress(stage, unit="", note=f"{name}: {state.name}"))
+
+
+def _watch(inst: Installation, run_id: str, show: ProgressSink, shown: dict[str, Any]) -> bool:
+    """Show what the run recorded of its progress in the catalog since ``shown``; whether
+    its work has ended."""
+    ran = inst.catalog.get_run(run_id)
+    if ran is None:
+        return False
+    if ran.progress and show is not ignore:
+        for event in catch_up(shown, ran.progress):
+            show(event)
+    return ran.ended_at is not None

@@ -15,7 +15,7 @@ from rich.progress import Progress as Bars
 from rich.text import Text
 
 from hotline.cli.output import errors
-from hotline.progress import Progress, ProgressSink, ignore, reporting_to
+from hotline.progress import Progress, ProgressSink, hidden, ignore, reporting_to
 
 
 def _amount(value: float, unit: str) -> str:
@@ -47,7 +47,7 @@ def progress_shown(as_json: bool) -> Iterator[ProgressSink]:
     """A sink showing progress events on the terminal (``ignore`` when there is none, or with
     ``--json``), also the sink of flows run in this process."""
     if not shows_progress(as_json):
-        with reporting_to(ignore):
+        with reporting_to(hidden):
             yield ignore
         return
     bars = Bars(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Count(), _Rate(),

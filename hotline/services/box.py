@@ -4,7 +4,8 @@
    a database ``<catalog>_prefect`` on the catalog's PostgreSQL server (created if missing);
 2. the deployments of ``prefect.yaml`` (the work pool ``hotline`` created first, its flow runs
    started by the ``starter``: ``flow_starter``), and the starter;
-3. a process worker polling that pool, and the review app (``hotline serve``).
+3. a process worker polling that pool (and woken by commands that created a run:
+   ``worker_wake``), and the review app (``hotline serve``).
 
 Every component gets this process's ``HOTLINE_*`` environment with the data directory made
 absolute, so flow runs open the same installation. ``<data_dir>/service`` holds the pid,
@@ -101,7 +102,7 @@ def components(settings: Settings, prefect_port: int, review_port: int) -> list[
     folder = service_files(settings.data_dir).folder
     starter = Component("starter", [sys.executable, "-m", "hotline.services.flow_starter", "serve", str(folder.resolve())],
                         client, REPO, ready=lambda: (folder / flow_starter.SOCKET).exists())
-    worker = Component("worker", [*PREFECT, "worker", "start", "--pool", POOL, "--type", "process"],
+    worker = Component("worker", [sys.executable, "-m", "hotline.services.box", "worker", str(folder.resolve())],
                        {**client, "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker_poll_s)}, REPO)
     review = Component("review", [sys.executable, "-m", "hotline.cli", "serve", "--host", settings.review_host,
                                   "--port", str(review_port)], client, REPO,
@@ -249,8 +250,35 @@ def serve_prefect(port: int) -> None:
     app()
 
 
+def serve_worker(folder: Path) -> None:
+    """``prefect worker start`` for the pool, which also starts runs when a command wakes it
+    (``worker_wake``): Prefect's worker, its polling and its command line unchanged, with
+    the wake listener beside its loops for as long as it runs."""
+    import anyio
+    from prefect.cli import app
+    from prefect.workers.process import ProcessWorker
+
+    from hotline.services import worker_wake
+
+    start = ProcessWorker.start
+
+    async def start_and_listen(self: ProcessWorker, *args: Any, **kwargs: Any) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker_wake.listen, folder, self.get_and_submit_flow_runs)
+            try:
+                await start(self, *args, **kwargs)
+            finally:
+                group.cancel_scope.cancel()
+
+    ProcessWorker.start = start_and_listen  # type: ignore[method-assign,assignment]
+    sys.argv = ["prefect", "worker", "start", "--pool", POOL, "--type", "process"]
+    app()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["deploy"]:
         deploy()
+    elif sys.argv[1:2] == ["worker"] and len(sys.argv) == 3:
+        serve_worker(Path(sys.argv[2]))
     elif sys.argv[1:2] == ["server"] and len(sys.argv) == 4 and sys.argv[2] == "--port":
         serve_prefect(int(sys.argv[3]))

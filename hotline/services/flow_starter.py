@@ -130,19 +130,46 @@ def _same_user(conn: socket.socket) -> bool:
     return uid == os.getuid()
 
 
+# What Prefect imports on first use in each run's process, after its engine: the task
+# engine (a task's first call), the deployment's pull steps and what they import, the
+# observers of a deployment's run, the cron schedules read with the deployment. Each run
+# imported them again (a tenth of a second of CPU and more); one Prefect version may lack one.
+_LAZY = ("prefect.task_engine", "prefect.utilities.visualization", "prefect.deployments.steps", "prefect.runner",
+         "prefect._internal.observers", "prefect.concurrency.sync", "prefect.client.schemas.schedules",
+         "anyio._backends._asyncio")
+
+
 def _preload() -> None:
-    """Prefect's engine and every flow of prefect.yaml: what each run would import again."""
+    """Prefect's engine and what it imports on first use; every flow of prefect.yaml: what
+    each run would import again."""
     import importlib
 
     import prefect.engine  # noqa: F401
     import prefect.flow_engine  # noqa: F401
     import yaml
 
+    for name in _LAZY:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    _warm_schedules()
     repo = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(repo))
     for deployment in yaml.safe_load((repo / "prefect.yaml").read_text())["deployments"]:
         path = deployment["entrypoint"].partition(":")[0]
         importlib.import_module(path.removesuffix(".py").replace("/", "."))
+
+
+def _warm_schedules() -> None:
+    """A run reads its deployment, whose cron schedules Prefect validates: the first
+    validation in a process lists every time zone (hundreds of files looked up)."""
+    try:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        CronSchedule(cron="0 * * * *", timezone="UTC")
+    except (ImportError, ValueError):
+        pass
 
 
 def _run(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
