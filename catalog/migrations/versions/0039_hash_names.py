@@ -4,7 +4,7 @@ PostgreSQL refused, failing the item's hashes. SQLite does not enforce a length,
 PostgreSQL's column changes.
 
 Revision ID: 0039
-Revises: 0035
+Revises: 0036
 Create Date: 2026-12-08
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0039"
-down_revision = "0035"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 
