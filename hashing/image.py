@@ -28,10 +28,12 @@ class HashingConfig:
     """Also hash what the picture may have been before a downsizing
     (``ImageHasher.edit_variants``), stored and looked up after the other hashes."""
     crop_variants: bool = False
-    """With ``edit_variants``, also what it may have been before a crop of up to 7.5%:
-    63 more PDQs stored and looked up per image, about 14 ms more CPU per 1024x768 JPEG
-    (about 2.5 times the rest of its hashing), so off unless recall on cropped copies is
-    worth that (docs/hashing.md, "Query variants")."""
+    """With ``edit_variants``, also what it may have been before a crop
+    (``hashing.signals.pdq.uncrop``: up to about 6% of each dimension, or 10 or 15% of
+    both): 129 more PDQs stored and looked up per image, about 8 ms more CPU per picture
+    on the matching bench, and 129 more index queries, which cost more than the hashing
+    on a large set, so off unless recall on cropped copies is worth that (docs/hashing.md,
+    "Query variants")."""
     repair_variants: bool = True
     """With ``edit_variants``, also the picture with a turn of 2 to 4 degrees undone and
     with a caption box filled in (``hashing.signals.pdq.repairs``): up to 7 more PDQs
@@ -147,8 +149,11 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
         elif issubclass(signal, ImageHasher):
             if config.edit_variants:
                 found = signal.edit_variants(
-                    inner, decoded.scale, full if inner is whole else None, crops=config.crop_variants,
-                    repairs=config.repair_variants)
+                    inner, decoded.scale, full if inner is whole else None, repairs=config.repair_variants)
+                if config.crop_variants:
+                    # from the whole picture: a crop's new edge is often flat enough to be
+                    # trimmed as a border, and the original holds what was trimmed
+                    found |= signal.uncropped_variants(whole, decoded.scale, full)
                 if found:
                     edited[signal.name] = found
             if inner is whole:
