@@ -150,10 +150,10 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
             if config.edit_variants:
                 found = signal.edit_variants(
                     inner, decoded.scale, full if inner is whole else None, repairs=config.repair_variants)
-                if config.crop_variants:
-                    # from the whole picture: a crop's new edge is often flat enough to be
-                    # trimmed as a border, and the original holds what was trimmed
-                    found |= signal.uncropped_variants(whole, decoded.scale, full)
+                # from the whole picture: the new edge a crop or a caption plate leaves is
+                # often flat enough to be trimmed as a border, and the original holds it
+                found |= signal.whole_variants(whole, decoded.scale, full, crops=config.crop_variants,
+                                               repairs=config.repair_variants)
                 if found:
                     edited[signal.name] = found
             if inner is whole:

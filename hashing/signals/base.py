@@ -116,10 +116,14 @@ class ImageHasher(ABC):
         return {}
 
     @classmethod
-    def uncropped_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> dict[str, str]:
-        """Hashes of the larger original ``image`` (the whole picture as decoded, border
-        and all) may have been cropped from, by variant name, looked up with the edit
-        variants; none by default."""
+    def whole_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
+        repairs: bool = False,
+    ) -> dict[str, str]:
+        """Hashes of what ``image``, the whole picture as decoded (border and all), may
+        have been before a re-hosting edit that the border trimming can mistake for a
+        border (with ``crops`` a crop, with ``repairs`` a wide caption plate), by variant
+        name, looked up with the edit variants; none by default."""
         return {}
 
 

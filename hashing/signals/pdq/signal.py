@@ -12,6 +12,7 @@ from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_vari
 from hashing.signals.pdq.repairs import repaired_variants
 from hashing.signals.pdq.set_index import SetIndex
 from hashing.signals.pdq.uncrop import uncropped_variants
+from hashing.signals.pdq.wide_captions import wide_caption_variants
 
 PDQ_MATCH_THRESHOLD = 31
 """Meta's recommended Hamming distance for a confident PDQ match."""
@@ -73,9 +74,18 @@ class PdqSignal(SignalType, ImageHasher):
         return found
 
     @classmethod
-    def uncropped_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> dict[str, str]:
-        """The PDQs of the original the picture may have been cropped from (``uncrop``)."""
-        return uncropped_variants(ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full))
+    def whole_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
+        repairs: bool = False,
+    ) -> dict[str, str]:
+        """The PDQs of the original the whole picture may have been cropped from
+        (``uncrop``; with ``crops``), and of the picture with a wide caption plate filled
+        in (``wide_captions``; with ``repairs``)."""
+        if not crops and not repairs:
+            return {}
+        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
+        found = uncropped_variants(picture) if crops else {}
+        return found | wide_caption_variants(picture) if repairs else found
 
     @classmethod
     def get_examples(cls) -> list[str]:
