@@ -61,7 +61,7 @@ class ImageHashes(ItemHashes):
     frames: tuple[FrameHash, ...] = ()
     edited: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per signal type, the hashes of what the picture may have been before a re-hosting
-    edit, by variant name (PDQ: ``c_0120`` ..., ``upscaled``), stored as ``<name>_x_<variant>``."""
+    edit, by variant name (PDQ: ``cs_1320`` ..., ``upscaled``), stored as ``<name>_x_<variant>``."""
 
     @property
     def pdq(self) -> str:
@@ -106,7 +106,7 @@ class ImageHashes(ItemHashes):
     def named_lookups(self, name: str, min_quality: int = 0) -> list[tuple[str, str]]:
         """Also the untrimmed picture's hash and its variants (``untrimmed``,
         ``untrimmed_rotate90`` ...), and for the frame signal (PDQ) the animation frames
-        at or above ``min_quality`` (``frame@<t>s``), then the edit variants (``x_c_0120``)."""
+        at or above ``min_quality`` (``frame@<t>s``), then the edit variants (``x_cs_1320``)."""
         found = super().named_lookups(name, min_quality)
         if not found:
             return found
@@ -121,7 +121,7 @@ class ImageHashes(ItemHashes):
 
 
 EDITED_PREFIX = "x_"
-"""Stored names of the edit variants: ``pdq_x_c_0120``, ``pdq_x_upscaled``."""
+"""Stored names of the edit variants: ``pdq_x_cs_1320``, ``pdq_x_upscaled``."""
 UNTRIMMED_PREFIX = "u_"
 """Stored names of the untrimmed picture's variants: ``pdq_u_rotate90`` (at most 16
 characters with the longest variant name)."""

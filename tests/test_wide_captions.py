@@ -40,7 +40,7 @@ def test_a_copy_under_a_wide_caption_plate_matches_with_the_plate_filled_in(matc
     copy = edit("large-text").apply(picture(name))[0]
     assert matcher.match([hash_image(copy, HashingConfig(repair_variants=False))]) == []
     found = matcher.match([hash_image(copy)])
-    assert [(m.known_id, m.variant) for m in found] == [(name, "x_uncaptioned_wide")]
+    assert [(m.known_id, m.variant) for m in found] == [(name, "x_unplated")]
     assert found[0].distance <= 31
 
 

@@ -104,8 +104,9 @@ def wide_caption_removed(luma: np.ndarray) -> np.ndarray | None:
 
 
 def wide_caption_variants(picture: ReducedPicture) -> dict[str, str]:
-    """``uncaptioned_wide``: the PDQ of the picture with a wide caption plate filled in,
-    when one is found."""
+    """``unplated``: the PDQ of the picture with a wide caption plate filled in,
+    when one is found (stored as ``pdq_x_unplated``, within the 16 characters of a
+    stored hash's name)."""
     height, width = picture.luma.shape
     full = picture.full or (height * picture.scale, width * picture.scale)
     small, k = block_mean(picture.luma)
@@ -113,4 +114,4 @@ def wide_caption_variants(picture: ReducedPicture) -> dict[str, str]:
     if repaired is None:
         return {}
     rows, cols = ReducedPicture(small, picture.scale * k, full).operators()
-    return {"uncaptioned_wide": buffer_hash(cols.apply(rows.apply(repaired).T).T, 0)[0]}
+    return {"unplated": buffer_hash(cols.apply(rows.apply(repaired).T).T, 0)[0]}
