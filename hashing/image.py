@@ -30,8 +30,8 @@ class HashingConfig:
     crop_variants: bool = False
     """With ``edit_variants``, also what it may have been before a crop
     (``hashing.signals.pdq.uncrop``: up to about 6% of each dimension, or 10 or 15% of
-    both): 129 more PDQs stored and looked up per image, about 8 ms more CPU per picture
-    on the matching bench, and 129 more index queries, which cost more than the hashing
+    both): 129 more PDQs stored and looked up per image, about 10 ms more CPU per picture
+    on the matching bench (about as much as the 63 of the 2.5% grid they replaced), and 129 more index queries, which cost more than the hashing
     on a large set, so off unless recall on cropped copies is worth that (docs/hashing.md,
     "Query variants")."""
     repair_variants: bool = True
