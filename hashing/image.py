@@ -30,10 +30,12 @@ class HashingConfig:
     """Also hash what the picture may have been before a downsizing
     (``ImageHasher.edit_variants``), stored and looked up after the other hashes."""
     crop_variants: bool = False
-    """With ``edit_variants``, also what it may have been before a crop of up to 7.5%:
-    63 more PDQs stored and looked up per image, about 14 ms more CPU per 1024x768 JPEG
-    (about 2.5 times the rest of its hashing), so off unless recall on cropped copies is
-    worth that (docs/hashing.md, "Query variants")."""
+    """With ``edit_variants``, also what it may have been before a crop
+    (``hashing.signals.pdq.uncrop``: up to about 6% of each dimension, or 10 or 15% of
+    both): 129 more PDQs stored and looked up per image, about 10 ms more CPU per picture
+    on the matching bench (about as much as the 63 of the 2.5% grid they replaced), and 129 more index queries, which cost more than the hashing
+    on a large set, so off unless recall on cropped copies is worth that (docs/hashing.md,
+    "Query variants")."""
     repair_variants: bool = True
     """With ``edit_variants``, also the picture with a turn of 2 to 4 degrees undone and
     with a caption box filled in (``hashing.signals.pdq.repairs``): up to 7 more PDQs
@@ -61,7 +63,7 @@ class ImageHashes(ItemHashes):
     frames: tuple[FrameHash, ...] = ()
     edited: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per signal type, the hashes of what the picture may have been before a re-hosting
-    edit, by variant name (PDQ: ``c_0120`` ..., ``upscaled``), stored as ``<name>_x_<variant>``."""
+    edit, by variant name (PDQ: ``cs_1320`` ..., ``upscaled``), stored as ``<name>_x_<variant>``."""
 
     @property
     def pdq(self) -> str:
@@ -106,7 +108,7 @@ class ImageHashes(ItemHashes):
     def named_lookups(self, name: str, min_quality: int = 0) -> list[tuple[str, str]]:
         """Also the untrimmed picture's hash and its variants (``untrimmed``,
         ``untrimmed_rotate90`` ...), and for the frame signal (PDQ) the animation frames
-        at or above ``min_quality`` (``frame@<t>s``), then the edit variants (``x_c_0120``)."""
+        at or above ``min_quality`` (``frame@<t>s``), then the edit variants (``x_cs_1320``)."""
         found = super().named_lookups(name, min_quality)
         if not found:
             return found
@@ -121,7 +123,7 @@ class ImageHashes(ItemHashes):
 
 
 EDITED_PREFIX = "x_"
-"""Stored names of the edit variants: ``pdq_x_c_0120``, ``pdq_x_upscaled``."""
+"""Stored names of the edit variants: ``pdq_x_cs_1320``, ``pdq_x_upscaled``."""
 UNTRIMMED_PREFIX = "u_"
 """Stored names of the untrimmed picture's variants: ``pdq_u_rotate90`` (at most 16
 characters with the longest variant name)."""
@@ -149,8 +151,11 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
         elif issubclass(signal, ImageHasher):
             if config.edit_variants:
                 found = signal.edit_variants(
-                    inner, decoded.scale, full if inner is whole else None, crops=config.crop_variants,
-                    repairs=config.repair_variants)
+                    inner, decoded.scale, full if inner is whole else None, repairs=config.repair_variants)
+                # from the whole picture: the new edge a crop or a caption plate leaves is
+                # often flat enough to be trimmed as a border, and the original holds it
+                found |= signal.whole_variants(whole, decoded.scale, full, crops=config.crop_variants,
+                                               repairs=config.repair_variants)
                 if found:
                     edited[signal.name] = found
             if inner is whole:

@@ -66,7 +66,8 @@ def test_a_copy_with_a_caption_box_matches_with_the_box_filled_in(matcher: Match
     copy, _ = edit("small-text").apply(picture(name))
     assert matcher.match([hash_image(copy, HashingConfig(repair_variants=False))]) == []
     found = matcher.match([hash_image(copy)])
-    assert [(m.known_id, m.variant) for m in found] == [(name, "x_uncaptioned")]
+    assert [m.known_id for m in found] == [name]
+    assert found[0].variant in ("x_uncaptioned", "x_unplated")  # the nearer of the two fills
 
 
 def test_a_frame_smeared_by_chroma_subsampling_is_trimmed_whole(matcher: Matcher) -> None:

@@ -108,12 +108,22 @@ class ImageHasher(ABC):
 
     @classmethod
     def edit_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, repairs: bool = False,
+    ) -> dict[str, str]:
+        """Hashes of what ``image`` may have been before a re-hosting edit (a downsizing;
+        with ``repairs`` a small turn or a caption box), by variant name, looked up after
+        the hash and its variants; none by default."""
+        return {}
+
+    @classmethod
+    def whole_variants(
         cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
         repairs: bool = False,
     ) -> dict[str, str]:
-        """Hashes of what ``image`` may have been before a re-hosting edit (a downsizing;
-        with ``crops`` a crop too; with ``repairs`` a small turn or a caption box), by
-        variant name, looked up after the hash and its variants; none by default."""
+        """Hashes of what ``image``, the whole picture as decoded (border and all), may
+        have been before a re-hosting edit that the border trimming can mistake for a
+        border (with ``crops`` a crop, with ``repairs`` a wide caption plate), by variant
+        name, looked up with the edit variants; none by default."""
         return {}
 
 

@@ -54,14 +54,11 @@ def axis_operator(full: int, scale: int = 1) -> np.ndarray:
     """The 64 x ceil(full / scale) matrix that reduces one axis of a picture ``full``
     pixels long, decoded at 1/``scale`` size, as PDQ reduces the full-size axis."""
     window = (full + 2 * BUFFER - 1) // (2 * BUFFER)
-    box = _box(full, window)
-    samples = [int(((i + 0.5) * full) / BUFFER) for i in range(BUFFER)]
-    matrix = (box[samples] @ box).astype(np.float32)
-    if scale > 1:
-        reduced = -(-full // scale)
-        padded = np.zeros((BUFFER, reduced * scale), dtype=np.float32)
-        padded[:, :full] = matrix
-        matrix = padded.reshape(BUFFER, reduced, scale).sum(axis=2)
+    samples = np.array([int(((i + 0.5) * full) / BUFFER) for i in range(BUFFER)])
+    columns, values = _twice_boxed(full, window, samples)
+    matrix = np.zeros((BUFFER, -(-full // scale)), dtype=np.float32)
+    rows = np.broadcast_to(np.arange(BUFFER)[:, None], columns.shape)
+    np.add.at(matrix, (rows, columns // scale), values.astype(np.float32))  # a decoded pixel: its scale's sum
     matrix.setflags(write=False)
     return matrix
 
@@ -99,6 +96,30 @@ def _as_band(matrix: np.ndarray) -> Band:
     return Band(index, weights.astype(np.float32))
 
 
+def _twice_boxed(n: int, window: int, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``samples`` of ``_box(n, window) @ _box(n, window)`` as their non-zero
+    band (column positions and values, ``[64, k]`` each; the band's tail past a row's
+    end holds zeros), built from the ranges of the boxes a sample's box holds instead of
+    the n x n product, whose cost grows with the square of the side: every picture of a
+    size not seen before pays it once per axis, and every crop guessed (``uncrop``) is one."""
+    half = (window + 2) // 2
+    low = np.maximum(0, np.arange(n) - (window - half))
+    high = np.minimum(n - 1, np.arange(n) + half - 1)
+    held = low[samples][:, None] + np.arange(window)[None, :]  # [64, window] the boxes each sample's box holds
+    used = held <= high[samples][:, None]
+    held = np.minimum(held, n - 1)
+    weight = used / ((high - low + 1)[held] * (high - low + 1)[samples][:, None])
+    base = low[held[:, 0]]
+    width = int((high[held[:, -1]] - base).max()) + 2
+    steps = np.zeros((len(samples), width))
+    rows = np.broadcast_to(np.arange(len(samples))[:, None], held.shape)
+    np.add.at(steps, (rows, low[held] - base[:, None]), weight)
+    np.add.at(steps, (rows, high[held] + 1 - base[:, None]), -weight)
+    columns = base[:, None] + np.arange(width)[None, :]
+    values = np.where(columns < n, np.cumsum(steps, axis=1), 0.0)
+    return np.minimum(columns, n - 1), values
+
+
 def _box(n: int, window: int) -> np.ndarray:
     """PDQ's one-dimensional box filter (``box1DFloat``) as an n x n matrix: output ``o``
     is the mean of inputs ``o - (window - half) .. o + half - 1``, cut at the ends."""
@@ -127,6 +148,15 @@ def buffer_hash(buffer: np.ndarray, quality: int | None = None) -> tuple[str, in
     middle = np.partition(dct, (127, 128))
     bits = (dct > (middle[127] + middle[128]) / 2)[::-1]  # the reference's bit order
     return np.packbits(bits).tobytes().hex(), _quality(values) if quality is None else quality
+
+
+def buffer_hashes(buffers: np.ndarray) -> list[str]:
+    """``buffer_hash`` of each of ``[n, 64, 64]`` buffers, in one batch (no quality):
+    for the many guesses of one picture's query variants."""
+    dct = (_DCT @ buffers.astype(np.float64) @ _DCT.T).reshape(len(buffers), 256)
+    middle = np.partition(dct, (127, 128), axis=1)
+    bits = (dct > ((middle[:, 127] + middle[:, 128]) / 2)[:, None])[:, ::-1]
+    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
 
 
 def _quality(buffer: np.ndarray) -> int:
@@ -197,41 +227,20 @@ def resampled_band(length: int, full: int, start: float, end: float) -> Band:
     return _as_band(matrix.T)
 
 
-CROP_SHARES = (0.0, 0.025, 0.05)
-"""Shares of a side a crop may have cut off, tried on each side (``edit_variants``)."""
 UPSCALED_SIDE = 1024
 """The long side a small picture is hashed at as if it were a downsized copy."""
 UPSCALE_BELOW = 512
 """Pictures whose long side is shorter than this get the ``upscaled`` variant."""
 
 
-def edit_variants(picture: ReducedPicture, *, crops: bool = False) -> dict[str, str]:
-    """PDQs of the original a re-hosted copy may have been made from:
-
-    - ``c_TBLR`` (with ``crops``; 63 of them, about 14 ms of CPU for a 1024x768 JPEG):
-      a crop of up to 7.5% of each dimension cut off (T, B, L, R: the top, bottom, left
-      and right share in ``CROP_SHARES`` steps), the original's edges filled from the
-      picture's own;
-    - ``upscaled``: a picture smaller than 512 pixels on its long side hashed as if its
-      original were ``UPSCALED_SIDE`` long (PDQ's box filter widens with the size).
-    """
+def edit_variants(picture: ReducedPicture) -> dict[str, str]:
+    """The PDQ of the original a re-hosted copy may have been downsized from:
+    ``upscaled``, a picture smaller than 512 pixels on its long side hashed as if its
+    original were ``UPSCALED_SIDE`` long (PDQ's box filter widens with the size). Crops
+    are undone in ``uncrop``."""
     height, width = picture.luma.shape
     full_height, full_width = picture.full or (height * picture.scale, width * picture.scale)
-    pairs = [(a, b) for a in range(len(CROP_SHARES)) for b in range(len(CROP_SHARES))
-             if crops and CROP_SHARES[a] + CROP_SHARES[b] <= 0.0751]  # fmt: skip
-
-    def band(length: int, full: int, pair: tuple[int, int]) -> Band:
-        cut = CROP_SHARES[pair[0]] + CROP_SHARES[pair[1]]
-        return resampled_band(length, round(full / (1 - cut)), CROP_SHARES[pair[0]], 1 - CROP_SHARES[pair[1]])
-
-    rows = {pair: band(height, full_height, pair).apply(picture.luma).T for pair in pairs}  # [w, 64]
     found = {}
-    for (top, bottom), reduced in rows.items():
-        for left, right in pairs:
-            if top == bottom == left == right == 0:
-                continue
-            buffer = band(width, full_width, (left, right)).apply(reduced).T
-            found[f"c_{top}{bottom}{left}{right}"] = buffer_hash(buffer, 0)[0]
     long_side = max(full_height, full_width)
     if long_side < UPSCALE_BELOW:
         zoom = UPSCALED_SIDE / long_side

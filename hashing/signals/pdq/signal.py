@@ -11,6 +11,8 @@ from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
 from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_variants, luma
 from hashing.signals.pdq.repairs import repaired_variants
 from hashing.signals.pdq.set_index import SetIndex
+from hashing.signals.pdq.uncrop import uncropped_variants
+from hashing.signals.pdq.wide_captions import wide_caption_variants
 
 PDQ_MATCH_THRESHOLD = 31
 """Meta's recommended Hamming distance for a confident PDQ match."""
@@ -57,20 +59,33 @@ class PdqSignal(SignalType, ImageHasher):
 
     @classmethod
     def edit_variants(
-        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
-        repairs: bool = False,
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, repairs: bool = False,
     ) -> dict[str, str]:
-        """The PDQ of the original the picture may have been downsized (or, with
-        ``crops``, cropped) from (``reduced.edit_variants``), and with ``repairs`` of the
-        picture with a small turn undone or a caption box removed (``repairs``)."""
+        """The PDQ of the original the picture may have been downsized from
+        (``reduced.edit_variants``), and with ``repairs`` of the picture with a small turn
+        undone or a caption box removed (``repairs``)."""
         height, width = full or (image.height * scale, image.width * scale)
-        if not crops and not repairs and max(height, width) >= UPSCALE_BELOW:
+        if not repairs and max(height, width) >= UPSCALE_BELOW:
             return {}  # nothing to compute: skip the luma
         picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
-        found = edit_variants(picture, crops=crops)
+        found = edit_variants(picture)
         if repairs:
             found |= repaired_variants(picture)
         return found
+
+    @classmethod
+    def whole_variants(
+        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
+        repairs: bool = False,
+    ) -> dict[str, str]:
+        """The PDQs of the original the whole picture may have been cropped from
+        (``uncrop``; with ``crops``), and of the picture with a wide caption plate filled
+        in (``wide_captions``; with ``repairs``)."""
+        if not crops and not repairs:
+            return {}
+        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
+        found = uncropped_variants(picture) if crops else {}
+        return found | wide_caption_variants(picture) if repairs else found
 
     @classmethod
     def get_examples(cls) -> list[str]:
