@@ -36,66 +36,100 @@ def _distinct(values: np.ndarray) -> np.ndarray:
 
 
 class _Postings:
-    """Row numbers filed under uint32 keys. Added keys wait in a small buffer, which is
-    sorted into a run when full; runs merge as they reach the size of the one before
-    (a log-structured merge), so adding stays cheap and a lookup is one binary search per
-    run (about log2 of the size over the buffer's)."""
+    """Row numbers filed under keys below ``2 ** bits``, as a flat table like ``PdqIndex``'s:
+    the sealed part is one array of (key, row) sorted by key with the offset of each bucket
+    (a bucket being the key's top bits), addressed directly; entries added since the last seal
+    wait in per-bucket chains. A look-up reads each key's bucket (a few entries, contiguous)
+    and its chain: no binary search over growing arrays, whose cache misses made a look-up
+    grow with the index. When the chained part reaches a quarter of the sealed part, all is
+    sealed again (a merge of two sorted arrays), so the chains stay short."""
 
-    _BUFFER = 1 << 12
+    _SEAL = 1 << 16
+    _PER_BUCKET = 8  # key bits below the bucket
 
-    def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, rows), largest first
-        self._pending_keys = np.zeros(self._BUFFER, dtype=np.uint32)
-        self._pending_rows = np.zeros(self._BUFFER, dtype=np.int32)
-        self._pending = 0
+    def __init__(self, bits: int = 30) -> None:
+        self._buckets = 1 << max(bits - self._PER_BUCKET, 1)
+        self._offsets: np.ndarray | None = None  # made on the first add (a table of some MiB)
+        self._heads = np.zeros(0, dtype=np.int32)
+        self._keys = np.zeros(0, dtype=np.uint32)  # the sealed part, by key
+        self._rows = np.zeros(0, dtype=np.int32)
+        self._chained_keys = np.zeros(1 << 12, dtype=np.uint32)
+        self._chained_rows = np.zeros(1 << 12, dtype=np.int32)
+        self._links = np.zeros(1 << 12, dtype=np.int32)
+        self._chained = 0
 
     def add(self, keys: np.ndarray, row: int) -> None:
-        if self._pending + len(keys) > self._BUFFER:
+        if self._offsets is None:
+            self._offsets = np.zeros(self._buckets + 1, dtype=np.int64)
+            self._heads = np.full(self._buckets, -1, dtype=np.int32)
+        keys = keys.astype(np.uint32)
+        end = self._chained + len(keys)
+        if end > len(self._chained_keys):
+            grown = max(end, 2 * len(self._chained_keys))
+            self._chained_keys = np.resize(self._chained_keys, grown)
+            self._chained_rows = np.resize(self._chained_rows, grown)
+            self._links = np.resize(self._links, grown)
+        entries = np.arange(self._chained, end, dtype=np.int32)
+        buckets = keys >> self._PER_BUCKET
+        self._chained_keys[self._chained:end] = keys
+        self._chained_rows[self._chained:end] = row
+        # a picture's keys are distinct, but two may share a bucket: those are linked in turn
+        order = np.argsort(buckets, kind="stable")
+        entries, buckets = entries[order], buckets[order]
+        first = np.r_[True, buckets[1:] != buckets[:-1]]
+        last = np.r_[buckets[1:] != buckets[:-1], True]
+        self._links[entries] = np.where(first, self._heads[buckets], np.r_[-1, entries[:-1]])
+        self._heads[buckets[last]] = entries[last]
+        self._chained = end
+        if self._chained >= max(self._SEAL, len(self._keys) // 4):
             self._seal()
-        if len(keys) > self._BUFFER:
-            self._pending_keys = np.zeros(len(keys), dtype=np.uint32)
-            self._pending_rows = np.zeros(len(keys), dtype=np.int32)
-        end = self._pending + len(keys)
-        self._pending_keys[self._pending:end] = keys
-        self._pending_rows[self._pending:end] = row
-        self._pending = end
 
     def _seal(self) -> None:
-        keys, rows = self._pending_keys[:self._pending].copy(), self._pending_rows[:self._pending].copy()
-        self._pending = 0
-        while self._runs and len(self._runs[-1][0]) <= 2 * len(keys):
-            older_keys, older_rows = self._runs.pop()
-            keys, rows = np.concatenate([older_keys, keys]), np.concatenate([older_rows, rows])
-        order = np.argsort(keys, kind="stable")
-        self._runs.append((keys[order], rows[order]))
+        assert self._offsets is not None
+        new_keys, new_rows = self._chained_keys[:self._chained], self._chained_rows[:self._chained]
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_rows = new_keys[order], new_rows[order]
+        at = np.searchsorted(self._keys, new_keys, "right") + np.arange(len(new_keys))
+        keys = np.zeros(len(self._keys) + len(new_keys), dtype=np.uint32)
+        rows = np.zeros(len(keys), dtype=np.int32)
+        old = np.ones(len(keys), dtype=bool)
+        old[at] = False
+        keys[at], rows[at] = new_keys, new_rows
+        keys[old], rows[old] = self._keys, self._rows
+        self._keys, self._rows = keys, rows
+        self._offsets[1:] = np.cumsum(np.bincount(keys >> self._PER_BUCKET, minlength=self._buckets))
+        self._heads.fill(-1)
+        self._chained = 0
 
     def lookup(self, keys: np.ndarray, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The rows filed under ``keys`` (distinct, best sorted) and, for each, the index in ``keys`` of
-        the key that found it; keys filed more than ``most`` times are left out."""
+        """The rows filed under ``keys`` (distinct) and, for each, the index in ``keys`` of the
+        key that found it; keys filed more than ``most`` times are left out."""
+        none = np.zeros(0, dtype=np.int64)
+        if self._offsets is None or not len(keys):
+            return none.astype(np.int32), none
         keys = keys.astype(np.uint32)
-        spans = [(run_keys, run_rows, np.searchsorted(run_keys, keys, "left"), np.searchsorted(run_keys, keys, "right"))
-                 for run_keys, run_rows in self._runs]
-        pending_keys, pending_rows = self._pending_keys[:self._pending], self._pending_rows[:self._pending]
-        order = np.argsort(keys)
-        at = np.searchsorted(keys[order], pending_keys) if len(keys) else np.zeros(0, np.int64)
-        hit = at < len(keys)
-        hit[hit] = keys[order][at[hit]] == pending_keys[hit]
-        pending_which = order[at[hit]]
-        counts = np.bincount(pending_which, minlength=len(keys))
-        for _, _, lo, hi in spans:
-            counts += hi - lo
-        keep = np.ones(len(keys), dtype=bool) if most is None else counts <= most
-        rows_out, which_out = [pending_rows[hit][keep[pending_which]]], [pending_which[keep[pending_which]]]
-        for _, run_rows, lo, hi in spans:
-            size = np.where(keep, hi - lo, 0)
-            total = int(size.sum())
-            if total == 0:
-                continue
-            which = np.repeat(np.arange(len(keys)), size)
-            offset = np.arange(total) - np.repeat(np.cumsum(size) - size, size)
-            rows_out.append(run_rows[lo[which] + offset])
-            which_out.append(which)
-        return np.concatenate(rows_out), np.concatenate(which_out)
+        buckets = keys >> self._PER_BUCKET
+        lo, hi = self._offsets[buckets], self._offsets[buckets + 1]
+        size = hi - lo
+        which = np.repeat(np.arange(len(keys)), size)
+        at = np.arange(len(which)) - np.repeat(np.cumsum(size) - size, size) + np.repeat(lo, size)
+        match = self._keys[at] == keys[which]
+        rows_out, which_out = [self._rows[at[match]]], [which[match]]
+        at, which = self._heads[buckets], np.arange(len(keys))
+        while True:  # the chains: as long as the longest one read, short since the last seal
+            live = at >= 0
+            if not live.any():
+                break
+            at, which = at[live], which[live]
+            match = self._chained_keys[at] == keys[which]
+            rows_out.append(self._chained_rows[at[match]])
+            which_out.append(which[match])
+            at = self._links[at]
+        rows, which = np.concatenate(rows_out), np.concatenate(which_out)
+        if most is not None and len(which):
+            keep = np.bincount(which, minlength=len(keys)) <= most
+            rows, which = rows[keep[which]], which[keep[which]]
+        return rows, which
 
 
 class PdqIndex:
@@ -222,7 +256,7 @@ class WordIndex:
     def __init__(self, words_per_descriptor: int = 2, common: int = 2000) -> None:
         self.width = words_per_descriptor  # 4-byte words per descriptor, each a 28-bit key
         self.common = common  # a key filed more often than this is passed over when ranking
-        self._postings = _Postings()
+        self._postings = _Postings(28 + max(1, (words_per_descriptor - 1).bit_length()))
         self._keys: list[Hashable] = []
         self._row_of: dict[Hashable, int] = {}
         self._withdrawn = np.zeros(0, dtype=bool)  # by row, as long as the last row withdrawn
