@@ -42,14 +42,16 @@ class _Postings:
     wait in per-bucket chains. A look-up reads each key's bucket (a few entries, contiguous)
     and its chain: no binary search over growing arrays, whose cache misses made a look-up
     grow with the index. When the chained part reaches a quarter of the sealed part, all is
-    sealed again (a merge of two sorted arrays), so the chains stay short."""
+    sealed again (a merge of two sorted arrays), with about one bucket for every four entries
+    (the table grows with them, so buckets and chains stay a few entries long)."""
 
     _SEAL = 1 << 16
-    _PER_BUCKET = 8  # key bits below the bucket
+    _PER_ENTRY = 4  # entries a bucket holds, about, when sealed
 
     def __init__(self, bits: int = 30) -> None:
-        self._buckets = 1 << max(bits - self._PER_BUCKET, 1)
-        self._offsets: np.ndarray | None = None  # made on the first add (a table of some MiB)
+        self._bits = bits
+        self._shift = 0  # key bits below the bucket
+        self._offsets: np.ndarray | None = None  # made on the first add
         self._heads = np.zeros(0, dtype=np.int32)
         self._keys = np.zeros(0, dtype=np.uint32)  # the sealed part, by key
         self._rows = np.zeros(0, dtype=np.int32)
@@ -60,8 +62,7 @@ class _Postings:
 
     def add(self, keys: np.ndarray, row: int) -> None:
         if self._offsets is None:
-            self._offsets = np.zeros(self._buckets + 1, dtype=np.int64)
-            self._heads = np.full(self._buckets, -1, dtype=np.int32)
+            self._size_table(self._SEAL)
         keys = keys.astype(np.uint32)
         end = self._chained + len(keys)
         if end > len(self._chained_keys):
@@ -70,7 +71,7 @@ class _Postings:
             self._chained_rows = np.resize(self._chained_rows, grown)
             self._links = np.resize(self._links, grown)
         entries = np.arange(self._chained, end, dtype=np.int32)
-        buckets = keys >> self._PER_BUCKET
+        buckets = keys >> self._shift
         self._chained_keys[self._chained:end] = keys
         self._chained_rows[self._chained:end] = row
         # a picture's keys are distinct, but two may share a bucket: those are linked in turn
@@ -84,8 +85,14 @@ class _Postings:
         if self._chained >= max(self._SEAL, len(self._keys) // 4):
             self._seal()
 
+    def _size_table(self, entries: int) -> None:
+        """Buckets (a power of two, at most one a key) for about ``entries`` entries."""
+        buckets = 1 << min(max(entries // self._PER_ENTRY, 1 << 12).bit_length(), self._bits)
+        self._shift = self._bits - (buckets.bit_length() - 1)
+        self._offsets = np.zeros(buckets + 1, dtype=np.int64)
+        self._heads = np.full(buckets, -1, dtype=np.int32)
+
     def _seal(self) -> None:
-        assert self._offsets is not None
         new_keys, new_rows = self._chained_keys[:self._chained], self._chained_rows[:self._chained]
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_rows = new_keys[order], new_rows[order]
@@ -97,8 +104,9 @@ class _Postings:
         keys[at], rows[at] = new_keys, new_rows
         keys[old], rows[old] = self._keys, self._rows
         self._keys, self._rows = keys, rows
-        self._offsets[1:] = np.cumsum(np.bincount(keys >> self._PER_BUCKET, minlength=self._buckets))
-        self._heads.fill(-1)
+        self._size_table(len(keys))
+        assert self._offsets is not None
+        self._offsets[1:] = np.cumsum(np.bincount(keys >> self._shift, minlength=len(self._heads)))
         self._chained = 0
 
     def lookup(self, keys: np.ndarray, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +116,7 @@ class _Postings:
         if self._offsets is None or not len(keys):
             return none.astype(np.int32), none
         keys = keys.astype(np.uint32)
-        buckets = keys >> self._PER_BUCKET
+        buckets = keys >> self._shift
         lo, hi = self._offsets[buckets], self._offsets[buckets + 1]
         size = hi - lo
         which = np.repeat(np.arange(len(keys)), size)
