@@ -133,7 +133,10 @@ class _Postings:
             rows_out.append(self._chained_rows[at[match]])
             which_out.append(which[match])
             at = self._links[at]
-        rows, which = np.concatenate(rows_out), np.concatenate(which_out)
+        # by key, as the keys were given: a picture's shares of the rank then add up in one
+        # order wherever its keys are filed (sums of floats depend on their order)
+        order = np.argsort(np.concatenate(which_out), kind="stable")
+        rows, which = np.concatenate(rows_out)[order], np.concatenate(which_out)[order]
         if most is not None and len(which):
             keep = np.bincount(which, minlength=len(keys)) <= most
             rows, which = rows[keep[which]], which[keep[which]]
