@@ -6,13 +6,14 @@ item may be the same picture as, without comparing it with every one of them.
 at most one bit away from the query's, so probing each word and its sixteen one-bit
 neighbours finds every hash within 31 (then the exact distance decides, over all the
 candidates at once). Its table is flat (one bucket per word value, addressed directly), so a
-look-up is the same few array operations at 10,000 hashes or at 1 million. ``WordIndex``
+look-up is the same few array operations at 10,000 hashes or at 1 million; what grows is the
+candidates, 17 x 16 / 65,536 of the hashes filed for each query. ``WordIndex``
 files pictures under 28-bit keys taken from the leading bytes of their local feature
 descriptors (a binary descriptor's leading bits are its most telling; keys this wide keep
 each one's list short however many pictures are filed) and ranks the pictures that share the
-most keys with a query; geometric verification then decides. It keeps its lists as sorted
-arrays (``_Postings``), not one Python list per key: a queue of 200,000 pictures files some
-60 million descriptor keys.
+most keys with a query; geometric verification then decides. It keeps its lists in one
+flat table (``_Postings``), not one Python list per key: a queue of 200,000 pictures files
+some 60 million descriptor keys.
 
 Both are built once per clustering run and grow as items are placed; a run never rebuilds
 them per batch.
