@@ -6,13 +6,14 @@ item may be the same picture as, without comparing it with every one of them.
 at most one bit away from the query's, so probing each word and its sixteen one-bit
 neighbours finds every hash within 31 (then the exact distance decides, over all the
 candidates at once). Its table is flat (one bucket per word value, addressed directly), so a
-look-up is the same few array operations at 10,000 hashes or at 1 million. ``WordIndex``
+look-up is the same few array operations at 10,000 hashes or at 1 million; what grows is the
+candidates, 17 x 16 / 65,536 of the hashes filed for each query. ``WordIndex``
 files pictures under 28-bit keys taken from the leading bytes of their local feature
 descriptors (a binary descriptor's leading bits are its most telling; keys this wide keep
 each one's list short however many pictures are filed) and ranks the pictures that share the
-most keys with a query; geometric verification then decides. It keeps its lists as sorted
-arrays (``_Postings``), not one Python list per key: a queue of 200,000 pictures files some
-60 million descriptor keys.
+most keys with a query; geometric verification then decides. It keeps its lists in one
+flat table (``_Postings``), not one Python list per key: a queue of 200,000 pictures files
+some 60 million descriptor keys.
 
 Both are built once per clustering run and grow as items are placed; a run never rebuilds
 them per batch.
@@ -36,66 +37,111 @@ def _distinct(values: np.ndarray) -> np.ndarray:
 
 
 class _Postings:
-    """Row numbers filed under uint32 keys. Added keys wait in a small buffer, which is
-    sorted into a run when full; runs merge as they reach the size of the one before
-    (a log-structured merge), so adding stays cheap and a lookup is one binary search per
-    run (about log2 of the size over the buffer's)."""
+    """Row numbers filed under keys below ``2 ** bits``, as a flat table like ``PdqIndex``'s:
+    the sealed part is one array of (key, row) sorted by key with the offset of each bucket
+    (a bucket being the key's top bits), addressed directly; entries added since the last seal
+    wait in per-bucket chains. A look-up reads each key's bucket (a few entries, contiguous)
+    and its chain: no binary search over growing arrays, whose cache misses made a look-up
+    grow with the index. When the chained part reaches a quarter of the sealed part, all is
+    sealed again (a merge of two sorted arrays), with about one bucket for every four entries
+    (the table grows with them, so buckets and chains stay a few entries long)."""
 
-    _BUFFER = 1 << 12
+    _SEAL = 1 << 16
+    _PER_ENTRY = 4  # entries a bucket holds, about, when sealed
 
-    def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, rows), largest first
-        self._pending_keys = np.zeros(self._BUFFER, dtype=np.uint32)
-        self._pending_rows = np.zeros(self._BUFFER, dtype=np.int32)
-        self._pending = 0
+    def __init__(self, bits: int = 30) -> None:
+        self._bits = bits
+        self._shift = 0  # key bits below the bucket
+        self._offsets: np.ndarray | None = None  # made on the first add
+        self._heads = np.zeros(0, dtype=np.int32)
+        self._keys = np.zeros(0, dtype=np.uint32)  # the sealed part, by key
+        self._rows = np.zeros(0, dtype=np.int32)
+        self._chained_keys = np.zeros(1 << 12, dtype=np.uint32)
+        self._chained_rows = np.zeros(1 << 12, dtype=np.int32)
+        self._links = np.zeros(1 << 12, dtype=np.int32)
+        self._chained = 0
 
     def add(self, keys: np.ndarray, row: int) -> None:
-        if self._pending + len(keys) > self._BUFFER:
+        if self._offsets is None:
+            self._size_table(self._SEAL)
+        keys = keys.astype(np.uint32)
+        end = self._chained + len(keys)
+        if end > len(self._chained_keys):
+            grown = max(end, 2 * len(self._chained_keys))
+            self._chained_keys = np.resize(self._chained_keys, grown)
+            self._chained_rows = np.resize(self._chained_rows, grown)
+            self._links = np.resize(self._links, grown)
+        entries = np.arange(self._chained, end, dtype=np.int32)
+        buckets = keys >> self._shift
+        self._chained_keys[self._chained:end] = keys
+        self._chained_rows[self._chained:end] = row
+        # a picture's keys are distinct, but two may share a bucket: those are linked in turn
+        order = np.argsort(buckets, kind="stable")
+        entries, buckets = entries[order], buckets[order]
+        first = np.r_[True, buckets[1:] != buckets[:-1]]
+        last = np.r_[buckets[1:] != buckets[:-1], True]
+        self._links[entries] = np.where(first, self._heads[buckets], np.r_[-1, entries[:-1]])
+        self._heads[buckets[last]] = entries[last]
+        self._chained = end
+        if self._chained >= max(self._SEAL, len(self._keys) // 4):
             self._seal()
-        if len(keys) > self._BUFFER:
-            self._pending_keys = np.zeros(len(keys), dtype=np.uint32)
-            self._pending_rows = np.zeros(len(keys), dtype=np.int32)
-        end = self._pending + len(keys)
-        self._pending_keys[self._pending:end] = keys
-        self._pending_rows[self._pending:end] = row
-        self._pending = end
+
+    def _size_table(self, entries: int) -> None:
+        """Buckets (a power of two, at most one a key) for about ``entries`` entries."""
+        buckets = 1 << min(max(entries // self._PER_ENTRY, 1 << 12).bit_length(), self._bits)
+        self._shift = self._bits - (buckets.bit_length() - 1)
+        self._offsets = np.zeros(buckets + 1, dtype=np.int64)
+        self._heads = np.full(buckets, -1, dtype=np.int32)
 
     def _seal(self) -> None:
-        keys, rows = self._pending_keys[:self._pending].copy(), self._pending_rows[:self._pending].copy()
-        self._pending = 0
-        while self._runs and len(self._runs[-1][0]) <= 2 * len(keys):
-            older_keys, older_rows = self._runs.pop()
-            keys, rows = np.concatenate([older_keys, keys]), np.concatenate([older_rows, rows])
-        order = np.argsort(keys, kind="stable")
-        self._runs.append((keys[order], rows[order]))
+        new_keys, new_rows = self._chained_keys[:self._chained], self._chained_rows[:self._chained]
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_rows = new_keys[order], new_rows[order]
+        at = np.searchsorted(self._keys, new_keys, "right") + np.arange(len(new_keys))
+        keys = np.zeros(len(self._keys) + len(new_keys), dtype=np.uint32)
+        rows = np.zeros(len(keys), dtype=np.int32)
+        old = np.ones(len(keys), dtype=bool)
+        old[at] = False
+        keys[at], rows[at] = new_keys, new_rows
+        keys[old], rows[old] = self._keys, self._rows
+        self._keys, self._rows = keys, rows
+        self._size_table(len(keys))
+        assert self._offsets is not None
+        self._offsets[1:] = np.cumsum(np.bincount(keys >> self._shift, minlength=len(self._heads)))
+        self._chained = 0
 
     def lookup(self, keys: np.ndarray, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The rows filed under ``keys`` (distinct, best sorted) and, for each, the index in ``keys`` of
-        the key that found it; keys filed more than ``most`` times are left out."""
+        """The rows filed under ``keys`` (distinct) and, for each, the index in ``keys`` of the
+        key that found it; keys filed more than ``most`` times are left out."""
+        none = np.zeros(0, dtype=np.int64)
+        if self._offsets is None or not len(keys):
+            return none.astype(np.int32), none
         keys = keys.astype(np.uint32)
-        spans = [(run_keys, run_rows, np.searchsorted(run_keys, keys, "left"), np.searchsorted(run_keys, keys, "right"))
-                 for run_keys, run_rows in self._runs]
-        pending_keys, pending_rows = self._pending_keys[:self._pending], self._pending_rows[:self._pending]
-        order = np.argsort(keys)
-        at = np.searchsorted(keys[order], pending_keys) if len(keys) else np.zeros(0, np.int64)
-        hit = at < len(keys)
-        hit[hit] = keys[order][at[hit]] == pending_keys[hit]
-        pending_which = order[at[hit]]
-        counts = np.bincount(pending_which, minlength=len(keys))
-        for _, _, lo, hi in spans:
-            counts += hi - lo
-        keep = np.ones(len(keys), dtype=bool) if most is None else counts <= most
-        rows_out, which_out = [pending_rows[hit][keep[pending_which]]], [pending_which[keep[pending_which]]]
-        for _, run_rows, lo, hi in spans:
-            size = np.where(keep, hi - lo, 0)
-            total = int(size.sum())
-            if total == 0:
-                continue
-            which = np.repeat(np.arange(len(keys)), size)
-            offset = np.arange(total) - np.repeat(np.cumsum(size) - size, size)
-            rows_out.append(run_rows[lo[which] + offset])
-            which_out.append(which)
-        return np.concatenate(rows_out), np.concatenate(which_out)
+        buckets = keys >> self._shift
+        lo, hi = self._offsets[buckets], self._offsets[buckets + 1]
+        size = hi - lo
+        which = np.repeat(np.arange(len(keys)), size)
+        at = np.arange(len(which)) - np.repeat(np.cumsum(size) - size, size) + np.repeat(lo, size)
+        match = self._keys[at] == keys[which]
+        rows_out, which_out = [self._rows[at[match]]], [which[match]]
+        at, which = self._heads[buckets], np.arange(len(keys))
+        while True:  # the chains: as long as the longest one read, short since the last seal
+            live = at >= 0
+            if not live.any():
+                break
+            at, which = at[live], which[live]
+            match = self._chained_keys[at] == keys[which]
+            rows_out.append(self._chained_rows[at[match]])
+            which_out.append(which[match])
+            at = self._links[at]
+        # by key, as the keys were given: a picture's shares of the rank then add up in one
+        # order wherever its keys are filed (sums of floats depend on their order)
+        order = np.argsort(np.concatenate(which_out), kind="stable")
+        rows, which = np.concatenate(rows_out)[order], np.concatenate(which_out)[order]
+        if most is not None and len(which):
+            keep = np.bincount(which, minlength=len(keys)) <= most
+            rows, which = rows[keep[which]], which[keep[which]]
+        return rows, which
 
 
 class PdqIndex:
@@ -222,7 +268,7 @@ class WordIndex:
     def __init__(self, words_per_descriptor: int = 2, common: int = 2000) -> None:
         self.width = words_per_descriptor  # 4-byte words per descriptor, each a 28-bit key
         self.common = common  # a key filed more often than this is passed over when ranking
-        self._postings = _Postings()
+        self._postings = _Postings(28 + max(1, (words_per_descriptor - 1).bit_length()))
         self._keys: list[Hashable] = []
         self._row_of: dict[Hashable, int] = {}
         self._withdrawn = np.zeros(0, dtype=bool)  # by row, as long as the last row withdrawn

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -77,11 +78,19 @@ def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return (points[:, 0] >= 0) & (points[:, 1] >= 0) & (points[:, 0] < width) & (points[:, 1] < height)
 
 
+@lru_cache(maxsize=256)
+def _grid(width: int, height: int, samples: int) -> np.ndarray:
+    """Points on a ``samples`` x ``samples`` grid over a picture, as homogeneous rows (made
+    once a size: pictures of one size are verified again and again)."""
+    xs, ys = np.meshgrid(np.linspace(0, width - 1, samples), np.linspace(0, height - 1, samples))
+    grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1)
+    grid.flags.writeable = False
+    return grid
+
+
 def _mapped_share(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, samples: int = 16) -> float:
     """The share of picture ``a`` that ``matrix`` maps inside picture ``b`` (on a grid)."""
-    xs, ys = np.meshgrid(np.linspace(0, a.width - 1, samples), np.linspace(0, a.height - 1, samples))
-    grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1)
-    mapped = grid @ matrix.T
+    mapped = _grid(a.width, a.height, samples) @ matrix.T
     return float(_inside(mapped, b.width, b.height).mean())
 
 
@@ -107,8 +116,9 @@ def verify(a: LocalFeatures, b: LocalFeatures, config: VerifyConfig = VerifyConf
     if len(good) < config.min_inliers:
         return None
     pa, pb = _points(a), _points(b)
-    src = pa[[m.queryIdx for m in good]]
-    dst = pb[[m.trainIdx for m in good]]
+    in_query = np.array([m.queryIdx for m in good])
+    in_train = np.array([m.trainIdx for m in good])
+    src, dst = pa[in_query], pb[in_train]
     matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0,
                                                maxIters=2000, confidence=0.995)
     if matrix is None or mask is None:
@@ -132,8 +142,8 @@ def verify(a: LocalFeatures, b: LocalFeatures, config: VerifyConfig = VerifyConf
     # the keypoints of each picture that fall where the other one is, and which of them agree
     in_a = np.zeros(len(pa), dtype=bool)
     in_b = np.zeros(len(pb), dtype=bool)
-    in_a[[m.queryIdx for m, keep in zip(good, inlier, strict=True) if keep]] = True
-    in_b[[m.trainIdx for m, keep in zip(good, inlier, strict=True) if keep]] = True
+    in_a[in_query[inlier]] = True
+    in_b[in_train[inlier]] = True
     covered_a = _inside(np.c_[pa, np.ones(len(pa))] @ matrix.T, b.width, b.height)
     covered_b = _inside(np.c_[pb, np.ones(len(pb))] @ inverse.T, a.width, a.height)
     if min(_cell_cover(pa, in_a, a, covered_a, config.grid),

@@ -522,3 +522,27 @@ def test_the_word_index_ranks_the_picture_sharing_descriptors_first() -> None:
     assert index.ranked(rng.randbytes(32 * 160)) == []
     index.discard(1234)  # withdrawn (its cluster was decided): never ranked again
     assert index.ranked(pictures[1234]) == [] and index.ranked(pictures[2999]) == [2999]
+
+
+def test_the_word_index_finds_exactly_what_a_dictionary_of_its_keys_finds() -> None:
+    from classification.cluster_index import _Postings
+
+    # 20-bit keys drawn from the lowest 4,096, so they fall in few buckets (several keys of
+    # one picture share one, and each bucket holds many keys), over enough rows that the
+    # table is sealed (and grown) several times and the newest rows wait in chains
+    rng = np.random.default_rng(11)
+    postings, filed = _Postings(bits=20), dict[int, list[int]]()
+    for row in range(3_000):
+        keys = np.unique(rng.integers(0, 1 << 12, size=int(rng.integers(1, 60)))).astype(np.uint32)
+        postings.add(keys, row)
+        for key in keys.tolist():
+            filed.setdefault(key, []).append(row)
+        if row % 250 == 0 or row == 2_999:
+            query = np.unique(rng.integers(0, 1 << 12, size=40)).astype(np.uint32)
+            for most in (None, 25):
+                rows, which = postings.lookup(query, most=most)
+                found = sorted(zip(which.tolist(), rows.tolist(), strict=True))
+                expected = sorted((n, r) for n, key in enumerate(query.tolist()) for r in filed.get(key, [])
+                                  if most is None or len(filed[key]) <= most)
+                assert found == expected
+    assert len(postings._keys) > 0 and postings._chained > 0  # both parts were searched
