@@ -1,5 +1,6 @@
-"""Local features of a picture for review clustering: ORB keypoints of a downscaled grey
-copy, and their geometric verification.
+"""Local features of a picture for review clustering: ORB keypoints of a grey copy scaled to
+one size (outside a caption box laid over it), of that copy and of its mirror image, and
+their geometric verification.
 
 A perceptual hash sees the whole picture, so a crop, a small rotation or a caption moves
 it; a few hundred keypoints that agree on one geometric transform survive those edits.
