@@ -43,6 +43,7 @@ class VerifyConfig:
     contained: float = 0.95  # ... or one picture lies (nearly) within the other
     min_contained: float = 0.6  # and covers this much of it
     min_cells: float = 0.5  # share of the overlap's grid cells with keypoints that hold an inlier
+    min_inner_cells: float = 0.5  # ... and of those off the grid's edge
     grid: int = 4
     min_spread: float = 0.4  # of the keypoints' extent the inliers span, in each direction
 
@@ -118,14 +119,19 @@ def _mapped_share(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, sample
     return float(_inside(mapped, b.width, b.height).mean())
 
 
-def _cell_cover(points: np.ndarray, inliers: np.ndarray, f: LocalFeatures, covered: np.ndarray, grid: int) -> float:
+def _cell_cover(points: np.ndarray, inliers: np.ndarray, f: LocalFeatures, covered: np.ndarray, grid: int,
+                inner: bool = False) -> float:
     """Of the grid cells (of the part of ``f`` the other picture covers) that hold keypoints,
-    the share that hold an inlier: a shared frame or caption leaves the inside uncovered."""
-    cells = (np.minimum(points[:, 0] * grid // max(f.width, 1), grid - 1) * grid
-             + np.minimum(points[:, 1] * grid // max(f.height, 1), grid - 1)).astype(int)
+    the share that hold an inlier: a shared frame or caption leaves the inside uncovered.
+    ``inner``: of the cells off the grid's edge only (1.0 when none holds a keypoint)."""
+    columns = np.minimum(points[:, 0] * grid // max(f.width, 1), grid - 1).astype(int)
+    rows = np.minimum(points[:, 1] * grid // max(f.height, 1), grid - 1).astype(int)
+    cells = columns * grid + rows
+    if inner:
+        covered = covered & (columns > 0) & (columns < grid - 1) & (rows > 0) & (rows < grid - 1)
     with_points = set(cells[covered].tolist())
     with_inliers = set(cells[covered & inliers].tolist())
-    return len(with_inliers) / len(with_points) if with_points else 0.0
+    return len(with_inliers) / len(with_points) if with_points else float(inner)
 
 
 def verify(a: LocalFeatures, b: LocalFeatures, config: VerifyConfig = VerifyConfig()) -> int | None:
@@ -171,6 +177,10 @@ def verify(a: LocalFeatures, b: LocalFeatures, config: VerifyConfig = VerifyConf
     covered_b = _inside(np.c_[pb, np.ones(len(pb))] @ inverse.T, a.width, a.height)
     if min(_cell_cover(pa, in_a, a, covered_a, config.grid),
            _cell_cover(pb, in_b, b, covered_b, config.grid)) < config.min_cells:
+        return None
+    # a frame shared along two sides (a site's template) holds inliers on the edge cells only
+    if min(_cell_cover(pa, in_a, a, covered_a, config.grid, inner=True),
+           _cell_cover(pb, in_b, b, covered_b, config.grid, inner=True)) < config.min_inner_cells:
         return None
     # inliers in one band (a shared caption or banner) do not make the same picture
     if min(_spread(pa[in_a], pa[covered_a]), _spread(pb[in_b], pb[covered_b])) < config.min_spread:
