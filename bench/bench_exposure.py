@@ -1,6 +1,6 @@
 """Exposure benchmark: how many decisions an analyst faces for a site of re-hosted copies.
 
-    .venv/bin/python bench/bench_exposure.py [--originals 40] [--pages 8] [--baseline-tree DIR] [--second-wave]
+    .venv/bin/python bench/bench_exposure.py [--originals 40] [--pages 8] [--baseline-tree DIR] [--second-wave] [--explain]
 
 A benign site on 127.0.0.1 re-hosts ``--originals`` pictures (``tests/rehost_edits.py``:
 scikit-image sample photos, then synthetic ones) in each of the 16 edit kinds, shuffled over
@@ -16,6 +16,12 @@ ideal (one per distinct original in the queue, and one per unknown original), th
 test is this checkout; ``--baseline-tree`` (a checkout of the base commit, e.g.
 ``git worktree add /tmp/base 0568f30``) is measured in the same run, each tree in a process
 of its own with its own installation.
+
+``--explain`` lists, per original and tree, the edit kinds in each of its review clusters
+with how each copy joined (founded it, or the stage with its PDQ variant and distance or
+its inlier count), the copies decided automatically and by what, and for a known-set
+original each queued copy's PDQ distance to the original's PDQ and its PDQ quality: which
+edits split from their original, and which copies of a known original the set missed.
 
 ``--second-wave``: after the flow, an analyst decides the whole queue (each cluster graded as
 its representative's original is: a third baseline, a third drawn adults, a third a
@@ -154,7 +160,27 @@ def child(args: argparse.Namespace) -> None:
                 sa.select(verdicts.c.sha256, verdicts.c.verdict, verdicts.c.source).order_by(verdicts.c.id))}
             second["ambiguous"] = list(conn.scalars(sa.select(audit_log.c.subject).where(
                 audit_log.c.action == "verdict.ambiguous")))
+    if args.explain:
+        first["explain"] = _explain_rows(inst)
     print(json.dumps({**first, "seconds": elapsed, "cpu": cpu, "second": second}))
+
+
+def _explain_rows(inst: Any) -> dict[str, Any]:
+    """Why each item went where it did: its PDQ and quality, the evidence it joined its
+    cluster by, each cluster's representative, the source of an automatic verdict."""
+    import sqlalchemy as sa
+
+    from catalog.schema import cluster_members, clusters, hashes, verdicts
+
+    with inst.catalog.read() as conn:
+        pdq = {sha: [value, quality] for sha, value, quality in conn.execute(
+            sa.select(hashes.c.sha256, hashes.c.value, hashes.c.quality).where(hashes.c.algorithm == "pdq"))}
+        evidence = dict(conn.execute(sa.select(cluster_members.c.sha256, cluster_members.c.evidence)).all())
+        representative = {str(cid): rep for cid, rep in conn.execute(
+            sa.select(clusters.c.id, clusters.c.representative))}
+        source = {sha: src for sha, src in conn.execute(
+            sa.select(verdicts.c.sha256, verdicts.c.source).order_by(verdicts.c.id))}
+    return {"pdq": pdq, "evidence": evidence, "representative": representative, "source": source}
 
 
 def _snapshot(inst: Any) -> dict[str, Any]:
@@ -197,14 +223,15 @@ def _decide_queue(inst: Any, truth: dict[str, list[Any]]) -> int:
     return decided
 
 
-def _measure(tree: Path, host: str, known: Path, pages: int, work: Path, second_wave: Path | None = None
-             ) -> dict[str, Any]:
+def _measure(tree: Path, host: str, known: Path, pages: int, work: Path, second_wave: Path | None = None,
+             explain: bool = False) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=f"{tree}{os.pathsep}{tree / 'tests'}", PREFECT_SERVER_ANALYTICS_ENABLED="false",
                DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING")
     env.pop("PREFECT_API_URL", None)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--host", host, "--known", str(known),
                           "--pages", str(pages), "--work", str(work),
-                          *(["--second-wave", str(second_wave)] if second_wave else [])], cwd=tree, env=env,
+                          *(["--second-wave", str(second_wave)] if second_wave else []),
+                          *(["--explain"] if explain else [])], cwd=tree, env=env,
                          capture_output=True,
                          text=True, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -278,6 +305,49 @@ def _second_figures(raw: dict[str, Any], truth: dict[str, list[Any]], known: set
     }
 
 
+def _show_explain(raw: dict[str, Any], truth: dict[str, tuple[str, str]], known: set[str],
+                  files: list[tuple[str, bytes]]) -> None:
+    """Per original: the edit kinds in each of its review clusters (with how each joined),
+    those decided automatically, and, for a known-set original, how far (PDQ) each queued
+    copy is from the original's PDQ."""
+    from hashing import hash_image
+
+    why = raw["explain"]
+    edits_of: dict[str, list[tuple[str, str]]] = defaultdict(list)  # original -> (sha, edit)
+    for sha, url in raw["urls"]:
+        path = "/" + url.split("/", 3)[3]
+        if path in truth:
+            edits_of[truth[path][0]].append((sha, truth[path][1]))
+    open_ids = set(raw["open"])
+    for name, data in files:
+        hashed = hash_image(data)
+        rows = sorted(edits_of[name], key=lambda row: row[1])
+        auto = [f"{edit}({why['source'].get(sha, '?')})" for sha, edit in rows
+                if raw["status"].get(sha) in ("known", "classified")]
+        by_cluster: dict[int, list[str]] = defaultdict(list)
+        for sha, edit in rows:
+            cluster = raw["member"].get(sha)
+            if raw["status"].get(sha) != "queued":
+                continue
+            if cluster not in open_ids:
+                by_cluster[-1].append(f"{edit}[no cluster]")
+                continue
+            ev = why["evidence"].get(sha) or {}
+            pdq, quality = why["pdq"].get(sha, [None, None])
+            far = "" if pdq is None else f" d{_pdq_distance(pdq, hashed.pdq)} q{quality}"
+            how = ("rep" if why["representative"].get(str(cluster)) == sha
+                   else f"{ev.get('stage')}:{ev.get('variant', '')}{ev.get('distance', '')}{ev.get('inliers', '')}")
+            by_cluster[cluster].append(f"{edit}<{how}{far if name in known else ''}>")
+        print(f"  {name} ({'known' if name in known else 'unknown'}, PDQ quality {hashed.pdq_quality}): "
+              f"{len([c for c in by_cluster if c != -1])} clusters; auto {', '.join(auto) or '-'}")
+        for cluster, members in sorted(by_cluster.items()):
+            print(f"    cluster {cluster}: {' '.join(members)}")
+
+
+def _pdq_distance(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
 def _show_second(name: str, f: dict[str, Any]) -> None:
     print(f"{name}, second site: {f['crawled']} fresh copies; known set decided {f['known']}, took a decision "
           f"of ours {f['own']} ({f['own_of_unknown']} of originals the known set lacks; wrong {f['wrong']}), "
@@ -305,6 +375,8 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path)
     parser.add_argument("--second-wave", nargs="?", const="yes", default=None,
                         help="decide the queue, then crawl a second site of fresh copies (see above)")
+    parser.add_argument("--explain", action="store_true",
+                        help="per original: its clusters' edit kinds and how each copy joined, its automatic decisions")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--host")
     parser.add_argument("--known")
@@ -334,9 +406,12 @@ def main() -> None:
             waves.write_text(json.dumps(both))
         results, seconds = {}, {}
         for name, tree in trees:
-            raw = _measure(tree, site.host_port, known_path, args.pages, Path(folder) / name.replace(" ", "-"), waves)
+            raw = _measure(tree, site.host_port, known_path, args.pages, Path(folder) / name.replace(" ", "-"), waves,
+                           args.explain)
             results[name] = _figures(raw, truth, known)
             _show(name, results[name])
+            if args.explain:
+                _show_explain(raw, truth, known, files)
             if waves is not None:
                 seconds[name] = _second_figures(raw, both, known)
                 _show_second(name, seconds[name])

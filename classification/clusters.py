@@ -190,9 +190,21 @@ class _Placer:
                                      "matched": str(face)}
 
     def by_features(self, item: ClusterCandidate, index: WordIndex, cluster_of: Mapping[str, object]) -> Hit | None:
-        verify = self.config.verify
+        """The face the item verifies against by local features, the likeliest first; else
+        the one its mirror image does (a mirrored copy's keypoints describe other patches)."""
         mine = self.features.get(item.sha256)
-        if verify is None or mine is None or not mine.descriptors:
+        if self.config.verify is None or mine is None:
+            return None
+        hit = self._verified(mine, index, cluster_of)
+        if hit is None and mine.mirrored is not None:
+            hit = self._verified(mine.mirrored, index, cluster_of)
+            if hit is not None:
+                hit[2]["variant"] = "mirror"
+        return hit
+
+    def _verified(self, mine: LocalFeatures, index: WordIndex, cluster_of: Mapping[str, object]) -> Hit | None:
+        verify = self.config.verify
+        if verify is None or not mine.descriptors:
             return None
         best: tuple[int, str] | None = None
         verified: set[object] = set()
@@ -281,7 +293,7 @@ class Clustering:
                 joins.setdefault(cluster, []).append((item.sha256, hit[1]))
                 evidence[item.sha256] = hit[2]
                 if groups.add(cluster, item.sha256, item.signature, mine) and mine is not None:
-                    self.features[item.sha256] = mine
+                    self.features[item.sha256] = _kept(mine)
                 continue
             near = place.find(item, self.seen_pdq, self.seen_words, {})
             key = ("new", item.sha256)
@@ -293,7 +305,7 @@ class Clustering:
             if item.kind == "video":
                 groups.videos.append((key, item.sha256))
             if groups.add(key, item.sha256, item.signature, mine) and mine is not None:
-                self.features[item.sha256] = mine
+                self.features[item.sha256] = _kept(mine)
         plans = []
         for ident, members in joins.items():
             why = {s: evidence[s] for s, _ in members if s in evidence}
@@ -331,6 +343,12 @@ class Clustering:
         for face in groups.faces.get(cluster, []):
             self.features.pop(face, None)
         groups.drop(cluster)
+
+
+def _kept(features: LocalFeatures) -> LocalFeatures:
+    """A face's features as kept for the run: a later item is compared with the face
+    itself, its own mirror image standing for the face's."""
+    return replace(features, mirrored=None) if features.mirrored is not None else features
 
 
 def plan_clusters(

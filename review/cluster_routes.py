@@ -63,7 +63,8 @@ def describe_evidence(evidence: dict[str, object] | None) -> str:
         return ""
     matched = str(evidence.get("matched") or "")[:12]
     if evidence.get("stage") == "local":
-        how = f"same picture by local features ({evidence.get('inliers')} matching keypoints in one geometry)"
+        mirrored = " mirrored" if evidence.get("variant") == "mirror" else ""
+        how = f"same picture{mirrored} by local features ({evidence.get('inliers')} matching keypoints in one geometry)"
     elif evidence.get("stage") == "vpdq":
         how = f"same video by frame hashes (vPDQ distance {evidence.get('distance')})"
     else:

@@ -79,6 +79,47 @@ def test_look_alike_pictures_never_join() -> None:
         assert not any("other" in g and len(g) > 1 for g in groups), (kind, groups)
 
 
+def test_look_alike_pictures_never_join_through_a_mirror_a_thumbnail_a_caption_or_a_border() -> None:
+    # two pictures of one site template, each given a border: the frame then holds keypoints
+    # along two sides (at the picture's edge it held none) and their inliers met the
+    # coverage checks, though nothing inside the frame agrees
+    names = ("border-5", "mirror", "size-15", "large-text")
+    for kind, one, other in lookalike_pairs(4):
+        copies = [(f"one:{name}", edit(name).apply(one)[0]) for name in (*names, "copy")]
+        copies += [(f"other:{name}", edit(name).apply(other)[0]) for name in names]
+        groups = _groups(_plan(copies))
+        assert not any(len({s.split(":")[0] for s in g}) > 1 for g in groups), (kind, groups)
+
+
+def test_copies_join_a_cluster_a_mirrored_copy_founded() -> None:
+    # keypoint descriptors do not survive a mirroring: the crops and the caption arrive
+    # when the cluster's only face is the mirrored copy, and join through their mirror images
+    pictures = []
+    for n, (_, picture) in enumerate(originals(24)[1::20]):  # a photograph, a synthetic picture
+        pictures += [(f"{n}:{name}", edit(name).apply(picture)[0]) for name in ("mirror", "crop-15", "small-text")]
+    plans = _plan(pictures)
+    assert sorted(sorted(g) for g in _groups(plans)) == [["0:crop-15", "0:mirror", "0:small-text"],
+                                                          ["1:crop-15", "1:mirror", "1:small-text"]]
+    why = {sha: e for p in plans for sha, e in p.evidence.items()}
+    assert all(why[f"{n}:crop-15"]["stage"] == "local" and why[f"{n}:crop-15"]["variant"] == "mirror" for n in (0, 1))
+
+
+def test_a_thumbnail_joins_its_original() -> None:
+    # a copy downsized to 15% (77 to 96 pixels) is scaled up before its keypoints are taken
+    pictures = []
+    for n, (_, picture) in enumerate(originals(14)[7:14:2]):  # moon, text, gravel, horse: PDQ moves 20-90 bits
+        pictures += [(f"{n}:copy", encoded(picture, "JPEG", quality=92)), (f"{n}:small", edit("size-15").apply(picture)[0])]
+    assert sorted(sorted(g) for g in _groups(_plan(pictures))) == [[f"{n}:copy", f"{n}:small"] for n in range(4)]
+
+
+def test_a_large_caption_box_is_left_out_of_the_keypoints() -> None:
+    # the box's letters would take most keypoints, and match nothing of the original
+    pictures = []
+    for n, (_, picture) in enumerate(originals(23)[21:23]):
+        pictures += [(f"{n}:copy", encoded(picture, "JPEG", quality=92)), (f"{n}:text", edit("large-text").apply(picture)[0])]
+    assert sorted(sorted(g) for g in _groups(_plan(pictures))) == [["0:copy", "0:text"], ["1:copy", "1:text"]]
+
+
 def test_a_shared_caption_does_not_make_the_same_picture() -> None:
     a, b = originals(30)[20][1], originals(30)[24][1]
     captioned = [(f"{n}", edit("large-text").apply(p)[0]) for n, p in enumerate((a, b))]

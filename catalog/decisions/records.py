@@ -284,13 +284,19 @@ class PlacedPlans:
 class LocalFeatures:
     """The compact local features review clustering compares pictures by (table
     ``media_features``): keypoint positions (float16 x, y pairs) in a grey copy of
-    ``width`` x ``height``, and their binary descriptors (32 bytes each). No pixels."""
+    ``width`` x ``height``, and their binary descriptors (32 bytes each). No pixels.
+
+    ``mirrored``: the same of the picture mirrored left to right, when it was extracted
+    from the pixels in this process (keypoint descriptors do not survive a mirroring, so a
+    mirrored copy is compared through these); it is not stored, since an item is placed
+    in the run that extracts its features."""
 
     sha256: str
     width: int
     height: int
     points: bytes
     descriptors: bytes
+    mirrored: LocalFeatures | None = field(default=None, compare=False, repr=False)
 
     @property
     def count(self) -> int:
