@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 from PIL import Image
 
 from catalog.media_items.records import FrameHashRecord, HashRecord
@@ -14,7 +13,7 @@ from hashing.decode import DecodeConfig, decode
 from hashing.errors import HashingError
 from hashing.frames import FRAME_SIGNAL, FrameHash
 from hashing.item_hashes import ItemHashes, first_name_per_hash
-from hashing.signals import BytesHasher, ImageHasher, SignalHash, get_signal_type, signal_types_for
+from hashing.signals import BytesHasher, ImageHasher, Picture, SignalHash, get_signal_type, signal_types_for
 
 
 @dataclass(frozen=True)
@@ -135,28 +134,22 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
     """Hash one image file with every signal type for images. Raises a ``HashingError``
     subclass for anything that is not a decodable image within the configured limits."""
     decoded = decode(data, config.decode)
-    whole = decoded.image
+    whole = Picture(decoded.image, decoded.scale, (decoded.height, decoded.width))
     inner = _trimmed(whole, config)
     signals: dict[str, SignalHash] = {}
     untrimmed: dict[str, SignalHash] = {}
     edited: dict[str, dict[str, str]] = {}
-    full = (decoded.height, decoded.width)
     for signal in signal_types_for("image"):
         if issubclass(signal, BytesHasher):
             signals[signal.name] = signal.hash_bytes(data)
         elif issubclass(signal, ImageHasher):
             if config.edit_variants:
-                found = signal.edit_variants(
-                    inner, decoded.scale, full if inner is whole else None, crops=config.crop_variants,
-                    repairs=config.repair_variants)
+                found = signal.edit_variants(inner, crops=config.crop_variants, repairs=config.repair_variants)
                 if found:
                     edited[signal.name] = found
-            if inner is whole:
-                signals[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
-                continue
-            signals[signal.name] = signal.hash_with_variants(inner, decoded.scale)
-            if signal.hash_untrimmed:
-                untrimmed[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
+            signals[signal.name] = signal.hash_with_variants(inner)
+            if inner is not whole and signal.hash_untrimmed:
+                untrimmed[signal.name] = signal.hash_with_variants(whole)
     return ImageHashes(
         signals=signals,
         width=decoded.width,
@@ -180,13 +173,13 @@ def hash_images(
     return results
 
 
-def _trimmed(image: Image.Image, config: HashingConfig) -> Image.Image:
+def _trimmed(picture: Picture, config: HashingConfig) -> Picture:
     if config.borders is None:
-        return image
-    box = content_box(np.asarray(image), config.borders)
-    return image if box is None else image.crop(box)
+        return picture
+    box = content_box(picture.pixels, config.borders)
+    return picture if box is None else picture.crop(box)
 
 
 def _frame_hash(t: float, frame: Image.Image, config: HashingConfig) -> FrameHash:
-    pdq = FRAME_SIGNAL.hash_image(_trimmed(frame, config))
+    pdq = FRAME_SIGNAL.hash_image(_trimmed(Picture(frame), config).image)
     return FrameHash(t, pdq.value, pdq.quality or 0)

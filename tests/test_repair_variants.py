@@ -21,7 +21,7 @@ from catalog.decisions.records import Verdict
 from hashing import HashingConfig, KnownSet, Matcher, hash_image, import_known_set
 from hashing.borders import content_box
 from hashing.decode import DecodeConfig, decode
-from hashing.signals.pdq.reduced import luma
+from hashing.signals.base import luma
 from hashing.signals.pdq.repairs import block_mean, caption_box
 
 ORIGINALS = ("coffee", "chelsea", "motorcycle", "synthetic-3", "synthetic-4", "immunohistochemistry")
