@@ -118,9 +118,10 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig()) -> DecodedImage:
             image.draft("RGB", (config.draft_size, config.draft_size))
         decoded = image.size
         _guarded(data, config, image.load)
-        first = _converted(image, upright=True)
+        animated = _frame_count(image) > 1
+        first = _converted(image, upright=True, keep=animated)
         width, height = full if first.size == decoded else (full[1], full[0])
-        frames = _animation(image, first, config) if _frame_count(image) > 1 else ()
+        frames = _animation(image, first, config) if animated else ()
     scale = max(1, round(full[0] / decoded[0])) if decoded[0] else 1
     return DecodedImage(first, width, height, image.format or "", frames, scale)
 
@@ -153,9 +154,12 @@ def _guarded(data: bytes, config: DecodeConfig, step: Callable[[], T]) -> T:
         ) from exc
 
 
-def _converted(image: Image.Image, *, upright: bool) -> Image.Image:
+def _converted(image: Image.Image, *, upright: bool, keep: bool = True) -> Image.Image:
+    """``image`` as RGB, turned upright when ``upright``; ``keep``: leave ``image`` as it
+    is (an animation's later frames are read from it), else it may be turned in place
+    (no copy of an upright picture)."""
     try:
-        return to_rgb(_upright(image) if upright else image)
+        return to_rgb(_upright(image, keep) if upright else image)
     except Exception as exc:
         raise CorruptImageError(
             f"cannot convert {image.format or 'image'} in mode {image.mode!r} to RGB: "
@@ -219,11 +223,14 @@ def _check_size(image: Image.Image, config: DecodeConfig) -> None:
         )
 
 
-def _upright(image: Image.Image) -> Image.Image:
+def _upright(image: Image.Image, keep: bool) -> Image.Image:
     try:
-        return ImageOps.exif_transpose(image)
+        if keep:
+            return ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
     except Exception:  # a damaged EXIF block is no reason to refuse the pixels
-        return image
+        pass
+    return image
 
 
 def _to_8bit_grey(image: Image.Image) -> Image.Image:

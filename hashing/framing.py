@@ -207,11 +207,13 @@ def _placed(lines: np.ndarray, depth: int, factor: int) -> int:
     return low + int(steps.argmax())
 
 
-def picture_box(image: Image.Image, borders: BorderConfig | None, framing: FramingConfig | None) -> Box | None:
+def picture_box(image: Image.Image, borders: BorderConfig | None, framing: FramingConfig | None, *,
+                pixels: np.ndarray | None = None) -> Box | None:
     """The box of the picture inside whatever surrounds it in ``image``: a uniform
     border (``borders``), then a frame (``framing``) and, inside a frame found, a
-    uniform border again (a mat); ``None`` when nothing is found."""
-    outer = None if borders is None else content_box(np.asarray(image), borders)
+    uniform border again (a mat); ``None`` when nothing is found. ``pixels``: the
+    image's RGB pixels when the caller holds them already."""
+    outer = None if borders is None else content_box(np.asarray(image) if pixels is None else pixels, borders)
     part = image if outer is None else image.crop(outer)
     inner = None if framing is None else frame_box(part, framing)
     if inner is None and outer is not None and framing is not None:

@@ -14,7 +14,7 @@ from hashing.errors import HashingError
 from hashing.frames import FRAME_SIGNAL, FrameHash
 from hashing.framing import FRAMES, FramingConfig, picture_box
 from hashing.item_hashes import ItemHashes, first_name_per_hash
-from hashing.signals import BytesHasher, ImageHasher, SignalHash, get_signal_type, signal_types_for
+from hashing.signals import BytesHasher, ImageHasher, Picture, SignalHash, get_signal_type, signal_types_for
 
 
 @dataclass(frozen=True)
@@ -139,31 +139,25 @@ def hash_image(data: bytes, config: HashingConfig = HashingConfig()) -> ImageHas
     """Hash one image file with every signal type for images. Raises a ``HashingError``
     subclass for anything that is not a decodable image within the configured limits."""
     decoded = decode(data, config.decode)
-    whole = decoded.image
+    whole = Picture(decoded.image, decoded.scale, (decoded.height, decoded.width))
     inner = _trimmed(whole, config)
     signals: dict[str, SignalHash] = {}
     untrimmed: dict[str, SignalHash] = {}
     edited: dict[str, dict[str, str]] = {}
-    full = (decoded.height, decoded.width)
     for signal in signal_types_for("image"):
         if issubclass(signal, BytesHasher):
             signals[signal.name] = signal.hash_bytes(data)
         elif issubclass(signal, ImageHasher):
             if config.edit_variants:
-                found = signal.edit_variants(
-                    inner, decoded.scale, full if inner is whole else None, repairs=config.repair_variants)
+                found = signal.edit_variants(inner, repairs=config.repair_variants)
                 # from the whole picture: the new edge a crop or a caption plate leaves is
                 # often flat enough to be trimmed as a border, and the original holds it
-                found |= signal.whole_variants(whole, decoded.scale, full, crops=config.crop_variants,
-                                               repairs=config.repair_variants)
+                found |= signal.whole_variants(whole, crops=config.crop_variants, repairs=config.repair_variants)
                 if found:
                     edited[signal.name] = found
-            if inner is whole:
-                signals[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
-                continue
-            signals[signal.name] = signal.hash_with_variants(inner, decoded.scale)
-            if signal.hash_untrimmed:
-                untrimmed[signal.name] = signal.hash_with_variants(whole, decoded.scale, full)
+            signals[signal.name] = signal.hash_with_variants(inner)
+            if inner is not whole and signal.hash_untrimmed:
+                untrimmed[signal.name] = signal.hash_with_variants(whole)
     return ImageHashes(
         signals=signals,
         width=decoded.width,
@@ -187,11 +181,11 @@ def hash_images(
     return results
 
 
-def _trimmed(image: Image.Image, config: HashingConfig) -> Image.Image:
-    box = picture_box(image, config.borders, config.framing)
-    return image if box is None else image.crop(box)
+def _trimmed(picture: Picture, config: HashingConfig) -> Picture:
+    box = picture_box(picture.image, config.borders, config.framing, pixels=picture.pixels)
+    return picture if box is None else picture.crop(box)
 
 
 def _frame_hash(t: float, frame: Image.Image, config: HashingConfig) -> FrameHash:
-    pdq = FRAME_SIGNAL.hash_image(_trimmed(frame, config))
+    pdq = FRAME_SIGNAL.hash_image(_trimmed(Picture(frame), config).image)
     return FrameHash(t, pdq.value, pdq.quality or 0)

@@ -22,8 +22,9 @@ from rehost_edits import natural_photos
 from catalog.decisions.records import Verdict
 from catalog.known_sets.matches import match_from_row
 from hashing import KnownSet, Matcher, hash_image, import_known_set, pdq_distance
+from hashing.signals.base import luma
 from hashing.signals.pdq.packing import bits_to_hex
-from hashing.signals.pdq.reduced import ReducedPicture, luma
+from hashing.signals.pdq.reduced import ReducedPicture
 
 
 def full_size_pdq(image: Image.Image) -> str:

@@ -8,6 +8,8 @@ Only benign inputs: scikit-image sample photos and pictures synthesised here.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,8 +23,8 @@ from catalog.decisions.records import Verdict
 from hashing import HashingConfig, KnownSet, Matcher, hash_image, import_known_set
 from hashing.borders import content_box
 from hashing.decode import DecodeConfig, decode
-from hashing.signals.pdq.reduced import luma
-from hashing.signals.pdq.repairs import block_mean, caption_box
+from hashing.signals.base import luma
+from hashing.signals.pdq.repairs import block_mean, caption_box, turned_ways
 
 ORIGINALS = ("coffee", "chelsea", "motorcycle", "synthetic-3", "synthetic-4", "immunohistochemistry")
 
@@ -43,8 +45,11 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     return Matcher([KnownSet("hash-only", imported.path, Verdict.NATIONAL, content_sha256=imported.content_sha256)])
 
 
-def turned(image: Image.Image, degrees: float, fill: tuple[int, int, int]) -> bytes:
-    return jpeg(image.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=fill))
+def turned(image: Image.Image, degrees: float, fill: tuple[int, int, int], quality: int = 92) -> bytes:
+    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=fill)
+    buffer = io.BytesIO()
+    turned.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(("name", "degrees", "fill"), [
@@ -59,6 +64,24 @@ def test_a_slightly_turned_copy_matches_by_the_turn_undone(
     found = matcher.match([hash_image(copy)])
     assert [m.known_id for m in found] == [name]
     assert found[0].variant in ({"x_rot_p2", "x_rot_p3", "x_rot_p4"} if degrees > 0 else {"x_rot_m2", "x_rot_m3", "x_rot_m4"})
+
+
+def test_a_copy_turned_both_ways_at_low_quality_in_any_fill_matches() -> None:
+    """The turns are undone only where a turn's signature is seen (corner slivers of one
+    flat colour): it is seen through JPEG at quality 30 in a grey or coloured fill."""
+    original = picture("chelsea")
+    for degrees, fill in ((2, (128, 128, 128)), (-4, (200, 30, 90)), (3.5, (255, 255, 255))):
+        copy = decode(turned(original, degrees, fill, quality=30), DecodeConfig())
+        assert turned_ways(luma(np.asarray(copy.image))) in ((1 if degrees > 0 else -1,), (1, -1)), (degrees, fill)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "motorcycle", "synthetic-20"])
+def test_a_picture_without_a_turns_signature_gets_no_turn_undone(name: str) -> None:
+    """Its edges hold the picture, not a flat fill: no turn is undone, none stored."""
+    hashes = hash_image(jpeg(picture(name)))
+    assert not [variant for variant in hashes.edited.get("pdq", {}) if variant.startswith("rot_")]
+    turned_copy = hash_image(turned(picture(name), -3, (0, 0, 0)))
+    assert {"rot_m2", "rot_m3", "rot_m4"} <= set(turned_copy.edited["pdq"])
 
 
 @pytest.mark.parametrize("name", ["immunohistochemistry", "synthetic-4"])

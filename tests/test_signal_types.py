@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -32,7 +33,7 @@ from hashing import (
 )
 from hashing.knownsets.formats import FORMATS, KnownSetFormat, SourceTable, detect_format
 from hashing.media import summarise
-from hashing.signals import SIGNAL_TYPES, BytesHasher, ImageHasher, LinearIndex, SignalHash, SignalType
+from hashing.signals import SIGNAL_TYPES, BytesHasher, ImageHasher, LinearIndex, Picture, SignalHash, SignalType
 from hashing.signals.base import CONTENT_TYPES
 from hotline.installation import Installation
 
@@ -93,7 +94,7 @@ def check_hashing(signal: type[SignalType]) -> None:
         assert issubclass(signal, ImageHasher)
         picture = synthetic_picture(11)
         computed = signal.hash_image(picture)
-        with_variants = signal.hash_with_variants(picture)
+        with_variants = signal.hash_with_variants(Picture(picture))
         assert with_variants.value == computed.value
         assert len(with_variants.variants) == len(signal.variant_names)
         assert all(signal.validate_hex(v) == v for v in with_variants.variants)
@@ -120,6 +121,17 @@ def check_index(signal: type[SignalType], tmp_path: Path) -> None:
 @pytest.mark.parametrize("signal", SIGNAL_TYPES.values(), ids=list(SIGNAL_TYPES))
 def test_signal_type_contract(signal: type[SignalType], tmp_path: Path) -> None:
     check_signal_type(signal, tmp_path)
+
+
+def test_a_part_of_a_picture_shares_the_pixels_and_luma_read_once_for_the_whole() -> None:
+    """Every image hasher gets a ``Picture``: its pixels are read out of Pillow once and
+    a trimmed part is a view of them, not another read."""
+    whole = Picture(synthetic_picture(11))
+    part = whole.crop((10, 20, 110, 90))
+    assert part.pixels.shape == (70, 100, 3) and np.shares_memory(part.pixels, whole.pixels)
+    assert np.array_equal(part.pixels, np.asarray(part.image))
+    assert np.shares_memory(part.luma, whole.luma) and part.luma.shape == (70, 100)
+    assert part.full is None and part.scale == whole.scale
 
 
 # --- a signal type added in this file only ---------------------------------------------

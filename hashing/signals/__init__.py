@@ -8,7 +8,7 @@ there.
 from __future__ import annotations
 
 from hashing.errors import InvalidHashError
-from hashing.signals.base import BytesHasher, ImageHasher, SignalHash, SignalType
+from hashing.signals.base import BytesHasher, ImageHasher, Picture, SignalHash, SignalType
 from hashing.signals.digests import Md5Signal, Sha1Signal, Sha256Signal
 from hashing.signals.index import IndexHit, LinearIndex, SignalIndex
 from hashing.signals.pdq import PDQ_MATCH_THRESHOLD, PdqSignal, pdq_distance
@@ -52,6 +52,7 @@ __all__ = [
     "Md5Signal",
     "PdqSignal",
     "PhashSignal",
+    "Picture",
     "Sha1Signal",
     "Sha256Signal",
     "SignalHash",

@@ -8,14 +8,15 @@ column; its hashes travel as ``hex_length`` lowercase hex digits; ``match_thresh
 the largest ``distance`` that still matches, found by ``index_cls`` (``None``: looked up
 exactly); ``get_examples`` feeds the shared contract test. What it can hash is a mixin:
 ``BytesHasher`` (digests of the raw bytes) or ``ImageHasher`` (perceptual hashes of the
-decoded RGB image).
+decoded RGB image, handed over as a ``Picture``).
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -74,6 +75,52 @@ class SignalType(ABC):
         """Valid hashes of this type, for the shared contract test."""
 
 
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """The luma (ITU-R 601 weights, as PDQ computes it) of an ``[H, W, 3]`` uint8 array, float32."""
+    result: np.ndarray = pixels.astype(np.float32) @ _LUMA
+    return result
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A decoded picture as every ``ImageHasher`` receives it: the upright RGB ``image``,
+    decoded at 1/``scale`` of the full (height, width) ``full`` the file declares
+    (``None``: ``scale`` times its size, as for a part of a picture).
+
+    Its pixels are read out of Pillow, and its luma computed, once for all the hashers
+    and variants that need them (each read is a copy of the whole picture); a part cut
+    out by ``crop`` shares them with the whole.
+    """
+
+    image: Image.Image
+    scale: int = 1
+    full: tuple[int, int] | None = None
+    _whole: tuple[Picture, tuple[int, int, int, int]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """The ``[H, W, 3]`` uint8 RGB pixels (read-only)."""
+        if self._whole is not None:
+            whole, (left, top, right, bottom) = self._whole
+            return whole.pixels[top:bottom, left:right]
+        return np.asarray(self.image if self.image.mode == "RGB" else self.image.convert("RGB"))
+
+    @cached_property
+    def luma(self) -> np.ndarray:
+        """The ``[H, W]`` float32 luma (``luma``)."""
+        if self._whole is not None:
+            whole, (left, top, right, bottom) = self._whole
+            return whole.luma[top:bottom, left:right]
+        return luma(self.pixels)
+
+    def crop(self, box: tuple[int, int, int, int]) -> Picture:
+        """The part inside ``box`` (left, top, right, bottom), at the same scale."""
+        return Picture(self.image.crop(box), self.scale, None, (self, box))
+
+
 class BytesHasher(ABC):
     """A signal type computed from the raw bytes of a file."""
 
@@ -84,7 +131,8 @@ class BytesHasher(ABC):
 
 class ImageHasher(ABC):
     """A signal type computed from a decoded RGB image (see ``hashing.decode``), after a
-    uniform border was trimmed off (``hashing.borders``)."""
+    uniform border was trimmed off (``hashing.borders``): ``hash_image`` takes a Pillow
+    image, the rest a ``Picture``."""
 
     variant_names: ClassVar[tuple[str, ...]] = ()
     """Turned or mirrored copies hashed with the picture and looked up too, each stored as
@@ -99,28 +147,23 @@ class ImageHasher(ABC):
     def hash_image(cls, image: Image.Image) -> SignalHash: ...
 
     @classmethod
-    def hash_with_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> SignalHash:
-        """The hash of ``image`` with its ``variant_names`` variants (none by default).
-        ``image`` may have been decoded at 1/``scale`` of its full (height, width)
-        ``full``: a type whose hashes must agree with full-size ones elsewhere (known
-        sets) takes that into account."""
-        return cls.hash_image(image)
+    def hash_with_variants(cls, picture: Picture) -> SignalHash:
+        """The hash of ``picture`` with its ``variant_names`` variants (none by default).
+        The picture may have been decoded at reduced size (``Picture.scale``): a type
+        whose hashes must agree with full-size ones elsewhere (known sets) takes that
+        into account."""
+        return cls.hash_image(picture.image)
 
     @classmethod
-    def edit_variants(
-        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, repairs: bool = False,
-    ) -> dict[str, str]:
-        """Hashes of what ``image`` may have been before a re-hosting edit (a downsizing;
+    def edit_variants(cls, picture: Picture, *, repairs: bool = False) -> dict[str, str]:
+        """Hashes of what ``picture`` may have been before a re-hosting edit (a downsizing;
         with ``repairs`` a small turn or a caption box), by variant name, looked up after
         the hash and its variants; none by default."""
         return {}
 
     @classmethod
-    def whole_variants(
-        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
-        repairs: bool = False,
-    ) -> dict[str, str]:
-        """Hashes of what ``image``, the whole picture as decoded (border and all), may
+    def whole_variants(cls, picture: Picture, *, crops: bool = False, repairs: bool = False) -> dict[str, str]:
+        """Hashes of what ``picture``, the whole picture as decoded (border and all), may
         have been before a re-hosting edit that the border trimming can mistake for a
         border (with ``crops`` a crop, with ``repairs`` a wide caption plate), by variant
         name, looked up with the edit variants; none by default."""

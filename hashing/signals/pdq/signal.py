@@ -6,9 +6,9 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from hashing.signals.base import ImageHasher, SignalHash, SignalType
+from hashing.signals.base import ImageHasher, Picture, SignalHash, SignalType
 from hashing.signals.pdq.packing import PDQ_HEX_LENGTH, bits_to_hex
-from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_variants, luma
+from hashing.signals.pdq.reduced import UPSCALE_BELOW, ReducedPicture, edit_variants
 from hashing.signals.pdq.repairs import repaired_variants
 from hashing.signals.pdq.set_index import SetIndex
 from hashing.signals.pdq.uncrop import uncropped_variants
@@ -48,44 +48,38 @@ class PdqSignal(SignalType, ImageHasher):
         return SignalHash(bits_to_hex(bits), int(quality))
 
     @classmethod
-    def hash_with_variants(cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None) -> SignalHash:
+    def hash_with_variants(cls, picture: Picture) -> SignalHash:
         """The PDQ with its seven dihedral variants (``DIHEDRAL_NAMES`` order), each the
-        PDQ of the turned or mirrored pixels, of a picture decoded at 1/``scale`` of its
-        full (height, width) ``full``, as the reference computes them at full size
-        (``reduced``)."""
-        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
-        (original, quality), *variants = picture.dihedral().values()
+        PDQ of the turned or mirrored pixels, of a picture decoded at reduced size, as
+        the reference computes them at full size (``reduced``)."""
+        reduced = ReducedPicture(picture.luma, picture.scale, picture.full)
+        (original, quality), *variants = reduced.dihedral().values()
         return SignalHash(original, quality, tuple(value for value, _ in variants))
 
     @classmethod
-    def edit_variants(
-        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, repairs: bool = False,
-    ) -> dict[str, str]:
+    def edit_variants(cls, picture: Picture, *, repairs: bool = False) -> dict[str, str]:
         """The PDQ of the original the picture may have been downsized from
         (``reduced.edit_variants``), and with ``repairs`` of the picture with a small turn
         undone or a caption box removed (``repairs``)."""
-        height, width = full or (image.height * scale, image.width * scale)
+        height, width = picture.full or (picture.image.height * picture.scale, picture.image.width * picture.scale)
         if not repairs and max(height, width) >= UPSCALE_BELOW:
             return {}  # nothing to compute: skip the luma
-        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
-        found = edit_variants(picture)
+        reduced = ReducedPicture(picture.luma, picture.scale, picture.full)
+        found = edit_variants(reduced)
         if repairs:
-            found |= repaired_variants(picture)
+            found |= repaired_variants(reduced)
         return found
 
     @classmethod
-    def whole_variants(
-        cls, image: Image.Image, scale: int = 1, full: tuple[int, int] | None = None, *, crops: bool = False,
-        repairs: bool = False,
-    ) -> dict[str, str]:
+    def whole_variants(cls, picture: Picture, *, crops: bool = False, repairs: bool = False) -> dict[str, str]:
         """The PDQs of the original the whole picture may have been cropped from
         (``uncrop``; with ``crops``), and of the picture with a wide caption plate filled
         in (``wide_captions``; with ``repairs``)."""
         if not crops and not repairs:
             return {}
-        picture = ReducedPicture(luma(np.asarray(image.convert("RGB"), dtype=np.uint8)), scale, full)
-        found = uncropped_variants(picture) if crops else {}
-        return found | wide_caption_variants(picture) if repairs else found
+        reduced = ReducedPicture(picture.luma, picture.scale, picture.full)
+        found = uncropped_variants(reduced) if crops else {}
+        return found | wide_caption_variants(reduced) if repairs else found
 
     @classmethod
     def get_examples(cls) -> list[str]:
