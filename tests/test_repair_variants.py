@@ -9,6 +9,8 @@ Only benign inputs: scikit-image sample photos and pictures synthesised here.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -35,14 +37,18 @@ def picture(name: str) -> Image.Image:
     return dict(natural_photos())[name]
 
 
-@pytest.fixture(scope="module")
-def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    tmp = tmp_path_factory.mktemp("repairs")
+def hash_only_matcher(tmp: Path, names: Sequence[str]) -> Matcher:
+    """A matcher of one set holding only the full-size PDQ of each picture ``names``, as a
+    hash-only list is sent."""
     source = tmp / "list.parquet"
-    pq.write_table(pa.table({"pdq": [full_size_pdq(picture(name)) for name in ORIGINALS],
-                             "id": list(ORIGINALS)}), source)
+    pq.write_table(pa.table({"pdq": [full_size_pdq(picture(name)) for name in names], "id": list(names)}), source)
     imported = import_known_set(source, tmp / "sets", "hash-only")
     return Matcher([KnownSet("hash-only", imported.path, Verdict.NATIONAL, content_sha256=imported.content_sha256)])
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    return hash_only_matcher(tmp_path_factory.mktemp("repairs"), ORIGINALS)
 
 
 def turned(image: Image.Image, degrees: float, fill: tuple[int, int, int], quality: int = 92) -> bytes:

@@ -8,17 +8,13 @@ Only benign inputs: scikit-image sample photos.
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from rehost_edits import edit
-from test_match_variants import full_size_pdq
-from test_repair_variants import picture
+from test_repair_variants import hash_only_matcher, picture
 
-from catalog.decisions.records import Verdict
-from hashing import HashingConfig, KnownSet, Matcher, hash_image, import_known_set
+from hashing import HashingConfig, Matcher, hash_image
 from hashing.decode import DecodeConfig, decode
-from hashing.signals.pdq.reduced import luma
+from hashing.signals.base import luma
 from hashing.signals.pdq.repairs import block_mean, caption_box
 from hashing.signals.pdq.wide_captions import wide_caption_box
 
@@ -27,12 +23,7 @@ ORIGINALS = ("camera", "immunohistochemistry")
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    tmp = tmp_path_factory.mktemp("wide-captions")
-    source = tmp / "list.parquet"
-    pq.write_table(pa.table({"pdq": [full_size_pdq(picture(name)) for name in ORIGINALS],
-                             "id": list(ORIGINALS)}), source)
-    imported = import_known_set(source, tmp / "sets", "hash-only")
-    return Matcher([KnownSet("hash-only", imported.path, Verdict.NATIONAL, content_sha256=imported.content_sha256)])
+    return hash_only_matcher(tmp_path_factory.mktemp("wide-captions"), ORIGINALS)
 
 
 @pytest.mark.parametrize("name", ORIGINALS)

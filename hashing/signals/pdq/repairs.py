@@ -24,6 +24,7 @@ side (PDQ sees 64x64 of it; at 256 they cost more and matched no more copies).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -171,6 +172,18 @@ def _lost_corners(height: int, width: int, degrees: float) -> tuple[np.ndarray, 
     return lost, _spread(1 - lost.astype(np.float32))
 
 
+def closed_plates(luma: np.ndarray) -> Iterator[np.ndarray]:
+    """Where a caption plate can be: the picture's dark pixels, then its light ones
+    (``BOX_LUMA``), as uint8 masks with the text printed on a plate closed over."""
+    import cv2
+
+    height, width = luma.shape
+    size = max(3, round(min(height, width) / 40)) | 1
+    kernel = np.ones((size, size), np.uint8)
+    for plate in (luma < BOX_LUMA[0], luma > BOX_LUMA[1]):
+        yield cv2.morphologyEx(plate.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+
+
 def caption_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     """The largest caption box (left, top, right, bottom) over the picture, or ``None``: a
     near-rectangle of flat dark or bright pixels, once the text on it is closed over,
@@ -178,11 +191,8 @@ def caption_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     import cv2
 
     height, width = luma.shape
-    size = max(3, round(min(height, width) / 40)) | 1
-    kernel = np.ones((size, size), np.uint8)
     best: tuple[int, tuple[int, int, int, int]] | None = None
-    for plate in (luma < BOX_LUMA[0], luma > BOX_LUMA[1]):
-        closed = cv2.morphologyEx(plate.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    for closed in closed_plates(luma):
         if cv2.countNonZero(closed) < BOX_FILL * BOX_SHARE[0] * height * width:
             continue  # too few such pixels for any box: spare the labelling, the dearest step
         count, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=4)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashing.signals.pdq.reduced import ReducedPicture, buffer_hash
-from hashing.signals.pdq.repairs import BOX_LUMA, BOX_SHARE, block_mean
+from hashing.signals.pdq.repairs import BOX_SHARE, block_mean, closed_plates
 
 MIN_SPAN = 0.3
 """The share of the width a plate's rows span at least."""
@@ -38,14 +38,9 @@ def wide_caption_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     ``None``: rows of flat dark or bright pixels (text closed over) whose longest run
     spans the same columns, at least ``MIN_SPAN`` of the width and ``MIN_ROWS`` of the
     height, covering at most ``BOX_SHARE``'s largest share of the picture."""
-    import cv2
-
     height, width = luma.shape
-    size = max(3, round(min(height, width) / 40)) | 1
-    kernel = np.ones((size, size), np.uint8)
     best: tuple[int, tuple[int, int, int, int]] | None = None
-    for plate in (luma < BOX_LUMA[0], luma > BOX_LUMA[1]):
-        closed = cv2.morphologyEx(plate.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    for closed in closed_plates(luma):
         starts, ends = _longest_runs(closed)
         top = 0
         while top < height:
