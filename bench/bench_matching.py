@@ -254,7 +254,7 @@ def main() -> None:
             queries += len(hashes.lookups("pdq", MIN_QUALITY))
             return match_t(matcher.match, [hashes])
 
-        print(f"Hash-only matching benchmark: {len(pictures)} originals ({sum(not n.startswith('synthetic') for n in names)}"
+        print(f"Hash-only matching benchmark: {len(pictures)} originals ({sum(not n.startswith('synthetic') for n, _ in pictures)}"
               f" scikit-image photos), {len(ALL_EDITS)} edits each, known set = their full-size PDQ + {len(alike_known)} "
               f"pictures the look-alikes resemble + {len(filler):,} "
               f"random PDQs; threshold {THRESHOLD}, quality >= {MIN_QUALITY}. Baseline in the same run: "
