@@ -1,6 +1,7 @@
-"""Benchmark: peak memory of ``hotline export`` where the export really runs, the flow
-command's own process (with ``hotline up`` running, the command runs the flow in its
-process against the service's Prefect server), in this tree and in a baseline tree.
+"""Benchmark: peak memory of ``hotline export`` where the export really runs, in this tree
+and in a baseline tree. Under ``hotline up`` the command only submits a run over Prefect's
+REST API; the service's ``starter`` (``hotline.services.flow_starter``), which has imported
+Prefect and every flow of prefect.yaml once, forks the run's process, and the export runs there.
 
     .venv/bin/python bench/bench_flow_memory.py [--items 4000] [--item-kb 64] \
         [--baseline-ref main | --baseline-tree DIR] [--dir DIR]
@@ -13,13 +14,22 @@ Target: the export's peak <= 256 MB.
 * Setup (not measured): a fresh installation whose evidence store holds ``--items`` items of
   ``--item-kb`` random bytes (benign), each with a baseline verdict; the INTERPOL route is
   ``s3://bench/drop`` (moto's S3 server on 127.0.0.1) with media; ``hotline up --detach``.
-* Measured: (1) the import floor: peak RSS of a process that only imports the export
-  flow's module (``flows.export_bundles``); (2) ``hotline export --json``: the peak RSS
-  (``ru_maxrss``) of the command's own process, which runs the flow, and of its process
-  tree (``RUSAGE_CHILDREN`` of a wrapper: the largest process it waited for), with the
-  command's wall and CPU seconds.
+* Measured: (1) the import floor: peak RSS of a process that only imports the export flow's
+  module (``flows.export_bundles``); (2) ``hotline export --json``: every process the command
+  or the service starts meanwhile is sampled every 20 ms until it ends, from ``/proc/<pid>/status``
+  (``VmHWM``, the peak RSS the kernel keeps, so exact; ``VmRSS``) and ``/proc/<pid>/smaps_rollup``
+  (PSS; USS = Private_Clean + Private_Dirty, the pages no other process maps: sampled peaks).
+  The export's process is the starter's fork for the export's run (the starter's log line
+  "flow run <id>: process <pid>", the run's deployment asked of the Prefect API: a scheduled
+  run of another deployment may fork meanwhile), else a ``prefect.engine`` the worker
+  started, else the command itself (a tree whose command runs the flow). The command's own
+  peak comes from ``wait4`` (exact). The starter's own RSS, PSS and USS are read before the run.
 
-The machine is shared (2 cores): times vary with its load; peak memory hardly does.
+A fork's RSS counts the pages it still shares copy-on-write with the starter (the preloaded
+modules' heap): its USS is what it added to the box (the copies included: Python writes
+reference counts and the collector's marks into shared objects, so a run copies part of
+the starter's heap). What the box holds for the export is the starter's RSS (always there)
+plus the run's USS. The machine is shared (2 cores): times vary with its load; memory hardly does.
 """
 
 from __future__ import annotations
@@ -27,30 +37,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from trees import compared_trees
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET = "bench"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-
-# Runs the command line in this process and leaves its peak RSS (KiB) in a file at exit:
-# the flow process's own figure, whatever the command's exit status.
-CLI_WITH_PEAK = (
-    "import atexit, os, resource, runpy, sys\n"
-    "atexit.register(lambda: open(os.environ['BENCH_PEAK_FILE'], 'w').write("
-    "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
-    "sys.argv = ['hotline', *sys.argv[1:]]\n"
-    "runpy.run_module('hotline.cli', run_name='__main__', alter_sys=True)\n"
-)
-
 
 def free_port() -> int:
     import socket
@@ -105,20 +106,146 @@ def setup(items: int, item_kb: int) -> dict[str, object]:
     return {"items": items}
 
 
+SAMPLE_S = 0.02  # between two looks at the processes' memory
+AFTER_S = 60.0  # how long the run's process may outlive the command (it reports its state, then ends)
+EXPORT_DEPLOYMENT = ("export-bundles", "export-interpol")
+
+
+def memory_kb(pid: int) -> dict[str, int] | None:
+    """A process's memory now (KiB): ``VmHWM`` (its peak RSS, kept by the kernel), ``VmRSS``,
+    and from ``smaps_rollup`` its PSS and USS (private pages, clean and dirty); its parent and
+    CPU ticks. None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    lines = (line.partition(":") for line in (status + rollup).splitlines())
+    fields = {k: v.split()[0] for k, _, v in lines if v.strip()}
+    if "VmHWM" not in fields:  # a zombie: its memory is gone
+        return None
+    ticks = stat.rpartition(")")[2].split()
+    return {"hwm": int(fields["VmHWM"]), "rss": int(fields["VmRSS"]), "pss": int(fields.get("Pss", 0)),
+            "uss": int(fields.get("Private_Clean", 0)) + int(fields.get("Private_Dirty", 0)),
+            "ppid": int(fields["PPid"]), "cpu_ticks": int(ticks[11]) + int(ticks[12])}
+
+
+def descendants(root: int) -> list[int]:
+    """Every process under ``root`` (``/proc/<pid>/task/<tid>/children``)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                kids = [int(k) for k in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def api_json(api_url: str, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(api_url.rstrip("/") + path, timeout=30) as answer:  # noqa: S310 - the local service
+        return dict(json.loads(answer.read()))
+
+
+def export_runs(data_dir: Path, api_url: str) -> set[int]:
+    """The pids the starter forked for runs of the export's deployment: its log line for each
+    run ("flow run <id>: process <pid>"), the run's deployment from the Prefect API. A
+    scheduled run of another deployment may be forked during the export too."""
+    wanted = api_json(api_url, "/deployments/name/{}/{}".format(*EXPORT_DEPLOYMENT))["id"]
+    pids = set()
+    log = data_dir / "service" / "hotline.log"
+    for run_id, pid in re.findall(r"flow run ([0-9a-f-]{36}): process (\d+)", log.read_text(errors="replace")):
+        if api_json(api_url, f"/flow_runs/{run_id}").get("deployment_id") == wanted:
+            pids.add(int(pid))
+    return pids
+
+
 def measure(argv: list[str]) -> dict[str, object]:
-    """Runs ``argv``; its own peak (``BENCH_PEAK_FILE``, when it writes one) and the tree's."""
-    peak_file = Path(tempfile.mkstemp(prefix="bench-peak-")[1])
-    env = {**os.environ, "BENCH_PEAK_FILE": str(peak_file)}
+    """Runs ``argv`` (a flow command) against the service on ``HOTLINE_DATA_DIR`` and samples,
+    every ``SAMPLE_S`` until they end, the memory of each process it or the service starts
+    meanwhile: the run's process forked by the starter, or one the worker started, or the
+    command itself when it runs the flow. The command's own peak is exact (``wait4``)."""
+    data_dir = Path(os.environ["HOTLINE_DATA_DIR"])
+    state = json.loads((data_dir / "service" / "state.json").read_text())
+    service = int(state["pid"])
+    starter = next((c["pid"] for c in state["components"] if c["name"] == "starter" and c["pid"]), None)
+    before = set(descendants(service))
+    starter_before = memory_kb(starter) if starter else None
+    seen: dict[int, dict[str, Any]] = {}
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     t0 = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = peak_file.read_text()
-    peak_file.unlink()
-    if done.returncode != 0:
-        raise SystemExit(f"{argv[2:]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "tree_peak_mb": usage.ru_maxrss / 1024,
-            "own_peak_mb": int(own) / 1024 if own else None, "stdout": done.stdout}
+    proc = subprocess.Popen(argv, stdout=out, stderr=err)
+    status, usage, ended = None, None, None
+    while True:
+        pids = [proc.pid, *descendants(proc.pid), *(p for p in descendants(service) if p not in before)]
+        for pid in pids:
+            now = memory_kb(pid)
+            if now is None:
+                continue
+            if pid not in seen:
+                seen[pid] = {"cmdline": cmdline(pid), "ppid": now["ppid"], "first_s": time.perf_counter() - t0,
+                             "start_rss": now["rss"],
+                             **{k: 0 for k in ("hwm", "rss", "pss", "uss", "cpu_ticks")}}
+            mine = seen[pid]
+            for k in ("hwm", "rss", "pss", "uss", "cpu_ticks"):
+                mine[k] = max(mine[k], now[k])
+            mine["last_s"] = time.perf_counter() - t0
+        if status is None:
+            done, status_now, usage_now = os.wait4(proc.pid, os.WNOHANG)
+            if done:
+                status, usage, ended = status_now, usage_now, time.perf_counter()
+        if status is not None:
+            going = [p for p in pids if p != proc.pid and memory_kb(p) is not None]
+            if not going or time.perf_counter() - ended > AFTER_S:
+                break
+        time.sleep(SAMPLE_S)
+    assert usage is not None and ended is not None
+    code = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read().decode(), err.read().decode()
+    if code != 0:
+        raise SystemExit(f"{argv[2:]} failed:\n{stdout[-2000:]}\n{stderr[-4000:]}")
+    forked = export_runs(data_dir, state["api_url"]) if starter else set()
+    tick = os.sysconf("SC_CLK_TCK")
+    processes = []
+    for pid, mine in seen.items():
+        if pid == proc.pid:
+            role = "command"
+        elif mine["ppid"] == starter:
+            role = "export run (starter's fork)" if pid in forked else "other run (starter's fork)"
+        elif "prefect.engine" in mine["cmdline"]:
+            role = "run (worker's engine)"
+        else:
+            role = "other"
+        processes.append({"pid": pid, "role": role,
+                          **{k: mine[k] / 1024 for k in ("hwm", "rss", "pss", "uss", "start_rss")},
+                          "cpu_s": mine["cpu_ticks"] / tick, "cmdline": mine["cmdline"][:120]})
+    command = next(p for p in processes if p["role"] == "command")
+    command["hwm"] = usage.ru_maxrss / 1024  # exact, whatever the samples saw
+    command["cpu_s"] = usage.ru_utime + usage.ru_stime
+    ran = ([p for p in processes if p["role"] == "export run (starter's fork)"]
+           or [p for p in processes if p["role"] == "run (worker's engine)"] or [command])
+    starter_after = memory_kb(starter) if starter else None
+    return {"wall_s": ended - t0, "stdout": stdout, "processes": processes,
+            "export": max(ran, key=lambda p: p["hwm"]),
+            "starter": ({k: starter_before[k] / 1024 for k in ("rss", "pss", "uss")} if starter_before else None),
+            "starter_after_rss": starter_after["rss"] / 1024 if starter_after else None}
 
 
 def child(step: str, env: dict[str, str], *args: str) -> dict[str, object]:
@@ -135,21 +262,21 @@ def hotline(env: dict[str, str], *args: str) -> None:
                    capture_output=True)
 
 
-def run_tree(tree: Path, work: Path, endpoint: str, items: int, item_kb: int) -> dict[str, object]:
+def run_tree(tree: Path, work: Path, endpoint: str, items: int, item_kb: int) -> dict[str, Any]:
     env = tree_env(tree, work / "data", endpoint)
     child("setup", env, "--items", str(items), "--item-kb", str(item_kb))
-    floor = child("measure", env, sys.executable, "-c",
-                  "import flows.export_bundles, os, resource; open(os.environ['BENCH_PEAK_FILE'], 'w')"
-                  ".write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))")
+    floor = subprocess.run([sys.executable, "-c", "import flows.export_bundles, resource; "
+                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+                           env=env, cwd=tree, capture_output=True, text=True, check=True)
     hotline(env, "up", "--detach", "--prefect-port", str(free_port()), "--review-port", str(free_port()))
     try:
-        export = child("measure", env, sys.executable, "-c", CLI_WITH_PEAK, "export", "--json")
+        export = child("measure", env, sys.executable, "-m", "hotline.cli", "export", "--json")
     finally:
         hotline(env, "down")
     exported = json.loads(str(export.pop("stdout")))
     if exported["items"] != items:
         raise SystemExit(f"{tree}: exported {exported['items']} items of {items}")
-    return {"floor": floor, "export": export}
+    return {"floor_mb": int(floor.stdout.split()[-1]) / 1024, **export}
 
 
 def main() -> None:
@@ -197,17 +324,24 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     print(f"{args.items} items of {args.item_kb} KB exported with media to S3 (moto) by `hotline export --json` "
-          f"against `hotline up`; load average at start {load:.1f} (2 cores, shared)")
-    print(f"{'tree':<22} {'import floor MB':>16} {'export own peak MB':>19} {'export tree peak MB':>20} "
-          f"{'wall s':>8} {'cpu s':>8}")
+          f"against `hotline up`; load average at start {load:.1f} (2 cores, shared); MB = MiB")
+    print(f"{'tree':<22} {'floor':>6} {'starter RSS':>12} {'USS':>6} {'export ran in':<28} {'RSS at start':>13} "
+          f"{'peak RSS':>9} {'peak USS':>9} {'peak PSS':>9} {'run cpu s':>10} {'command peak':>13} {'wall s':>7}")
     for label, r in results.items():
-        floor, export = r["floor"], r["export"]
-        print(f"{label:<22} {floor['own_peak_mb']:16.0f} {export['own_peak_mb']:19.0f} {export['tree_peak_mb']:20.0f} "
-              f"{export['wall_s']:8.1f} {export['cpu_s']:8.1f}")
+        starter, run = r["starter"] or {"rss": 0.0, "uss": 0.0}, r["export"]
+        command = next(p for p in r["processes"] if p["role"] == "command")
+        print(f"{label:<22} {r['floor_mb']:6.0f} {starter['rss']:12.0f} {starter['uss']:6.0f} {run['role']:<28} "
+              f"{run['start_rss']:13.0f} {run['hwm']:9.0f} {run['uss']:9.0f} {run['pss']:9.0f} {run['cpu_s']:10.1f} "
+              f"{command['hwm']:13.0f} {r['wall_s']:7.1f}")
+    for label, r in results.items():
+        others = [p for p in r["processes"] if p["role"] != "command" and p["pid"] != r["export"]["pid"]]
+        for p in others:
+            print(f"  {label}: also {p['role']} pid {p['pid']}: peak RSS {p['hwm']:.0f}, USS {p['uss']:.0f} "
+                  f"({p['cmdline'].partition(' ')[2][:70]})")
     if len(results) == 2:
         (_, head), (_, base) = results.items()
-        print(f"export peak this tree / baseline: {head['export']['own_peak_mb'] / base['export']['own_peak_mb']:.2f} "
-              f"(target <= 256 MB)")
+        print(f"export's peak RSS this tree / baseline: {head['export']['hwm'] / base['export']['hwm']:.2f}, "
+              f"peak USS {head['export']['uss'] / max(base['export']['uss'], 1):.2f} (target <= 256 MB)")
 
 
 if __name__ == "__main__":
