@@ -254,7 +254,8 @@ def serve_worker(folder: Path) -> None:
     """``prefect worker start`` for the pool, which also starts runs when a command wakes it
     (``worker_wake``): Prefect's worker, its polling and its command line unchanged, with
     the wake listener beside its loops for as long as it runs."""
-    import anyio
+    import asyncio
+
     from prefect.cli import app
     from prefect.workers.process import ProcessWorker
 
@@ -263,12 +264,14 @@ def serve_worker(folder: Path) -> None:
     start = ProcessWorker.start
 
     async def start_and_listen(self: ProcessWorker, *args: Any, **kwargs: Any) -> None:
-        async with anyio.create_task_group() as group:
-            group.start_soon(worker_wake.listen, folder, self.get_and_submit_flow_runs)
-            try:
-                await start(self, *args, **kwargs)
-            finally:
-                group.cancel_scope.cancel()
+        # The listener is a task of its own, not a task group around the worker's start: a
+        # stop that arrives while the worker is still connecting unwinds Prefect's own cancel
+        # scopes, and a task group's scope around them then failed to exit (a traceback).
+        listener = asyncio.get_running_loop().create_task(worker_wake.listen(folder, self.get_and_submit_flow_runs))
+        try:
+            await start(self, *args, **kwargs)
+        finally:
+            listener.cancel()
 
     ProcessWorker.start = start_and_listen  # type: ignore[method-assign,assignment]
     sys.argv = ["prefect", "worker", "start", "--pool", POOL, "--type", "process"]

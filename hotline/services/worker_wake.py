@@ -56,6 +56,10 @@ async def listen(folder: Path, poll: Callable[[], Awaitable[object]]) -> None:
     try:
         with _address(folder) as address:
             sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        print(f"no wake-ups ({exc}): runs start at the worker's polls", flush=True)
+        return
     finally:
         os.umask(mask)
     loop = asyncio.get_running_loop()
